@@ -1,0 +1,156 @@
+# fwctl — plain GNU make.  `make`, `make check`, `make install`.
+#
+#   make              build daemon/fwctld and cli/fwctl
+#   make check        install missing dependencies (as root), build, run
+#                     every test, then the unit suites again under ASan+UBSan
+#   make check-san    every test (lab tests included) under ASan+UBSan
+#   make demo         see README
+#   make install      honours PREFIX and DESTDIR
+#   V=1               show the commands
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+DATADIR	?= $(PREFIX)/share
+SYSCONFDIR ?= /etc
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+
+VERSION	:= 0.1.0
+CC	?= cc
+PKG_CONFIG ?= pkg-config
+
+WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wpointer-arith -Wcast-qual -Wformat=2 -Wundef -Wvla \
+	   -Wno-unused-parameter
+CFLAGS	?= -O2 -g
+ifeq ($(SAN),1)
+B	:= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+CFLAGS	:= -O1 -g
+else
+B	:= build/obj
+SANFLAGS :=
+endif
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+
+# Lazily expanded: the dependencies may be installed by `make deps` first.
+DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng
+CLI_PKGS = libcurl jansson
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -MMD -MP \
+	     -D_GNU_SOURCE -DFWCTL_VERSION='"$(VERSION)"'
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+DAEMON_SRC := $(filter-out daemon/fwctld.c,$(wildcard daemon/*.c))
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
+CLI_SRC	:= $(wildcard cli/*.c)
+CLI_OBJ	:= $(CLI_SRC:%.c=$(B)/%.o)
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(wildcard tests/check_*.c)
+LAB_SRC	:= $(wildcard tests/lab_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
+LAB_BIN	:= $(LAB_SRC:tests/%.c=$(B)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+LIBFWCTLD := $(B)/libfwctld.a
+
+ifeq ($(SAN),1)
+FWCTLD	:= $(B)/fwctld
+FWCTL	:= $(B)/fwctl
+else
+FWCTLD	:= daemon/fwctld
+FWCTL	:= cli/fwctl
+endif
+
+.PHONY: all check check-run check-unit check-san deps demo install clean \
+	fuzz bench
+.DEFAULT_GOAL := all
+
+all: $(FWCTLD) $(FWCTL)
+
+$(B)/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) $(CLI_PKGS) check) -c -o $@ $<
+
+$(LIBFWCTLD): $(DAEMON_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FWCTLD): $(B)/daemon/fwctld.o $(LIBFWCTLD)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+$(FWCTL): $(CLI_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
+
+$(B)/tests/%: $(B)/tests/%.o $(TESTLIB_OBJ) $(LIBFWCTLD)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS) check) -lpthread
+
+$(B)/tools/%: tests/tools/%.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(call pc_libs,jansson)
+
+# Installs what is missing (apt, as root), then builds and runs every test.
+check: deps
+	$(Q)$(MAKE) --no-print-directory check-run
+	$(Q)$(MAKE) --no-print-directory SAN=1 check-unit
+
+check-run: all $(UNIT_BIN) $(LAB_BIN) $(TOOL_BIN)
+	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
+	  FWCTL_TOOLS=$(abspath $(B)/tools) FWCTL_SRC=$(CURDIR) \
+	  tests/run $(UNIT_BIN) $(LAB_BIN)
+
+check-unit: all $(UNIT_BIN)
+	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
+	  FWCTL_SRC=$(CURDIR) tests/run $(UNIT_BIN)
+
+check-san: deps
+	$(Q)$(MAKE) --no-print-directory SAN=1 check-run
+
+deps:
+	$(Q)tools/deps check
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all $(TOOL_BIN)
+	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
+	  FWCTL_TOOLS=$(abspath $(B)/tools) KEEP=$(KEEP) tools/demo
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 daemon/fwctld $(DESTDIR)$(SBINDIR)/fwctld
+	install -m 0755 cli/fwctl $(DESTDIR)$(BINDIR)/fwctl
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man5/ || true; done
+	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/ || true; done
+	if [ -e contrib/fwctld.service ]; then \
+	  install -d $(DESTDIR)$(UNITDIR); \
+	  sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/fwctld.service > $(DESTDIR)$(UNITDIR)/fwctld.service; fi
+	if [ -e contrib/fwctl.bash-completion ]; then \
+	  install -d $(DESTDIR)$(COMPLETIONDIR); \
+	  install -m 0644 contrib/fwctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/fwctl; fi
+	install -d $(DESTDIR)$(SYSCONFDIR)/fwctl/rules.d
+
+clean:
+	rm -rf build daemon/fwctld cli/fwctl
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,290 @@
+/*
+ * The ruleset model: plain data owned by one struct ruleset.
+ *
+ * The rule language (parse.c/print.c) and JSON (codec.c) are two views of
+ * this model; validate.c checks it; compile.c turns it into nf_tables
+ * objects. Every array below is owned by its parent; ruleset_free() frees
+ * everything.
+ */
+#ifndef FWCTL_RULESET_H
+#define FWCTL_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "diag.h"
+
+#define FWCTL_NAME_MAX		63	/* rule, zone, nat and set names */
+#define FWCTL_IFNAME_MAX	15	/* IFNAMSIZ - 1 */
+#define FWCTL_COMMENT_MAX	200	/* fits the kernel's 256-byte userdata */
+#define FWCTL_LOG_PREFIX_MAX	127
+
+/* Reserved zone words in from/to positions. */
+#define ZONE_ANY	"any"
+#define ZONE_SELF	"self"
+
+enum verdict {
+	VERDICT_NONE = 0,	/* not given (invalid in a rule or policy) */
+	VERDICT_ACCEPT,
+	VERDICT_DROP,
+	VERDICT_REJECT,
+};
+
+/* An IPv4 or IPv6 address with a prefix length; host bits are zero. */
+struct addr {
+	int	 family;	/* AF_INET or AF_INET6 */
+	int	 prefix;	/* 0..32 or 0..128; full length for a host */
+	uint8_t	 bytes[16];	/* network order; IPv4 uses the first 4 */
+};
+
+/* A source or destination match: a list of addresses, or one named set. */
+struct addrmatch {
+	struct addr	*addrs;
+	size_t		 naddrs;
+	char		*set;		/* "@name" without the '@', or NULL */
+};
+
+struct portrange {
+	uint16_t	 lo;
+	uint16_t	 hi;		/* == lo for a single port */
+};
+
+/* A port match: a list of ports and ranges, or one named set of type port. */
+struct portmatch {
+	struct portrange	*ranges;
+	size_t			 nranges;
+	char			*set;
+};
+
+enum limit_unit {
+	LIMIT_SECOND = 1,
+	LIMIT_MINUTE,
+	LIMIT_HOUR,
+	LIMIT_DAY,
+};
+
+struct limit {
+	uint64_t	 rate;		/* 0 = no limit */
+	enum limit_unit	 unit;
+	uint32_t	 burst;		/* 0 = not given */
+};
+
+/* ct state bits, same values as the kernel's NF_CT_STATE_*_BIT */
+#define CTSTATE_INVALID		0x01
+#define CTSTATE_ESTABLISHED	0x02
+#define CTSTATE_RELATED		0x04
+#define CTSTATE_NEW		0x08
+
+#define PROTO_NONE	0
+/* otherwise IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP,
+ * IPPROTO_ICMPV6 */
+
+struct rule {
+	char		*name;
+	char		*from;		/* zone name, "any" or "self" */
+	char		*to;		/* zone name, "any" or "self" */
+	int		 proto;		/* PROTO_NONE or IPPROTO_* */
+	struct portmatch sport;		/* tcp/udp/sctp only */
+	struct portmatch dport;
+	uint8_t		*icmp_types;	/* icmp/icmpv6 only; none = any type */
+	size_t		 nicmp_types;
+	struct addrmatch src;
+	struct addrmatch dst;
+	unsigned	 state;		/* CTSTATE_* mask, 0 = not given */
+	struct limit	 limit;
+	bool		 log;
+	char		*log_prefix;	/* NULL when not given */
+	char		*comment;	/* NULL when not given */
+	enum verdict	 verdict;
+	struct srcloc	 loc;
+};
+
+#define ZONE_EXTERNAL	0x01	/* the internet side */
+#define ZONE_DMZ	0x02	/* the DMZ preset */
+
+struct zone {
+	char		*name;
+	char		**ifaces;	/* exact names, or "prefix*" */
+	size_t		 nifaces;
+	struct addr	*networks;	/* source networks of the zone */
+	size_t		 nnetworks;
+	unsigned	 flags;		/* ZONE_EXTERNAL, ZONE_DMZ */
+	struct srcloc	 loc;
+};
+
+struct policy {
+	char		*from;		/* zone name, "any" or "self" */
+	char		*to;		/* zone name, "any" or "self" */
+	enum verdict	 verdict;
+	struct srcloc	 loc;
+};
+
+enum nat_kind {
+	NAT_MASQUERADE = 1,
+	NAT_SNAT,
+	NAT_FORWARD,		/* DNAT port forwarding */
+};
+
+struct nat {
+	char		*name;
+	enum nat_kind	 kind;
+	char		*from;		/* zone (or "any" for masq/snat) */
+	char		*to;		/* masq/snat: outgoing zone; forward: NULL */
+	struct addr	 snat_addr;	/* snat: "as ADDR" (a host address) */
+	int		 proto;		/* forward: IPPROTO_TCP/UDP/SCTP */
+	struct portrange dport;		/* forward: external port(s) */
+	struct addr	 target;	/* forward: internal host */
+	uint16_t	 target_port;	/* forward: first internal port; 0 = same */
+	struct addrmatch src;		/* optional source restriction */
+	struct srcloc	 loc;
+};
+
+enum set_type {
+	SET_IPV4 = 1,
+	SET_IPV6,
+	SET_PORT,
+};
+
+struct set_elem {
+	union {
+		struct addr		addr;	/* SET_IPV4 / SET_IPV6 */
+		struct portrange	port;	/* SET_PORT */
+	} key;
+	uint64_t	 timeout_ms;	/* per-element timeout; 0 = set default */
+	uint64_t	 expires_ms;	/* wall-clock expiry (ms since epoch) of
+					 * an element with a timeout, for state
+					 * files; 0 = not tracked */
+};
+
+struct set {
+	char		*name;
+	enum set_type	 type;
+	uint64_t	 timeout_ms;	/* default element timeout; 0 = none */
+	struct set_elem	*elems;
+	size_t		 nelems;
+	size_t		 elems_cap;
+	struct srcloc	 loc;
+};
+
+/* A pointer array that owns its elements. */
+#define RS_ARRAY(type, name) \
+	type	**name; size_t n##name; size_t name##_cap
+
+struct ruleset {
+	RS_ARRAY(struct zone, zones);
+	RS_ARRAY(struct policy, policies);
+	RS_ARRAY(struct rule, rules);	/* evaluation order */
+	RS_ARRAY(struct nat, nats);
+	RS_ARRAY(struct set, sets);
+};
+
+/* ruleset.c: construction, copy, comparison, lookup */
+struct ruleset	*ruleset_new(void);
+void		 ruleset_free(struct ruleset *);
+struct ruleset	*ruleset_dup(const struct ruleset *);
+/* Model equality; source locations and element expiry times are ignored. */
+bool		 ruleset_equal(const struct ruleset *, const struct ruleset *);
+
+/* Appends (takes ownership). -1 on ENOMEM. */
+int		 ruleset_add_zone(struct ruleset *, struct zone *);
+int		 ruleset_add_policy(struct ruleset *, struct policy *);
+int		 ruleset_add_rule(struct ruleset *, struct rule *);
+int		 ruleset_add_nat(struct ruleset *, struct nat *);
+int		 ruleset_add_set(struct ruleset *, struct set *);
+/* Inserts a rule at index pos (0 = first; nrules = last). */
+int		 ruleset_insert_rule(struct ruleset *, size_t pos, struct rule *);
+/* Detach and return the object at index i (caller frees). */
+struct rule	*ruleset_remove_rule(struct ruleset *, size_t i);
+struct zone	*ruleset_remove_zone(struct ruleset *, size_t i);
+struct policy	*ruleset_remove_policy(struct ruleset *, size_t i);
+struct nat	*ruleset_remove_nat(struct ruleset *, size_t i);
+struct set	*ruleset_remove_set(struct ruleset *, size_t i);
+
+/* Index of the named object, or -1. */
+ssize_t		 ruleset_find_zone(const struct ruleset *, const char *);
+ssize_t		 ruleset_find_rule(const struct ruleset *, const char *);
+ssize_t		 ruleset_find_nat(const struct ruleset *, const char *);
+ssize_t		 ruleset_find_set(const struct ruleset *, const char *);
+ssize_t		 ruleset_find_policy(const struct ruleset *, const char *from,
+		    const char *to);
+
+/* Merge src into dst, moving every object (src is left empty). Used to
+ * read a rules directory file by file. */
+int		 ruleset_merge(struct ruleset *dst, struct ruleset *src);
+
+struct zone	*zone_new(void);
+void		 zone_free(struct zone *);
+struct zone	*zone_dup(const struct zone *);
+bool		 zone_equal(const struct zone *, const struct zone *);
+struct policy	*policy_new(void);
+void		 policy_free(struct policy *);
+struct policy	*policy_dup(const struct policy *);
+bool		 policy_equal(const struct policy *, const struct policy *);
+struct rule	*rule_new(void);
+void		 rule_free(struct rule *);
+struct rule	*rule_dup(const struct rule *);
+bool		 rule_equal(const struct rule *, const struct rule *);
+struct nat	*nat_new(void);
+void		 nat_free(struct nat *);
+struct nat	*nat_dup(const struct nat *);
+bool		 nat_equal(const struct nat *, const struct nat *);
+struct set	*set_new(void);
+void		 set_free(struct set *);
+struct set	*set_dup(const struct set *);
+/* Compares name, type, timeout and the element keys (as a multiset in
+ * order given) */
+bool		 set_equal(const struct set *, const struct set *);
+int		 set_add_elem(struct set *, const struct set_elem *);
+/* Index of the element with this key, or -1. */
+ssize_t		 set_find_elem(const struct set *, const struct set_elem *);
+void		 set_remove_elem(struct set *, size_t i);
+
+void		 addrmatch_clear(struct addrmatch *);
+int		 addrmatch_copy(struct addrmatch *, const struct addrmatch *);
+bool		 addrmatch_equal(const struct addrmatch *,
+		    const struct addrmatch *);
+void		 portmatch_clear(struct portmatch *);
+int		 portmatch_copy(struct portmatch *, const struct portmatch *);
+bool		 portmatch_equal(const struct portmatch *,
+		    const struct portmatch *);
+
+/* addr.c: addresses, ports and names as text */
+/* Parses "192.0.2.1", "192.0.2.0/24", "2001:db8::/32". Host bits set under
+ * the prefix are an error. Returns 0, or -1 with a reason in *why. */
+int		 addr_parse(const char *, struct addr *, const char **why);
+/* Writes the canonical form ("10.0.0.1", "10.0.0.0/8") into buf. */
+char		*addr_format(const struct addr *, char *buf, size_t len);
+bool		 addr_equal(const struct addr *, const struct addr *);
+bool		 addr_is_host(const struct addr *);
+/* true when a lies inside network n */
+bool		 addr_in_network(const struct addr *a, const struct addr *n);
+/* Names: [A-Za-z_][A-Za-z0-9_.-]*, at most FWCTL_NAME_MAX bytes. */
+bool		 name_valid(const char *);
+bool		 ifname_valid(const char *);
+const char	*verdict_name(enum verdict);
+int		 verdict_parse(const char *, enum verdict *);
+const char	*set_type_name(enum set_type);
+int		 set_type_parse(const char *, enum set_type *);
+const char	*nat_kind_name(enum nat_kind);
+const char	*proto_name(int proto);
+int		 proto_parse(const char *, int *proto);
+const char	*limit_unit_name(enum limit_unit);
+int		 limit_unit_parse(const char *, enum limit_unit *);
+/* ICMP / ICMPv6 type names ("echo-request"); NULL / -1 when unknown */
+const char	*icmp_type_name(int proto, uint8_t type);
+int		 icmp_type_parse(int proto, const char *, uint8_t *type);
+/* ct state words; CTSTATE_* bit or 0 */
+unsigned	 ctstate_parse(const char *);
+const char	*ctstate_name(unsigned bit);
+/* Durations: "30s", "10m", "1h", "2d", "500ms", combinations "1h30m".
+ * Canonical printing uses the largest units that are exact. */
+int		 duration_parse(const char *, uint64_t *ms);
+char		*duration_format(uint64_t ms, char *buf, size_t len);
+
+/* validate.c: every problem, not only the first. Returns the number of
+ * errors added to diags (0 = valid). */
+int		 validate_ruleset(const struct ruleset *, struct diags *);
+
+#endif
