@@ -1,0 +1,755 @@
+/* The ruleset model: construction, deep copy, comparison and lookup. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ruleset.h"
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* strdup that maps NULL to NULL and reports failure through *err. */
+static char *
+dupstr(const char *s, int *err)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*err = -1;
+	return d;
+}
+
+static void *
+dupmem(const void *p, size_t n, size_t size, int *err)
+{
+	void *d;
+
+	if (p == NULL || n == 0)
+		return NULL;
+	if ((d = reallocarray(NULL, n, size)) == NULL) {
+		*err = -1;
+		return NULL;
+	}
+	memcpy(d, p, n * size);
+	return d;
+}
+
+/* Grows a pointer array by one slot. */
+static int
+ptrs_reserve(void ***v, size_t n, size_t *cap)
+{
+	void **nv;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	if ((nv = reallocarray(*v, ncap, sizeof(*nv))) == NULL)
+		return -1;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+static int
+ptrs_insert(void ***v, size_t *n, size_t *cap, size_t pos, void *p)
+{
+	if (pos > *n) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ptrs_reserve(v, *n, cap) == -1)
+		return -1;
+	memmove(&(*v)[pos + 1], &(*v)[pos], (*n - pos) * sizeof(**v));
+	(*v)[pos] = p;
+	(*n)++;
+	return 0;
+}
+
+static void *
+ptrs_remove(void **v, size_t *n, size_t i)
+{
+	void *p;
+
+	if (i >= *n)
+		return NULL;
+	p = v[i];
+	memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof(*v));
+	(*n)--;
+	return p;
+}
+
+#define RS_INSERT(rs, arr, pos, obj) \
+	ptrs_insert((void ***)&(rs)->arr, &(rs)->n##arr, &(rs)->arr##_cap, \
+	    (pos), (obj))
+#define RS_REMOVE(rs, arr, i) \
+	ptrs_remove((void **)(rs)->arr, &(rs)->n##arr, (i))
+
+/* addrmatch / portmatch */
+
+void
+addrmatch_clear(struct addrmatch *m)
+{
+	free(m->addrs);
+	free(m->set);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+addrmatch_copy(struct addrmatch *d, const struct addrmatch *s)
+{
+	int err = 0;
+
+	d->addrs = dupmem(s->addrs, s->naddrs, sizeof(*s->addrs), &err);
+	d->naddrs = d->addrs ? s->naddrs : 0;
+	d->set = dupstr(s->set, &err);
+	if (err) {
+		addrmatch_clear(d);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+addrmatch_equal(const struct addrmatch *a, const struct addrmatch *b)
+{
+	size_t i;
+
+	if (!str_eq(a->set, b->set) || a->naddrs != b->naddrs)
+		return false;
+	for (i = 0; i < a->naddrs; i++)
+		if (!addr_equal(&a->addrs[i], &b->addrs[i]))
+			return false;
+	return true;
+}
+
+void
+portmatch_clear(struct portmatch *m)
+{
+	free(m->ranges);
+	free(m->set);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+portmatch_copy(struct portmatch *d, const struct portmatch *s)
+{
+	int err = 0;
+
+	d->ranges = dupmem(s->ranges, s->nranges, sizeof(*s->ranges), &err);
+	d->nranges = d->ranges ? s->nranges : 0;
+	d->set = dupstr(s->set, &err);
+	if (err) {
+		portmatch_clear(d);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+portmatch_equal(const struct portmatch *a, const struct portmatch *b)
+{
+	size_t i;
+
+	if (!str_eq(a->set, b->set) || a->nranges != b->nranges)
+		return false;
+	for (i = 0; i < a->nranges; i++)
+		if (a->ranges[i].lo != b->ranges[i].lo ||
+		    a->ranges[i].hi != b->ranges[i].hi)
+			return false;
+	return true;
+}
+
+/* zones */
+
+struct zone *
+zone_new(void)
+{
+	return calloc(1, sizeof(struct zone));
+}
+
+void
+zone_free(struct zone *z)
+{
+	size_t i;
+
+	if (z == NULL)
+		return;
+	free(z->name);
+	for (i = 0; i < z->nifaces; i++)
+		free(z->ifaces[i]);
+	free(z->ifaces);
+	free(z->networks);
+	srcloc_clear(&z->loc);
+	free(z);
+}
+
+struct zone *
+zone_dup(const struct zone *s)
+{
+	struct zone *z;
+	size_t i;
+	int err = 0;
+
+	if ((z = zone_new()) == NULL)
+		return NULL;
+	z->name = dupstr(s->name, &err);
+	z->flags = s->flags;
+	if (s->nifaces) {
+		if ((z->ifaces = calloc(s->nifaces, sizeof(char *))) == NULL)
+			goto fail;
+		for (i = 0; i < s->nifaces; i++) {
+			z->ifaces[i] = dupstr(s->ifaces[i], &err);
+			z->nifaces++;
+		}
+	}
+	z->networks = dupmem(s->networks, s->nnetworks, sizeof(*s->networks),
+	    &err);
+	z->nnetworks = z->networks ? s->nnetworks : 0;
+	if (srcloc_copy(&z->loc, &s->loc) == -1 || err)
+		goto fail;
+	return z;
+fail:
+	zone_free(z);
+	return NULL;
+}
+
+bool
+zone_equal(const struct zone *a, const struct zone *b)
+{
+	size_t i;
+
+	if (!str_eq(a->name, b->name) || a->flags != b->flags ||
+	    a->nifaces != b->nifaces || a->nnetworks != b->nnetworks)
+		return false;
+	for (i = 0; i < a->nifaces; i++)
+		if (!str_eq(a->ifaces[i], b->ifaces[i]))
+			return false;
+	for (i = 0; i < a->nnetworks; i++)
+		if (!addr_equal(&a->networks[i], &b->networks[i]))
+			return false;
+	return true;
+}
+
+/* policies */
+
+struct policy *
+policy_new(void)
+{
+	return calloc(1, sizeof(struct policy));
+}
+
+void
+policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->from);
+	free(p->to);
+	srcloc_clear(&p->loc);
+	free(p);
+}
+
+struct policy *
+policy_dup(const struct policy *s)
+{
+	struct policy *p;
+	int err = 0;
+
+	if ((p = policy_new()) == NULL)
+		return NULL;
+	p->from = dupstr(s->from, &err);
+	p->to = dupstr(s->to, &err);
+	p->verdict = s->verdict;
+	if (srcloc_copy(&p->loc, &s->loc) == -1 || err) {
+		policy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+bool
+policy_equal(const struct policy *a, const struct policy *b)
+{
+	return str_eq(a->from, b->from) && str_eq(a->to, b->to) &&
+	    a->verdict == b->verdict;
+}
+
+/* rules */
+
+struct rule *
+rule_new(void)
+{
+	return calloc(1, sizeof(struct rule));
+}
+
+void
+rule_free(struct rule *r)
+{
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->from);
+	free(r->to);
+	portmatch_clear(&r->sport);
+	portmatch_clear(&r->dport);
+	free(r->icmp_types);
+	addrmatch_clear(&r->src);
+	addrmatch_clear(&r->dst);
+	free(r->log_prefix);
+	free(r->comment);
+	srcloc_clear(&r->loc);
+	free(r);
+}
+
+struct rule *
+rule_dup(const struct rule *s)
+{
+	struct rule *r;
+	int err = 0;
+
+	if ((r = rule_new()) == NULL)
+		return NULL;
+	r->name = dupstr(s->name, &err);
+	r->from = dupstr(s->from, &err);
+	r->to = dupstr(s->to, &err);
+	r->proto = s->proto;
+	if (portmatch_copy(&r->sport, &s->sport) == -1 ||
+	    portmatch_copy(&r->dport, &s->dport) == -1)
+		err = -1;
+	r->icmp_types = dupmem(s->icmp_types, s->nicmp_types, 1, &err);
+	r->nicmp_types = r->icmp_types ? s->nicmp_types : 0;
+	if (addrmatch_copy(&r->src, &s->src) == -1 ||
+	    addrmatch_copy(&r->dst, &s->dst) == -1)
+		err = -1;
+	r->state = s->state;
+	r->limit = s->limit;
+	r->log = s->log;
+	r->log_prefix = dupstr(s->log_prefix, &err);
+	r->comment = dupstr(s->comment, &err);
+	r->verdict = s->verdict;
+	if (srcloc_copy(&r->loc, &s->loc) == -1 || err) {
+		rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+bool
+rule_equal(const struct rule *a, const struct rule *b)
+{
+	return str_eq(a->name, b->name) && str_eq(a->from, b->from) &&
+	    str_eq(a->to, b->to) && a->proto == b->proto &&
+	    portmatch_equal(&a->sport, &b->sport) &&
+	    portmatch_equal(&a->dport, &b->dport) &&
+	    a->nicmp_types == b->nicmp_types &&
+	    (a->nicmp_types == 0 ||
+	    memcmp(a->icmp_types, b->icmp_types, a->nicmp_types) == 0) &&
+	    addrmatch_equal(&a->src, &b->src) &&
+	    addrmatch_equal(&a->dst, &b->dst) &&
+	    a->state == b->state &&
+	    a->limit.rate == b->limit.rate &&
+	    (a->limit.rate == 0 || (a->limit.unit == b->limit.unit &&
+	    a->limit.burst == b->limit.burst)) &&
+	    a->log == b->log && str_eq(a->log_prefix, b->log_prefix) &&
+	    str_eq(a->comment, b->comment) && a->verdict == b->verdict;
+}
+
+/* NAT entries */
+
+struct nat *
+nat_new(void)
+{
+	return calloc(1, sizeof(struct nat));
+}
+
+void
+nat_free(struct nat *n)
+{
+	if (n == NULL)
+		return;
+	free(n->name);
+	free(n->from);
+	free(n->to);
+	addrmatch_clear(&n->src);
+	srcloc_clear(&n->loc);
+	free(n);
+}
+
+struct nat *
+nat_dup(const struct nat *s)
+{
+	struct nat *n;
+	int err = 0;
+
+	if ((n = nat_new()) == NULL)
+		return NULL;
+	n->name = dupstr(s->name, &err);
+	n->kind = s->kind;
+	n->from = dupstr(s->from, &err);
+	n->to = dupstr(s->to, &err);
+	n->snat_addr = s->snat_addr;
+	n->proto = s->proto;
+	n->dport = s->dport;
+	n->target = s->target;
+	n->target_port = s->target_port;
+	if (addrmatch_copy(&n->src, &s->src) == -1)
+		err = -1;
+	if (srcloc_copy(&n->loc, &s->loc) == -1 || err) {
+		nat_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+bool
+nat_equal(const struct nat *a, const struct nat *b)
+{
+	if (!str_eq(a->name, b->name) || a->kind != b->kind ||
+	    !str_eq(a->from, b->from) || !str_eq(a->to, b->to) ||
+	    !addrmatch_equal(&a->src, &b->src))
+		return false;
+	switch (a->kind) {
+	case NAT_SNAT:
+		return addr_equal(&a->snat_addr, &b->snat_addr);
+	case NAT_FORWARD:
+		return a->proto == b->proto && a->dport.lo == b->dport.lo &&
+		    a->dport.hi == b->dport.hi &&
+		    addr_equal(&a->target, &b->target) &&
+		    a->target_port == b->target_port;
+	default:
+		return true;
+	}
+}
+
+/* sets */
+
+struct set *
+set_new(void)
+{
+	return calloc(1, sizeof(struct set));
+}
+
+void
+set_free(struct set *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->elems);
+	srcloc_clear(&s->loc);
+	free(s);
+}
+
+struct set *
+set_dup(const struct set *o)
+{
+	struct set *s;
+	int err = 0;
+
+	if ((s = set_new()) == NULL)
+		return NULL;
+	s->name = dupstr(o->name, &err);
+	s->type = o->type;
+	s->timeout_ms = o->timeout_ms;
+	s->elems = dupmem(o->elems, o->nelems, sizeof(*o->elems), &err);
+	s->nelems = s->elems ? o->nelems : 0;
+	s->elems_cap = s->nelems;
+	if (srcloc_copy(&s->loc, &o->loc) == -1 || err) {
+		set_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static bool
+elem_key_equal(enum set_type t, const struct set_elem *a,
+    const struct set_elem *b)
+{
+	if (t == SET_PORT)
+		return a->key.port.lo == b->key.port.lo &&
+		    a->key.port.hi == b->key.port.hi;
+	return addr_equal(&a->key.addr, &b->key.addr);
+}
+
+bool
+set_equal(const struct set *a, const struct set *b)
+{
+	size_t i;
+
+	if (!str_eq(a->name, b->name) || a->type != b->type ||
+	    a->timeout_ms != b->timeout_ms || a->nelems != b->nelems)
+		return false;
+	for (i = 0; i < a->nelems; i++)
+		if (!elem_key_equal(a->type, &a->elems[i], &b->elems[i]) ||
+		    a->elems[i].timeout_ms != b->elems[i].timeout_ms)
+			return false;
+	return true;
+}
+
+int
+set_add_elem(struct set *s, const struct set_elem *e)
+{
+	struct set_elem *v;
+	size_t cap;
+
+	if (s->nelems == s->elems_cap) {
+		cap = s->elems_cap ? s->elems_cap * 2 : 16;
+		if ((v = reallocarray(s->elems, cap, sizeof(*v))) == NULL)
+			return -1;
+		s->elems = v;
+		s->elems_cap = cap;
+	}
+	s->elems[s->nelems++] = *e;
+	return 0;
+}
+
+ssize_t
+set_find_elem(const struct set *s, const struct set_elem *e)
+{
+	size_t i;
+
+	for (i = 0; i < s->nelems; i++)
+		if (elem_key_equal(s->type, &s->elems[i], e))
+			return (ssize_t)i;
+	return -1;
+}
+
+void
+set_remove_elem(struct set *s, size_t i)
+{
+	if (i >= s->nelems)
+		return;
+	memmove(&s->elems[i], &s->elems[i + 1],
+	    (s->nelems - i - 1) * sizeof(*s->elems));
+	s->nelems--;
+}
+
+/* the ruleset */
+
+struct ruleset *
+ruleset_new(void)
+{
+	return calloc(1, sizeof(struct ruleset));
+}
+
+void
+ruleset_free(struct ruleset *rs)
+{
+	size_t i;
+
+	if (rs == NULL)
+		return;
+	for (i = 0; i < rs->nzones; i++)
+		zone_free(rs->zones[i]);
+	for (i = 0; i < rs->npolicies; i++)
+		policy_free(rs->policies[i]);
+	for (i = 0; i < rs->nrules; i++)
+		rule_free(rs->rules[i]);
+	for (i = 0; i < rs->nnats; i++)
+		nat_free(rs->nats[i]);
+	for (i = 0; i < rs->nsets; i++)
+		set_free(rs->sets[i]);
+	free(rs->zones);
+	free(rs->policies);
+	free(rs->rules);
+	free(rs->nats);
+	free(rs->sets);
+	free(rs);
+}
+
+/* Copies array arr of src into dst with dupfn/addfn; -1 on ENOMEM. */
+#define RS_DUP_ARRAY(dst, src, arr, dupfn, addfn, freefn) do {		\
+	size_t i_;							\
+	for (i_ = 0; i_ < (src)->n##arr; i_++) {			\
+		__typeof__((src)->arr[0]) o_ = dupfn((src)->arr[i_]);	\
+		if (o_ == NULL)						\
+			goto fail;					\
+		if (addfn((dst), o_) == -1) {				\
+			freefn(o_);					\
+			goto fail;					\
+		}							\
+	}								\
+} while (0)
+
+struct ruleset *
+ruleset_dup(const struct ruleset *src)
+{
+	struct ruleset *rs;
+
+	if ((rs = ruleset_new()) == NULL)
+		return NULL;
+	RS_DUP_ARRAY(rs, src, zones, zone_dup, ruleset_add_zone, zone_free);
+	RS_DUP_ARRAY(rs, src, policies, policy_dup, ruleset_add_policy,
+	    policy_free);
+	RS_DUP_ARRAY(rs, src, rules, rule_dup, ruleset_add_rule, rule_free);
+	RS_DUP_ARRAY(rs, src, nats, nat_dup, ruleset_add_nat, nat_free);
+	RS_DUP_ARRAY(rs, src, sets, set_dup, ruleset_add_set, set_free);
+	return rs;
+fail:
+	ruleset_free(rs);
+	return NULL;
+}
+
+#define RS_EQUAL_ARRAY(a, b, arr, eqfn) do {				\
+	size_t i_;							\
+	if ((a)->n##arr != (b)->n##arr)					\
+		return false;						\
+	for (i_ = 0; i_ < (a)->n##arr; i_++)				\
+		if (!eqfn((a)->arr[i_], (b)->arr[i_]))			\
+			return false;					\
+} while (0)
+
+bool
+ruleset_equal(const struct ruleset *a, const struct ruleset *b)
+{
+	RS_EQUAL_ARRAY(a, b, zones, zone_equal);
+	RS_EQUAL_ARRAY(a, b, policies, policy_equal);
+	RS_EQUAL_ARRAY(a, b, rules, rule_equal);
+	RS_EQUAL_ARRAY(a, b, nats, nat_equal);
+	RS_EQUAL_ARRAY(a, b, sets, set_equal);
+	return true;
+}
+
+int
+ruleset_add_zone(struct ruleset *rs, struct zone *z)
+{
+	return RS_INSERT(rs, zones, rs->nzones, z);
+}
+
+int
+ruleset_add_policy(struct ruleset *rs, struct policy *p)
+{
+	return RS_INSERT(rs, policies, rs->npolicies, p);
+}
+
+int
+ruleset_add_rule(struct ruleset *rs, struct rule *r)
+{
+	return RS_INSERT(rs, rules, rs->nrules, r);
+}
+
+int
+ruleset_insert_rule(struct ruleset *rs, size_t pos, struct rule *r)
+{
+	return RS_INSERT(rs, rules, pos, r);
+}
+
+int
+ruleset_add_nat(struct ruleset *rs, struct nat *n)
+{
+	return RS_INSERT(rs, nats, rs->nnats, n);
+}
+
+int
+ruleset_add_set(struct ruleset *rs, struct set *s)
+{
+	return RS_INSERT(rs, sets, rs->nsets, s);
+}
+
+struct rule *
+ruleset_remove_rule(struct ruleset *rs, size_t i)
+{
+	return RS_REMOVE(rs, rules, i);
+}
+
+struct zone *
+ruleset_remove_zone(struct ruleset *rs, size_t i)
+{
+	return RS_REMOVE(rs, zones, i);
+}
+
+struct policy *
+ruleset_remove_policy(struct ruleset *rs, size_t i)
+{
+	return RS_REMOVE(rs, policies, i);
+}
+
+struct nat *
+ruleset_remove_nat(struct ruleset *rs, size_t i)
+{
+	return RS_REMOVE(rs, nats, i);
+}
+
+struct set *
+ruleset_remove_set(struct ruleset *rs, size_t i)
+{
+	return RS_REMOVE(rs, sets, i);
+}
+
+#define RS_FIND(rs, arr, key) do {					\
+	size_t i_;							\
+	for (i_ = 0; i_ < (rs)->n##arr; i_++)				\
+		if (str_eq((rs)->arr[i_]->name, (key)))			\
+			return (ssize_t)i_;				\
+	return -1;							\
+} while (0)
+
+ssize_t
+ruleset_find_zone(const struct ruleset *rs, const char *name)
+{
+	RS_FIND(rs, zones, name);
+}
+
+ssize_t
+ruleset_find_rule(const struct ruleset *rs, const char *name)
+{
+	RS_FIND(rs, rules, name);
+}
+
+ssize_t
+ruleset_find_nat(const struct ruleset *rs, const char *name)
+{
+	RS_FIND(rs, nats, name);
+}
+
+ssize_t
+ruleset_find_set(const struct ruleset *rs, const char *name)
+{
+	RS_FIND(rs, sets, name);
+}
+
+ssize_t
+ruleset_find_policy(const struct ruleset *rs, const char *from,
+    const char *to)
+{
+	size_t i;
+
+	for (i = 0; i < rs->npolicies; i++)
+		if (str_eq(rs->policies[i]->from, from) &&
+		    str_eq(rs->policies[i]->to, to))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* On failure the objects not yet moved stay in src; none is in both. */
+#define RS_MOVE_ARRAY(dst, src, arr, addfn) do {			\
+	size_t i_, n_ = (src)->n##arr;					\
+	for (i_ = 0; i_ < n_; i_++) {					\
+		if (addfn((dst), (src)->arr[i_]) == -1) {		\
+			memmove((src)->arr, (src)->arr + i_,		\
+			    (n_ - i_) * sizeof(*(src)->arr));		\
+			(src)->n##arr = n_ - i_;			\
+			return -1;					\
+		}							\
+	}								\
+	(src)->n##arr = 0;						\
+} while (0)
+
+int
+ruleset_merge(struct ruleset *dst, struct ruleset *src)
+{
+	RS_MOVE_ARRAY(dst, src, zones, ruleset_add_zone);
+	RS_MOVE_ARRAY(dst, src, policies, ruleset_add_policy);
+	RS_MOVE_ARRAY(dst, src, rules, ruleset_add_rule);
+	RS_MOVE_ARRAY(dst, src, nats, ruleset_add_nat);
+	RS_MOVE_ARRAY(dst, src, sets, ruleset_add_set);
+	return 0;
+}
