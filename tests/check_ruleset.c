@@ -1,0 +1,358 @@
+/* The model: copy, equality, ordering, merge; and plans (diffs). */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+#include "ruleset.h"
+#include "strmap.h"
+
+static struct rule *
+mkrule(const char *name, const char *from, const char *to, uint16_t port)
+{
+	struct rule *r = rule_new();
+
+	ck_assert_ptr_nonnull(r);
+	r->name = strdup(name);
+	r->from = strdup(from);
+	r->to = strdup(to);
+	r->proto = IPPROTO_TCP;
+	r->dport.ranges = calloc(1, sizeof(struct portrange));
+	r->dport.ranges[0].lo = r->dport.ranges[0].hi = port;
+	r->dport.nranges = 1;
+	r->verdict = VERDICT_ACCEPT;
+	return r;
+}
+
+static struct zone *
+mkzone(const char *name, const char *ifname)
+{
+	struct zone *z = zone_new();
+
+	z->name = strdup(name);
+	z->ifaces = calloc(1, sizeof(char *));
+	z->ifaces[0] = strdup(ifname);
+	z->nifaces = 1;
+	return z;
+}
+
+static struct set_elem
+v4elem(const char *s, int prefix)
+{
+	struct set_elem e;
+
+	memset(&e, 0, sizeof(e));
+	e.key.addr.family = AF_INET;
+	e.key.addr.prefix = prefix;
+	ck_assert_int_eq(inet_pton(AF_INET, s, e.key.addr.bytes), 1);
+	return e;
+}
+
+/* zones lan/wan, a set, a policy and n rules r0..r(n-1) */
+static struct ruleset *
+mkruleset(size_t n)
+{
+	struct ruleset *rs = ruleset_new();
+	struct policy *p = policy_new();
+	struct set *s = set_new();
+	struct set_elem e;
+	char name[32];
+	size_t i;
+
+	ck_assert_int_eq(ruleset_add_zone(rs, mkzone("lan", "lan0")), 0);
+	ck_assert_int_eq(ruleset_add_zone(rs, mkzone("wan", "wan0")), 0);
+	p->from = strdup("lan");
+	p->to = strdup("wan");
+	p->verdict = VERDICT_ACCEPT;
+	ck_assert_int_eq(ruleset_add_policy(rs, p), 0);
+	s->name = strdup("blocklist");
+	s->type = SET_IPV4;
+	s->timeout_ms = 3600000;
+	e = v4elem("192.0.2.1", 32);
+	ck_assert_int_eq(set_add_elem(s, &e), 0);
+	ck_assert_int_eq(ruleset_add_set(rs, s), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "r%zu", i);
+		ck_assert_int_eq(ruleset_add_rule(rs,
+		    mkrule(name, "lan", "self", (uint16_t)(1000 + i))), 0);
+	}
+	return rs;
+}
+
+static size_t
+count_items(const struct plan *p, enum plan_op op, enum plan_kind kind)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].op == op && p->v[i].kind == kind)
+			n++;
+	return n;
+}
+
+static bool
+has_item(const struct plan *p, enum plan_op op, enum plan_kind kind,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].op == op && p->v[i].kind == kind &&
+		    strcmp(p->v[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+START_TEST(dup_is_equal_and_deep)
+{
+	struct ruleset *a = mkruleset(50), *b;
+
+	b = ruleset_dup(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert(ruleset_equal(a, b));
+	ck_assert_ptr_ne(a->rules[3], b->rules[3]);
+	ck_assert_ptr_ne(a->rules[3]->dport.ranges, b->rules[3]->dport.ranges);
+	b->rules[3]->dport.ranges[0].lo = 1;
+	ck_assert(!ruleset_equal(a, b));
+	ck_assert_int_eq(a->rules[3]->dport.ranges[0].lo, 1003);
+	ruleset_free(a);
+	ruleset_free(b);
+	ruleset_free(NULL);
+}
+END_TEST
+
+START_TEST(insert_remove_find)
+{
+	struct ruleset *rs = mkruleset(3);
+	struct rule *r;
+
+	ck_assert_int_eq(ruleset_insert_rule(rs, 0, mkrule("first", "lan",
+	    "self", 1)), 0);
+	ck_assert_int_eq(ruleset_insert_rule(rs, 2, mkrule("mid", "lan",
+	    "self", 2)), 0);
+	ck_assert_int_eq(rs->nrules, 5);
+	ck_assert_str_eq(rs->rules[0]->name, "first");
+	ck_assert_str_eq(rs->rules[1]->name, "r0");
+	ck_assert_str_eq(rs->rules[2]->name, "mid");
+	ck_assert_str_eq(rs->rules[4]->name, "r2");
+	ck_assert_int_eq(ruleset_find_rule(rs, "mid"), 2);
+	ck_assert_int_eq(ruleset_find_rule(rs, "nope"), -1);
+	ck_assert_int_eq(ruleset_insert_rule(rs, 9, NULL), -1);
+	r = ruleset_remove_rule(rs, 2);
+	ck_assert_str_eq(r->name, "mid");
+	rule_free(r);
+	ck_assert_int_eq(ruleset_find_rule(rs, "r2"), 3);
+	ck_assert_ptr_null(ruleset_remove_rule(rs, 17));
+	ck_assert_int_eq(ruleset_find_zone(rs, "wan"), 1);
+	ck_assert_int_eq(ruleset_find_set(rs, "blocklist"), 0);
+	ck_assert_int_eq(ruleset_find_policy(rs, "lan", "wan"), 0);
+	ck_assert_int_eq(ruleset_find_policy(rs, "wan", "lan"), -1);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(merge_moves_everything)
+{
+	struct ruleset *a = ruleset_new(), *b = mkruleset(10);
+
+	ck_assert_int_eq(ruleset_add_rule(a, mkrule("x", "any", "self", 7)),
+	    0);
+	ck_assert_int_eq(ruleset_merge(a, b), 0);
+	ck_assert_int_eq(a->nrules, 11);
+	ck_assert_str_eq(a->rules[0]->name, "x");
+	ck_assert_str_eq(a->rules[10]->name, "r9");
+	ck_assert_int_eq(a->nzones, 2);
+	ck_assert_int_eq(b->nrules, 0);
+	ck_assert_int_eq(b->nzones, 0);
+	ruleset_free(a);
+	ruleset_free(b);
+}
+END_TEST
+
+START_TEST(set_elements)
+{
+	struct set *s = set_new();
+	struct set_elem e1 = v4elem("10.0.0.0", 8), e2 = v4elem("10.0.0.1", 32);
+
+	s->type = SET_IPV4;
+	ck_assert_int_eq(set_add_elem(s, &e1), 0);
+	ck_assert_int_eq(set_add_elem(s, &e2), 0);
+	ck_assert_int_eq(set_find_elem(s, &e2), 1);
+	set_remove_elem(s, 0);
+	ck_assert_int_eq(s->nelems, 1);
+	ck_assert_int_eq(set_find_elem(s, &e1), -1);
+	ck_assert_int_eq(set_find_elem(s, &e2), 0);
+	set_free(s);
+}
+END_TEST
+
+START_TEST(plan_identical_is_empty)
+{
+	struct ruleset *a = mkruleset(100), *b = ruleset_dup(a);
+	struct plan p;
+
+	plan_init(&p);
+	ck_assert_int_eq(plan_diff(a, b, &p), 0);
+	ck_assert_uint_eq(p.n, 0);
+	plan_free(&p);
+	ruleset_free(a);
+	ruleset_free(b);
+}
+END_TEST
+
+START_TEST(plan_add_remove_change)
+{
+	struct ruleset *a = mkruleset(20), *b = ruleset_dup(a);
+	struct plan p;
+
+	rule_free(ruleset_remove_rule(b, 5));			/* r5 gone */
+	ruleset_insert_rule(b, 0, mkrule("new", "lan", "self", 9));
+	b->rules[10]->verdict = VERDICT_DROP;			/* r10 changed */
+	zone_free(ruleset_remove_zone(b, 1));
+	b->policies[0]->verdict = VERDICT_DROP;
+	plan_init(&p);
+	ck_assert_int_eq(plan_diff(a, b, &p), 0);
+	ck_assert(has_item(&p, PLAN_REMOVE, PLAN_RULE, "r5"));
+	ck_assert(has_item(&p, PLAN_ADD, PLAN_RULE, "new"));
+	ck_assert(has_item(&p, PLAN_CHANGE, PLAN_RULE, "r10"));
+	ck_assert(has_item(&p, PLAN_REMOVE, PLAN_ZONE, "wan"));
+	ck_assert(has_item(&p, PLAN_CHANGE, PLAN_POLICY, "lan -> wan"));
+	/* nothing else: the other 17 rules are untouched */
+	ck_assert_uint_eq(p.n, 5);
+	plan_free(&p);
+	ruleset_free(a);
+	ruleset_free(b);
+}
+END_TEST
+
+START_TEST(plan_move_is_one_change)
+{
+	struct ruleset *a = mkruleset(1000), *b = ruleset_dup(a);
+	struct rule *r;
+	struct plan p;
+
+	/* move r500 to the front: only r500 changes position */
+	r = ruleset_remove_rule(b, 500);
+	ck_assert_int_eq(ruleset_insert_rule(b, 0, r), 0);
+	plan_init(&p);
+	ck_assert_int_eq(plan_diff(a, b, &p), 0);
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert(has_item(&p, PLAN_CHANGE, PLAN_RULE, "r500"));
+	plan_free(&p);
+	ruleset_free(a);
+	ruleset_free(b);
+}
+END_TEST
+
+START_TEST(plan_set_elements)
+{
+	struct ruleset *a = mkruleset(1), *b = ruleset_dup(a), *c;
+	struct set_elem e = v4elem("198.51.100.0", 24);
+	struct plan p;
+
+	ck_assert_int_eq(set_add_elem(b->sets[0], &e), 0);
+	set_remove_elem(b->sets[0], 0);
+	plan_init(&p);
+	ck_assert_int_eq(plan_diff(a, b, &p), 0);
+	ck_assert_uint_eq(p.n, 2);
+	ck_assert_uint_eq(count_items(&p, PLAN_ADD, PLAN_ELEMENT), 1);
+	ck_assert_uint_eq(count_items(&p, PLAN_REMOVE, PLAN_ELEMENT), 1);
+	ck_assert_str_eq(p.v[0].name, "blocklist");
+	plan_free(&p);
+
+	/* a new default timeout redefines the set: one set change */
+	c = ruleset_dup(a);
+	c->sets[0]->timeout_ms = 60000;
+	plan_init(&p);
+	ck_assert_int_eq(plan_diff(a, c, &p), 0);
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert(has_item(&p, PLAN_CHANGE, PLAN_SET, "blocklist"));
+	plan_free(&p);
+	ruleset_free(a);
+	ruleset_free(b);
+	ruleset_free(c);
+}
+END_TEST
+
+START_TEST(plan_large_ruleset_ten_changes)
+{
+	struct ruleset *a = mkruleset(50000), *b = ruleset_dup(a);
+	struct plan p;
+	size_t i;
+
+	for (i = 0; i < 10; i++)
+		b->rules[i * 4000]->dport.ranges[0].lo = 1;
+	plan_init(&p);
+	ck_assert_int_eq(plan_diff(a, b, &p), 0);
+	ck_assert_uint_eq(p.n, 10);
+	ck_assert_uint_eq(count_items(&p, PLAN_CHANGE, PLAN_RULE), 10);
+	plan_free(&p);
+	ruleset_free(a);
+	ruleset_free(b);
+}
+END_TEST
+
+START_TEST(strmap_basic)
+{
+	struct strmap *m = strmap_new(0);
+	char key[32];
+	size_t i;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		ck_assert_int_eq(strmap_puts(m, key, (void *)(i + 1)), 0);
+	}
+	ck_assert_uint_eq(strmap_count(m), 20000);
+	for (i = 0; i < 20000; i += 2) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		ck_assert_ptr_eq(strmap_del(m, key, strlen(key)),
+		    (void *)(i + 1));
+	}
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		ck_assert_ptr_eq(strmap_gets(m, key),
+		    i % 2 ? (void *)(i + 1) : NULL);
+	}
+	ck_assert_int_eq(strmap_puts(m, "k1", (void *)7), 0);
+	ck_assert_ptr_eq(strmap_gets(m, "k1"), (void *)7);
+	ck_assert_uint_eq(strmap_count(m), 10000);
+	strmap_free(m);
+}
+END_TEST
+
+static Suite *
+ruleset_suite(void)
+{
+	Suite *s = suite_create("ruleset");
+	TCase *tc = tcase_create("model");
+
+	tcase_add_test(tc, dup_is_equal_and_deep);
+	tcase_add_test(tc, insert_remove_find);
+	tcase_add_test(tc, merge_moves_everything);
+	tcase_add_test(tc, set_elements);
+	tcase_add_test(tc, strmap_basic);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("plan");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, plan_identical_is_empty);
+	tcase_add_test(tc, plan_add_remove_change);
+	tcase_add_test(tc, plan_move_is_one_change);
+	tcase_add_test(tc, plan_set_elements);
+	tcase_add_test(tc, plan_large_ruleset_ten_changes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(ruleset_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
