@@ -1,0 +1,306 @@
+/* fwctl.c: main, global options and the table of commands. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "fwctl.h"
+
+struct options opt;
+
+static const struct cmd cmds[] = {
+	{ "status", cmd_status, "",
+	    "show the daemon, the ruleset generation and counts",
+	    "Prints the daemon version, the ruleset generation, whether the\n"
+	    "table is in the kernel, whether it drifted from the ruleset, and\n"
+	    "how many objects of each kind the ruleset holds.\n" },
+	{ "list", cmd_list, "[rules|zones|policies|nat|sets]",
+	    "list the ruleset as numbered, aligned tables",
+	    "Without an argument lists every section.  Rules show their\n"
+	    "packet and byte counters.\n" },
+	{ "counters", cmd_counters, "",
+	    "packets and bytes per rule and NAT entry", "" },
+	{ "add-rule", cmd_add_rule,
+	    "NAME RULE... [--before NAME|--after NAME|--position N]",
+	    "add a rule (appended unless placed)",
+	    "RULE is the rule language of fwctl.rules(5) without the word\n"
+	    "`rule`, e.g.\n"
+	    "  fwctl add-rule ssh from lan to self tcp dport 22 accept\n"
+	    "Quote what the shell would take: '{ 80, 443 }', \"log prefix\".\n" },
+	{ "replace-rule", cmd_replace_rule, "NAME RULE...",
+	    "replace a rule in place (or append it when new)", "" },
+	{ "delete-rule", cmd_delete_rule, "NAME|N",
+	    "delete a rule by name or by its number in `fwctl list rules`",
+	    "" },
+	{ "add-zone", cmd_add_zone, "NAME ZONE...",
+	    "add a zone, e.g. `fwctl add-zone dmz interface eth2 dmz`",
+	    "Fails with exit status 5 when the zone exists; see replace-zone.\n" },
+	{ "replace-zone", cmd_replace_zone, "NAME ZONE...",
+	    "replace a zone (or add it when new)", "" },
+	{ "delete-zone", cmd_delete_zone, "NAME", "delete a zone", "" },
+	{ "add-policy", cmd_add_policy, "FROM TO VERDICT",
+	    "set the default verdict from one zone to another",
+	    "Also written `fwctl add-policy 'lan -> wan' accept` (quote the\n"
+	    "arrow: the shell reads > as a redirection).  Replaces the\n"
+	    "pair's policy when there is one.\n" },
+	{ "set-policy", cmd_add_policy, "FROM TO VERDICT",
+	    "the same as add-policy", "" },
+	{ "delete-policy", cmd_delete_policy, "FROM TO",
+	    "delete the policy of a pair of zones", "" },
+	{ "add-nat", cmd_add_nat, "NAME NAT...",
+	    "add a NAT entry, e.g. `fwctl add-nat masq masquerade from lan "
+	    "to wan`", "" },
+	{ "delete-nat", cmd_delete_nat, "NAME", "delete a NAT entry", "" },
+	{ "add-set", cmd_add_set, "NAME TYPE [{ ELEMENT, ... }|timeout T]",
+	    "add a named set (TYPE ipv4, ipv6 or port)",
+	    "  fwctl add-set blocklist ipv4 timeout 1h\n"
+	    "  fwctl add-set admins ipv4 '{ 192.168.10.5, 192.168.10.6 }'\n" },
+	{ "delete-set", cmd_delete_set, "NAME", "delete a named set", "" },
+	{ "block", cmd_block, "ADDR... [--set NAME] [--timeout T]",
+	    "add addresses to a set (default: blocklist)",
+	    "The set must exist (`fwctl add-set blocklist ipv4`); a rule\n"
+	    "such as `src @blocklist drop` gives it its meaning.\n" },
+	{ "unblock", cmd_unblock, "ADDR... [--set NAME]",
+	    "remove addresses from a set (default: blocklist)", "" },
+	{ "add-element", cmd_add_element, "SET ELEMENT... [--timeout T]",
+	    "add elements to a named set", "" },
+	{ "delete-element", cmd_delete_element, "SET ELEMENT...",
+	    "remove elements from a named set", "" },
+	{ "apply", cmd_apply, "FILE|DIR [--dry-run]",
+	    "replace the whole ruleset with rule files, showing the plan",
+	    "A directory is read as its *.rules files in name order.  Prints\n"
+	    "`+`, `-` and `~` lines for what is added, removed and changed,\n"
+	    "then a summary.  --dry-run shows the plan and changes nothing.\n"
+	    "Errors name FILE:LINE:COL.\n" },
+	{ "export", cmd_export, "",
+	    "print the ruleset in the rule language (input for apply)", "" },
+	{ "flush", cmd_flush, "--yes",
+	    "empty the ruleset and remove the table from the kernel",
+	    "The host is then unprotected: --yes is required.\n" },
+};
+
+static const char exit_help[] =
+    "exit status:\n"
+    "  0  success\n"
+    "  1  fwctld refused the request (its message says why)\n"
+    "  2  usage error: unknown command or option, missing argument\n"
+    "  3  fwctld is not running (no socket, connection refused)\n"
+    "  4  permission denied (on the socket, or HTTP 403)\n"
+    "  5  conflict: the name exists, or the ruleset changed (409, 412)\n"
+    "  6  not found (404)\n";
+
+static void
+usage(FILE *f)
+{
+	size_t	 i;
+
+	fprintf(f, "usage: fwctl [--socket PATH] [--json] [--no-color] "
+	    "COMMAND [ARGS...]\n"
+	    "       fwctl COMMAND --help | --help | --version\n\ncommands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-15s %s\n", cmds[i].name, cmds[i].brief);
+	fprintf(f, "\noptions:\n"
+	    "  --socket PATH   fwctld's socket (default $FWCTL_SOCKET, else "
+	    FWCTL_DEFAULT_SOCKET ")\n"
+	    "  --json          print the API's JSON\n"
+	    "  --no-color      never colour the output\n\n%s"
+	    "\nSee fwctl(8) and fwctl.rules(5).\n", exit_help);
+}
+
+static void
+cmd_help(const struct cmd *c)
+{
+	printf("usage: fwctl %s%s%s\n\n%s.\n", c->name, *c->args ? " " : "",
+	    c->args, c->brief);
+	if (*c->help)
+		printf("\n%s", c->help);
+}
+
+const struct cmd *
+cmd_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+int
+usage_error(const char *cmd, const char *fmt, ...)
+{
+	const struct cmd *c = cmd ? cmd_find(cmd) : NULL;
+	va_list	 ap;
+
+	fprintf(stderr, "fwctl: %s%s", cmd ? cmd : "", cmd ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c != NULL)
+		fprintf(stderr, "usage: fwctl %s %s\n", c->name, c->args);
+	return EXIT_USAGE;
+}
+
+/* Global options may follow the command too (`fwctl list --json`). */
+static int
+global_opt(int argc, char **argv, int i)
+{
+	if (strcmp(argv[i], "--json") == 0) {
+		opt.json = true;
+		return 1;
+	}
+	if (strcmp(argv[i], "--no-color") == 0) {
+		opt.color = false;
+		return 1;
+	}
+	if (strcmp(argv[i], "--socket") == 0) {
+		if (i + 1 >= argc)
+			return -1;
+		opt.socket = argv[i + 1];
+		return 2;
+	}
+	if (strncmp(argv[i], "--socket=", 9) == 0) {
+		opt.socket = argv[i] + 9;
+		return 1;
+	}
+	return 0;
+}
+
+int
+cmdopt_parse(int argc, char **argv, struct cmdopt *opts, size_t nopts)
+{
+	int	 i, n = 1, k;
+	size_t	 j;
+	bool	 rest = false;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		size_t	 alen;
+
+		/* rule text never starts with "--": "->" and "-1" are words */
+		if (rest || strncmp(a, "--", 2) != 0) {
+			argv[n++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			rest = true;
+			continue;
+		}
+		if (strcmp(a, "--help") == 0) {
+			cmd_help(cmd_find(argv[0]));
+			return -2;
+		}
+		if ((k = global_opt(argc, argv, i)) > 0) {
+			i += k - 1;
+			continue;
+		}
+		if (k < 0) {
+			usage_error(argv[0], "option %s needs a value", a);
+			return -1;
+		}
+		eq = strchr(a, '=');
+		alen = eq ? (size_t)(eq - a) : strlen(a);
+		for (j = 0; j < nopts; j++)
+			if (strlen(opts[j].name) == alen &&
+			    strncmp(opts[j].name, a, alen) == 0)
+				break;
+		if (j == nopts) {
+			usage_error(argv[0], "unknown option %s", a);
+			return -1;
+		}
+		if (!opts[j].has_arg) {
+			if (eq) {
+				usage_error(argv[0], "option %.*s takes no "
+				    "value", (int)alen, a);
+				return -1;
+			}
+			opts[j].value = "";
+		} else if (eq)
+			opts[j].value = eq + 1;
+		else if (i + 1 < argc)
+			opts[j].value = argv[++i];
+		else {
+			usage_error(argv[0], "option %s needs a value", a);
+			return -1;
+		}
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+static int
+fwctl_main(int argc, char **argv)
+{
+	const struct cmd *c;
+	const char	*env;
+	int		 i = 1, k, ret;
+
+	opt.socket = (env = getenv("FWCTL_SOCKET")) && *env ? env :
+	    FWCTL_DEFAULT_SOCKET;
+	env = getenv("NO_COLOR");
+	opt.color = isatty(STDOUT_FILENO) && (env == NULL || *env == '\0');
+
+	for (; i < argc && strncmp(argv[i], "-", 1) == 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0) {
+			printf("fwctl %s\n", FWCTL_VERSION);
+			return EXIT_OK;
+		}
+		if ((k = global_opt(argc, argv, i)) > 0) {
+			i += k - 1;
+			continue;
+		}
+		if (k < 0)
+			return usage_error(NULL, "option %s needs a value",
+			    argv[i]);
+		return usage_error(NULL, "unknown option %s (see fwctl "
+		    "--help)", argv[i]);
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		if (i + 1 < argc && (c = cmd_find(argv[i + 1])) != NULL)
+			cmd_help(c);
+		else
+			usage(stdout);
+		return EXIT_OK;
+	}
+	if ((c = cmd_find(argv[i])) == NULL)
+		return usage_error(NULL, "unknown command '%s' (see fwctl "
+		    "--help)", argv[i]);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "fwctl: cannot initialise libcurl\n");
+		return EXIT_REFUSED;
+	}
+	ret = c->fn(argc - i, argv + i);
+	curl_global_cleanup();
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	int	 ret = fwctl_main(argc, argv);
+
+	/* `fwctl export > full-disk.rules` must not look like success */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "fwctl: writing the output: %s\n",
+		    strerror(errno));
+		if (ret == EXIT_OK)
+			ret = EXIT_REFUSED;
+	}
+	return ret;
+}
