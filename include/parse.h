@@ -16,7 +16,8 @@
 int	parse_buffer(struct ruleset *rs, const char *file, const char *text,
 	    size_t len, struct diags *);
 int	parse_file(struct ruleset *rs, const char *path, struct diags *);
-/* Reads DIR/*.rules in name order (strcmp of the names) as one ruleset. */
+/* Reads the *.rules files of a directory in name order (strcmp of the
+ * names) as one ruleset. */
 int	parse_dir(struct ruleset *rs, const char *dir, struct diags *);
 
 /*
@@ -30,8 +31,9 @@ struct zone	*parse_zone(const char *text, struct diags *);
 struct nat	*parse_nat(const char *text, struct diags *);
 struct policy	*parse_policy(const char *text, struct diags *);
 struct set	*parse_set(const char *text, struct diags *);
-/* One set element as text ("192.0.2.7", "10.0.0.0/8", "22", "1000-2000")
- * for a set of the given type. */
+/* One set element as text ("192.0.2.7", "10.0.0.0/8", "22", "1000-2000",
+ * optionally followed by "timeout 10m") for a set of the given type.
+ * Returns 0, or -1 with diags filled. */
 int		 parse_set_elem(enum set_type, const char *text,
 		    struct set_elem *, struct diags *);
 

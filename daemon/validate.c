@@ -1,0 +1,758 @@
+/*
+ * The checks a ruleset must pass before it is compiled, whatever view it
+ * came from (rule files, JSON, one CLI statement merged into the running
+ * set). The parser already refuses what it can see in one token; this file
+ * sees the whole model: names, references between objects, address
+ * families, and the kernel's limits. Every problem is reported, each at its
+ * object's location and naming the object.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "ruleset.h"
+
+struct vctx {
+	const struct ruleset	*rs;
+	struct diags		*d;
+	int			 n;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+verr(struct vctx *v, const struct srcloc *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diags_addv(v->d, l, fmt, ap);
+	va_end(ap);
+	v->n++;
+}
+
+/* " (first at file:line:col)" for duplicate messages, or "" */
+static const char *
+first_at(const struct srcloc *l, char *buf, size_t len)
+{
+	if (l->file && l->line)
+		snprintf(buf, len, " (first at %s:%d:%d)", l->file, l->line,
+		    l->col);
+	else if (l->line)
+		snprintf(buf, len, " (first at %d:%d)", l->line, l->col);
+	else
+		snprintf(buf, len, "%s", "");
+	return buf;
+}
+
+static const char *
+nz(const char *s)
+{
+	return s ? s : "(none)";
+}
+
+static const char *
+family_name(int family)
+{
+	return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+static bool
+is_reserved_zone(const char *s)
+{
+	return strcmp(s, ZONE_ANY) == 0 || strcmp(s, ZONE_SELF) == 0;
+}
+
+static const struct zone *
+find_zone(const struct ruleset *rs, const char *name)
+{
+	ssize_t i;
+
+	if (name == NULL || (i = ruleset_find_zone(rs, name)) < 0)
+		return NULL;
+	return rs->zones[i];
+}
+
+static const struct set *
+find_set(const struct ruleset *rs, const char *name)
+{
+	ssize_t i;
+
+	if (name == NULL || (i = ruleset_find_set(rs, name)) < 0)
+		return NULL;
+	return rs->sets[i];
+}
+
+/* An address is well formed: a known family, a prefix in range, no host
+ * bits. why names the problem. */
+static bool
+addr_valid(const struct addr *a, const char **why)
+{
+	int i, max;
+
+	if (a->family == AF_INET)
+		max = 32;
+	else if (a->family == AF_INET6)
+		max = 128;
+	else {
+		*why = "is not an IPv4 or IPv6 address";
+		return false;
+	}
+	if (a->prefix < 0 || a->prefix > max) {
+		*why = a->family == AF_INET ? "has a prefix length outside "
+		    "0-32" : "has a prefix length outside 0-128";
+		return false;
+	}
+	for (i = a->prefix; i < max; i++)
+		if (a->bytes[i / 8] & (0x80 >> (i % 8))) {
+			*why = "has host bits set under its prefix";
+			return false;
+		}
+	return true;
+}
+
+/* "object \"name\"" prefixes every message about one object */
+static void
+check_name(struct vctx *v, const char *kind, const char *name,
+    const struct srcloc *l)
+{
+	if (name == NULL)
+		verr(v, l, "%s without a name", kind);
+	else if (!name_valid(name))
+		verr(v, l, "%s \"%s\": invalid name; expected a letter or '_' "
+		    "then letters, digits, '_', '.' or '-', at most %d "
+		    "characters", kind, name, FWCTL_NAME_MAX);
+}
+
+/*
+ * Duplicate names among n objects reached through get(). Quadratic, but
+ * over names of objects people write, not over set elements.
+ */
+static void
+check_dups(struct vctx *v, const char *kind, size_t n,
+    const char *(*name)(const struct ruleset *, size_t),
+    const struct srcloc *(*loc)(const struct ruleset *, size_t))
+{
+	char buf[512];
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		if (name(v->rs, i) == NULL)
+			continue;
+		for (j = 0; j < i; j++)
+			if (name(v->rs, j) &&
+			    strcmp(name(v->rs, i), name(v->rs, j)) == 0)
+				break;
+		if (j < i)
+			verr(v, loc(v->rs, i), "%s \"%s\" is defined twice%s",
+			    kind, name(v->rs, i), first_at(loc(v->rs, j), buf,
+			    sizeof(buf)));
+	}
+}
+
+static const char *zone_name_at(const struct ruleset *rs, size_t i)
+{ return rs->zones[i]->name; }
+static const struct srcloc *zone_loc_at(const struct ruleset *rs, size_t i)
+{ return &rs->zones[i]->loc; }
+static const char *rule_name_at(const struct ruleset *rs, size_t i)
+{ return rs->rules[i]->name; }
+static const struct srcloc *rule_loc_at(const struct ruleset *rs, size_t i)
+{ return &rs->rules[i]->loc; }
+static const char *nat_name_at(const struct ruleset *rs, size_t i)
+{ return rs->nats[i]->name; }
+static const struct srcloc *nat_loc_at(const struct ruleset *rs, size_t i)
+{ return &rs->nats[i]->loc; }
+static const char *set_name_at(const struct ruleset *rs, size_t i)
+{ return rs->sets[i]->name; }
+static const struct srcloc *set_loc_at(const struct ruleset *rs, size_t i)
+{ return &rs->sets[i]->loc; }
+
+/* zones */
+
+static void
+check_zone(struct vctx *v, const struct zone *z)
+{
+	const char *name = nz(z->name), *why;
+	char buf[64];
+	size_t i;
+
+	check_name(v, "zone", z->name, &z->loc);
+	if (z->name && is_reserved_zone(z->name))
+		verr(v, &z->loc, "zone \"%s\": the name is reserved (any and "
+		    "self stand for every zone and for this host)", name);
+	if (z->nifaces == 0 && z->nnetworks == 0)
+		verr(v, &z->loc, "zone \"%s\" has no interface and no network; "
+		    "expected at least one", name);
+	for (i = 0; i < z->nifaces; i++) {
+		if (z->ifaces[i] == NULL)
+			verr(v, &z->loc, "zone \"%s\": empty interface name",
+			    name);
+		else if (strlen(z->ifaces[i]) > FWCTL_IFNAME_MAX)
+			verr(v, &z->loc, "zone \"%s\": interface name \"%s\" is "
+			    "%zu characters long; at most %d allowed", name,
+			    z->ifaces[i], strlen(z->ifaces[i]),
+			    FWCTL_IFNAME_MAX);
+		else if (!ifname_valid(z->ifaces[i]))
+			verr(v, &z->loc, "zone \"%s\": invalid interface name "
+			    "\"%s\"; expected letters, digits, '_', '.', '@' "
+			    "or '-', optionally ending in '*'", name,
+			    z->ifaces[i]);
+	}
+	for (i = 0; i < z->nnetworks; i++)
+		if (!addr_valid(&z->networks[i], &why))
+			verr(v, &z->loc, "zone \"%s\": network %s %s", name,
+			    addr_format(&z->networks[i], buf, sizeof(buf)),
+			    why);
+	if ((z->flags & ZONE_DMZ) && (z->flags & ZONE_EXTERNAL))
+		verr(v, &z->loc, "zone \"%s\" cannot be both dmz and external",
+		    name);
+	if ((z->flags & ZONE_DMZ) && z->nifaces == 0)
+		verr(v, &z->loc, "zone \"%s\": a dmz zone needs an interface",
+		    name);
+	if (z->flags & ~(unsigned)(ZONE_DMZ | ZONE_EXTERNAL))
+		verr(v, &z->loc, "zone \"%s\": unknown flags 0x%x", name,
+		    z->flags);
+}
+
+/* from/to of a rule or policy; what is "rule \"ssh\"" and the like */
+static void
+check_zoneref(struct vctx *v, const char *what, const char *pos,
+    const char *zone, const struct srcloc *l)
+{
+	if (zone == NULL)
+		verr(v, l, "%s: no %s zone", what, pos);
+	else if (!is_reserved_zone(zone) && find_zone(v->rs, zone) == NULL)
+		verr(v, l, "%s: unknown zone \"%s\" in %s; expected a defined "
+		    "zone, any or self", what, zone, pos);
+}
+
+static void
+check_policies(struct vctx *v)
+{
+	const struct policy *p, *q;
+	char what[200], buf[512];
+	size_t i, j;
+
+	for (i = 0; i < v->rs->npolicies; i++) {
+		p = v->rs->policies[i];
+		snprintf(what, sizeof(what), "policy %s -> %s", nz(p->from),
+		    nz(p->to));
+		check_zoneref(v, what, "from", p->from, &p->loc);
+		check_zoneref(v, what, "to", p->to, &p->loc);
+		if (p->from && p->to && strcmp(p->from, ZONE_SELF) == 0 &&
+		    strcmp(p->to, ZONE_SELF) == 0)
+			verr(v, &p->loc, "%s: self -> self is not a zone pair; "
+			    "the host's own loopback traffic is always "
+			    "allowed", what);
+		if (verdict_name(p->verdict) == NULL)
+			verr(v, &p->loc, "%s: no verdict; expected accept, "
+			    "drop or reject", what);
+		if (p->from == NULL || p->to == NULL)
+			continue;
+		for (j = 0; j < i; j++) {
+			q = v->rs->policies[j];
+			if (q->from && q->to && strcmp(p->from, q->from) == 0 &&
+			    strcmp(p->to, q->to) == 0)
+				break;
+		}
+		if (j < i)
+			verr(v, &p->loc, "%s is given twice%s", what,
+			    first_at(&v->rs->policies[j]->loc, buf,
+			    sizeof(buf)));
+	}
+}
+
+/* sets */
+
+struct elem_ref {
+	const struct set_elem	*e;
+	enum set_type		 type;
+	uint8_t			 lo[16];	/* first address of the interval */
+	uint8_t			 hi[16];	/* last */
+};
+
+static int
+elem_ref_cmp(const void *a, const void *b)
+{
+	const struct elem_ref *x = a, *y = b;
+	int c;
+
+	if ((c = memcmp(x->lo, y->lo, sizeof(x->lo))) != 0)
+		return c;
+	/* the wider interval first, so that later ones fall inside it */
+	return -memcmp(x->hi, y->hi, sizeof(x->hi));
+}
+
+static void
+elem_interval(struct elem_ref *r)
+{
+	const struct set_elem *e = r->e;
+	int i, max;
+
+	memset(r->lo, 0, sizeof(r->lo));
+	memset(r->hi, 0, sizeof(r->hi));
+	if (r->type == SET_PORT) {
+		r->lo[0] = (uint8_t)(e->key.port.lo >> 8);
+		r->lo[1] = (uint8_t)e->key.port.lo;
+		r->hi[0] = (uint8_t)(e->key.port.hi >> 8);
+		r->hi[1] = (uint8_t)e->key.port.hi;
+		return;
+	}
+	max = e->key.addr.family == AF_INET ? 32 : 128;
+	memcpy(r->lo, e->key.addr.bytes, (size_t)max / 8);
+	memcpy(r->hi, e->key.addr.bytes, (size_t)max / 8);
+	for (i = e->key.addr.prefix; i < max; i++)
+		r->hi[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+}
+
+static char *
+elem_format(enum set_type t, const struct set_elem *e, char *buf, size_t len)
+{
+	if (t != SET_PORT)
+		return addr_format(&e->key.addr, buf, len);
+	if (e->key.port.lo == e->key.port.hi)
+		snprintf(buf, len, "%u", e->key.port.lo);
+	else
+		snprintf(buf, len, "%u-%u", e->key.port.lo, e->key.port.hi);
+	return buf;
+}
+
+/*
+ * Duplicate and overlapping elements: the kernel refuses intervals that
+ * overlap, so they are errors here, where we can still name them. Sorting
+ * keeps this fast for large block lists.
+ */
+static void
+check_set_overlaps(struct vctx *v, const struct set *s,
+    const struct elem_ref *good, size_t n)
+{
+	struct elem_ref *refs;
+	const struct elem_ref *prev;
+	char a[64], b[64];
+	size_t i;
+
+	if (n < 2)
+		return;
+	if ((refs = calloc(n, sizeof(*refs))) == NULL) {
+		verr(v, &s->loc, "set \"%s\": out of memory", nz(s->name));
+		return;
+	}
+	memcpy(refs, good, n * sizeof(*refs));
+	qsort(refs, n, sizeof(*refs), elem_ref_cmp);
+	prev = &refs[0];
+	for (i = 1; i < n; i++) {
+		if (memcmp(refs[i].lo, refs[i - 1].lo, sizeof(refs[i].lo)) ==
+		    0 && memcmp(refs[i].hi, refs[i - 1].hi,
+		    sizeof(refs[i].hi)) == 0) {
+			verr(v, &s->loc, "set \"%s\": element %s is listed twice",
+			    nz(s->name), elem_format(s->type, refs[i].e, a,
+			    sizeof(a)));
+			continue;
+		}
+		if (memcmp(refs[i].lo, prev->hi, sizeof(prev->hi)) > 0) {
+			prev = &refs[i];
+			continue;
+		}
+		verr(v, &s->loc, "set \"%s\": element %s overlaps %s",
+		    nz(s->name), elem_format(s->type, refs[i].e, a, sizeof(a)),
+		    elem_format(s->type, prev->e, b, sizeof(b)));
+		/* keep the widest interval as the one to compare against */
+		if (memcmp(refs[i].hi, prev->hi, sizeof(prev->hi)) > 0)
+			prev = &refs[i];
+	}
+	free(refs);
+}
+
+static void
+check_set(struct vctx *v, const struct set *s)
+{
+	const char *name = nz(s->name), *why;
+	const struct set_elem *e;
+	struct elem_ref *good;
+	char buf[64];
+	size_t i, ngood = 0;
+	int want;
+
+	check_name(v, "set", s->name, &s->loc);
+	if (set_type_name(s->type) == NULL) {
+		verr(v, &s->loc, "set \"%s\": unknown type; expected ipv4, ipv6 "
+		    "or port", name);
+		return;
+	}
+	if (s->nelems == 0)
+		return;
+	if ((good = calloc(s->nelems, sizeof(*good))) == NULL) {
+		verr(v, &s->loc, "set \"%s\": out of memory", name);
+		return;
+	}
+	want = s->type == SET_IPV4 ? AF_INET : AF_INET6;
+	for (i = 0; i < s->nelems; i++) {
+		e = &s->elems[i];
+		if (s->type == SET_PORT) {
+			if (e->key.port.lo > e->key.port.hi) {
+				verr(v, &s->loc, "set \"%s\": port range %u-%u is "
+				    "reversed; expected low-high", name,
+				    e->key.port.lo, e->key.port.hi);
+				continue;
+			}
+		} else if (!addr_valid(&e->key.addr, &why)) {
+			verr(v, &s->loc, "set \"%s\": element %s %s", name,
+			    addr_format(&e->key.addr, buf, sizeof(buf)), why);
+			continue;
+		} else if (e->key.addr.family != want) {
+			verr(v, &s->loc, "set \"%s\": element %s is %s; expected "
+			    "an %s address in a set of type %s", name,
+			    addr_format(&e->key.addr, buf, sizeof(buf)),
+			    family_name(e->key.addr.family),
+			    family_name(want), set_type_name(s->type));
+			continue;
+		}
+		good[ngood].e = e;
+		good[ngood].type = s->type;
+		elem_interval(&good[ngood]);
+		ngood++;
+	}
+	check_set_overlaps(v, s, good, ngood);
+	free(good);
+}
+
+/* address families of matches */
+
+/* One thing in a rule or NAT entry that fixes the address family. */
+struct famwit {
+	int	 family;
+	char	 what[96];
+};
+
+/*
+ * An address match: addresses well formed, one family, a set that exists
+ * and holds addresses. Adds the match's family (if any) to w.
+ */
+static void
+check_addrmatch(struct vctx *v, const char *obj, const char *pos,
+    const struct addrmatch *m, const struct srcloc *l, struct famwit *w,
+    size_t *nw)
+{
+	const struct set *s;
+	const char *why;
+	char a[64], b[64];
+	size_t i, first = 0;
+	bool mixed = false;
+
+	if (m->set) {
+		if (m->naddrs)
+			verr(v, l, "%s: %s has both a set and addresses", obj,
+			    pos);
+		if ((s = find_set(v->rs, m->set)) == NULL) {
+			verr(v, l, "%s: unknown set @%s in %s", obj, m->set,
+			    pos);
+			return;
+		}
+		if (s->type == SET_PORT) {
+			verr(v, l, "%s: %s @%s is a port set; expected an ipv4 "
+			    "or ipv6 set", obj, pos, m->set);
+			return;
+		}
+		w[*nw].family = s->type == SET_IPV4 ? AF_INET : AF_INET6;
+		snprintf(w[*nw].what, sizeof(w[*nw].what), "%s @%s (%s set)",
+		    pos, m->set, set_type_name(s->type));
+		(*nw)++;
+		return;
+	}
+	for (i = 0; i < m->naddrs; i++) {
+		if (!addr_valid(&m->addrs[i], &why)) {
+			verr(v, l, "%s: %s address %s %s", obj, pos,
+			    addr_format(&m->addrs[i], a, sizeof(a)), why);
+			return;
+		}
+		if (m->addrs[i].family != m->addrs[first].family && !mixed) {
+			verr(v, l, "%s: %s mixes IPv4 and IPv6 addresses (%s and "
+			    "%s); a match holds one family", obj, pos,
+			    addr_format(&m->addrs[first], a, sizeof(a)),
+			    addr_format(&m->addrs[i], b, sizeof(b)));
+			mixed = true;
+		}
+	}
+	if (m->naddrs == 0 || mixed)
+		return;
+	w[*nw].family = m->addrs[0].family;
+	snprintf(w[*nw].what, sizeof(w[*nw].what), "%s %s%s", pos,
+	    addr_format(&m->addrs[0], a, sizeof(a)), m->naddrs > 1 ? ", ..." :
+	    "");
+	(*nw)++;
+}
+
+/* Every witness must agree with the first. */
+static void
+check_families(struct vctx *v, const char *obj, const struct famwit *w,
+    size_t nw, const struct srcloc *l)
+{
+	size_t i;
+
+	for (i = 1; i < nw; i++)
+		if (w[i].family != w[0].family) {
+			verr(v, l, "%s: %s is %s but %s is %s; one statement "
+			    "matches one address family", obj, w[0].what,
+			    family_name(w[0].family), w[i].what,
+			    family_name(w[i].family));
+			return;
+		}
+}
+
+static bool
+proto_has_ports(int proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	    proto == IPPROTO_SCTP;
+}
+
+static void
+check_portmatch(struct vctx *v, const char *obj, const char *pos,
+    const struct portmatch *m, const struct srcloc *l)
+{
+	const struct set *s;
+	size_t i;
+
+	if (m->set) {
+		if (m->nranges)
+			verr(v, l, "%s: %s has both a set and ports", obj, pos);
+		if ((s = find_set(v->rs, m->set)) == NULL)
+			verr(v, l, "%s: unknown set @%s in %s", obj, m->set,
+			    pos);
+		else if (s->type != SET_PORT)
+			verr(v, l, "%s: %s @%s is an %s set; expected a port "
+			    "set", obj, pos, m->set, set_type_name(s->type));
+	}
+	for (i = 0; i < m->nranges; i++)
+		if (m->ranges[i].lo > m->ranges[i].hi)
+			verr(v, l, "%s: %s range %u-%u is reversed; expected "
+			    "low-high", obj, pos, m->ranges[i].lo,
+			    m->ranges[i].hi);
+}
+
+/* rules */
+
+static void
+check_rule(struct vctx *v, const struct rule *r)
+{
+	struct famwit w[4];
+	char obj[96];
+	size_t nw = 0;
+	const struct srcloc *l = &r->loc;
+	bool ports = r->sport.nranges || r->sport.set || r->dport.nranges ||
+	    r->dport.set;
+
+	snprintf(obj, sizeof(obj), "rule \"%s\"", nz(r->name));
+	check_name(v, "rule", r->name, l);
+	check_zoneref(v, obj, "from", r->from, l);
+	check_zoneref(v, obj, "to", r->to, l);
+	if (r->from && r->to && strcmp(r->from, ZONE_SELF) == 0 &&
+	    strcmp(r->to, ZONE_SELF) == 0)
+		verr(v, l, "%s: from self to self is not a zone pair", obj);
+	if (verdict_name(r->verdict) == NULL)
+		verr(v, l, "%s: no verdict; expected accept, drop or reject",
+		    obj);
+	if (r->proto != PROTO_NONE && proto_name(r->proto) == NULL)
+		verr(v, l, "%s: unknown protocol %d", obj, r->proto);
+	if (ports && !proto_has_ports(r->proto))
+		verr(v, l, "%s: sport/dport need tcp, udp or sctp", obj);
+	check_portmatch(v, obj, "sport", &r->sport, l);
+	check_portmatch(v, obj, "dport", &r->dport, l);
+	if (r->nicmp_types && r->proto != IPPROTO_ICMP &&
+	    r->proto != IPPROTO_ICMPV6)
+		verr(v, l, "%s: an icmp type needs icmp or icmpv6", obj);
+	if (r->state & ~(unsigned)(CTSTATE_NEW | CTSTATE_ESTABLISHED |
+	    CTSTATE_RELATED | CTSTATE_INVALID))
+		verr(v, l, "%s: unknown connection state bits 0x%x", obj,
+		    r->state);
+	if (r->limit.rate == 0 && (r->limit.unit || r->limit.burst))
+		verr(v, l, "%s: limit rate 0; expected at least 1", obj);
+	if (r->limit.rate && limit_unit_name(r->limit.unit) == NULL)
+		verr(v, l, "%s: limit without a unit; expected second, minute, "
+		    "hour or day", obj);
+	if (r->log_prefix && !r->log)
+		verr(v, l, "%s: log prefix without log", obj);
+	if (r->log_prefix && strlen(r->log_prefix) > FWCTL_LOG_PREFIX_MAX)
+		verr(v, l, "%s: log prefix is %zu bytes long; at most %d "
+		    "allowed", obj, strlen(r->log_prefix), FWCTL_LOG_PREFIX_MAX);
+	if (r->comment && strlen(r->comment) > FWCTL_COMMENT_MAX)
+		verr(v, l, "%s: comment is %zu bytes long; at most %d allowed",
+		    obj, strlen(r->comment), FWCTL_COMMENT_MAX);
+	if (r->proto == IPPROTO_ICMP) {
+		w[nw].family = AF_INET;
+		snprintf(w[nw++].what, sizeof(w[0].what), "icmp");
+	} else if (r->proto == IPPROTO_ICMPV6) {
+		w[nw].family = AF_INET6;
+		snprintf(w[nw++].what, sizeof(w[0].what), "icmpv6");
+	}
+	check_addrmatch(v, obj, "src", &r->src, l, w, &nw);
+	check_addrmatch(v, obj, "dst", &r->dst, l, w, &nw);
+	check_families(v, obj, w, nw, l);
+}
+
+/* NAT */
+
+static bool
+ranges_overlap(const struct portrange *a, const struct portrange *b)
+{
+	return a->lo <= b->hi && b->lo <= a->hi;
+}
+
+/*
+ * A forward target must be reachable: when zones declare networks of the
+ * target's family and every internal zone is pinned to its networks, the
+ * target has to sit inside one of them. An internal zone known only by its
+ * interfaces may hold any address, so it lets any target through.
+ */
+static bool
+target_placed(const struct ruleset *rs, const struct addr *t)
+{
+	const struct zone *z;
+	bool declared = false, open = false;
+	size_t i, j;
+
+	for (i = 0; i < rs->nzones; i++) {
+		z = rs->zones[i];
+		for (j = 0; j < z->nnetworks; j++) {
+			if (z->networks[j].family != t->family)
+				continue;
+			declared = true;
+			if (addr_in_network(t, &z->networks[j]))
+				return true;
+		}
+		if (!(z->flags & ZONE_EXTERNAL) && z->nifaces &&
+		    z->nnetworks == 0)
+			open = true;
+	}
+	return !declared || open;
+}
+
+static void
+check_nat(struct vctx *v, const struct nat *n, size_t idx)
+{
+	const struct zone *to;
+	const struct nat *o;
+	const char *why, *kind = nat_kind_name(n->kind);
+	struct famwit w[3];
+	char obj[96], a[64], buf[512];
+	const struct srcloc *l = &n->loc;
+	size_t nw = 0, j;
+
+	snprintf(obj, sizeof(obj), "nat \"%s\"", nz(n->name));
+	check_name(v, "nat", n->name, l);
+	if (kind == NULL) {
+		verr(v, l, "%s: unknown kind; expected masquerade, snat or "
+		    "forward", obj);
+		return;
+	}
+	if (n->from == NULL)
+		verr(v, l, "%s: no from zone", obj);
+	else if (strcmp(n->from, ZONE_SELF) == 0)
+		verr(v, l, "%s: from self; expected a zone%s", obj,
+		    n->kind == NAT_FORWARD ? "" : " or any");
+	else if (strcmp(n->from, ZONE_ANY) == 0) {
+		if (n->kind == NAT_FORWARD)
+			verr(v, l, "%s: forward from any; expected the zone "
+			    "the forwarded traffic arrives from", obj);
+	} else if (find_zone(v->rs, n->from) == NULL)
+		verr(v, l, "%s: unknown zone \"%s\" in from", obj, n->from);
+
+	if (n->kind != NAT_FORWARD) {
+		if (n->to == NULL)
+			verr(v, l, "%s: %s needs a to zone", obj, kind);
+		else if (is_reserved_zone(n->to))
+			verr(v, l, "%s: %s to %s; expected a zone with an "
+			    "interface", obj, kind, n->to);
+		else if ((to = find_zone(v->rs, n->to)) == NULL)
+			verr(v, l, "%s: unknown zone \"%s\" in to", obj, n->to);
+		else if (to->nifaces == 0)
+			verr(v, l, "%s: %s to zone \"%s\", which has no "
+			    "interface; expected a zone with an interface",
+			    obj, kind, n->to);
+	}
+	if (n->kind == NAT_SNAT) {
+		if (!addr_valid(&n->snat_addr, &why))
+			verr(v, l, "%s: snat address %s", obj, why);
+		else if (!addr_is_host(&n->snat_addr))
+			verr(v, l, "%s: snat as %s is a network; expected a "
+			    "host address", obj, addr_format(&n->snat_addr, a,
+			    sizeof(a)));
+		else {
+			w[nw].family = n->snat_addr.family;
+			snprintf(w[nw++].what, sizeof(w[0].what), "as %s",
+			    addr_format(&n->snat_addr, a, sizeof(a)));
+		}
+	}
+	if (n->kind == NAT_FORWARD) {
+		if (!proto_has_ports(n->proto))
+			verr(v, l, "%s: forward needs tcp, udp or sctp", obj);
+		if (n->dport.lo > n->dport.hi)
+			verr(v, l, "%s: dport range %u-%u is reversed; expected "
+			    "low-high", obj, n->dport.lo, n->dport.hi);
+		else if (n->target_port && (uint32_t)n->target_port +
+		    (n->dport.hi - n->dport.lo) > 65535)
+			verr(v, l, "%s: target ports %u-%u run past 65535", obj,
+			    n->target_port, (unsigned)n->target_port +
+			    (n->dport.hi - n->dport.lo));
+		if (!addr_valid(&n->target, &why))
+			verr(v, l, "%s: forward target %s", obj, why);
+		else if (!addr_is_host(&n->target))
+			verr(v, l, "%s: forward target %s is a network; expected "
+			    "a single host address", obj,
+			    addr_format(&n->target, a, sizeof(a)));
+		else {
+			if (!target_placed(v->rs, &n->target))
+				verr(v, l, "%s: forward target %s is in no "
+				    "zone's network; expected an address "
+				    "inside a zone", obj,
+				    addr_format(&n->target, a, sizeof(a)));
+			w[nw].family = n->target.family;
+			snprintf(w[nw++].what, sizeof(w[0].what), "target %s",
+			    addr_format(&n->target, a, sizeof(a)));
+		}
+		for (j = 0; j < idx; j++) {
+			o = v->rs->nats[j];
+			if (o->kind != NAT_FORWARD || o->proto != n->proto ||
+			    !o->from || !n->from || strcmp(o->from, n->from) ||
+			    o->target.family != n->target.family ||
+			    !ranges_overlap(&o->dport, &n->dport))
+				continue;
+			verr(v, l, "%s: %s port %u%s from zone \"%s\" is already "
+			    "forwarded by nat \"%s\"%s", obj,
+			    nz(proto_name(n->proto)), n->dport.lo,
+			    n->dport.hi != n->dport.lo ? "-..." : "", n->from,
+			    nz(o->name), first_at(&o->loc, buf, sizeof(buf)));
+			break;
+		}
+	}
+	check_addrmatch(v, obj, "src", &n->src, l, w, &nw);
+	check_families(v, obj, w, nw, l);
+}
+
+int
+validate_ruleset(const struct ruleset *rs, struct diags *d)
+{
+	struct vctx v;
+	size_t i;
+
+	v.rs = rs;
+	v.d = d;
+	v.n = 0;
+	for (i = 0; i < rs->nzones; i++)
+		check_zone(&v, rs->zones[i]);
+	check_dups(&v, "zone", rs->nzones, zone_name_at, zone_loc_at);
+	for (i = 0; i < rs->nsets; i++)
+		check_set(&v, rs->sets[i]);
+	check_dups(&v, "set", rs->nsets, set_name_at, set_loc_at);
+	check_policies(&v);
+	for (i = 0; i < rs->nrules; i++)
+		check_rule(&v, rs->rules[i]);
+	check_dups(&v, "rule", rs->nrules, rule_name_at, rule_loc_at);
+	for (i = 0; i < rs->nnats; i++)
+		check_nat(&v, rs->nats[i], i);
+	check_dups(&v, "nat", rs->nnats, nat_name_at, nat_loc_at);
+	return v.n;
+}

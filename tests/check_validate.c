@@ -1,0 +1,525 @@
+/*
+ * The validator: every problem of a ruleset, each at its object and naming
+ * it. Models come from the parser where the language can say the mistake,
+ * and are built by hand where only JSON or a bug could (host bits, reversed
+ * ranges, a missing verdict).
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "parse.h"
+#include "ruleset.h"
+
+static const char zones[] =
+    "zone wan { interface eth0; external }\n"
+    "zone lan { interface eth1; network 192.168.10.0/24, fd00:10::/64 }\n"
+    "zone dmz { interface eth2; dmz }\n";
+
+static struct ruleset *
+parse_ok(const char *text)
+{
+	struct ruleset *rs = ruleset_new();
+	struct diags d;
+	int n;
+
+	diags_init(&d);
+	n = parse_buffer(rs, "v.rules", text, strlen(text), &d);
+	if (n)
+		diags_print(&d, stderr);
+	ck_assert_int_eq(n, 0);
+	diags_free(&d);
+	return rs;
+}
+
+/*
+ * Validates rs and checks that the errors are exactly want (substrings, in
+ * order). NULL-terminated.
+ */
+static void
+expect(const struct ruleset *rs, const char *const *want)
+{
+	struct diags d;
+	size_t i, nwant = 0;
+	int n;
+
+	while (want[nwant])
+		nwant++;
+	diags_init(&d);
+	n = validate_ruleset(rs, &d);
+	if ((size_t)n != nwant || d.n != nwant)
+		diags_print(&d, stderr);
+	ck_assert_int_eq(n, (int)nwant);
+	ck_assert_uint_eq(d.n, nwant);
+	for (i = 0; i < nwant; i++) {
+		if (strstr(d.v[i].msg, want[i]) == NULL)
+			fprintf(stderr, "got: %s\nwant: %s\n", d.v[i].msg,
+			    want[i]);
+		ck_assert_ptr_nonnull(strstr(d.v[i].msg, want[i]));
+	}
+	diags_free(&d);
+}
+
+static struct ruleset *
+with_zones(const char *more)
+{
+	struct ruleset *rs;
+	char *text;
+
+	ck_assert_int_ne(asprintf(&text, "%s%s", zones, more), -1);
+	rs = parse_ok(text);
+	free(text);
+	return rs;
+}
+
+static struct rule *
+rule(const char *text)
+{
+	struct diags d;
+	struct rule *r;
+
+	diags_init(&d);
+	r = parse_rule(text, &d);
+	if (r == NULL)
+		diags_print(&d, stderr);
+	ck_assert_ptr_nonnull(r);
+	diags_free(&d);
+	return r;
+}
+
+static struct nat *
+nat(const char *text)
+{
+	struct diags d;
+	struct nat *n;
+
+	diags_init(&d);
+	n = parse_nat(text, &d);
+	if (n == NULL)
+		diags_print(&d, stderr);
+	ck_assert_ptr_nonnull(n);
+	diags_free(&d);
+	return n;
+}
+
+START_TEST(test_valid)
+{
+	struct ruleset *rs = with_zones(
+	    "set admins ipv4 { 192.168.10.5, 192.168.10.6 }\n"
+	    "set hosts6 ipv6 { fd00:10::1:5, fd00:10::/112 }\n"
+	    "set ports port { 22, 80-90, 443 }\n"
+	    "policy lan -> wan accept\n"
+	    "rule a from lan to self tcp dport @ports src @admins accept\n"
+	    "rule b from lan to self icmpv6 src @hosts6 accept\n"
+	    "rule c from lan to wan udp sport 53 dst { 10.0.0.0/8, 192.0.2.1 } "
+	    "accept\n"
+	    "rule d from any to self icmp type echo-request accept\n"
+	    "nat m masquerade from lan to wan src 192.168.10.0/24\n"
+	    "nat f forward from wan tcp dport 8000-8010 to 192.168.10.7:9000\n"
+	    "nat g forward from wan tcp dport 8000 to fd00:10::7\n"
+	    "nat h forward from wan udp dport 8000 to 10.0.2.9\n");
+	const char *none[] = { NULL };
+
+	expect(rs, none);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_all_reported)
+{
+	struct ruleset *rs = with_zones(
+	    "zone lan { interface eth5 }\n"
+	    "rule a from nowhere to self accept\n"
+	    "rule b from lan to self src @missing accept\n"
+	    "policy lan -> wan drop\n"
+	    "policy lan -> wan accept\n"
+	    "nat n masquerade from lan to elsewhere\n");
+	const char *want[] = {
+		"zone \"lan\" is defined twice (first at v.rules:2:1)",
+		"policy lan -> wan is given twice (first at v.rules:7:1)",
+		"rule \"a\": unknown zone \"nowhere\" in from",
+		"rule \"b\": unknown set @missing in src",
+		"nat \"n\": unknown zone \"elsewhere\" in to",
+		NULL
+	};
+	struct diags d;
+
+	expect(rs, want);
+	/* and each at its own object's line */
+	diags_init(&d);
+	validate_ruleset(rs, &d);
+	ck_assert_int_eq(d.v[0].line, 4);
+	ck_assert_int_eq(d.v[1].line, 8);
+	ck_assert_int_eq(d.v[2].line, 5);
+	ck_assert_int_eq(d.v[3].line, 6);
+	ck_assert_int_eq(d.v[4].line, 9);
+	ck_assert_str_eq(d.v[4].file, "v.rules");
+	ck_assert_int_eq(d.v[4].col, 1);
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_zones_by_hand)
+{
+	struct ruleset *rs = ruleset_new();
+	struct diags d;
+	struct zone *z;
+	/* per zone, in model order */
+	const char *want[] = {
+		"zone \"a\": interface name \"abcdefghijklmnopq\" is 17 characters "
+		    "long; at most 15",
+		"zone \"a\": invalid interface name \"eth 0\"",
+		"zone \"a\": network 10.0.0.1/8 has host bits set",
+		"zone \"9z\": invalid name",
+		"zone \"b\": network 10.0.0.0/40 has a prefix length outside 0-32",
+		NULL
+	};
+
+	diags_init(&d);
+	z = parse_zone("a interface eth0, eth1 network 10.0.0.0/8", &d);
+	ck_assert_ptr_nonnull(z);
+	z->networks[0].bytes[3] = 1;		/* 10.0.0.1/8 */
+	free(z->ifaces[0]);
+	z->ifaces[0] = strdup("abcdefghijklmnopq");
+	free(z->ifaces[1]);
+	z->ifaces[1] = strdup("eth 0");
+	ruleset_add_zone(rs, z);
+	z = parse_zone("x interface eth3", &d);
+	ck_assert_ptr_nonnull(z);
+	free(z->name);
+	z->name = strdup("9z");
+	ruleset_add_zone(rs, z);
+	z = parse_zone("b network 10.0.0.0/8", &d);
+	ck_assert_ptr_nonnull(z);
+	z->networks[0].prefix = 40;
+	ruleset_add_zone(rs, z);
+	ck_assert_uint_eq(d.n, 0);
+	diags_free(&d);
+	expect(rs, want);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_rules_by_hand)
+{
+	struct ruleset *rs = with_zones("");
+	struct rule *r;
+	const char *want[] = {
+		"rule \"rev\": dport range 90-80 is reversed",
+		"rule \"icmpt\": an icmp type needs icmp or icmpv6",
+		"rule \"noproto\": sport/dport need tcp, udp or sctp",
+		"rule \"rate0\": limit rate 0",
+		"rule \"longlog\": log prefix is 128 bytes long; at most 127",
+		"rule \"longcomment\": comment is 201 bytes long; at most 200",
+		"rule \"nolog\": log prefix without log",
+		"rule \"noverdict\": no verdict",
+		"rule \"hostbits\": dst address 10.0.0.1/8 has host bits set",
+		"rule \"b@d\": invalid name",
+		NULL
+	};
+
+	r = rule("rev from lan to self tcp dport 80 accept");
+	r->dport.ranges[0].lo = 90;
+	ruleset_add_rule(rs, r);
+	r = rule("icmpt from lan to self icmp type echo-request accept");
+	r->proto = IPPROTO_TCP;
+	ruleset_add_rule(rs, r);
+	r = rule("noproto from lan to self tcp sport 22 accept");
+	r->proto = PROTO_NONE;
+	ruleset_add_rule(rs, r);
+	r = rule("rate0 from lan to self accept limit 10/second");
+	r->limit.rate = 0;
+	ruleset_add_rule(rs, r);
+	r = rule("longlog from lan to self log accept");
+	r->log_prefix = calloc(1, 129);
+	memset(r->log_prefix, 'x', 128);
+	ruleset_add_rule(rs, r);
+	r = rule("longcomment from lan to self accept");
+	r->comment = calloc(1, 202);
+	memset(r->comment, 'c', 201);
+	ruleset_add_rule(rs, r);
+	r = rule("nolog from lan to self accept");
+	r->log_prefix = strdup("x: ");
+	ruleset_add_rule(rs, r);
+	r = rule("noverdict from lan to self accept");
+	r->verdict = VERDICT_NONE;
+	ruleset_add_rule(rs, r);
+	r = rule("hostbits from lan to self dst 10.0.0.0/8 accept");
+	r->dst.addrs[0].bytes[3] = 1;
+	ruleset_add_rule(rs, r);
+	r = rule("x from lan to self accept");
+	free(r->name);
+	r->name = strdup("b@d");
+	ruleset_add_rule(rs, r);
+	expect(rs, want);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_nat_by_hand)
+{
+	struct ruleset *rs = with_zones("");
+	struct nat *n;
+	const char *want[] = {
+		"nat \"net\": forward target 10.0.2.0/24 is a network; expected "
+		    "a single host address",
+		"nat \"snatnet\": snat as 203.0.113.0/24 is a network",
+		"nat \"icmpfwd\": forward needs tcp, udp or sctp",
+		"nat \"rev\": dport range 90-80 is reversed",
+		"nat \"tomasq\": masquerade to any; expected a zone with an "
+		    "interface",
+		"nat \"fromself\": from self",
+		"nat \"srcmix\": target 10.0.2.10 is IPv4 but src fd00::/8 is IPv6",
+		NULL
+	};
+
+	n = nat("net forward from wan tcp dport 80 to 10.0.2.10");
+	n->target.prefix = 24;
+	n->target.bytes[3] = 0;
+	ruleset_add_nat(rs, n);
+	n = nat("snatnet snat from lan to wan as 203.0.113.0");
+	n->snat_addr.prefix = 24;
+	ruleset_add_nat(rs, n);
+	n = nat("icmpfwd forward from wan tcp dport 81 to 10.0.2.10");
+	n->proto = IPPROTO_ICMP;
+	ruleset_add_nat(rs, n);
+	n = nat("rev forward from wan tcp dport 80 to 10.0.2.10");
+	n->dport.lo = 90;
+	ruleset_add_nat(rs, n);
+	n = nat("tomasq masquerade from lan to any");
+	ruleset_add_nat(rs, n);
+	n = nat("fromself masquerade from self to wan");
+	ruleset_add_nat(rs, n);
+	n = nat("srcmix forward from wan tcp dport 82 to 10.0.2.10 src fd00::/8");
+	ruleset_add_nat(rs, n);
+	expect(rs, want);
+	ruleset_free(rs);
+}
+END_TEST
+
+/* A forward target must sit in a zone when every internal zone is pinned
+ * to its networks; an interface-only internal zone may hold anything. */
+START_TEST(test_forward_target_zone)
+{
+	const char *none[] = { NULL };
+	const char *outside[] = {
+		"nat \"f\": forward target 10.9.9.9 is in no zone's network",
+		NULL
+	};
+	struct ruleset *rs;
+
+	rs = parse_ok("zone wan { interface eth0; external }\n"
+	    "zone lan { interface eth1; network 192.168.10.0/24 }\n"
+	    "nat f forward from wan tcp dport 80 to 10.9.9.9\n"
+	    "nat g forward from wan tcp dport 81 to 192.168.10.9:8080\n"
+	    "nat h forward from wan tcp dport 82 to fd00::9\n");
+	expect(rs, outside);
+	ruleset_free(rs);
+
+	rs = parse_ok("zone wan { interface eth0; external }\n"
+	    "zone lan { interface eth1; network 192.168.10.0/24 }\n"
+	    "zone dmz { interface eth2; dmz }\n"
+	    "nat f forward from wan tcp dport 80 to 10.9.9.9\n");
+	expect(rs, none);
+	ruleset_free(rs);
+
+	/* no zone declares networks: nothing to check against */
+	rs = parse_ok("zone wan { interface eth0; external }\n"
+	    "zone lan { interface eth1 }\n"
+	    "nat f forward from wan tcp dport 80 to 10.9.9.9\n");
+	expect(rs, none);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_forward_overlap)
+{
+	const char *want[] = {
+		"nat \"b\": tcp port 8005-... from zone \"wan\" is already "
+		    "forwarded by nat \"a\" (first at v.rules:4:1)",
+		"nat \"d\": udp port 53 from zone \"wan\" is already forwarded by "
+		    "nat \"c\"",
+		NULL
+	};
+	struct ruleset *rs = with_zones(
+	    "nat a forward from wan tcp dport 8000-8010 to 10.0.2.10\n"
+	    "nat b forward from wan tcp dport 8005-8020 to 10.0.2.11\n"
+	    "nat c forward from wan udp dport 53 to 10.0.2.12\n"
+	    "nat d forward from wan udp dport 53 to 10.0.2.13\n"
+	    /* another protocol, zone, or family does not clash */
+	    "nat e forward from wan sctp dport 53 to 10.0.2.13\n"
+	    "nat f forward from lan tcp dport 8000 to 10.0.2.13\n"
+	    "nat g forward from wan udp dport 53 to fd00:10::13\n");
+
+	expect(rs, want);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_families)
+{
+	const char *want[] = {
+		"rule \"a\": src @v4 (ipv4 set) is IPv4 but dst fd00::1 is IPv6",
+		"rule \"b\": icmpv6 is IPv6 but src 10.0.0.1 is IPv4",
+		"rule \"c\": icmp is IPv4 but src @v6 (ipv6 set) is IPv6",
+		"rule \"d\": dst mixes IPv4 and IPv6 addresses (10.0.0.1 and "
+		    "fd00::1)",
+		"rule \"e\": sport @v4 is an ipv4 set; expected a port set",
+		"rule \"f\": dst @p is a port set",
+		"nat \"s\": as 2001:db8::1 is IPv6 but src @v4 (ipv4 set) is IPv4",
+		"nat \"t\": target 10.0.2.10 is IPv4 but src 2001:db8::/32 is "
+		    "IPv6",
+		NULL
+	};
+	struct ruleset *rs = with_zones(
+	    "set v4 ipv4\nset v6 ipv6\nset p port\n"
+	    "rule a from lan to self src @v4 dst fd00::1 accept\n"
+	    "rule b from lan to self icmpv6 src 10.0.0.1 accept\n"
+	    "rule c from lan to self icmp src @v6 accept\n"
+	    "rule d from lan to self dst { 10.0.0.1, fd00::1 } accept\n"
+	    "rule e from lan to self tcp sport @v4 accept\n"
+	    "rule f from lan to self dst @p accept\n"
+	    "nat s snat from lan to wan as 2001:db8::1 src @v4\n"
+	    "nat t forward from wan tcp dport 80 to 10.0.2.10 src "
+	    "2001:db8::/32\n");
+
+	expect(rs, want);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_sets)
+{
+	struct ruleset *rs = with_zones(
+	    "set p port { 22, 20-25, 80, 80, 1000-2000, 1500 }\n"
+	    "set a ipv6 { fd00::/64, fd00::1, fd01::1 }\n");
+	struct set_elem e;
+	const char *want[] = {
+		"set \"p\": element 22 overlaps 20-25",
+		"set \"p\": element 80 is listed twice",
+		"set \"p\": element 1500 overlaps 1000-2000",
+		"set \"a\": element fd00::1 overlaps fd00::/64",
+		"set \"w\": element 10.0.0.1 is IPv4; expected an IPv6 address in "
+		    "a set of type ipv6",
+		"set \"w\": port range 9-3 is reversed",
+		NULL
+	};
+	struct set *s;
+
+	s = set_new();
+	s->name = strdup("w");
+	s->type = SET_IPV6;
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(addr_parse("10.0.0.1", &e.key.addr, NULL), 0);
+	set_add_elem(s, &e);
+	ruleset_add_set(rs, s);
+	s = set_new();
+	s->name = strdup("w");
+	s->type = SET_PORT;
+	memset(&e, 0, sizeof(e));
+	e.key.port.lo = 9;
+	e.key.port.hi = 3;
+	set_add_elem(s, &e);
+	ruleset_add_set(rs, s);
+	{
+		const char *all[] = { want[0], want[1], want[2], want[3],
+		    want[4], want[5], "set \"w\" is defined twice", NULL };
+
+		expect(rs, all);
+	}
+	ruleset_free(rs);
+}
+END_TEST
+
+/* a large block list validates fast (sorted, not pairwise) */
+START_TEST(test_large_set)
+{
+	struct ruleset *rs = ruleset_new();
+	struct set_elem e;
+	struct set *s;
+	const char *none[] = { NULL };
+	const char *dup[] = { "set \"big\": element 10.0.195.80 is listed twice",
+	    NULL };
+	uint32_t i;
+
+	s = set_new();
+	s->name = strdup("big");
+	s->type = SET_IPV4;
+	memset(&e, 0, sizeof(e));
+	e.key.addr.family = AF_INET;
+	e.key.addr.prefix = 32;
+	for (i = 0; i < 200000; i++) {
+		uint32_t a = 0x0a000000 + i * 7 % 200000;	/* 10.x.y.z */
+
+		e.key.addr.bytes[0] = (uint8_t)(a >> 24);
+		e.key.addr.bytes[1] = (uint8_t)(a >> 16);
+		e.key.addr.bytes[2] = (uint8_t)(a >> 8);
+		e.key.addr.bytes[3] = (uint8_t)a;
+		ck_assert_int_eq(set_add_elem(s, &e), 0);
+	}
+	ruleset_add_set(rs, s);
+	expect(rs, none);
+	e.key.addr.bytes[1] = 0;
+	e.key.addr.bytes[2] = 195;
+	e.key.addr.bytes[3] = 80;
+	set_add_elem(s, &e);
+	expect(rs, dup);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_spec_example_valid)
+{
+	/* the same text as check_parse's test; kept short here */
+	struct ruleset *rs = with_zones(
+	    "policy lan -> wan accept\npolicy any -> self drop\n"
+	    "set blocklist ipv4 { timeout 1h }\n"
+	    "rule drop-blocked from wan to any src @blocklist drop\n"
+	    "nat dmzout snat from dmz to wan as 203.0.113.10\n"
+	    "nat https forward from wan tcp dport 443 to 10.0.2.10:8443\n");
+	const char *none[] = { NULL };
+
+	expect(rs, none);
+	ruleset_free(rs);
+}
+END_TEST
+
+static Suite *
+validate_suite(void)
+{
+	Suite *s = suite_create("validate");
+	TCase *tc = tcase_create("validate");
+
+	tcase_add_test(tc, test_valid);
+	tcase_add_test(tc, test_all_reported);
+	tcase_add_test(tc, test_zones_by_hand);
+	tcase_add_test(tc, test_rules_by_hand);
+	tcase_add_test(tc, test_nat_by_hand);
+	tcase_add_test(tc, test_forward_target_zone);
+	tcase_add_test(tc, test_forward_overlap);
+	tcase_add_test(tc, test_families);
+	tcase_add_test(tc, test_sets);
+	tcase_add_test(tc, test_large_set);
+	tcase_add_test(tc, test_spec_example_valid);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(validate_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
