@@ -150,6 +150,15 @@ install: all
 	  install -m 0644 contrib/fwctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/fwctl; fi
 	install -d $(DESTDIR)$(SYSCONFDIR)/fwctl/rules.d
 
+# bench/README.md: fwctl against nft -f and iptables-restore, as root.
+# BENCH_ARGS: e.g. --sizes 1000,10000 --runs 3
+$(B)/bench/bench: $(B)/bench/bench.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libcurl jansson)
+
+bench: all $(B)/bench/bench
+	$(Q)$(B)/bench/bench --fwctld $(FWCTLD) --fwctl $(FWCTL) $(BENCH_ARGS)
+
 clean:
 	rm -rf build daemon/fwctld cli/fwctl
 

@@ -570,6 +570,10 @@ check_rule(struct vctx *v, const struct rule *r)
 		    r->state);
 	if (r->limit.rate == 0 && (r->limit.unit || r->limit.burst))
 		verr(v, l, "%s: limit rate 0; expected at least 1", obj);
+	/* the state file keeps the rate as a JSON integer (signed 64 bit) */
+	if (r->limit.rate > INT64_MAX)
+		verr(v, l, "%s: limit rate %ju is too large; at most %jd",
+		    obj, (uintmax_t)r->limit.rate, (intmax_t)INT64_MAX);
 	if (r->limit.rate && limit_unit_name(r->limit.unit) == NULL)
 		verr(v, l, "%s: limit without a unit; expected second, minute, "
 		    "hour or day", obj);
