@@ -1,0 +1,2379 @@
+/*
+ * The REST API.  libmicrohttpd serves a UNIX socket we bind ourselves; each
+ * request is matched against api_routes[], checked (peer credentials, body
+ * size, content type, UTF-8, JSON depth, names) and turned into a struct
+ * change for the engine, or answered from a snapshot.  Bad input gets a 4xx
+ * problem+json reply naming what is wrong and where; it never reaches the
+ * kernel.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api.h"
+#include "codec.h"
+#include "log.h"
+#include "parse.h"
+#include "print.h"
+
+#define API_THREADS		4
+#define API_CONN_LIMIT		64
+#define API_TIMEOUT		30
+#define API_MAX_ARGS		2
+#define API_MAX_SEGS		8
+
+#define API_TOKEN_MIN		16
+#define API_FILE_MAX		(1u << 20)
+#define API_DISCARD_MAX		(8u << 20)
+
+struct api;
+
+/* Which listener a request came in on: the cls of its MHD daemon. */
+struct api_listener {
+	struct api	*api;
+	bool		 tcp;
+};
+
+struct api_token {
+	char	*name;
+	char	*token;
+	size_t	 len;
+};
+
+struct api {
+	struct engine		*engine;
+	struct MHD_Daemon	*mhd;
+	struct MHD_Daemon	*mhd_tcp;
+	struct api_listener	 unix_l;
+	struct api_listener	 tcp_l;
+	int			 fd;
+	char			*socket_path;
+	bool			 have_gid;
+	gid_t			 gid;
+	unsigned		 threads;
+	unsigned		 timeout;
+	unsigned		 conn_limit;
+	char			*listen;	/* TCP: "ADDR:PORT", or NULL */
+	struct sockaddr_storage	 tcp_addr;
+	struct api_token	*tokens;
+	size_t			 ntokens;
+	char			*cert;
+	char			*key;
+};
+
+enum api_ctype {
+	CT_NONE = 0,
+	CT_JSON,
+	CT_TEXT,
+	CT_OTHER,
+};
+
+struct api_req {
+	struct api		*api;
+	bool			 tcp;		/* came in over TCP/TLS */
+	struct MHD_Connection	*conn;
+	const struct api_route	*route;
+	char			 method[16];
+	char			*args[API_MAX_ARGS];	/* {name} segments */
+	unsigned		 early;		/* status decided up front */
+	char			*early_detail;
+	char			*allow;		/* for 405 */
+	char			*body;
+	size_t			 len;
+	size_t			 cap;
+	size_t			 limit;
+	size_t			 seen;		/* body bytes received */
+	bool			 too_large;
+	enum api_ctype		 ctype;
+	uid_t			 uid;
+	gid_t			 gid;
+	pid_t			 pid;
+	char			 who[64];
+	bool			 has_expected;
+	uint64_t		 expected;
+	bool			 dry_run;
+	/* the reply */
+	unsigned		 status;
+	json_t			*json;		/* reply body (JSON) */
+	char			*text;		/* reply body (text/plain) */
+	bool			 problem;
+	bool			 has_etag;
+	uint64_t		 etag;
+};
+
+static void	api_status(struct api_req *);
+static void	api_ruleset_get(struct api_req *);
+static void	api_ruleset_put(struct api_req *);
+static void	api_ruleset_delete(struct api_req *);
+static void	api_rules_list(struct api_req *);
+static void	api_rules_post(struct api_req *);
+static void	api_rule_get(struct api_req *);
+static void	api_rule_put(struct api_req *);
+static void	api_rule_delete(struct api_req *);
+static void	api_zones_list(struct api_req *);
+static void	api_zone_get(struct api_req *);
+static void	api_zone_put(struct api_req *);
+static void	api_zone_delete(struct api_req *);
+static void	api_policies_list(struct api_req *);
+static void	api_policies_post(struct api_req *);
+static void	api_policies_delete(struct api_req *);
+static void	api_nats_list(struct api_req *);
+static void	api_nats_post(struct api_req *);
+static void	api_nat_get(struct api_req *);
+static void	api_nat_delete(struct api_req *);
+static void	api_sets_list(struct api_req *);
+static void	api_set_get(struct api_req *);
+static void	api_set_put(struct api_req *);
+static void	api_set_delete(struct api_req *);
+static void	api_elems_post(struct api_req *);
+static void	api_elems_delete(struct api_req *);
+static void	api_counters(struct api_req *);
+
+#define MUT	API_MUTATE
+#define BODY	(API_BODY | API_MUTATE)
+#define TBODY	(API_BODY | API_TEXT | API_MUTATE)
+
+const struct api_route api_routes[] = {
+	{ "GET", "/v1/status", 0, "", api_status },
+	{ "GET", "/v1/ruleset", 0, "", api_ruleset_get },
+	{ "PUT", "/v1/ruleset", TBODY | API_BIG, "dry_run", api_ruleset_put },
+	{ "DELETE", "/v1/ruleset", MUT, "dry_run", api_ruleset_delete },
+	{ "GET", "/v1/rules", 0, "", api_rules_list },
+	{ "POST", "/v1/rules", TBODY, "dry_run,position,before,after",
+	    api_rules_post },
+	{ "GET", "/v1/rules/{name}", 0, "", api_rule_get },
+	{ "PUT", "/v1/rules/{name}", TBODY, "dry_run", api_rule_put },
+	{ "DELETE", "/v1/rules/{name}", MUT, "dry_run", api_rule_delete },
+	{ "GET", "/v1/zones", 0, "", api_zones_list },
+	{ "GET", "/v1/zones/{name}", 0, "", api_zone_get },
+	{ "PUT", "/v1/zones/{name}", TBODY, "dry_run", api_zone_put },
+	{ "DELETE", "/v1/zones/{name}", MUT, "dry_run", api_zone_delete },
+	{ "GET", "/v1/policies", 0, "", api_policies_list },
+	{ "POST", "/v1/policies", TBODY, "dry_run", api_policies_post },
+	{ "DELETE", "/v1/policies", MUT, "dry_run,from,to",
+	    api_policies_delete },
+	{ "GET", "/v1/nat", 0, "", api_nats_list },
+	{ "POST", "/v1/nat", TBODY, "dry_run", api_nats_post },
+	{ "GET", "/v1/nat/{name}", 0, "", api_nat_get },
+	{ "DELETE", "/v1/nat/{name}", MUT, "dry_run", api_nat_delete },
+	{ "GET", "/v1/sets", 0, "", api_sets_list },
+	{ "GET", "/v1/sets/{name}", 0, "", api_set_get },
+	{ "PUT", "/v1/sets/{name}", TBODY, "dry_run", api_set_put },
+	{ "DELETE", "/v1/sets/{name}", MUT, "dry_run", api_set_delete },
+	{ "POST", "/v1/sets/{name}/elements", TBODY, "dry_run",
+	    api_elems_post },
+	{ "DELETE", "/v1/sets/{name}/elements", TBODY, "dry_run",
+	    api_elems_delete },
+	{ "GET", "/v1/counters", 0, "", api_counters },
+};
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+#undef MUT
+#undef BODY
+#undef TBODY
+
+/* ---- checks on raw input ---- */
+
+size_t
+api_json_depth(const char *s, size_t len)
+{
+	size_t	 i, depth = 0, max = 0;
+	bool	 instr = false;
+
+	for (i = 0; i < len; i++) {
+		if (instr) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				instr = false;
+			continue;
+		}
+		switch (s[i]) {
+		case '"':
+			instr = true;
+			break;
+		case '[':
+		case '{':
+			if (++depth > max)
+				max = depth;
+			break;
+		case ']':
+		case '}':
+			if (depth > 0)
+				depth--;
+			break;
+		}
+	}
+	return max;
+}
+
+bool
+api_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t		 i = 0, n, k;
+	uint32_t	 cp;
+
+	while (i < len) {
+		if (s[i] == 0)
+			return false;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0) {
+			n = 1;
+			cp = s[i] & 0x1f;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			n = 2;
+			cp = s[i] & 0x0f;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			n = 3;
+			cp = s[i] & 0x07;
+		} else
+			return false;
+		for (k = 1; k <= n; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* ---- replies ---- */
+
+static void
+api_early(struct api_req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A refusal decided before the handler runs. */
+static void
+api_early(struct api_req *r, unsigned status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	r->early = status;
+	free(r->early_detail);
+	va_start(ap, fmt);
+	if (vasprintf(&r->early_detail, fmt, ap) == -1)
+		r->early_detail = NULL;
+	va_end(ap);
+}
+
+static const char *
+api_title(unsigned status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	}
+	return "Error";
+}
+
+/* A JSON string of text that may hold bytes a client sent: invalid UTF-8
+ * becomes '?', so that the reply can always be encoded. */
+static json_t *
+api_jstr(const char *s)
+{
+	json_t	*j;
+	char	*c;
+	size_t	 i, len;
+
+	if ((j = json_string(s)) != NULL)
+		return j;
+	if ((c = strdup(s)) == NULL)
+		return NULL;
+	len = strlen(c);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)c[i] >= 0x80)
+			c[i] = '?';
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
+static void
+api_reset_reply(struct api_req *r)
+{
+	json_decref(r->json);
+	r->json = NULL;
+	free(r->text);
+	r->text = NULL;
+}
+
+/* A problem+json reply from diagnostics (every one of them listed). */
+static void
+api_problem_diags(struct api_req *r, unsigned status, const char *detail,
+    const struct diags *d)
+{
+	json_t		*p, *errs, *e;
+	const struct diag *g;
+	char		*first = NULL;
+	bool		 have_loc = false, have_field = false;
+	size_t		 i;
+
+	api_reset_reply(r);
+	r->status = status;
+	r->problem = true;
+	if ((p = json_object()) == NULL)
+		return;
+	json_object_set_new(p, "type", json_string("about:blank"));
+	json_object_set_new(p, "title", json_string(api_title(status)));
+	json_object_set_new(p, "status", json_integer(status));
+	errs = json_array();
+	for (i = 0; d != NULL && i < d->n && errs != NULL; i++) {
+		g = &d->v[i];
+		if ((e = json_object()) == NULL)
+			break;
+		if (g->file)
+			json_object_set_new(e, "file", api_jstr(g->file));
+		if (g->line > 0) {
+			json_object_set_new(e, "line", json_integer(g->line));
+			if (g->col > 0)
+				json_object_set_new(e, "column",
+				    json_integer(g->col));
+		}
+		if (g->field)
+			json_object_set_new(e, "field", api_jstr(g->field));
+		json_object_set_new(e, "message",
+		    api_jstr(g->msg ? g->msg : "out of memory"));
+		json_array_append_new(errs, e);
+		if (!have_loc && g->line > 0) {
+			have_loc = true;
+			json_object_set_new(p, "line", json_integer(g->line));
+			if (g->col > 0)
+				json_object_set_new(p, "column",
+				    json_integer(g->col));
+			if (g->file)
+				json_object_set_new(p, "file",
+				    api_jstr(g->file));
+		}
+		if (!have_field && g->field) {
+			have_field = true;
+			json_object_set_new(p, "field", api_jstr(g->field));
+		}
+	}
+	if (detail == NULL && d != NULL && d->n > 0) {
+		first = diag_format(&d->v[0]);
+		if (first != NULL && d->n > 1) {
+			char *t = NULL;
+
+			if (asprintf(&t, "%s (and %zu more)", first,
+			    d->n - 1) != -1) {
+				free(first);
+				first = t;
+			}
+		}
+		detail = first;
+	}
+	json_object_set_new(p, "detail",
+	    api_jstr(detail ? detail : api_title(status)));
+	if (errs != NULL)
+		json_object_set_new(p, "errors", errs);
+	free(first);
+	r->json = p;
+}
+
+static void
+api_problem(struct api_req *r, unsigned status, const char *field,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+api_problem(struct api_req *r, unsigned status, const char *field,
+    const char *fmt, ...)
+{
+	struct diags	 d;
+	char		*msg = NULL;
+	va_list		 ap;
+
+	diags_init(&d);
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		msg = NULL;
+	va_end(ap);
+	diags_add_field(&d, field, "%s", msg ? msg : "error");
+	api_problem_diags(r, status, msg, &d);
+	free(msg);
+	diags_free(&d);
+}
+
+static void
+api_reply(struct api_req *r, unsigned status, json_t *j)
+{
+	api_reset_reply(r);
+	r->status = status;
+	r->problem = false;
+	r->json = j;
+	if (j == NULL)
+		api_problem(r, 500, NULL, "out of memory");
+}
+
+static unsigned
+api_engine_http(enum engine_status s)
+{
+	switch (s) {
+	case ENGINE_OK:		return 200;
+	case ENGINE_CREATED:	return 201;
+	case ENGINE_INVALID:	return 400;
+	case ENGINE_CONFLICT:	return 409;
+	case ENGINE_NOTFOUND:	return 404;
+	case ENGINE_STALE:	return 412;
+	case ENGINE_REFUSED:	return 422;
+	case ENGINE_FAILED:	break;
+	}
+	return 500;
+}
+
+static json_t *
+api_plan_json(const struct plan *p)
+{
+	json_t	*a, *o;
+	size_t	 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < p->n; i++) {
+		o = json_pack("{s:s, s:s, s:s}",
+		    "op", plan_op_name(p->v[i].op),
+		    "kind", plan_kind_name(p->v[i].kind),
+		    "name", p->v[i].name ? p->v[i].name : "");
+		if (o != NULL && p->v[i].elem != NULL)
+			json_object_set_new(o, "element",
+			    json_string(p->v[i].elem));
+		if (o == NULL || json_array_append_new(a, o) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/*
+ * Runs a change through the engine.  Returns true when it was accepted
+ * (r->etag set); otherwise the problem reply is already in r.  A dry run
+ * that passed also returns true, with nothing applied.
+ */
+static bool
+api_run(struct api_req *r, struct change *c, struct change_result *res)
+{
+	c->who = r->who;
+	c->has_expected = r->has_expected;
+	c->expected = r->expected;
+	c->dry_run = r->dry_run;
+	engine_change(r->api->engine, c, res);
+	r->has_etag = true;
+	r->etag = res->generation;
+	if (res->status == ENGINE_OK || res->status == ENGINE_CREATED)
+		return true;
+	api_problem_diags(r, api_engine_http(res->status), NULL,
+	    &res->diags);
+	return false;
+}
+
+/* The reply to a dry run of any change, and to PUT /v1/ruleset. */
+static void
+api_reply_plan(struct api_req *r, const struct change_result *res)
+{
+	api_reply(r, 200, json_pack("{s:I, s:o, s:b}",
+	    "generation", (json_int_t)res->generation,
+	    "plan", api_plan_json(&res->plan),
+	    "applied", res->applied));
+}
+
+static void
+api_reply_gen(struct api_req *r, const struct change_result *res)
+{
+	if (r->dry_run)
+		api_reply_plan(r, res);
+	else
+		api_reply(r, 200, json_pack("{s:I}", "generation",
+		    (json_int_t)res->generation));
+}
+
+/* ---- request bodies ---- */
+
+/* The body as JSON (object expected), or NULL with the reply set. */
+static json_t *
+api_body_json(struct api_req *r)
+{
+	json_t		*j;
+	json_error_t	 err;
+	struct diags	 d;
+	struct srcloc	 l = { NULL, 0, 0 };
+
+	if (api_json_depth(r->body, r->len) > API_JSON_DEPTH_MAX) {
+		api_problem(r, 400, NULL, "JSON nested deeper than %d levels",
+		    API_JSON_DEPTH_MAX);
+		return NULL;
+	}
+	if ((j = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &err))
+	    == NULL) {
+		diags_init(&d);
+		l.line = err.line;
+		l.col = err.column;
+		diags_add(&d, &l, "bad JSON: %s", err.text);
+		api_problem_diags(r, 400, NULL, &d);
+		diags_free(&d);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		api_problem(r, 400, NULL, "expected a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+/* The body as a NUL-terminated text, or NULL with the reply set. */
+static const char *
+api_body_text(struct api_req *r)
+{
+	if (!api_utf8_valid(r->body, r->len)) {
+		api_problem(r, 400, NULL,
+		    "the body is not valid UTF-8 text (or holds NUL bytes)");
+		return NULL;
+	}
+	return r->body;		/* always NUL-terminated, see api_access */
+}
+
+static void
+api_bad_diags(struct api_req *r, struct diags *d, const char *what)
+{
+	if (d->n == 0)
+		api_problem(r, 400, NULL, "%s does not decode", what);
+	else
+		api_problem_diags(r, 400, NULL, d);
+}
+
+/* A name from the path: the same rules as names in the rule language. */
+static bool
+api_name_ok(struct api_req *r, const char *name, bool digits_ok)
+{
+	const char	*p;
+
+	if (digits_ok && *name >= '0' && *name <= '9') {
+		for (p = name; *p >= '0' && *p <= '9'; p++)
+			;
+		if (*p == '\0' && p - name < 10)
+			return true;
+	}
+	if (name_valid(name))
+		return true;
+	api_problem(r, 400, "name", "invalid name \"%.64s\": expected "
+	    "letters, digits, '_', '.', '-', starting with a letter or '_', "
+	    "at most %d bytes", name, FWCTL_NAME_MAX);
+	return false;
+}
+
+/* ---- reads ---- */
+
+static size_t
+api_count_elems(const struct ruleset *rs)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < rs->nsets; i++)
+		n += rs->sets[i]->nelems;
+	return n;
+}
+
+static void
+api_status(struct api_req *r)
+{
+	struct snapshot			 s;
+	struct engine_status_info	 info;
+	json_t				*j;
+
+	engine_info(r->api->engine, &info);
+	engine_snapshot(r->api->engine, &s);
+	j = json_pack("{s:s, s:I, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, "
+	    "s:I}}",
+	    "version", FWCTL_VERSION,
+	    "generation", (json_int_t)s.generation,
+	    "table", engine_table(r->api->engine),
+	    "table_present", info.table_present == 1,
+	    "drift", info.drift,
+	    "counts",
+	    "zones", (json_int_t)s.rs->nzones,
+	    "policies", (json_int_t)s.rs->npolicies,
+	    "rules", (json_int_t)s.rs->nrules,
+	    "nat", (json_int_t)s.rs->nnats,
+	    "sets", (json_int_t)s.rs->nsets,
+	    "elements", (json_int_t)api_count_elems(s.rs));
+	r->has_etag = true;
+	r->etag = s.generation;
+	engine_release(r->api->engine, &s);
+	api_reply(r, 200, j);
+}
+
+static bool
+api_wants_text(struct api_req *r)
+{
+	const char	*a;
+
+	a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT);
+	return a != NULL && strstr(a, "text/plain") != NULL &&
+	    strstr(a, "application/json") == NULL;
+}
+
+static void
+api_ruleset_get(struct api_req *r)
+{
+	struct snapshot	 s;
+
+	engine_snapshot(r->api->engine, &s);
+	r->has_etag = true;
+	r->etag = s.generation;
+	if (api_wants_text(r)) {
+		api_reset_reply(r);
+		if ((r->text = print_ruleset_str(s.rs)) == NULL)
+			api_problem(r, 500, NULL, "out of memory");
+		else
+			r->status = 200;
+	} else
+		api_reply(r, 200, codec_encode_ruleset(s.rs));
+	engine_release(r->api->engine, &s);
+}
+
+/* A list of one kind of object, each through its encoder. */
+#define API_LIST(fn, key, arr, n, enc)					\
+static void								\
+fn(struct api_req *r)							\
+{									\
+	struct snapshot	 s;						\
+	json_t		*a;						\
+	size_t		 i;						\
+									\
+	engine_snapshot(r->api->engine, &s);				\
+	r->has_etag = true;						\
+	r->etag = s.generation;						\
+	if ((a = json_array()) != NULL)					\
+		for (i = 0; i < s.rs->n; i++)				\
+			json_array_append_new(a, enc(s.rs->arr[i]));	\
+	engine_release(r->api->engine, &s);				\
+	api_reply(r, 200, a ? json_pack("{s:o}", key, a) : NULL);	\
+}
+
+API_LIST(api_zones_list, "zones", zones, nzones, codec_encode_zone)
+API_LIST(api_policies_list, "policies", policies, npolicies,
+    codec_encode_policy)
+API_LIST(api_nats_list, "nat", nats, nnats, codec_encode_nat)
+API_LIST(api_sets_list, "sets", sets, nsets, codec_encode_set)
+
+static int
+api_counter_cmp(const void *a, const void *b)
+{
+	const struct nft_counter *x = a, *y = b;
+
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
+static const struct nft_counter *
+api_counter_find(const struct nft_counters *c, const char *name)
+{
+	struct nft_counter	 key;
+
+	if (c->n == 0)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.name = (char *)(uintptr_t)name;	/* bsearch key, not written */
+	return bsearch(&key, c->v, c->n, sizeof(c->v[0]), api_counter_cmp);
+}
+
+static json_t *
+api_rule_json(const struct rule *rule, size_t pos,
+    const struct nft_counters *c)
+{
+	const struct nft_counter *k;
+	json_t		*j;
+
+	if ((j = codec_encode_rule(rule)) == NULL)
+		return NULL;
+	json_object_set_new(j, "position", json_integer((json_int_t)pos));
+	if (c != NULL) {
+		k = api_counter_find(c, rule->name);
+		json_object_set_new(j, "counters", json_pack("{s:I, s:I}",
+		    "packets", (json_int_t)(k ? k->packets : 0),
+		    "bytes", (json_int_t)(k ? k->bytes : 0)));
+	}
+	return j;
+}
+
+static void
+api_rules_list(struct api_req *r)
+{
+	struct snapshot		 s;
+	struct nft_counters	 c;
+	struct diags		 d;
+	json_t			*a;
+	size_t			 i;
+	bool			 have;
+
+	diags_init(&d);
+	have = engine_counters(r->api->engine, &c, &d) == 0;
+	diags_free(&d);
+	if (have)
+		qsort(c.v, c.n, sizeof(c.v[0]), api_counter_cmp);
+	engine_snapshot(r->api->engine, &s);
+	r->has_etag = true;
+	r->etag = s.generation;
+	if ((a = json_array()) != NULL)
+		for (i = 0; i < s.rs->nrules; i++)
+			json_array_append_new(a, api_rule_json(s.rs->rules[i],
+			    i + 1, have ? &c : NULL));
+	engine_release(r->api->engine, &s);
+	if (have)
+		nft_counters_free(&c);
+	api_reply(r, 200, a ? json_pack("{s:o}", "rules", a) : NULL);
+}
+
+static void
+api_counters(struct api_req *r)
+{
+	struct snapshot		 s;
+	struct nft_counters	 c;
+	struct diags		 d;
+	json_t			*a, *o;
+	size_t			 i;
+
+	diags_init(&d);
+	if (engine_counters(r->api->engine, &c, &d) == -1) {
+		api_problem_diags(r, 503, "cannot read counters", &d);
+		diags_free(&d);
+		return;
+	}
+	diags_free(&d);
+	engine_snapshot(r->api->engine, &s);
+	r->has_etag = true;
+	r->etag = s.generation;
+	if ((a = json_array()) != NULL)
+		for (i = 0; i < c.n; i++) {
+			if (c.v[i].name == NULL)
+				continue;
+			o = json_pack("{s:s, s:s, s:I, s:I}",
+			    "kind", ruleset_find_nat(s.rs, c.v[i].name) >= 0 &&
+			    ruleset_find_rule(s.rs, c.v[i].name) < 0 ?
+			    "nat" : "rule",
+			    "name", c.v[i].name,
+			    "packets", (json_int_t)c.v[i].packets,
+			    "bytes", (json_int_t)c.v[i].bytes);
+			json_array_append_new(a, o);
+		}
+	engine_release(r->api->engine, &s);
+	nft_counters_free(&c);
+	api_reply(r, 200, a ? json_pack("{s:o}", "counters", a) : NULL);
+}
+
+/* Rule by name or 1-based position. */
+static void
+api_rule_get(struct api_req *r)
+{
+	struct snapshot	 s;
+	ssize_t		 k;
+	const char	*name = r->args[0];
+
+	if (!api_name_ok(r, name, true))
+		return;
+	engine_snapshot(r->api->engine, &s);
+	r->has_etag = true;
+	r->etag = s.generation;
+	if (*name >= '0' && *name <= '9') {
+		k = strtol(name, NULL, 10) - 1;
+		if (k < 0 || (size_t)k >= s.rs->nrules)
+			k = -1;
+	} else
+		k = ruleset_find_rule(s.rs, name);
+	if (k < 0)
+		api_problem(r, 404, "name", "no rule %s%s",
+		    *name >= '0' && *name <= '9' ? "at position " : "named ",
+		    name);
+	else
+		api_reply(r, 200, api_rule_json(s.rs->rules[k], (size_t)k + 1,
+		    NULL));
+	engine_release(r->api->engine, &s);
+}
+
+#define API_GET(fn, what, find, arr, enc)				\
+static void								\
+fn(struct api_req *r)							\
+{									\
+	struct snapshot	 s;						\
+	ssize_t		 k;						\
+									\
+	if (!api_name_ok(r, r->args[0], false))				\
+		return;							\
+	engine_snapshot(r->api->engine, &s);				\
+	r->has_etag = true;						\
+	r->etag = s.generation;						\
+	if ((k = find(s.rs, r->args[0])) < 0)				\
+		api_problem(r, 404, "name", "no " what " named %s",	\
+		    r->args[0]);					\
+	else								\
+		api_reply(r, 200, enc(s.rs->arr[k]));			\
+	engine_release(r->api->engine, &s);				\
+}
+
+API_GET(api_zone_get, "zone", ruleset_find_zone, zones, codec_encode_zone)
+API_GET(api_nat_get, "nat entry", ruleset_find_nat, nats, codec_encode_nat)
+API_GET(api_set_get, "set", ruleset_find_set, sets, codec_encode_set)
+
+/* ---- changes ---- */
+
+static void
+api_ruleset_put(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+	struct diags		 d;
+	json_t			*j;
+	const char		*text;
+
+	memset(&c, 0, sizeof(c));
+	diags_init(&d);
+	c.op = CHANGE_REPLACE;
+	if (r->ctype == CT_TEXT) {
+		if ((text = api_body_text(r)) == NULL)
+			return;
+		if ((c.ruleset = ruleset_new()) == NULL) {
+			api_problem(r, 500, NULL, "out of memory");
+			return;
+		}
+		if (parse_buffer(c.ruleset, NULL, text, r->len, &d) > 0) {
+			ruleset_free(c.ruleset);
+			api_bad_diags(r, &d, "the ruleset");
+			diags_free(&d);
+			return;
+		}
+	} else {
+		if ((j = api_body_json(r)) == NULL)
+			return;
+		c.ruleset = codec_decode_ruleset(j, &d);
+		json_decref(j);
+		if (c.ruleset == NULL) {
+			api_bad_diags(r, &d, "the ruleset");
+			diags_free(&d);
+			return;
+		}
+	}
+	diags_free(&d);
+	if (api_run(r, &c, &res))
+		api_reply_plan(r, &res);
+	engine_result_free(&res);
+}
+
+static void
+api_ruleset_delete(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+
+	memset(&c, 0, sizeof(c));
+	c.op = CHANGE_FLUSH;
+	if (api_run(r, &c, &res))
+		api_reply_plan(r, &res);
+	engine_result_free(&res);
+}
+
+/*
+ * Decodes an object from a JSON or text body.  JSON objects may miss their
+ * "name" when the path gives it (PUT /v1/rules/{name}); a name in the body
+ * must match the path.
+ */
+static void *
+api_decode(struct api_req *r, json_t *j, enum plan_kind kind,
+    const char *what)
+{
+	struct diags	 d;
+	const char	*t = NULL;
+	void		*obj = NULL;
+
+	diags_init(&d);
+	if (j == NULL && (t = api_body_text(r)) == NULL)
+		return NULL;
+	switch (kind) {
+	case PLAN_RULE:
+		obj = j ? codec_decode_rule(j, "", &d) : parse_rule(t, &d);
+		break;
+	case PLAN_ZONE:
+		obj = j ? codec_decode_zone(j, "", &d) : parse_zone(t, &d);
+		break;
+	case PLAN_POLICY:
+		obj = j ? codec_decode_policy(j, "", &d) : parse_policy(t, &d);
+		break;
+	case PLAN_NAT:
+		obj = j ? codec_decode_nat(j, "", &d) : parse_nat(t, &d);
+		break;
+	case PLAN_SET:
+		obj = j ? codec_decode_set(j, "", &d) : parse_set(t, &d);
+		break;
+	case PLAN_ELEMENT:
+		break;
+	}
+	if (obj == NULL)
+		api_bad_diags(r, &d, what);
+	diags_free(&d);
+	return obj;
+}
+
+/* The JSON body, or NULL for a text body; *bad when the reply is set. */
+static json_t *
+api_json_or_text(struct api_req *r, bool *bad)
+{
+	json_t	*j = NULL;
+
+	*bad = false;
+	if (r->ctype == CT_JSON && (j = api_body_json(r)) == NULL)
+		*bad = true;
+	return j;
+}
+
+/* Path name vs. object name; fills a missing JSON "name" from the path. */
+static bool
+api_name_match(struct api_req *r, json_t *j, const char *field)
+{
+	json_t	*n;
+
+	if (j == NULL)
+		return true;
+	n = json_object_get(j, field);
+	if (n == NULL)
+		return json_object_set_new(j, field,
+		    json_string(r->args[0])) == 0;
+	return true;
+}
+
+static bool
+api_name_same(struct api_req *r, const char *objname)
+{
+	if (objname != NULL && strcmp(objname, r->args[0]) == 0)
+		return true;
+	api_problem(r, 400, "name", "the name in the body (%s) differs from "
+	    "the name in the path (%s)", objname ? objname : "none",
+	    r->args[0]);
+	return false;
+}
+
+static bool
+api_take_pos(struct api_req *r, json_t *j, struct change *c)
+{
+	const char	*q[3];
+	static const char *const keys[3] = { "position", "before", "after" };
+	json_t		*v;
+	int		 i;
+	char		*end;
+	unsigned long	 pos;
+
+	for (i = 0; i < 3; i++) {
+		q[i] = MHD_lookup_connection_value(r->conn,
+		    MHD_GET_ARGUMENT_KIND, keys[i]);
+		v = j ? json_object_get(j, keys[i]) : NULL;
+		if (v != NULL && q[i] != NULL) {
+			api_problem(r, 400, keys[i], "%s given both in the "
+			    "query and in the body", keys[i]);
+			return false;
+		}
+		if (v == NULL)
+			continue;
+		if (i == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > INT32_MAX) {
+				api_problem(r, 400, keys[i],
+				    "position: expected an integer >= 1");
+				return false;
+			}
+			c->position = (size_t)json_integer_value(v);
+		} else {
+			if (!json_is_string(v) ||
+			    !name_valid(json_string_value(v))) {
+				api_problem(r, 400, keys[i],
+				    "%s: expected a rule name", keys[i]);
+				return false;
+			}
+			/* j outlives the change: the pointer stays valid */
+			if (i == 1)
+				c->before = json_string_value(v);
+			else
+				c->after = json_string_value(v);
+		}
+	}
+	if (q[0] != NULL) {
+		errno = 0;
+		pos = strtoul(q[0], &end, 10);
+		if (*q[0] < '0' || *q[0] > '9' || *end != '\0' || errno ||
+		    pos == 0 || pos > INT32_MAX) {
+			api_problem(r, 400, "position",
+			    "position: expected an integer >= 1");
+			return false;
+		}
+		c->position = pos;
+	}
+	for (i = 1; i < 3; i++) {
+		if (q[i] == NULL)
+			continue;
+		if (!name_valid(q[i])) {
+			api_problem(r, 400, keys[i], "%s: expected a rule name",
+			    keys[i]);
+			return false;
+		}
+		if (i == 1)
+			c->before = q[i];
+		else
+			c->after = q[i];
+	}
+	return true;
+}
+
+static void
+api_rules_post(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+	json_t			*j, *dec = NULL;
+	bool			 bad;
+	size_t			 pos;
+
+	memset(&c, 0, sizeof(c));
+	memset(&res, 0, sizeof(res));
+	j = api_json_or_text(r, &bad);
+	if (bad || !api_take_pos(r, j, &c))
+		goto done;
+	if (j != NULL) {
+		/* the placement fields are the request's, not the rule's */
+		if ((dec = json_deep_copy(j)) == NULL)
+			goto done;
+		json_object_del(dec, "position");
+		json_object_del(dec, "before");
+		json_object_del(dec, "after");
+	}
+	c.op = CHANGE_RULE_ADD;
+	if ((c.rule = api_decode(r, dec, PLAN_RULE, "the rule")) == NULL)
+		goto done;
+	if (api_run(r, &c, &res)) {
+		if (r->dry_run)
+			api_reply_plan(r, &res);
+		else {
+			struct snapshot s;
+			ssize_t k;
+
+			pos = res.position;
+			engine_snapshot(r->api->engine, &s);
+			k = (pos >= 1 && pos <= s.rs->nrules) ?
+			    (ssize_t)pos - 1 : -1;
+			api_reply(r, 201, k >= 0 ?
+			    api_rule_json(s.rs->rules[k], pos, NULL) :
+			    json_pack("{s:I}", "generation",
+			    (json_int_t)res.generation));
+			engine_release(r->api->engine, &s);
+		}
+	}
+	engine_result_free(&res);
+done:
+	json_decref(dec);
+	json_decref(j);
+}
+
+/*
+ * After a put: the object as it now is (201 when it was created), read
+ * back from the ruleset of the change's own generation.
+ */
+static void
+api_reply_object(struct api_req *r, const struct change_result *res,
+    ssize_t (*find)(const struct ruleset *, const char *), int kind)
+{
+	struct snapshot	 s;
+	ssize_t		 k;
+	json_t		*j = NULL;
+
+	if (r->dry_run) {
+		api_reply_plan(r, res);
+		return;
+	}
+	engine_snapshot(r->api->engine, &s);
+	if ((k = find(s.rs, r->args[0])) >= 0) {
+		switch (kind) {
+		case PLAN_RULE:
+			j = api_rule_json(s.rs->rules[k], (size_t)k + 1, NULL);
+			break;
+		case PLAN_ZONE:
+			j = codec_encode_zone(s.rs->zones[k]);
+			break;
+		case PLAN_SET:
+			j = codec_encode_set(s.rs->sets[k]);
+			break;
+		case PLAN_NAT:
+			j = codec_encode_nat(s.rs->nats[k]);
+			break;
+		}
+	} else
+		j = json_pack("{s:I}", "generation",
+		    (json_int_t)res->generation);
+	engine_release(r->api->engine, &s);
+	api_reply(r, res->status == ENGINE_CREATED ? 201 : 200, j);
+}
+
+static void
+api_rule_put(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+	json_t			*j;
+	bool			 bad;
+
+	memset(&c, 0, sizeof(c));
+	if (!api_name_ok(r, r->args[0], false))
+		return;
+	j = api_json_or_text(r, &bad);
+	if (bad || !api_name_match(r, j, "name"))
+		goto done;
+	c.op = CHANGE_RULE_PUT;
+	if ((c.rule = api_decode(r, j, PLAN_RULE, "the rule")) == NULL)
+		goto done;
+	if (!api_name_same(r, c.rule->name)) {
+		rule_free(c.rule);
+		goto done;
+	}
+	if (api_run(r, &c, &res))
+		api_reply_object(r, &res, ruleset_find_rule, PLAN_RULE);
+	engine_result_free(&res);
+done:
+	json_decref(j);
+}
+
+static void
+api_zone_put(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+	json_t			*j;
+	bool			 bad;
+
+	memset(&c, 0, sizeof(c));
+	if (!api_name_ok(r, r->args[0], false))
+		return;
+	j = api_json_or_text(r, &bad);
+	if (bad || !api_name_match(r, j, "name"))
+		goto done;
+	c.op = CHANGE_ZONE_PUT;
+	if ((c.zone = api_decode(r, j, PLAN_ZONE, "the zone")) == NULL)
+		goto done;
+	if (!api_name_same(r, c.zone->name)) {
+		zone_free(c.zone);
+		goto done;
+	}
+	if (api_run(r, &c, &res))
+		api_reply_object(r, &res, ruleset_find_zone, PLAN_ZONE);
+	engine_result_free(&res);
+done:
+	json_decref(j);
+}
+
+static void
+api_set_put(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+	json_t			*j;
+	bool			 bad;
+
+	memset(&c, 0, sizeof(c));
+	if (!api_name_ok(r, r->args[0], false))
+		return;
+	j = api_json_or_text(r, &bad);
+	if (bad || !api_name_match(r, j, "name"))
+		goto done;
+	c.op = CHANGE_SET_PUT;
+	if ((c.set = api_decode(r, j, PLAN_SET, "the set")) == NULL)
+		goto done;
+	if (!api_name_same(r, c.set->name)) {
+		set_free(c.set);
+		goto done;
+	}
+	if (api_run(r, &c, &res))
+		api_reply_object(r, &res, ruleset_find_set, PLAN_SET);
+	engine_result_free(&res);
+done:
+	json_decref(j);
+}
+
+static void
+api_nats_post(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+	json_t			*j;
+	bool			 bad;
+
+	memset(&c, 0, sizeof(c));
+	j = api_json_or_text(r, &bad);
+	if (bad)
+		return;
+	c.op = CHANGE_NAT_ADD;
+	if ((c.nat = api_decode(r, j, PLAN_NAT, "the nat entry")) == NULL)
+		goto done;
+	r->args[0] = strdup(c.nat->name);
+	if (r->args[0] == NULL) {
+		nat_free(c.nat);
+		api_problem(r, 500, NULL, "out of memory");
+		goto done;
+	}
+	if (api_run(r, &c, &res))
+		api_reply_object(r, &res, ruleset_find_nat, PLAN_NAT);
+	engine_result_free(&res);
+done:
+	json_decref(j);
+}
+
+static void
+api_policies_post(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+	struct snapshot		 s;
+	json_t			*j, *o = NULL;
+	bool			 bad;
+	ssize_t			 k;
+	char			*from = NULL, *to = NULL;
+
+	memset(&c, 0, sizeof(c));
+	j = api_json_or_text(r, &bad);
+	if (bad)
+		return;
+	c.op = CHANGE_POLICY_PUT;
+	if ((c.policy = api_decode(r, j, PLAN_POLICY, "the policy")) == NULL)
+		goto done;
+	if ((from = strdup(c.policy->from)) == NULL ||
+	    (to = strdup(c.policy->to)) == NULL) {
+		policy_free(c.policy);
+		api_problem(r, 500, NULL, "out of memory");
+		goto done;
+	}
+	if (api_run(r, &c, &res)) {
+		if (r->dry_run)
+			api_reply_plan(r, &res);
+		else {
+			engine_snapshot(r->api->engine, &s);
+			if ((k = ruleset_find_policy(s.rs, from, to)) >= 0)
+				o = codec_encode_policy(s.rs->policies[k]);
+			else
+				o = json_pack("{s:I}", "generation",
+				    (json_int_t)res.generation);
+			engine_release(r->api->engine, &s);
+			api_reply(r, res.status == ENGINE_CREATED ? 201 : 200,
+			    o);
+		}
+	}
+	engine_result_free(&res);
+done:
+	free(from);
+	free(to);
+	json_decref(j);
+}
+
+static bool
+api_zone_word_ok(const char *z)
+{
+	return z != NULL && (strcmp(z, ZONE_ANY) == 0 ||
+	    strcmp(z, ZONE_SELF) == 0 || name_valid(z));
+}
+
+static void
+api_policies_delete(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+
+	memset(&c, 0, sizeof(c));
+	c.op = CHANGE_POLICY_DELETE;
+	c.from = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    "from");
+	c.to = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    "to");
+	if (!api_zone_word_ok(c.from) || !api_zone_word_ok(c.to)) {
+		api_problem(r, 400, !api_zone_word_ok(c.from) ? "from" : "to",
+		    "give the policy as ?from=ZONE&to=ZONE");
+		return;
+	}
+	if (api_run(r, &c, &res))
+		api_reply_gen(r, &res);
+	engine_result_free(&res);
+}
+
+static void
+api_delete_named(struct api_req *r, enum change_op op, bool digits_ok)
+{
+	struct change		 c;
+	struct change_result	 res;
+
+	if (!api_name_ok(r, r->args[0], digits_ok))
+		return;
+	memset(&c, 0, sizeof(c));
+	c.op = op;
+	c.name = r->args[0];
+	if (api_run(r, &c, &res))
+		api_reply_gen(r, &res);
+	engine_result_free(&res);
+}
+
+static void
+api_rule_delete(struct api_req *r)
+{
+	api_delete_named(r, CHANGE_RULE_DELETE, true);
+}
+
+static void
+api_zone_delete(struct api_req *r)
+{
+	api_delete_named(r, CHANGE_ZONE_DELETE, false);
+}
+
+static void
+api_nat_delete(struct api_req *r)
+{
+	api_delete_named(r, CHANGE_NAT_DELETE, false);
+}
+
+static void
+api_set_delete(struct api_req *r)
+{
+	api_delete_named(r, CHANGE_SET_DELETE, false);
+}
+
+/*
+ * Elements: {"elements": [...]} in JSON, or text with elements separated
+ * by commas or white space.  Decoded for the type the set has now; the
+ * engine checks again under its lock.
+ */
+static int
+api_elems_decode(struct api_req *r, enum set_type type,
+    struct set_elem **out, size_t *nout)
+{
+	struct diags	 d;
+	json_t		*j = NULL, *a, *v;
+	const char	*key, *text;
+	struct set_elem	*el = NULL;
+	size_t		 i, n = 0, cap;
+	char		 path[32], *copy = NULL, *tok, *save;
+
+	diags_init(&d);
+	if (r->ctype == CT_JSON) {
+		if ((j = api_body_json(r)) == NULL)
+			return -1;
+		json_object_foreach(j, key, v)
+			if (strcmp(key, "elements") != 0) {
+				api_problem(r, 400, key, "unknown field \"%s\"",
+				    key);
+				goto fail;
+			}
+		a = json_object_get(j, "elements");
+		if (!json_is_array(a)) {
+			api_problem(r, 400, "elements",
+			    "elements: expected an array");
+			goto fail;
+		}
+		cap = json_array_size(a);
+		if ((el = calloc(cap ? cap : 1, sizeof(*el))) == NULL)
+			goto nomem;
+		json_array_foreach(a, i, v) {
+			snprintf(path, sizeof(path), "elements[%zu]", i);
+			if (codec_decode_set_elem(type, v, path, &el[n],
+			    &d) == 0)
+				n++;
+		}
+	} else {
+		if ((text = api_body_text(r)) == NULL)
+			return -1;
+		if ((copy = strdup(text)) == NULL)
+			goto nomem;
+		cap = 1;
+		for (tok = copy; *tok; tok++)
+			if (*tok == ',' || *tok == ' ' || *tok == '\n')
+				cap++;
+		if ((el = calloc(cap, sizeof(*el))) == NULL)
+			goto nomem;
+		for (tok = strtok_r(copy, ", \t\r\n", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", \t\r\n", &save))
+			if (n < cap && parse_set_elem(type, tok, &el[n],
+			    &d) == 0)
+				n++;
+	}
+	if (d.n > 0) {
+		api_problem_diags(r, 400, NULL, &d);
+		goto fail;
+	}
+	if (n == 0) {
+		api_problem(r, 400, "elements", "no elements given");
+		goto fail;
+	}
+	*out = el;
+	*nout = n;
+	free(copy);
+	json_decref(j);
+	diags_free(&d);
+	return 0;
+nomem:
+	api_problem(r, 500, NULL, "out of memory");
+fail:
+	free(el);
+	free(copy);
+	json_decref(j);
+	diags_free(&d);
+	return -1;
+}
+
+static void
+api_elems(struct api_req *r, enum change_op op)
+{
+	struct change		 c;
+	struct change_result	 res;
+	struct snapshot		 s;
+	enum set_type		 type = SET_IPV4;
+	ssize_t			 k;
+	uint64_t		 gen;
+
+	if (!api_name_ok(r, r->args[0], false))
+		return;
+	engine_snapshot(r->api->engine, &s);
+	gen = s.generation;
+	if ((k = ruleset_find_set(s.rs, r->args[0])) >= 0)
+		type = s.rs->sets[k]->type;
+	engine_release(r->api->engine, &s);
+	if (k < 0) {
+		r->has_etag = true;
+		r->etag = gen;
+		api_problem(r, 404, "name", "no set named %s", r->args[0]);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	if (api_elems_decode(r, type, &c.elems, &c.nelems) == -1)
+		return;
+	c.op = op;
+	c.name = r->args[0];
+	if (api_run(r, &c, &res)) {
+		if (r->dry_run)
+			api_reply_plan(r, &res);
+		else
+			api_reply(r, 200, json_pack("{s:I, s:I}",
+			    "generation", (json_int_t)res.generation,
+			    op == CHANGE_ELEMS_ADD ? "added" : "removed",
+			    (json_int_t)res.count));
+	}
+	engine_result_free(&res);
+	free(c.elems);
+}
+
+static void
+api_elems_post(struct api_req *r)
+{
+	api_elems(r, CHANGE_ELEMS_ADD);
+}
+
+static void
+api_elems_delete(struct api_req *r)
+{
+	api_elems(r, CHANGE_ELEMS_DELETE);
+}
+
+/* ---- the HTTP side ---- */
+
+/* Matches url against pattern, capturing {name} segments. */
+static bool
+api_match(const char *pattern, const char *url, char **args)
+{
+	const char	*p = pattern, *u = url, *pe, *ue;
+	int		 na = 0;
+
+	while (*p == '/' && *u == '/') {
+		p++;
+		u++;
+		pe = strchrnul(p, '/');
+		ue = strchrnul(u, '/');
+		if (*p == '{') {
+			if (ue == u || na >= API_MAX_ARGS)
+				goto nomatch;
+			free(args[na]);
+			if ((args[na++] = strndup(u, (size_t)(ue - u))) == NULL)
+				goto nomatch;
+		} else if (pe - p != ue - u || strncmp(p, u, (size_t)(pe - p)))
+			goto nomatch;
+		p = pe;
+		u = ue;
+	}
+	if (*p == '\0' && *u == '\0')
+		return true;
+nomatch:
+	while (na > 0) {
+		free(args[--na]);
+		args[na] = NULL;
+	}
+	return false;
+}
+
+static void
+api_route_find(struct api_req *r, const char *method, const char *url)
+{
+	size_t	 i, off = 0;
+	char	 allow[128];
+	bool	 path_known = false;
+
+	allow[0] = '\0';
+	for (i = 0; i < api_nroutes; i++) {
+		if (!api_match(api_routes[i].path, url, r->args))
+			continue;
+		path_known = true;
+		if (strcmp(api_routes[i].method, method) == 0) {
+			r->route = &api_routes[i];
+			return;
+		}
+		off += (size_t)snprintf(allow + off, sizeof(allow) - off,
+		    "%s%s", off ? ", " : "", api_routes[i].method);
+		if (off >= sizeof(allow))
+			off = sizeof(allow) - 1;
+	}
+	if (path_known) {
+		r->allow = strdup(allow);
+		api_early(r, 405, "%.15s is not allowed here; allowed: %s",
+		    method, allow);
+	} else
+		api_early(r, 404, "no such resource");
+}
+
+/* Root, or a member of the API group (primary or supplementary). */
+static bool
+api_peer_allowed(struct api_req *r, int fd)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	gid_t		 groups[256];
+	socklen_t	 glen = sizeof(groups);
+	size_t		 i;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return false;
+	r->uid = cred.uid;
+	r->gid = cred.gid;
+	r->pid = cred.pid;
+	snprintf(r->who, sizeof(r->who), "uid %u pid %d", (unsigned)cred.uid,
+	    (int)cred.pid);
+	if (cred.uid == 0)
+		return true;
+	if (!r->api->have_gid)
+		return false;
+	if (cred.gid == r->api->gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == -1)
+		return false;
+	for (i = 0; i < glen / sizeof(gid_t); i++)
+		if (groups[i] == r->api->gid)
+			return true;
+	return false;
+}
+
+/* Compares in time that depends on the lengths only. */
+static bool
+api_token_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned char	 d = alen != blen;
+	size_t		 i;
+
+	for (i = 0; i < alen && i < blen; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+/* TCP: "Authorization: Bearer TOKEN", one of the tokens file's. */
+static bool
+api_bearer_allowed(struct api_req *r)
+{
+	const char	*h, *t;
+	size_t		 i, len;
+	bool		 ok = false;
+
+	snprintf(r->who, sizeof(r->who), "tcp peer");
+	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	for (t = h + 7; *t == ' '; t++)
+		;
+	len = strlen(t);
+	for (i = 0; i < r->api->ntokens; i++)
+		if (api_token_eq(t, len, r->api->tokens[i].token,
+		    r->api->tokens[i].len) && !ok) {
+			ok = true;
+			snprintf(r->who, sizeof(r->who), "token %s",
+			    r->api->tokens[i].name);
+		}
+	return ok;
+}
+
+static enum api_ctype
+api_ctype(const char *ct)
+{
+	const char	*semi, *cs;
+	size_t		 len;
+
+	if (ct == NULL)
+		return CT_NONE;
+	while (*ct == ' ')
+		ct++;
+	semi = strchrnul(ct, ';');
+	len = (size_t)(semi - ct);
+	while (len > 0 && ct[len - 1] == ' ')
+		len--;
+	if (*semi == ';') {
+		/* only UTF-8 is accepted as a charset */
+		cs = strcasestr(semi, "charset=");
+		if (cs != NULL && strncasecmp(cs + 8, "utf-8", 5) != 0 &&
+		    strncasecmp(cs + 8, "\"utf-8\"", 7) != 0)
+			return CT_OTHER;
+	}
+	if (len == 16 && strncasecmp(ct, "application/json", len) == 0)
+		return CT_JSON;
+	if (len == 10 && strncasecmp(ct, "text/plain", len) == 0)
+		return CT_TEXT;
+	return CT_OTHER;
+}
+
+struct api_argcheck {
+	const char	*allowed;
+	const char	*bad;
+};
+
+static enum MHD_Result
+api_arg_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct api_argcheck *ac = cls;
+	const char	*p = ac->allowed, *e;
+	size_t		 len = strlen(key);
+
+	while (*p) {
+		e = strchrnul(p, ',');
+		if ((size_t)(e - p) == len && strncmp(p, key, len) == 0)
+			return MHD_YES;
+		p = *e ? e + 1 : e;
+	}
+	ac->bad = key;
+	return MHD_NO;
+}
+
+/* If-Match: "7", W/"7", 7 or *. */
+static bool
+api_if_match(struct api_req *r)
+{
+	const char	*v, *p;
+	char		*end;
+	uint64_t	 g;
+
+	v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_MATCH);
+	if (v == NULL)
+		return true;
+	p = v;
+	while (*p == ' ')
+		p++;
+	if (strcmp(p, "*") == 0)
+		return true;
+	if (strncmp(p, "W/", 2) == 0)
+		p += 2;
+	if (*p == '"')
+		p++;
+	errno = 0;
+	g = strtoull(p, &end, 10);
+	if (*p < '0' || *p > '9' || errno != 0 ||
+	    (*end != '\0' && strcmp(end, "\"") != 0)) {
+		api_problem(r, 412, "If-Match", "If-Match does not name a "
+		    "generation: %.40s", v);
+		r->has_etag = true;
+		r->etag = engine_generation(r->api->engine);
+		return false;
+	}
+	r->has_expected = true;
+	r->expected = g;
+	return true;
+}
+
+static bool
+api_dry_run(struct api_req *r)
+{
+	const char	*v;
+
+	v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    "dry_run");
+	if (v == NULL)
+		return true;
+	if (*v == '\0' || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "yes") == 0)
+		r->dry_run = true;
+	else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "no") == 0)
+		r->dry_run = false;
+	else {
+		api_problem(r, 400, "dry_run", "dry_run: expected 1 or 0");
+		return false;
+	}
+	return true;
+}
+
+static enum MHD_Result
+api_send(struct api_req *r)
+{
+	struct MHD_Response	*resp;
+	char			*buf = NULL;
+	size_t			 len = 0;
+	const char		*ctype;
+	char			 etag[32];
+	enum MHD_Result		 ret;
+
+	if (r->text != NULL) {
+		buf = r->text;
+		r->text = NULL;
+		len = strlen(buf);
+		ctype = "text/plain; charset=utf-8";
+	} else {
+		if (r->json == NULL)
+			api_problem(r, 500, NULL, "no reply");
+		if (r->json != NULL) {
+			buf = json_dumps(r->json, JSON_COMPACT);
+			if (buf != NULL) {
+				len = strlen(buf);
+				/* one reply per line for curl users */
+				char *nb = realloc(buf, len + 2);
+				if (nb != NULL) {
+					buf = nb;
+					buf[len++] = '\n';
+					buf[len] = '\0';
+				}
+			}
+		}
+		ctype = r->problem ? "application/problem+json" :
+		    "application/json";
+	}
+	if (buf == NULL) {
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		r->status = 500;
+	} else
+		resp = MHD_create_response_from_buffer(len, buf,
+		    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (!r->has_etag) {
+		r->has_etag = true;
+		r->etag = engine_generation(r->api->engine);
+	}
+	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", r->etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	if (r->status == 405 && r->allow != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"fwctl\"");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	ret = MHD_queue_response(r->conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+api_send_early(struct api_req *r)
+{
+	api_problem(r, r->early, NULL, "%s",
+	    r->early_detail ? r->early_detail : api_title(r->early));
+	return api_send(r);
+}
+
+/*
+ * First call: everything that can be decided from the request line and
+ * headers (access, route, size, query, content type); a refusal is kept in
+ * r->early.
+ */
+static void
+api_first(struct api_req *r, const char *method, const char *url)
+{
+	const union MHD_ConnectionInfo *ci;
+	const char		*cl, *ct;
+	struct api_argcheck	 ac;
+	unsigned long long	 n;
+	char			*end;
+
+	if (r->tcp) {
+		if (!api_bearer_allowed(r)) {
+			api_early(r, 401, "a valid bearer token is needed "
+			    "(Authorization: Bearer TOKEN)");
+			return;
+		}
+	} else if ((ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL ||
+	    !api_peer_allowed(r, ci->connect_fd)) {
+		api_early(r, 403, "%s may not use the fwctl API "
+		    "(root or members of the API group only)",
+		    r->who[0] ? r->who : "this peer");
+		return;
+	}
+	api_route_find(r, method, url);
+	if (r->early)
+		return;
+	r->limit = (r->route->flags & API_BIG) ? API_BODY_MAX_BIG :
+	    API_BODY_MAX;
+	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno == 0 && *end == '\0' && n > r->limit) {
+			api_early(r, 413, "the body is larger than %zu bytes",
+			    r->limit);
+			return;
+		}
+	}
+	ac.allowed = r->route->args;
+	ac.bad = NULL;
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, api_arg_iter,
+	    &ac);
+	if (ac.bad != NULL) {
+		api_early(r, 400, "unknown query argument \"%.40s\"",
+		    ac.bad);
+		return;
+	}
+	if (r->route->flags & API_BODY) {
+		ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_TYPE);
+		r->ctype = api_ctype(ct);
+		if (r->ctype == CT_OTHER || r->ctype == CT_NONE ||
+		    (r->ctype == CT_TEXT && !(r->route->flags & API_TEXT))) {
+			api_early(r, 415, "unsupported content type "
+			    "\"%.60s\": expected application/json%s",
+			    ct ? ct : "(none)", (r->route->flags & API_TEXT) ?
+			    " or text/plain" : "");
+		}
+	}
+}
+
+static enum MHD_Result
+api_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct api_listener *l = cls;
+	struct api	*api = l->api;
+	struct api_req	*r = *con_cls;
+	size_t		 n = *upload_data_size, cap;
+	char		*nb;
+
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		r->api = api;
+		r->tcp = l->tcp;
+		r->conn = conn;
+		r->limit = API_BODY_MAX;
+		snprintf(r->method, sizeof(r->method), "%s", method);
+		*con_cls = r;
+		api_first(r, method, url);
+		if (r->early == 401 || r->early == 403 || r->early == 413)
+			return api_send_early(r);
+		return MHD_YES;
+	}
+	if (n > 0) {
+		/*
+		 * The limit holds for chunked uploads too, and for bodies of
+		 * requests already refused.  MHD can only answer once the
+		 * upload is over, so a moderate excess is read and dropped
+		 * (the client gets its 413); beyond that the connection is
+		 * closed.
+		 */
+		r->seen += n;
+		if (r->seen > r->limit)
+			r->too_large = true;
+		if (r->seen > r->limit + API_DISCARD_MAX)
+			return MHD_NO;
+		if (!r->too_large && !r->early) {
+			if (r->len + n + 1 > r->cap) {
+				cap = r->cap ? r->cap : 4096;
+				while (cap < r->len + n + 1)
+					cap *= 2;
+				if (cap > r->limit + 1)
+					cap = r->limit + 1;
+				if ((nb = realloc(r->body, cap)) == NULL)
+					return MHD_NO;
+				r->body = nb;
+				r->cap = cap;
+			}
+			memcpy(r->body + r->len, upload_data, n);
+			r->len += n;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	/* the whole request is in */
+	if (r->too_large) {
+		api_early(r, 413, "the body is larger than %zu bytes",
+		    r->limit);
+	}
+	if (r->early)
+		return api_send_early(r);
+	if (r->body == NULL && (r->body = strdup("")) == NULL)
+		return MHD_NO;
+	r->body[r->len] = '\0';
+	if ((r->route->flags & API_BODY) && r->len == 0) {
+		api_problem(r, 400, NULL, "the request needs a body");
+		return api_send(r);
+	}
+	if ((r->route->flags & API_MUTATE) && (!api_if_match(r) ||
+	    !api_dry_run(r)))
+		return api_send(r);
+	r->route->handler(r);
+	return api_send(r);
+}
+
+static void
+api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct api_req	*r = *con_cls;
+	int		 i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < API_MAX_ARGS; i++)
+		free(r->args[i]);
+	free(r->early_detail);
+	free(r->allow);
+	free(r->body);
+	json_decref(r->json);
+	free(r->text);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void
+api_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	 buf[512];
+	size_t	 len;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	len = strlen(buf);
+	while (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	log_debug("http: %s", buf);
+}
+
+/* A socket file nobody answers on is stale; a live one is another daemon. */
+static int
+api_socket_stale(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd, rv;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	rv = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (rv == 0) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return unlink(path);
+}
+
+static int
+api_mkdirs(const char *path)
+{
+	char	 buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int
+api_listen(struct api *api, const char *path, const char *group,
+    struct diags *d)
+{
+	struct sockaddr_un	 sun;
+	struct group		*gr;
+	int			 fd;
+	const char		*what;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		diags_add(d, NULL, "socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	what = "create the socket directory";
+	if (api_mkdirs(path) == -1)
+		goto fail;
+	what = "remove the stale socket";
+	if (api_socket_stale(path) == -1)
+		goto fail;
+	if ((gr = getgrnam(group)) != NULL) {
+		api->have_gid = true;
+		api->gid = gr->gr_gid;
+	} else
+		log_info("group %s does not exist: only root may use the API",
+		    group);
+	what = "create the socket";
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		goto fail;
+	what = "bind the socket";
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		goto failfd;
+	what = "set the socket's mode";
+	if (chmod(path, 0660) == -1 ||
+	    (api->have_gid && chown(path, 0, api->gid) == -1))
+		goto failunlink;
+	what = "listen";
+	if (listen(fd, 128) == -1)
+		goto failunlink;
+	api->fd = fd;
+	return 0;
+failunlink:
+	(void)unlink(path);
+failfd:
+	close(fd);
+fail:
+	diags_add(d, NULL, "%s: cannot %s: %s", path, what, strerror(errno));
+	return -1;
+}
+
+/* A whole small file (certificate, key, tokens), NUL-terminated. */
+static char *
+api_read_file(const char *path, bool secret, struct diags *d)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		diags_add(d, NULL, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > API_FILE_MAX) {
+		diags_add(d, NULL, "%s: not a regular file of sane size", path);
+		goto fail;
+	}
+	if (secret && (st.st_mode & 0007)) {
+		diags_add(d, NULL, "%s: readable by others; chmod o-rwx", path);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		goto fail;
+	while (off < (size_t)st.st_size) {
+		if ((n = read(fd, buf + off, (size_t)st.st_size - off)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			diags_add(d, NULL, "%s: short read", path);
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	close(fd);
+	return buf;
+fail:
+	if (buf != NULL)
+		explicit_bzero(buf, (size_t)st.st_size);
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	return NULL;
+}
+
+/* "NAME TOKEN" per line; '#' comments and blank lines are skipped. */
+static int
+api_load_tokens(struct api *api, const char *path, struct diags *d)
+{
+	char		*text, *line, *save, *name, *tok, *rest, *sp;
+	struct api_token *v;
+	int		 lineno = 0, errors = 0;
+	struct srcloc	 l = { NULL, 0, 0 };
+
+	if ((text = api_read_file(path, true, d)) == NULL)
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '#' || *line == '\0' || *line == '\r')
+			continue;
+		srcloc_set(&l, path, lineno, 1);
+		name = strtok_r(line, " \t\r", &sp);
+		tok = strtok_r(NULL, " \t\r", &sp);
+		rest = strtok_r(NULL, " \t\r", &sp);
+		if (name == NULL || tok == NULL || rest != NULL ||
+		    !name_valid(name) || strlen(tok) < API_TOKEN_MIN) {
+			diags_add(d, &l, "expected NAME TOKEN, the token at "
+			    "least %d characters", API_TOKEN_MIN);
+			errors++;
+			continue;
+		}
+		if ((v = reallocarray(api->tokens, api->ntokens + 1,
+		    sizeof(*v))) == NULL)
+			break;
+		api->tokens = v;
+		v[api->ntokens].name = strdup(name);
+		v[api->ntokens].token = strdup(tok);
+		v[api->ntokens].len = strlen(tok);
+		api->ntokens++;
+	}
+	srcloc_clear(&l);
+	explicit_bzero(text, strlen(text));
+	free(text);
+	if (errors == 0 && api->ntokens == 0) {
+		diags_add(d, NULL, "%s: no tokens", path);
+		errors++;
+	}
+	return errors ? -1 : 0;
+}
+
+static int
+api_parse_listen(const char *s, struct sockaddr_storage *ss, struct diags *d)
+{
+	struct addrinfo	 hints, *res = NULL;
+	char		 host[64];
+	const char	*port, *h = s;
+	size_t		 hl;
+
+	if (*s == '[') {
+		h = s + 1;
+		port = strstr(h, "]:");
+		hl = port ? (size_t)(port - h) : 0;
+		port = port ? port + 2 : NULL;
+	} else {
+		port = strrchr(s, ':');
+		hl = port ? (size_t)(port - s) : 0;
+		port = port ? port + 1 : NULL;
+	}
+	if (port == NULL || hl == 0 || hl >= sizeof(host) || *port == '\0') {
+		diags_add(d, NULL, "--listen %s: expected ADDR:PORT or "
+		    "[ADDR6]:PORT", s);
+		return -1;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL) {
+		diags_add(d, NULL, "--listen %s: not a numeric address and "
+		    "port", s);
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* TCP with TLS and bearer tokens: opt-in (SPEC §4). */
+static int
+api_config_tcp(struct api *api, const struct api_config *cfg,
+    struct diags *d)
+{
+
+	if (cfg->tls_cert == NULL || cfg->tls_key == NULL ||
+	    cfg->tokens == NULL) {
+		diags_add(d, NULL, "--listen needs --tls-cert, --tls-key and "
+		    "--tokens");
+		return -1;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		diags_add(d, NULL, "libmicrohttpd was built without TLS");
+		return -1;
+	}
+	if (api_parse_listen(cfg->listen, &api->tcp_addr, d) == -1 ||
+	    (api->cert = api_read_file(cfg->tls_cert, false, d)) == NULL ||
+	    (api->key = api_read_file(cfg->tls_key, true, d)) == NULL ||
+	    api_load_tokens(api, cfg->tokens, d) == -1)
+		return -1;
+	if ((api->listen = strdup(cfg->listen)) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+api_serve_tcp(struct api *api, struct diags *d)
+{
+	struct sockaddr_storage	*ss = &api->tcp_addr;
+
+	api->tcp_l.api = api;
+	api->tcp_l.tcp = true;
+	api->mhd_tcp = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+	    (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
+	    api_access, &api->tcp_l,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss,
+	    MHD_OPTION_HTTPS_MEM_CERT, api->cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, api->key,
+	    MHD_OPTION_THREAD_POOL_SIZE, api->threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, api->timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, api->conn_limit,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api,
+	    MHD_OPTION_END);
+	if (api->mhd_tcp == NULL) {
+		diags_add(d, NULL, "--listen %s: cannot start the HTTPS server "
+		    "(address in use, or a bad certificate or key)",
+		    api->listen);
+		return -1;
+	}
+	log_info("listening on %s (TLS, %zu token%s)", api->listen,
+	    api->ntokens, api->ntokens == 1 ? "" : "s");
+	return 0;
+}
+
+static void
+api_free(struct api *api)
+{
+	size_t	 i;
+
+	for (i = 0; i < api->ntokens; i++) {
+		explicit_bzero(api->tokens[i].token, api->tokens[i].len);
+		free(api->tokens[i].token);
+		free(api->tokens[i].name);
+	}
+	free(api->tokens);
+	if (api->key != NULL)
+		explicit_bzero(api->key, strlen(api->key));
+	free(api->key);
+	free(api->cert);
+	free(api->listen);
+	free(api->socket_path);
+	free(api);
+}
+
+struct api *
+api_new(const struct api_config *cfg, struct diags *d)
+{
+	struct api	*api;
+
+	if ((api = calloc(1, sizeof(*api))) == NULL)
+		return NULL;
+	api->fd = -1;
+	api->unix_l.api = api;
+	api->threads = cfg->threads ? cfg->threads : API_THREADS;
+	api->timeout = cfg->timeout ? cfg->timeout : API_TIMEOUT;
+	api->conn_limit = cfg->conn_limit ? cfg->conn_limit : API_CONN_LIMIT;
+	if ((api->socket_path = strdup(cfg->socket_path)) == NULL)
+		goto fail;
+	if (cfg->listen != NULL && api_config_tcp(api, cfg, d) == -1)
+		goto fail;
+	if (api_listen(api, cfg->socket_path, cfg->group ? cfg->group :
+	    "fwctl", d) == -1)
+		goto fail;
+	return api;
+fail:
+	api_free(api);
+	return NULL;
+}
+
+int
+api_serve(struct api *api, struct engine *engine, struct diags *d)
+{
+	api->engine = engine;
+	if (api->listen != NULL && api_serve_tcp(api, d) == -1)
+		return -1;
+	api->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    api_access, &api->unix_l,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
+	    MHD_OPTION_LISTEN_SOCKET, api->fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, api->threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, api->timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, api->conn_limit,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api,
+	    MHD_OPTION_END);
+	if (api->mhd == NULL) {
+		diags_add(d, NULL, "%s: cannot start the HTTP server",
+		    api->socket_path);
+		return -1;
+	}
+	log_info("listening on %s", api->socket_path);
+	return 0;
+}
+
+void
+api_stop(struct api *api)
+{
+	if (api == NULL)
+		return;
+	if (api->mhd_tcp != NULL)
+		MHD_stop_daemon(api->mhd_tcp);
+	if (api->mhd != NULL)
+		MHD_stop_daemon(api->mhd);
+	if (api->fd != -1) {
+		close(api->fd);
+		(void)unlink(api->socket_path);
+	}
+	api_free(api);
+}

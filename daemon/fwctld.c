@@ -1,0 +1,373 @@
+/*
+ * fwctld: loads the last accepted ruleset (or the rules directory), makes
+ * the kernel agree, and serves the REST API until told to stop.  Stopping
+ * leaves the table in the kernel: the host stays protected.
+ */
+#include <sys/signalfd.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "api.h"
+#include "checkmode.h"
+#include "engine.h"
+#include "log.h"
+#include "parse.h"
+#include "state.h"
+
+#define DEF_SOCKET	"/run/fwctl/fwctld.sock"
+#define DEF_STATE_DIR	"/var/lib/fwctl"
+#define DEF_RULES_DIR	"/etc/fwctl/rules.d"
+#define DEF_TABLE	"fwctl"
+#define DEF_GROUP	"fwctl"
+
+struct config {
+	const char	*socket;
+	const char	*state_dir;
+	const char	*rules_dir;
+	bool		 rules_explicit;
+	const char	*table;
+	const char	*group;
+	bool		 foreground;
+	int		 log_level;
+	bool		 flush_on_exit;
+};
+
+static __attribute__((noreturn)) void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: fwctld [--socket PATH] [--state-dir DIR] [--rules-dir DIR]\n"
+	    "              [--table NAME] [--group NAME] [--foreground]\n"
+	    "              [--log-level LEVEL] [--flush-on-exit]\n"
+	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
+	    "--tokens FILE]\n"
+	    "       fwctld -n[v] [--rules-dir DIR]\n");
+	exit(status);
+}
+
+static void
+log_diags(const struct diags *d)
+{
+	char	*s;
+	size_t	 i;
+
+	for (i = 0; i < d->n; i++) {
+		s = diag_format(&d->v[i]);
+		log_warnx("%s", s ? s : "out of memory");
+		free(s);
+	}
+}
+
+/* The rules directory as a valid ruleset, or NULL with every error logged. */
+static struct ruleset *
+load_rules_dir(const char *dir)
+{
+	struct ruleset	*rs;
+	struct diags	 d;
+
+	diags_init(&d);
+	if ((rs = ruleset_new()) == NULL)
+		fatalx("out of memory");
+	if (parse_dir(rs, dir, &d) > 0 || validate_ruleset(rs, &d) > 0) {
+		log_diags(&d);
+		log_warnx("%s: %zu error%s", dir, d.n, d.n == 1 ? "" : "s");
+		ruleset_free(rs);
+		rs = NULL;
+	}
+	diags_free(&d);
+	return rs;
+}
+
+/*
+ * The ruleset to start with: the last accepted state, unless the rules
+ * directory was named on the command line or there is no state.  A rules
+ * directory that does not load falls back to the state; with neither we
+ * refuse to start rather than run open.
+ */
+static void
+startup(struct engine *e, const struct config *cf)
+{
+	struct ruleset	*srs = NULL, *rrs = NULL, *rs;
+	struct diags	 d;
+	uint64_t	 gen = 0;
+	int		 have_state;
+	bool		 save;
+
+	diags_init(&d);
+	have_state = state_load(cf->state_dir, &gen, &srs, &d);
+	if (d.n > 0) {
+		log_diags(&d);
+		log_warnx("%s: damaged state ignored", cf->state_dir);
+	}
+	diags_free(&d);
+	if (have_state && !cf->rules_explicit) {
+		rs = srs;
+		save = false;
+		log_info("loaded state generation %" PRIu64 " from %s", gen,
+		    cf->state_dir);
+	} else if ((rrs = load_rules_dir(cf->rules_dir)) != NULL) {
+		if (have_state && ruleset_equal(srs, rrs)) {
+			/* same ruleset: same generation */
+			ruleset_free(rrs);
+			rs = srs;
+			save = false;
+		} else {
+			ruleset_free(srs);
+			rs = rrs;
+			gen++;
+			save = true;
+		}
+		log_info("loaded rules from %s (generation %" PRIu64 ")",
+		    cf->rules_dir, gen);
+	} else if (have_state) {
+		rs = srs;
+		save = false;
+		log_warnx("keeping the last good ruleset, generation %" PRIu64,
+		    gen);
+	} else
+		fatalx("%s does not load and there is no saved state: "
+		    "not starting", cf->rules_dir);
+
+	diags_init(&d);
+	if (engine_start(e, rs, gen, save, &d) == -1) {
+		log_diags(&d);
+		fatalx("cannot apply the ruleset to table inet %s", cf->table);
+	}
+	diags_free(&d);
+}
+
+static void
+reload(struct engine *e, const struct config *cf)
+{
+	struct change		 c;
+	struct change_result	 res;
+
+	log_info("reloading %s", cf->rules_dir);
+	memset(&c, 0, sizeof(c));
+	c.op = CHANGE_REPLACE;
+	c.who = "SIGHUP";
+	if ((c.ruleset = load_rules_dir(cf->rules_dir)) == NULL) {
+		log_warnx("reload refused: the running ruleset stays");
+		return;
+	}
+	engine_change(e, &c, &res);
+	if (res.status != ENGINE_OK && res.status != ENGINE_CREATED) {
+		log_diags(&res.diags);
+		log_warnx("reload refused (%s): the running ruleset stays",
+		    engine_status_name(res.status));
+	}
+	engine_result_free(&res);
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum {
+		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
+		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
+		OPT_TOKENS, OPT_FLUSH, OPT_VERSION,
+	};
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "rules-dir", required_argument, NULL, OPT_RULES },
+		{ "table", required_argument, NULL, OPT_TABLE },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "foreground", no_argument, NULL, OPT_FG },
+		{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
+		{ "tls-key", required_argument, NULL, OPT_TLSKEY },
+		{ "tokens", required_argument, NULL, OPT_TOKENS },
+		{ "flush-on-exit", no_argument, NULL, OPT_FLUSH },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config		 cf = {
+		.socket = NULL,
+		.state_dir = DEF_STATE_DIR,
+		.rules_dir = DEF_RULES_DIR,
+		.table = DEF_TABLE,
+		.group = DEF_GROUP,
+		.log_level = LOG_INFO,
+	};
+	struct api_config	 ac;
+	struct signalfd_siginfo	 si;
+	struct pollfd		 pfd;
+	struct engine		*e;
+	struct api		*api;
+	struct diags		 d;
+	sigset_t		 sigs;
+	const char		*listen_addr = NULL, *tls_cert = NULL;
+	const char		*tls_key = NULL, *tokens = NULL;
+	bool			 check = false, verbose = false;
+	int			 ch, sfd;
+	ssize_t			 n;
+
+	while ((ch = getopt_long(argc, argv, "nvh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			check = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case OPT_SOCKET:
+			cf.socket = optarg;
+			break;
+		case OPT_STATE:
+			cf.state_dir = optarg;
+			break;
+		case OPT_RULES:
+			cf.rules_dir = optarg;
+			cf.rules_explicit = true;
+			break;
+		case OPT_TABLE:
+			cf.table = optarg;
+			break;
+		case OPT_GROUP:
+			cf.group = optarg;
+			break;
+		case OPT_FG:
+			cf.foreground = true;
+			break;
+		case OPT_LOGLEVEL:
+			if ((cf.log_level = log_level_parse(optarg)) == -1) {
+				fprintf(stderr, "fwctld: unknown log level %s "
+				    "(debug, info, notice, warning, err)\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		case OPT_LISTEN:
+			listen_addr = optarg;
+			break;
+		case OPT_TLSCERT:
+			tls_cert = optarg;
+			break;
+		case OPT_TLSKEY:
+			tls_key = optarg;
+			break;
+		case OPT_TOKENS:
+			tokens = optarg;
+			break;
+		case OPT_FLUSH:
+			cf.flush_on_exit = true;
+			break;
+		case OPT_VERSION:
+			printf("fwctld %s\n", FWCTL_VERSION);
+			return 0;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	if (check)
+		return check_main(cf.rules_dir, verbose, stdout, stderr);
+	if (verbose)
+		usage(2);
+	if ((listen_addr != NULL) != (tls_cert != NULL) ||
+	    (listen_addr != NULL) != (tls_key != NULL) ||
+	    (listen_addr != NULL) != (tokens != NULL)) {
+		fprintf(stderr, "fwctld: --listen, --tls-cert, --tls-key and "
+		    "--tokens go together\n");
+		return 2;
+	}
+	if (cf.socket == NULL && (cf.socket = getenv("FWCTL_SOCKET")) == NULL)
+		cf.socket = DEF_SOCKET;
+	if (!name_valid(cf.table)) {
+		fprintf(stderr, "fwctld: invalid table name %s\n", cf.table);
+		return 2;
+	}
+
+	/* start-up errors go to stderr whatever happens later */
+	log_init("fwctld", true, cf.log_level);
+
+	/* signals are read from a signalfd; no thread may take them */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0)
+		fatal("sigprocmask");
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&ac, 0, sizeof(ac));
+	ac.socket_path = cf.socket;
+	ac.group = cf.group;
+	ac.listen = listen_addr;
+	ac.tls_cert = tls_cert;
+	ac.tls_key = tls_key;
+	ac.tokens = tokens;
+	diags_init(&d);
+	/* configuration errors stop us before the kernel is touched */
+	if ((api = api_new(&ac, &d)) == NULL) {
+		log_diags(&d);
+		fatalx("cannot set up the API");
+	}
+	if ((e = engine_new(cf.table, cf.state_dir, &d)) == NULL) {
+		log_diags(&d);
+		fatalx("cannot open the netlink socket");
+	}
+	startup(e, &cf);
+
+	if (!cf.foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("fwctld", false, cf.log_level);
+	}
+	if ((sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+
+	if (api_serve(api, e, &d) == -1) {
+		log_diags(&d);
+		fatalx("cannot serve the API");
+	}
+	diags_free(&d);
+	sd_notifyf(0, "READY=1\nSTATUS=serving generation %" PRIu64
+	    " on %s\nMAINPID=%lu", engine_generation(e), cf.socket,
+	    (unsigned long)getpid());
+
+	pfd.fd = sfd;
+	pfd.events = POLLIN;
+	for (;;) {
+		if (poll(&pfd, 1, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		n = read(sfd, &si, sizeof(si));
+		if (n != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			sd_notify(0, "RELOADING=1");
+			reload(e, &cf);
+			sd_notifyf(0, "READY=1\nSTATUS=serving generation %"
+			    PRIu64 " on %s", engine_generation(e), cf.socket);
+			continue;
+		}
+		break;
+	}
+	log_info("exiting on signal %u; table inet %s %s", si.ssi_signo,
+	    cf.table, cf.flush_on_exit ? "removed" : "stays in the kernel");
+	sd_notify(0, "STOPPING=1");
+	api_stop(api);
+	engine_free(e, cf.flush_on_exit);
+	close(sfd);
+	return 0;
+}

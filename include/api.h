@@ -1,0 +1,68 @@
+/*
+ * api.c: the REST API (docs/api.md) on a UNIX socket, with libmicrohttpd.
+ * The only file that includes microhttpd.h.  Requests become struct change
+ * for the engine; replies are JSON or application/problem+json.
+ */
+#ifndef FWCTL_API_H
+#define FWCTL_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "engine.h"
+
+struct api;
+struct api_req;
+
+struct api_config {
+	const char	*socket_path;
+	const char	*group;		/* may use the API besides root */
+	unsigned	 threads;	/* 0 = default */
+	unsigned	 conn_limit;	/* 0 = default */
+	unsigned	 timeout;	/* seconds; 0 = default */
+	/* Optional TCP listener with TLS and bearer tokens; all four or none.
+	 * The tokens file holds "NAME TOKEN" lines. */
+	const char	*listen;	/* "ADDR:PORT", "[ADDR6]:PORT" */
+	const char	*tls_cert;	/* PEM files */
+	const char	*tls_key;
+	const char	*tokens;
+};
+
+/* Route flags. */
+#define API_BODY	0x01	/* needs a body */
+#define API_TEXT	0x02	/* the body may be rule-language text */
+#define API_BIG		0x04	/* a whole ruleset: the large body limit */
+#define API_MUTATE	0x08	/* changes the ruleset (If-Match, dry_run) */
+
+struct api_route {
+	const char	*method;
+	const char	*path;		/* "/v1/rules/{name}" */
+	unsigned	 flags;
+	const char	*args;		/* allowed query arguments, ","-separated */
+	void		(*handler)(struct api_req *);
+};
+
+/* The routes table; check_openapi compares it with docs/openapi.yaml. */
+extern const struct api_route	api_routes[];
+extern const size_t		api_nroutes;
+
+#define API_BODY_MAX		(1u << 20)	/* single objects */
+#define API_BODY_MAX_BIG	(64u << 20)	/* PUT /v1/ruleset */
+#define API_JSON_DEPTH_MAX	32
+
+/* Everything that can fail on configuration, before the kernel is
+ * touched: binds the socket (refused while another daemon answers on it),
+ * reads the TLS files and tokens. NULL with diags on error. */
+struct api	*api_new(const struct api_config *, struct diags *);
+/* Starts serving requests against the engine. 0, or -1 with diags. */
+int		 api_serve(struct api *, struct engine *, struct diags *);
+/* Stops serving (in-flight requests finish), removes the socket, frees. */
+void		 api_stop(struct api *);
+
+/* Exposed for unit tests. */
+/* Nesting depth of arrays and objects in JSON text, strings skipped. */
+size_t		 api_json_depth(const char *, size_t);
+bool		 api_utf8_valid(const char *, size_t);
+
+#endif
