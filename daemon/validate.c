@@ -16,6 +16,7 @@
 
 #include "diag.h"
 #include "ruleset.h"
+#include "strmap.h"
 
 struct vctx {
 	const struct ruleset	*rs;
@@ -127,30 +128,38 @@ check_name(struct vctx *v, const char *kind, const char *name,
 		    "characters", kind, name, FWCTL_NAME_MAX);
 }
 
-/*
- * Duplicate names among n objects reached through get(). Quadratic, but
- * over names of objects people write, not over set elements.
- */
+/* Duplicate names among n objects reached through name(): one pass with a
+ * hash index, since rulesets hold tens of thousands of rules. */
 static void
 check_dups(struct vctx *v, const char *kind, size_t n,
     const char *(*name)(const struct ruleset *, size_t),
     const struct srcloc *(*loc)(const struct ruleset *, size_t))
 {
+	struct strmap *seen;
 	char buf[512];
-	size_t i, j;
+	size_t i;
+	void *first;
 
+	if ((seen = strmap_new(n)) == NULL) {
+		verr(v, NULL, "out of memory checking %s names", kind);
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		if (name(v->rs, i) == NULL)
 			continue;
-		for (j = 0; j < i; j++)
-			if (name(v->rs, j) &&
-			    strcmp(name(v->rs, i), name(v->rs, j)) == 0)
-				break;
-		if (j < i)
+		/* values are index + 1 so that index 0 is not NULL */
+		if ((first = strmap_gets(seen, name(v->rs, i))) != NULL) {
 			verr(v, loc(v->rs, i), "%s \"%s\" is defined twice%s",
-			    kind, name(v->rs, i), first_at(loc(v->rs, j), buf,
-			    sizeof(buf)));
+			    kind, name(v->rs, i), first_at(loc(v->rs,
+			    (size_t)first - 1), buf, sizeof(buf)));
+			continue;
+		}
+		if (strmap_puts(seen, name(v->rs, i), (void *)(i + 1)) == -1) {
+			verr(v, NULL, "out of memory checking %s names", kind);
+			break;
+		}
 	}
+	strmap_free(seen);
 }
 
 static const char *zone_name_at(const struct ruleset *rs, size_t i)

@@ -32,7 +32,8 @@ struct nft_counters {
 
 /* What the last transaction sent, for tests and benchmarks. */
 struct nft_stats {
-	size_t	 msgs;		/* netlink messages in the batch */
+	size_t	 msgs;		/* netlink messages in the batch, batch
+				 * begin and end included; 0 = none sent */
 	size_t	 rules_added;
 	size_t	 rules_deleted;
 	size_t	 rules_replaced;
@@ -54,8 +55,11 @@ void		 nft_close(struct nft *);
  * through this handle), or NULL when unknown (first apply after start:
  * the table is created or adopted and reconciled as a whole, atomically).
  * plan lists prev -> next differences (plan_diff, or a one-item plan built
- * by the caller); NULL means "compute it". Unchanged rules keep their
- * counters; elements of sets that did not change survive.
+ * by the caller); NULL means "compute it". nft.c diffs the compiled
+ * tables itself (see docs/design-compile.md); a plan made only of
+ * PLAN_ELEMENT items is sent as it is, without compiling. Unchanged rules
+ * keep their counters; elements of sets that did not change survive.
+ * A change that changes nothing in the kernel sends nothing.
  * On failure nothing has changed in the kernel; diags name the object the
  * kernel refused (rule name, and file:line:col where known). Returns 0/-1.
  */
