@@ -1,0 +1,500 @@
+/*
+ * NAT and the DMZ preset, end to end: rule text parsed, validated,
+ * compiled and applied (incrementally, as fwctld does) by nft.c in the
+ * lab's router namespace, judged by real connections and by what the far
+ * end saw (the probe server answers with the peer address and its own
+ * address and port).
+ *
+ * The wan host has no route back to lan or dmz, so a lan host reaching it
+ * at all proves masquerade; the setup gives it a route to the dmz network
+ * only, so that "wan -> dmz is refused" is the firewall's doing, not the
+ * routing's (the positive controls below show the route works).
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <check.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/lab.h"
+#include "nft.h"
+#include "parse.h"
+#include "ruleset.h"
+
+#define WAIT_MS		1500	/* a connection that should fail */
+#define OK_MS		5000	/* one that should succeed */
+
+static struct lab *lab;
+
+static const char base_rules[] =
+    "zone wan { interface wan0; external }\n"
+    "zone lan { interface lan0 }\n"
+    "zone dmz { interface dmz0; dmz }\n"
+    "\n"
+    "policy lan -> wan accept\n"
+    "\n"
+    "nat masq masquerade from lan to wan\n"
+    "nat dmzout snat from dmz to wan as 10.50.0.100\n"
+    "nat web forward from wan tcp dport 8080 to 10.50.2.10:80\n"
+    "nat web6 forward from wan tcp dport 8080 to [fd50:2::10]:80\n"
+    "nat games forward from wan udp dport 7000-7005 to 10.50.2.10\n"
+    "nat ssh forward from wan tcp dport 2222 to 10.50.2.10:22 "
+    "src 198.51.100.0/24\n"
+    "nat lanweb forward from wan tcp dport 9090 to 10.50.1.10:80\n";
+
+static long long
+lab_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct nft *nf;
+static struct ruleset *cur;	/* what the kernel holds */
+static char *cur_text;
+
+/* Makes the kernel hold text, changing what it held (incrementally, as
+ * fwctld does). */
+static void
+set_rules(const char *text)
+{
+	struct ruleset *rs = ruleset_new();
+	struct diags d;
+
+	ck_assert_ptr_nonnull(rs);
+	diags_init(&d);
+	if (parse_buffer(rs, "lab.rules", text, strlen(text), &d) != 0 ||
+	    validate_ruleset(rs, &d) != 0 ||
+	    nft_apply(nf, cur, rs, NULL, &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("cannot apply:\n%s", text);
+	}
+	diags_free(&d);
+	ruleset_free(cur);
+	cur = rs;
+	free(cur_text);
+	cur_text = strdup(text);
+	ck_assert_ptr_nonnull(cur_text);
+}
+
+/* The current rules without the lines starting with drop (may be NULL),
+ * with line add (may be NULL) at the end. */
+static void
+edit(const char *drop, const char *add)
+{
+	char *out, *o;
+	const char *l, *nl;
+
+	out = calloc(1, strlen(cur_text) + (add ? strlen(add) : 0) + 2);
+	ck_assert_ptr_nonnull(out);
+	o = out;
+	for (l = cur_text; *l != '\0'; l = nl) {
+		nl = strchr(l, '\n');
+		nl = nl ? nl + 1 : l + strlen(l);
+		if (drop != NULL && strncmp(l, drop, strlen(drop)) == 0)
+			continue;
+		memcpy(o, l, (size_t)(nl - l));
+		o += nl - l;
+	}
+	if (add != NULL)
+		o += sprintf(o, "%s\n", add);
+	set_rules(out);
+	free(out);
+}
+
+/* Every test: into the router namespace (this forked child only), from
+ * an empty table to the base ruleset. */
+static void
+reset(void)
+{
+	struct diags d;
+
+	ck_assert_int_eq(lab_enter(lab, "router"), 0);
+	lab_exec(lab, "router", "nft delete table inet fwctl 2>/dev/null; "
+	    "true");
+	diags_init(&d);
+	nf = nft_open(NULL, &d);
+	if (nf == NULL)
+		diags_print(&d, stderr);
+	ck_assert_msg(nf != NULL, "nft_open failed");
+	diags_free(&d);
+	cur = NULL;
+	set_rules(base_rules);
+}
+
+/* The reply of the server at addr:port reached from role, or NULL when
+ * the connection failed. Static buffer. */
+static const char *
+reach(const char *from, const char *proto, const char *addr, int port,
+    int timeout)
+{
+	static char reply[256];
+
+	if (lab_connect(lab, from, proto, addr, port, timeout, reply,
+	    sizeof(reply)) != 0)
+		return NULL;
+	return reply;
+}
+
+/* The server's reply starts with the peer address it saw, then its port,
+ * then the server's own address and port. */
+static void
+assert_seen(const char *reply, const char *peer, const char *local,
+    int lport)
+{
+	char p[64], l[64];
+	int pport, port;
+
+	ck_assert_msg(reply != NULL, "no connection (expected peer %s at "
+	    "%s:%d)", peer, local, lport);
+	ck_assert_msg(sscanf(reply, "%63s %d %63s %d", p, &pport, l,
+	    &port) == 4, "server reply \"%s\"", reply);
+	ck_assert_str_eq(p, peer);
+	if (local != NULL) {
+		ck_assert_str_eq(l, local);
+		ck_assert_int_eq(port, lport);
+	}
+}
+
+#define REFUSED(from, proto, addr, port) \
+	ck_assert_msg(reach(from, proto, addr, port, WAIT_MS) == NULL, \
+	    "%s reached %s %s:%d, expected it refused", from, proto, addr, \
+	    port)
+
+/* `nft list chain` in the router, as an independent reader. */
+static char *
+nft_chain(const char *chain)
+{
+	char *s = lab_output(lab, "router", "nft list chain inet fwctl %s",
+	    chain);
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+static void
+lab_nat_setup(void)
+{
+	static const struct { const char *role, *proto; int port; } srv[] = {
+		{ "wan", "tcp", 80 }, { "wan", "udp", 53 },
+		{ "dmz", "tcp", 80 }, { "dmz", "tcp", 22 },
+		{ "dmz", "udp", 7003 }, { "dmz", "udp", 7006 },
+		{ "lan", "tcp", 80 }, { "router", "tcp", 5000 },
+	};
+	size_t i;
+
+	if ((lab = lab_up()) == NULL) {
+		fprintf(stderr, "lab_nat: lab_up failed\n");
+		exit(1);
+	}
+	/* the SNAT address is one of the router's (someone must answer ARP
+	 * for it); the wan host may route to the dmz, not to the lan */
+	if (lab_exec(lab, "router", "ip addr add 10.50.0.100/24 dev wan0") ||
+	    lab_exec(lab, "wan", "ip route add 10.50.2.0/24 via 10.50.0.1")) {
+		fprintf(stderr, "lab_nat: cannot set up addresses\n");
+		goto fail;
+	}
+	for (i = 0; i < sizeof(srv) / sizeof(srv[0]); i++)
+		if (lab_serve(lab, srv[i].role, srv[i].proto,
+		    srv[i].port) == -1) {
+			fprintf(stderr, "lab_nat: cannot serve %s %d in %s\n",
+			    srv[i].proto, srv[i].port, srv[i].role);
+			goto fail;
+		}
+	return;
+ fail:
+	lab_down(lab);
+	lab = NULL;
+	exit(1);
+}
+
+static void
+lab_nat_teardown(void)
+{
+	lab_down(lab);
+	lab = NULL;
+	lab_sweep();
+}
+START_TEST(masquerade_lan_to_wan)
+{
+	reset();
+	/* the wan host cannot route to 10.50.1.0/24: it saw the router */
+	assert_seen(reach("lan", "tcp", "10.50.0.2", 80, OK_MS), "10.50.0.1",
+	    "10.50.0.2", 80);
+	assert_seen(reach("lan", "udp", "10.50.0.2", 53, OK_MS), "10.50.0.1",
+	    "10.50.0.2", 53);
+	/* one masquerade line covers IPv6 too */
+	assert_seen(reach("lan", "tcp", "fd50::2", 80, OK_MS), "fd50::1",
+	    "fd50::2", 80);
+
+	/* without the masquerade entry the replies find no way back */
+	edit("nat masq ", NULL);
+	REFUSED("lan", "tcp", "10.50.0.2", 80);
+}
+END_TEST
+
+START_TEST(snat_dmz_to_wan)
+{
+	char *s;
+
+	reset();
+	/* DMZ -> WAN passes (preset), with the SNAT address */
+	assert_seen(reach("dmz", "tcp", "10.50.0.2", 80, OK_MS),
+	    "10.50.0.100", "10.50.0.2", 80);
+	s = nft_chain("postrouting");
+	ck_assert_msg(strstr(s, "snat ip to 10.50.0.100") != NULL, "%s", s);
+	ck_assert_msg(strstr(s, "meta nfproto ipv4 iifname \"dmz0\" "
+	    "oifname \"wan0\"") != NULL, "%s", s);
+	free(s);
+	/* an IPv4 `as` leaves IPv6 alone: no way back from the wan host */
+	REFUSED("dmz", "tcp", "fd50::2", 80);
+
+	/* snat replaced by masquerade: the wan host sees the router's own
+	 * address instead */
+	edit("nat dmzout ", "nat dmzmasq masquerade from dmz to wan");
+	assert_seen(reach("dmz", "tcp", "10.50.0.2", 80, OK_MS), "10.50.0.1",
+	    "10.50.0.2", 80);
+}
+END_TEST
+
+START_TEST(forward_ipv4_ipv6)
+{
+	char *s;
+
+	reset();
+	/* the router's wan address, port 8080, lands on dmz port 80; the
+	 * dmz host sees the real client */
+	assert_seen(reach("wan", "tcp", "10.50.0.1", 8080, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 80);
+	assert_seen(reach("wan", "tcp", "fd50::1", 8080, OK_MS), "fd50::2",
+	    "fd50:2::10", 80);
+	/* another port of the router is not forwarded (wan -> self drops) */
+	REFUSED("wan", "tcp", "10.50.0.1", 8081);
+
+	s = nft_chain("prerouting");
+	ck_assert_msg(strstr(s, "dnat ip to 10.50.2.10:80") != NULL, "%s", s);
+	ck_assert_msg(strstr(s, "dnat ip6 to [fd50:2::10]:80") != NULL, "%s",
+	    s);
+	ck_assert_msg(strstr(s, "fib daddr type local") != NULL, "%s", s);
+	free(s);
+}
+END_TEST
+
+START_TEST(forward_port_range)
+{
+	reset();
+	/* 7000-7005 keep their port: 7003 lands on dmz 7003 */
+	assert_seen(reach("wan", "udp", "10.50.0.1", 7003, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 7003);
+	/* 7006 is outside the range (a server listens there in the dmz) */
+	REFUSED("wan", "udp", "10.50.0.1", 7006);
+	/* a shorter range that still holds 7003, then one that does not */
+	edit("nat games ", "nat games forward from wan udp dport 7003-7010 to "
+	    "10.50.2.10");
+	assert_seen(reach("wan", "udp", "10.50.0.1", 7006, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 7006);
+	edit("nat games ", "nat games forward from wan udp dport 7004-7010 to "
+	    "10.50.2.10");
+	REFUSED("wan", "udp", "10.50.0.1", 7003);
+}
+END_TEST
+
+START_TEST(forward_source_restriction)
+{
+	reset();
+	/* only 198.51.100.0/24 may use 2222: the wan host (10.50.0.2) not */
+	REFUSED("wan", "tcp", "10.50.0.1", 2222);
+	/* nor through the open filter directly */
+	REFUSED("wan", "tcp", "10.50.2.10", 22);
+	edit("nat ssh ", "nat ssh forward from wan tcp dport 2222 to "
+	    "10.50.2.10:22 "
+	    "src { 10.50.0.2, 198.51.100.0/24 }");
+	assert_seen(reach("wan", "tcp", "10.50.0.1", 2222, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 22);
+	/* the forward opens the forwarded flow, not the target's port */
+	REFUSED("wan", "tcp", "10.50.2.10", 22);
+}
+END_TEST
+
+START_TEST(hairpin_from_lan)
+{
+	reset();
+	/* a lan host uses the public address and reaches the dmz server;
+	 * the target is on another zone, so it sees the client itself */
+	assert_seen(reach("lan", "tcp", "10.50.0.1", 8080, OK_MS),
+	    "10.50.1.10", "10.50.2.10", 80);
+	assert_seen(reach("lan", "tcp", "fd50::1", 8080, OK_MS),
+	    "fd50:1::10", "fd50:2::10", 80);
+	/* a forward whose target is in the lan itself: the flow goes back
+	 * out through lan0 and is masqueraded so replies come through the
+	 * router (here the client is the target: it sees the router) */
+	assert_seen(reach("lan", "tcp", "10.50.0.1", 9090, OK_MS),
+	    "10.50.1.1", "10.50.1.10", 80);
+	/* the router's own lan address on a forwarded port is the router:
+	 * the hairpin takes only the other addresses of the host */
+	edit(NULL, "nat r5000 forward from wan tcp dport 5000 to "
+	    "10.50.2.10:80");
+	edit(NULL, "rule adm from lan to self tcp dport 5000 accept");
+	assert_seen(reach("lan", "tcp", "10.50.1.1", 5000, OK_MS),
+	    "10.50.1.10", "10.50.1.1", 5000);
+	assert_seen(reach("lan", "tcp", "10.50.0.1", 5000, OK_MS),
+	    "10.50.1.10", "10.50.2.10", 80);
+	/* the same for IPv6: masqueraded to the router's lan address */
+	edit(NULL, "nat lanweb6 forward from wan tcp dport 9090 to "
+	    "[fd50:1::10]:80");
+	assert_seen(reach("lan", "tcp", "fd50::1", 9090, OK_MS),
+	    "fd50:1::1", "fd50:1::10", 80);
+	/* from the wan the same forward shows the real client */
+	assert_seen(reach("wan", "tcp", "10.50.0.1", 9090, OK_MS),
+	    "10.50.0.2", "10.50.1.10", 80);
+}
+END_TEST
+
+START_TEST(dmz_preset)
+{
+	reset();
+	/* DMZ -> LAN and DMZ -> router are refused */
+	REFUSED("dmz", "tcp", "10.50.1.10", 80);
+	REFUSED("dmz", "tcp", "fd50:1::10", 80);
+	REFUSED("dmz", "tcp", "10.50.2.1", 5000);
+	/* LAN -> DMZ passes (no policy names the pair: the preset) */
+	assert_seen(reach("lan", "tcp", "10.50.2.10", 80, OK_MS),
+	    "10.50.1.10", "10.50.2.10", 80);
+	assert_seen(reach("lan", "tcp", "fd50:2::10", 80, OK_MS),
+	    "fd50:1::10", "fd50:2::10", 80);
+	/* DMZ -> WAN passes */
+	assert_seen(reach("dmz", "tcp", "10.50.0.2", 80, OK_MS),
+	    "10.50.0.100", "10.50.0.2", 80);
+	/* WAN -> DMZ without a forward is refused, although routed */
+	REFUSED("wan", "tcp", "10.50.2.10", 80);
+
+	/* explicit rules and policies override the preset */
+	edit(NULL, "rule wan-web from wan to dmz tcp dport 80 accept");
+	assert_seen(reach("wan", "tcp", "10.50.2.10", 80, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 80);
+	edit(NULL, "rule dmz-svc from dmz to self tcp dport 5000 accept");
+	assert_seen(reach("dmz", "tcp", "10.50.2.1", 5000, OK_MS),
+	    "10.50.2.10", "10.50.2.1", 5000);
+	edit(NULL, "policy dmz -> lan accept");
+	assert_seen(reach("dmz", "tcp", "10.50.1.10", 80, OK_MS),
+	    "10.50.2.10", "10.50.1.10", 80);
+	edit(NULL, "policy lan -> dmz drop");
+	REFUSED("lan", "tcp", "10.50.2.10", 80);
+}
+END_TEST
+
+START_TEST(forward_removed_closes)
+{
+	char *s;
+
+	reset();
+	assert_seen(reach("wan", "tcp", "10.50.0.1", 8080, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 80);
+	edit("nat web ", NULL);
+	REFUSED("wan", "tcp", "10.50.0.1", 8080);
+	/* the IPv6 forward of the same port is a separate entry */
+	assert_seen(reach("wan", "tcp", "fd50::1", 8080, OK_MS), "fd50::2",
+	    "fd50:2::10", 80);
+	s = nft_chain("prerouting");
+	ck_assert_msg(strstr(s, "comment \"web\"") == NULL, "%s", s);
+	free(s);
+	s = nft_chain("nat-open");
+	ck_assert_msg(strstr(s, "forward web\"") == NULL, "%s", s);
+	free(s);
+	/* back with one line: DNAT and filter together */
+	edit(NULL, "nat web forward from wan tcp dport 8080 to 10.50.2.10:80");
+	assert_seen(reach("wan", "tcp", "10.50.0.1", 8080, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 80);
+	/* a blocklist rule naming the pair still wins over the forward */
+	edit(NULL, "rule no-wan from wan to dmz src 10.50.0.2 drop");
+	REFUSED("wan", "tcp", "10.50.0.1", 8080);
+}
+END_TEST
+
+/* The same through the real daemon and CLI: one `fwctl add-nat` line
+ * opens a forward, `fwctl delete-nat` closes it. */
+START_TEST(daemon_add_delete_forward)
+{
+	const char *d = getenv("FWCTLD"), *c = getenv("FWCTL");
+	char fwctld[PATH_MAX], fwctl[PATH_MAX], dir[] = "/tmp/fwctl-nat.XXXXXX";
+	char path[PATH_MAX + 32], sock[PATH_MAX + 32];
+	struct stat st;
+	long long end;
+	pid_t pid;
+	FILE *f;
+	int i;
+
+	ck_assert_msg(realpath(d && *d ? d : "daemon/fwctld", fwctld) != NULL &&
+	    realpath(c && *c ? c : "cli/fwctl", fwctl) != NULL,
+	    "no fwctld or fwctl binary (FWCTLD, FWCTL)");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/rules", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/rules/10-base.rules", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(base_rules, f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(sock, sizeof(sock), "%s/fwctld.sock", dir);
+	pid = lab_spawn(lab, "router", "exec %s --foreground --socket %s "
+	    "--state-dir %s/state --rules-dir %s/rules >%s/fwctld.log 2>&1",
+	    fwctld, sock, dir, dir, dir);
+	ck_assert_int_ne(pid, -1);
+	for (i = 0, end = lab_ms() + 10000; lab_ms() < end; usleep(20000))
+		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && ++i > 5)
+			break;
+	ck_assert_msg(S_ISSOCK(st.st_mode), "fwctld did not start");
+
+	assert_seen(reach("wan", "tcp", "10.50.0.1", 8080, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 80);
+	ck_assert_int_eq(lab_exec(lab, "router", "%s --socket %s delete-nat "
+	    "web >/dev/null", fwctl, sock), 0);
+	REFUSED("wan", "tcp", "10.50.0.1", 8080);
+	ck_assert_int_eq(lab_exec(lab, "router", "%s --socket %s add-nat web8 "
+	    "forward from wan tcp dport 8088 to 10.50.2.10:80 >/dev/null",
+	    fwctl, sock), 0);
+	assert_seen(reach("wan", "tcp", "10.50.0.1", 8088, OK_MS),
+	    "10.50.0.2", "10.50.2.10", 80);
+	assert_seen(reach("lan", "tcp", "10.50.0.1", 8088, OK_MS),
+	    "10.50.1.10", "10.50.2.10", 80);
+	lab_stop(lab, pid);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	if (getenv("KEEP") == NULL && system(path) == -1)
+		perror("system");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("lab_nat");
+	TCase *tc = tcase_create("nat");
+	SRunner *sr;
+	int nfail;
+
+	tcase_add_unchecked_fixture(tc, lab_nat_setup, lab_nat_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, masquerade_lan_to_wan);
+	tcase_add_test(tc, snat_dmz_to_wan);
+	tcase_add_test(tc, forward_ipv4_ipv6);
+	tcase_add_test(tc, forward_port_range);
+	tcase_add_test(tc, forward_source_restriction);
+	tcase_add_test(tc, hairpin_from_lan);
+	tcase_add_test(tc, dmz_preset);
+	tcase_add_test(tc, forward_removed_closes);
+	tcase_add_test(tc, daemon_add_delete_forward);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nfail = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
