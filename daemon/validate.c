@@ -710,6 +710,14 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 			verr(v, l, "%s: target ports %u-%u run past 65535", obj,
 			    n->target_port, (unsigned)n->target_port +
 			    (n->dport.hi - n->dport.lo));
+		/* the kernel's NAT expression maps a range onto a range of
+		 * choices, not port by port, so only the same ports are
+		 * forwarded faithfully */
+		else if (n->target_port && n->dport.lo != n->dport.hi &&
+		    n->target_port != n->dport.lo)
+			verr(v, l, "%s: a port range can only be forwarded to "
+			    "the same ports; expected \"to ADDR\" or \"to "
+			    "ADDR:%u\"", obj, n->dport.lo);
 		if (!addr_valid(&n->target, &why))
 			verr(v, l, "%s: forward target %s", obj, why);
 		else if (!addr_is_host(&n->target))
@@ -733,10 +741,14 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 			    o->target.family != n->target.family ||
 			    !ranges_overlap(&o->dport, &n->dport))
 				continue;
-			verr(v, l, "%s: %s port %u%s from zone \"%s\" is already "
+			if (n->dport.hi != n->dport.lo)
+				snprintf(a, sizeof(a), "ports %u-%u",
+				    n->dport.lo, n->dport.hi);
+			else
+				snprintf(a, sizeof(a), "port %u", n->dport.lo);
+			verr(v, l, "%s: %s %s from zone \"%s\" is already "
 			    "forwarded by nat \"%s\"%s", obj,
-			    nz(proto_name(n->proto)), n->dport.lo,
-			    n->dport.hi != n->dport.lo ? "-..." : "", n->from,
+			    nz(proto_name(n->proto)), a, n->from,
 			    nz(o->name), first_at(&o->loc, buf, sizeof(buf)));
 			break;
 		}

@@ -1021,10 +1021,13 @@ static const struct bad {
 	    "nat \"n\": as 203.0.113.1 is IPv4 but src fd00::/64 is IPv6" },
 	{ "nat a forward from wan tcp dport 80 to 10.0.2.10\n"
 	    "nat b forward from wan tcp dport 70-90 to 10.0.2.11", 2, 1,
-	    "nat \"b\": tcp port 70-... from zone \"wan\" is already forwarded "
+	    "nat \"b\": tcp ports 70-90 from zone \"wan\" is already forwarded "
 	    "by nat \"a\"" },
 	{ "nat n forward from wan tcp dport 1000-2000 to 10.0.2.10:65000", 1,
 	    1, "nat \"n\": target ports 65000-66000 run past 65535" },
+	{ "nat n forward from wan tcp dport 7000-7005 to 10.0.2.10:8000", 1,
+	    1, "nat \"n\": a port range can only be forwarded to the same "
+	    "ports" },
 	{ "nat n forward from any tcp dport 80 to 10.0.2.10", 1, 1,
 	    "forward from any" },
 	{ "nat n masquerade from lan to wan\nnat n masquerade from dmz to wan",

@@ -120,7 +120,7 @@ START_TEST(test_valid)
 	    "accept\n"
 	    "rule d from any to self icmp type echo-request accept\n"
 	    "nat m masquerade from lan to wan src 192.168.10.0/24\n"
-	    "nat f forward from wan tcp dport 8000-8010 to 192.168.10.7:9000\n"
+	    "nat f forward from wan tcp dport 8000-8010 to 192.168.10.7:8000\n"
 	    "nat g forward from wan tcp dport 8000 to fd00:10::7\n"
 	    "nat h forward from wan udp dport 8000 to 10.0.2.9\n");
 	const char *none[] = { NULL };
@@ -341,7 +341,7 @@ END_TEST
 START_TEST(test_forward_overlap)
 {
 	const char *want[] = {
-		"nat \"b\": tcp port 8005-... from zone \"wan\" is already "
+		"nat \"b\": tcp ports 8005-8020 from zone \"wan\" is already "
 		    "forwarded by nat \"a\" (first at v.rules:4:1)",
 		"nat \"d\": udp port 53 from zone \"wan\" is already forwarded by "
 		    "nat \"c\"",
