@@ -1,0 +1,1897 @@
+/*
+ * The ruleset model into fwctl's picture of one nf_tables table (struct
+ * cplan). See docs/design-compile.md for the layout; nft.c turns the
+ * picture into netlink messages and diffs two pictures.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_nat.h>
+
+#include "compile.h"
+
+#define REG1	NFT_REG_1
+#define REG2	NFT_REG_2
+#define UNZONED	ZONE_ANY	/* the side of a packet in no zone */
+
+/* An interval of keys, inclusive, as big-endian bytes. */
+struct span {
+	uint8_t	 lo[16];
+	uint8_t	 hi[16];
+};
+
+static int	grow(void *vp, size_t *cap, size_t n, size_t size);
+
+static int
+grow(void *vp, size_t *cap, size_t n, size_t size)
+{
+	void **p = vp;
+	size_t ncap;
+	void *np;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	if ((np = reallocarray(*p, ncap, size)) == NULL)
+		return -1;
+	memset((char *)np + *cap * size, 0, (ncap - *cap) * size);
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* --- plan construction ------------------------------------------------ */
+
+static void
+cset_clear(struct cset *s)
+{
+	size_t i;
+
+	free(s->name);
+	for (i = 0; i < s->nelems; i++)
+		free(s->elems[i].chain);
+	free(s->elems);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+crule_clear(struct crule *r)
+{
+	size_t i;
+
+	free(r->chain);
+	free(r->key);
+	free(r->name);
+	free(r->comment);
+	for (i = 0; i < r->nexprs; i++) {
+		free(r->exprs[i].set);
+		free(r->exprs[i].chain);
+		free(r->exprs[i].prefix);
+	}
+	free(r->exprs);
+	for (i = 0; i < r->nanon; i++)
+		cset_clear(&r->anon[i]);
+	free(r->anon);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+cplan_free(struct cplan *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	free(p->table);
+	for (i = 0; i < p->nchains; i++) {
+		free(p->chains[i].name);
+		free(p->chains[i].type);
+	}
+	free(p->chains);
+	for (i = 0; i < p->nsets; i++)
+		cset_clear(&p->sets[i]);
+	free(p->sets);
+	for (i = 0; i < p->nrules; i++)
+		crule_clear(&p->rules[i]);
+	free(p->rules);
+	memset(p, 0, sizeof(*p));
+}
+
+struct cchain *
+cplan_add_chain(struct cplan *p, const char *name)
+{
+	struct cchain *c;
+
+	if (grow(&p->chains, &p->chains_cap, p->nchains, sizeof(*c)) == -1)
+		return NULL;
+	c = &p->chains[p->nchains];
+	memset(c, 0, sizeof(*c));
+	if ((c->name = strdup(name)) == NULL)
+		return NULL;
+	c->policy = NF_ACCEPT;
+	p->nchains++;
+	return c;
+}
+
+static struct cchain *
+cplan_add_base(struct cplan *p, const char *name, const char *type,
+    uint32_t hook, int32_t prio)
+{
+	struct cchain *c;
+
+	if ((c = cplan_add_chain(p, name)) == NULL)
+		return NULL;
+	c->base = true;
+	c->hook = hook;
+	c->prio = prio;
+	if ((c->type = strdup(type)) == NULL)
+		return NULL;
+	return c;
+}
+
+struct crule *
+cplan_add_rule(struct cplan *p, const char *chain, const char *key,
+    const char *name)
+{
+	struct crule *r;
+
+	if (grow(&p->rules, &p->rules_cap, p->nrules, sizeof(*r)) == -1)
+		return NULL;
+	r = &p->rules[p->nrules];
+	memset(r, 0, sizeof(*r));
+	p->nrules++;
+	if ((r->chain = strdup(chain)) == NULL ||
+	    (r->key = strdup(key)) == NULL ||
+	    (name != NULL && (r->name = strdup(name)) == NULL))
+		return NULL;
+	return r;
+}
+
+struct cexpr *
+crule_add(struct crule *r, enum cx_type type)
+{
+	struct cexpr *e;
+
+	if (grow(&r->exprs, &r->exprs_cap, r->nexprs, sizeof(*e)) == -1)
+		return NULL;
+	e = &r->exprs[r->nexprs++];
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	return e;
+}
+
+static struct cset *
+crule_add_anon(struct crule *r)
+{
+	struct cset *s;
+
+	if ((s = reallocarray(r->anon, r->nanon + 1, sizeof(*s))) == NULL)
+		return NULL;
+	r->anon = s;
+	s = &r->anon[r->nanon++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+static struct celem *
+cset_add_elem(struct cset *s)
+{
+	struct celem *e;
+
+	if (grow(&s->elems, &s->elems_cap, s->nelems, sizeof(*e)) == -1)
+		return NULL;
+	e = &s->elems[s->nelems++];
+	memset(e, 0, sizeof(*e));
+	e->key_len = s->key_len;
+	return e;
+}
+
+const struct cchain *
+cplan_chain(const struct cplan *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nchains; i++)
+		if (strcmp(p->chains[i].name, name) == 0)
+			return &p->chains[i];
+	return NULL;
+}
+
+const struct cset *
+cplan_set(const struct cplan *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nsets; i++)
+		if (strcmp(p->sets[i].name, name) == 0)
+			return &p->sets[i];
+	return NULL;
+}
+
+const struct crule *
+cplan_rule(const struct cplan *p, const char *chain, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (strcmp(p->rules[i].chain, chain) == 0 &&
+		    strcmp(p->rules[i].key, key) == 0)
+			return &p->rules[i];
+	return NULL;
+}
+
+size_t
+cplan_chain_nrules(const struct cplan *p, const char *chain)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->nrules; i++)
+		if (strcmp(p->rules[i].chain, chain) == 0)
+			n++;
+	return n;
+}
+
+/* --- expressions -------------------------------------------------------- */
+
+static int
+x_meta(struct crule *r, uint32_t key, uint32_t dreg)
+{
+	struct cexpr *e;
+
+	if ((e = crule_add(r, CX_META)) == NULL)
+		return -1;
+	e->key = key;
+	e->dreg = dreg;
+	return 0;
+}
+
+static int
+x_payload(struct crule *r, uint32_t base, uint32_t off, uint32_t len)
+{
+	struct cexpr *e;
+
+	if ((e = crule_add(r, CX_PAYLOAD)) == NULL)
+		return -1;
+	e->key = base;
+	e->offset = off;
+	e->len = len;
+	e->dreg = REG1;
+	return 0;
+}
+
+static int
+x_cmp(struct crule *r, uint32_t op, const void *data, uint32_t len)
+{
+	struct cexpr *e;
+
+	if ((e = crule_add(r, CX_CMP)) == NULL)
+		return -1;
+	e->sreg = REG1;
+	e->op = op;
+	e->len = len;
+	memcpy(e->data, data, len);
+	return 0;
+}
+
+static int
+x_cmp_u8(struct crule *r, uint8_t v)
+{
+	return x_cmp(r, NFT_CMP_EQ, &v, 1);
+}
+
+static int
+x_verdict(struct crule *r, int verdict, const char *chain)
+{
+	struct cexpr *e;
+
+	if ((e = crule_add(r, CX_VERDICT)) == NULL)
+		return -1;
+	e->verdict = verdict;
+	if (chain != NULL && (e->chain = strdup(chain)) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+x_counter(struct crule *r)
+{
+	return crule_add(r, CX_COUNTER) == NULL ? -1 : 0;
+}
+
+static int
+x_nfproto(struct crule *r, int family)
+{
+	if (x_meta(r, NFT_META_NFPROTO, REG1) == -1)
+		return -1;
+	return x_cmp_u8(r, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+}
+
+static int
+x_l4proto(struct crule *r, int proto)
+{
+	if (x_meta(r, NFT_META_L4PROTO, REG1) == -1)
+		return -1;
+	return x_cmp_u8(r, (uint8_t)proto);
+}
+
+/* ct state & mask != 0 (or == 0 when none) */
+static int
+x_ctstate(struct crule *r, uint32_t mask)
+{
+	struct cexpr *e;
+	uint32_t zero = 0;
+
+	if ((e = crule_add(r, CX_CT)) == NULL)
+		return -1;
+	e->key = NFT_CT_STATE;
+	e->dreg = REG1;
+	if ((e = crule_add(r, CX_BITWISE)) == NULL)
+		return -1;
+	e->sreg = e->dreg = REG1;
+	e->len = 4;
+	memcpy(e->data, &mask, 4);	/* ct values are host order */
+	return x_cmp(r, NFT_CMP_NEQ, &zero, 4);
+}
+
+static int
+x_lookup_anon(struct crule *r, uint32_t dreg)
+{
+	struct cexpr *e;
+
+	if ((e = crule_add(r, CX_LOOKUP)) == NULL)
+		return -1;
+	e->sreg = REG1;
+	e->dreg = dreg;
+	e->set_anon = (int)r->nanon;	/* the set last added */
+	return 0;
+}
+
+static int
+x_lookup_named(struct crule *r, const char *set)
+{
+	struct cexpr *e;
+
+	if ((e = crule_add(r, CX_LOOKUP)) == NULL)
+		return -1;
+	e->sreg = REG1;
+	if ((e->set = strdup(set)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* --- intervals ---------------------------------------------------------- */
+
+static int
+bytes_inc(uint8_t *b, size_t len)	/* returns 1 on overflow */
+{
+	while (len-- > 0)
+		if (++b[len] != 0)
+			return 0;
+	return 1;
+}
+
+static bool
+bytes_max(const uint8_t *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != 0xff)
+			return false;
+	return true;
+}
+
+static size_t span_len;		/* qsort has no context argument */
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct span *)a)->lo,
+	    ((const struct span *)b)->lo, span_len);
+}
+
+/* Sorts and merges overlapping or adjacent spans, then appends them to s
+ * as interval start/end elements. */
+static int
+cset_add_spans(struct cset *s, struct span *v, size_t n)
+{
+	size_t len = s->key_len, i, m = 0;
+	struct celem *e;
+	uint8_t next[16];
+
+	span_len = len;
+	qsort(v, n, sizeof(*v), span_cmp);
+	for (i = 0; i < n; i++) {
+		if (m > 0) {
+			memcpy(next, v[m - 1].hi, len);
+			if (bytes_max(next, len) || (bytes_inc(next, len), 0) ||
+			    memcmp(v[i].lo, next, len) <= 0) {
+				if (memcmp(v[i].hi, v[m - 1].hi, len) > 0)
+					memcpy(v[m - 1].hi, v[i].hi, len);
+				continue;
+			}
+		}
+		v[m++] = v[i];
+	}
+	for (i = 0; i < m; i++) {
+		if ((e = cset_add_elem(s)) == NULL)
+			return -1;
+		memcpy(e->key, v[i].lo, len);
+		if (bytes_max(v[i].hi, len))
+			continue;
+		if ((e = cset_add_elem(s)) == NULL)
+			return -1;
+		memcpy(e->key, v[i].hi, len);
+		bytes_inc(e->key, len);
+		e->end = true;
+	}
+	return 0;
+}
+
+static void
+addr_span(const struct addr *a, struct span *sp)
+{
+	size_t len = a->family == AF_INET ? 4 : 16;
+	int i, bits;
+
+	memset(sp, 0, sizeof(*sp));
+	memcpy(sp->lo, a->bytes, len);
+	memcpy(sp->hi, a->bytes, len);
+	for (i = 0; i < (int)len; i++) {
+		bits = a->prefix - i * 8;
+		if (bits >= 8)
+			continue;
+		sp->hi[i] |= bits <= 0 ? 0xff : (uint8_t)(0xff >> bits);
+	}
+}
+
+static void
+port_span(const struct portrange *pr, struct span *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->lo[0] = pr->lo >> 8;
+	sp->lo[1] = pr->lo & 0xff;
+	sp->hi[0] = pr->hi >> 8;
+	sp->hi[1] = pr->hi & 0xff;
+}
+
+/* --- matches ------------------------------------------------------------ */
+
+static int
+family_bits(int family)
+{
+	return family == AF_INET ? 1 : 2;
+}
+
+static int
+set_family_bits(const struct ruleset *rs, const char *name)
+{
+	ssize_t i;
+
+	if (name == NULL || (i = ruleset_find_set(rs, name)) == -1)
+		return 3;
+	switch (rs->sets[i]->type) {
+	case SET_IPV4:
+		return 1;
+	case SET_IPV6:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+/* Families an address match can match: bit 1 IPv4, bit 2 IPv6. */
+static int
+addrmatch_families(const struct ruleset *rs, const struct addrmatch *m)
+{
+	size_t i;
+	int f = 0;
+
+	if (m->set != NULL)
+		return set_family_bits(rs, m->set);
+	if (m->naddrs == 0)
+		return 3;
+	for (i = 0; i < m->naddrs; i++)
+		f |= family_bits(m->addrs[i].family);
+	return f;
+}
+
+static int
+x_addr_prefix(struct crule *r, const struct addr *a, uint32_t off)
+{
+	uint32_t nbytes = (uint32_t)(a->prefix + 7) / 8;
+	struct cexpr *e;
+	uint8_t mask[16];
+	int i;
+
+	if (a->prefix == 0)
+		return 0;	/* the nfproto check is the whole match */
+	if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, nbytes) == -1)
+		return -1;
+	if (a->prefix % 8 != 0) {
+		memset(mask, 0, sizeof(mask));
+		for (i = 0; i < (int)nbytes; i++) {
+			int bits = a->prefix - i * 8;
+			mask[i] = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+		}
+		if ((e = crule_add(r, CX_BITWISE)) == NULL)
+			return -1;
+		e->sreg = e->dreg = REG1;
+		e->len = nbytes;
+		memcpy(e->data, mask, nbytes);
+	}
+	return x_cmp(r, NFT_CMP_EQ, a->bytes, nbytes);
+}
+
+/* Appends the match of m for one family (the rule already checks
+ * nfproto when the match is family-specific). */
+int
+crule_match_addrs(struct crule *r, const struct ruleset *rs,
+    const struct addrmatch *m, bool dst, int family)
+{
+	uint32_t off, alen = family == AF_INET ? 4 : 16;
+	struct span *v = NULL;
+	struct cset *s;
+	size_t i, n = 0, one = 0;
+
+	off = family == AF_INET ? (dst ? 16 : 12) : (dst ? 24 : 8);
+	if (m->set != NULL) {
+		if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen) == -1)
+			return -1;
+		return x_lookup_named(r, m->set);
+	}
+	for (i = 0; i < m->naddrs; i++)
+		if (m->addrs[i].family == family) {
+			n++;
+			one = i;
+		}
+	if (n == 0)
+		return 0;
+	if (n == 1)
+		return x_addr_prefix(r, &m->addrs[one], off);
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0, n = 0; i < m->naddrs; i++)
+		if (m->addrs[i].family == family)
+			addr_span(&m->addrs[i], &v[n++]);
+	if ((s = crule_add_anon(r)) == NULL)
+		goto fail;
+	s->key_type = family == AF_INET ? CTYPE_IPV4 : CTYPE_IPV6;
+	s->key_len = alen;
+	s->flags = NFT_SET_INTERVAL;
+	if (cset_add_spans(s, v, n) == -1)
+		goto fail;
+	free(v);
+	if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen) == -1)
+		return -1;
+	return x_lookup_anon(r, 0);
+ fail:
+	free(v);
+	return -1;
+}
+
+int
+crule_match_ports(struct crule *r, int proto, const struct portmatch *m,
+    bool dst)
+{
+	struct span *v;
+	struct cexpr *e;
+	struct cset *s;
+	size_t i;
+	uint16_t lo, hi;
+
+	if (m->set == NULL && m->nranges == 0)
+		return 0;
+	if (x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, dst ? 2 : 0, 2) == -1)
+		return -1;
+	if (m->set != NULL)
+		return x_lookup_named(r, m->set);
+	if (m->nranges == 1) {
+		lo = htons(m->ranges[0].lo);
+		hi = htons(m->ranges[0].hi);
+		if (m->ranges[0].lo == m->ranges[0].hi)
+			return x_cmp(r, NFT_CMP_EQ, &lo, 2);
+		if ((e = crule_add(r, CX_RANGE)) == NULL)
+			return -1;
+		e->sreg = REG1;
+		e->op = NFT_RANGE_EQ;
+		e->len = 2;
+		memcpy(e->data, &lo, 2);
+		memcpy(e->data2, &hi, 2);
+		return 0;
+	}
+	if ((v = calloc(m->nranges, sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0; i < m->nranges; i++)
+		port_span(&m->ranges[i], &v[i]);
+	if ((s = crule_add_anon(r)) == NULL) {
+		free(v);
+		return -1;
+	}
+	s->key_type = CTYPE_PORT;
+	s->key_len = 2;
+	s->flags = NFT_SET_INTERVAL;
+	if (cset_add_spans(s, v, m->nranges) == -1) {
+		free(v);
+		return -1;
+	}
+	free(v);
+	(void)proto;
+	return x_lookup_anon(r, 0);
+}
+
+static int
+match_icmp(struct crule *r, const struct rule *ru)
+{
+	struct cset *s;
+	struct celem *e;
+	size_t i, j;
+
+	if (ru->nicmp_types == 0)
+		return 0;
+	if (x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1)
+		return -1;
+	if (ru->nicmp_types == 1)
+		return x_cmp_u8(r, ru->icmp_types[0]);
+	if ((s = crule_add_anon(r)) == NULL)
+		return -1;
+	s->key_type = ru->proto == IPPROTO_ICMP ? CTYPE_ICMP : CTYPE_ICMPV6;
+	s->key_len = 1;
+	for (i = 0; i < ru->nicmp_types; i++) {
+		for (j = 0; j < i; j++)	/* the kernel refuses duplicates */
+			if (ru->icmp_types[j] == ru->icmp_types[i])
+				break;
+		if (j < i)
+			continue;
+		if ((e = cset_add_elem(s)) == NULL)
+			return -1;
+		e->key[0] = ru->icmp_types[i];
+	}
+	return x_lookup_anon(r, 0);
+}
+
+static uint64_t
+limit_unit_seconds(enum limit_unit u)
+{
+	switch (u) {
+	case LIMIT_MINUTE:
+		return 60;
+	case LIMIT_HOUR:
+		return 3600;
+	case LIMIT_DAY:
+		return 86400;
+	default:
+		return 1;
+	}
+}
+
+/* Terminal part of a rule: counter, log, verdict. */
+static int
+x_tail(struct crule *r, const struct rule *ru, int family)
+{
+	struct cexpr *e;
+
+	if (x_counter(r) == -1)
+		return -1;
+	if (ru->log) {
+		if ((e = crule_add(r, CX_LOG)) == NULL)
+			return -1;
+		if (ru->log_prefix != NULL &&
+		    (e->prefix = strdup(ru->log_prefix)) == NULL)
+			return -1;
+	}
+	switch (ru->verdict) {
+	case VERDICT_ACCEPT:
+		return x_verdict(r, NF_ACCEPT, NULL);
+	case VERDICT_REJECT:
+		if ((e = crule_add(r, CX_REJECT)) == NULL)
+			return -1;
+		if (ru->proto == IPPROTO_TCP) {
+			e->reject_type = NFT_REJECT_TCP_RST;
+		} else {
+			e->reject_type = NFT_REJECT_ICMPX_UNREACH;
+			e->reject_code = NFT_REJECT_ICMPX_PORT_UNREACH;
+		}
+		(void)family;
+		return 0;
+	default:
+		return x_verdict(r, NF_DROP, NULL);
+	}
+}
+
+static char *
+rule_comment(const struct rule *ru)
+{
+	char *s;
+	size_t n;
+
+	if (ru->comment == NULL || *ru->comment == '\0')
+		return strdup(ru->name);
+	/* the kernel keeps 256 bytes of userdata: cut the user's comment,
+	 * never the name, at a UTF-8 character boundary */
+	if (asprintf(&s, "%s: %s", ru->name, ru->comment) == -1)
+		return NULL;
+	n = strlen(s);
+	if (n > 250) {
+		n = 250;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		s[n] = '\0';
+	}
+	return s;
+}
+
+/* One kernel rule for ru in chain, restricted to family (0 = both). */
+static int
+compile_rule_one(struct cplan *p, const struct ruleset *rs,
+    const struct rule *ru, const char *chain, const char *key, int family)
+{
+	struct crule *r;
+	struct limit l = ru->limit;
+	struct cexpr *e;
+
+	if ((r = cplan_add_rule(p, chain, key, ru->name)) == NULL)
+		return -1;
+	r->loc = &ru->loc;
+	if ((r->comment = rule_comment(ru)) == NULL)
+		return -1;
+	if (family != 0 && x_nfproto(r, family) == -1)
+		return -1;
+	if (ru->proto != PROTO_NONE && x_l4proto(r, ru->proto) == -1)
+		return -1;
+	if (crule_match_ports(r, ru->proto, &ru->sport, false) == -1 ||
+	    crule_match_ports(r, ru->proto, &ru->dport, true) == -1 ||
+	    match_icmp(r, ru) == -1)
+		return -1;
+	if (family != 0 &&
+	    (crule_match_addrs(r, rs, &ru->src, false, family) == -1 ||
+	    crule_match_addrs(r, rs, &ru->dst, true, family) == -1))
+		return -1;
+	if (ru->state != 0 && x_ctstate(r, ru->state) == -1)
+		return -1;
+	if (l.rate != 0) {
+		if ((e = crule_add(r, CX_LIMIT)) == NULL)
+			return -1;
+		e->rate = l.rate;
+		e->unit = limit_unit_seconds(l.unit);
+		e->burst = l.burst != 0 ? l.burst : 5;
+	}
+	return x_tail(r, ru, family);
+}
+
+/* The kernel rules of one model rule in one chain: one, or one per family
+ * when the rule's addresses name both. */
+static int
+compile_rule(struct cplan *p, const struct ruleset *rs, const struct rule *ru,
+    const char *chain, struct diags *d)
+{
+	int fam = 3;
+	char key[FWCTL_NAME_MAX + 4];
+	bool specific = false;
+
+	if (ru->proto == IPPROTO_ICMP) {
+		fam &= 1;
+		specific = true;
+	} else if (ru->proto == IPPROTO_ICMPV6) {
+		fam &= 2;
+		specific = true;
+	}
+	if (ru->src.set != NULL || ru->src.naddrs > 0) {
+		fam &= addrmatch_families(rs, &ru->src);
+		specific = true;
+	}
+	if (ru->dst.set != NULL || ru->dst.naddrs > 0) {
+		fam &= addrmatch_families(rs, &ru->dst);
+		specific = true;
+	}
+	if (!specific)
+		return compile_rule_one(p, rs, ru, chain, ru->name, 0);
+	if (fam == 0) {
+		diags_add(d, &ru->loc, "rule %s: its addresses and protocol "
+		    "have no IP version in common, it can never match",
+		    ru->name);
+		return -1;
+	}
+	if (fam != 3)
+		return compile_rule_one(p, rs, ru, chain, ru->name,
+		    fam == 1 ? AF_INET : AF_INET6);
+	snprintf(key, sizeof(key), "%s#4", ru->name);
+	if (compile_rule_one(p, rs, ru, chain, key, AF_INET) == -1)
+		return -1;
+	snprintf(key, sizeof(key), "%s#6", ru->name);
+	return compile_rule_one(p, rs, ru, chain, key, AF_INET6);
+}
+
+/* --- policies ----------------------------------------------------------- */
+
+static const struct policy *
+policy_find(const struct ruleset *rs, const char *from, const char *to)
+{
+	ssize_t i = ruleset_find_policy(rs, from, to);
+
+	return i == -1 ? NULL : rs->policies[i];
+}
+
+enum verdict
+compile_policy_verdict(const struct ruleset *rs, const char *from,
+    const char *to, const char **why)
+{
+	static char buf[2 * FWCTL_NAME_MAX + 32];
+	const struct policy *po = NULL;
+	bool from_zone = strcmp(from, UNZONED) != 0;
+	bool to_zone = strcmp(to, UNZONED) != 0;
+	bool from_self = strcmp(from, ZONE_SELF) == 0;
+	bool to_self = strcmp(to, ZONE_SELF) == 0;
+	enum verdict v;
+
+	/* `any` stands for every zone and for no zone, never for self */
+	if (from_zone && to_zone)
+		po = policy_find(rs, from, to);
+	if (po == NULL && from_zone && !to_self)
+		po = policy_find(rs, from, ZONE_ANY);
+	if (po == NULL && to_zone && !from_self)
+		po = policy_find(rs, ZONE_ANY, to);
+	if (po == NULL && !from_self && !to_self)
+		po = policy_find(rs, ZONE_ANY, ZONE_ANY);
+	if (po != NULL) {
+		if (why != NULL) {
+			snprintf(buf, sizeof(buf), "policy %s -> %s",
+			    po->from, po->to);
+			*why = buf;
+		}
+		return po->verdict;
+	}
+	if ((v = compile_preset_verdict(rs, from, to)) != VERDICT_NONE) {
+		if (why != NULL)
+			*why = "preset";
+		return v;
+	}
+	if (why != NULL)
+		*why = "default";
+	return from_self ? VERDICT_ACCEPT : VERDICT_DROP;
+}
+
+static int
+compile_policy_rule(struct cplan *p, const struct ruleset *rs,
+    const char *chain, const char *from, const char *to)
+{
+	const char *why;
+	enum verdict v = compile_policy_verdict(rs, from, to, &why);
+	struct crule *r;
+	struct cexpr *e;
+
+	if ((r = cplan_add_rule(p, chain, "~policy", NULL)) == NULL)
+		return -1;
+	/* a space before any colon: never mistaken for a rule's name */
+	if (asprintf(&r->comment, "%s%s", why, strncmp(why, "policy ", 7) ?
+	    " policy" : "") == -1) {
+		r->comment = NULL;
+		return -1;
+	}
+	if (x_counter(r) == -1)
+		return -1;
+	switch (v) {
+	case VERDICT_ACCEPT:
+		return x_verdict(r, NF_ACCEPT, NULL);
+	case VERDICT_REJECT:
+		if ((e = crule_add(r, CX_REJECT)) == NULL)
+			return -1;
+		e->reject_type = NFT_REJECT_ICMPX_UNREACH;
+		e->reject_code = NFT_REJECT_ICMPX_PORT_UNREACH;
+		return 0;
+	default:
+		return x_verdict(r, NF_DROP, NULL);
+	}
+}
+
+/* --- zones and chains --------------------------------------------------- */
+
+static bool
+zone_has_ifaces(const struct zone *z)
+{
+	return z->nifaces > 0;
+}
+
+static bool
+zone_by_net(const struct zone *z)
+{
+	return z->nifaces == 0 && z->nnetworks > 0;
+}
+
+static void
+pair_naive(char *buf, size_t len, const char *a, const char *b, char sep)
+{
+	snprintf(buf, len, "%s%c%s", a, sep, b);
+}
+
+/* Every side a packet can come from (to == false) or go to. */
+static size_t
+sides(const struct ruleset *rs, const char **v)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < rs->nzones; i++)
+		v[n++] = rs->zones[i]->name;
+	v[n++] = UNZONED;
+	return n;
+}
+
+char *
+compile_pair_chain(const struct ruleset *rs, const char *from, const char *to)
+{
+	char mine[2 * FWCTL_NAME_MAX + 4], other[sizeof(mine)];
+	const char **v;
+	const char *f, *t;
+	size_t n, i, j, collide = 0;
+	char *s;
+
+	pair_naive(mine, sizeof(mine), from, to, '-');
+	if ((v = calloc(rs->nzones + 2, sizeof(*v))) == NULL)
+		return NULL;
+	n = sides(rs, v);
+	v[n++] = ZONE_SELF;
+	/* zone names may hold '-': when two pairs would share a name, both
+	 * use '/', which no zone name has */
+	for (i = 0; i < n && !collide; i++)
+		for (j = 0; j < n; j++) {
+			f = v[i];
+			t = v[j];
+			if (strcmp(f, ZONE_SELF) == 0 &&
+			    strcmp(t, ZONE_SELF) == 0)
+				continue;
+			if (strcmp(f, from) == 0 && strcmp(t, to) == 0)
+				continue;
+			pair_naive(other, sizeof(other), f, t, '-');
+			if (strcmp(other, mine) == 0) {
+				collide = 1;
+				break;
+			}
+		}
+	free(v);
+	if (collide)
+		pair_naive(mine, sizeof(mine), from, to, '/');
+	if ((s = strdup(mine)) == NULL)
+		return NULL;
+	return s;
+}
+
+/* Whether a rule's from/to (zone, "self" or "any") covers a side. */
+static bool
+covers(const char *word, const char *side)
+{
+	if (strcmp(word, side) == 0)
+		return true;
+	return strcmp(word, ZONE_ANY) == 0 && strcmp(side, ZONE_SELF) != 0;
+}
+
+/* Fills one pair chain: every rule for the pair, in order, then the
+ * resolved policy. */
+static int
+compile_pair(struct cplan *p, const struct ruleset *rs, const char *from,
+    const char *to, struct diags *d)
+{
+	struct cchain *c;
+	char *name;
+	size_t i;
+	int rc = -1;
+
+	if ((name = compile_pair_chain(rs, from, to)) == NULL)
+		return -1;
+	if (cplan_chain(p, name) != NULL) {
+		diags_add(d, NULL, "zone names give two chains the name %s; "
+		    "rename a zone", name);
+		goto out;
+	}
+	if ((c = cplan_add_chain(p, name)) == NULL)
+		goto out;
+	for (i = 0; i < rs->nrules; i++) {
+		const struct rule *ru = rs->rules[i];
+
+		if (!covers(ru->from, from) || !covers(ru->to, to))
+			continue;
+		if (compile_rule(p, rs, ru, name, d) == -1)
+			goto out;
+	}
+	rc = compile_policy_rule(p, rs, name, from, to);
+ out:
+	free(name);
+	return rc;
+}
+
+/* Interface name as a 16-byte key; a "prefix*" gives the interval of every
+ * name with that prefix. */
+static void
+ifname_key(const char *ifname, uint8_t *lo, uint8_t *hi, bool *wild)
+{
+	size_t n = strlen(ifname);
+
+	memset(lo, 0, 16);
+	*wild = n > 0 && ifname[n - 1] == '*';
+	if (*wild)
+		n--;
+	if (n > 15)
+		n = 15;
+	memcpy(lo, ifname, n);
+	memcpy(hi, lo, 16);
+	if (*wild)
+		memset(hi + n, 0xff, 16 - n);
+}
+
+static int
+map_verdict(struct celem *e, const char *chain)
+{
+	e->verdict = NFT_GOTO;
+	return (e->chain = strdup(chain)) == NULL ? -1 : 0;
+}
+
+/* A verdict map element per interface of each zone with interfaces,
+ * going to chain_of(zone). */
+static int
+ifmap_add(struct cset *s, const struct zone *z, const char *chain)
+{
+	uint8_t lo[16], hi[16];
+	struct celem *e;
+	size_t i;
+	bool wild;
+
+	for (i = 0; i < z->nifaces; i++) {
+		ifname_key(z->ifaces[i], lo, hi, &wild);
+		if ((e = cset_add_elem(s)) == NULL)
+			return -1;
+		memcpy(e->key, lo, 16);
+		if (map_verdict(e, chain) == -1)
+			return -1;
+		if (!(s->flags & NFT_SET_INTERVAL))
+			continue;
+		if (bytes_max(hi, 16))
+			continue;
+		if ((e = cset_add_elem(s)) == NULL)
+			return -1;
+		memcpy(e->key, hi, 16);
+		bytes_inc(e->key, 16);
+		e->end = true;
+	}
+	return 0;
+}
+
+static bool
+any_wild(const struct ruleset *rs)
+{
+	size_t i, j, n;
+
+	for (i = 0; i < rs->nzones; i++)
+		for (j = 0; j < rs->zones[i]->nifaces; j++) {
+			n = strlen(rs->zones[i]->ifaces[j]);
+			if (n > 0 && rs->zones[i]->ifaces[j][n - 1] == '*')
+				return true;
+		}
+	return false;
+}
+
+typedef char *(*chain_of_fn)(const struct ruleset *, const char *zone,
+    const char *arg);
+
+static char *
+chain_to(const struct ruleset *rs, const char *zone, const char *arg)
+{
+	return compile_pair_chain(rs, arg, zone);	/* arg -> zone */
+}
+
+static char *
+chain_from(const struct ruleset *rs, const char *zone, const char *arg)
+{
+	return compile_pair_chain(rs, zone, arg);	/* zone -> arg */
+}
+
+static char *
+chain_fwd(const struct ruleset *rs, const char *zone, const char *arg)
+{
+	char *s;
+
+	return asprintf(&s, "fwd/%s", zone) == -1 ? NULL : s;
+}
+
+/*
+ * meta iifname/oifname vmap { zone interfaces : goto chain_of(zone) }.
+ * Interface names compared in full; "eth*" makes the map an interval map.
+ */
+static int
+rule_ifmap(struct cplan *p, const struct ruleset *rs, const char *chain,
+    const char *key, uint32_t meta, chain_of_fn fn, const char *arg)
+{
+	struct crule *r;
+	struct cset *s;
+	size_t i;
+	char *target;
+
+	for (i = 0; i < rs->nzones; i++)
+		if (zone_has_ifaces(rs->zones[i]))
+			break;
+	if (i == rs->nzones)
+		return 0;
+	if ((r = cplan_add_rule(p, chain, key, NULL)) == NULL)
+		return -1;
+	if ((s = crule_add_anon(r)) == NULL)
+		return -1;
+	s->flags = NFT_SET_MAP | (any_wild(rs) ? NFT_SET_INTERVAL : 0);
+	s->key_type = CTYPE_IFNAME;
+	s->key_len = 16;
+	s->key_host_order = true;
+	s->data_type = CTYPE_VERDICT;
+	for (i = 0; i < rs->nzones; i++) {
+		if (!zone_has_ifaces(rs->zones[i]))
+			continue;
+		if ((target = fn(rs, rs->zones[i]->name, arg)) == NULL)
+			return -1;
+		if (ifmap_add(s, rs->zones[i], target) == -1) {
+			free(target);
+			return -1;
+		}
+		free(target);
+	}
+	if (x_meta(r, meta, REG1) == -1)
+		return -1;
+	return x_lookup_anon(r, NFT_REG_VERDICT);
+}
+
+/* ip saddr/daddr vmap { networks of zones without interfaces : goto }.
+ * Overlapping networks of two zones are an error (which one wins?). */
+static int
+rule_netmap(struct cplan *p, const struct ruleset *rs, const char *chain,
+    const char *key, int family, bool dst, chain_of_fn fn, const char *arg,
+    struct diags *d)
+{
+	uint32_t alen = family == AF_INET ? 4 : 16;
+	struct crule *r = NULL;
+	struct cset *s = NULL;
+	struct celem *e;
+	struct span sp;
+	size_t i, j, k;
+	char *target;
+
+	for (i = 0; i < rs->nzones; i++) {
+		const struct zone *z = rs->zones[i];
+
+		if (!zone_by_net(z))
+			continue;
+		for (j = 0; j < z->nnetworks; j++) {
+			if (z->networks[j].family != family)
+				continue;
+			if (r == NULL) {
+				if ((r = cplan_add_rule(p, chain, key,
+				    NULL)) == NULL ||
+				    (s = crule_add_anon(r)) == NULL)
+					return -1;
+				s->flags = NFT_SET_MAP | NFT_SET_INTERVAL;
+				s->key_type = family == AF_INET ? CTYPE_IPV4 :
+				    CTYPE_IPV6;
+				s->key_len = alen;
+				s->data_type = CTYPE_VERDICT;
+			}
+			addr_span(&z->networks[j], &sp);
+			for (k = 0; k + 1 < s->nelems; k += 2)
+				if (memcmp(sp.lo, s->elems[k + 1].key,
+				    alen) < 0 &&
+				    memcmp(s->elems[k].key, sp.hi, alen) <= 0) {
+					diags_add(d, &z->loc, "zone %s: network "
+					    "overlaps another zone's",
+					    z->name);
+					return -1;
+				}
+			if ((target = fn(rs, z->name, arg)) == NULL)
+				return -1;
+			if ((e = cset_add_elem(s)) == NULL ||
+			    map_verdict(e, target) == -1) {
+				free(target);
+				return -1;
+			}
+			free(target);
+			memcpy(e->key, sp.lo, alen);
+			/* always a pair (start, end) so the overlap check
+			 * above can walk pairs; a network reaching the top
+			 * of the address space ends at its last address */
+			if ((e = cset_add_elem(s)) == NULL)
+				return -1;
+			memcpy(e->key, sp.hi, alen);
+			if (!bytes_max(sp.hi, alen))
+				bytes_inc(e->key, alen);
+			e->end = true;
+		}
+	}
+	if (r == NULL)
+		return 0;
+	if (x_nfproto(r, family) == -1 ||
+	    x_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+	    family == AF_INET ? (dst ? 16 : 12) : (dst ? 24 : 8), alen) == -1)
+		return -1;
+	return x_lookup_anon(r, NFT_REG_VERDICT);
+}
+
+static int
+rule_netmaps(struct cplan *p, const struct ruleset *rs, const char *chain,
+    bool dst, chain_of_fn fn, const char *arg, struct diags *d)
+{
+	if (rule_netmap(p, rs, chain, "~zones-net4", AF_INET, dst, fn, arg,
+	    d) == -1)
+		return -1;
+	return rule_netmap(p, rs, chain, "~zones-net6", AF_INET6, dst, fn, arg,
+	    d);
+}
+
+static int
+rule_goto(struct cplan *p, const char *chain, const char *target)
+{
+	struct crule *r;
+
+	if ((r = cplan_add_rule(p, chain, "~unzoned", NULL)) == NULL)
+		return -1;
+	return x_verdict(r, NFT_GOTO, target);
+}
+
+/* Loopback, the conntrack fast path, and for the host's own traffic the
+ * ICMPv6 messages IPv6 cannot work without. */
+static int
+rules_fastpath(struct cplan *p, const char *chain, uint32_t ifmeta)
+{
+	static const uint8_t nd[] = { 133, 134, 135, 136 };
+	struct crule *r;
+	struct cset *s;
+	struct celem *e;
+	uint8_t lo[16] = "lo";
+	size_t i;
+
+	if (ifmeta != 0) {
+		if ((r = cplan_add_rule(p, chain, "~loopback", NULL)) == NULL ||
+		    x_meta(r, ifmeta, REG1) == -1 ||
+		    x_cmp(r, NFT_CMP_EQ, lo, 16) == -1 ||
+		    x_verdict(r, NF_ACCEPT, NULL) == -1)
+			return -1;
+	}
+	if ((r = cplan_add_rule(p, chain, "~established", NULL)) == NULL ||
+	    x_ctstate(r, CTSTATE_ESTABLISHED | CTSTATE_RELATED) == -1 ||
+	    x_verdict(r, NF_ACCEPT, NULL) == -1)
+		return -1;
+	if ((r = cplan_add_rule(p, chain, "~invalid", NULL)) == NULL ||
+	    x_ctstate(r, CTSTATE_INVALID) == -1 ||
+	    x_counter(r) == -1 ||
+	    x_verdict(r, NF_DROP, NULL) == -1)
+		return -1;
+	if (ifmeta == 0)
+		return 0;
+	if ((r = cplan_add_rule(p, chain, "~ipv6-nd", NULL)) == NULL ||
+	    x_nfproto(r, AF_INET6) == -1 ||
+	    x_l4proto(r, IPPROTO_ICMPV6) == -1 ||
+	    x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1 ||
+	    (s = crule_add_anon(r)) == NULL)
+		return -1;
+	s->key_type = CTYPE_ICMPV6;
+	s->key_len = 1;
+	for (i = 0; i < sizeof(nd); i++) {
+		if ((e = cset_add_elem(s)) == NULL)
+			return -1;
+		e->key[0] = nd[i];
+	}
+	if (x_lookup_anon(r, 0) == -1 || x_verdict(r, NF_ACCEPT, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+/* iifname . oifname vmap: one lookup for the common case of two zones
+ * known by interface (exact names; wildcards go the two-step way). */
+static int
+rule_fwd_concat(struct cplan *p, const struct ruleset *rs)
+{
+	const struct zone *a, *b;
+	struct crule *r = NULL;
+	struct cset *s = NULL;
+	struct celem *e;
+	size_t i, j, k, l;
+	char *target;
+	uint8_t lo[16], hi[16];
+	bool wa, wb;
+
+	for (i = 0; i < rs->nzones; i++) {
+		a = rs->zones[i];
+		for (j = 0; j < rs->nzones; j++) {
+			b = rs->zones[j];
+			for (k = 0; k < a->nifaces; k++) {
+				for (l = 0; l < b->nifaces; l++) {
+					ifname_key(a->ifaces[k], lo, hi, &wa);
+					ifname_key(b->ifaces[l], lo, hi, &wb);
+					if (wa || wb)
+						continue;
+					if (r == NULL) {
+						if ((r = cplan_add_rule(p,
+						    "forward", "~zones-pair",
+						    NULL)) == NULL ||
+						    (s = crule_add_anon(r)) ==
+						    NULL)
+							return -1;
+						s->flags = NFT_SET_MAP;
+						s->key_type = CTYPE_IFNAME << 6 |
+						    CTYPE_IFNAME;
+						s->key_len = 32;
+						s->key_host_order = true;
+						s->data_type = CTYPE_VERDICT;
+					}
+					if ((e = cset_add_elem(s)) == NULL)
+						return -1;
+					ifname_key(a->ifaces[k], e->key, hi,
+					    &wa);
+					ifname_key(b->ifaces[l], e->key + 16,
+					    hi, &wb);
+					if ((target = compile_pair_chain(rs,
+					    a->name, b->name)) == NULL)
+						return -1;
+					if (map_verdict(e, target) == -1) {
+						free(target);
+						return -1;
+					}
+					free(target);
+				}
+			}
+		}
+	}
+	if (r == NULL)
+		return 0;
+	if (x_meta(r, NFT_META_IIFNAME, REG1) == -1 ||
+	    x_meta(r, NFT_META_OIFNAME, REG2) == -1)
+		return -1;
+	return x_lookup_anon(r, NFT_REG_VERDICT);
+}
+
+static int
+compile_filter(struct cplan *p, const struct ruleset *rs, struct diags *d)
+{
+	const char **v;
+	size_t n, i, j;
+	char *name = NULL;
+	int rc = -1;
+
+	if ((v = calloc(rs->nzones + 1, sizeof(*v))) == NULL)
+		return -1;
+	n = sides(rs, v);
+
+	/* input: iifname, then source networks, then "any" */
+	if (rules_fastpath(p, "input", NFT_META_IIFNAME) == -1 ||
+	    rule_ifmap(p, rs, "input", "~zones-if", NFT_META_IIFNAME,
+	    chain_from, ZONE_SELF) == -1 ||
+	    rule_netmaps(p, rs, "input", false, chain_from, ZONE_SELF,
+	    d) == -1)
+		goto out;
+	if ((name = compile_pair_chain(rs, UNZONED, ZONE_SELF)) == NULL ||
+	    rule_goto(p, "input", name) == -1)
+		goto out;
+	free(name);
+	name = NULL;
+
+	/* forward: pairs of interface zones in one lookup; else the input
+	 * side picks fwd/<zone>, which looks at the output side */
+	if (rules_fastpath(p, "forward", 0) == -1 ||
+	    rule_fwd_concat(p, rs) == -1 ||
+	    rule_ifmap(p, rs, "forward", "~zones-if", NFT_META_IIFNAME,
+	    chain_fwd, NULL) == -1 ||
+	    rule_netmaps(p, rs, "forward", false, chain_fwd, NULL, d) == -1 ||
+	    rule_goto(p, "forward", "fwd/" UNZONED) == -1)
+		goto out;
+
+	/* output: oifname, then destination networks, then "any" */
+	if (rules_fastpath(p, "output", NFT_META_OIFNAME) == -1 ||
+	    rule_ifmap(p, rs, "output", "~zones-if", NFT_META_OIFNAME,
+	    chain_to, ZONE_SELF) == -1 ||
+	    rule_netmaps(p, rs, "output", true, chain_to, ZONE_SELF, d) == -1)
+		goto out;
+	if ((name = compile_pair_chain(rs, ZONE_SELF, UNZONED)) == NULL ||
+	    rule_goto(p, "output", name) == -1)
+		goto out;
+	free(name);
+	name = NULL;
+
+	for (i = 0; i < n; i++) {
+		if (asprintf(&name, "fwd/%s", v[i]) == -1) {
+			name = NULL;
+			goto out;
+		}
+		if (cplan_chain(p, name) != NULL) {
+			diags_add(d, NULL, "chain name %s is used twice; "
+			    "rename a zone", name);
+			goto out;
+		}
+		if (cplan_add_chain(p, name) == NULL ||
+		    rule_ifmap(p, rs, name, "~zones-if", NFT_META_OIFNAME,
+		    chain_to, v[i]) == -1 ||
+		    rule_netmaps(p, rs, name, true, chain_to, v[i], d) == -1)
+			goto out;
+		free(name);
+		if ((name = compile_pair_chain(rs, v[i], UNZONED)) == NULL)
+			goto out;
+		if (rule_goto(p, p->chains[p->nchains - 1].name, name) == -1)
+			goto out;
+		free(name);
+		name = NULL;
+	}
+
+	for (i = 0; i < n; i++)
+		if (compile_pair(p, rs, v[i], ZONE_SELF, d) == -1)
+			goto out;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (compile_pair(p, rs, v[i], v[j], d) == -1)
+				goto out;
+	for (j = 0; j < n; j++)
+		if (compile_pair(p, rs, ZONE_SELF, v[j], d) == -1)
+			goto out;
+	rc = 0;
+ out:
+	free(name);
+	free(v);
+	return rc;
+}
+
+/* --- named sets --------------------------------------------------------- */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+compile_set_elem(const struct set *set, const struct set_elem *el,
+    struct cset *cs)
+{
+	struct span sp;
+	struct celem *e;
+	uint64_t timeout = el->timeout_ms, now;
+
+	if (el->expires_ms != 0) {
+		/* restored from a state file: what is left of it */
+		now = now_ms();
+		if (el->expires_ms <= now)
+			return 0;
+		timeout = el->expires_ms - now;
+	}
+	if (set->type == SET_PORT)
+		port_span(&el->key.port, &sp);
+	else
+		addr_span(&el->key.addr, &sp);
+	if ((e = cset_add_elem(cs)) == NULL)
+		return -1;
+	memcpy(e->key, sp.lo, cs->key_len);
+	e->timeout_ms = timeout;
+	if (bytes_max(sp.hi, cs->key_len))
+		return 0;
+	if ((e = cset_add_elem(cs)) == NULL)
+		return -1;
+	memcpy(e->key, sp.hi, cs->key_len);
+	bytes_inc(e->key, cs->key_len);
+	e->end = true;		/* the kernel takes no timeout on an end */
+	return 0;
+}
+
+static int
+compile_sets(struct cplan *p, const struct ruleset *rs)
+{
+	const struct set *set;
+	struct cset *cs;
+	size_t i, j;
+
+	for (i = 0; i < rs->nsets; i++) {
+		set = rs->sets[i];
+		if (grow(&p->sets, &p->sets_cap, p->nsets, sizeof(*cs)) == -1)
+			return -1;
+		cs = &p->sets[p->nsets++];
+		memset(cs, 0, sizeof(*cs));
+		if ((cs->name = strdup(set->name)) == NULL)
+			return -1;
+		/* interval: CIDRs and port ranges; timeout always, so an
+		 * element with its own timeout can be added at any time */
+		cs->flags = NFT_SET_INTERVAL | NFT_SET_TIMEOUT;
+		switch (set->type) {
+		case SET_IPV4:
+			cs->key_type = CTYPE_IPV4;
+			cs->key_len = 4;
+			break;
+		case SET_IPV6:
+			cs->key_type = CTYPE_IPV6;
+			cs->key_len = 16;
+			break;
+		default:
+			cs->key_type = CTYPE_PORT;
+			cs->key_len = 2;
+			break;
+		}
+		cs->timeout_ms = set->timeout_ms;
+		cs->loc = &set->loc;
+		for (j = 0; j < set->nelems; j++)
+			if (compile_set_elem(set, &set->elems[j], cs) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* --- the table ---------------------------------------------------------- */
+
+int
+compile_ruleset(const struct ruleset *rs, const char *table,
+    struct cplan *p, struct diags *d)
+{
+	memset(p, 0, sizeof(*p));
+	if ((p->table = strdup(table != NULL ? table :
+	    COMPILE_DEFAULT_TABLE)) == NULL)
+		goto nomem;
+	if (cplan_add_base(p, "input", "filter", NF_INET_LOCAL_IN, 0) == NULL ||
+	    cplan_add_base(p, "forward", "filter", NF_INET_FORWARD,
+	    0) == NULL ||
+	    cplan_add_base(p, "output", "filter", NF_INET_LOCAL_OUT,
+	    0) == NULL ||
+	    cplan_add_base(p, "prerouting", "nat", NF_INET_PRE_ROUTING,
+	    -100) == NULL ||
+	    cplan_add_base(p, "postrouting", "nat", NF_INET_POST_ROUTING,
+	    100) == NULL)
+		goto nomem;
+	if (compile_sets(p, rs) == -1)
+		goto nomem;
+	if (compile_filter(p, rs, d) == -1)
+		goto fail;
+	if (compile_nat(rs, p, d) == -1)
+		goto fail;
+	return 0;
+ nomem:
+	diags_add(d, NULL, "compile: %s", strerror(ENOMEM));
+ fail:
+	if (d->n == 0)
+		diags_add(d, NULL, "compile: %s", strerror(errno ? errno :
+		    ENOMEM));
+	cplan_free(p);
+	return -1;
+}
+
+/* --- text --------------------------------------------------------------- */
+
+struct sbuf {
+	char	*s;
+	size_t	 len;
+	size_t	 cap;
+	int	 err;
+};
+
+static void sb_printf(struct sbuf *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *ns;
+
+	if (b->err)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL,
+		    b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->err = 1;
+			return;
+		}
+		if (b->s != NULL && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->cap + (size_t)n + 64) * 2;
+		if ((ns = realloc(b->s, b->cap)) == NULL) {
+			b->err = 1;
+			return;
+		}
+		b->s = ns;
+	}
+}
+
+static void
+sb_hex(struct sbuf *b, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sb_printf(b, "%02x", p[i]);
+}
+
+static const char *
+verdict_text(int v)
+{
+	switch (v) {
+	case NF_ACCEPT:
+		return "accept";
+	case NF_DROP:
+		return "drop";
+	case NFT_JUMP:
+		return "jump";
+	case NFT_GOTO:
+		return "goto";
+	case NFT_RETURN:
+		return "return";
+	default:
+		return "?";
+	}
+}
+
+static void
+ifname_text(char *buf, size_t len, const uint8_t *k, bool end)
+{
+	size_t i, o = 0;
+
+	buf[o++] = '"';
+	for (i = 0; i < 16 && k[i] != 0 && o + 3 < len; i++) {
+		if (k[i] == 0xff) {
+			buf[o++] = '*';
+			break;
+		}
+		buf[o++] = k[i] >= 0x20 && k[i] < 0x7f ? (char)k[i] : '?';
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	(void)end;
+}
+
+char *
+cplan_elem_format(const struct cset *s, const struct celem *e, char *buf,
+    size_t len)
+{
+	char k[INET6_ADDRSTRLEN + 40], k2[40];
+	size_t o;
+
+	switch (s->key_type) {
+	case CTYPE_IPV4:
+		inet_ntop(AF_INET, e->key, k, sizeof(k));
+		break;
+	case CTYPE_IPV6:
+		inet_ntop(AF_INET6, e->key, k, sizeof(k));
+		break;
+	case CTYPE_PORT:
+		snprintf(k, sizeof(k), "%u", e->key[0] << 8 | e->key[1]);
+		break;
+	case CTYPE_ICMP:
+	case CTYPE_ICMPV6:
+		snprintf(k, sizeof(k), "%u", e->key[0]);
+		break;
+	case CTYPE_IFNAME:
+		ifname_text(k, sizeof(k), e->key, e->end);
+		break;
+	case CTYPE_IFNAME << 6 | CTYPE_IFNAME:
+		ifname_text(k, sizeof(k), e->key, false);
+		ifname_text(k2, sizeof(k2), e->key + 16, false);
+		o = strlen(k);
+		snprintf(k + o, sizeof(k) - o, ".%s", k2);
+		break;
+	default:
+		o = 0;
+		for (o = 0; o < e->key_len && 2 * o + 1 < sizeof(k); o++)
+			snprintf(k + 2 * o, 3, "%02x", e->key[o]);
+		break;
+	}
+	o = (size_t)snprintf(buf, len, "%s%s", e->end ? "end " : "", k);
+	if (o < len && e->chain != NULL)
+		o += (size_t)snprintf(buf + o, len - o, ": %s %s",
+		    verdict_text(e->verdict), e->chain);
+	else if (o < len && (s->flags & NFT_SET_MAP) && !e->end)
+		o += (size_t)snprintf(buf + o, len - o, ": %s",
+		    verdict_text(e->verdict));
+	if (o < len && e->timeout_ms != 0)
+		snprintf(buf + o, len - o, " timeout %" PRIu64, e->timeout_ms);
+	return buf;
+}
+
+static const char *
+set_type_text(uint32_t t)
+{
+	switch (t) {
+	case CTYPE_IPV4:
+		return "ipv4";
+	case CTYPE_IPV6:
+		return "ipv6";
+	case CTYPE_PORT:
+		return "port";
+	case CTYPE_ICMP:
+		return "icmp";
+	case CTYPE_ICMPV6:
+		return "icmpv6";
+	case CTYPE_IFNAME:
+		return "ifname";
+	case CTYPE_IFNAME << 6 | CTYPE_IFNAME:
+		return "ifname.ifname";
+	default:
+		return "?";
+	}
+}
+
+static void
+sb_set_def(struct sbuf *b, const struct cset *s)
+{
+	sb_printf(b, "%s", set_type_text(s->key_type));
+	if (s->flags & NFT_SET_MAP)
+		sb_printf(b, " map");
+	if (s->flags & NFT_SET_INTERVAL)
+		sb_printf(b, " interval");
+	if (s->flags & NFT_SET_TIMEOUT)
+		sb_printf(b, " timeout");
+	if (s->timeout_ms != 0)
+		sb_printf(b, " %" PRIu64, s->timeout_ms);
+}
+
+char *
+cplan_set_format(const struct cset *s)
+{
+	struct sbuf b = { 0 };
+
+	sb_set_def(&b, s);
+	if (b.err) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+static void
+sb_anon(struct sbuf *b, const struct cset *s)
+{
+	char buf[128];
+	size_t i;
+
+	sb_printf(b, "{");
+	for (i = 0; i < s->nelems; i++)
+		sb_printf(b, "%s%s", i ? ", " : "",
+		    cplan_elem_format(s, &s->elems[i], buf, sizeof(buf)));
+	sb_printf(b, "}");
+}
+
+static const char *
+meta_text(uint32_t k)
+{
+	switch (k) {
+	case NFT_META_NFPROTO:
+		return "nfproto";
+	case NFT_META_L4PROTO:
+		return "l4proto";
+	case NFT_META_IIFNAME:
+		return "iifname";
+	case NFT_META_OIFNAME:
+		return "oifname";
+	default:
+		return "?";
+	}
+}
+
+static const char *
+cmp_text(uint32_t op)
+{
+	static const char *ops[] = { "eq", "ne", "lt", "lte", "gt", "gte" };
+
+	return op < 6 ? ops[op] : "?";
+}
+
+static void
+sb_expr(struct sbuf *b, const struct crule *r, const struct cexpr *e)
+{
+	switch (e->type) {
+	case CX_META:
+		sb_printf(b, "meta %s", meta_text(e->key));
+		break;
+	case CX_PAYLOAD:
+		sb_printf(b, "payload %s %u %u",
+		    e->key == NFT_PAYLOAD_NETWORK_HEADER ? "nh" :
+		    e->key == NFT_PAYLOAD_TRANSPORT_HEADER ? "th" : "ll",
+		    e->offset, e->len);
+		break;
+	case CX_CT:
+		sb_printf(b, "ct %s", e->key == NFT_CT_STATE ? "state" :
+		    e->key == NFT_CT_STATUS ? "status" : "?");
+		break;
+	case CX_BITWISE:
+		sb_printf(b, "and ");
+		sb_hex(b, e->data, e->len);
+		break;
+	case CX_CMP:
+		sb_printf(b, "cmp %s ", cmp_text(e->op));
+		sb_hex(b, e->data, e->len);
+		break;
+	case CX_RANGE:
+		sb_printf(b, "range ");
+		sb_hex(b, e->data, e->len);
+		sb_printf(b, "-");
+		sb_hex(b, e->data2, e->len);
+		break;
+	case CX_LOOKUP:
+		sb_printf(b, "%s%s ", e->set_anon > 0 &&
+		    (size_t)e->set_anon <= r->nanon &&
+		    (r->anon[e->set_anon - 1].flags & NFT_SET_MAP) ? "vmap" :
+		    "lookup", e->invert ? " !" : "");
+		if (e->set != NULL)
+			sb_printf(b, "@%s", e->set);
+		else if (e->set_anon > 0 && (size_t)e->set_anon <= r->nanon)
+			sb_anon(b, &r->anon[e->set_anon - 1]);
+		break;
+	case CX_COUNTER:
+		sb_printf(b, "counter");
+		break;
+	case CX_LIMIT:
+		sb_printf(b, "limit %" PRIu64 "/%" PRIu64 " burst %u",
+		    e->rate, e->unit, e->burst);
+		break;
+	case CX_LOG:
+		sb_printf(b, "log");
+		if (e->prefix != NULL)
+			sb_printf(b, " \"%s\"", e->prefix);
+		break;
+	case CX_REJECT:
+		if (e->reject_type == NFT_REJECT_TCP_RST)
+			sb_printf(b, "reject tcp-reset");
+		else
+			sb_printf(b, "reject icmpx %u", e->reject_code);
+		break;
+	case CX_VERDICT:
+		sb_printf(b, "%s", verdict_text(e->verdict));
+		if (e->chain != NULL)
+			sb_printf(b, " %s", e->chain);
+		break;
+	case CX_IMMEDIATE:
+		sb_printf(b, "imm r%u ", e->dreg);
+		sb_hex(b, e->data, e->len);
+		break;
+	case CX_NAT:
+		sb_printf(b, "%s %s", e->nat_type == NFT_NAT_SNAT ? "snat" :
+		    "dnat", e->nat_family == NFPROTO_IPV4 ? "ip" : "ip6");
+		if (e->reg_addr)
+			sb_printf(b, " addr r%u", e->reg_addr);
+		if (e->reg_proto)
+			sb_printf(b, " proto r%u", e->reg_proto);
+		if (e->nat_flags)
+			sb_printf(b, " flags %u", e->nat_flags);
+		break;
+	case CX_MASQ:
+		sb_printf(b, "masquerade");
+		break;
+	case CX_FIB:
+		sb_printf(b, "fib %s%s result %u", e->key & NFTA_FIB_F_SADDR ?
+		    "saddr" : "daddr", e->key & NFTA_FIB_F_IIF ? " iif" : "",
+		    e->op);
+		break;
+	}
+	if (e->dreg != 0 && e->dreg != REG1 && e->dreg != NFT_REG_VERDICT &&
+	    e->type != CX_IMMEDIATE)
+		sb_printf(b, " ->r%u", e->dreg);
+}
+
+char *
+cplan_rule_format(const struct crule *r)
+{
+	struct sbuf b = { 0 };
+	size_t i;
+
+	for (i = 0; i < r->nexprs; i++) {
+		if (i > 0)
+			sb_printf(&b, "; ");
+		sb_expr(&b, r, &r->exprs[i]);
+	}
+	if (r->nexprs == 0)
+		sb_printf(&b, "%s", "");
+	if (b.err) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}

@@ -1,0 +1,214 @@
+/*
+ * compile.c: the ruleset model into nf_tables objects for one table.
+ *
+ * The output is fwctl's own picture of the table (struct cplan): chains,
+ * named sets and rules made of expressions that map one to one onto
+ * nf_tables expressions. It holds no libnftnl object, so unit tests compare
+ * it as data and as text (cplan_rule_format), and nft.c alone translates it
+ * into netlink messages. nft.c also diffs two plans rule by rule: a rule's
+ * identity is (chain, key), its content the text of its expressions.
+ *
+ * Layout of the table is described in docs/design-compile.md.
+ */
+#ifndef FWCTL_COMPILE_H
+#define FWCTL_COMPILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "ruleset.h"
+
+#define COMPILE_DEFAULT_TABLE	"fwctl"
+
+/* nf_tables data types (nftables' datatype ids) used as set keys. */
+#define CTYPE_IPV4	7
+#define CTYPE_IPV6	8
+#define CTYPE_PORT	13
+#define CTYPE_ICMP	14
+#define CTYPE_ICMPV6	29
+#define CTYPE_IFNAME	41
+#define CTYPE_VERDICT	0xffffff00	/* NFT_DATA_VERDICT */
+
+enum cx_type {
+	CX_META = 1,	/* key -> dreg */
+	CX_PAYLOAD,	/* base, offset, len -> dreg */
+	CX_CT,		/* key -> dreg */
+	CX_BITWISE,	/* sreg & mask ^ xor -> dreg, len */
+	CX_CMP,		/* sreg op data (len) */
+	CX_RANGE,	/* sreg within data..data2 (len) */
+	CX_LOOKUP,	/* sreg in set (dreg = verdict for a map) */
+	CX_COUNTER,
+	CX_LIMIT,
+	CX_LOG,
+	CX_REJECT,
+	CX_VERDICT,	/* immediate to the verdict register */
+	CX_IMMEDIATE,	/* immediate data -> dreg (NAT addresses, ports) */
+	CX_NAT,		/* snat/dnat from registers */
+	CX_MASQ,
+	CX_FIB,		/* fib lookup: key = NFTA_FIB_F_* flags, op =
+			 * NFT_FIB_RESULT_* -> dreg */
+};
+
+/* One expression. Fields not used by a type stay zero. */
+struct cexpr {
+	enum cx_type	 type;
+	uint32_t	 key;		/* meta/ct key; payload base */
+	uint32_t	 sreg;
+	uint32_t	 dreg;
+	uint32_t	 op;		/* NFT_CMP_* / NFT_RANGE_* */
+	uint32_t	 offset;
+	uint32_t	 len;		/* bytes loaded / compared */
+	uint8_t		 data[16];	/* cmp value, range low, bitwise mask,
+					 * immediate data */
+	uint8_t		 data2[16];	/* range high, bitwise xor */
+	char		*set;		/* lookup: set name */
+	int		 set_anon;	/* lookup: index into the rule's anonymous
+					 * sets + 1, or 0 for a named set */
+	bool		 invert;	/* lookup: match when absent */
+	int		 verdict;	/* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO */
+	char		*chain;		/* jump/goto target */
+	uint64_t	 rate;		/* limit */
+	uint64_t	 unit;		/* limit: seconds */
+	uint32_t	 burst;
+	char		*prefix;	/* log */
+	uint32_t	 reject_type;	/* NFT_REJECT_* */
+	uint32_t	 reject_code;
+	uint32_t	 nat_type;	/* NFT_NAT_SNAT / DNAT */
+	uint32_t	 nat_family;	/* NFPROTO_IPV4 / IPV6 */
+	uint32_t	 reg_addr;	/* nat: 0 = none */
+	uint32_t	 reg_proto;	/* nat: 0 = none */
+	uint32_t	 nat_flags;	/* NF_NAT_RANGE_* */
+};
+
+/* A set element: a key (or an interval start / end) and, in a verdict map,
+ * the verdict. */
+struct celem {
+	uint8_t		 key[32];
+	uint32_t	 key_len;
+	bool		 end;		/* NFT_SET_ELEM_INTERVAL_END */
+	int		 verdict;	/* maps: NFT_JUMP / NFT_GOTO / NF_* */
+	char		*chain;
+	uint64_t	 timeout_ms;	/* 0 = the set's default */
+};
+
+struct cset {
+	char		*name;		/* named sets: the user's name; anonymous
+					 * sets get "__set%d" from nft.c */
+	uint32_t	 flags;		/* NFT_SET_* (ANONYMOUS|CONSTANT added for
+					 * anonymous sets by nft.c) */
+	uint32_t	 key_type;	/* CTYPE_*; concatenations shifted by 6 */
+	uint32_t	 key_len;
+	uint32_t	 data_type;	/* maps: CTYPE_VERDICT */
+	uint32_t	 data_len;
+	bool		 key_host_order; /* userdata so `nft list` prints
+					 * interface names */
+	uint64_t	 timeout_ms;	/* default element timeout, 0 = none */
+	struct celem	*elems;
+	size_t		 nelems;
+	size_t		 elems_cap;
+	const struct srcloc *loc;	/* the model set's (not owned) */
+};
+
+struct crule {
+	char		*chain;
+	char		*key;		/* identity within the chain: the rule
+					 * name, with "#4"/"#6" for a rule split
+					 * by family; "~..." for fwctl's own */
+	char		*name;		/* user rule (or nat) name, NULL for
+					 * fwctl's own rules */
+	char		*comment;	/* userdata comment */
+	struct cexpr	*exprs;
+	size_t		 nexprs;
+	size_t		 exprs_cap;
+	struct cset	*anon;		/* anonymous sets used by lookups */
+	size_t		 nanon;
+	const struct srcloc *loc;	/* the model object's (not owned) */
+};
+
+struct cchain {
+	char		*name;
+	bool		 base;
+	char		*type;		/* "filter", "nat" */
+	uint32_t	 hook;		/* NF_INET_* */
+	int32_t		 prio;
+	int		 policy;	/* NF_ACCEPT / NF_DROP */
+};
+
+struct cplan {
+	char		*table;
+	struct cchain	*chains;
+	size_t		 nchains;
+	size_t		 chains_cap;
+	struct cset	*sets;		/* named sets */
+	size_t		 nsets;
+	size_t		 sets_cap;
+	struct crule	*rules;		/* grouped by chain, in chain order */
+	size_t		 nrules;
+	size_t		 rules_cap;
+};
+
+/* Compiles rs into plan (which the caller has zeroed or cplan_free'd).
+ * Returns 0, or -1 with diags (the model was not valid for the kernel). */
+int		 compile_ruleset(const struct ruleset *, const char *table,
+		    struct cplan *, struct diags *);
+void		 cplan_free(struct cplan *);
+
+/* Lookups for tests and nft.c; NULL when absent. */
+const struct cchain *cplan_chain(const struct cplan *, const char *name);
+const struct cset *cplan_set(const struct cplan *, const char *name);
+const struct crule *cplan_rule(const struct cplan *, const char *chain,
+		    const char *key);
+/* Number of rules in chain. */
+size_t		 cplan_chain_nrules(const struct cplan *, const char *chain);
+
+/* Text of a rule's expressions, e.g.
+ * "meta l4proto; cmp eq 06; payload th 2 2; cmp eq 0016; counter; accept",
+ * anonymous sets written inline ("lookup {0016,0050-01bb}"); the identity
+ * of the rule's content for diffs. Caller frees. */
+char		*cplan_rule_format(const struct crule *);
+/* One set's definition ("ipv4 interval timeout 3600000"), caller frees. */
+char		*cplan_set_format(const struct cset *);
+/* One element as text, into buf. */
+char		*cplan_elem_format(const struct cset *, const struct celem *,
+		    char *buf, size_t len);
+
+/* Name of the chain for packets from zone a to zone b (zone names, "self",
+ * or "any" for interfaces in no zone). Caller frees. */
+char		*compile_pair_chain(const struct ruleset *, const char *from,
+		    const char *to);
+/* The verdict a pair of zones resolves to: specific policy > `from -> any`
+ * > `any -> to` > `any -> any` > preset > built-in default. from/to are
+ * zone names, "self", or "any" for interfaces in no zone. *why (may be
+ * NULL) says which one decided ("policy lan -> any", "default"). */
+enum verdict	 compile_policy_verdict(const struct ruleset *,
+		    const char *from, const char *to, const char **why);
+
+/* Set elements of a model set, as plan elements (interval pairs where the
+ * set is an interval set). Appends to cs. */
+int		 compile_set_elem(const struct set *, const struct set_elem *,
+		    struct cset *);
+
+/* Building blocks shared with compile_nat.c. */
+struct cchain	*cplan_add_chain(struct cplan *, const char *name);
+struct cexpr	*crule_add(struct crule *, enum cx_type);
+struct crule	*cplan_add_rule(struct cplan *, const char *chain,
+		    const char *key, const char *name);
+int		 crule_match_addrs(struct crule *, const struct ruleset *,
+		    const struct addrmatch *, bool dst, int family);
+int		 crule_match_ports(struct crule *, int proto,
+		    const struct portmatch *, bool dst);
+
+/*
+ * compile_nat.c (the NAT engineer's): fills the prerouting/postrouting
+ * chains, and may add forward-filter rules for port forwards.
+ */
+int		 compile_nat(const struct ruleset *, struct cplan *,
+		    struct diags *);
+/* The DMZ preset's verdict for a pair of zones when no explicit policy
+ * applies, or VERDICT_NONE when the preset has no say. */
+enum verdict	 compile_preset_verdict(const struct ruleset *,
+		    const char *from, const char *to);
+
+#endif

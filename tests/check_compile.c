@@ -1,0 +1,625 @@
+/*
+ * compile.c: the compiled plan (fwctl's own picture of the table) for
+ * small rulesets, compared as data and as expression text.
+ */
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "compile.h"
+#include "parse.h"
+#include "ruleset.h"
+
+static const char zones2[] =
+    "zone lan { interface lan0 }\n"
+    "zone wan { interface wan0 }\n";
+
+static struct ruleset *
+load(const char *text)
+{
+	struct ruleset *rs = ruleset_new();
+	struct diags d;
+
+	diags_init(&d);
+	ck_assert_ptr_nonnull(rs);
+	if (parse_buffer(rs, "t.rules", text, strlen(text), &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("ruleset does not parse: %s", text);
+	}
+	diags_free(&d);
+	return rs;
+}
+
+static void
+compile_ok(const char *text, struct cplan *p)
+{
+	struct ruleset *rs = load(text);
+	struct diags d;
+
+	diags_init(&d);
+	if (compile_ruleset(rs, NULL, p, &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("does not compile: %s", text);
+	}
+	diags_free(&d);
+	ruleset_free(rs);
+}
+
+/* The text of rule key in chain, or "(none)". Static buffer. */
+static const char *
+rtext(const struct cplan *p, const char *chain, const char *key)
+{
+	static char buf[4096];
+	const struct crule *r = cplan_rule(p, chain, key);
+	char *s;
+
+	if (r == NULL)
+		return "(none)";
+	s = cplan_rule_format(r);
+	ck_assert_ptr_nonnull(s);
+	snprintf(buf, sizeof(buf), "%s", s);
+	free(s);
+	return buf;
+}
+
+/* A one-rule ruleset with zones lan/wan; the text of that rule in chain. */
+static const char *
+one(const char *rule, const char *chain, const char *key)
+{
+	static char buf[4096];
+	char text[2048];
+	struct cplan p;
+
+	snprintf(text, sizeof(text), "%s"
+	    "set adm4 ipv4 { 10.0.0.1 }\n"
+	    "set adm6 ipv6 { fd00::1 }\n"
+	    "set ports port { 22, 80 }\n"
+	    "%s\n", zones2, rule);
+	compile_ok(text, &p);
+	snprintf(buf, sizeof(buf), "%s", rtext(&p, chain, key));
+	cplan_free(&p);
+	return buf;
+}
+
+#define TCP	"meta l4proto; cmp eq 06; "
+#define UDP	"meta l4proto; cmp eq 11; "
+#define V4	"meta nfproto; cmp eq 02; "
+#define V6	"meta nfproto; cmp eq 0a; "
+#define ACCEPT	"counter; accept"
+
+START_TEST(chains_for_two_zones)
+{
+	static const char *want[] = {
+		"input", "forward", "output", "prerouting", "postrouting",
+		"fwd/lan", "fwd/wan", "fwd/any",
+		"lan-self", "wan-self", "any-self",
+		"lan-lan", "lan-wan", "lan-any", "wan-lan", "wan-wan",
+		"wan-any", "any-lan", "any-wan", "any-any",
+		"self-lan", "self-wan", "self-any",
+	};
+	const struct cchain *c;
+	struct cplan p;
+	size_t i;
+
+	compile_ok(zones2, &p);
+	ck_assert_str_eq(p.table, "fwctl");
+	ck_assert_uint_eq(p.nchains, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(cplan_chain(&p, want[i]) != NULL, "no chain %s",
+		    want[i]);
+	c = cplan_chain(&p, "input");
+	ck_assert(c->base);
+	ck_assert_uint_eq(c->hook, NF_INET_LOCAL_IN);
+	ck_assert_int_eq(c->prio, 0);
+	ck_assert_int_eq(c->policy, NF_ACCEPT);
+	ck_assert_str_eq(c->type, "filter");
+	c = cplan_chain(&p, "prerouting");
+	ck_assert_str_eq(c->type, "nat");
+	ck_assert_int_eq(c->prio, -100);
+	c = cplan_chain(&p, "postrouting");
+	ck_assert_int_eq(c->prio, 100);
+	ck_assert(!cplan_chain(&p, "lan-wan")->base);
+	/* every pair chain ends with one policy rule */
+	ck_assert_str_eq(rtext(&p, "lan-wan", "~policy"), "counter; drop");
+	ck_assert_str_eq(rtext(&p, "self-wan", "~policy"), "counter; accept");
+	ck_assert_uint_eq(cplan_chain_nrules(&p, "lan-wan"), 1);
+	cplan_free(&p);
+}
+END_TEST
+
+START_TEST(fast_path_and_dispatch)
+{
+	struct cplan p;
+
+	compile_ok(zones2, &p);
+	ck_assert_str_eq(rtext(&p, "input", "~established"),
+	    "ct state; and 06000000; cmp ne 00000000; accept");
+	ck_assert_str_eq(rtext(&p, "input", "~invalid"),
+	    "ct state; and 01000000; cmp ne 00000000; counter; drop");
+	ck_assert_str_eq(rtext(&p, "forward", "~established"),
+	    "ct state; and 06000000; cmp ne 00000000; accept");
+	ck_assert_str_eq(rtext(&p, "input", "~zones-if"),
+	    "meta iifname; vmap {\"lan0\": goto lan-self, "
+	    "\"wan0\": goto wan-self}");
+	ck_assert_str_eq(rtext(&p, "input", "~unzoned"), "goto any-self");
+	ck_assert_str_eq(rtext(&p, "output", "~zones-if"),
+	    "meta oifname; vmap {\"lan0\": goto self-lan, "
+	    "\"wan0\": goto self-wan}");
+	ck_assert_str_eq(rtext(&p, "output", "~unzoned"), "goto self-any");
+	ck_assert_str_eq(rtext(&p, "forward", "~zones-pair"),
+	    "meta iifname; meta oifname ->r2; vmap {"
+	    "\"lan0\".\"lan0\": goto lan-lan, \"lan0\".\"wan0\": goto lan-wan, "
+	    "\"wan0\".\"lan0\": goto wan-lan, \"wan0\".\"wan0\": goto wan-wan}");
+	ck_assert_str_eq(rtext(&p, "forward", "~zones-if"),
+	    "meta iifname; vmap {\"lan0\": goto fwd/lan, "
+	    "\"wan0\": goto fwd/wan}");
+	ck_assert_str_eq(rtext(&p, "forward", "~unzoned"), "goto fwd/any");
+	ck_assert_str_eq(rtext(&p, "fwd/lan", "~zones-if"),
+	    "meta oifname; vmap {\"lan0\": goto lan-lan, "
+	    "\"wan0\": goto lan-wan}");
+	ck_assert_str_eq(rtext(&p, "fwd/lan", "~unzoned"), "goto lan-any");
+	ck_assert_str_eq(rtext(&p, "fwd/any", "~zones-if"),
+	    "meta oifname; vmap {\"lan0\": goto any-lan, "
+	    "\"wan0\": goto any-wan}");
+	/* the map is keyed in host byte order so nft prints names */
+	ck_assert(cplan_rule(&p, "input", "~zones-if")->anon[0].key_host_order);
+	cplan_free(&p);
+}
+END_TEST
+
+START_TEST(dispatch_wildcards_and_networks)
+{
+	struct cplan p;
+	const struct crule *r;
+
+	compile_ok("zone lan { interface lan*, br0 }\n"
+	    "zone vpn { network 10.8.0.0/24, fd08::/64 }\n", &p);
+	r = cplan_rule(&p, "input", "~zones-if");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(r->anon[0].flags & NFT_SET_INTERVAL);
+	ck_assert_str_eq(rtext(&p, "input", "~zones-if"),
+	    "meta iifname; vmap {\"lan\": goto lan-self, "
+	    "end \"lao\", \"br0\": goto lan-self, end \"br0\"}");
+	ck_assert_str_eq(rtext(&p, "input", "~zones-net4"),
+	    V4 "payload nh 12 4; vmap {10.8.0.0: goto vpn-self, "
+	    "end 10.8.1.0}");
+	ck_assert_str_eq(rtext(&p, "input", "~zones-net6"),
+	    V6 "payload nh 8 16; vmap {fd08::: goto vpn-self, "
+	    "end fd08:0:0:1::}");
+	ck_assert_str_eq(rtext(&p, "output", "~zones-net4"),
+	    V4 "payload nh 16 4; vmap {10.8.0.0: goto self-vpn, "
+	    "end 10.8.1.0}");
+	ck_assert_str_eq(rtext(&p, "forward", "~zones-net4"),
+	    V4 "payload nh 12 4; vmap {10.8.0.0: goto fwd/vpn, "
+	    "end 10.8.1.0}");
+	ck_assert_str_eq(rtext(&p, "fwd/lan", "~zones-net4"),
+	    V4 "payload nh 16 4; vmap {10.8.0.0: goto lan-vpn, "
+	    "end 10.8.1.0}");
+	/* wildcards do not go in the concatenated map */
+	ck_assert_str_eq(rtext(&p, "forward", "~zones-pair"),
+	    "meta iifname; meta oifname ->r2; vmap {"
+	    "\"br0\".\"br0\": goto lan-lan}");
+	cplan_free(&p);
+}
+END_TEST
+
+START_TEST(ports)
+{
+	ck_assert_str_eq(one("rule r from lan to self tcp dport 22 accept",
+	    "lan-self", "r"), TCP "payload th 2 2; cmp eq 0016; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self udp sport 53 accept",
+	    "lan-self", "r"), UDP "payload th 0 2; cmp eq 0035; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self sctp dport 9 accept",
+	    "lan-self", "r"), "meta l4proto; cmp eq 84; "
+	    "payload th 2 2; cmp eq 0009; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self tcp dport 1024-65535 "
+	    "accept", "lan-self", "r"),
+	    TCP "payload th 2 2; range 0400-ffff; " ACCEPT);
+	/* a list: an interval set, sorted, neighbours merged; a range up to
+	 * 65535 has no end element */
+	ck_assert_str_eq(one("rule r from lan to self tcp dport "
+	    "{ 443, 80, 81, 8000-8100, 60000-65535 } accept", "lan-self", "r"),
+	    TCP "payload th 2 2; lookup {80, end 82, 443, end 444, 8000, "
+	    "end 8101, 60000}; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self tcp dport @ports accept",
+	    "lan-self", "r"), TCP "payload th 2 2; lookup @ports; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self tcp sport 1000 "
+	    "dport 22 accept", "lan-self", "r"), TCP "payload th 0 2; "
+	    "cmp eq 03e8; payload th 2 2; cmp eq 0016; " ACCEPT);
+}
+END_TEST
+
+START_TEST(icmp)
+{
+	ck_assert_str_eq(one("rule r from lan to self icmp accept",
+	    "lan-self", "r"), V4 "meta l4proto; cmp eq 01; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self icmp type echo-request "
+	    "accept", "lan-self", "r"), V4 "meta l4proto; cmp eq 01; "
+	    "payload th 0 1; cmp eq 08; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self icmp type "
+	    "{ echo-request, echo-reply } accept", "lan-self", "r"),
+	    V4 "meta l4proto; cmp eq 01; payload th 0 1; lookup {8, 0}; "
+	    ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self icmpv6 type "
+	    "echo-request accept", "lan-self", "r"),
+	    V6 "meta l4proto; cmp eq 3a; payload th 0 1; cmp eq 80; " ACCEPT);
+}
+END_TEST
+
+START_TEST(addresses)
+{
+	ck_assert_str_eq(one("rule r from lan to self src 10.1.2.3 accept",
+	    "lan-self", "r"), V4 "payload nh 12 4; cmp eq 0a010203; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self dst 10.1.2.0/24 accept",
+	    "lan-self", "r"), V4 "payload nh 16 3; cmp eq 0a0102; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self src 10.16.0.0/12 accept",
+	    "lan-self", "r"), V4 "payload nh 12 2; and fff0; cmp eq 0a10; "
+	    ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self src fd00:1::/64 accept",
+	    "lan-self", "r"), V6 "payload nh 8 8; cmp eq fd00000100000000; "
+	    ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self dst fd00::1 accept",
+	    "lan-self", "r"), V6 "payload nh 24 16; "
+	    "cmp eq fd000000000000000000000000000001; " ACCEPT);
+	/* a list: overlaps merged */
+	ck_assert_str_eq(one("rule r from lan to self src { 10.0.0.0/8, "
+	    "10.1.0.0/16, 192.168.1.1 } accept", "lan-self", "r"),
+	    V4 "payload nh 12 4; lookup {10.0.0.0, end 11.0.0.0, "
+	    "192.168.1.1, end 192.168.1.2}; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self src @adm4 accept",
+	    "lan-self", "r"), V4 "payload nh 12 4; lookup @adm4; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self dst @adm6 accept",
+	    "lan-self", "r"), V6 "payload nh 24 16; lookup @adm6; " ACCEPT);
+}
+END_TEST
+
+START_TEST(families_split)
+{
+	struct cplan p;
+
+	compile_ok("zone lan { interface lan0 }\n"
+	    "rule r from lan to self src { 10.0.0.1, fd00::1 } accept\n"
+	    "rule t from lan to self tcp dport 22 accept\n", &p);
+	ck_assert_str_eq(rtext(&p, "lan-self", "r#4"),
+	    V4 "payload nh 12 4; cmp eq 0a000001; " ACCEPT);
+	ck_assert_str_eq(rtext(&p, "lan-self", "r#6"),
+	    V6 "payload nh 8 16; cmp eq fd000000000000000000000000000001; "
+	    ACCEPT);
+	ck_assert_str_eq(rtext(&p, "lan-self", "r"), "(none)");
+	/* no address: one rule for both families, no nfproto */
+	ck_assert_str_eq(rtext(&p, "lan-self", "t"),
+	    TCP "payload th 2 2; cmp eq 0016; " ACCEPT);
+	ck_assert_str_eq(cplan_rule(&p, "lan-self", "r#6")->name, "r");
+	cplan_free(&p);
+}
+END_TEST
+
+START_TEST(never_matches)
+{
+	struct ruleset *rs = load("zone lan { interface lan0 }\n"
+	    "rule r from lan to self src 10.0.0.1 dst fd00::1 accept\n");
+	struct cplan p;
+	struct diags d;
+	char *s;
+
+	diags_init(&d);
+	ck_assert_int_eq(compile_ruleset(rs, NULL, &p, &d), -1);
+	ck_assert_uint_ge(d.n, 1);
+	s = diag_format(&d.v[0]);
+	ck_assert_msg(strstr(s, "t.rules:2:") == s, "%s", s);
+	ck_assert_ptr_nonnull(strstr(s, "rule r"));
+	free(s);
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(state_limit_log_reject)
+{
+	ck_assert_str_eq(one("rule r from lan to self state new accept",
+	    "lan-self", "r"), "ct state; and 08000000; cmp ne 00000000; "
+	    ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self state "
+	    "{ established, related } drop", "lan-self", "r"),
+	    "ct state; and 06000000; cmp ne 00000000; counter; drop");
+	ck_assert_str_eq(one("rule r from lan to self accept limit 10/minute",
+	    "lan-self", "r"), "limit 10/60 burst 5; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self accept limit 3/second "
+	    "burst 7", "lan-self", "r"), "limit 3/1 burst 7; " ACCEPT);
+	ck_assert_str_eq(one("rule r from wan to self log prefix \"in: \" "
+	    "drop", "wan-self", "r"), "counter; log \"in: \"; drop");
+	ck_assert_str_eq(one("rule r from wan to self log drop",
+	    "wan-self", "r"), "counter; log; drop");
+	ck_assert_str_eq(one("rule r from wan to self tcp dport 25 reject",
+	    "wan-self", "r"), TCP "payload th 2 2; cmp eq 0019; counter; "
+	    "reject tcp-reset");
+	ck_assert_str_eq(one("rule r from wan to self udp dport 25 reject",
+	    "wan-self", "r"), UDP "payload th 2 2; cmp eq 0019; counter; "
+	    "reject icmpx 1");
+	ck_assert_str_eq(one("rule r from wan to self reject",
+	    "wan-self", "r"), "counter; reject icmpx 1");
+}
+END_TEST
+
+START_TEST(comments)
+{
+	struct ruleset *rs = load("zone lan { interface lan0 }\n"
+	    "rule a from lan to self accept\n"
+	    "rule b from lan to self accept comment \"for the printer\"\n");
+	struct cplan p;
+	struct diags d;
+
+	diags_init(&d);
+	ck_assert_int_eq(compile_ruleset(rs, NULL, &p, &d), 0);
+	ck_assert_str_eq(cplan_rule(&p, "lan-self", "a")->comment, "a");
+	ck_assert_str_eq(cplan_rule(&p, "lan-self", "b")->comment,
+	    "b: for the printer");
+	ck_assert_str_eq(cplan_rule(&p, "lan-self", "~policy")->comment,
+	    "default policy");
+	ck_assert_ptr_nonnull(cplan_rule(&p, "lan-self", "a")->loc);
+	ck_assert_int_eq(cplan_rule(&p, "lan-self", "b")->loc->line, 3);
+	cplan_free(&p);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(any_placement_in_order)
+{
+	static const char text[] =
+	    "zone lan { interface lan0 }\n"
+	    "zone wan { interface wan0 }\n"
+	    "rule a from any to self tcp dport 1 accept\n"
+	    "rule b from lan to self tcp dport 2 accept\n"
+	    "rule c from any to any tcp dport 3 accept\n"
+	    "rule d from lan to any tcp dport 4 accept\n"
+	    "rule e from self to any tcp dport 5 accept\n";
+	struct cplan p;
+	size_t i, n;
+	const char *order[8];
+
+	compile_ok(text, &p);
+	/* a: every zone to self, and the unzoned side; never forward */
+	ck_assert_str_ne(rtext(&p, "lan-self", "a"), "(none)");
+	ck_assert_str_ne(rtext(&p, "wan-self", "a"), "(none)");
+	ck_assert_str_ne(rtext(&p, "any-self", "a"), "(none)");
+	ck_assert_str_eq(rtext(&p, "lan-wan", "a"), "(none)");
+	/* c: every forward pair, not self */
+	ck_assert_str_ne(rtext(&p, "lan-wan", "c"), "(none)");
+	ck_assert_str_ne(rtext(&p, "any-any", "c"), "(none)");
+	ck_assert_str_ne(rtext(&p, "wan-lan", "c"), "(none)");
+	ck_assert_str_eq(rtext(&p, "lan-self", "c"), "(none)");
+	ck_assert_str_eq(rtext(&p, "self-wan", "c"), "(none)");
+	/* d: lan to every zone and to no zone, not to self */
+	ck_assert_str_ne(rtext(&p, "lan-wan", "d"), "(none)");
+	ck_assert_str_ne(rtext(&p, "lan-lan", "d"), "(none)");
+	ck_assert_str_ne(rtext(&p, "lan-any", "d"), "(none)");
+	ck_assert_str_eq(rtext(&p, "lan-self", "d"), "(none)");
+	ck_assert_str_eq(rtext(&p, "wan-lan", "d"), "(none)");
+	/* e: output only */
+	ck_assert_str_ne(rtext(&p, "self-wan", "e"), "(none)");
+	ck_assert_str_ne(rtext(&p, "self-any", "e"), "(none)");
+	/* global order, policy last */
+	for (i = 0, n = 0; i < p.nrules && n < 8; i++)
+		if (strcmp(p.rules[i].chain, "lan-self") == 0)
+			order[n++] = p.rules[i].key;
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(order[0], "a");
+	ck_assert_str_eq(order[1], "b");
+	ck_assert_str_eq(order[2], "~policy");
+	for (i = 0, n = 0; i < p.nrules && n < 8; i++)
+		if (strcmp(p.rules[i].chain, "lan-wan") == 0)
+			order[n++] = p.rules[i].key;
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(order[0], "c");
+	ck_assert_str_eq(order[1], "d");
+	ck_assert_str_eq(order[2], "~policy");
+	cplan_free(&p);
+}
+END_TEST
+
+static enum verdict
+pv(const struct ruleset *rs, const char *from, const char *to,
+    const char **why)
+{
+	return compile_policy_verdict(rs, from, to, why);
+}
+
+START_TEST(policy_order)
+{
+	struct ruleset *rs;
+	const char *why;
+	struct cplan p;
+
+	/* built-in defaults */
+	rs = load(zones2);
+	ck_assert_int_eq(pv(rs, "lan", ZONE_SELF, &why), VERDICT_DROP);
+	ck_assert_str_eq(why, "default");
+	ck_assert_int_eq(pv(rs, "lan", "wan", &why), VERDICT_DROP);
+	ck_assert_int_eq(pv(rs, ZONE_ANY, "wan", &why), VERDICT_DROP);
+	ck_assert_int_eq(pv(rs, ZONE_SELF, "wan", &why), VERDICT_ACCEPT);
+	ck_assert_int_eq(pv(rs, ZONE_SELF, ZONE_ANY, &why), VERDICT_ACCEPT);
+	ruleset_free(rs);
+
+	rs = load("zone lan { interface lan0 }\n"
+	    "zone wan { interface wan0 }\n"
+	    "zone dmz { interface dmz0 }\n"
+	    "policy lan -> wan accept\n"
+	    "policy lan -> any reject\n"
+	    "policy any -> dmz accept\n"
+	    "policy any -> any drop\n"
+	    "policy any -> self accept\n"
+	    "policy self -> any drop\n");
+	/* specific > from -> any > any -> to > any -> any */
+	ck_assert_int_eq(pv(rs, "lan", "wan", &why), VERDICT_ACCEPT);
+	ck_assert_str_eq(why, "policy lan -> wan");
+	ck_assert_int_eq(pv(rs, "lan", "dmz", &why), VERDICT_REJECT);
+	ck_assert_str_eq(why, "policy lan -> any");
+	ck_assert_int_eq(pv(rs, "lan", ZONE_ANY, &why), VERDICT_REJECT);
+	ck_assert_int_eq(pv(rs, "wan", "dmz", &why), VERDICT_ACCEPT);
+	ck_assert_str_eq(why, "policy any -> dmz");
+	ck_assert_int_eq(pv(rs, "wan", "lan", &why), VERDICT_DROP);
+	ck_assert_str_eq(why, "policy any -> any");
+	/* `any` does not stand for self */
+	ck_assert_int_eq(pv(rs, "lan", ZONE_SELF, &why), VERDICT_ACCEPT);
+	ck_assert_str_eq(why, "policy any -> self");
+	ck_assert_int_eq(pv(rs, ZONE_SELF, "wan", &why), VERDICT_DROP);
+	ck_assert_str_eq(why, "policy self -> any");
+
+	compile_ok("zone lan { interface lan0 }\n"
+	    "zone wan { interface wan0 }\n"
+	    "zone dmz { interface dmz0 }\n"
+	    "policy lan -> wan accept\n"
+	    "policy lan -> any reject\n", &p);
+	ck_assert_str_eq(rtext(&p, "lan-wan", "~policy"), "counter; accept");
+	ck_assert_str_eq(rtext(&p, "lan-dmz", "~policy"),
+	    "counter; reject icmpx 1");
+	ck_assert_str_eq(cplan_rule(&p, "lan-dmz", "~policy")->comment,
+	    "policy lan -> any");
+	ck_assert_str_eq(rtext(&p, "wan-dmz", "~policy"), "counter; drop");
+	ck_assert_str_eq(rtext(&p, "lan-self", "~policy"), "counter; drop");
+	cplan_free(&p);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(named_sets)
+{
+	struct cplan p;
+	const struct cset *s;
+	char buf[128], *def;
+
+	compile_ok("set bl ipv4 { timeout 1h }\n"
+	    "set adm ipv4 { 10.0.0.5, 10.1.0.0/16 }\n"
+	    "set six ipv6 { fd00::/64 }\n"
+	    "set pp port { 22, 1000-2000 }\n", &p);
+	ck_assert_uint_eq(p.nsets, 4);
+	s = cplan_set(&p, "bl");
+	ck_assert_uint_eq(s->key_type, CTYPE_IPV4);
+	ck_assert_uint_eq(s->key_len, 4);
+	ck_assert(s->flags & NFT_SET_INTERVAL);
+	ck_assert(s->flags & NFT_SET_TIMEOUT);
+	ck_assert_uint_eq(s->timeout_ms, 3600000);
+	ck_assert_uint_eq(s->nelems, 0);
+	def = cplan_set_format(s);
+	ck_assert_str_eq(def, "ipv4 interval timeout 3600000");
+	free(def);
+	s = cplan_set(&p, "adm");
+	ck_assert_uint_eq(s->nelems, 4);
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[0], buf, sizeof(buf)),
+	    "10.0.0.5");
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[1], buf, sizeof(buf)),
+	    "end 10.0.0.6");
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[3], buf, sizeof(buf)),
+	    "end 10.2.0.0");
+	s = cplan_set(&p, "six");
+	ck_assert_uint_eq(s->key_type, CTYPE_IPV6);
+	ck_assert_uint_eq(s->key_len, 16);
+	s = cplan_set(&p, "pp");
+	ck_assert_uint_eq(s->key_type, CTYPE_PORT);
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[3], buf, sizeof(buf)),
+	    "end 2001");
+	cplan_free(&p);
+}
+END_TEST
+
+START_TEST(element_timeouts)
+{
+	struct set *s = set_new();
+	struct set_elem e;
+	struct cset cs;
+	char buf[128];
+
+	memset(&cs, 0, sizeof(cs));
+	s->name = strdup("bl");
+	s->type = SET_IPV4;
+	memset(&e, 0, sizeof(e));
+	e.key.addr.family = AF_INET;
+	e.key.addr.prefix = 32;
+	e.key.addr.bytes[0] = 192;
+	e.key.addr.bytes[3] = 7;
+	e.timeout_ms = 60000;
+	cs.key_len = 4;
+	cs.key_type = CTYPE_IPV4;
+	ck_assert_int_eq(compile_set_elem(s, &e, &cs), 0);
+	ck_assert_uint_eq(cs.nelems, 2);
+	ck_assert_str_eq(cplan_elem_format(&cs, &cs.elems[0], buf,
+	    sizeof(buf)), "192.0.0.7 timeout 60000");
+	/* restored with an expiry in the past: gone */
+	e.expires_ms = 1000;
+	ck_assert_int_eq(compile_set_elem(s, &e, &cs), 0);
+	ck_assert_uint_eq(cs.nelems, 2);
+	free(cs.elems);
+	set_free(s);
+}
+END_TEST
+
+START_TEST(pair_names)
+{
+	struct ruleset *rs = load("zone a-b { interface x0 }\n"
+	    "zone c { interface x1 }\n"
+	    "zone a { interface x2 }\n"
+	    "zone b-c { interface x3 }\n");
+	struct cplan p;
+	struct diags d;
+	char *s;
+
+	s = compile_pair_chain(rs, "a-b", "c");
+	ck_assert_str_eq(s, "a-b/c");
+	free(s);
+	s = compile_pair_chain(rs, "a", "b-c");
+	ck_assert_str_eq(s, "a/b-c");
+	free(s);
+	s = compile_pair_chain(rs, "c", "a");
+	ck_assert_str_eq(s, "c-a");
+	free(s);
+	diags_init(&d);
+	ck_assert_int_eq(compile_ruleset(rs, "t2", &p, &d), 0);
+	ck_assert_str_eq(p.table, "t2");
+	ck_assert_ptr_nonnull(cplan_chain(&p, "a-b/c"));
+	cplan_free(&p);
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
+static Suite *
+compile_suite(void)
+{
+	Suite *s = suite_create("compile");
+	TCase *tc = tcase_create("compile");
+
+	tcase_add_test(tc, chains_for_two_zones);
+	tcase_add_test(tc, fast_path_and_dispatch);
+	tcase_add_test(tc, dispatch_wildcards_and_networks);
+	tcase_add_test(tc, ports);
+	tcase_add_test(tc, icmp);
+	tcase_add_test(tc, addresses);
+	tcase_add_test(tc, families_split);
+	tcase_add_test(tc, never_matches);
+	tcase_add_test(tc, state_limit_log_reject);
+	tcase_add_test(tc, comments);
+	tcase_add_test(tc, any_placement_in_order);
+	tcase_add_test(tc, policy_order);
+	tcase_add_test(tc, named_sets);
+	tcase_add_test(tc, element_timeouts);
+	tcase_add_test(tc, pair_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(compile_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,1010 @@
+/*
+ * The kernel layer against a real kernel, in the lab (needs root): each
+ * test runs in a forked child that enters the lab's router namespace and
+ * programs it through compile.c/nft.c; real TCP, UDP and ICMP between the
+ * lab's hosts must pass or fail as the rules say, and `nft -j list table`
+ * is the independent reader. A table `inet other` made before the tests
+ * must come through every apply unchanged.
+ */
+#include <sys/socket.h>
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compile.h"
+#include "lib/lab.h"
+#include "nft.h"
+#include "parse.h"
+#include "plan.h"
+#include "ruleset.h"
+
+#define ZONES \
+	"zone wan { interface wan0 }\n" \
+	"zone lan { interface lan0 }\n" \
+	"zone dmz { interface dmz0 }\n"
+
+#define R_LAN	"10.50.1.1"
+#define R_LAN6	"fd50:1::1"
+#define R_WAN	"10.50.0.1"
+#define R_WAN6	"fd50::1"
+#define H_WAN	"10.50.0.2"
+#define H_DMZ	"10.50.2.10"
+#define H_DMZ6	"fd50:2::10"
+#define H_LAN	"10.50.1.10"
+
+#define OK_MS	2000		/* a connection that must work */
+#define NO_MS	700		/* one that must not */
+
+static struct lab *lab;
+static char *other_before;	/* `nft list table inet other` at start */
+
+/* per test (forked child) */
+static struct nft *nf;
+static struct ruleset *cur;
+
+static void
+lab_setup(void)
+{
+	if ((lab = lab_up()) == NULL) {
+		fprintf(stderr, "lab_kernel: lab_up failed\n");
+		exit(1);
+	}
+	if (lab_exec(lab, "router", "nft add table inet other && "
+	    "nft add chain inet other c '{ type filter hook input "
+	    "priority 10; policy accept; }' && "
+	    "nft add rule inet other c tcp dport 9 counter accept && "
+	    "nft add set inet other s '{ type ipv4_addr; }' && "
+	    "nft add element inet other s '{ 192.0.2.1 }'") != 0) {
+		fprintf(stderr, "lab_kernel: cannot make table inet other\n");
+		exit(1);
+	}
+	other_before = lab_output(lab, "router",
+	    "nft list table inet other");
+}
+
+static void
+lab_teardown(void)
+{
+	lab_down(lab);
+	lab = NULL;
+	lab_sweep();
+	free(other_before);
+	other_before = NULL;
+}
+
+static long long
+ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Enters the router (this child only), removes what an earlier test left
+ * and opens the kernel layer. */
+static void
+start(void)
+{
+	struct diags d;
+
+	ck_assert_int_eq(lab_enter(lab, "router"), 0);
+	lab_exec(lab, "router", "nft delete table inet fwctl 2>/dev/null; "
+	    "true");
+	diags_init(&d);
+	nf = nft_open(NULL, &d);
+	ck_assert_msg(nf != NULL, "nft_open failed");
+	diags_free(&d);
+	cur = NULL;
+}
+
+static struct ruleset *
+rs_text(const char *text)
+{
+	struct ruleset *rs = ruleset_new();
+	struct diags d;
+
+	diags_init(&d);
+	if (parse_buffer(rs, "lab.rules", text, strlen(text), &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("test ruleset does not parse");
+	}
+	diags_free(&d);
+	return rs;
+}
+
+static void
+assert_other(void)
+{
+	char *now = lab_output(lab, "router", "nft list table inet other");
+
+	ck_assert_ptr_nonnull(now);
+	ck_assert_ptr_nonnull(other_before);
+	ck_assert_msg(strcmp(now, other_before) == 0,
+	    "table inet other changed:\n%s\nwas:\n%s", now, other_before);
+	free(now);
+}
+
+/* Applies rs on top of cur (takes rs). */
+static void
+apply(struct ruleset *rs)
+{
+	struct diags d;
+
+	diags_init(&d);
+	if (nft_apply(nf, cur, rs, NULL, &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("nft_apply failed");
+	}
+	diags_free(&d);
+	ruleset_free(cur);
+	cur = rs;
+	assert_other();
+}
+
+static void
+apply_text(const char *text)
+{
+	apply(rs_text(text));
+}
+
+static int
+tcp(const char *from, const char *addr, int port, int ms)
+{
+	return lab_tcp_connect(lab, from, addr, port, ms, NULL, 0);
+}
+
+static void
+must_tcp(const char *from, const char *addr, int port)
+{
+	ck_assert_msg(tcp(from, addr, port, OK_MS) == 0,
+	    "%s -> %s tcp %d should connect", from, addr, port);
+}
+
+static void
+mustnt_tcp(const char *from, const char *addr, int port)
+{
+	ck_assert_msg(tcp(from, addr, port, NO_MS) == -1,
+	    "%s -> %s tcp %d should not connect", from, addr, port);
+}
+
+static pid_t
+serve(const char *role, const char *proto, int port)
+{
+	pid_t pid = lab_serve(lab, role, proto, port);
+
+	ck_assert_msg(pid > 0, "cannot serve %s %d in %s", proto, port, role);
+	return pid;
+}
+
+/* `nft -j list table inet fwctl` in the router. */
+static json_t *
+nft_json(void)
+{
+	json_error_t err;
+	json_t *j;
+	char *out;
+
+	out = lab_output(lab, "router", "nft -j list table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	j = json_loads(out, 0, &err);
+	ck_assert_msg(j != NULL, "nft -j: %s", err.text);
+	free(out);
+	return j;
+}
+
+/* The i-th rule object (in listing order) with this comment and chain
+ * (NULL: any chain), or NULL. */
+static json_t *
+json_rule(json_t *root, const char *chain, const char *comment, int nth)
+{
+	json_t *arr = json_object_get(root, "nftables"), *o, *r;
+	const char *c, *ch;
+	size_t i;
+
+	json_array_foreach(arr, i, o) {
+		if ((r = json_object_get(o, "rule")) == NULL)
+			continue;
+		c = json_string_value(json_object_get(r, "comment"));
+		ch = json_string_value(json_object_get(r, "chain"));
+		if (c == NULL || strcmp(c, comment) != 0)
+			continue;
+		if (chain != NULL && (ch == NULL || strcmp(ch, chain) != 0))
+			continue;
+		if (nth-- == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static bool
+json_has_chain(json_t *root, const char *name)
+{
+	json_t *arr = json_object_get(root, "nftables"), *o, *c;
+	size_t i;
+
+	json_array_foreach(arr, i, o)
+		if ((c = json_object_get(o, "chain")) != NULL &&
+		    strcmp(json_string_value(json_object_get(c, "name")),
+		    name) == 0)
+			return true;
+	return false;
+}
+
+/* The rule's expression object of that kind ("counter", "log"), or NULL. */
+static json_t *
+json_expr(json_t *rule, const char *kind)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(rule, "expr"), i, e)
+		if (json_object_get(e, kind) != NULL)
+			return json_object_get(e, kind);
+	return NULL;
+}
+
+static json_int_t
+json_packets(json_t *rule)
+{
+	json_t *c = json_expr(rule, "counter");
+
+	ck_assert_ptr_nonnull(c);
+	return json_integer_value(json_object_get(c, "packets"));
+}
+
+static void
+finish(void)
+{
+	nft_close(nf);
+	nf = NULL;
+	ruleset_free(cur);
+	cur = NULL;
+}
+
+/* --- tests ------------------------------------------------------------ */
+
+START_TEST(minimal_end_to_end)
+{
+	json_t *j, *r;
+	struct nft_counters c;
+	struct diags d;
+	size_t i;
+	bool found = false;
+
+	start();
+	serve("router", "tcp", 2201);
+	apply_text(ZONES "rule ssh from lan to self tcp dport 2201 accept\n");
+	must_tcp("lan", R_LAN, 2201);
+	must_tcp("lan", R_LAN6, 2201);
+	mustnt_tcp("wan", R_WAN, 2201);		/* wan -> self: default drop */
+	mustnt_tcp("dmz", "10.50.2.1", 2201);
+
+	j = nft_json();
+	ck_assert(json_has_chain(j, "input"));
+	ck_assert(json_has_chain(j, "lan-self"));
+	ck_assert(json_has_chain(j, "lan-dmz"));
+	ck_assert(json_has_chain(j, "fwd/any"));
+	ck_assert(json_has_chain(j, "prerouting"));
+	r = json_rule(j, "lan-self", "ssh", 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_ge(json_packets(r), 2);
+	ck_assert_ptr_null(json_rule(j, "wan-self", "ssh", 0));
+	json_decref(j);
+
+	diags_init(&d);
+	ck_assert_int_eq(nft_counters(nf, &c, &d), 0);
+	for (i = 0; i < c.n; i++)
+		if (strcmp(c.v[i].name, "ssh") == 0) {
+			found = true;
+			ck_assert_uint_ge(c.v[i].packets, 2);
+			ck_assert_uint_gt(c.v[i].bytes, 0);
+		} else
+			ck_assert_msg(strchr(c.v[i].name, ' ') == NULL,
+			    "counter %s", c.v[i].name);
+	ck_assert(found);
+	nft_counters_free(&c);
+	diags_free(&d);
+	ck_assert_int_eq(nft_table_present(nf), 1);
+	ck_assert(!nft_drifted(nf));
+	finish();
+}
+END_TEST
+
+START_TEST(policies_and_defaults)
+{
+	start();
+	serve("router", "tcp", 2301);
+	serve("dmz", "tcp", 2302);
+	serve("lan", "tcp", 2303);
+	serve("wan", "tcp", 2304);
+	/* no policy: input dropped, forwarding dropped, output accepted */
+	apply_text(ZONES);
+	mustnt_tcp("lan", R_LAN, 2301);
+	mustnt_tcp("lan", H_DMZ, 2302);
+	mustnt_tcp("lan", H_DMZ6, 2302);
+	must_tcp("router", H_WAN, 2304);
+	must_tcp("router", "fd50::2", 2304);
+	must_tcp("router", H_LAN, 2303);
+
+	/* a specific policy beats `lan -> any`, `any -> dmz` and any -> any */
+	apply_text(ZONES "policy lan -> dmz accept\n"
+	    "policy any -> dmz drop\n"
+	    "policy lan -> any drop\n"
+	    "policy any -> any drop\n"
+	    "policy any -> self accept\n"
+	    "policy self -> any drop\n");
+	must_tcp("lan", H_DMZ, 2302);
+	must_tcp("lan", H_DMZ6, 2302);
+	mustnt_tcp("dmz", H_LAN, 2303);
+	must_tcp("lan", R_LAN, 2301);		/* any -> self accept */
+	must_tcp("wan", R_WAN6, 2301);
+	mustnt_tcp("router", H_WAN, 2304);	/* self -> any drop */
+
+	/* `from -> any` beats `any -> to` */
+	apply_text(ZONES "policy dmz -> any accept\n"
+	    "policy any -> lan drop\n");
+	must_tcp("dmz", H_LAN, 2303);
+	mustnt_tcp("lan", H_DMZ, 2302);
+	must_tcp("router", H_WAN, 2304);	/* back to the default */
+	finish();
+}
+END_TEST
+
+START_TEST(unzoned_interfaces)
+{
+	start();
+	serve("router", "tcp", 2401);
+	serve("router", "tcp", 2402);
+	/* wan0 in no zone: `any` rules and policies still apply to it */
+	apply_text("zone lan { interface lan0 }\n"
+	    "rule a from any to self tcp dport 2401 accept\n"
+	    "rule l from lan to self tcp dport 2402 accept\n");
+	must_tcp("wan", R_WAN, 2401);
+	mustnt_tcp("wan", R_WAN, 2402);
+	must_tcp("lan", R_LAN, 2402);
+	apply_text("zone lan { interface lan0 }\n"
+	    "policy any -> self accept\n");
+	must_tcp("wan", R_WAN, 2402);
+	finish();
+}
+END_TEST
+
+START_TEST(ports)
+{
+	static const int open_ports[] = { 2501, 2510, 2515, 2519, 2520, 2526,
+	    2530 };
+	static const int shut[] = { 2502, 2509, 2521, 2531 };
+	size_t i;
+
+	start();
+	for (i = 0; i < sizeof(open_ports) / sizeof(open_ports[0]); i++)
+		serve("router", "tcp", open_ports[i]);
+	for (i = 0; i < sizeof(shut) / sizeof(shut[0]); i++)
+		serve("router", "tcp", shut[i]);
+	serve("router", "udp", 2540);
+	serve("router", "udp", 2541);
+	apply_text(ZONES "set pp port { 2530 }\n"
+	    "rule one from lan to self tcp dport 2501 accept\n"
+	    "rule range from lan to self tcp dport 2510-2519 accept\n"
+	    "rule list from lan to self tcp dport { 2520, 2525-2526 } accept\n"
+	    "rule named from lan to self tcp dport @pp accept\n"
+	    "rule u from lan to self udp dport 2540 accept\n");
+	for (i = 0; i < sizeof(open_ports) / sizeof(open_ports[0]); i++) {
+		must_tcp("lan", R_LAN, open_ports[i]);
+		must_tcp("lan", R_LAN6, open_ports[i]);
+	}
+	for (i = 0; i < sizeof(shut) / sizeof(shut[0]); i++)
+		mustnt_tcp("lan", R_LAN, shut[i]);
+	ck_assert_int_eq(lab_udp_probe(lab, "lan", R_LAN, 2540, OK_MS, NULL,
+	    0), 0);
+	ck_assert_int_eq(lab_udp_probe(lab, "lan", R_LAN6, 2540, OK_MS, NULL,
+	    0), 0);
+	ck_assert_int_eq(lab_udp_probe(lab, "lan", R_LAN, 2541, NO_MS, NULL,
+	    0), -1);
+	/* a tcp rule does not open udp */
+	ck_assert_int_eq(lab_udp_probe(lab, "lan", R_LAN, 2541, NO_MS, NULL,
+	    0), -1);
+	finish();
+}
+END_TEST
+
+START_TEST(addresses)
+{
+	int p;
+
+	start();
+	for (p = 2601; p <= 2609; p++)
+		serve("router", "tcp", p);
+	apply_text(ZONES
+	    "set adm ipv4 { 10.50.1.10 }\n"
+	    "set adm6 ipv6 { fd50:1::/64 }\n"
+	    "set none ipv4 { 192.0.2.1 }\n"
+	    "rule host from lan to self tcp dport 2601 src 10.50.1.10 accept\n"
+	    "rule net from lan to self tcp dport 2602 src 10.50.0.0/16 accept\n"
+	    "rule odd from lan to self tcp dport 2603 src 10.50.1.8/29 accept\n"
+	    "rule lst from lan to self tcp dport 2604 "
+	    "src { 10.50.9.9, fd50:1::10 } accept\n"
+	    "rule st from lan to self tcp dport 2605 src @adm accept\n"
+	    "rule st6 from lan to self tcp dport 2605 src @adm6 accept\n"
+	    "rule nst from lan to self tcp dport 2606 src @none accept\n"
+	    "rule dst from any to self tcp dport 2607 dst 10.50.1.1 accept\n"
+	    "rule dst6 from any to self tcp dport 2608 dst fd50::/64 accept\n"
+	    "rule other from lan to self tcp dport 2609 src 10.50.2.0/24 "
+	    "accept\n");
+	must_tcp("lan", R_LAN, 2601);
+	mustnt_tcp("lan", R_LAN6, 2601);	/* IPv4 rule, IPv6 packet */
+	must_tcp("lan", R_LAN, 2602);
+	mustnt_tcp("lan", R_LAN6, 2602);
+	must_tcp("lan", R_LAN, 2603);		/* .10 is in .8/29 */
+	must_tcp("lan", R_LAN6, 2604);		/* list: the v6 member */
+	mustnt_tcp("lan", R_LAN, 2604);		/* 10.50.1.10 not listed */
+	must_tcp("lan", R_LAN, 2605);
+	must_tcp("lan", R_LAN6, 2605);
+	mustnt_tcp("lan", R_LAN, 2606);
+	must_tcp("lan", R_LAN, 2607);
+	mustnt_tcp("wan", R_WAN, 2607);		/* dst is the lan address */
+	must_tcp("wan", R_WAN6, 2608);
+	mustnt_tcp("wan", R_WAN, 2608);
+	mustnt_tcp("lan", R_LAN, 2609);
+	finish();
+}
+END_TEST
+
+START_TEST(icmp_and_state)
+{
+	start();
+	serve("router", "tcp", 2701);
+	serve("router", "tcp", 2702);
+	apply_text(ZONES
+	    "rule ping from lan to self icmp type echo-request accept\n"
+	    "rule new from lan to self tcp dport 2701 state new accept\n"
+	    "rule est from lan to self tcp dport 2702 state established "
+	    "accept\n");
+	ck_assert_int_eq(lab_ping(lab, "lan", R_LAN, OK_MS), 0);
+	ck_assert_int_eq(lab_ping(lab, "lan", R_LAN6, NO_MS), -1);
+	ck_assert_int_eq(lab_ping(lab, "wan", R_WAN, NO_MS), -1);
+	must_tcp("lan", R_LAN, 2701);
+	mustnt_tcp("lan", R_LAN, 2702);		/* a SYN is never established */
+	apply_text(ZONES
+	    "rule ping from lan to self icmp type echo-request accept\n"
+	    "rule ping6 from any to self icmpv6 type echo-request accept\n");
+	ck_assert_int_eq(lab_ping(lab, "lan", R_LAN6, OK_MS), 0);
+	ck_assert_int_eq(lab_ping(lab, "wan", R_WAN6, OK_MS), 0);
+	ck_assert_int_eq(lab_ping(lab, "wan", R_WAN, NO_MS), -1);
+	finish();
+}
+END_TEST
+
+START_TEST(limit)
+{
+	int i, ok = 0, fail = 0;
+
+	start();
+	apply_text(ZONES "rule pl from lan to self icmp type echo-request "
+	    "accept limit 1/minute burst 2\n");
+	for (i = 0; i < 8; i++) {
+		if (lab_ping(lab, "lan", R_LAN, 400) == 0)
+			ok++;
+		else
+			fail++;
+	}
+	ck_assert_msg(ok >= 1 && ok <= 3 && fail >= 5,
+	    "limit 1/minute burst 2: %d replies, %d lost", ok, fail);
+	finish();
+}
+END_TEST
+
+START_TEST(log_and_reject)
+{
+	json_t *j, *r, *lg;
+	long long t0, dt;
+
+	start();
+	serve("router", "tcp", 2801);
+	serve("router", "tcp", 2802);
+	serve("router", "udp", 2803);
+	apply_text(ZONES
+	    "rule rj from wan to self tcp dport 2801 reject\n"
+	    "rule lg from wan to self tcp dport 2802 log prefix \"fw-in: \" "
+	    "drop\n"
+	    "rule ru from wan to self udp dport 2803 reject\n");
+	t0 = ms_now();
+	ck_assert_int_eq(tcp("wan", R_WAN, 2801, 3000), -1);
+	dt = ms_now() - t0;
+	ck_assert_msg(dt < 1500, "reject took %lld ms", dt);
+	t0 = ms_now();
+	ck_assert_int_eq(tcp("wan", R_WAN6, 2801, 3000), -1);
+	ck_assert_msg(ms_now() - t0 < 1500, "reject (v6) was slow");
+	t0 = ms_now();
+	ck_assert_int_eq(tcp("wan", R_WAN, 2802, 1500), -1);
+	dt = ms_now() - t0;
+	ck_assert_msg(dt >= 1400, "drop answered after %lld ms", dt);
+	t0 = ms_now();
+	ck_assert_int_eq(lab_udp_probe(lab, "wan", R_WAN, 2803, 3000, NULL, 0),
+	    -1);
+	ck_assert_msg(ms_now() - t0 < 1500, "udp reject was slow");
+
+	j = nft_json();
+	r = json_rule(j, "wan-self", "lg", 0);
+	ck_assert_ptr_nonnull(r);
+	lg = json_expr(r, "log");
+	ck_assert_ptr_nonnull(lg);
+	ck_assert_str_eq(json_string_value(json_object_get(lg, "prefix")),
+	    "fw-in: ");
+	ck_assert_int_ge(json_packets(r), 1);
+	r = json_rule(j, "wan-self", "rj", 0);
+	ck_assert_ptr_nonnull(json_expr(r, "reject"));
+	ck_assert_int_ge(json_packets(r), 2);
+	json_decref(j);
+	finish();
+}
+END_TEST
+
+START_TEST(kernel_refusal_keeps_old)
+{
+	struct ruleset *bad;
+	struct diags d;
+	char *s;
+	size_t i;
+	bool named = false;
+
+	start();
+	serve("router", "tcp", 2901);
+	serve("router", "tcp", 2902);
+	apply_text(ZONES "set s ipv4 { 10.0.0.0/8 }\n"
+	    "rule a from lan to self tcp dport 2901 accept\n"
+	    "rule x from lan to self src @s drop\n");
+	must_tcp("lan", R_LAN, 2901);
+
+	/* the kernel refuses overlapping intervals */
+	bad = rs_text(ZONES "set s ipv4 { 10.0.0.0/8, 10.1.0.0/16 }\n"
+	    "rule a from lan to self tcp dport 2901 accept\n"
+	    "rule b from lan to self tcp dport 2902 accept\n"
+	    "rule x from lan to self src @s drop\n");
+	diags_init(&d);
+	ck_assert_int_eq(nft_apply(nf, cur, bad, NULL, &d), -1);
+	ck_assert_uint_ge(d.n, 1);
+	for (i = 0; i < d.n; i++) {
+		s = diag_format(&d.v[i]);
+		if (strstr(s, "lab.rules:4:") == s && strstr(s, "set s"))
+			named = true;
+		free(s);
+	}
+	ck_assert_msg(named, "the refusal names set s at lab.rules:4");
+	diags_free(&d);
+	ruleset_free(bad);
+	must_tcp("lan", R_LAN, 2901);
+	mustnt_tcp("lan", R_LAN, 2902);
+	assert_other();
+
+	/* a rule the kernel refuses: it looks up a set that does not exist */
+	bad = rs_text(ZONES "set s ipv4 { 10.0.0.0/8 }\n"
+	    "rule a from lan to self tcp dport 2901 accept\n"
+	    "rule x from lan to self src @s drop\n"
+	    "rule b from lan to self tcp dport 2902 src @nosuch accept\n");
+	diags_init(&d);
+	ck_assert_int_eq(nft_apply(nf, cur, bad, NULL, &d), -1);
+	named = false;
+	for (i = 0; i < d.n; i++) {
+		s = diag_format(&d.v[i]);
+		if (strstr(s, "lab.rules:7:") == s && strstr(s, "rule b"))
+			named = true;
+		free(s);
+	}
+	ck_assert_msg(named, "the refusal names rule b at lab.rules:7");
+	diags_free(&d);
+	ruleset_free(bad);
+	must_tcp("lan", R_LAN, 2901);
+	mustnt_tcp("lan", R_LAN, 2902);
+
+	/* and the next change still goes through, incrementally */
+	apply_text(ZONES "set s ipv4 { 10.0.0.0/8 }\n"
+	    "rule a from lan to self tcp dport 2901 accept\n"
+	    "rule b from lan to self tcp dport 2902 accept\n"
+	    "rule x from lan to self src @s drop\n");
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 1);
+	must_tcp("lan", R_LAN, 2902);
+	finish();
+}
+END_TEST
+
+/* handle of every rule by comment, from nft -j */
+static json_t *
+handles_by_comment(void)
+{
+	json_t *j = nft_json(), *out = json_object(), *o, *r;
+	const char *c;
+	char key[300];
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "nftables"), i, o) {
+		if ((r = json_object_get(o, "rule")) == NULL)
+			continue;
+		c = json_string_value(json_object_get(r, "comment"));
+		snprintf(key, sizeof(key), "%s/%s",
+		    json_string_value(json_object_get(r, "chain")),
+		    c ? c : "?");
+		json_object_set(out, key, json_object_get(r, "handle"));
+	}
+	json_decref(j);
+	return out;
+}
+
+START_TEST(big_ruleset_incremental)
+{
+	enum { N = 10000 };
+	char *text, *p, *out;
+	struct ruleset *next;
+	struct rule *ru;
+	struct set_elem el;
+	struct diags d;
+	const struct nft_stats *st;
+	struct plan pl;
+	json_t *h1, *h2, *j, *v;
+	json_int_t pk1, pk2;
+	const char *k;
+	ssize_t si;
+	int i;
+
+	start();
+	serve("router", "tcp", 15000);
+	text = malloc((size_t)N * 80 + 1024);
+	ck_assert_ptr_nonnull(text);
+	p = text + sprintf(text, ZONES "set bl ipv4 { timeout 1h }\n"
+	    "rule blk from lan to self src @bl drop\n");
+	for (i = 0; i < N; i++)
+		p += sprintf(p, "rule r%d from lan to self tcp dport %d "
+		    "accept\n", i, 10000 + i);
+	apply_text(text);
+	free(text);
+	st = nft_last_stats(nf);
+	ck_assert(st->full_rebuild);
+	ck_assert_uint_ge(st->rules_added, N);
+
+	/* traffic first: r5000 counts */
+	must_tcp("lan", R_LAN, 15000);
+	must_tcp("lan", R_LAN, 15000);
+
+	/* an element added at run time to the timeout set */
+	next = ruleset_dup(cur);
+	si = ruleset_find_set(next, "bl");
+	ck_assert_int_ge(si, 0);
+	memset(&el, 0, sizeof(el));
+	el.key.addr.family = AF_INET;
+	el.key.addr.prefix = 32;
+	el.key.addr.bytes[0] = 10;
+	el.key.addr.bytes[1] = 50;
+	el.key.addr.bytes[2] = 9;
+	el.key.addr.bytes[3] = 9;
+	el.timeout_ms = 600000;
+	ck_assert_int_eq(set_add_elem(next->sets[si], &el), 0);
+	/* as the engine sends it: a one-item plan */
+	plan_init(&pl);
+	ck_assert_int_eq(plan_add_elem(&pl, PLAN_ADD, next->sets[si], &el), 0);
+	diags_init(&d);
+	ck_assert_int_eq(nft_apply(nf, cur, next, &pl, &d), 0);
+	diags_free(&d);
+	plan_free(&pl);
+	ruleset_free(cur);
+	cur = next;
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	ck_assert_uint_eq(st->elems_added, 2);	/* interval start and end */
+	ck_assert_uint_eq(st->msgs, 3);
+	out = lab_output(lab, "router", "nft list set inet fwctl bl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "10.50.9.9 timeout 10m expires") != NULL,
+	    "element: %s", out);
+	free(out);
+	/* the same change without a plan (diffed): the element is there */
+	apply(ruleset_dup(cur));
+	ck_assert_uint_eq(nft_last_stats(nf)->msgs, 0);
+
+	h1 = handles_by_comment();
+	j = nft_json();
+	pk1 = json_packets(json_rule(j, "lan-self", "r5000", 0));
+	json_decref(j);
+	ck_assert_int_ge(pk1, 2);
+
+	/* one rule in the middle: one NEWRULE, nothing else */
+	next = ruleset_dup(cur);
+	diags_init(&d);
+	ru = parse_rule("mid from lan to self tcp dport 9999 accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	diags_free(&d);
+	ck_assert_int_eq(ruleset_insert_rule(next, 5001, ru), 0);
+	apply(next);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	ck_assert_uint_eq(st->msgs, 3);		/* begin, NEWRULE, end */
+	ck_assert_uint_lt(st->bytes, 1024);
+
+	h2 = handles_by_comment();
+	ck_assert_uint_eq(json_object_size(h2), json_object_size(h1) + 1);
+	json_object_foreach(h1, k, v)
+		ck_assert_msg(json_equal(v, json_object_get(h2, k)),
+		    "rule %s changed handle", k);
+	ck_assert_ptr_nonnull(json_object_get(h2, "lan-self/mid"));
+	json_decref(h1);
+	json_decref(h2);
+
+	/* the new rule sits where it belongs: after r4999, before r5000 */
+	out = lab_output(lab, "router", "nft list chain inet fwctl lan-self "
+	    "| grep -n -e '\"r4999\"' -e '\"mid\"' -e '\"r5000\"' "
+	    "| cut -d: -f2- | tr -s ' \\t' ' '");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "r4999") < strstr(out, "mid") &&
+	    strstr(out, "mid") < strstr(out, "r5000"), "order: %s", out);
+	free(out);
+
+	j = nft_json();
+	pk2 = json_packets(json_rule(j, "lan-self", "r5000", 0));
+	json_decref(j);
+	ck_assert_int_eq(pk2, pk1);
+
+	out = lab_output(lab, "router", "nft list set inet fwctl bl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "10.50.9.9") != NULL, "element gone: %s",
+	    out);
+	free(out);
+
+	/* and deleting it sends one DELRULE */
+	next = ruleset_dup(cur);
+	si = ruleset_find_rule(next, "mid");
+	ck_assert_int_ge(si, 0);
+	rule_free(ruleset_remove_rule(next, (size_t)si));
+	apply(next);
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->rules_deleted, 1);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->msgs, 3);
+	must_tcp("lan", R_LAN, 15000);
+	finish();
+}
+END_TEST
+
+START_TEST(persist_and_adopt)
+{
+	json_t *j;
+	json_int_t pk;
+	struct ruleset *rs;
+	struct nft *nf2;
+	struct diags d;
+	char *out;
+	int rc;
+
+	start();
+	serve("router", "tcp", 3001);
+	apply_text(ZONES "rule a from lan to self tcp dport 3001 accept\n");
+	/* owned: nobody else may change it while we hold the socket */
+	rc = lab_exec(lab, "router", "nft add rule inet fwctl lan-self "
+	    "tcp dport 3002 accept 2>/dev/null");
+	ck_assert_int_ne(rc, 0);
+	/* nor another fwctl: refused, and said so */
+	diags_init(&d);
+	nf2 = nft_open(NULL, &d);
+	ck_assert_ptr_nonnull(nf2);
+	rs = rs_text(ZONES);
+	ck_assert_int_eq(nft_apply(nf2, NULL, rs, NULL, &d), -1);
+	ck_assert_uint_ge(d.n, 1);
+	ck_assert_msg(strstr(d.v[0].msg, "another process") != NULL, "%s",
+	    d.v[0].msg);
+	ruleset_free(rs);
+	nft_close(nf2);
+	diags_free(&d);
+	must_tcp("lan", R_LAN, 3001);
+	nft_close(nf);
+	nf = NULL;
+	/* the table outlives its owner, and keeps filtering */
+	out = lab_output(lab, "router", "nft list table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(strstr(out, "comment \"a\""));
+	free(out);
+	must_tcp("lan", R_LAN, 3001);
+	mustnt_tcp("wan", R_WAN, 3001);
+	/* a new owner adopts it */
+	diags_init(&d);
+	nf = nft_open(NULL, &d);
+	ck_assert_ptr_nonnull(nf);
+	ruleset_free(cur);
+	cur = NULL;
+	j = nft_json();
+	pk = json_packets(json_rule(j, "lan-self", "a", 0));
+	json_decref(j);
+	ck_assert_int_ge(pk, 2);
+	apply_text(ZONES "rule a from lan to self tcp dport 3001 accept\n");
+	ck_assert(nft_last_stats(nf)->full_rebuild);
+	/* rebuilt, but the counters carried over */
+	j = nft_json();
+	ck_assert_int_eq(json_packets(json_rule(j, "lan-self", "a", 0)), pk);
+	json_decref(j);
+	must_tcp("lan", R_LAN, 3001);
+	rc = lab_exec(lab, "router", "nft add rule inet fwctl lan-self "
+	    "tcp dport 3002 accept 2>/dev/null");
+	ck_assert_int_ne(rc, 0);
+	out = lab_output(lab, "router", "nft list tables | grep -c fwctl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_str_eq(out, "1\n");
+	free(out);
+	diags_free(&d);
+	finish();
+}
+END_TEST
+
+START_TEST(drift_and_flush)
+{
+	struct diags d;
+
+	start();
+	apply_text(ZONES "rule a from lan to self tcp dport 3101 accept\n"
+	    "rule b from any to self tcp dport 3102 accept\n");
+	/* a rule with `any` has a copy per zone (and one for no zone):
+	 * removing it sends one DELRULE per copy, nothing else */
+	apply_text(ZONES "rule a from lan to self tcp dport 3101 accept\n");
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_deleted, 4);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 0);
+	ck_assert_uint_eq(nft_last_stats(nf)->msgs, 6);
+	ck_assert(!nft_drifted(nf));
+	/* another table's change is not drift of ours */
+	ck_assert_int_eq(lab_exec(lab, "router", "nft add table inet third"),
+	    0);
+	ck_assert(!nft_drifted(nf));
+	lab_exec(lab, "router", "nft delete table inet third");
+	diags_init(&d);
+	ck_assert_int_eq(nft_flush(nf, &d), 0);
+	diags_free(&d);
+	ck_assert_int_eq(nft_table_present(nf), 0);
+	assert_other();
+	finish();
+}
+END_TEST
+
+START_TEST(zone_change_incremental)
+{
+	const struct nft_stats *st;
+	json_t *j;
+	json_int_t pk;
+
+	start();
+	serve("router", "tcp", 3201);
+	serve("dmz", "tcp", 3202);
+	apply_text("zone lan { interface lan0 }\n"
+	    "rule a from lan to self tcp dport 3201 accept\n");
+	must_tcp("lan", R_LAN, 3201);
+	mustnt_tcp("lan", H_DMZ, 3202);
+	/* a new zone: pair chains and dispatch rules change; rule a stays
+	 * with its counter */
+	apply_text("zone lan { interface lan0 }\n"
+	    "zone dmz { interface dmz0 }\n"
+	    "policy lan -> dmz accept\n"
+	    "rule a from lan to self tcp dport 3201 accept\n");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	j = nft_json();
+	pk = json_packets(json_rule(j, "lan-self", "a", 0));
+	json_decref(j);
+	ck_assert_int_ge(pk, 1);
+	must_tcp("lan", H_DMZ, 3202);
+	must_tcp("lan", R_LAN, 3201);
+	finish();
+}
+END_TEST
+
+START_TEST(wildcards_and_network_zones)
+{
+	start();
+	serve("router", "tcp", 3301);
+	serve("router", "tcp", 3302);
+	serve("lan", "tcp", 3303);
+	serve("wan", "tcp", 3304);
+	/* wan0 is in no zone: the wan host is recognised by its network */
+	apply_text("zone lan { interface lan* }\n"
+	    "zone dmz { interface dmz0 }\n"
+	    "zone vpn { network 10.50.0.0/24, fd50::/64 }\n"
+	    "policy self -> vpn drop\n"
+	    "rule v from vpn to self tcp dport 3301 accept\n"
+	    "rule l from lan to self tcp dport 3302 accept\n");
+	must_tcp("wan", R_WAN, 3301);
+	must_tcp("wan", R_WAN6, 3301);
+	mustnt_tcp("wan", R_WAN, 3302);
+	must_tcp("lan", R_LAN, 3302);		/* lan0 matches lan* */
+	mustnt_tcp("lan", R_LAN, 3301);
+	mustnt_tcp("dmz", "10.50.2.1", 3302);
+	mustnt_tcp("router", H_WAN, 3304);	/* self -> vpn drop */
+	mustnt_tcp("router", "fd50::2", 3304);
+	must_tcp("router", H_LAN, 3303);	/* self -> lan: default */
+	finish();
+}
+END_TEST
+
+START_TEST(set_elements_change)
+{
+	static const char rule[] =
+	    "rule x from lan to self tcp dport 3401 src @s accept\n";
+	char text[512];
+
+	start();
+	serve("router", "tcp", 3401);
+	snprintf(text, sizeof(text), ZONES "set s ipv4 { 10.50.1.0/28 }\n%s",
+	    rule);
+	apply_text(text);
+	must_tcp("lan", R_LAN, 3401);
+	/* elements change, the rule and the set stay */
+	snprintf(text, sizeof(text), ZONES "set s ipv4 { 10.50.1.16/28 }\n%s",
+	    rule);
+	apply_text(text);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 0);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_deleted, 0);
+	mustnt_tcp("lan", R_LAN, 3401);
+	/* an interval that starts where an old one started */
+	snprintf(text, sizeof(text), ZONES "set s ipv4 { 10.50.1.0/27 }\n%s",
+	    rule);
+	apply_text(text);
+	ck_assert_uint_eq(nft_last_stats(nf)->elems_added, 2);
+	ck_assert_uint_eq(nft_last_stats(nf)->elems_deleted, 2);
+	must_tcp("lan", R_LAN, 3401);
+	/* a redefined set (ipv4 -> timeout) takes its rule along */
+	snprintf(text, sizeof(text), ZONES "set s ipv4 { timeout 1h; "
+	    "10.50.1.0/27 }\n%s", rule);
+	apply_text(text);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 1);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_deleted, 1);
+	must_tcp("lan", R_LAN, 3401);
+	finish();
+}
+END_TEST
+
+static Suite *
+kernel_suite(void)
+{
+	Suite *s = suite_create("kernel");
+	TCase *tc = tcase_create("kernel");
+
+	tcase_add_unchecked_fixture(tc, lab_setup, lab_teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, minimal_end_to_end);
+	tcase_add_test(tc, policies_and_defaults);
+	tcase_add_test(tc, unzoned_interfaces);
+	tcase_add_test(tc, ports);
+	tcase_add_test(tc, addresses);
+	tcase_add_test(tc, icmp_and_state);
+	tcase_add_test(tc, limit);
+	tcase_add_test(tc, log_and_reject);
+	tcase_add_test(tc, kernel_refusal_keeps_old);
+	tcase_add_test(tc, big_ruleset_incremental);
+	tcase_add_test(tc, persist_and_adopt);
+	tcase_add_test(tc, drift_and_flush);
+	tcase_add_test(tc, zone_change_incremental);
+	tcase_add_test(tc, wildcards_and_network_zones);
+	tcase_add_test(tc, set_elements_change);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "lab_kernel: needs root\n");
+		return 77;
+	}
+	sr = srunner_create(kernel_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
