@@ -5,6 +5,8 @@
 #                     every test, then the unit suites again under ASan+UBSan
 #   make check-san    every test (lab tests included) under ASan+UBSan
 #   make demo         see README
+#   make fuzz         run the rule-language fuzzer (clang, FUZZ_TIME=60)
+#   make bench        see BENCHMARKS.md
 #   make install      honours PREFIX and DESTDIR
 #   V=1               show the commands
 
@@ -134,6 +136,22 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BIN)
 	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
 	  FWCTL_TOOLS=$(abspath $(B)/tools) KEEP=$(KEEP) tools/demo
+
+# libFuzzer harnesses (clang): `make fuzz FUZZ_TIME=300`; see fuzz/README
+CLANG	?= clang
+FUZZ_TIME ?= 60
+build/fuzz/fuzz_parse: fuzz/fuzz_parse.c $(DAEMON_SRC)
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
+	  -Iinclude -D_GNU_SOURCE -DFWCTL_VERSION='"$(VERSION)"' \
+	  $(call pc_cflags,$(DAEMON_PKGS)) -o $@ $^ \
+	  $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+fuzz: build/fuzz/fuzz_parse
+	mkdir -p build/fuzz/corpus && cp -n fuzz/corpus/parse/* build/fuzz/corpus/
+	build/fuzz/fuzz_parse -max_total_time=$(FUZZ_TIME) \
+	  -dict=fuzz/rules.dict build/fuzz/corpus
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
