@@ -5,7 +5,7 @@
 #                     every test, then the unit suites again under ASan+UBSan
 #   make check-san    every test (lab tests included) under ASan+UBSan
 #   make demo         see README
-#   make fuzz         run the rule-language fuzzer (clang, FUZZ_TIME=60)
+#   make fuzz         run every fuzz/fuzz_*.c harness (clang, FUZZ_TIME=60 each)
 #   make bench        see BENCHMARKS.md
 #   make install      honours PREFIX and DESTDIR
 #   V=1               show the commands
@@ -137,21 +137,28 @@ demo: deps
 	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
 	  FWCTL_TOOLS=$(abspath $(B)/tools) KEEP=$(KEEP) tools/demo
 
-# libFuzzer harnesses (clang): `make fuzz FUZZ_TIME=300`; see fuzz/README
+# libFuzzer harnesses (clang), one per fuzz/fuzz_NAME.c, each run for
+# FUZZ_TIME seconds: `make fuzz FUZZ_TIME=300`; see fuzz/README
 CLANG	?= clang
 FUZZ_TIME ?= 60
-build/fuzz/fuzz_parse: fuzz/fuzz_parse.c $(DAEMON_SRC)
+FUZZ_BIN := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(DAEMON_SRC)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 	  -Iinclude -D_GNU_SOURCE -DFWCTL_VERSION='"$(VERSION)"' \
-	  $(call pc_cflags,$(DAEMON_PKGS)) -o $@ $^ \
+	  $(call pc_cflags,$(DAEMON_PKGS)) -o $@ $< $(DAEMON_SRC) \
 	  $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+# fuzz_cli #includes the CLI's formatters
+build/fuzz/fuzz_cli: cli/output.c cli/text.c cli/fwctl.h
 
-fuzz: build/fuzz/fuzz_parse
-	mkdir -p build/fuzz/corpus && cp -n fuzz/corpus/parse/* build/fuzz/corpus/
-	build/fuzz/fuzz_parse -max_total_time=$(FUZZ_TIME) \
-	  -dict=fuzz/rules.dict build/fuzz/corpus
+fuzz: $(FUZZ_BIN)
+	set -e; for f in $(FUZZ_BIN); do n=$${f#build/fuzz/fuzz_}; \
+	  mkdir -p build/fuzz/corpus/$$n; \
+	  cp -n fuzz/corpus/$$n/* build/fuzz/corpus/$$n/ 2>/dev/null || true; \
+	  $$f -max_total_time=$(FUZZ_TIME) \
+	    $$(test -e fuzz/$$n.dict && echo -dict=fuzz/$$n.dict) \
+	    build/fuzz/corpus/$$n; done
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)

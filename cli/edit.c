@@ -158,25 +158,33 @@ cmd_add_rule(int argc, char **argv)
 	return ret;
 }
 
-int
-cmd_replace_rule(int argc, char **argv)
+/* PUT base/NAME with the words after NAME: replaces, or adds (201). */
+static int
+edit_replace(int argc, char **argv, const char *base, const char *what,
+    int min)
 {
 	struct reply	 r;
 	char		*path;
 	int		 ret;
 
-	if ((ret = edit_args(&argc, argv, NULL, 0, 1)) >= 0)
+	if ((ret = edit_args(&argc, argv, NULL, 0, min)) >= 0)
 		return ret;
-	if ((path = edit_path("/v1/rules", argv[1])) == NULL)
+	if ((path = edit_path(base, argv[1])) == NULL)
 		return EXIT_REFUSED;
 	ret = edit_words(argv[0], "PUT", path, argv + 1, argc - 1, &r);
 	free(path);
 	if (ret == 0) {
-		edit_done(&r, "rule", argv[1], r.status == 201 ? "added" :
+		edit_done(&r, what, argv[1], r.status == 201 ? "added" :
 		    "replaced");
 		reply_free(&r);
 	}
 	return ret;
+}
+
+int
+cmd_replace_rule(int argc, char **argv)
+{
+	return edit_replace(argc, argv, "/v1/rules", "rule", 1);
 }
 
 static int
@@ -264,22 +272,7 @@ cmd_add_zone(int argc, char **argv)
 int
 cmd_replace_zone(int argc, char **argv)
 {
-	struct reply	 r;
-	char		*path;
-	int		 ret;
-
-	if ((ret = edit_args(&argc, argv, NULL, 0, 0)) >= 0)
-		return ret;
-	if ((path = edit_path("/v1/zones", argv[1])) == NULL)
-		return EXIT_REFUSED;
-	ret = edit_words(argv[0], "PUT", path, argv + 1, argc - 1, &r);
-	free(path);
-	if (ret == 0) {
-		edit_done(&r, "zone", argv[1], r.status == 201 ? "added" :
-		    "replaced");
-		reply_free(&r);
-	}
-	return ret;
+	return edit_replace(argc, argv, "/v1/zones", "zone", 0);
 }
 
 int

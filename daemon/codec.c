@@ -25,6 +25,9 @@
 #define CODEC_PATH_MAX	256
 #define CODEC_ADDR_MAX	64	/* "ffff:...:ffff/128" with room */
 #define CODEC_DUR_MAX	64
+/* Errors one decoder reports before it stops reading its lists: a body of
+ * garbage must not make the reply (and the daemon) grow with its size. */
+#define CODEC_ERRORS_MAX 50
 
 /* ---- encoding ---- */
 
@@ -96,42 +99,53 @@ enc_duration(uint64_t ms)
 	return json_string(buf);
 }
 
+typedef json_t *(*enc_item_fn)(const void *);
+
 static json_t *
-enc_portmatch(const struct portmatch *pm)
+enc_port_item(const void *v)
+{
+	return enc_port(v);
+}
+
+static json_t *
+enc_addr_item(const void *v)
+{
+	return enc_addr(v);
+}
+
+/* A match: "@set", or the list of its n items of size bytes. */
+static json_t *
+enc_match(const char *set, const void *items, size_t n, size_t size,
+    enc_item_fn enc)
 {
 	json_t	*a;
 	size_t	 i;
 
-	if (pm->set != NULL)
-		return enc_setref(pm->set);
+	if (set != NULL)
+		return enc_setref(set);
 	if ((a = json_array()) == NULL)
 		return NULL;
-	for (i = 0; i < pm->nranges; i++)
-		if (json_array_append_new(a, enc_port(&pm->ranges[i])) == -1)
-			goto fail;
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(a,
+		    enc((const char *)items + i * size)) == -1) {
+			json_decref(a);
+			return NULL;
+		}
 	return a;
-fail:
-	json_decref(a);
-	return NULL;
+}
+
+static json_t *
+enc_portmatch(const struct portmatch *pm)
+{
+	return enc_match(pm->set, pm->ranges, pm->nranges,
+	    sizeof(*pm->ranges), enc_port_item);
 }
 
 static json_t *
 enc_addrmatch(const struct addrmatch *am)
 {
-	json_t	*a;
-	size_t	 i;
-
-	if (am->set != NULL)
-		return enc_setref(am->set);
-	if ((a = json_array()) == NULL)
-		return NULL;
-	for (i = 0; i < am->naddrs; i++)
-		if (json_array_append_new(a, enc_addr(&am->addrs[i])) == -1)
-			goto fail;
-	return a;
-fail:
-	json_decref(a);
-	return NULL;
+	return enc_match(am->set, am->addrs, am->naddrs, sizeof(*am->addrs),
+	    enc_addr_item);
 }
 
 static bool
@@ -403,59 +417,39 @@ fail:
 	return NULL;
 }
 
+/* Adds key: [enc(v[0]), ...]; jumps to fail on ENOMEM. */
+#define ENC_LIST(o, key, v, n, enc) do {				\
+	json_t	*a_;							\
+	size_t	 i_;							\
+									\
+	if ((a_ = json_array()) == NULL ||				\
+	    json_object_set_new((o), (key), a_) == -1)			\
+		goto fail;						\
+	for (i_ = 0; i_ < (n); i_++)					\
+		if (json_array_append_new(a_, enc((v)[i_])) == -1)	\
+			goto fail;					\
+} while (0)
+
 json_t *
 codec_encode_ruleset(const struct ruleset *rs)
 {
-	json_t	*o, *a;
-	size_t	 i;
+	json_t	*o;
 
 	if ((o = json_object()) == NULL)
 		return NULL;
-
-	if ((a = json_array()) == NULL ||
-	    json_object_set_new(o, "zones", a) == -1)
-		goto fail;
-	for (i = 0; i < rs->nzones; i++)
-		if (json_array_append_new(a,
-		    codec_encode_zone(rs->zones[i])) == -1)
-			goto fail;
-
-	if ((a = json_array()) == NULL ||
-	    json_object_set_new(o, "sets", a) == -1)
-		goto fail;
-	for (i = 0; i < rs->nsets; i++)
-		if (json_array_append_new(a,
-		    codec_encode_set(rs->sets[i])) == -1)
-			goto fail;
-
-	if ((a = json_array()) == NULL ||
-	    json_object_set_new(o, "policies", a) == -1)
-		goto fail;
-	for (i = 0; i < rs->npolicies; i++)
-		if (json_array_append_new(a,
-		    codec_encode_policy(rs->policies[i])) == -1)
-			goto fail;
-
-	if ((a = json_array()) == NULL ||
-	    json_object_set_new(o, "rules", a) == -1)
-		goto fail;
-	for (i = 0; i < rs->nrules; i++)
-		if (json_array_append_new(a,
-		    codec_encode_rule(rs->rules[i])) == -1)
-			goto fail;
-
-	if ((a = json_array()) == NULL ||
-	    json_object_set_new(o, "nat", a) == -1)
-		goto fail;
-	for (i = 0; i < rs->nnats; i++)
-		if (json_array_append_new(a,
-		    codec_encode_nat(rs->nats[i])) == -1)
-			goto fail;
+	ENC_LIST(o, "zones", rs->zones, rs->nzones, codec_encode_zone);
+	ENC_LIST(o, "sets", rs->sets, rs->nsets, codec_encode_set);
+	ENC_LIST(o, "policies", rs->policies, rs->npolicies,
+	    codec_encode_policy);
+	ENC_LIST(o, "rules", rs->rules, rs->nrules, codec_encode_rule);
+	ENC_LIST(o, "nat", rs->nats, rs->nnats, codec_encode_nat);
 	return o;
 fail:
 	json_decref(o);
 	return NULL;
 }
+
+#undef ENC_LIST
 
 /* ---- decoding ---- */
 
@@ -473,6 +467,18 @@ derr(struct diags *d, const char *path, const char *fmt, ...)
 	va_end(ap);
 	diags_add_field(d, path != NULL && *path != '\0' ? path : NULL,
 	    "%s", msg);
+}
+
+/* True (with a note, so the decode fails) once a list has been given
+ * enough errors since before. */
+static bool
+too_many(struct diags *d, size_t before, const char *path)
+{
+	if (d->n - before < CODEC_ERRORS_MAX)
+		return false;
+	derr(d, path, "too many errors (%zu); the rest of the list is not "
+	    "checked", d->n - before);
+	return true;
 }
 
 static const char *
@@ -832,90 +838,94 @@ dec_setref(const char *s, const char *path, struct diags *d)
 	return dup_or_err(s + 1, path, d);
 }
 
-/* Ports: "@set", a list of ports and ranges, or one of them. */
+typedef int (*dec_item_fn)(const json_t *, const char *, void *,
+    struct diags *);
+
+static int
+dec_port_item(const json_t *j, const char *path, void *v, struct diags *d)
+{
+	return dec_port(j, path, v, d);
+}
+
+static int
+dec_addr_item(const json_t *j, const char *path, void *v, struct diags *d)
+{
+	return dec_addr(j, path, v, d);
+}
+
+/*
+ * A match: "@set", a list of items, or one of them (a port also as an
+ * integer).  The items (size bytes each) go to *items, their count to *n;
+ * what names one ("port", "address") and whats the kinds for messages.
+ */
+static int
+dec_match(const json_t *j, const char *path, char **set, void **items,
+    size_t *n, size_t size, dec_item_fn dec, bool integers,
+    const char *what, const char *whats, struct diags *d)
+{
+	char	 p[CODEC_PATH_MAX];
+	size_t	 i, len, before = d->n;
+
+	if (json_is_string(j) && json_string_value(j)[0] == '@') {
+		*set = dec_setref(json_string_value(j), path, d);
+		return *set != NULL ? 0 : -1;
+	}
+	if (!json_is_array(j) && !json_is_string(j) &&
+	    !(integers && json_is_integer(j))) {
+		derr(d, path, "expected a list of %s, %s %s, or \"@set\", "
+		    "got %s", whats, what[0] == 'a' ? "an" : "a", what,
+		    kind_of(j));
+		return -1;
+	}
+	len = json_is_array(j) ? json_array_size(j) : 1;
+	if (len == 0) {
+		derr(d, path, "expected at least one %s; leave the field out "
+		    "to match any %s", what, what);
+		return -1;
+	}
+	if ((*items = calloc(len, size)) == NULL) {
+		derr(d, path, "out of memory");
+		return -1;
+	}
+	if (!json_is_array(j)) {
+		if (dec(j, path, *items, d) == -1)
+			return -1;
+		*n = 1;
+		return 0;
+	}
+	for (i = 0; i < len && !too_many(d, before, path); i++)
+		dec(json_array_get(j, i), path_index(p, sizeof(p), path, i),
+		    (char *)*items + i * size, d);
+	*n = i;
+	return d->n > before ? -1 : 0;
+}
+
 static int
 dec_portmatch(const json_t *j, const char *path, struct portmatch *pm,
     struct diags *d)
 {
-	char	 p[CODEC_PATH_MAX];
-	size_t	 i, n, before = d->n;
+	void	*v = NULL;
+	int	 rv;
 
-	if (json_is_string(j) && json_string_value(j)[0] == '@') {
-		pm->set = dec_setref(json_string_value(j), path, d);
-		return pm->set != NULL ? 0 : -1;
-	}
-	if (!json_is_array(j) && !json_is_string(j) && !json_is_integer(j)) {
-		derr(d, path, "expected a list of ports and ranges, a port, "
-		    "or \"@set\", got %s", kind_of(j));
-		return -1;
-	}
-	if (!json_is_array(j)) {
-		if ((pm->ranges = calloc(1, sizeof(*pm->ranges))) == NULL) {
-			derr(d, path, "out of memory");
-			return -1;
-		}
-		if (dec_port(j, path, &pm->ranges[0], d) == -1)
-			return -1;
-		pm->nranges = 1;
-		return 0;
-	}
-	if ((n = json_array_size(j)) == 0) {
-		derr(d, path, "expected at least one port; leave the field "
-		    "out to match any port");
-		return -1;
-	}
-	if ((pm->ranges = calloc(n, sizeof(*pm->ranges))) == NULL) {
-		derr(d, path, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		dec_port(json_array_get(j, i), path_index(p, sizeof(p), path,
-		    i), &pm->ranges[i], d);
-	pm->nranges = n;
-	return d->n > before ? -1 : 0;
+	rv = dec_match(j, path, &pm->set, &v, &pm->nranges,
+	    sizeof(*pm->ranges), dec_port_item, true, "port",
+	    "ports and ranges", d);
+	pm->ranges = v;
+	return rv;
 }
 
-/* Addresses: "@set", a list of addresses and networks, or one of them. */
 static int
 dec_addrmatch(const json_t *j, const char *path, struct addrmatch *am,
     struct diags *d)
 {
-	char	 p[CODEC_PATH_MAX];
-	size_t	 i, n, before = d->n;
+	void	*v = NULL;
+	int	 rv;
 
-	if (json_is_string(j) && json_string_value(j)[0] == '@') {
-		am->set = dec_setref(json_string_value(j), path, d);
-		return am->set != NULL ? 0 : -1;
-	}
-	if (!json_is_array(j) && !json_is_string(j)) {
-		derr(d, path, "expected a list of addresses, an address, or "
-		    "\"@set\", got %s", kind_of(j));
-		return -1;
-	}
-	if (!json_is_array(j)) {
-		if ((am->addrs = calloc(1, sizeof(*am->addrs))) == NULL) {
-			derr(d, path, "out of memory");
-			return -1;
-		}
-		if (dec_addr(j, path, &am->addrs[0], d) == -1)
-			return -1;
-		am->naddrs = 1;
-		return 0;
-	}
-	if ((n = json_array_size(j)) == 0) {
-		derr(d, path, "expected at least one address; leave the "
-		    "field out to match any address");
-		return -1;
-	}
-	if ((am->addrs = calloc(n, sizeof(*am->addrs))) == NULL) {
-		derr(d, path, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		dec_addr(json_array_get(j, i), path_index(p, sizeof(p), path,
-		    i), &am->addrs[i], d);
-	am->naddrs = n;
-	return d->n > before ? -1 : 0;
+	rv = dec_match(j, path, &am->set, &v, &am->naddrs,
+	    sizeof(*am->addrs), dec_addr_item, false, "address",
+	    "addresses", d);
+	am->addrs = v;
+	return rv;
 }
 
 static int
@@ -1002,6 +1012,21 @@ field(const json_t *o, const char *key, const char *path, char *p,
 	return json_object_get(o, key);
 }
 
+/* A field that must be there and hold a name; NULL after an error. */
+static char *
+req_name(const json_t *o, const char *key, const char *path, const char *what,
+    struct diags *d)
+{
+	const json_t	*v;
+	char		 p[CODEC_PATH_MAX];
+
+	if ((v = field(o, key, path, p, sizeof(p))) == NULL) {
+		missing(d, path, key, what);
+		return NULL;
+	}
+	return dec_name(v, p, d);
+}
+
 static const char *const zone_fields[] = {
 	"name", "interfaces", "networks", "external", "dmz", NULL,
 };
@@ -1022,10 +1047,7 @@ codec_decode_zone(const json_t *j, const char *path, struct diags *d)
 		derr(d, path, "out of memory");
 		return NULL;
 	}
-	if ((v = field(j, "name", path, p, sizeof(p))) == NULL)
-		missing(d, path, "name", "a zone");
-	else
-		z->name = dec_name(v, p, d);
+	z->name = req_name(j, "name", path, "a zone", d);
 
 	if ((v = field(j, "interfaces", path, p, sizeof(p))) != NULL) {
 		if (!json_is_array(v))
@@ -1034,7 +1056,7 @@ codec_decode_zone(const json_t *j, const char *path, struct diags *d)
 		else if ((n = json_array_size(v)) > 0) {
 			if ((z->ifaces = calloc(n, sizeof(*z->ifaces))) == NULL)
 				goto oom;
-			for (i = 0; i < n; i++) {
+			for (i = 0; i < n && !too_many(d, before, p); i++) {
 				e = json_array_get(v, i);
 				path_index(pi, sizeof(pi), p, i);
 				if ((s = dec_string(e, pi, "an interface name",
@@ -1062,7 +1084,7 @@ codec_decode_zone(const json_t *j, const char *path, struct diags *d)
 			if ((z->networks = calloc(n,
 			    sizeof(*z->networks))) == NULL)
 				goto oom;
-			for (i = 0; i < n; i++)
+			for (i = 0; i < n && !too_many(d, before, p); i++)
 				if (dec_addr(json_array_get(v, i),
 				    path_index(pi, sizeof(pi), p, i),
 				    &z->networks[z->nnetworks], d) == 0)
@@ -1103,14 +1125,8 @@ codec_decode_policy(const json_t *j, const char *path, struct diags *d)
 		derr(d, path, "out of memory");
 		return NULL;
 	}
-	if ((v = field(j, "from", path, p, sizeof(p))) == NULL)
-		missing(d, path, "from", "a policy");
-	else
-		pol->from = dec_name(v, p, d);
-	if ((v = field(j, "to", path, p, sizeof(p))) == NULL)
-		missing(d, path, "to", "a policy");
-	else
-		pol->to = dec_name(v, p, d);
+	pol->from = req_name(j, "from", path, "a policy", d);
+	pol->to = req_name(j, "to", path, "a policy", d);
 	if ((v = field(j, "verdict", path, p, sizeof(p))) == NULL)
 		missing(d, path, "verdict", "a policy");
 	else
@@ -1178,7 +1194,7 @@ dec_icmp_types(const json_t *j, const char *path, struct rule *r,
 		derr(d, path, "out of memory");
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !too_many(d, before, path); i++) {
 		e = json_array_get(j, i);
 		path_index(pi, sizeof(pi), path, i);
 		if (json_is_integer(e)) {
@@ -1220,7 +1236,7 @@ dec_state(const json_t *j, const char *path, unsigned *state,
 		    "the field out to match any state");
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !too_many(d, before, path); i++) {
 		path_index(pi, sizeof(pi), path, i);
 		if ((s = dec_string(json_array_get(j, i), pi,
 		    "a connection state", d)) == NULL)
@@ -1257,18 +1273,9 @@ codec_decode_rule(const json_t *j, const char *path, struct diags *d)
 		derr(d, path, "out of memory");
 		return NULL;
 	}
-	if ((v = field(j, "name", path, p, sizeof(p))) == NULL)
-		missing(d, path, "name", "a rule");
-	else
-		r->name = dec_name(v, p, d);
-	if ((v = field(j, "from", path, p, sizeof(p))) == NULL)
-		missing(d, path, "from", "a rule");
-	else
-		r->from = dec_name(v, p, d);
-	if ((v = field(j, "to", path, p, sizeof(p))) == NULL)
-		missing(d, path, "to", "a rule");
-	else
-		r->to = dec_name(v, p, d);
+	r->name = req_name(j, "name", path, "a rule", d);
+	r->from = req_name(j, "from", path, "a rule", d);
+	r->to = req_name(j, "to", path, "a rule", d);
 	if ((v = field(j, "proto", path, p, sizeof(p))) != NULL &&
 	    dec_proto(v, p, false, &r->proto, d) == -1)
 		proto_ok = false;
@@ -1490,10 +1497,7 @@ codec_decode_set(const json_t *j, const char *path, struct diags *d)
 		derr(d, path, "out of memory");
 		return NULL;
 	}
-	if ((v = field(j, "name", path, p, sizeof(p))) == NULL)
-		missing(d, path, "name", "a set");
-	else
-		s->name = dec_name(v, p, d);
+	s->name = req_name(j, "name", path, "a set", d);
 	if ((v = field(j, "type", path, p, sizeof(p))) == NULL)
 		missing(d, path, "type", "a set");
 	else if ((t = dec_string(v, p, "a set type", d)) != NULL &&
@@ -1507,7 +1511,8 @@ codec_decode_set(const json_t *j, const char *path, struct diags *d)
 			derr(d, p, "expected a list of elements, got %s",
 			    kind_of(v));
 		else if (s->type != 0) {
-			for (i = 0; i < json_array_size(v); i++) {
+			for (i = 0; i < json_array_size(v) &&
+			    !too_many(d, before, p); i++) {
 				if (codec_decode_set_elem(s->type,
 				    json_array_get(v, i), path_index(pi,
 				    sizeof(pi), p, i), &e, d) == -1)
@@ -1555,7 +1560,8 @@ codec_decode_ruleset(const json_t *j, struct diags *d)
 			derr(d, key, "expected a list, got %s", kind_of(a));
 			continue;
 		}
-		for (i = 0; i < json_array_size(a); i++) {
+		for (i = 0; i < json_array_size(a) &&
+		    !too_many(d, before, key); i++) {
 			e = json_array_get(a, i);
 			path_index(pi, sizeof(pi), key, i);
 			rc = 0;
@@ -1594,6 +1600,8 @@ codec_decode_ruleset(const json_t *j, struct diags *d)
 				derr(d, pi, "out of memory");
 			}
 		}
+		if (d->n - before > CODEC_ERRORS_MAX)
+			break;		/* the note is there already */
 	}
 	if (d->n > before) {
 		ruleset_free(rs);

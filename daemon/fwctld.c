@@ -92,27 +92,29 @@ load_rules_dir(const char *dir)
 /*
  * The ruleset to start with: the last accepted state, unless the rules
  * directory was named on the command line or there is no state.  A rules
- * directory that does not load falls back to the state; with neither we
- * refuse to start rather than run open.
+ * directory that does not load, or that the kernel refuses, falls back to
+ * the state; with neither we refuse to start rather than run open.
  */
 static void
 startup(struct engine *e, const struct config *cf)
 {
 	struct ruleset	*srs = NULL, *rrs = NULL, *rs;
 	struct diags	 d;
-	uint64_t	 gen = 0;
+	uint64_t	 sgen = 0, gen;
 	int		 have_state;
 	bool		 save;
 
 	diags_init(&d);
-	have_state = state_load(cf->state_dir, &gen, &srs, &d);
+	have_state = state_load(cf->state_dir, &sgen, &srs, &d);
 	if (d.n > 0) {
 		log_diags(&d);
 		log_warnx("%s: damaged state ignored", cf->state_dir);
 	}
 	diags_free(&d);
+	gen = sgen;
 	if (have_state && !cf->rules_explicit) {
 		rs = srs;
+		srs = NULL;
 		save = false;
 		log_info("loaded state generation %" PRIu64 " from %s", gen,
 		    cf->state_dir);
@@ -121,9 +123,10 @@ startup(struct engine *e, const struct config *cf)
 			/* same ruleset: same generation */
 			ruleset_free(rrs);
 			rs = srs;
+			srs = NULL;
 			save = false;
 		} else {
-			ruleset_free(srs);
+			/* srs stays, in case the kernel refuses rrs */
 			rs = rrs;
 			gen++;
 			save = true;
@@ -132,6 +135,7 @@ startup(struct engine *e, const struct config *cf)
 		    cf->rules_dir, gen);
 	} else if (have_state) {
 		rs = srs;
+		srs = NULL;
 		save = false;
 		log_warnx("keeping the last good ruleset, generation %" PRIu64,
 		    gen);
@@ -142,8 +146,21 @@ startup(struct engine *e, const struct config *cf)
 	diags_init(&d);
 	if (engine_start(e, rs, gen, save, &d) == -1) {
 		log_diags(&d);
-		fatalx("cannot apply the ruleset to table inet %s", cf->table);
+		diags_free(&d);
+		if (srs == NULL)
+			fatalx("cannot apply the ruleset to table inet %s",
+			    cf->table);
+		log_warnx("%s cannot be applied: keeping the last good "
+		    "ruleset, generation %" PRIu64, cf->rules_dir, sgen);
+		diags_init(&d);
+		if (engine_start(e, srs, sgen, false, &d) == -1) {
+			log_diags(&d);
+			fatalx("cannot apply the ruleset to table inet %s",
+			    cf->table);
+		}
+		srs = NULL;
 	}
+	ruleset_free(srs);
 	diags_free(&d);
 }
 

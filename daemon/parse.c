@@ -28,6 +28,10 @@
 
 #define PARSE_FILE_MAX	(64u << 20)	/* a rules file larger is a mistake */
 #define WORD_MAX	256		/* longest word we look at in place */
+/* Errors reported per buffer; past that the rest is not read, so that a
+ * large body of garbage cannot make a reply (and the daemon) grow without
+ * bound.  A person fixes the first ones first anyway. */
+#define PARSE_ERRORS_MAX 50
 
 enum tok_type {
 	T_EOF,
@@ -86,11 +90,46 @@ is_word(char c)
 	return strchr("{},;#\"", c) == NULL;
 }
 
+/*
+ * The length of the well-formed UTF-8 sequence at str (2 to 4 bytes), or 0:
+ * strings reach the kernel as comments and the state file as JSON, which
+ * holds UTF-8 only.  Overlong forms, surrogates and code points past
+ * U+10FFFF are not well-formed.
+ */
+static size_t
+utf8_seqlen(const char *str, size_t left)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n, k;
+	uint32_t cp;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	cp = s[0] & (0x7f >> n);
+	for (k = 1; k < n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 static void
 lex_string(struct parser *p, struct token *t)
 {
 	const char *s = p->buf;
-	size_t i = p->pos + 1;
+	size_t i = p->pos + 1, n;
 	unsigned char c;
 
 	/* on error t->p stays on the opening quote, inside the buffer */
@@ -124,6 +163,17 @@ lex_string(struct parser *p, struct token *t)
 			t->err = "control character in string";
 			p->pos = i + 1;
 			return;
+		}
+		if (c >= 0x80) {
+			if ((n = utf8_seqlen(s + i, p->len - i)) == 0) {
+				t->type = T_ERROR;
+				t->col += (int)(i - p->pos);
+				t->err = "invalid UTF-8 in string; strings are "
+				    "UTF-8 text";
+				p->pos = i + 1;
+				return;
+			}
+			i += n - 1;
 		}
 	}
 	t->type = T_ERROR;
@@ -692,19 +742,27 @@ port_item(struct parser *p, void *ctx)
 	return 0;
 }
 
-/* P: port, range, { list } or @set */
+/* A match: @set, or one item or a { list } of them, each parsed by item. */
 static int
-parse_portmatch(struct parser *p, struct portmatch *m)
+parse_match(struct parser *p, char **set, const char *what,
+    item_fn item, void *ctx)
 {
 	struct token *t = peek(p);
 
 	if (t->type == T_WORD && t->p[0] == '@') {
-		if (tok_setref(p, t, &m->set) == -1)
+		if (tok_setref(p, t, set) == -1)
 			return -1;
 		advance(p);
 		return 0;
 	}
-	return parse_list(p, "a port or range", false, port_item, m);
+	return parse_list(p, what, false, item, ctx);
+}
+
+/* P: port, range, { list } or @set */
+static int
+parse_portmatch(struct parser *p, struct portmatch *m)
+{
+	return parse_match(p, &m->set, "a port or range", port_item, m);
 }
 
 static int
@@ -725,15 +783,8 @@ addr_item(struct parser *p, void *ctx)
 static int
 parse_addrmatch(struct parser *p, struct addrmatch *m)
 {
-	struct token *t = peek(p);
-
-	if (t->type == T_WORD && t->p[0] == '@') {
-		if (tok_setref(p, t, &m->set) == -1)
-			return -1;
-		advance(p);
-		return 0;
-	}
-	return parse_list(p, "an address or network", false, addr_item, m);
+	return parse_match(p, &m->set, "an address or network", addr_item,
+	    m);
 }
 
 static int
@@ -1589,6 +1640,11 @@ parse_buffer(struct ruleset *rs, const char *file, const char *text,
 		if (t->type == T_NL) {
 			advance(&p);
 			continue;
+		}
+		if (p.nerr >= PARSE_ERRORS_MAX) {
+			perr(&p, t, "too many errors (%d); the rest of the "
+			    "input is not checked", p.nerr);
+			break;
 		}
 		p.depth = 0;
 		p.stmt_line = t->line;

@@ -692,6 +692,66 @@ START_TEST(decode_reports_all)
 }
 END_TEST
 
+/*
+ * A list of a million bad items gets its first errors and a note that the
+ * rest was not checked, and the decode still fails: a large body of
+ * garbage must not become a reply (and a daemon) of gigabytes.
+ */
+START_TEST(decode_error_cap)
+{
+	static const char *const wrap[][2] = {
+		{ "{\"sets\": [{\"name\": \"s\", \"type\": \"ipv4\", "
+		  "\"elements\": [", "]}]}" },
+		{ "{\"rules\": [{\"name\": \"r\", \"from\": \"a\", "
+		  "\"to\": \"b\", \"verdict\": \"drop\", \"src\": [", "]}]}" },
+		{ "{\"rules\": [", "]}" },
+	};
+	size_t		 nitems = 200000, i, k, len;
+	struct diags	 d;
+	json_t		*j;
+	char		*buf, *p;
+
+	for (k = 0; k < sizeof(wrap) / sizeof(wrap[0]); k++) {
+		len = strlen(wrap[k][0]) + nitems * 5 + strlen(wrap[k][1]) + 1;
+		buf = malloc(len);
+		ck_assert_ptr_nonnull(buf);
+		p = stpcpy(buf, wrap[k][0]);
+		for (i = 0; i < nitems; i++)
+			p = stpcpy(p, i ? ",true" : "true");
+		strcpy(p, wrap[k][1]);
+		j = J(buf);
+		free(buf);
+		diags_init(&d);
+		ck_assert_ptr_null(codec_decode_ruleset(j, &d));
+		ck_assert_msg(d.n >= 10 && d.n <= 60, "%zu errors", d.n);
+		ck_assert_ptr_nonnull(d.v[0].field);
+		ck_assert_msg(strstr(d.v[0].field, "[0]") != NULL, "%s",
+		    d.v[0].field);
+		ck_assert_msg(strstr(d.v[d.n - 1].msg, "too many errors") !=
+		    NULL, "%s", d.v[d.n - 1].msg);
+		diags_free(&d);
+		json_decref(j);
+	}
+
+	/* only the decoder's own errors count: what the caller's diags
+	 * held before does not cut a good list */
+	j = J("{\"name\": \"s\", \"type\": \"port\", \"elements\": [1, 2]}");
+	diags_init(&d);
+	for (i = 0; i < 100; i++)
+		diags_add_field(&d, "x", "earlier");
+	{
+		struct set *s = codec_decode_set(j, "", &d);
+
+		ck_assert_ptr_nonnull(s);
+		ck_assert_uint_eq(s->nelems, 2);
+		set_free(s);
+	}
+	ck_assert_uint_eq(d.n, 100);
+	diags_free(&d);
+	json_decref(j);
+}
+END_TEST
+
 /* A path prefix given by the caller leads every message. */
 START_TEST(decode_path_prefix)
 {
@@ -863,6 +923,7 @@ codec_suite(void)
 	tcase_add_loop_test(tc, decode_rejects, 0,
 	    sizeof(bad_docs) / sizeof(*bad_docs));
 	tcase_add_test(tc, decode_reports_all);
+	tcase_add_test(tc, decode_error_cap);
 	tcase_add_test(tc, decode_path_prefix);
 	tcase_add_test(tc, decode_any_value);
 	tcase_add_test(tc, decode_huge_numbers);

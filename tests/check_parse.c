@@ -1316,6 +1316,109 @@ START_TEST(test_robust)
 }
 END_TEST
 
+/*
+ * Strings are UTF-8 text: they go to the state file as JSON, which holds
+ * nothing else.  A comment with a stray Latin-1 byte used to be accepted
+ * and then saved with '?' in its place, so the ruleset changed across a
+ * restart.
+ */
+START_TEST(test_string_utf8)
+{
+	static const struct {
+		const char	*comment;
+		int		 col;	/* of the bad byte; 0 = accepted */
+	} cases[] = {
+		{ "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x94\xa5", 0 },
+		{ "caf\xe9", 4 },			/* Latin-1 */
+		{ "ab\xc0\xaf", 3 },			/* overlong '/' */
+		{ "\xed\xa0\x80", 1 },		/* a surrogate */
+		{ "x\xf4\x90\x80\x80", 2 },		/* past U+10FFFF */
+		{ "\xe6\x97", 1 },			/* cut short */
+		{ "\x80", 1 },				/* a lone continuation */
+	};
+	struct ruleset *rs;
+	struct diags d;
+	char text[128];
+	size_t i;
+	int n, base;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		base = snprintf(text, sizeof(text), "rule r from any to self "
+		    "accept comment \"");
+		snprintf(text + base, sizeof(text) - (size_t)base, "%s\"\n",
+		    cases[i].comment);
+		rs = ruleset_new();
+		diags_init(&d);
+		n = parse_buffer(rs, "u.rules", text, strlen(text), &d);
+		if (cases[i].col == 0) {
+			ck_assert_int_eq(n, 0);
+			ck_assert_str_eq(rs->rules[0]->comment,
+			    cases[i].comment);
+		} else {
+			ck_assert_msg(n == 1, "case %zu: %d errors", i, n);
+			ck_assert_int_eq(d.v[0].line, 1);
+			ck_assert_int_eq(d.v[0].col, base + cases[i].col);
+			ck_assert_ptr_nonnull(strstr(d.v[0].msg,
+			    "invalid UTF-8"));
+			ck_assert_uint_eq(rs->nrules, 0);
+		}
+		diags_free(&d);
+		ruleset_free(rs);
+	}
+}
+END_TEST
+
+/*
+ * A buffer of garbage gets its first errors and a note, not one error per
+ * line: the API turns every error into a reply, so a 64 MiB body of bad
+ * lines must not become gigabytes of diagnostics.
+ */
+START_TEST(test_error_cap)
+{
+	size_t nlines = 100000, i;
+	struct ruleset *rs;
+	struct diags d;
+	char *buf;
+	int n;
+
+	buf = malloc(nlines * 2);
+	ck_assert_ptr_nonnull(buf);
+	for (i = 0; i < nlines; i++) {
+		buf[2 * i] = 'x';
+		buf[2 * i + 1] = '\n';
+	}
+	rs = ruleset_new();
+	diags_init(&d);
+	n = parse_buffer(rs, "junk.rules", buf, nlines * 2, &d);
+	ck_assert_int_eq(n, (int)d.n);
+	ck_assert_uint_le(d.n, 60);
+	ck_assert_uint_ge(d.n, 10);
+	/* the first errors are the real ones, at their places */
+	ck_assert_int_eq(d.v[0].line, 1);
+	ck_assert_int_eq(d.v[1].line, 2);
+	ck_assert_ptr_nonnull(strstr(d.v[0].msg, "expected a statement"));
+	ck_assert_msg(strstr(d.v[d.n - 1].msg, "too many errors") != NULL,
+	    "%s", d.v[d.n - 1].msg);
+	ck_assert_str_eq(d.v[d.n - 1].file, "junk.rules");
+	diags_free(&d);
+	ruleset_free(rs);
+
+	/* a few errors are all reported, with no note */
+	free(buf);
+	buf = strdup("x\ny\nzone a { interface eth0 }\n");
+	ck_assert_ptr_nonnull(buf);
+	rs = ruleset_new();
+	diags_init(&d);
+	ck_assert_int_eq(parse_buffer(rs, "few.rules", buf, strlen(buf), &d),
+	    2);
+	ck_assert_ptr_null(strstr(d.v[1].msg, "too many"));
+	ck_assert_uint_eq(rs->nzones, 1);
+	diags_free(&d);
+	ruleset_free(rs);
+	free(buf);
+}
+END_TEST
+
 static Suite *
 parse_suite(void)
 {
@@ -1336,6 +1439,8 @@ parse_suite(void)
 	tcase_add_loop_test(tc, test_invalid, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_all_errors);
 	tcase_add_test(tc, test_robust);
+	tcase_add_test(tc, test_error_cap);
+	tcase_add_test(tc, test_string_utf8);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 

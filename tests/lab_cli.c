@@ -1224,6 +1224,106 @@ START_TEST(transport_errors)
 }
 END_TEST
 
+/*
+ * fwctld --rules-dir DIR with a DIR that cannot be applied (the kernel or
+ * validation refuses it) comes up with the last good state rather than
+ * not at all: at boot, a daemon that exits leaves the host without a
+ * firewall.  A second daemon with its own table, socket and state.
+ */
+static pid_t
+fallback_daemon(const char *fwctld, const char *d, const char *log)
+{
+	/* timeout(1): it dies even if this test does not get to stop it */
+	return lab_spawn(lab, "router", "exec timeout 60 %s --foreground "
+	    "--table fbk --socket %s/s.sock --state-dir %s/state "
+	    "--rules-dir %s/rules >>%s/%s 2>&1", fwctld, d, d, d, d, log);
+}
+
+/* fwctl status on the fallback daemon until it answers (its exit code),
+ * the daemon exits (-1), or 10 s pass (-2). */
+static int
+fallback_status(pid_t pid, const char *d, struct res *r)
+{
+	char		 so[PATH_MAX];
+	char		*args[] = { "--socket", so, "--json", "status", NULL };
+	long long	 end = ms_now() + 10000;
+
+	snprintf(so, sizeof(so), "%s/s.sock", d);
+	while (ms_now() < end) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -1;
+		if (run_argv(r, 0, args) == 0)
+			return 0;
+		res_free(r);
+		usleep(50000);
+	}
+	return -2;
+}
+
+START_TEST(start_falls_back_to_state)
+{
+	const char	*fd = getenv("FWCTLD");
+	char		 fwctld[PATH_MAX], d[PATH_MAX], path[PATH_MAX + 32];
+	char		*log, *t;
+	struct res	 r;
+	json_t		*j;
+	pid_t		 pid;
+	int		 rc;
+
+	ck_assert_ptr_nonnull(realpath(fd && *fd ? fd : "daemon/fwctld",
+	    fwctld));
+	snprintf(d, sizeof(d), "%s/fallback", dir);
+	ck_assert_int_eq(mkdir(d, 0700), 0);
+	snprintf(path, sizeof(path), "%s/rules", d);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state", d);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/rules/a.rules", d);
+	write_file(path, "zone lan { interface lan0 }\n"
+	    "rule good from lan to self tcp dport 22 accept\n");
+
+	/* a first run leaves state generation 1 */
+	ck_assert_int_ne(pid = fallback_daemon(fwctld, d, "log1"), -1);
+	rc = fallback_status(pid, d, &r);
+	ck_assert_msg(rc == 0, "first fwctld: %d", rc);
+	j = parse_json(r.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "generation")), 1);
+	json_decref(j);
+	res_free(&r);
+	ck_assert_int_eq(lab_stop(lab, pid), 0);
+
+	/* as at boot: no table; rules the kernel cannot take (a timeout past
+	 * what it can count) */
+	ck_assert_int_eq(lab_exec(lab, "router", "nft delete table inet fbk"),
+	    0);
+	write_file(path, "zone lan { interface lan0 }\n"
+	    "rule bad from lan to self tcp dport 23 accept\n"
+	    "set s ipv4 { timeout 4166666666d15h }\n");
+	ck_assert_int_ne(pid = fallback_daemon(fwctld, d, "log2"), -1);
+	rc = fallback_status(pid, d, &r);
+	snprintf(path, sizeof(path), "cat %s/log2", d);
+	log = lab_output(lab, "router", "%s", path);
+	ck_assert_msg(rc == 0, "fwctld did not come up (%d):\n%s", rc, log);
+	j = parse_json(r.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "generation")), 1);
+	ck_assert(json_is_true(json_object_get(j, "table_present")));
+	json_decref(j);
+	res_free(&r);
+	HAS(log, "last good ruleset, generation 1");
+	free(log);
+	/* the kernel has the good ruleset, not the refused one */
+	t = lab_output(lab, "router", "nft list table inet fbk");
+	ck_assert_ptr_nonnull(t);
+	HAS(t, "good");
+	HASNT(t, "\"bad\"");
+	free(t);
+	ck_assert_int_eq(lab_stop(lab, pid), 0);
+	lab_exec(lab, "router", "nft delete table inet fbk");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1246,6 +1346,7 @@ main(void)
 	tcase_add_test(tc, apply_dry_run_and_dirs);
 	tcase_add_test(tc, transport_errors);
 	tcase_add_test(tc, colour_only_on_a_terminal);
+	tcase_add_test(tc, start_falls_back_to_state);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
