@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,9 @@ struct engine {
 	/* The kernel's table is not known to match cur (flushed): the next
 	 * apply reconciles the whole table (prev = NULL). */
 	bool		 kernel_unknown;
+	/* Rule names of cur, so that one change does not scan them all;
+	 * NULL when it could not be kept up to date (rebuilt on demand). */
+	struct nameidx	*ridx;
 };
 
 static const char *const engine_status_names[] = {
@@ -134,6 +138,7 @@ engine_free(struct engine *e, bool flush)
 	rsref_put_locked(e->cur);
 	e->cur = NULL;
 	pthread_mutex_unlock(&e->cur_mtx);
+	nameidx_free(e->ridx);
 	pthread_mutex_destroy(&e->change_mtx);
 	pthread_mutex_destroy(&e->cur_mtx);
 	free(e->table);
@@ -147,20 +152,35 @@ engine_table(const struct engine *e)
 	return e->table;
 }
 
+/*
+ * Sets whose expiry_hint has passed are copied (when shared) and cleaned
+ * in one pass, which also makes their hint exact again; the others are not
+ * looked into.
+ */
 size_t
 engine_prune_expired(struct ruleset *rs, uint64_t now)
 {
 	struct set	*s;
-	size_t		 i, j, n = 0;
+	unsigned char	*drop;
+	size_t		 i, j, n = 0, k;
 
 	for (i = 0; i < rs->nsets; i++) {
 		s = rs->sets[i];
-		for (j = s->nelems; j > 0; j--)
-			if (s->elems[j - 1].expires_ms != 0 &&
-			    s->elems[j - 1].expires_ms <= now) {
-				set_remove_elem(s, j - 1);
-				n++;
+		if (s->expiry_hint == 0 || s->expiry_hint > now)
+			continue;
+		if ((drop = calloc(s->nelems + 1, 1)) == NULL)
+			continue;
+		for (j = k = 0; j < s->nelems; j++)
+			if (s->elems[j].expires_ms != 0 &&
+			    s->elems[j].expires_ms <= now) {
+				drop[j] = 1;
+				k++;
 			}
+		if ((s = ruleset_own_set(rs, i, 0)) != NULL) {
+			set_remove_marked(s, drop);
+			n += k;
+		}
+		free(drop);
 	}
 	return n;
 }
@@ -168,52 +188,62 @@ engine_prune_expired(struct ruleset *rs, uint64_t now)
 static bool
 engine_has_expired(const struct ruleset *rs, uint64_t now)
 {
-	const struct set *s;
-	size_t		 i, j;
+	size_t		 i;
 
-	for (i = 0; i < rs->nsets; i++) {
-		s = rs->sets[i];
-		for (j = 0; j < s->nelems; j++)
-			if (s->elems[j].expires_ms != 0 &&
-			    s->elems[j].expires_ms <= now)
-				return true;
-	}
+	for (i = 0; i < rs->nsets; i++)
+		if (rs->sets[i]->expiry_hint != 0 &&
+		    rs->sets[i]->expiry_hint <= now)
+			return true;
 	return false;
 }
 
 /*
  * Elements with a timeout get a wall-clock expiry, so that the model (and
  * the state file) forget them when the kernel does.  Elements that were
- * already there keep theirs: the kernel keeps them untouched.
+ * already there (in os, the set of the same name before) keep theirs: the
+ * kernel keeps them untouched.
  */
 static void
-engine_stamp_expiry(const struct ruleset *old, struct ruleset *next,
-    uint64_t now)
+engine_stamp_elem(const struct set *s, const struct set *os,
+    struct set_elem *el, uint64_t now)
 {
-	struct set	*s;
-	const struct set *os;
-	struct set_elem	*el;
-	ssize_t		 oi, k;
 	uint64_t	 t;
-	size_t		 i, j;
+	ssize_t		 k;
 
-	for (i = 0; i < next->nsets; i++) {
-		s = next->sets[i];
-		os = NULL;
-		if (old != NULL && (oi = ruleset_find_set(old, s->name)) >= 0 &&
-		    old->sets[oi]->type == s->type)
-			os = old->sets[oi];
-		for (j = 0; j < s->nelems; j++) {
-			el = &s->elems[j];
-			t = el->timeout_ms ? el->timeout_ms : s->timeout_ms;
-			if (t == 0 || el->expires_ms != 0)
-				continue;
-			if (os != NULL && (k = set_find_elem(os, el)) >= 0 &&
-			    os->elems[k].expires_ms != 0)
-				el->expires_ms = os->elems[k].expires_ms;
-			else
-				el->expires_ms = now + t;
-		}
+	t = el->timeout_ms ? el->timeout_ms : s->timeout_ms;
+	if (t == 0 || el->expires_ms != 0)
+		return;
+	if (os != NULL && (k = set_find_elem(os, el)) >= 0 &&
+	    os->elems[k].expires_ms != 0)
+		el->expires_ms = os->elems[k].expires_ms;
+	else
+		el->expires_ms = now + t;
+}
+
+/* s is new (not shared); old is the ruleset before, or NULL. */
+static void
+engine_stamp_set(const struct ruleset *old, struct set *s, uint64_t now)
+{
+	const struct set *os = NULL;
+	ssize_t		 oi;
+	size_t		 j;
+
+	if (s->timeout_ms == 0) {
+		for (j = 0; j < s->nelems; j++)
+			if (s->elems[j].timeout_ms != 0)
+				break;
+		if (j == s->nelems)
+			return;
+	}
+	if (old != NULL && (oi = ruleset_find_set(old, s->name)) >= 0 &&
+	    old->sets[oi]->type == s->type)
+		os = old->sets[oi];
+	s->expiry_hint = 0;
+	for (j = 0; j < s->nelems; j++) {
+		engine_stamp_elem(s, os, &s->elems[j], now);
+		if (s->elems[j].expires_ms != 0 && (s->expiry_hint == 0 ||
+		    s->elems[j].expires_ms < s->expiry_hint))
+			s->expiry_hint = s->elems[j].expires_ms;
 	}
 }
 
@@ -247,6 +277,57 @@ engine_check_set(const struct ruleset *rs, struct diags *d,
 	return 1;
 }
 
+static int
+engine_rule_conflicts(const struct ruleset *rs, const struct rule *r,
+    struct diags *d)
+{
+	int	 c = 0;
+
+	c += engine_check_zone(rs, d, &r->loc, "rule", r->name, r->from);
+	c += engine_check_zone(rs, d, &r->loc, "rule", r->name, r->to);
+	c += engine_check_set(rs, d, &r->loc, "rule", r->name, r->src.set);
+	c += engine_check_set(rs, d, &r->loc, "rule", r->name, r->dst.set);
+	c += engine_check_set(rs, d, &r->loc, "rule", r->name, r->sport.set);
+	c += engine_check_set(rs, d, &r->loc, "rule", r->name, r->dport.set);
+	return c;
+}
+
+static int
+engine_nat_conflicts(const struct ruleset *rs, const struct nat *n,
+    struct diags *d)
+{
+	int	 c = 0;
+
+	c += engine_check_zone(rs, d, &n->loc, "nat", n->name, n->from);
+	c += engine_check_zone(rs, d, &n->loc, "nat", n->name, n->to);
+	c += engine_check_set(rs, d, &n->loc, "nat", n->name, n->src.set);
+	return c;
+}
+
+/* Names seen twice among n objects (names first in their structs). */
+static int
+engine_dups(void *const *v, size_t n, const char *what, struct diags *d)
+{
+	struct nameidx	*idx;
+	size_t		 i;
+	int		 c = 0;
+
+	if ((idx = nameidx_new(n)) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (*(char *const *)v[i] == NULL)
+			continue;
+		if (nameidx_get(idx, *(char *const *)v[i]) != NULL) {
+			diags_add(d, NULL, "%s %s is defined twice", what,
+			    *(char *const *)v[i]);
+			c++;
+		} else if (nameidx_put(idx, v[i]) == -1)
+			break;
+	}
+	nameidx_free(idx);
+	return c;
+}
+
 /*
  * Name clashes and references to missing zones and sets: the problems
  * that make a change conflict with the ruleset (409) rather than be
@@ -255,28 +336,16 @@ engine_check_set(const struct ruleset *rs, struct diags *d,
 static int
 engine_conflicts(const struct ruleset *rs, struct diags *d)
 {
-	const struct rule *r;
-	const struct nat *n;
 	const struct policy *p;
 	size_t		 i;
 	ssize_t		 k;
 	int		 c = 0;
 	char		 pname[2 * FWCTL_NAME_MAX + 8];
 
-	for (i = 0; i < rs->nzones; i++)
-		if ((k = ruleset_find_zone(rs, rs->zones[i]->name)) >= 0 &&
-		    (size_t)k != i) {
-			diags_add(d, &rs->zones[i]->loc,
-			    "zone %s is defined twice", rs->zones[i]->name);
-			c++;
-		}
-	for (i = 0; i < rs->nsets; i++)
-		if ((k = ruleset_find_set(rs, rs->sets[i]->name)) >= 0 &&
-		    (size_t)k != i) {
-			diags_add(d, &rs->sets[i]->loc,
-			    "set %s is defined twice", rs->sets[i]->name);
-			c++;
-		}
+	c += engine_dups((void *const *)rs->zones, rs->nzones, "zone", d);
+	c += engine_dups((void *const *)rs->sets, rs->nsets, "set", d);
+	c += engine_dups((void *const *)rs->rules, rs->nrules, "rule", d);
+	c += engine_dups((void *const *)rs->nats, rs->nnats, "nat", d);
 	for (i = 0; i < rs->npolicies; i++) {
 		p = rs->policies[i];
 		snprintf(pname, sizeof(pname), "%s -> %s", p->from, p->to);
@@ -290,40 +359,10 @@ engine_conflicts(const struct ruleset *rs, struct diags *d)
 			c++;
 		}
 	}
-	for (i = 0; i < rs->nrules; i++) {
-		r = rs->rules[i];
-		if ((k = ruleset_find_rule(rs, r->name)) >= 0 &&
-		    (size_t)k != i) {
-			diags_add(d, &r->loc, "rule %s is defined twice",
-			    r->name);
-			c++;
-		}
-		c += engine_check_zone(rs, d, &r->loc, "rule", r->name,
-		    r->from);
-		c += engine_check_zone(rs, d, &r->loc, "rule", r->name, r->to);
-		c += engine_check_set(rs, d, &r->loc, "rule", r->name,
-		    r->src.set);
-		c += engine_check_set(rs, d, &r->loc, "rule", r->name,
-		    r->dst.set);
-		c += engine_check_set(rs, d, &r->loc, "rule", r->name,
-		    r->sport.set);
-		c += engine_check_set(rs, d, &r->loc, "rule", r->name,
-		    r->dport.set);
-	}
-	for (i = 0; i < rs->nnats; i++) {
-		n = rs->nats[i];
-		if ((k = ruleset_find_nat(rs, n->name)) >= 0 &&
-		    (size_t)k != i) {
-			diags_add(d, &n->loc, "nat %s is defined twice",
-			    n->name);
-			c++;
-		}
-		c += engine_check_zone(rs, d, &n->loc, "nat", n->name,
-		    n->from);
-		c += engine_check_zone(rs, d, &n->loc, "nat", n->name, n->to);
-		c += engine_check_set(rs, d, &n->loc, "nat", n->name,
-		    n->src.set);
-	}
+	for (i = 0; i < rs->nrules; i++)
+		c += engine_rule_conflicts(rs, rs->rules[i], d);
+	for (i = 0; i < rs->nnats; i++)
+		c += engine_nat_conflicts(rs, rs->nats[i], d);
 	return c;
 }
 
@@ -385,10 +424,24 @@ engine_pos_parse(const char *s, size_t *pos)
 	return true;
 }
 
+/* The rule named name in rs (shared from the ruleset ridx indexes). */
+static ssize_t
+engine_find_rule(const struct ruleset *rs, const struct nameidx *ridx,
+    const char *name)
+{
+	const struct rule *r;
+
+	if (ridx == NULL)
+		return ruleset_find_rule(rs, name);
+	if ((r = nameidx_get(ridx, name)) == NULL)
+		return -1;
+	return ruleset_rule_index(rs, r);
+}
+
 /* Where a new rule goes: index 0..nrules, or -1 with res filled. */
 static ssize_t
-engine_rule_slot(const struct ruleset *rs, const struct change *c,
-    struct change_result *res)
+engine_rule_slot(const struct ruleset *rs, const struct nameidx *ridx,
+    const struct change *c, struct change_result *res)
 {
 	ssize_t	 k;
 	int	 given = (c->position != 0) + (c->before != NULL) +
@@ -410,7 +463,8 @@ engine_rule_slot(const struct ruleset *rs, const struct change *c,
 		return (ssize_t)c->position - 1;
 	}
 	if (c->before != NULL || c->after != NULL) {
-		k = ruleset_find_rule(rs, c->before ? c->before : c->after);
+		k = engine_find_rule(rs, ridx, c->before ? c->before :
+		    c->after);
 		if (k < 0) {
 			engine_fail(res, ENGINE_NOTFOUND,
 			    c->before ? "before" : "after", "no rule named %s",
@@ -423,39 +477,160 @@ engine_rule_slot(const struct ruleset *rs, const struct change *c,
 }
 
 /*
- * Applies c to next (a copy of the current ruleset) and fills the plan
- * when the change is small enough to plan directly; *diff is set when the
- * plan must come from plan_diff.  Returns 0, or -1 with res filled.
+ * Elements to add to set s (ordered): the ones given, in key order, once
+ * each, without those already there, stamped with their expiry. Checked
+ * as validate_ruleset would check the merged set; 0, or -1 with res
+ * filled (*out freed).
  */
 static int
-engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
-    bool *diff)
+engine_new_elems(const struct set *s, const struct set *os,
+    const struct set_elem *in, size_t n, uint64_t now,
+    struct set_elem **out, size_t *nout, struct change_result *res)
+{
+	struct set_elem	*v;
+	size_t		 i, m = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (n == 0)
+		return 0;
+	if ((v = reallocarray(NULL, n, sizeof(*v))) == NULL) {
+		engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
+		return -1;
+	}
+	memcpy(v, in, n * sizeof(*v));
+	set_elems_sort(s->type, v, n);
+	for (i = 0; i < n; i++) {
+		/* the first of equal keys wins, as one by one */
+		if (m > 0 && set_elem_cmp(s->type, &v[m - 1], &v[i]) == 0)
+			continue;
+		if (set_find_elem(s, &v[i]) >= 0)
+			continue;
+		v[m] = v[i];
+		engine_stamp_elem(s, os, &v[m], now);
+		m++;
+	}
+	if (validate_set_elems(s, v, m, &res->diags) > 0) {
+		res->status = ENGINE_INVALID;
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*nout = m;
+	return 0;
+}
+
+static int
+engine_edit_elems(struct ruleset *next, struct change *c,
+    struct change_result *res, uint64_t now, struct edit_effect *eff)
 {
 	struct plan	*p = &res->plan;
 	struct set	*s;
+	struct set_elem	*add = NULL;
+	unsigned char	*drop = NULL;
+	ssize_t		 k, e;
+	size_t		 i, nadd;
+	char		*t;
+
+	if ((k = ruleset_find_set(next, c->name)) < 0) {
+		engine_fail(res, ENGINE_NOTFOUND, "name", "no set named %s",
+		    c->name);
+		return -1;
+	}
+	s = next->sets[k];
+	if (s->unsorted && (s = ruleset_own_set(next, (size_t)k, 0)) != NULL)
+		set_sort(s);
+	if (s == NULL)
+		goto nomem;
+	eff->obj = s;
+	if (c->op == CHANGE_ELEMS_ADD) {
+		/* the same set before: elements there keep their expiry */
+		if (engine_new_elems(s, NULL, c->elems, c->nelems, now, &add,
+		    &nadd, res) == -1)
+			return -1;
+		for (i = 0; i < nadd; i++)
+			if (plan_add_elem(p, PLAN_ADD, s, &add[i]) == -1)
+				goto nomem;
+		if (nadd > 0 && ruleset_update_set(next, (size_t)k, add, nadd,
+		    NULL) == -1)
+			goto nomem;
+		res->count = nadd;
+		free(add);
+		return 0;
+	}
+	if ((drop = calloc(s->nelems + 1, 1)) == NULL)
+		goto nomem;
+	for (i = 0; i < c->nelems; i++) {
+		if ((e = set_find_elem(s, &c->elems[i])) < 0 || drop[e]) {
+			t = print_set_elem(s->type, &c->elems[i]);
+			res->status = ENGINE_NOTFOUND;
+			diags_add_field(&res->diags, "elements",
+			    "%s is not in set %s", t ? t : "element", s->name);
+			free(t);
+			continue;
+		}
+		if (plan_add_elem(p, PLAN_REMOVE, s, &s->elems[e]) == -1)
+			goto nomem;
+		drop[e] = 1;
+		res->count++;
+	}
+	if (res->status == ENGINE_NOTFOUND) {
+		free(drop);
+		return -1;
+	}
+	if (res->count > 0 && ruleset_update_set(next, (size_t)k, NULL, 0,
+	    drop) == -1)
+		goto nomem;
+	free(drop);
+	return 0;
+nomem:
+	free(add);
+	free(drop);
+	engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
+	return -1;
+}
+
+int
+engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
+    const struct nameidx *ridx, uint64_t now, struct edit_effect *eff)
+{
+	struct plan	*p = &res->plan;
 	ssize_t		 k, slot;
-	size_t		 i, pos;
+	size_t		 pos;
 	char		 pname[2 * FWCTL_NAME_MAX + 8];
 
-	*diff = false;
+	memset(eff, 0, sizeof(*eff));
+	if ((c->op == CHANGE_RULE_ADD || c->op == CHANGE_RULE_PUT) &&
+	    !c->rule->packed) {
+		/* the form a ruleset keeps its rules in */
+		struct rule *r = rule_pack(c->rule);
+
+		if (r == NULL)
+			goto nomem;
+		rule_free(c->rule);
+		c->rule = r;
+	}
 	switch (c->op) {
 	case CHANGE_RULE_ADD:
-		if (ruleset_find_rule(next, c->rule->name) >= 0) {
+		if ((ridx ? nameidx_get(ridx, c->rule->name) != NULL :
+		    ruleset_find_rule(next, c->rule->name) >= 0)) {
 			engine_fail(res, ENGINE_CONFLICT, "name",
 			    "a rule named %s exists", c->rule->name);
 			return -1;
 		}
-		if ((slot = engine_rule_slot(next, c, res)) < 0)
+		if ((slot = engine_rule_slot(next, ridx, c, res)) < 0)
 			return -1;
 		if (plan_add(p, PLAN_ADD, PLAN_RULE, c->rule->name) == -1 ||
 		    ruleset_insert_rule(next, (size_t)slot, c->rule) == -1)
 			goto nomem;
+		eff->added = c->rule;
 		c->rule = NULL;
 		res->position = (size_t)slot + 1;
+		p->v[p->n - 1].pos = res->position;
 		res->status = ENGINE_CREATED;
-		return 0;
+		break;
 	case CHANGE_RULE_PUT:
-		if ((k = ruleset_find_rule(next, c->rule->name)) >= 0) {
+		if ((k = engine_find_rule(next, ridx, c->rule->name)) >= 0) {
 			if (rule_equal(next->rules[k], c->rule)) {
 				res->position = (size_t)k + 1;
 				return 0;
@@ -463,9 +638,10 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 			if (plan_add(p, PLAN_CHANGE, PLAN_RULE,
 			    c->rule->name) == -1)
 				goto nomem;
-			rule_free(ruleset_remove_rule(next, (size_t)k));
-			if (ruleset_insert_rule(next, (size_t)k, c->rule) == -1)
-				goto nomem;
+			/* eff keeps next's reference until the index
+			 * has let go of the name */
+			eff->removed = next->rules[k];
+			next->rules[k] = c->rule;
 			res->position = (size_t)k + 1;
 		} else {
 			if (plan_add(p, PLAN_ADD, PLAN_RULE,
@@ -475,8 +651,10 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 			res->position = next->nrules;
 			res->status = ENGINE_CREATED;
 		}
+		eff->added = c->rule;
 		c->rule = NULL;
-		return 0;
+		p->v[p->n - 1].pos = res->position;
+		break;
 	case CHANGE_RULE_DELETE:
 		if (engine_pos_parse(c->name, &pos)) {
 			if (pos > next->nrules) {
@@ -485,7 +663,7 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 				return -1;
 			}
 			k = (ssize_t)pos - 1;
-		} else if ((k = ruleset_find_rule(next, c->name)) < 0) {
+		} else if ((k = engine_find_rule(next, ridx, c->name)) < 0) {
 			engine_fail(res, ENGINE_NOTFOUND, "name",
 			    "no rule named %s", c->name);
 			return -1;
@@ -493,50 +671,45 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 		if (plan_add(p, PLAN_REMOVE, PLAN_RULE,
 		    next->rules[k]->name) == -1)
 			goto nomem;
-		rule_free(ruleset_remove_rule(next, (size_t)k));
-		return 0;
+		eff->removed = ruleset_remove_rule(next, (size_t)k);
+		break;
 	case CHANGE_ZONE_PUT:
-		*diff = true;
-		if ((k = ruleset_find_zone(next, c->zone->name)) >= 0) {
-			zone_free(ruleset_remove_zone(next, (size_t)k));
-			/* keep the zone's place: the order is visible */
-			if (ruleset_add_zone(next, c->zone) == -1)
-				goto nomem;
-			for (i = next->nzones - 1; i > (size_t)k; i--) {
-				struct zone *t = next->zones[i];
-				next->zones[i] = next->zones[i - 1];
-				next->zones[i - 1] = t;
-			}
-		} else {
+		eff->diff = eff->check_all = true;
+		/* in place: the order is visible */
+		if ((k = ruleset_find_zone(next, c->zone->name)) >= 0)
+			ruleset_replace_zone(next, (size_t)k, c->zone);
+		else {
 			if (ruleset_add_zone(next, c->zone) == -1)
 				goto nomem;
 			res->status = ENGINE_CREATED;
 		}
+		eff->obj = c->zone;
 		c->zone = NULL;
-		return 0;
+		break;
 	case CHANGE_ZONE_DELETE:
-		*diff = true;
+		eff->diff = eff->check_all = true;
 		if ((k = ruleset_find_zone(next, c->name)) < 0) {
 			engine_fail(res, ENGINE_NOTFOUND, "name",
 			    "no zone named %s", c->name);
 			return -1;
 		}
 		zone_free(ruleset_remove_zone(next, (size_t)k));
-		return 0;
+		break;
 	case CHANGE_POLICY_PUT:
-		*diff = true;
+		eff->diff = eff->check_all = true;
 		k = ruleset_find_policy(next, c->policy->from, c->policy->to);
-		if (k >= 0) {
-			next->policies[k]->verdict = c->policy->verdict;
-		} else {
+		if (k >= 0)
+			ruleset_replace_policy(next, (size_t)k, c->policy);
+		else {
 			if (ruleset_add_policy(next, c->policy) == -1)
 				goto nomem;
-			c->policy = NULL;
 			res->status = ENGINE_CREATED;
 		}
-		return 0;
+		eff->obj = c->policy;
+		c->policy = NULL;
+		break;
 	case CHANGE_POLICY_DELETE:
-		*diff = true;
+		eff->diff = eff->check_all = true;
 		if ((k = ruleset_find_policy(next, c->from, c->to)) < 0) {
 			snprintf(pname, sizeof(pname), "%s -> %s", c->from,
 			    c->to);
@@ -545,7 +718,7 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 			return -1;
 		}
 		policy_free(ruleset_remove_policy(next, (size_t)k));
-		return 0;
+		break;
 	case CHANGE_NAT_ADD:
 		if (ruleset_find_nat(next, c->nat->name) >= 0) {
 			engine_fail(res, ENGINE_CONFLICT, "name",
@@ -555,9 +728,10 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 		if (plan_add(p, PLAN_ADD, PLAN_NAT, c->nat->name) == -1 ||
 		    ruleset_add_nat(next, c->nat) == -1)
 			goto nomem;
+		eff->obj = c->nat;
 		c->nat = NULL;
 		res->status = ENGINE_CREATED;
-		return 0;
+		break;
 	case CHANGE_NAT_DELETE:
 		if ((k = ruleset_find_nat(next, c->name)) < 0) {
 			engine_fail(res, ENGINE_NOTFOUND, "name",
@@ -567,81 +741,70 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 		if (plan_add(p, PLAN_REMOVE, PLAN_NAT, c->name) == -1)
 			goto nomem;
 		nat_free(ruleset_remove_nat(next, (size_t)k));
-		return 0;
+		break;
 	case CHANGE_SET_PUT:
-		*diff = true;
-		if ((k = ruleset_find_set(next, c->set->name)) >= 0) {
-			set_free(ruleset_remove_set(next, (size_t)k));
-			if (ruleset_add_set(next, c->set) == -1)
-				goto nomem;
-			for (i = next->nsets - 1; i > (size_t)k; i--) {
-				struct set *t = next->sets[i];
-				next->sets[i] = next->sets[i - 1];
-				next->sets[i - 1] = t;
-			}
-		} else {
+		eff->diff = eff->check_all = true;
+		set_sort(c->set);
+		/* elements that stay keep their expiry */
+		engine_stamp_set(next, c->set, now);
+		if ((k = ruleset_find_set(next, c->set->name)) >= 0)
+			ruleset_replace_set(next, (size_t)k, c->set);
+		else {
 			if (ruleset_add_set(next, c->set) == -1)
 				goto nomem;
 			res->status = ENGINE_CREATED;
 		}
+		eff->obj = c->set;
 		c->set = NULL;
-		return 0;
+		break;
 	case CHANGE_SET_DELETE:
-		*diff = true;
+		eff->diff = eff->check_all = true;
 		if ((k = ruleset_find_set(next, c->name)) < 0) {
 			engine_fail(res, ENGINE_NOTFOUND, "name",
 			    "no set named %s", c->name);
 			return -1;
 		}
 		set_free(ruleset_remove_set(next, (size_t)k));
-		return 0;
+		break;
 	case CHANGE_ELEMS_ADD:
 	case CHANGE_ELEMS_DELETE:
-		if ((k = ruleset_find_set(next, c->name)) < 0) {
-			engine_fail(res, ENGINE_NOTFOUND, "name",
-			    "no set named %s", c->name);
-			return -1;
-		}
-		s = next->sets[k];
-		for (i = 0; i < c->nelems; i++) {
-			ssize_t e = set_find_elem(s, &c->elems[i]);
-
-			if (c->op == CHANGE_ELEMS_ADD) {
-				if (e >= 0)
-					continue;
-				if (set_add_elem(s, &c->elems[i]) == -1 ||
-				    plan_add_elem(p, PLAN_ADD, s,
-				    &c->elems[i]) == -1)
-					goto nomem;
-			} else {
-				if (e < 0) {
-					char *t = print_set_elem(s->type,
-					    &c->elems[i]);
-
-					res->status = ENGINE_NOTFOUND;
-					diags_add_field(&res->diags, "elements",
-					    "%s is not in set %s",
-					    t ? t : "element", s->name);
-					free(t);
-					continue;
-				}
-				if (plan_add_elem(p, PLAN_REMOVE, s,
-				    &s->elems[e]) == -1)
-					goto nomem;
-				set_remove_elem(s, (size_t)e);
-			}
-			res->count++;
-		}
-		return res->status == ENGINE_NOTFOUND ? -1 : 0;
+		return engine_edit_elems(next, c, res, now, eff);
 	case CHANGE_REPLACE:
 	case CHANGE_FLUSH:
-		break;
+	default:
+		engine_fail(res, ENGINE_INVALID, NULL, "%s", "unknown change");
+		return -1;
 	}
-	engine_fail(res, ENGINE_INVALID, NULL, "%s", "unknown change");
-	return -1;
+	return 0;
 nomem:
 	engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
 	return -1;
+}
+
+int
+engine_index_update(struct nameidx *ridx, const struct edit_effect *eff)
+{
+	if (eff->removed != NULL)
+		nameidx_del(ridx, eff->removed->name);
+	if (eff->added != NULL)
+		return nameidx_put(ridx, eff->added);
+	return 0;
+}
+
+struct nameidx *
+engine_index_build(const struct ruleset *rs)
+{
+	struct nameidx	*idx;
+	size_t		 i;
+
+	if ((idx = nameidx_new(rs->nrules)) == NULL)
+		return NULL;
+	for (i = 0; i < rs->nrules; i++)
+		if (nameidx_put(idx, rs->rules[i]) == -1) {
+			nameidx_free(idx);
+			return NULL;
+		}
+	return idx;
 }
 
 /* "+rule ssh ~zone lan -set old" for the log, at most a few items. */
@@ -694,8 +857,8 @@ engine_op_name(enum change_op op)
 	return "change";
 }
 
-static bool
-engine_change_valid(const struct change *c)
+bool
+engine_change_complete(const struct change *c)
 {
 	switch (c->op) {
 	case CHANGE_REPLACE:
@@ -728,22 +891,60 @@ engine_change_valid(const struct change *c)
 	return false;
 }
 
+/*
+ * Validation: the whole ruleset when the change may touch what others
+ * refer to, else only the object that joined it (deleting a rule, a NAT
+ * entry or elements cannot make the rest invalid; new elements were
+ * checked as they were merged). 0, or -1 with res filled.
+ */
+static int
+engine_check(const struct ruleset *next, const struct change *c,
+    const struct edit_effect *eff, struct change_result *res)
+{
+	struct diags	 vd, cd;
+	int		 nerr = 0, nconf = 0;
+
+	diags_init(&vd);
+	diags_init(&cd);
+	if (eff->check_all || c->op == CHANGE_REPLACE) {
+		if ((nerr = validate_ruleset(next, &vd)) > 0)
+			nconf = engine_conflicts(next, &cd);
+	} else if (eff->added != NULL) {
+		if ((nerr = validate_rule(next, eff->added, &vd)) > 0)
+			nconf = engine_rule_conflicts(next, eff->added, &cd);
+	} else if (c->op == CHANGE_NAT_ADD && eff->obj != NULL) {
+		if ((nerr = validate_nat(next, eff->obj, next->nnats - 1,
+		    &vd)) > 0)
+			nconf = engine_nat_conflicts(next, eff->obj, &cd);
+	}
+	diags_free(&cd);
+	if (nerr == 0)
+		return 0;
+	res->status = nconf > 0 ? ENGINE_CONFLICT : ENGINE_INVALID;
+	/* validate's words are the user's; ours only decide 409 */
+	diags_free(&res->diags);
+	res->diags = vd;
+	return -1;
+}
+
 void
 engine_change(struct engine *e, struct change *c, struct change_result *res)
 {
 	struct ruleset	*old, *next = NULL;
 	struct rsref	*nref, *oref;
-	struct diags	 vd, rd;
+	struct diags	 rd;
 	struct plan	 back;
+	struct edit_effect eff;
 	uint64_t	 gen, now = engine_now_ms();
-	bool		 diff = true, kernel_changed = false;
+	bool		 kernel_changed = false, compact = false;
 	char		 summary[512];
+	size_t		 i;
 	int		 rv;
 
 	memset(res, 0, sizeof(*res));
+	memset(&eff, 0, sizeof(eff));
 	plan_init(&res->plan);
 	diags_init(&res->diags);
-	diags_init(&vd);
 	res->status = ENGINE_OK;
 
 	pthread_mutex_lock(&e->change_mtx);
@@ -751,7 +952,7 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	old = e->cur->rs;
 	gen = e->cur->gen;
 	res->generation = gen;
-	if (!engine_change_valid(c)) {
+	if (!engine_change_complete(c)) {
 		engine_fail(res, ENGINE_INVALID, NULL, "%s",
 		    "incomplete change");
 		goto done;
@@ -764,34 +965,35 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		goto done;
 	}
 
-	/* build the new ruleset beside the old one */
+	/* build the new ruleset beside the old one, sharing what stays */
+	eff.diff = eff.check_all = true;
 	if (c->op == CHANGE_REPLACE) {
 		next = c->ruleset;
 		c->ruleset = NULL;
+		for (i = 0; i < next->nsets; i++) {
+			set_sort(next->sets[i]);
+			engine_stamp_set(old, next->sets[i], now);
+		}
 	} else if (c->op == CHANGE_FLUSH)
 		next = ruleset_new();
-	else
-		next = ruleset_dup(old);
+	else {
+		if (e->ridx == NULL)
+			e->ridx = engine_index_build(old);
+		next = ruleset_share(old);
+	}
 	if (next == NULL) {
 		engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
 		goto done;
 	}
 	if (c->op != CHANGE_REPLACE && c->op != CHANGE_FLUSH &&
-	    engine_edit(next, c, res, &diff) == -1)
+	    engine_edit(next, c, res, e->ridx, now, &eff) == -1)
 		goto done;
 	engine_prune_expired(next, now);
-	engine_stamp_expiry(old, next, now);
 
-	if (validate_ruleset(next, &vd) > 0) {
-		res->status = engine_conflicts(next, &res->diags) > 0 ?
-		    ENGINE_CONFLICT : ENGINE_INVALID;
-		/* validate's words are the user's; ours only decide 409 */
-		diags_free(&res->diags);
-		res->diags = vd;
-		diags_init(&vd);
+	if (engine_check(next, c, &eff, res) == -1)
 		goto done;
-	}
-	if (diff) {
+
+	if (eff.diff) {
 		plan_free(&res->plan);
 		plan_init(&res->plan);
 		if (plan_diff(old, next,
@@ -824,14 +1026,32 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		goto done;
 	}
 	kernel_changed = true;
-	if (state_save(e->state_dir, gen + 1, next, &res->diags) == -1) {
+	/* a whole new ruleset is a snapshot; one change, a journal record */
+	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH)
+		rv = state_save(e->state_dir, gen + 1, next, &res->diags);
+	else
+		rv = state_append(e->state_dir, gen + 1, c, &eff, res,
+		    &compact, &res->diags);
+	if (rv == -1) {
 		res->status = ENGINE_FAILED;
 		goto done;
 	}
+	/* last, once the transient memory of the change is free, so that the
+	 * rules kept lie together (and no one sees next yet); the kernel
+	 * layer keeps names, not these pointers */
+	if (c->op == CHANGE_REPLACE)
+		(void)ruleset_pack_rules(next);
 	if ((nref = rsref_new(next, gen + 1)) == NULL) {
 		/* on disk already: the next start has it, keep serving it */
 		engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
 		goto done;
+	}
+	/* the index follows before the old ruleset (and what the change
+	 * took out of it) may go */
+	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH ||
+	    (e->ridx != NULL && engine_index_update(e->ridx, &eff) == -1)) {
+		nameidx_free(e->ridx);
+		e->ridx = NULL;
 	}
 	next = NULL;
 	kernel_changed = false;
@@ -843,6 +1063,15 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	pthread_mutex_unlock(&e->cur_mtx);
 	res->generation = gen + 1;
 	res->applied = true;
+	if (compact) {
+		/* the change is on disk already: a failure here costs a longer
+		 * journal, not the change */
+		diags_init(&rd);
+		if (state_save(e->state_dir, gen + 1, nref->rs, &rd) == -1)
+			log_warnx("%s: cannot write a snapshot; the journal "
+			    "keeps growing", e->state_dir);
+		diags_free(&rd);
+	}
 done:
 	if (kernel_changed) {
 		/* the disk refused: put the kernel back as the model is */
@@ -878,8 +1107,12 @@ done:
 		    res->diags.v[0].msg : "");
 	pthread_mutex_unlock(&e->change_mtx);
 	ruleset_free(next);
-	diags_free(&vd);
+	rule_free(eff.removed);
 	engine_change_free(c);
+	/* a whole ruleset's worth of parsing, planning and encoding was
+	 * freed: give the pages back rather than keep the peak resident */
+	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH)
+		malloc_trim(0);
 }
 
 void
@@ -895,17 +1128,23 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 {
 	struct rsref	*r;
 	uint64_t	 now = engine_now_ms();
+	size_t		 i;
 
+	for (i = 0; i < rs->nsets; i++) {
+		set_sort(rs->sets[i]);
+		engine_stamp_set(NULL, rs->sets[i], now);
+	}
 	engine_prune_expired(rs, now);
-	engine_stamp_expiry(NULL, rs, now);
-	if (validate_ruleset(rs, d) > 0)
+	if (validate_ruleset(rs, d) > 0 || ruleset_pack_rules(rs) == -1)
 		goto fail;
 	pthread_mutex_lock(&e->change_mtx);
 	if (nft_apply(e->nft, NULL, rs, NULL, d) == -1) {
 		pthread_mutex_unlock(&e->change_mtx);
 		goto fail;
 	}
-	if (save && state_save(e->state_dir, gen, rs, d) == -1) {
+	/* the journal of this run starts from a snapshot of its own */
+	if ((save || state_needs_snapshot(e->state_dir)) &&
+	    state_save(e->state_dir, gen, rs, d) == -1) {
 		pthread_mutex_unlock(&e->change_mtx);
 		goto fail;
 	}
@@ -917,6 +1156,8 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	rsref_put_locked(e->cur);
 	e->cur = r;
 	pthread_mutex_unlock(&e->cur_mtx);
+	nameidx_free(e->ridx);
+	e->ridx = engine_index_build(rs);
 	e->kernel_unknown = false;
 	pthread_mutex_unlock(&e->change_mtx);
 	return 0;
@@ -939,7 +1180,7 @@ engine_expire(struct engine *e)
 
 	pthread_mutex_lock(&e->change_mtx);
 	if (!engine_has_expired(e->cur->rs, now) ||
-	    (rs = ruleset_dup(e->cur->rs)) == NULL)
+	    (rs = ruleset_share(e->cur->rs)) == NULL)
 		goto done;
 	engine_prune_expired(rs, now);
 	if ((r = rsref_new(rs, e->cur->gen)) == NULL) {

@@ -166,7 +166,9 @@ out:
 
 /*
  * Diff of one ordered, named array. Generic over the element type through
- * accessors so that zones, rules and NAT entries share one algorithm.
+ * accessors so that zones, rules and NAT entries share one algorithm. An
+ * object both rulesets share (ruleset_share) is unchanged without a look
+ * inside.
  */
 struct named_ops {
 	enum plan_kind	 kind;
@@ -225,8 +227,8 @@ diff_named(void *const *oldv, size_t oldn, void *const *newv, size_t newn,
 			if (plan_add(p, PLAN_ADD, ops->kind,
 			    ops->name(newv[i])) == -1)
 				goto out;
-		} else if (moved[i] ||
-		    !ops->equal(oldv[oldpos[i]], newv[i])) {
+		} else if (moved[i] || (oldv[oldpos[i]] != newv[i] &&
+		    !ops->equal(oldv[oldpos[i]], newv[i]))) {
 			if (plan_add(p, PLAN_CHANGE, ops->kind,
 			    ops->name(newv[i])) == -1)
 				goto out;
@@ -368,6 +370,8 @@ diff_sets(const struct ruleset *old, const struct ruleset *new,
 			continue;
 		}
 		o = old->sets[j];
+		if (o == n)
+			continue;
 		if (o->type != n->type || o->timeout_ms != n->timeout_ms) {
 			if (plan_add(p, PLAN_CHANGE, PLAN_SET, n->name) == -1)
 				return -1;

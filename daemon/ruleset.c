@@ -1,9 +1,35 @@
-/* The ruleset model: construction, deep copy, comparison and lookup. */
+/* The ruleset model: construction, copy, comparison and lookup. */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ruleset.h"
+
+/*
+ * Reference counts. Readers release old rulesets on their own threads
+ * while the engine shares objects into the next one, so the counts are
+ * atomic. A count of 0 (an object not made by *_new) is one owner.
+ */
+#define OBJ_REF(o) do {							\
+	if ((o) != NULL)						\
+		__atomic_add_fetch(&(o)->refs, 1, __ATOMIC_RELAXED);	\
+} while (0)
+
+static bool
+obj_unref(unsigned *refs)
+{
+	if (__atomic_load_n(refs, __ATOMIC_ACQUIRE) <= 1)
+		return true;
+	return __atomic_sub_fetch(refs, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+static bool
+obj_shared(unsigned *refs)
+{
+	return __atomic_load_n(refs, __ATOMIC_ACQUIRE) > 1;
+}
 
 static bool
 str_eq(const char *a, const char *b)
@@ -172,7 +198,18 @@ portmatch_equal(const struct portmatch *a, const struct portmatch *b)
 struct zone *
 zone_new(void)
 {
-	return calloc(1, sizeof(struct zone));
+	struct zone *z;
+
+	if ((z = calloc(1, sizeof(*z))) != NULL)
+		z->refs = 1;
+	return z;
+}
+
+struct zone *
+zone_ref(struct zone *z)
+{
+	OBJ_REF(z);
+	return z;
 }
 
 void
@@ -180,7 +217,7 @@ zone_free(struct zone *z)
 {
 	size_t i;
 
-	if (z == NULL)
+	if (z == NULL || !obj_unref(&z->refs))
 		return;
 	free(z->name);
 	for (i = 0; i < z->nifaces; i++)
@@ -243,13 +280,24 @@ zone_equal(const struct zone *a, const struct zone *b)
 struct policy *
 policy_new(void)
 {
-	return calloc(1, sizeof(struct policy));
+	struct policy *p;
+
+	if ((p = calloc(1, sizeof(*p))) != NULL)
+		p->refs = 1;
+	return p;
+}
+
+struct policy *
+policy_ref(struct policy *p)
+{
+	OBJ_REF(p);
+	return p;
 }
 
 void
 policy_free(struct policy *p)
 {
-	if (p == NULL)
+	if (p == NULL || !obj_unref(&p->refs))
 		return;
 	free(p->from);
 	free(p->to);
@@ -287,14 +335,29 @@ policy_equal(const struct policy *a, const struct policy *b)
 struct rule *
 rule_new(void)
 {
-	return calloc(1, sizeof(struct rule));
+	struct rule *r;
+
+	if ((r = calloc(1, sizeof(*r))) != NULL)
+		r->refs = 1;
+	return r;
+}
+
+struct rule *
+rule_ref(struct rule *r)
+{
+	OBJ_REF(r);
+	return r;
 }
 
 void
 rule_free(struct rule *r)
 {
-	if (r == NULL)
+	if (r == NULL || !obj_unref(&r->refs))
 		return;
+	if (r->packed) {
+		free(r);
+		return;
+	}
 	free(r->name);
 	free(r->from);
 	free(r->to);
@@ -342,6 +405,92 @@ rule_dup(const struct rule *s)
 	return r;
 }
 
+/* Room for len bytes in a packed rule, kept 8-byte aligned. */
+static size_t
+pack_len(size_t len)
+{
+	return (len + 7) & ~(size_t)7;
+}
+
+/* A copy of src inside a packed rule; the cursor moves past it. */
+static void *
+pack_put(char **cur, const void *src, size_t len)
+{
+	void *p = *cur;
+
+	if (src == NULL)
+		return NULL;
+	memcpy(p, src, len);
+	*cur += pack_len(len);
+	return p;
+}
+
+#define PACK_STR(s)	((s) ? pack_len(strlen(s) + 1) : 0)
+
+struct rule *
+rule_pack(const struct rule *s)
+{
+	struct rule *r;
+	char *cur;
+	size_t len;
+
+	len = pack_len(sizeof(*r)) + PACK_STR(s->name) + PACK_STR(s->from) +
+	    PACK_STR(s->to) + PACK_STR(s->sport.set) + PACK_STR(s->dport.set) +
+	    PACK_STR(s->src.set) + PACK_STR(s->dst.set) +
+	    PACK_STR(s->log_prefix) + PACK_STR(s->comment) +
+	    PACK_STR(s->loc.file) +
+	    pack_len(s->sport.nranges * sizeof(*s->sport.ranges)) +
+	    pack_len(s->dport.nranges * sizeof(*s->dport.ranges)) +
+	    pack_len(s->nicmp_types) +
+	    pack_len(s->src.naddrs * sizeof(*s->src.addrs)) +
+	    pack_len(s->dst.naddrs * sizeof(*s->dst.addrs));
+	if ((r = calloc(1, len)) == NULL)
+		return NULL;
+	*r = *s;
+	r->refs = 1;
+	r->packed = true;
+	cur = (char *)r + pack_len(sizeof(*r));
+#define PUT_STR(f)	r->f = pack_put(&cur, s->f, s->f ? strlen(s->f) + 1 : 0)
+	PUT_STR(name);
+	PUT_STR(from);
+	PUT_STR(to);
+	PUT_STR(sport.set);
+	PUT_STR(dport.set);
+	PUT_STR(src.set);
+	PUT_STR(dst.set);
+	PUT_STR(log_prefix);
+	PUT_STR(comment);
+	PUT_STR(loc.file);
+#undef PUT_STR
+	r->sport.ranges = s->sport.nranges ? pack_put(&cur, s->sport.ranges,
+	    s->sport.nranges * sizeof(*s->sport.ranges)) : NULL;
+	r->dport.ranges = s->dport.nranges ? pack_put(&cur, s->dport.ranges,
+	    s->dport.nranges * sizeof(*s->dport.ranges)) : NULL;
+	r->icmp_types = s->nicmp_types ? pack_put(&cur, s->icmp_types,
+	    s->nicmp_types) : NULL;
+	r->src.addrs = s->src.naddrs ? pack_put(&cur, s->src.addrs,
+	    s->src.naddrs * sizeof(*s->src.addrs)) : NULL;
+	r->dst.addrs = s->dst.naddrs ? pack_put(&cur, s->dst.addrs,
+	    s->dst.naddrs * sizeof(*s->dst.addrs)) : NULL;
+	return r;
+}
+
+int
+ruleset_pack_rules(struct ruleset *rs)
+{
+	struct rule *r;
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++) {
+		if (rs->rules[i]->packed || obj_shared(&rs->rules[i]->refs))
+			continue;
+		if ((r = rule_pack(rs->rules[i])) == NULL)
+			return -1;
+		ruleset_replace_rule(rs, i, r);
+	}
+	return 0;
+}
+
 bool
 rule_equal(const struct rule *a, const struct rule *b)
 {
@@ -367,13 +516,24 @@ rule_equal(const struct rule *a, const struct rule *b)
 struct nat *
 nat_new(void)
 {
-	return calloc(1, sizeof(struct nat));
+	struct nat *n;
+
+	if ((n = calloc(1, sizeof(*n))) != NULL)
+		n->refs = 1;
+	return n;
+}
+
+struct nat *
+nat_ref(struct nat *n)
+{
+	OBJ_REF(n);
+	return n;
 }
 
 void
 nat_free(struct nat *n)
 {
-	if (n == NULL)
+	if (n == NULL || !obj_unref(&n->refs))
 		return;
 	free(n->name);
 	free(n->from);
@@ -434,13 +594,24 @@ nat_equal(const struct nat *a, const struct nat *b)
 struct set *
 set_new(void)
 {
-	return calloc(1, sizeof(struct set));
+	struct set *s;
+
+	if ((s = calloc(1, sizeof(*s))) != NULL)
+		s->refs = 1;
+	return s;
+}
+
+struct set *
+set_ref(struct set *s)
+{
+	OBJ_REF(s);
+	return s;
 }
 
 void
 set_free(struct set *s)
 {
-	if (s == NULL)
+	if (s == NULL || !obj_unref(&s->refs))
 		return;
 	free(s->name);
 	free(s->elems);
@@ -448,8 +619,9 @@ set_free(struct set *s)
 	free(s);
 }
 
-struct set *
-set_dup(const struct set *o)
+/* A copy with room for extra more elements. */
+static struct set *
+set_copy(const struct set *o, size_t extra)
 {
 	struct set *s;
 	int err = 0;
@@ -459,14 +631,59 @@ set_dup(const struct set *o)
 	s->name = dupstr(o->name, &err);
 	s->type = o->type;
 	s->timeout_ms = o->timeout_ms;
-	s->elems = dupmem(o->elems, o->nelems, sizeof(*o->elems), &err);
-	s->nelems = s->elems ? o->nelems : 0;
-	s->elems_cap = s->nelems;
+	/* extra SIZE_MAX: the caller fills the elements */
+	if (extra != SIZE_MAX && o->nelems + extra > 0) {
+		s->elems = reallocarray(NULL, o->nelems + extra,
+		    sizeof(*s->elems));
+		if (s->elems == NULL)
+			err = -1;
+		else {
+			if (o->nelems)
+				memcpy(s->elems, o->elems,
+				    o->nelems * sizeof(*s->elems));
+			s->nelems = o->nelems;
+			s->elems_cap = o->nelems + extra;
+		}
+	}
+	s->unsorted = o->unsorted;
+	s->expiry_hint = o->expiry_hint;
 	if (srcloc_copy(&s->loc, &o->loc) == -1 || err) {
 		set_free(s);
 		return NULL;
 	}
 	return s;
+}
+
+struct set *
+set_dup(const struct set *o)
+{
+	return set_copy(o, 0);
+}
+
+int
+set_elem_cmp(enum set_type t, const struct set_elem *a,
+    const struct set_elem *b)
+{
+	const struct addr *x, *y;
+	int c;
+
+	if (t == SET_PORT) {
+		if (a->key.port.lo != b->key.port.lo)
+			return a->key.port.lo < b->key.port.lo ? -1 : 1;
+		if (a->key.port.hi != b->key.port.hi)
+			return a->key.port.hi > b->key.port.hi ? -1 : 1;
+		return 0;
+	}
+	x = &a->key.addr;
+	y = &b->key.addr;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if ((c = memcmp(x->bytes, y->bytes, x->family == AF_INET ? 4 : 16))
+	    != 0)
+		return c;
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	return 0;
 }
 
 static bool
@@ -479,36 +696,133 @@ elem_key_equal(enum set_type t, const struct set_elem *a,
 	return addr_equal(&a->key.addr, &b->key.addr);
 }
 
-bool
-set_equal(const struct set *a, const struct set *b)
+static int
+elem_qsort_cmp(const void *a, const void *b, void *arg)
+{
+	const struct set_elem *x = a, *y = b;
+	int c;
+
+	if ((c = set_elem_cmp(*(enum set_type *)arg, x, y)) != 0)
+		return c;
+	/* duplicates: a stable order, so that equal sets compare equal */
+	if (x->timeout_ms != y->timeout_ms)
+		return x->timeout_ms < y->timeout_ms ? -1 : 1;
+	return 0;
+}
+
+void
+set_elems_sort(enum set_type t, struct set_elem *v, size_t n)
+{
+	if (n < 2)
+		return;
+	qsort_r(v, n, sizeof(*v), elem_qsort_cmp, &t);
+}
+
+void
+set_sort(struct set *s)
+{
+	if (!s->unsorted)
+		return;
+	set_elems_sort(s->type, s->elems, s->nelems);
+	s->unsorted = false;
+}
+
+static bool
+elems_same(enum set_type t, const struct set_elem *a,
+    const struct set_elem *b, size_t n)
 {
 	size_t i;
 
+	for (i = 0; i < n; i++)
+		if (!elem_key_equal(t, &a[i], &b[i]) ||
+		    a[i].timeout_ms != b[i].timeout_ms)
+			return false;
+	return true;
+}
+
+bool
+set_equal(const struct set *a, const struct set *b)
+{
+	struct set_elem *x = NULL, *y = NULL;
+	bool eq;
+
+	if (a == b)
+		return true;
 	if (!str_eq(a->name, b->name) || a->type != b->type ||
 	    a->timeout_ms != b->timeout_ms || a->nelems != b->nelems)
 		return false;
-	for (i = 0; i < a->nelems; i++)
-		if (!elem_key_equal(a->type, &a->elems[i], &b->elems[i]) ||
-		    a->elems[i].timeout_ms != b->elems[i].timeout_ms)
-			return false;
-	return true;
+	if (!a->unsorted && !b->unsorted)
+		return elems_same(a->type, a->elems, b->elems, a->nelems);
+	/* an order given by hand: compare sorted copies */
+	x = reallocarray(NULL, a->nelems, sizeof(*x));
+	y = reallocarray(NULL, a->nelems, sizeof(*y));
+	if (x == NULL || y == NULL) {
+		eq = elems_same(a->type, a->elems, b->elems, a->nelems);
+		goto out;
+	}
+	memcpy(x, a->elems, a->nelems * sizeof(*x));
+	memcpy(y, b->elems, a->nelems * sizeof(*y));
+	set_elems_sort(a->type, x, a->nelems);
+	set_elems_sort(a->type, y, a->nelems);
+	eq = elems_same(a->type, x, y, a->nelems);
+out:
+	free(x);
+	free(y);
+	return eq;
+}
+
+static int
+set_reserve(struct set *s, size_t n)
+{
+	struct set_elem *v;
+	size_t cap;
+
+	if (n <= s->elems_cap)
+		return 0;
+	cap = s->elems_cap ? s->elems_cap : 16;
+	while (cap < n)
+		cap *= 2;
+	if ((v = reallocarray(s->elems, cap, sizeof(*v))) == NULL)
+		return -1;
+	s->elems = v;
+	s->elems_cap = cap;
+	return 0;
+}
+
+static void
+set_note_expiry(struct set *s, const struct set_elem *e)
+{
+	if (e->expires_ms != 0 && (s->expiry_hint == 0 ||
+	    e->expires_ms < s->expiry_hint))
+		s->expiry_hint = e->expires_ms;
 }
 
 int
 set_add_elem(struct set *s, const struct set_elem *e)
 {
-	struct set_elem *v;
-	size_t cap;
-
-	if (s->nelems == s->elems_cap) {
-		cap = s->elems_cap ? s->elems_cap * 2 : 16;
-		if ((v = reallocarray(s->elems, cap, sizeof(*v))) == NULL)
-			return -1;
-		s->elems = v;
-		s->elems_cap = cap;
-	}
+	if (set_reserve(s, s->nelems + 1) == -1)
+		return -1;
+	if (s->nelems > 0 &&
+	    set_elem_cmp(s->type, &s->elems[s->nelems - 1], e) > 0)
+		s->unsorted = true;
 	s->elems[s->nelems++] = *e;
+	set_note_expiry(s, e);
 	return 0;
+}
+
+size_t
+set_lower_bound(const struct set *s, const struct set_elem *e)
+{
+	size_t lo = 0, hi = s->nelems, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (set_elem_cmp(s->type, &s->elems[mid], e) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 ssize_t
@@ -516,10 +830,103 @@ set_find_elem(const struct set *s, const struct set_elem *e)
 {
 	size_t i;
 
+	if (!s->unsorted) {
+		i = set_lower_bound(s, e);
+		if (i < s->nelems && elem_key_equal(s->type, &s->elems[i], e))
+			return (ssize_t)i;
+		return -1;
+	}
 	for (i = 0; i < s->nelems; i++)
 		if (elem_key_equal(s->type, &s->elems[i], e))
 			return (ssize_t)i;
 	return -1;
+}
+
+int
+set_merge_elems(struct set *s, const struct set_elem *add, size_t n)
+{
+	size_t i, j, k, total;
+
+	if (n == 0)
+		return 0;
+	total = s->nelems + n;
+	if (set_reserve(s, total) == -1)
+		return -1;
+	if (n == 1) {
+		/* the common case: one memmove */
+		i = set_lower_bound(s, add);
+		memmove(&s->elems[i + 1], &s->elems[i],
+		    (s->nelems - i) * sizeof(*s->elems));
+		s->elems[i] = add[0];
+		s->nelems++;
+		set_note_expiry(s, add);
+		return 0;
+	}
+	/* merge from the back, in place */
+	i = s->nelems;
+	j = n;
+	k = total;
+	while (j > 0) {
+		if (i > 0 && set_elem_cmp(s->type, &s->elems[i - 1],
+		    &add[j - 1]) > 0)
+			s->elems[--k] = s->elems[--i];
+		else {
+			s->elems[--k] = add[--j];
+			set_note_expiry(s, &add[j]);
+		}
+	}
+	s->nelems = total;
+	return 0;
+}
+
+struct set *
+set_merge_copy(const struct set *o, const struct set_elem *add, size_t n,
+    const unsigned char *drop)
+{
+	struct set *s;
+	struct set_elem *v;
+	size_t i = 0, j = 0, k = 0;
+
+	if ((s = set_copy(o, SIZE_MAX)) == NULL)
+		return NULL;
+	if (o->nelems + n == 0)
+		return s;
+	if ((v = reallocarray(NULL, o->nelems + n, sizeof(*v))) == NULL) {
+		set_free(s);
+		return NULL;
+	}
+	s->elems = v;
+	s->elems_cap = o->nelems + n;
+	s->expiry_hint = 0;
+	while (i < o->nelems || j < n) {
+		if (j == n || (i < o->nelems &&
+		    set_elem_cmp(o->type, &o->elems[i], &add[j]) < 0)) {
+			if (drop == NULL || !drop[i])
+				v[k++] = o->elems[i];
+			i++;
+		} else
+			v[k++] = add[j++];
+		if (k > 0 && v[k - 1].expires_ms != 0 && (s->expiry_hint == 0 ||
+		    v[k - 1].expires_ms < s->expiry_hint))
+			s->expiry_hint = v[k - 1].expires_ms;
+	}
+	s->nelems = k;
+	return s;
+}
+
+void
+set_remove_marked(struct set *s, const unsigned char *drop)
+{
+	size_t i, n = 0;
+
+	s->expiry_hint = 0;
+	for (i = 0; i < s->nelems; i++) {
+		if (drop[i])
+			continue;
+		s->elems[n++] = s->elems[i];
+		set_note_expiry(s, &s->elems[i]);
+	}
+	s->nelems = n;
 }
 
 void
@@ -598,12 +1005,56 @@ fail:
 	return NULL;
 }
 
+/* A copy of one pointer array, with a reference on every object. */
+static int
+ptrs_share(void ***dv, size_t *dn, size_t *dcap, void *const *sv, size_t n,
+    size_t refoff)
+{
+	size_t i, cap = n + 16;
+
+	if ((*dv = reallocarray(NULL, cap, sizeof(**dv))) == NULL)
+		return -1;
+	if (n)
+		memcpy(*dv, sv, n * sizeof(*sv));
+	for (i = 0; i < n; i++)
+		__atomic_add_fetch((unsigned *)(void *)((char *)sv[i] + refoff),
+		    1, __ATOMIC_RELAXED);
+	*dn = n;
+	*dcap = cap;
+	return 0;
+}
+
+#define RS_SHARE_ARRAY(dst, src, arr, type)				\
+	ptrs_share((void ***)&(dst)->arr, &(dst)->n##arr,		\
+	    &(dst)->arr##_cap, (void *const *)(src)->arr, (src)->n##arr,	\
+	    offsetof(type, refs))
+
+struct ruleset *
+ruleset_share(const struct ruleset *src)
+{
+	struct ruleset *rs;
+
+	if ((rs = ruleset_new()) == NULL)
+		return NULL;
+	if (RS_SHARE_ARRAY(rs, src, zones, struct zone) == -1 ||
+	    RS_SHARE_ARRAY(rs, src, policies, struct policy) == -1 ||
+	    RS_SHARE_ARRAY(rs, src, rules, struct rule) == -1 ||
+	    RS_SHARE_ARRAY(rs, src, nats, struct nat) == -1 ||
+	    RS_SHARE_ARRAY(rs, src, sets, struct set) == -1) {
+		ruleset_free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+/* Objects shared by both rulesets are equal without a look inside. */
 #define RS_EQUAL_ARRAY(a, b, arr, eqfn) do {				\
 	size_t i_;							\
 	if ((a)->n##arr != (b)->n##arr)					\
 		return false;						\
 	for (i_ = 0; i_ < (a)->n##arr; i_++)				\
-		if (!eqfn((a)->arr[i_], (b)->arr[i_]))			\
+		if ((a)->arr[i_] != (b)->arr[i_] &&			\
+		    !eqfn((a)->arr[i_], (b)->arr[i_]))			\
 			return false;					\
 } while (0)
 
@@ -682,6 +1133,75 @@ struct set *
 ruleset_remove_set(struct ruleset *rs, size_t i)
 {
 	return RS_REMOVE(rs, sets, i);
+}
+
+void
+ruleset_replace_rule(struct ruleset *rs, size_t i, struct rule *r)
+{
+	rule_free(rs->rules[i]);
+	rs->rules[i] = r;
+}
+
+void
+ruleset_replace_zone(struct ruleset *rs, size_t i, struct zone *z)
+{
+	zone_free(rs->zones[i]);
+	rs->zones[i] = z;
+}
+
+void
+ruleset_replace_policy(struct ruleset *rs, size_t i, struct policy *p)
+{
+	policy_free(rs->policies[i]);
+	rs->policies[i] = p;
+}
+
+void
+ruleset_replace_set(struct ruleset *rs, size_t i, struct set *s)
+{
+	set_free(rs->sets[i]);
+	rs->sets[i] = s;
+}
+
+struct set *
+ruleset_own_set(struct ruleset *rs, size_t i, size_t extra)
+{
+	struct set *s;
+
+	if (!obj_shared(&rs->sets[i]->refs))
+		return rs->sets[i];
+	if ((s = set_copy(rs->sets[i], extra)) == NULL)
+		return NULL;
+	ruleset_replace_set(rs, i, s);
+	return s;
+}
+
+int
+ruleset_update_set(struct ruleset *rs, size_t i, const struct set_elem *add,
+    size_t n, const unsigned char *drop)
+{
+	struct set *s = rs->sets[i];
+
+	if (obj_shared(&s->refs)) {
+		if ((s = set_merge_copy(s, add, n, drop)) == NULL)
+			return -1;
+		ruleset_replace_set(rs, i, s);
+		return 0;
+	}
+	if (drop != NULL)
+		set_remove_marked(s, drop);
+	return set_merge_elems(s, add, n);
+}
+
+ssize_t
+ruleset_rule_index(const struct ruleset *rs, const struct rule *r)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i] == r)
+			return (ssize_t)i;
+	return -1;
 }
 
 #define RS_FIND(rs, arr, key) do {					\

@@ -329,6 +329,51 @@ elem_format(enum set_type t, const struct set_elem *e, char *buf, size_t len)
 	return buf;
 }
 
+/* Two intervals in key order: the same one, or an overlap. */
+static bool
+elem_ref_same(const struct elem_ref *a, const struct elem_ref *b)
+{
+	return memcmp(a->lo, b->lo, sizeof(a->lo)) == 0 &&
+	    memcmp(a->hi, b->hi, sizeof(a->hi)) == 0;
+}
+
+/*
+ * One step of the walk over a set's elements in key order: r follows last;
+ * prev is the widest interval seen so far. Returns whether r was reported
+ * (listed twice, or overlapping).
+ */
+static bool
+overlap_step(struct vctx *v, const struct set *s, struct elem_ref *prev,
+    const struct elem_ref *last, const struct elem_ref *r)
+{
+	char a[64], b[64];
+
+	if (elem_ref_same(r, last)) {
+		verr(v, &s->loc, "set \"%s\": element %s is listed twice",
+		    nz(s->name), elem_format(s->type, r->e, a, sizeof(a)));
+		return true;
+	}
+	if (memcmp(r->lo, prev->hi, sizeof(prev->hi)) > 0) {
+		*prev = *r;
+		return false;
+	}
+	verr(v, &s->loc, "set \"%s\": element %s overlaps %s", nz(s->name),
+	    elem_format(s->type, r->e, a, sizeof(a)),
+	    elem_format(s->type, prev->e, b, sizeof(b)));
+	/* keep the widest interval as the one to compare against */
+	if (memcmp(r->hi, prev->hi, sizeof(prev->hi)) > 0)
+		*prev = *r;
+	return true;
+}
+
+static void
+elem_ref_set(struct elem_ref *r, enum set_type t, const struct set_elem *e)
+{
+	r->e = e;
+	r->type = t;
+	elem_interval(r);
+}
+
 /*
  * Duplicate and overlapping elements: the kernel refuses intervals that
  * overlap, so they are errors here, where we can still name them. Sorting
@@ -338,9 +383,7 @@ static void
 check_set_overlaps(struct vctx *v, const struct set *s,
     const struct elem_ref *good, size_t n)
 {
-	struct elem_ref *refs;
-	const struct elem_ref *prev;
-	char a[64], b[64];
+	struct elem_ref *refs, prev;
 	size_t i;
 
 	if (n < 2)
@@ -351,81 +394,132 @@ check_set_overlaps(struct vctx *v, const struct set *s,
 	}
 	memcpy(refs, good, n * sizeof(*refs));
 	qsort(refs, n, sizeof(*refs), elem_ref_cmp);
-	prev = &refs[0];
-	for (i = 1; i < n; i++) {
-		if (memcmp(refs[i].lo, refs[i - 1].lo, sizeof(refs[i].lo)) ==
-		    0 && memcmp(refs[i].hi, refs[i - 1].hi,
-		    sizeof(refs[i].hi)) == 0) {
-			verr(v, &s->loc, "set \"%s\": element %s is listed twice",
-			    nz(s->name), elem_format(s->type, refs[i].e, a,
-			    sizeof(a)));
-			continue;
-		}
-		if (memcmp(refs[i].lo, prev->hi, sizeof(prev->hi)) > 0) {
-			prev = &refs[i];
-			continue;
-		}
-		verr(v, &s->loc, "set \"%s\": element %s overlaps %s",
-		    nz(s->name), elem_format(s->type, refs[i].e, a, sizeof(a)),
-		    elem_format(s->type, prev->e, b, sizeof(b)));
-		/* keep the widest interval as the one to compare against */
-		if (memcmp(refs[i].hi, prev->hi, sizeof(prev->hi)) > 0)
-			prev = &refs[i];
-	}
+	prev = refs[0];
+	for (i = 1; i < n; i++)
+		(void)overlap_step(v, s, &prev, &refs[i - 1], &refs[i]);
 	free(refs);
+}
+
+/* An element of set s on its own; false (reported) when it is bad. */
+static bool
+check_elem(struct vctx *v, const struct set *s, const struct set_elem *e)
+{
+	const char *why;
+	char buf[64];
+	int want = s->type == SET_IPV4 ? AF_INET : AF_INET6;
+
+	if (s->type == SET_PORT) {
+		if (e->key.port.lo > e->key.port.hi) {
+			verr(v, &s->loc, "set \"%s\": port range %u-%u is "
+			    "reversed; expected low-high", nz(s->name),
+			    e->key.port.lo, e->key.port.hi);
+			return false;
+		}
+	} else if (!addr_valid(&e->key.addr, &why)) {
+		verr(v, &s->loc, "set \"%s\": element %s %s", nz(s->name),
+		    addr_format(&e->key.addr, buf, sizeof(buf)), why);
+		return false;
+	} else if (e->key.addr.family != want) {
+		verr(v, &s->loc, "set \"%s\": element %s is %s; expected an "
+		    "%s address in a set of type %s", nz(s->name),
+		    addr_format(&e->key.addr, buf, sizeof(buf)),
+		    family_name(e->key.addr.family), family_name(want),
+		    set_type_name(s->type));
+		return false;
+	}
+	return true;
 }
 
 static void
 check_set(struct vctx *v, const struct set *s)
 {
-	const char *name = nz(s->name), *why;
-	const struct set_elem *e;
 	struct elem_ref *good;
-	char buf[64];
 	size_t i, ngood = 0;
-	int want;
 
 	check_name(v, "set", s->name, &s->loc);
 	if (set_type_name(s->type) == NULL) {
 		verr(v, &s->loc, "set \"%s\": unknown type; expected ipv4, ipv6 "
-		    "or port", name);
+		    "or port", nz(s->name));
 		return;
 	}
 	if (s->nelems == 0)
 		return;
 	if ((good = calloc(s->nelems, sizeof(*good))) == NULL) {
-		verr(v, &s->loc, "set \"%s\": out of memory", name);
+		verr(v, &s->loc, "set \"%s\": out of memory", nz(s->name));
 		return;
 	}
-	want = s->type == SET_IPV4 ? AF_INET : AF_INET6;
-	for (i = 0; i < s->nelems; i++) {
-		e = &s->elems[i];
-		if (s->type == SET_PORT) {
-			if (e->key.port.lo > e->key.port.hi) {
-				verr(v, &s->loc, "set \"%s\": port range %u-%u is "
-				    "reversed; expected low-high", name,
-				    e->key.port.lo, e->key.port.hi);
-				continue;
-			}
-		} else if (!addr_valid(&e->key.addr, &why)) {
-			verr(v, &s->loc, "set \"%s\": element %s %s", name,
-			    addr_format(&e->key.addr, buf, sizeof(buf)), why);
-			continue;
-		} else if (e->key.addr.family != want) {
-			verr(v, &s->loc, "set \"%s\": element %s is %s; expected "
-			    "an %s address in a set of type %s", name,
-			    addr_format(&e->key.addr, buf, sizeof(buf)),
-			    family_name(e->key.addr.family),
-			    family_name(want), set_type_name(s->type));
-			continue;
-		}
-		good[ngood].e = e;
-		good[ngood].type = s->type;
-		elem_interval(&good[ngood]);
-		ngood++;
-	}
+	for (i = 0; i < s->nelems; i++)
+		if (check_elem(v, s, &s->elems[i]))
+			elem_ref_set(&good[ngood++], s->type, &s->elems[i]);
 	check_set_overlaps(v, s, good, ngood);
 	free(good);
+}
+
+/*
+ * New elements against a valid set in key order: the walk of
+ * check_set_overlaps over the merged order, skipping the runs of existing
+ * elements that cannot be reported (they do not overlap one another), so
+ * that one element costs a binary search.
+ */
+static void
+check_set_merge(struct vctx *v, const struct set *s, const struct elem_ref *a,
+    size_t n)
+{
+	struct elem_ref prev, last, cur;
+	size_t i = 0, j = 0, k;
+	bool started = false, clean = true, old;
+
+	memset(&prev, 0, sizeof(prev));
+	memset(&last, 0, sizeof(last));
+	while (i < s->nelems || j < n) {
+		if (j == n && clean && started)
+			break;
+		if (j < n && clean && i < s->nelems) {
+			k = set_lower_bound(s, a[j].e);
+			if (k > i + 1)
+				i = k - 1;
+		}
+		old = j == n || (i < s->nelems &&
+		    set_elem_cmp(s->type, &s->elems[i], a[j].e) < 0);
+		if (old)
+			elem_ref_set(&cur, s->type, &s->elems[i++]);
+		else
+			cur = a[j++];
+		if (!started) {
+			prev = last = cur;
+			started = true;
+			clean = old;
+			continue;
+		}
+		/* not reported: cur is the widest so far */
+		clean = !overlap_step(v, s, &prev, &last, &cur) && old;
+		last = cur;
+	}
+}
+
+int
+validate_set_elems(const struct set *s, const struct set_elem *add,
+    size_t n, struct diags *d)
+{
+	struct vctx v;
+	struct elem_ref *good;
+	size_t i, ngood = 0;
+
+	v.rs = NULL;
+	v.d = d;
+	v.n = 0;
+	if (n == 0)
+		return 0;
+	if ((good = calloc(n, sizeof(*good))) == NULL) {
+		verr(&v, &s->loc, "set \"%s\": out of memory", nz(s->name));
+		return v.n;
+	}
+	for (i = 0; i < n; i++)
+		if (check_elem(&v, s, &add[i]))
+			elem_ref_set(&good[ngood++], s->type, &add[i]);
+	check_set_merge(&v, s, good, ngood);
+	free(good);
+	return v.n;
 }
 
 /* address families of matches */
@@ -755,6 +849,31 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 	}
 	check_addrmatch(v, obj, "src", &n->src, l, w, &nw);
 	check_families(v, obj, w, nw, l);
+}
+
+int
+validate_rule(const struct ruleset *rs, const struct rule *r, struct diags *d)
+{
+	struct vctx v;
+
+	v.rs = rs;
+	v.d = d;
+	v.n = 0;
+	check_rule(&v, r);
+	return v.n;
+}
+
+int
+validate_nat(const struct ruleset *rs, const struct nat *n, size_t idx,
+    struct diags *d)
+{
+	struct vctx v;
+
+	v.rs = rs;
+	v.d = d;
+	v.n = 0;
+	check_nat(&v, n, idx);
+	return v.n;
 }
 
 int

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "nameidx.h"
 #include "nft.h"
 #include "plan.h"
 #include "ruleset.h"
@@ -124,6 +125,36 @@ int		 engine_counters(struct engine *, struct nft_counters *,
 		    struct diags *);
 const char	*engine_table(const struct engine *);
 const char	*engine_status_name(enum engine_status);
+
+/*
+ * What engine_edit did, beyond the plan: for the rule index, the journal
+ * and the checks of the one object that changed.
+ */
+struct edit_effect {
+	bool		 diff;		/* no plan of its own: plan_diff */
+	bool		 check_all;	/* validate the whole ruleset */
+	struct rule	*added;		/* rule put into next */
+	struct rule	*removed;	/* rule taken out of next, with next's
+					 * reference: the caller frees it */
+	const void	*obj;		/* the object put into next */
+};
+
+/*
+ * The model side of a change, shared with the journal's replay: applies c
+ * (not CHANGE_REPLACE nor CHANGE_FLUSH) to next, a ruleset_share() of the
+ * current ruleset whose rule index ridx (or NULL) is, and plans it in
+ * res->plan when it can. New set elements get their expiry from now. 0, or
+ * -1 with res filled.
+ */
+int		 engine_edit(struct ruleset *next, struct change *c,
+		    struct change_result *res, const struct nameidx *ridx,
+		    uint64_t now, struct edit_effect *);
+/* c has what its op needs. */
+bool		 engine_change_complete(const struct change *);
+/* Brings the rule index of the old ruleset to the next one. */
+int		 engine_index_update(struct nameidx *,
+		    const struct edit_effect *);
+struct nameidx	*engine_index_build(const struct ruleset *);
 
 /* Drops elements whose expiry (expires_ms) has passed; returns how many. */
 size_t		 engine_prune_expired(struct ruleset *, uint64_t now_ms);

@@ -32,6 +32,10 @@ struct plan_item {
 	char		*name;
 	char		*elem;		/* PLAN_ELEMENT: the element as text */
 	struct set_elem	 key;		/* PLAN_ELEMENT: the element itself */
+	size_t		 pos;		/* PLAN_RULE added or changed: its
+					 * 1-based position in the new
+					 * ruleset when the engine knows it;
+					 * 0 = look it up by name */
 };
 
 struct plan {

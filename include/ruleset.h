@@ -5,6 +5,13 @@
  * this model; validate.c checks it; compile.c turns it into nf_tables
  * objects. Every array below is owned by its parent; ruleset_free() frees
  * everything.
+ *
+ * Zones, policies, rules, NAT entries and sets are reference counted so
+ * that a change can build the next ruleset beside the current one by
+ * sharing every object it does not touch (ruleset_share): an object inside
+ * a ruleset that another ruleset may hold is never modified; a change puts
+ * a new object in its place (ruleset_own_set copies a shared set before its
+ * elements change). *_free drops one reference.
  */
 #ifndef FWCTL_RULESET_H
 #define FWCTL_RULESET_H
@@ -99,6 +106,8 @@ struct rule {
 	char		*comment;	/* NULL when not given */
 	enum verdict	 verdict;
 	struct srcloc	 loc;
+	unsigned	 refs;		/* ruleset.c: rulesets holding it */
+	bool		 packed;	/* ruleset.c: one allocation (rule_pack) */
 };
 
 #define ZONE_EXTERNAL	0x01	/* the internet side */
@@ -112,6 +121,7 @@ struct zone {
 	size_t		 nnetworks;
 	unsigned	 flags;		/* ZONE_EXTERNAL, ZONE_DMZ */
 	struct srcloc	 loc;
+	unsigned	 refs;
 };
 
 struct policy {
@@ -119,6 +129,7 @@ struct policy {
 	char		*to;		/* zone name, "any" or "self" */
 	enum verdict	 verdict;
 	struct srcloc	 loc;
+	unsigned	 refs;
 };
 
 enum nat_kind {
@@ -139,6 +150,7 @@ struct nat {
 	uint16_t	 target_port;	/* forward: first internal port; 0 = same */
 	struct addrmatch src;		/* optional source restriction */
 	struct srcloc	 loc;
+	unsigned	 refs;
 };
 
 enum set_type {
@@ -158,6 +170,11 @@ struct set_elem {
 					 * files; 0 = not tracked */
 };
 
+/*
+ * Elements are kept in key order (set_elem_cmp) as long as they are added
+ * in that order; set_sort() restores it otherwise. In order, lookups are
+ * binary searches and overlaps can only be between neighbours.
+ */
 struct set {
 	char		*name;
 	enum set_type	 type;
@@ -166,6 +183,10 @@ struct set {
 	size_t		 nelems;
 	size_t		 elems_cap;
 	struct srcloc	 loc;
+	bool		 unsorted;	/* elems are not in key order */
+	uint64_t	 expiry_hint;	/* <= the earliest expires_ms of an
+					 * element; 0 = no element expires */
+	unsigned	 refs;
 };
 
 /* A pointer array that owns its elements. */
@@ -183,7 +204,11 @@ struct ruleset {
 /* ruleset.c: construction, copy, comparison, lookup */
 struct ruleset	*ruleset_new(void);
 void		 ruleset_free(struct ruleset *);
+/* A deep copy: nothing is shared with the original. */
 struct ruleset	*ruleset_dup(const struct ruleset *);
+/* A copy that shares every object with the original (a copy of the pointer
+ * arrays): what the engine edits for a change. */
+struct ruleset	*ruleset_share(const struct ruleset *);
 /* Model equality; source locations and element expiry times are ignored. */
 bool		 ruleset_equal(const struct ruleset *, const struct ruleset *);
 
@@ -201,6 +226,23 @@ struct zone	*ruleset_remove_zone(struct ruleset *, size_t i);
 struct policy	*ruleset_remove_policy(struct ruleset *, size_t i);
 struct nat	*ruleset_remove_nat(struct ruleset *, size_t i);
 struct set	*ruleset_remove_set(struct ruleset *, size_t i);
+/* Puts obj (taken) at index i in place of the object there (released). */
+void		 ruleset_replace_rule(struct ruleset *, size_t i, struct rule *);
+void		 ruleset_replace_zone(struct ruleset *, size_t i, struct zone *);
+void		 ruleset_replace_policy(struct ruleset *, size_t i,
+		    struct policy *);
+void		 ruleset_replace_set(struct ruleset *, size_t i, struct set *);
+/* The set at index i, copied first (with room for extra elements) when
+ * another ruleset shares it, so that it may be changed; NULL on ENOMEM. */
+struct set	*ruleset_own_set(struct ruleset *, size_t i, size_t extra);
+/* Set i with the elements marked in drop (or NULL) removed and the n of
+ * add merged (set_merge_elems): a new set, in one pass, when another
+ * ruleset shares it, else in place. -1 on ENOMEM. */
+int		 ruleset_update_set(struct ruleset *, size_t i,
+		    const struct set_elem *add, size_t n,
+		    const unsigned char *drop);
+/* Index of this very rule (pointer), or -1: a scan of pointers only. */
+ssize_t		 ruleset_rule_index(const struct ruleset *, const struct rule *);
 
 /* Index of the named object, or -1. */
 ssize_t		 ruleset_find_zone(const struct ruleset *, const char *);
@@ -214,32 +256,67 @@ ssize_t		 ruleset_find_policy(const struct ruleset *, const char *from,
  * read a rules directory file by file. */
 int		 ruleset_merge(struct ruleset *dst, struct ruleset *src);
 
+/* *_new: one reference; *_ref: one more; *_free: one less, the last
+ * frees. */
 struct zone	*zone_new(void);
+struct zone	*zone_ref(struct zone *);
 void		 zone_free(struct zone *);
 struct zone	*zone_dup(const struct zone *);
 bool		 zone_equal(const struct zone *, const struct zone *);
 struct policy	*policy_new(void);
+struct policy	*policy_ref(struct policy *);
 void		 policy_free(struct policy *);
 struct policy	*policy_dup(const struct policy *);
 bool		 policy_equal(const struct policy *, const struct policy *);
 struct rule	*rule_new(void);
+struct rule	*rule_ref(struct rule *);
 void		 rule_free(struct rule *);
 struct rule	*rule_dup(const struct rule *);
+/* A copy in one allocation, for the rules a ruleset keeps: a fraction of
+ * the memory and of the work to free. Never to be changed in place. */
+struct rule	*rule_pack(const struct rule *);
+/* Packs the rules of rs that no other ruleset shares. */
+int		 ruleset_pack_rules(struct ruleset *);
 bool		 rule_equal(const struct rule *, const struct rule *);
 struct nat	*nat_new(void);
+struct nat	*nat_ref(struct nat *);
 void		 nat_free(struct nat *);
 struct nat	*nat_dup(const struct nat *);
 bool		 nat_equal(const struct nat *, const struct nat *);
 struct set	*set_new(void);
+struct set	*set_ref(struct set *);
 void		 set_free(struct set *);
 struct set	*set_dup(const struct set *);
-/* Compares name, type, timeout and the element keys (as a multiset in
- * order given) */
+/* Compares name, type, timeout and the elements (keys and timeouts) as a
+ * multiset, whatever the order they were given in. */
 bool		 set_equal(const struct set *, const struct set *);
+/* Appends (the set stays in order when e sorts last). */
 int		 set_add_elem(struct set *, const struct set_elem *);
-/* Index of the element with this key, or -1. */
+/* Index of the element with this key, or -1. O(log n) in order. */
 ssize_t		 set_find_elem(const struct set *, const struct set_elem *);
 void		 set_remove_elem(struct set *, size_t i);
+/* Key order: addresses by family, address, then wider prefix first; ports
+ * by low end, then wider range first. 0 = the same key. */
+int		 set_elem_cmp(enum set_type, const struct set_elem *,
+		    const struct set_elem *);
+/* Puts the elements in key order (duplicates stay, side by side, the
+ * shorter timeout first). */
+void		 set_sort(struct set *);
+void		 set_elems_sort(enum set_type, struct set_elem *, size_t);
+/* Where an element with this key is or would go in an ordered set. */
+size_t		 set_lower_bound(const struct set *, const struct set_elem *);
+/*
+ * Merges n elements, in key order, none of them in s, into the ordered s:
+ * one pass over s.
+ */
+int		 set_merge_elems(struct set *s, const struct set_elem *add,
+		    size_t n);
+/* Removes the elements whose drop[i] is set, in one pass. */
+void		 set_remove_marked(struct set *, const unsigned char *drop);
+/* A new set: the ordered s without the elements marked in drop (or NULL)
+ * and with add (n, as for set_merge_elems), in one pass over s. */
+struct set	*set_merge_copy(const struct set *s, const struct set_elem *add,
+		    size_t n, const unsigned char *drop);
 
 void		 addrmatch_clear(struct addrmatch *);
 int		 addrmatch_copy(struct addrmatch *, const struct addrmatch *);
@@ -286,5 +363,18 @@ char		*duration_format(uint64_t ms, char *buf, size_t len);
 /* validate.c: every problem, not only the first. Returns the number of
  * errors added to diags (0 = valid). */
 int		 validate_ruleset(const struct ruleset *, struct diags *);
+/*
+ * The same checks for one object about to join rs, with the same messages
+ * (names unique in rs are the caller's to check):
+ * validate_rule: r at any position; validate_nat: n as entry idx of rs
+ * (checked against entries 0..idx-1); validate_set_elems: n elements, in
+ * key order, none already in the ordered set s, about to be added to it.
+ */
+int		 validate_rule(const struct ruleset *, const struct rule *,
+		    struct diags *);
+int		 validate_nat(const struct ruleset *, const struct nat *,
+		    size_t idx, struct diags *);
+int		 validate_set_elems(const struct set *s,
+		    const struct set_elem *add, size_t n, struct diags *);
 
 #endif

@@ -1,9 +1,15 @@
 /*
  * state.c: the last accepted ruleset on disk.
  *
- * DIR/state.json = {"generation": N, "ruleset": <JSON form>}, replaced
- * atomically (write a temporary file, fsync, rename, fsync the directory).
- * The last STATE_HISTORY generations are kept as DIR/history/<N>.json for
+ * DIR/state.json = {"generation": N, "ruleset": <JSON form>}, a snapshot
+ * replaced atomically (write a temporary file, fsync, rename, fsync the
+ * directory). DIR/journal holds, one JSON line each, the changes accepted
+ * since: {"generation": N+1, "op": "rule-add", "position": 3, "rule":
+ * {...}}, each appended and fdatasync'd before its reply, so that one
+ * change costs one short write rather than the whole ruleset. When the
+ * journal outgrows the snapshot a new snapshot replaces both. Loading
+ * replays the journal onto the snapshot through engine_edit().
+ * The last STATE_HISTORY snapshots are kept as DIR/history/<N>.json for
  * rollback and as a fallback when state.json is damaged.
  */
 #ifndef FWCTL_STATE_H
@@ -12,16 +18,33 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "engine.h"
 #include "ruleset.h"
 
 #define STATE_HISTORY	5
 
-/* 0, or -1 with a reason in diags (nothing replaced). */
+/* A snapshot; empties the journal. 0, or -1 with a reason in diags
+ * (nothing replaced). */
 int	state_save(const char *dir, uint64_t gen, const struct ruleset *,
 	    struct diags *);
 /*
+ * Appends change c, done as generation gen with effect eff and result res
+ * (engine_edit), to the journal, durably. 0, or -1 with a reason in diags
+ * (the journal is as it was). *compact is set when it is time for a
+ * snapshot.
+ */
+int	state_append(const char *dir, uint64_t gen, const struct change *c,
+	    const struct edit_effect *eff, const struct change_result *res,
+	    bool *compact, struct diags *);
+/* Records may be appended only after a snapshot: there is none yet, or
+ * the journal holds records of an earlier run (folded in by state_save). */
+bool	state_needs_snapshot(const char *dir);
+/*
  * Loads state.json, or, when it is missing or damaged, the newest history
- * entry that decodes and validates. Returns 1 with *rs and *gen set, or 0
+ * entry that decodes and validates, then replays the journal records that
+ * follow it. A torn last record (a crash while appending) is dropped and
+ * logged; a damaged record is reported and ends the replay. Returns 1 with
+ * *rs and *gen set, or 0
  * when nothing usable exists (damaged files are reported in diags; *gen is
  * then the highest generation seen, so that numbering goes on).
  */

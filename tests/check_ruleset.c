@@ -123,6 +123,94 @@ START_TEST(dup_is_equal_and_deep)
 }
 END_TEST
 
+/* A shared copy costs the pointer arrays: every object is the original's,
+ * and outlives whichever ruleset is freed first. */
+START_TEST(share_is_shallow)
+{
+	struct ruleset *a = mkruleset(50), *b;
+	struct rule *r;
+	struct set *s;
+	struct set_elem e = v4elem("198.51.100.0", 24);
+
+	b = ruleset_share(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_eq(a->rules[3], b->rules[3]);
+	ck_assert(ruleset_equal(a, b));
+	/* a change replaces the object in the copy only */
+	r = mkrule("r3", "lan", "self", 9);
+	ruleset_replace_rule(b, 3, r);
+	ck_assert_ptr_eq(b->rules[3], r);
+	ck_assert_int_eq(a->rules[3]->dport.ranges[0].lo, 1003);
+	ck_assert(!ruleset_equal(a, b));
+	ck_assert_int_eq(ruleset_rule_index(b, r), 3);
+	ck_assert_int_eq(ruleset_rule_index(a, r), -1);
+	/* a shared set is copied before it changes; an owned one is not */
+	s = ruleset_own_set(b, 0, 1);
+	ck_assert_ptr_ne(s, a->sets[0]);
+	ck_assert_int_eq(set_merge_elems(s, &e, 1), 0);
+	ck_assert_uint_eq(a->sets[0]->nelems + 1, s->nelems);
+	ck_assert_ptr_eq(ruleset_own_set(b, 0, 0), s);
+	/* elements of a shared set change in a new set, in one pass */
+	{
+		struct ruleset *c = ruleset_share(b);
+		struct set_elem e2 = v4elem("203.0.113.0", 24);
+		unsigned char drop[8] = { 1 };
+		size_t n = s->nelems;
+
+		ck_assert_int_eq(ruleset_update_set(c, 0, &e2, 1, drop), 0);
+		ck_assert_ptr_ne(c->sets[0], s);
+		ck_assert_uint_eq(s->nelems, n);
+		ck_assert_uint_eq(c->sets[0]->nelems, n);
+		ck_assert_int_eq(set_find_elem(c->sets[0], &e2), (ssize_t)n - 1);
+		ck_assert_int_eq(set_find_elem(c->sets[0], &s->elems[0]), -1);
+		ruleset_free(c);
+	}
+	/* either may go first */
+	ruleset_free(a);
+	ck_assert_str_eq(b->rules[4]->name, "r4");
+	ck_assert_int_eq(b->rules[3]->dport.ranges[0].lo, 9);
+	ruleset_free(b);
+}
+END_TEST
+
+/* Elements stay in key order; lookups, merges and removal keep it. */
+START_TEST(set_order)
+{
+	struct set *s = set_new(), *t;
+	struct set_elem add[3];
+	unsigned char drop[8] = { 0 };
+
+	s->type = SET_IPV4;
+	set_add_elem(s, &(struct set_elem){ .key.addr = v4elem("10.0.0.9",
+	    32).key.addr });
+	set_add_elem(s, &(struct set_elem){ .key.addr = v4elem("10.0.0.0",
+	    8).key.addr });
+	ck_assert(s->unsorted);
+	t = set_dup(s);
+	set_sort(s);
+	ck_assert(!s->unsorted);
+	ck_assert(set_equal(s, t));		/* order given is not content */
+	ck_assert_int_eq(s->elems[0].key.addr.prefix, 8);
+	add[0] = v4elem("9.0.0.1", 32);
+	add[1] = v4elem("10.0.0.5", 32);
+	add[2] = v4elem("11.0.0.0", 8);
+	ck_assert_int_eq(set_merge_elems(s, add, 3), 0);
+	ck_assert_uint_eq(s->nelems, 5);
+	ck_assert_int_eq(set_find_elem(s, &add[0]), 0);
+	ck_assert_int_eq(set_find_elem(s, &add[1]), 2);
+	ck_assert_int_eq(set_find_elem(s, &add[2]), 4);
+	ck_assert_int_eq(set_lower_bound(s, &add[1]), 2);
+	drop[0] = drop[2] = 1;
+	set_remove_marked(s, drop);
+	ck_assert_uint_eq(s->nelems, 3);
+	ck_assert_int_eq(set_find_elem(s, &add[0]), -1);
+	ck_assert_int_eq(set_find_elem(s, &add[2]), 2);
+	ck_assert(!set_equal(s, t));
+	set_free(s);
+	set_free(t);
+}
+END_TEST
+
 START_TEST(insert_remove_find)
 {
 	struct ruleset *rs = mkruleset(3);
@@ -329,6 +417,8 @@ ruleset_suite(void)
 	TCase *tc = tcase_create("model");
 
 	tcase_add_test(tc, dup_is_equal_and_deep);
+	tcase_add_test(tc, share_is_shallow);
+	tcase_add_test(tc, set_order);
 	tcase_add_test(tc, insert_remove_find);
 	tcase_add_test(tc, merge_moves_everything);
 	tcase_add_test(tc, set_elements);

@@ -1,6 +1,8 @@
 /*
  * state.c: the state file round-trips, is replaced atomically, keeps a
- * bounded history, and a damaged file is reported and passed over.
+ * bounded history, and a damaged file is reported and passed over; the
+ * journal replays to what the changes did, survives a torn tail and a
+ * crash between snapshot and emptying, and is folded into snapshots.
  */
 #include <sys/stat.h>
 
@@ -292,6 +294,305 @@ START_TEST(test_expiry_kept)
 }
 END_TEST
 
+/* ---- the journal ---- */
+
+/*
+ * What the engine does for one change, without the kernel: edit a shared
+ * copy, append the record as generation gen, make it current. The object
+ * texts are rule language; elems are element texts for set name.
+ */
+static void
+jchange(struct ruleset **cur, uint64_t gen, enum change_op op,
+    const char *text, const char *name, size_t position,
+    const char *const *elems)
+{
+	struct change		 c;
+	struct change_result	 res;
+	struct edit_effect	 eff;
+	struct set_elem		 ev[8];
+	struct ruleset		*next;
+	struct diags		 d;
+	ssize_t			 k;
+	bool			 compact;
+
+	diags_init(&d);
+	memset(&c, 0, sizeof(c));
+	memset(&res, 0, sizeof(res));
+	plan_init(&res.plan);
+	diags_init(&res.diags);
+	c.op = op;
+	c.name = name;
+	c.position = position;
+	switch (op) {
+	case CHANGE_RULE_ADD:
+	case CHANGE_RULE_PUT:
+		ck_assert_ptr_nonnull(c.rule = parse_rule(text, &d));
+		break;
+	case CHANGE_ZONE_PUT:
+		ck_assert_ptr_nonnull(c.zone = parse_zone(text, &d));
+		break;
+	case CHANGE_POLICY_PUT:
+		ck_assert_ptr_nonnull(c.policy = parse_policy(text, &d));
+		break;
+	case CHANGE_NAT_ADD:
+		ck_assert_ptr_nonnull(c.nat = parse_nat(text, &d));
+		break;
+	case CHANGE_SET_PUT:
+		ck_assert_ptr_nonnull(c.set = parse_set(text, &d));
+		break;
+	case CHANGE_POLICY_DELETE:
+		c.from = name;
+		c.to = text;
+		break;
+	case CHANGE_ELEMS_ADD:
+	case CHANGE_ELEMS_DELETE:
+		k = ruleset_find_set(*cur, name);
+		ck_assert_int_ge(k, 0);
+		for (; elems[c.nelems] != NULL; c.nelems++)
+			ck_assert_int_eq(parse_set_elem((*cur)->sets[k]->type,
+			    elems[c.nelems], &ev[c.nelems], &d), 0);
+		c.elems = ev;
+		break;
+	default:
+		break;
+	}
+	ck_assert_ptr_nonnull(next = ruleset_share(*cur));
+	ck_assert_int_eq(engine_edit(next, &c, &res, NULL, engine_now_ms(),
+	    &eff), 0);
+	ck_assert_int_eq(validate_ruleset(next, &d), 0);
+	ck_assert_int_eq(state_append(tmpdir, gen, &c, &eff, &res, &compact,
+	    &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ruleset_free(*cur);
+	*cur = next;
+	rule_free(eff.removed);
+	rule_free(c.rule);
+	zone_free(c.zone);
+	policy_free(c.policy);
+	nat_free(c.nat);
+	set_free(c.set);
+	plan_free(&res.plan);
+	diags_free(&res.diags);
+	diags_free(&d);
+}
+
+static const char *const jadd[] = { "10.9.0.0/16", "192.0.2.1", NULL };
+static const char *const jdel[] = { "192.168.10.5", NULL };
+
+/* Every kind of record, generations 2..15 after a snapshot at 1. */
+static struct ruleset *
+jhistory(void)
+{
+	struct ruleset	*rs = sample();
+	struct diags	 d;
+
+	diags_init(&d);
+	ck_assert_int_eq(state_save(tmpdir, 1, rs, &d), 0);
+	jchange(&rs, 2, CHANGE_RULE_ADD, "rule dns from lan to self udp dport "
+	    "53 accept", NULL, 1, NULL);
+	jchange(&rs, 3, CHANGE_RULE_PUT, "rule web from any to self tcp dport "
+	    "443 accept", NULL, 0, NULL);
+	jchange(&rs, 4, CHANGE_RULE_PUT, "rule ntp from lan to self udp dport "
+	    "123 accept", NULL, 0, NULL);
+	jchange(&rs, 5, CHANGE_ZONE_PUT, "zone dmz { interface eth2 }", NULL,
+	    0, NULL);
+	jchange(&rs, 6, CHANGE_POLICY_PUT, "policy lan -> dmz drop", NULL, 0,
+	    NULL);
+	jchange(&rs, 7, CHANGE_NAT_ADD, "nat web forward from wan tcp dport "
+	    "8080 to 192.168.10.7:80", NULL, 0, NULL);
+	jchange(&rs, 8, CHANGE_SET_PUT, "set ports port { 22, 80-90 }", NULL, 0,
+	    NULL);
+	jchange(&rs, 9, CHANGE_ELEMS_ADD, NULL, "blocklist", 0, jadd);
+	jchange(&rs, 10, CHANGE_ELEMS_DELETE, NULL, "admins", 0, jdel);
+	jchange(&rs, 11, CHANGE_RULE_DELETE, NULL, "ssh", 0, NULL);
+	jchange(&rs, 12, CHANGE_RULE_DELETE, NULL, "1", 0, NULL);
+	jchange(&rs, 13, CHANGE_NAT_DELETE, NULL, "web", 0, NULL);
+	jchange(&rs, 14, CHANGE_POLICY_DELETE, "dmz", "lan", 0, NULL);
+	jchange(&rs, 15, CHANGE_SET_DELETE, NULL, "ports", 0, NULL);
+	diags_free(&d);
+	return rs;
+}
+
+static void
+jload(uint64_t want_gen, const struct ruleset *want, size_t want_diags)
+{
+	struct ruleset	*back = NULL;
+	struct diags	 d;
+	uint64_t	 gen = 0;
+
+	diags_init(&d);
+	ck_assert_int_eq(state_load(tmpdir, &gen, &back, &d), 1);
+	if (d.n != want_diags)
+		diags_print(&d, stderr);
+	ck_assert_uint_eq(d.n, want_diags);
+	ck_assert_uint_eq(gen, want_gen);
+	ck_assert(ruleset_equal(back, want));
+	ruleset_free(back);
+	diags_free(&d);
+}
+
+static off_t
+jsize(void)
+{
+	char		 path[PATH_MAX];
+	struct stat	 st;
+
+	snprintf(path, sizeof(path), "%s/journal", tmpdir);
+	if (stat(path, &st) == -1)
+		return -1;
+	return st.st_size;
+}
+
+START_TEST(test_journal_replay)
+{
+	struct ruleset	*rs = jhistory();
+	ssize_t		 k;
+
+	/* the changes happened as asked */
+	ck_assert_int_eq(ruleset_find_rule(rs, "dns"), -1);	/* deleted at 1 */
+	ck_assert_int_ge(ruleset_find_rule(rs, "ntp"), 0);
+	ck_assert_int_ge(ruleset_find_zone(rs, "dmz"), 0);
+	ck_assert_int_eq(ruleset_find_policy(rs, "lan", "dmz"), -1);
+	ck_assert_int_ge(k = ruleset_find_set(rs, "blocklist"), 0);
+	ck_assert_uint_eq(rs->sets[k]->nelems, 2);
+	ck_assert_uint_gt(rs->sets[k]->elems[0].expires_ms, 0);
+	ck_assert(state_needs_snapshot(tmpdir));
+	/* snapshot + journal = the changes applied directly */
+	jload(15, rs, 0);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_journal_torn_tail)
+{
+	struct ruleset	*rs = jhistory();
+	char		 path[PATH_MAX];
+	FILE		*f;
+
+	/* a crash in the middle of appending generation 16 */
+	snprintf(path, sizeof(path), "%s/journal", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "a"));
+	fputs("{\"generation\":16,\"op\":\"rule-delete\",\"na", f);
+	ck_assert_int_eq(fclose(f), 0);
+	/* ignored with a log line, not reported as damage */
+	jload(15, rs, 0);
+	ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(test_journal_damaged)
+{
+	struct ruleset	*rs = sample(), *at3;
+	struct diags	 d;
+	char		 path[PATH_MAX], *buf;
+	FILE		*f;
+	long		 len;
+
+	diags_init(&d);
+	ck_assert_int_eq(state_save(tmpdir, 1, rs, &d), 0);
+	jchange(&rs, 2, CHANGE_RULE_PUT, "rule a from lan to self accept",
+	    NULL, 0, NULL);
+	jchange(&rs, 3, CHANGE_RULE_PUT, "rule b from lan to self accept",
+	    NULL, 0, NULL);
+	at3 = ruleset_share(rs);
+	jchange(&rs, 4, CHANGE_RULE_PUT, "rule c from lan to self accept",
+	    NULL, 0, NULL);
+	jchange(&rs, 5, CHANGE_RULE_PUT, "rule d from lan to self accept",
+	    NULL, 0, NULL);
+	/* damage record 3 (generation 4) in place, not at the end */
+	snprintf(path, sizeof(path), "%s/journal", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "r+"));
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	ck_assert_ptr_nonnull(buf = calloc(1, (size_t)len + 1));
+	rewind(f);
+	ck_assert_int_eq(fread(buf, 1, (size_t)len, f), len);
+	buf[strchr(strchr(strchr(buf, '\n') + 1, '\n') + 1, '\n') - buf - 5] =
+	    '#';
+	rewind(f);
+	ck_assert_int_eq(fwrite(buf, 1, (size_t)len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	free(buf);
+	/* reported; what came before it stands */
+	jload(5, at3, 2);
+	ruleset_free(at3);
+	ruleset_free(rs);
+	diags_free(&d);
+}
+END_TEST
+
+START_TEST(test_journal_snapshot_crash)
+{
+	struct ruleset	*rs = jhistory();
+	struct diags	 d;
+	char		 path[PATH_MAX], cmd[2 * PATH_MAX + 16];
+
+	diags_init(&d);
+	/* a crash after the snapshot's rename, before the journal emptied:
+	 * the journal still holds what the snapshot holds */
+	snprintf(path, sizeof(path), "%s/journal", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s.old'", path, path);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(state_save(tmpdir, 15, rs, &d), 0);
+	ck_assert_int_eq(jsize(), 0);
+	ck_assert(!state_needs_snapshot(tmpdir));
+	snprintf(cmd, sizeof(cmd), "mv '%s.old' '%s'", path, path);
+	ck_assert_int_eq(system(cmd), 0);
+	jload(15, rs, 0);
+	/* and the next record after those replays onto the snapshot */
+	jchange(&rs, 16, CHANGE_RULE_PUT, "rule late from lan to self accept",
+	    NULL, 0, NULL);
+	jload(16, rs, 0);
+	ruleset_free(rs);
+	diags_free(&d);
+}
+END_TEST
+
+START_TEST(test_journal_compaction)
+{
+	struct ruleset	*rs = sample();
+	struct change	 c;
+	struct change_result res;
+	struct edit_effect eff;
+	struct ruleset	*next;
+	struct diags	 d;
+	char		 text[128];
+	uint64_t	 gen = 1;
+	bool		 compact = false;
+
+	diags_init(&d);
+	ck_assert_int_eq(state_save(tmpdir, gen, rs, &d), 0);
+	/* until the journal outgrows its bound (at most a few thousand) */
+	while (!compact && gen < 20000) {
+		gen++;
+		memset(&c, 0, sizeof(c));
+		memset(&res, 0, sizeof(res));
+		c.op = CHANGE_RULE_PUT;
+		snprintf(text, sizeof(text), "rule r%ju from lan to self tcp "
+		    "dport %ju accept", (uintmax_t)gen, (uintmax_t)gen % 60000);
+		ck_assert_ptr_nonnull(c.rule = parse_rule(text, &d));
+		ck_assert_ptr_nonnull(next = ruleset_share(rs));
+		ck_assert_int_eq(engine_edit(next, &c, &res, NULL, 0, &eff), 0);
+		ck_assert_int_eq(state_append(tmpdir, gen, &c, &eff, &res,
+		    &compact, &d), 0);
+		ruleset_free(rs);
+		rs = next;
+		rule_free(eff.removed);
+		plan_free(&res.plan);
+		diags_free(&res.diags);
+	}
+	ck_assert(compact);
+	ck_assert_uint_lt(gen, 20000);
+	/* what the engine does then */
+	ck_assert_int_eq(state_save(tmpdir, gen, rs, &d), 0);
+	ck_assert_int_eq(jsize(), 0);
+	jload(gen, rs, 0);
+	ck_assert_uint_eq(d.n, 0);
+	ruleset_free(rs);
+	diags_free(&d);
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -306,6 +607,11 @@ state_suite(void)
 	tcase_add_test(tc, test_strict_decode);
 	tcase_add_test(tc, test_save_fails_cleanly);
 	tcase_add_test(tc, test_expiry_kept);
+	tcase_add_test(tc, test_journal_replay);
+	tcase_add_test(tc, test_journal_torn_tail);
+	tcase_add_test(tc, test_journal_damaged);
+	tcase_add_test(tc, test_journal_snapshot_crash);
+	tcase_add_test(tc, test_journal_compaction);
 	tcase_set_timeout(tc, 20);
 	suite_add_tcase(s, tc);
 	return s;

@@ -490,6 +490,183 @@ START_TEST(test_spec_example_valid)
 }
 END_TEST
 
+/* The messages of d, one per line, for comparing two runs. */
+static char *
+diags_text(const struct diags *d)
+{
+	char *buf = NULL, *line;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i < d->n; i++) {
+		line = diag_format(&d->v[i]);
+		fprintf(f, "%s\n", line ? line : "?");
+		free(line);
+	}
+	fclose(f);
+	return buf;
+}
+
+static struct set_elem
+rnd_elem(unsigned *seed)
+{
+	struct set_elem e;
+
+	memset(&e, 0, sizeof(e));
+	if (rand_r(seed) % 10 == 0) {
+		/* the wrong family now and then */
+		e.key.addr.family = AF_INET6;
+		e.key.addr.prefix = 128;
+		e.key.addr.bytes[0] = 0xfd;
+		e.key.addr.bytes[15] = (uint8_t)rand_r(seed);
+		return e;
+	}
+	e.key.addr.family = AF_INET;
+	e.key.addr.bytes[0] = 10;
+	e.key.addr.bytes[1] = (uint8_t)(rand_r(seed) % 4);
+	e.key.addr.bytes[2] = (uint8_t)(rand_r(seed) % 8);
+	switch (rand_r(seed) % 4) {
+	case 0:
+		e.key.addr.prefix = 24;
+		break;
+	case 1:
+		e.key.addr.prefix = 16;
+		e.key.addr.bytes[2] = 0;
+		break;
+	default:
+		e.key.addr.prefix = 32;
+		e.key.addr.bytes[3] = (uint8_t)(rand_r(seed) % 8);
+		break;
+	}
+	return e;
+}
+
+/*
+ * Elements added to a valid set are reported by validate_set_elems exactly
+ * as validate_ruleset reports the merged set, with far less work.
+ */
+START_TEST(test_set_elems_as_whole)
+{
+	unsigned seed = 7;
+	struct diags d1, d2, vd;
+	struct set_elem e, add[12];
+	struct ruleset *rs;
+	struct set *s, *m;
+	char *t1, *t2;
+	size_t n, i, k;
+	int round, bad = 0;
+
+	for (round = 0; round < 300; round++) {
+		/* a valid set: elements that do not overlap */
+		s = set_new();
+		s->name = strdup("s");
+		s->type = SET_IPV4;
+		for (i = 0; i < 40; i++) {
+			e = rnd_elem(&seed);
+			if (set_find_elem(s, &e) >= 0)
+				continue;
+			m = set_dup(s);
+			set_add_elem(m, &e);
+			set_sort(m);
+			rs = ruleset_new();
+			ruleset_add_set(rs, m);
+			diags_init(&vd);
+			if (validate_ruleset(rs, &vd) == 0) {
+				set_add_elem(s, &e);
+				set_sort(s);
+			}
+			diags_free(&vd);
+			ruleset_free(rs);
+		}
+		/* new ones: in key order, once each, none in s */
+		n = 0;
+		for (i = 0; i < 1 + (size_t)round % 12; i++) {
+			e = rnd_elem(&seed);
+			if (set_find_elem(s, &e) >= 0)
+				continue;
+			for (k = 0; k < n; k++)
+				if (set_elem_cmp(s->type, &add[k], &e) == 0)
+					break;
+			if (k == n)
+				add[n++] = e;
+		}
+		for (i = 1; i < n; i++)
+			for (k = i; k > 0 &&
+			    set_elem_cmp(s->type, &add[k - 1], &add[k]) > 0;
+			    k--) {
+				e = add[k];
+				add[k] = add[k - 1];
+				add[k - 1] = e;
+			}
+		diags_init(&d1);
+		diags_init(&d2);
+		validate_set_elems(s, add, n, &d1);
+		m = set_dup(s);
+		ck_assert_int_eq(set_merge_elems(m, add, n), 0);
+		rs = ruleset_new();
+		ruleset_add_set(rs, m);
+		validate_ruleset(rs, &d2);
+		t1 = diags_text(&d1);
+		t2 = diags_text(&d2);
+		ck_assert_str_eq(t1, t2);
+		if (d1.n > 0)
+			bad++;
+		free(t1);
+		free(t2);
+		diags_free(&d1);
+		diags_free(&d2);
+		ruleset_free(rs);
+		set_free(s);
+	}
+	/* the comparison saw errors, not only clean merges */
+	ck_assert_int_gt(bad, 50);
+}
+END_TEST
+
+/* One rule joining a ruleset: the same messages as the whole ruleset. */
+START_TEST(test_rule_as_whole)
+{
+	static const char *const rules[] = {
+		"rule a from lan to self tcp dport 22 accept",
+		"rule b from nowhere to self accept",
+		"rule c from lan to self tcp dport @admins accept",
+		"rule d from lan to self src @nope accept",
+		"rule e from lan to wan icmpv6 src 10.0.0.1 accept",
+		"rule f from lan to self src @admins dst fd00::1 accept",
+		"rule g from self to self accept",
+		NULL
+	};
+	struct ruleset *rs;
+	struct diags d, d1, d2;
+	struct rule *r;
+	char *t1, *t2;
+	size_t i;
+
+	for (i = 0; rules[i] != NULL; i++) {
+		rs = with_zones("set admins ipv4 { 10.0.0.1 }\n"
+		    "rule x from any to self accept\n");
+		diags_init(&d);
+		diags_init(&d1);
+		diags_init(&d2);
+		r = parse_rule(rules[i], &d);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(ruleset_insert_rule(rs, 0, r), 0);
+		validate_rule(rs, r, &d1);
+		validate_ruleset(rs, &d2);
+		t1 = diags_text(&d1);
+		t2 = diags_text(&d2);
+		ck_assert_str_eq(t1, t2);
+		free(t1);
+		free(t2);
+		diags_free(&d);
+		diags_free(&d1);
+		diags_free(&d2);
+		ruleset_free(rs);
+	}
+}
+END_TEST
+
 static Suite *
 validate_suite(void)
 {
@@ -507,6 +684,8 @@ validate_suite(void)
 	tcase_add_test(tc, test_sets);
 	tcase_add_test(tc, test_large_set);
 	tcase_add_test(tc, test_spec_example_valid);
+	tcase_add_test(tc, test_set_elems_as_whole);
+	tcase_add_test(tc, test_rule_as_whole);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
