@@ -993,6 +993,7 @@ compile_pair(struct cplan *p, const struct ruleset *rs, const char *from,
 	}
 	if ((c = cplan_add_chain(p, name)) == NULL)
 		goto out;
+	c->pair = true;
 	for (i = 0; i < rs->nrules; i++) {
 		const struct rule *ru = rs->rules[i];
 
@@ -1448,6 +1449,14 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+bool
+compile_elem_single(const struct set *set, const struct set_elem *el)
+{
+	if (set->type == SET_PORT)
+		return el->key.port.lo == el->key.port.hi;
+	return addr_is_host(&el->key.addr);
+}
+
 int
 compile_set_elem(const struct set *set, const struct set_elem *el,
     struct cset *cs)
@@ -1471,7 +1480,8 @@ compile_set_elem(const struct set *set, const struct set_elem *el,
 		return -1;
 	memcpy(e->key, sp.lo, cs->key_len);
 	e->timeout_ms = timeout;
-	if (bytes_max(sp.hi, cs->key_len))
+	/* a set of single keys (a hash set) has no interval ends */
+	if (!(cs->flags & NFT_SET_INTERVAL) || bytes_max(sp.hi, cs->key_len))
 		return 0;
 	if ((e = cset_add_elem(cs)) == NULL)
 		return -1;
@@ -1496,9 +1506,15 @@ compile_sets(struct cplan *p, const struct ruleset *rs)
 		memset(cs, 0, sizeof(*cs));
 		if ((cs->name = strdup(set->name)) == NULL)
 			return -1;
-		/* interval: CIDRs and port ranges; timeout always, so an
-		 * element with its own timeout can be added at any time */
-		cs->flags = NFT_SET_INTERVAL | NFT_SET_TIMEOUT;
+		/* timeout always, so an element with its own timeout can be
+		 * added at any time; interval only for CIDRs and port
+		 * ranges: the kernel's interval sets (rbtree) take time in
+		 * proportion to their size for every element added, its hash
+		 * sets do not (nft.c keeps a set interval once it was) */
+		cs->flags = NFT_SET_TIMEOUT;
+		for (j = 0; j < set->nelems; j++)
+			if (!compile_elem_single(set, &set->elems[j]))
+				cs->flags |= NFT_SET_INTERVAL;
 		switch (set->type) {
 		case SET_IPV4:
 			cs->key_type = CTYPE_IPV4;
@@ -1894,4 +1910,172 @@ cplan_rule_format(const struct crule *r)
 		return NULL;
 	}
 	return b.s;
+}
+
+/* --- identity of a rule's content ---------------------------------------- */
+
+struct mix {
+	uint64_t	 h;
+};
+
+static void
+mix_u64(struct mix *f, uint64_t v)
+{
+	/* a multiply and a shift per word: the hash of 50,000 rules must
+	 * not show in a profile */
+	f->h = (f->h ^ v) * 0x9e3779b97f4a7c15ULL;
+	f->h ^= f->h >> 29;
+}
+
+static void
+mix_bytes(struct mix *f, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t v;
+
+	for (; n >= 8; n -= 8, b += 8) {
+		memcpy(&v, b, 8);
+		mix_u64(f, v);
+	}
+	if (n > 0) {
+		v = 0;
+		memcpy(&v, b, n);
+		mix_u64(f, v ^ ((uint64_t)n << 56));
+	}
+}
+
+/* Strings with their length, so that ("ab", "c") and ("a", "bc") differ;
+ * NULL differs from "". */
+static void
+mix_str(struct mix *f, const char *s)
+{
+	if (s == NULL) {
+		mix_u64(f, UINT64_MAX);
+		return;
+	}
+	mix_u64(f, strlen(s));
+	mix_bytes(f, s, strlen(s));
+}
+
+static void
+mix_set(struct mix *f, const struct cset *s)
+{
+	size_t i;
+
+	mix_u64(f, s->flags);
+	mix_u64(f, s->key_type);
+	mix_u64(f, s->key_len);
+	mix_u64(f, s->data_type);
+	mix_u64(f, s->data_len);
+	mix_u64(f, s->key_host_order);
+	mix_u64(f, s->timeout_ms);
+	mix_u64(f, s->nelems);
+	for (i = 0; i < s->nelems; i++) {
+		const struct celem *e = &s->elems[i];
+
+		mix_u64(f, e->key_len);
+		mix_bytes(f, e->key, e->key_len < sizeof(e->key) ?
+		    e->key_len : sizeof(e->key));
+		mix_u64(f, e->end);
+		mix_u64(f, (uint64_t)(int64_t)e->verdict);
+		mix_str(f, e->chain);
+		mix_u64(f, e->timeout_ms);
+	}
+}
+
+uint64_t
+cplan_rule_hash(const struct crule *r)
+{
+	struct mix f = { 0xcbf29ce484222325ULL };
+	const struct cexpr *e;
+	size_t i;
+
+	/* the comment is part of what the kernel holds */
+	mix_str(&f, r->comment);
+	mix_u64(&f, r->nexprs);
+	for (i = 0; i < r->nexprs; i++) {
+		e = &r->exprs[i];
+		mix_u64(&f, e->type);
+		mix_u64(&f, e->key);
+		mix_u64(&f, e->sreg);
+		mix_u64(&f, e->dreg);
+		mix_u64(&f, e->op);
+		mix_u64(&f, e->offset);
+		mix_u64(&f, e->len);
+		mix_bytes(&f, e->data, sizeof(e->data));
+		mix_bytes(&f, e->data2, sizeof(e->data2));
+		mix_str(&f, e->set);
+		mix_u64(&f, (uint64_t)(int64_t)e->set_anon);
+		if (e->set_anon > 0 && (size_t)e->set_anon <= r->nanon)
+			mix_set(&f, &r->anon[e->set_anon - 1]);
+		mix_u64(&f, e->invert);
+		mix_u64(&f, (uint64_t)(int64_t)e->verdict);
+		mix_str(&f, e->chain);
+		mix_u64(&f, e->rate);
+		mix_u64(&f, e->unit);
+		mix_u64(&f, e->burst);
+		mix_str(&f, e->prefix);
+		mix_u64(&f, e->reject_type);
+		mix_u64(&f, e->reject_code);
+		mix_u64(&f, e->nat_type);
+		mix_u64(&f, e->nat_family);
+		mix_u64(&f, e->reg_addr);
+		mix_u64(&f, e->reg_proto);
+		mix_u64(&f, e->nat_flags);
+	}
+	return f.h;
+}
+
+/* --- one rule ----------------------------------------------------------- */
+
+int
+compile_rule_chains(const struct ruleset *rs, const struct rule *ru,
+    struct cplan *p, struct diags *d)
+{
+	const char **v;
+	char *name = NULL;
+	size_t n, i, j;
+	int rc = -1;
+
+	if ((v = calloc(rs->nzones + 1, sizeof(*v))) == NULL)
+		return -1;
+	n = sides(rs, v);
+	/* the pair chains in compile_filter's order */
+	if (covers(ru->to, ZONE_SELF))
+		for (i = 0; i < n; i++) {
+			if (!covers(ru->from, v[i]))
+				continue;
+			if ((name = compile_pair_chain(rs, v[i],
+			    ZONE_SELF)) == NULL ||
+			    compile_rule(p, rs, ru, name, d) == -1)
+				goto out;
+			free(name);
+			name = NULL;
+		}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			if (!covers(ru->from, v[i]) || !covers(ru->to, v[j]))
+				continue;
+			if ((name = compile_pair_chain(rs, v[i], v[j])) ==
+			    NULL || compile_rule(p, rs, ru, name, d) == -1)
+				goto out;
+			free(name);
+			name = NULL;
+		}
+	if (covers(ru->from, ZONE_SELF))
+		for (j = 0; j < n; j++) {
+			if (!covers(ru->to, v[j]))
+				continue;
+			if ((name = compile_pair_chain(rs, ZONE_SELF,
+			    v[j])) == NULL ||
+			    compile_rule(p, rs, ru, name, d) == -1)
+				goto out;
+			free(name);
+			name = NULL;
+		}
+	rc = 0;
+ out:
+	free(name);
+	free(v);
+	return rc;
 }

@@ -1,25 +1,30 @@
 /*
  * The kernel: one long-lived netlink socket, one batch per change.
  *
- * nft.c keeps the compiled picture of what the kernel holds (the last
- * committed struct cplan) with the kernel handle of every rule. A change
- * compiles the new ruleset and sends only the difference: rules are matched
- * by (chain, key) and content, the longest run that kept its order stays in
- * place (and keeps its counters), the rest is deleted or inserted next to a
- * neighbour by handle. Named sets whose definition did not change keep
- * their elements; only the elements that differ are added or removed.
- * Without that picture (first apply after start) the table is deleted and
- * built again inside the same transaction, so it is never open.
+ * nft.c keeps a small picture of what the kernel holds: per chain the
+ * rules in order as (key, hash of the compiled rule, handle), the user
+ * rules of pair chains spread over bounded sub-chains, and the named sets.
+ * A plan of a few rules compiles those rules alone and puts them next to a
+ * neighbour by handle; any other change compiles the new ruleset and sends
+ * only the difference: rules are matched by (chain, key) and hash, the
+ * longest run that kept its order stays in place (and keeps its counters),
+ * the rest is deleted or inserted next to a neighbour by handle. Named
+ * sets whose definition did not change keep their elements; only the
+ * elements that differ are added or removed. Without that picture (first
+ * apply after start) the table is deleted and built again inside the same
+ * transaction, so it is never open. docs/design-compile.md has the layout.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <endian.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -53,6 +58,9 @@
 #define NFT_MSG_DESTROYSETELEM_	30
 
 #define ECHO_MAX	512	/* more added rules: learn handles by dump */
+#define SEG_MAX		512	/* user rules per sub-chain, as built */
+#define SEG_SPLIT	(2 * SEG_MAX)	/* a segment grown past this is split */
+#define FAST_MAX	512	/* plan items the single-rule path takes */
 #define ELEMS_PER_MSG	128	/* keeps the nested attribute under 64 KiB */
 #define MSG_ROOM	(96 * 1024)
 #define BYTEORDER_HOST	1	/* nftables' BYTEORDER_HOST_ENDIAN */
@@ -80,7 +88,8 @@ struct bobj {
 	enum bkind	 kind;
 	char		*what;
 	const struct srcloc *loc;
-	ssize_t		 rule;		/* NEWRULE: index in the new plan */
+	uint64_t	*hslot;		/* NEWRULE: where its handle goes */
+	const struct crule *rule;	/* NEWRULE: names it when refused */
 };
 
 struct batch {
@@ -93,12 +102,71 @@ struct batch {
 	size_t		 objs_cap;
 	uint32_t	 end_seq;
 	int		 err;
+	/* In a table made by this batch the kernel hands out handles from
+	 * 1 up, one per chain, set and rule in message order: a rule's
+	 * handle is known without asking (checked after the commit). */
+	bool		 predict;
+	uint64_t	 hgen;		/* handles handed out so far */
+};
+
+/*
+ * What nft.c remembers of the kernel's table: per chain the rules in order,
+ * each as a key, a hash of its content and its handle; no expressions and
+ * no text. The user rules of a pair chain are spread over segments of at
+ * most a few hundred rules: segment 0 in the chain itself, the others in
+ * sub-chains "<chain>/<id>" reached by jumps, so that a commit that
+ * touches one rule makes the kernel rebuild one small chain, not all of
+ * them (docs/design-compile.md).
+ */
+struct kseg;
+struct kchain;
+
+struct kent {
+	uint64_t	 hash;		/* cplan_rule_hash */
+	uint64_t	 handle;
+	struct kchain	*chain;
+	struct kseg	*seg;		/* user rules of pair chains; NULL for
+					 * the chain's own rules */
+	struct kent	*next_copy;	/* the model rule's next kernel copy */
+	size_t		 aux;		/* scratch for diffs */
+	bool		 keep;		/* scratch for diffs */
+	char		 key[];		/* identity in its chain (crule key) */
+};
+
+struct kseg {
+	uint32_t	 id;		/* 0: the chain itself */
+	uint64_t	 jump;		/* handle of the jump to it (id != 0) */
+	struct kent	**v;
+	size_t		 n;
+	size_t		 cap;
+	size_t		 aux;		/* scratch */
+	bool		 fresh;		/* scratch: made by this batch */
+};
+
+struct kchain {
+	struct cchain	 def;
+	struct kseg	**segs;		/* pair chains: segs[0] always */
+	size_t		 nsegs;
+	size_t		 segs_cap;
+	struct kent	**own;		/* fwctl's own rules, after the jumps */
+	size_t		 nown;
+	size_t		 own_cap;
+	uint32_t	 next_id;	/* of the next sub-chain */
+	bool		 reused;	/* scratch: kept by a diff */
+};
+
+struct kstate {
+	struct kchain	**v;
+	size_t		 n;
+	size_t		 cap;
+	struct strmap	*idx;		/* chain name -> kchain */
+	struct strmap	*names;		/* user rule name -> its first copy */
 };
 
 /* Replies to a batch. */
 struct reply {
 	struct batch	*b;
-	uint64_t	*handles;	/* learnt from echoes, by rule index */
+	bool		 echo;		/* learn handles from echoes */
 	int		 error;		/* first error (positive errno) */
 	uint32_t	 error_seq;
 	char		 extack[256];
@@ -112,10 +180,10 @@ struct nft {
 	char		*table;
 	uint32_t	 table_flags;	/* what NEWTABLE asks for */
 	bool		 flags_known;	/* PERSIST support detected */
-	bool		 have;		/* cur is what the kernel holds */
-	struct cplan	 cur;
-	uint64_t	*handles;	/* by cur rule index */
-	char		**texts;	/* by cur rule index */
+	bool		 have;		/* cur and st are what the kernel holds */
+	struct cplan	 cur;		/* named sets only */
+	struct strmap	**eidx;		/* by cur set: its elements' index */
+	struct kstate	 st;		/* chains and rules */
 	uint32_t	 genid;		/* after our last commit */
 	uint32_t	 set_id;
 	size_t		 sndbuf;
@@ -180,7 +248,8 @@ batch_obj(struct batch *b, uint32_t seq, enum bkind kind, const char *what,
 	o = &b->objs[i];
 	o->kind = kind;
 	o->loc = loc;
-	o->rule = -1;
+	o->hslot = NULL;
+	o->rule = NULL;
 	if (what != NULL && (o->what = strdup(what)) == NULL)
 		b->err = ENOMEM;
 	if (i >= b->nobjs)
@@ -201,6 +270,11 @@ batch_msg(struct nft *n, struct batch *b, uint16_t type, uint16_t flags,
 	nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, seq);
 	if (batch_obj(b, seq, kind, what, loc) == NULL)
 		return NULL;
+	if (type == NFT_MSG_NEWTABLE)
+		b->hgen = 0;
+	else if (type == NFT_MSG_NEWCHAIN || type == NFT_MSG_NEWSET ||
+	    type == NFT_MSG_NEWRULE)
+		b->hgen++;
 	return nlh;
 }
 
@@ -369,17 +443,278 @@ nft_open(const char *table, struct diags *d)
 }
 
 static void
-state_clear(struct nft *n)
+kseg_free(struct kseg *sg)
 {
 	size_t i;
 
-	if (n->texts != NULL)
-		for (i = 0; i < n->cur.nrules; i++)
-			free(n->texts[i]);
-	free(n->texts);
-	free(n->handles);
-	n->texts = NULL;
-	n->handles = NULL;
+	if (sg == NULL)
+		return;
+	for (i = 0; i < sg->n; i++) {
+		free(sg->v[i]);
+	}
+	free(sg->v);
+	free(sg);
+}
+
+static void
+kchain_free(struct kchain *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nsegs; i++)
+		kseg_free(c->segs[i]);
+	free(c->segs);
+	for (i = 0; i < c->nown; i++) {
+		free(c->own[i]);
+	}
+	free(c->own);
+	free(c->def.name);
+	free(c->def.type);
+	free(c);
+}
+
+static void
+kstate_free(struct kstate *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		kchain_free(st->v[i]);
+	free(st->v);
+	strmap_free(st->idx);
+	strmap_free(st->names);
+	memset(st, 0, sizeof(*st));
+}
+
+static int
+kstate_init(struct kstate *st, size_t nrules)
+{
+	memset(st, 0, sizeof(*st));
+	if ((st->idx = strmap_new(64)) == NULL ||
+	    (st->names = strmap_new(nrules)) == NULL) {
+		kstate_free(st);
+		return -1;
+	}
+	return 0;
+}
+
+static struct kchain *
+kstate_chain(const struct kstate *st, const char *name)
+{
+	if (st->idx == NULL)
+		return NULL;
+	return strmap_gets(st->idx, name);
+}
+
+/* A new chain, empty; pair chains get segment 0. */
+static struct kchain *
+kstate_add_chain(struct kstate *st, const struct cchain *def)
+{
+	struct kchain *c, **nv;
+	size_t ncap;
+
+	if (st->n == st->cap) {
+		ncap = st->cap ? st->cap * 2 : 16;
+		if ((nv = reallocarray(st->v, ncap, sizeof(*nv))) == NULL)
+			return NULL;
+		st->v = nv;
+		st->cap = ncap;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->def = *def;
+	c->def.name = strdup(def->name);
+	c->def.type = def->type != NULL ? strdup(def->type) : NULL;
+	c->next_id = 1;
+	if (c->def.name == NULL || (def->type != NULL && c->def.type == NULL) ||
+	    strmap_puts(st->idx, def->name, c) == -1) {
+		kchain_free(c);
+		return NULL;
+	}
+	st->v[st->n++] = c;
+	return c;
+}
+
+static int
+ptr_push(void *vp, size_t *n, size_t *cap, void *p)
+{
+	void ***v = vp, **nv;
+	size_t ncap;
+
+	if (*n == *cap) {
+		ncap = *cap ? *cap * 2 : 8;
+		if ((nv = reallocarray(*v, ncap, sizeof(*nv))) == NULL)
+			return -1;
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = p;
+	return 0;
+}
+
+static struct kseg *
+kchain_add_seg(struct kchain *c, uint32_t id)
+{
+	struct kseg *sg;
+
+	if ((sg = calloc(1, sizeof(*sg))) == NULL)
+		return NULL;
+	sg->id = id;
+	if (ptr_push(&c->segs, &c->nsegs, &c->segs_cap, sg) == -1) {
+		free(sg);
+		return NULL;
+	}
+	return sg;
+}
+
+/* The kernel chain a segment lives in. */
+static const char *
+seg_chain(const struct kchain *c, const struct kseg *sg, char *buf,
+    size_t len)
+{
+	if (sg == NULL || sg->id == 0)
+		return c->def.name;
+	snprintf(buf, len, "%s/%u", c->def.name, sg->id);
+	return buf;
+}
+
+/* The model rule name of a user rule's key ("web#4" -> "web"). */
+static size_t
+key_name_len(const char *key)
+{
+	const char *h = strchr(key, '#');
+
+	return h != NULL ? (size_t)(h - key) : strlen(key);
+}
+
+/* Puts e into chain c: into segment sg before entry 'before' (NULL: at
+ * the end), or among the chain's own rules when sg is NULL. */
+static int
+kent_link(struct kstate *st, struct kchain *c, struct kseg *sg,
+    struct kent *e, struct kent *before)
+{
+	struct kent *h;
+	size_t i, nl;
+	int rc;
+
+	rc = sg != NULL ? ptr_push(&sg->v, &sg->n, &sg->cap, e) :
+	    ptr_push(&c->own, &c->nown, &c->own_cap, e);
+	if (rc == -1)
+		return -1;
+	e->chain = c;
+	e->seg = sg;
+	if (sg != NULL && before != NULL) {
+		for (i = 0; i + 1 < sg->n && sg->v[i] != before; i++)
+			;
+		if (i + 1 < sg->n) {
+			memmove(&sg->v[i + 1], &sg->v[i],
+			    (sg->n - 1 - i) * sizeof(*sg->v));
+			sg->v[i] = e;
+		}
+	}
+	if (sg == NULL)
+		return 0;
+	/* the copies of one rule, in the order they were made */
+	nl = key_name_len(e->key);
+	if ((h = strmap_get(st->names, e->key, nl)) == NULL)
+		return strmap_put(st->names, e->key, nl, e);
+	while (h->next_copy != NULL)
+		h = h->next_copy;
+	h->next_copy = e;
+	return 0;
+}
+
+static struct kent *
+kent_new(const char *key)
+{
+	struct kent *e;
+	size_t len = strlen(key);
+
+	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
+		return NULL;
+	memcpy(e->key, key, len + 1);
+	return e;
+}
+
+static struct kent *
+kchain_add_ent(struct kstate *st, struct kchain *c, struct kseg *sg,
+    const char *key, uint64_t hash, uint64_t handle)
+{
+	struct kent *e;
+
+	if ((e = kent_new(key)) == NULL)
+		return NULL;
+	e->hash = hash;
+	e->handle = handle;
+	if (kent_link(st, c, sg, e, NULL) == -1) {
+		if (e->chain == NULL)
+			free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* Takes a user rule's entry out of the picture and frees it. */
+static void
+kent_drop(struct kstate *st, struct kent *e)
+{
+	struct kseg *sg = e->seg;
+	struct kent *h, *p;
+	size_t i, nl = key_name_len(e->key);
+
+	for (i = 0; i < sg->n && sg->v[i] != e; i++)
+		;
+	if (i < sg->n) {
+		memmove(&sg->v[i], &sg->v[i + 1],
+		    (sg->n - i - 1) * sizeof(*sg->v));
+		sg->n--;
+	}
+	h = strmap_get(st->names, e->key, nl);
+	if (h == e) {
+		if (e->next_copy != NULL)
+			strmap_put(st->names, e->key, nl, e->next_copy);
+		else
+			strmap_del(st->names, e->key, nl);
+	} else
+		for (p = h; p != NULL; p = p->next_copy)
+			if (p->next_copy == e) {
+				p->next_copy = e->next_copy;
+				break;
+			}
+	free(e);
+}
+
+/* The entry of chain c with this key: user rules through the names
+ * index, fwctl's own (a few per chain) by a walk. */
+static struct kent *
+kchain_find(const struct kstate *st, const struct kchain *c,
+    const char *key, bool user)
+{
+	struct kent *e;
+	size_t i;
+
+	if (user) {
+		for (e = strmap_get(st->names, key, key_name_len(key));
+		    e != NULL; e = e->next_copy)
+			if (e->chain == c && strcmp(e->key, key) == 0)
+				return e;
+		return NULL;
+	}
+	for (i = 0; i < c->nown; i++)
+		if (strcmp(c->own[i]->key, key) == 0)
+			return c->own[i];
+	return NULL;
+}
+
+static void	cur_eidx_free(struct nft *);
+
+static void
+state_clear(struct nft *n)
+{
+	cur_eidx_free(n);
+	kstate_free(&n->st);
 	cplan_free(&n->cur);
 	n->have = false;
 }
@@ -404,142 +739,8 @@ nft_last_stats(const struct nft *n)
 
 /* --- objects into messages -------------------------------------------- */
 
-static struct nftnl_expr *
-expr_build(const struct crule *r, const struct cexpr *e, const uint32_t *ids,
-    const struct seed *seed)
-{
-	struct nftnl_expr *x = NULL;
-	const struct cset *as = NULL;
-
-	switch (e->type) {
-	case CX_META:
-		x = nftnl_expr_alloc("meta");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_META_KEY, e->key);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_META_DREG, e->dreg);
-		break;
-	case CX_PAYLOAD:
-		x = nftnl_expr_alloc("payload");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_PAYLOAD_BASE, e->key);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_PAYLOAD_OFFSET, e->offset);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_PAYLOAD_LEN, e->len);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_PAYLOAD_DREG, e->dreg);
-		break;
-	case CX_CT:
-		x = nftnl_expr_alloc("ct");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_CT_KEY, e->key);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_CT_DREG, e->dreg);
-		break;
-	case CX_BITWISE:
-		x = nftnl_expr_alloc("bitwise");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_SREG, e->sreg);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_DREG, e->dreg);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_LEN, e->len);
-		nftnl_expr_set(x, NFTNL_EXPR_BITWISE_MASK, e->data, e->len);
-		nftnl_expr_set(x, NFTNL_EXPR_BITWISE_XOR, e->data2, e->len);
-		break;
-	case CX_CMP:
-		x = nftnl_expr_alloc("cmp");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_CMP_SREG, e->sreg);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_CMP_OP, e->op);
-		nftnl_expr_set(x, NFTNL_EXPR_CMP_DATA, e->data, e->len);
-		break;
-	case CX_RANGE:
-		x = nftnl_expr_alloc("range");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_RANGE_SREG, e->sreg);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_RANGE_OP, e->op);
-		nftnl_expr_set(x, NFTNL_EXPR_RANGE_FROM_DATA, e->data, e->len);
-		nftnl_expr_set(x, NFTNL_EXPR_RANGE_TO_DATA, e->data2, e->len);
-		break;
-	case CX_LOOKUP:
-		x = nftnl_expr_alloc("lookup");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_LOOKUP_SREG, e->sreg);
-		if (e->set != NULL) {
-			nftnl_expr_set_str(x, NFTNL_EXPR_LOOKUP_SET, e->set);
-		} else {
-			as = &r->anon[e->set_anon - 1];
-			nftnl_expr_set_str(x, NFTNL_EXPR_LOOKUP_SET, "__set%d");
-			nftnl_expr_set_u32(x, NFTNL_EXPR_LOOKUP_SET_ID,
-			    ids[e->set_anon - 1]);
-		}
-		if (e->set == NULL && (as->flags & NFT_SET_MAP))
-			nftnl_expr_set_u32(x, NFTNL_EXPR_LOOKUP_DREG, e->dreg);
-		if (e->invert)
-			nftnl_expr_set_u32(x, NFTNL_EXPR_LOOKUP_FLAGS,
-			    NFT_LOOKUP_F_INV);
-		break;
-	case CX_COUNTER:
-		x = nftnl_expr_alloc("counter");
-		if (x != NULL && seed != NULL && seed->set) {
-			nftnl_expr_set_u64(x, NFTNL_EXPR_CTR_PACKETS,
-			    seed->packets);
-			nftnl_expr_set_u64(x, NFTNL_EXPR_CTR_BYTES,
-			    seed->bytes);
-		}
-		break;
-	case CX_LIMIT:
-		x = nftnl_expr_alloc("limit");
-		nftnl_expr_set_u64(x, NFTNL_EXPR_LIMIT_RATE, e->rate);
-		nftnl_expr_set_u64(x, NFTNL_EXPR_LIMIT_UNIT, e->unit);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_LIMIT_BURST, e->burst);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_LIMIT_FLAGS, 0);
-		break;
-	case CX_LOG:
-		x = nftnl_expr_alloc("log");
-		if (e->prefix != NULL)
-			nftnl_expr_set_str(x, NFTNL_EXPR_LOG_PREFIX, e->prefix);
-		break;
-	case CX_REJECT:
-		x = nftnl_expr_alloc("reject");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_REJECT_TYPE, e->reject_type);
-		nftnl_expr_set_u8(x, NFTNL_EXPR_REJECT_CODE,
-		    (uint8_t)e->reject_code);
-		break;
-	case CX_VERDICT:
-		x = nftnl_expr_alloc("immediate");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_IMM_VERDICT,
-		    (uint32_t)e->verdict);
-		if (e->chain != NULL)
-			nftnl_expr_set_str(x, NFTNL_EXPR_IMM_CHAIN, e->chain);
-		break;
-	case CX_IMMEDIATE:
-		x = nftnl_expr_alloc("immediate");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_IMM_DREG, e->dreg);
-		nftnl_expr_set(x, NFTNL_EXPR_IMM_DATA, e->data, e->len);
-		break;
-	case CX_NAT:
-		x = nftnl_expr_alloc("nat");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_NAT_TYPE, e->nat_type);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_NAT_FAMILY, e->nat_family);
-		if (e->reg_addr) {
-			nftnl_expr_set_u32(x, NFTNL_EXPR_NAT_REG_ADDR_MIN,
-			    e->reg_addr);
-			nftnl_expr_set_u32(x, NFTNL_EXPR_NAT_REG_ADDR_MAX,
-			    e->reg_addr);
-		}
-		if (e->reg_proto) {
-			nftnl_expr_set_u32(x, NFTNL_EXPR_NAT_REG_PROTO_MIN,
-			    e->reg_proto);
-			nftnl_expr_set_u32(x, NFTNL_EXPR_NAT_REG_PROTO_MAX,
-			    e->reg_proto);
-		}
-		if (e->nat_flags)
-			nftnl_expr_set_u32(x, NFTNL_EXPR_NAT_FLAGS,
-			    e->nat_flags);
-		break;
-	case CX_MASQ:
-		x = nftnl_expr_alloc("masq");
-		break;
-	case CX_FIB:
-		x = nftnl_expr_alloc("fib");
-		nftnl_expr_set_u32(x, NFTNL_EXPR_FIB_FLAGS, e->key);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_FIB_RESULT, e->op);
-		nftnl_expr_set_u32(x, NFTNL_EXPR_FIB_DREG, e->dreg);
-		break;
-	}
-	return x;
-}
+static int	emit_chain(struct nft *, struct batch *, const struct cchain *,
+		    bool);
 
 static struct nftnl_set *
 set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
@@ -707,92 +908,296 @@ rule_what(const struct crule *r)
 }
 
 /*
- * NEWRULE (with its anonymous sets). before == 0: append to the chain;
- * else insert before the rule with that handle.
+ * NEWRULE (with its anonymous sets) into chain (NULL: r->chain).
+ * before == 0: append to the chain; else insert before the rule with that
+ * handle. With echo, the rule's handle comes back into *hslot.
+ */
+static void
+put_u32(struct nlmsghdr *nlh, uint16_t type, uint32_t v)
+{
+	mnl_attr_put_u32(nlh, type, htonl(v));
+}
+
+static void
+put_u64(struct nlmsghdr *nlh, uint16_t type, uint64_t v)
+{
+	mnl_attr_put_u64(nlh, type, htobe64(v));
+}
+
+/* nft_data: a value in NFTA_DATA_VALUE inside attribute type. */
+static void
+put_data(struct nlmsghdr *nlh, uint16_t type, const void *v, uint32_t len)
+{
+	struct nlattr *nest = mnl_attr_nest_start(nlh, type);
+
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, v);
+	mnl_attr_nest_end(nlh, nest);
+}
+
+/*
+ * One expression, written straight into the message: the attributes
+ * libnftnl would write, without building an object per expression (the
+ * whole table's worth of them shows in a profile).
+ */
+static void
+put_expr(struct nlmsghdr *nlh, const struct crule *r, const struct cexpr *e,
+    const uint32_t *ids, const struct seed *seed)
+{
+	static const char *const names[] = {
+		[CX_META] = "meta", [CX_PAYLOAD] = "payload", [CX_CT] = "ct",
+		[CX_BITWISE] = "bitwise", [CX_CMP] = "cmp",
+		[CX_RANGE] = "range", [CX_LOOKUP] = "lookup",
+		[CX_COUNTER] = "counter", [CX_LIMIT] = "limit",
+		[CX_LOG] = "log", [CX_REJECT] = "reject",
+		[CX_VERDICT] = "immediate", [CX_IMMEDIATE] = "immediate",
+		[CX_NAT] = "nat", [CX_MASQ] = "masq", [CX_FIB] = "fib",
+	};
+	struct nlattr *elem, *data, *n1, *n2;
+	const struct cset *as;
+
+	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, names[e->type]);
+	data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	switch (e->type) {
+	case CX_META:
+		put_u32(nlh, NFTA_META_KEY, e->key);
+		put_u32(nlh, NFTA_META_DREG, e->dreg);
+		break;
+	case CX_PAYLOAD:
+		put_u32(nlh, NFTA_PAYLOAD_DREG, e->dreg);
+		put_u32(nlh, NFTA_PAYLOAD_BASE, e->key);
+		put_u32(nlh, NFTA_PAYLOAD_OFFSET, e->offset);
+		put_u32(nlh, NFTA_PAYLOAD_LEN, e->len);
+		break;
+	case CX_CT:
+		put_u32(nlh, NFTA_CT_KEY, e->key);
+		put_u32(nlh, NFTA_CT_DREG, e->dreg);
+		break;
+	case CX_BITWISE:
+		put_u32(nlh, NFTA_BITWISE_SREG, e->sreg);
+		put_u32(nlh, NFTA_BITWISE_DREG, e->dreg);
+		put_u32(nlh, NFTA_BITWISE_LEN, e->len);
+		put_data(nlh, NFTA_BITWISE_MASK, e->data, e->len);
+		put_data(nlh, NFTA_BITWISE_XOR, e->data2, e->len);
+		break;
+	case CX_CMP:
+		put_u32(nlh, NFTA_CMP_SREG, e->sreg);
+		put_u32(nlh, NFTA_CMP_OP, e->op);
+		put_data(nlh, NFTA_CMP_DATA, e->data, e->len);
+		break;
+	case CX_RANGE:
+		put_u32(nlh, NFTA_RANGE_SREG, e->sreg);
+		put_u32(nlh, NFTA_RANGE_OP, e->op);
+		put_data(nlh, NFTA_RANGE_FROM_DATA, e->data, e->len);
+		put_data(nlh, NFTA_RANGE_TO_DATA, e->data2, e->len);
+		break;
+	case CX_LOOKUP:
+		put_u32(nlh, NFTA_LOOKUP_SREG, e->sreg);
+		if (e->set != NULL) {
+			mnl_attr_put_strz(nlh, NFTA_LOOKUP_SET, e->set);
+		} else {
+			as = &r->anon[e->set_anon - 1];
+			if (as->flags & NFT_SET_MAP)
+				put_u32(nlh, NFTA_LOOKUP_DREG, e->dreg);
+			mnl_attr_put_strz(nlh, NFTA_LOOKUP_SET, "__set%d");
+			put_u32(nlh, NFTA_LOOKUP_SET_ID, ids[e->set_anon - 1]);
+		}
+		if (e->invert)
+			put_u32(nlh, NFTA_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+		break;
+	case CX_COUNTER:
+		if (seed != NULL && seed->set) {
+			put_u64(nlh, NFTA_COUNTER_BYTES, seed->bytes);
+			put_u64(nlh, NFTA_COUNTER_PACKETS, seed->packets);
+		}
+		break;
+	case CX_LIMIT:
+		put_u64(nlh, NFTA_LIMIT_RATE, e->rate);
+		put_u64(nlh, NFTA_LIMIT_UNIT, e->unit);
+		put_u32(nlh, NFTA_LIMIT_BURST, e->burst);
+		put_u32(nlh, NFTA_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		put_u32(nlh, NFTA_LIMIT_FLAGS, 0);
+		break;
+	case CX_LOG:
+		if (e->prefix != NULL)
+			mnl_attr_put_strz(nlh, NFTA_LOG_PREFIX, e->prefix);
+		break;
+	case CX_REJECT:
+		put_u32(nlh, NFTA_REJECT_TYPE, e->reject_type);
+		mnl_attr_put_u8(nlh, NFTA_REJECT_ICMP_CODE,
+		    (uint8_t)e->reject_code);
+		break;
+	case CX_VERDICT:
+		put_u32(nlh, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+		n1 = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
+		n2 = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+		put_u32(nlh, NFTA_VERDICT_CODE, (uint32_t)e->verdict);
+		if (e->chain != NULL)
+			mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e->chain);
+		mnl_attr_nest_end(nlh, n2);
+		mnl_attr_nest_end(nlh, n1);
+		break;
+	case CX_IMMEDIATE:
+		put_u32(nlh, NFTA_IMMEDIATE_DREG, e->dreg);
+		put_data(nlh, NFTA_IMMEDIATE_DATA, e->data, e->len);
+		break;
+	case CX_NAT:
+		put_u32(nlh, NFTA_NAT_TYPE, e->nat_type);
+		put_u32(nlh, NFTA_NAT_FAMILY, e->nat_family);
+		if (e->reg_addr) {
+			put_u32(nlh, NFTA_NAT_REG_ADDR_MIN, e->reg_addr);
+			put_u32(nlh, NFTA_NAT_REG_ADDR_MAX, e->reg_addr);
+		}
+		if (e->reg_proto) {
+			put_u32(nlh, NFTA_NAT_REG_PROTO_MIN, e->reg_proto);
+			put_u32(nlh, NFTA_NAT_REG_PROTO_MAX, e->reg_proto);
+		}
+		if (e->nat_flags)
+			put_u32(nlh, NFTA_NAT_FLAGS, e->nat_flags);
+		break;
+	case CX_MASQ:
+		break;
+	case CX_FIB:
+		put_u32(nlh, NFTA_FIB_FLAGS, e->key);
+		put_u32(nlh, NFTA_FIB_RESULT, e->op);
+		put_u32(nlh, NFTA_FIB_DREG, e->dreg);
+		break;
+	}
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, elem);
+}
+
+/*
+ * NEWRULE (with its anonymous sets) into chain (NULL: r->chain).
+ * before == 0: append to the chain; else insert before the rule with that
+ * handle. With echo, the rule's handle comes back into *hslot. The message
+ * is written directly (see put_expr); an error names the rule.
  */
 static int
-emit_rule(struct nft *n, struct batch *b, const struct crule *r, ssize_t idx,
-    uint64_t before, bool echo, const struct seed *seed)
+emit_rule(struct nft *n, struct batch *b, const struct crule *r,
+    const char *chain, uint64_t before, bool echo, const struct seed *seed,
+    uint64_t *hslot)
 {
-	struct nftnl_rule *nr = NULL;
-	struct nftnl_expr *x;
-	struct nftnl_udata_buf *ud;
 	struct nlmsghdr *nlh;
+	struct nlattr *list;
 	struct bobj *o;
-	uint32_t *ids = NULL;
+	uint32_t *ids = NULL, idbuf[4];
 	uint16_t flags;
-	size_t i;
-	char *what;
+	uint8_t ud[NFT_USERDATA_MAXLEN];
+	size_t i, len;
+	char *what = NULL;
 	int rc = -1;
 
-	if ((what = rule_what(r)) == NULL)
-		return -1;
-	if (r->nanon > 0 && (ids = calloc(r->nanon, sizeof(*ids))) == NULL)
-		goto out;
-	for (i = 0; i < r->nanon; i++) {
-		ids[i] = ++n->set_id;
-		if (emit_set(n, b, &r->anon[i], true, ids[i], what,
-		    r->loc) == -1)
+	if (r->nanon > 0) {
+		if ((what = rule_what(r)) == NULL)
+			return -1;
+		ids = r->nanon <= 4 ? idbuf : calloc(r->nanon, sizeof(*ids));
+		if (ids == NULL)
 			goto out;
-	}
-	if ((nr = nftnl_rule_alloc()) == NULL)
-		goto out;
-	nftnl_rule_set_str(nr, NFTNL_RULE_TABLE, n->table);
-	nftnl_rule_set_str(nr, NFTNL_RULE_CHAIN, r->chain);
-	nftnl_rule_set_u32(nr, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	if (before != 0)
-		nftnl_rule_set_u64(nr, NFTNL_RULE_POSITION, before);
-	if (r->comment != NULL) {
-		if ((ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN)) == NULL)
-			goto out;
-		nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, r->comment);
-		nftnl_rule_set_data(nr, NFTNL_RULE_USERDATA,
-		    nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
-		nftnl_udata_buf_free(ud);
-	}
-	for (i = 0; i < r->nexprs; i++) {
-		if ((x = expr_build(r, &r->exprs[i], ids, seed)) == NULL)
-			goto out;
-		nftnl_rule_add_expr(nr, x);
+		for (i = 0; i < r->nanon; i++) {
+			ids[i] = ++n->set_id;
+			if (emit_set(n, b, &r->anon[i], true, ids[i], what,
+			    r->loc) == -1)
+				goto out;
+		}
 	}
 	flags = NLM_F_CREATE | (before == 0 ? NLM_F_APPEND : 0) |
 	    (echo ? NLM_F_ECHO : 0);
-	if ((nlh = batch_msg(n, b, NFT_MSG_NEWRULE, flags, BK_RULE, what,
+	if ((nlh = batch_msg(n, b, NFT_MSG_NEWRULE, flags, BK_RULE, NULL,
 	    r->loc)) == NULL)
 		goto out;
-	nftnl_rule_nlmsg_build_payload(nlh, nr);
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, n->table);
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, chain != NULL ? chain :
+	    r->chain);
+	if (before != 0)
+		put_u64(nlh, NFTA_RULE_POSITION, before);
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	for (i = 0; i < r->nexprs; i++)
+		put_expr(nlh, r, &r->exprs[i], ids, seed);
+	mnl_attr_nest_end(nlh, list);
+	if (r->comment != NULL) {
+		/* userdata: one comment TLV (type, length, text and NUL) */
+		len = strlen(r->comment) + 1;
+		if (len > sizeof(ud) - 2 || len > UINT8_MAX)
+			len = sizeof(ud) - 2 < UINT8_MAX ? sizeof(ud) - 2 :
+			    UINT8_MAX;
+		ud[0] = NFTNL_UDATA_RULE_COMMENT;
+		ud[1] = (uint8_t)len;
+		memcpy(ud + 2, r->comment, len);
+		ud[1 + len] = '\0';
+		mnl_attr_put(nlh, NFTA_RULE_USERDATA, len + 2, ud);
+	}
 	batch_done(b, nlh);
 	o = &b->objs[nlh->nlmsg_seq - b->seq0];
-	o->rule = idx;
+	o->rule = r;
+	o->hslot = hslot;
+	if (b->predict && hslot != NULL)
+		*hslot = b->hgen;
 	n->stats.rules_added++;
 	rc = 0;
  out:
-	nftnl_rule_free(nr);
-	free(ids);
+	if (ids != idbuf)
+		free(ids);
 	free(what);
 	return rc;
 }
 
+/* The jump from a pair chain to one of its sub-chains. */
 static int
-emit_delrule(struct nft *n, struct batch *b, const struct crule *r,
-    uint64_t handle)
+emit_jump(struct nft *n, struct batch *b, const char *chain,
+    const char *target, uint64_t before, bool echo, uint64_t *hslot)
+{
+	struct crule r;
+	struct cexpr e;
+	char cb[600], tb[600];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	memset(&e, 0, sizeof(e));
+	snprintf(cb, sizeof(cb), "%s", chain);
+	snprintf(tb, sizeof(tb), "%s", target);
+	e.type = CX_VERDICT;
+	e.verdict = NFT_JUMP;
+	e.chain = tb;
+	r.chain = cb;
+	r.key = tb;
+	r.exprs = &e;
+	r.nexprs = 1;
+	rc = emit_rule(n, b, &r, chain, before, echo, NULL, hslot);
+	n->stats.rules_added--;		/* layout, not a rule of the user's */
+	if (rc == 0) {
+		/* r is ours for the moment only */
+		struct bobj *o = &b->objs[b->nobjs - 1];
+
+		o->rule = NULL;
+		if (asprintf(&o->what, "chain %s rule jump %s", chain,
+		    target) == -1)
+			o->what = NULL;
+	}
+	return rc;
+}
+
+static int
+emit_delrule(struct nft *n, struct batch *b, const char *chain,
+    const char *key, uint64_t handle)
 {
 	struct nftnl_rule *nr;
 	struct nlmsghdr *nlh;
-	char *what;
+	char what[600];
+	size_t len = key_name_len(key);
 
-	if ((what = rule_what(r)) == NULL)
+	if (key[0] != '~' && len <= FWCTL_NAME_MAX)
+		snprintf(what, sizeof(what), "rule %.*s (chain %s)", (int)len,
+		    key, chain);
+	else
+		snprintf(what, sizeof(what), "chain %s rule %s", chain, key);
+	if ((nr = nftnl_rule_alloc()) == NULL)
 		return -1;
-	if ((nr = nftnl_rule_alloc()) == NULL) {
-		free(what);
-		return -1;
-	}
 	nftnl_rule_set_str(nr, NFTNL_RULE_TABLE, n->table);
-	nftnl_rule_set_str(nr, NFTNL_RULE_CHAIN, r->chain);
+	nftnl_rule_set_str(nr, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_set_u32(nr, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_u64(nr, NFTNL_RULE_HANDLE, handle);
 	nlh = batch_msg(n, b, NFT_MSG_DELRULE, 0, BK_RULE, what, NULL);
-	free(what);
 	if (nlh == NULL) {
 		nftnl_rule_free(nr);
 		return -1;
@@ -802,6 +1207,19 @@ emit_delrule(struct nft *n, struct batch *b, const struct crule *r,
 	nftnl_rule_free(nr);
 	n->stats.rules_deleted++;
 	return 0;
+}
+
+/* A chain by name alone (sub-chains). */
+static int
+emit_subchain(struct nft *n, struct batch *b, const char *name, bool del)
+{
+	struct cchain c;
+	char buf[600];
+
+	memset(&c, 0, sizeof(c));
+	snprintf(buf, sizeof(buf), "%s", name);
+	c.name = buf;
+	return emit_chain(n, b, &c, del);
 }
 
 static int
@@ -825,6 +1243,8 @@ emit_chain(struct nft *n, struct batch *b, const struct cchain *c, bool del)
 	snprintf(what, sizeof(what), "chain %s", c->name);
 	nlh = batch_msg(n, b, del ? NFT_MSG_DELCHAIN : NFT_MSG_NEWCHAIN,
 	    del ? 0 : NLM_F_CREATE, BK_CHAIN, what, NULL);
+	if (!del)
+		n->stats.chains_added++;
 	if (nlh == NULL) {
 		nftnl_chain_free(ch);
 		return -1;
@@ -958,23 +1378,20 @@ static int
 reply_data(const struct nlmsghdr *nlh, void *data)
 {
 	struct reply *rp = data;
-	struct nftnl_rule *r;
+	const struct nlattr *a;
 	size_t i;
 
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE ||
-	    rp->handles == NULL)
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE || !rp->echo)
 		return MNL_CB_OK;
 	i = nlh->nlmsg_seq - rp->b->seq0;
 	if (nlh->nlmsg_seq < rp->b->seq0 || i >= rp->b->nobjs ||
-	    rp->b->objs[i].rule < 0)
+	    rp->b->objs[i].hslot == NULL)
 		return MNL_CB_OK;
-	if ((r = nftnl_rule_alloc()) == NULL)
-		return MNL_CB_ERROR;
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 &&
-	    nftnl_rule_is_set(r, NFTNL_RULE_HANDLE))
-		rp->handles[rp->b->objs[i].rule] =
-		    nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
-	nftnl_rule_free(r);
+	/* the handle alone: no need to parse the expressions */
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_RULE_HANDLE &&
+		    mnl_attr_validate(a, MNL_TYPE_U64) == 0)
+			*rp->b->objs[i].hslot = be64toh(mnl_attr_get_u64(a));
 	return MNL_CB_OK;
 }
 
@@ -1027,12 +1444,15 @@ batch_send(struct nft *n, struct batch *b, struct reply *rp)
 static void
 reply_diag(struct nft *n, struct batch *b, struct reply *rp, struct diags *d)
 {
-	const struct bobj *o = NULL;
+	struct bobj *o = NULL;
 	size_t i = rp->error_seq - b->seq0;
 	char extra[300] = "";
 
 	if (rp->error_seq >= b->seq0 && i < b->nobjs)
 		o = &b->objs[i];
+	/* rules are named only when refused */
+	if (o != NULL && o->what == NULL && o->rule != NULL)
+		o->what = rule_what(o->rule);
 	if (rp->extack[0] != '\0')
 		snprintf(extra, sizeof(extra), " (%s)", rp->extack);
 	if (o != NULL && o->kind == BK_TABLE && rp->error == EPERM)
@@ -1063,6 +1483,7 @@ struct dump {
 	size_t		 n;
 	size_t		 cap;
 	int		 err;
+	bool		 counters;	/* read counters too */
 };
 
 static int
@@ -1079,55 +1500,94 @@ comment_cb(const struct nftnl_udata *attr, void *data)
 }
 
 static int
+attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(a);
+
+	if (type <= NFTA_RULE_MAX)	/* the largest of the tables used */
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+/* Packets and bytes of a rule's counter, read straight from the
+ * attributes (libnftnl would build every expression). */
+static void
+dump_counter(const struct nlattr *exprs, struct dumped *e)
+{
+	const struct nlattr *el, *tb[NFTA_RULE_MAX + 1], *cb[NFTA_RULE_MAX + 1];
+
+	mnl_attr_for_each_nested(el, exprs) {
+		memset(tb, 0, sizeof(tb));
+		if (mnl_attr_parse_nested(el, attr_cb, tb) < 0 ||
+		    tb[NFTA_EXPR_NAME] == NULL || tb[NFTA_EXPR_DATA] == NULL ||
+		    strcmp(mnl_attr_get_str(tb[NFTA_EXPR_NAME]),
+		    "counter") != 0)
+			continue;
+		memset(cb, 0, sizeof(cb));
+		if (mnl_attr_parse_nested(tb[NFTA_EXPR_DATA], attr_cb, cb) < 0)
+			continue;
+		if (cb[NFTA_COUNTER_PACKETS] != NULL &&
+		    mnl_attr_validate(cb[NFTA_COUNTER_PACKETS],
+		    MNL_TYPE_U64) == 0)
+			e->packets = be64toh(mnl_attr_get_u64(
+			    cb[NFTA_COUNTER_PACKETS]));
+		if (cb[NFTA_COUNTER_BYTES] != NULL &&
+		    mnl_attr_validate(cb[NFTA_COUNTER_BYTES],
+		    MNL_TYPE_U64) == 0)
+			e->bytes = be64toh(mnl_attr_get_u64(
+			    cb[NFTA_COUNTER_BYTES]));
+		return;
+	}
+}
+
+static int
 dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump *dp = data;
-	struct nftnl_rule *r;
-	struct nftnl_expr_iter *it;
-	struct nftnl_expr *x;
+	const struct nlattr *tb[NFTA_RULE_MAX + 1];
 	struct dumped *e;
-	const char *comment = NULL, *name;
-	const void *ud;
-	uint32_t udlen;
+	const char *comment = NULL;
 
-	if ((r = nftnl_rule_alloc()) == NULL)
-		return MNL_CB_ERROR;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
-		goto out;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+		return MNL_CB_OK;
+	memset(tb, 0, sizeof(tb));
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	    tb[NFTA_RULE_CHAIN] == NULL || tb[NFTA_RULE_HANDLE] == NULL ||
+	    mnl_attr_validate(tb[NFTA_RULE_HANDLE], MNL_TYPE_U64) < 0 ||
+	    mnl_attr_validate(tb[NFTA_RULE_CHAIN], MNL_TYPE_NUL_STRING) < 0)
+		return MNL_CB_OK;
 	if (dp->n == dp->cap) {
 		size_t ncap = dp->cap ? dp->cap * 2 : 256;
 		struct dumped *nv = reallocarray(dp->v, ncap, sizeof(*nv));
 
 		if (nv == NULL) {
 			dp->err = ENOMEM;
-			goto out;
+			return MNL_CB_OK;
 		}
 		dp->v = nv;
 		dp->cap = ncap;
 	}
 	e = &dp->v[dp->n];
 	memset(e, 0, sizeof(*e));
-	e->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
-	e->chain = strdup(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
-	if ((ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen)) != NULL)
-		nftnl_udata_parse(ud, udlen, comment_cb, &comment);
-	if (comment != NULL)
-		e->comment = strdup(comment);
-	if ((it = nftnl_expr_iter_create(r)) != NULL) {
-		while ((x = nftnl_expr_iter_next(it)) != NULL) {
-			name = nftnl_expr_get_str(x, NFTNL_EXPR_NAME);
-			if (name != NULL && strcmp(name, "counter") == 0) {
-				e->packets = nftnl_expr_get_u64(x,
-				    NFTNL_EXPR_CTR_PACKETS);
-				e->bytes = nftnl_expr_get_u64(x,
-				    NFTNL_EXPR_CTR_BYTES);
-			}
-		}
-		nftnl_expr_iter_destroy(it);
+	e->handle = be64toh(mnl_attr_get_u64(tb[NFTA_RULE_HANDLE]));
+	if ((e->chain = strdup(mnl_attr_get_str(tb[NFTA_RULE_CHAIN]))) ==
+	    NULL) {
+		dp->err = ENOMEM;
+		return MNL_CB_OK;
 	}
+	if (tb[NFTA_RULE_USERDATA] != NULL)
+		nftnl_udata_parse(mnl_attr_get_payload(tb[NFTA_RULE_USERDATA]),
+		    mnl_attr_get_payload_len(tb[NFTA_RULE_USERDATA]),
+		    comment_cb, &comment);
+	if (comment != NULL && (e->comment = strdup(comment)) == NULL) {
+		free(e->chain);
+		dp->err = ENOMEM;
+		return MNL_CB_OK;
+	}
+	if (dp->counters && tb[NFTA_RULE_EXPRESSIONS] != NULL)
+		dump_counter(tb[NFTA_RULE_EXPRESSIONS], e);
 	dp->n++;
- out:
-	nftnl_rule_free(r);
 	return MNL_CB_OK;
 }
 
@@ -1144,33 +1604,120 @@ dump_free(struct dump *dp)
 	memset(dp, 0, sizeof(*dp));
 }
 
-/* Every rule of our table, in chain order. Restarted when the ruleset
- * changes under the dump (EINTR). */
+struct names {
+	char		**v;
+	size_t		 n;
+	size_t		 cap;
+	int		 err;
+};
+
+static int
+chain_name_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct names *nm = data;
+	const struct nlattr *tb[NFTA_RULE_MAX + 1];
+	char *s;
+
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWCHAIN)
+		return MNL_CB_OK;
+	memset(tb, 0, sizeof(tb));
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	    tb[NFTA_CHAIN_NAME] == NULL ||
+	    mnl_attr_validate(tb[NFTA_CHAIN_NAME], MNL_TYPE_NUL_STRING) < 0)
+		return MNL_CB_OK;
+	if ((s = strdup(mnl_attr_get_str(tb[NFTA_CHAIN_NAME]))) == NULL ||
+	    ptr_push(&nm->v, &nm->n, &nm->cap, s) == -1) {
+		free(s);
+		nm->err = ENOMEM;
+	}
+	return MNL_CB_OK;
+}
+
+static void
+names_free(struct names *nm)
+{
+	size_t i;
+
+	for (i = 0; i < nm->n; i++)
+		free(nm->v[i]);
+	free(nm->v);
+	memset(nm, 0, sizeof(*nm));
+}
+
+/* One dump request: the table's chains (chain == NULL, into nm) or one
+ * chain's rules (into dp). */
+static int
+dump_one(struct nft *n, const char *chain, struct names *nm,
+    struct dump *dp)
+{
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct nftnl_rule *r;
+	struct nftnl_chain *c;
+
+	if (chain == NULL) {
+		if ((c = nftnl_chain_alloc()) == NULL)
+			return -1;
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, n->table);
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN,
+		    NFPROTO_INET, NLM_F_DUMP, n->seq++);
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		nftnl_chain_free(c);
+		return talk(n, nlh, chain_name_cb, nm);
+	}
+	if ((r = nftnl_rule_alloc()) == NULL)
+		return -1;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+	    NLM_F_DUMP, n->seq++);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return talk(n, nlh, dump_cb, dp);
+}
+
+/*
+ * Every rule of our table, chain by chain. One dump of the whole table
+ * costs the kernel time quadratic in its size (each part of the dump
+ * walks the table from the start), one dump per chain does not. Started
+ * again when a commit happens meanwhile (EINTR, or a new generation).
+ */
 static int
 dump_rules(struct nft *n, struct dump *dp)
 {
-	char buf[512];
-	struct nlmsghdr *nlh;
-	struct nftnl_rule *r;
+	struct names nm = { 0 };
+	uint32_t g0, g1;
+	size_t i;
 	int tries, rc = -1;
+	bool counters = dp->counters;
 
 	for (tries = 0; tries < 10; tries++) {
 		dump_free(dp);
-		if ((r = nftnl_rule_alloc()) == NULL)
-			return -1;
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->table);
-		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
-		    NLM_F_DUMP, n->seq++);
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		nftnl_rule_free(r);
-		rc = talk(n, nlh, dump_cb, dp);
-		if (rc == -1 && errno == EINTR) {
-			/* drain what is left of the interrupted dump */
-			continue;
+		names_free(&nm);
+		dp->counters = counters;
+		if (get_genid(n, &g0) == -1)
+			break;
+		if ((rc = dump_one(n, NULL, &nm, NULL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
 		}
-		break;
+		if (nm.err) {
+			errno = nm.err;
+			rc = -1;
+			break;
+		}
+		for (i = 0; i < nm.n && rc != -1; i++)
+			rc = dump_one(n, nm.v[i], NULL, dp);
+		if (rc == -1 && errno != EINTR)
+			break;
+		if (rc != -1 && get_genid(n, &g1) != -1 && g1 == g0)
+			break;
+		rc = -1;
+		errno = EINTR;
 	}
+	names_free(&nm);
 	if (rc == -1 || dp->err) {
 		if (dp->err)
 			errno = dp->err;
@@ -1300,57 +1847,120 @@ rule_uses(const struct crule *r, const struct strmap *gone)
 
 struct work {
 	struct cplan	 next;
-	char		**texts;	/* by next rule index */
-	uint64_t	*handles;	/* by next rule index */
-	char		*kept;		/* by next rule index */
+	uint64_t	*hash;		/* by next rule index */
 	struct seed	*seeds;		/* by next rule index, or NULL */
+	struct kstate	 st;		/* the picture after the commit */
 	bool		 echo;
 };
 
 static void
 work_free(struct work *w)
 {
-	size_t i;
-
-	if (w->texts != NULL)
-		for (i = 0; i < w->next.nrules; i++)
-			free(w->texts[i]);
-	free(w->texts);
-	free(w->handles);
-	free(w->kept);
+	free(w->hash);
 	free(w->seeds);
+	kstate_free(&w->st);
 	cplan_free(&w->next);
 	memset(w, 0, sizeof(*w));
 }
 
+/* Handle of the first entry at or after v[i] that the kernel has, or 0. */
+static uint64_t
+next_handle(struct kent *const *v, size_t n, size_t i)
+{
+	for (; i < n; i++)
+		if (v[i]->handle != 0)
+			return v[i]->handle;
+	return 0;
+}
+
+/* Handle of the jump of the first kept sub-chain after segs[k], else of
+ * the first own rule the kernel has, else 0 (the end of the chain). */
+static uint64_t
+after_seg(const struct kchain *c, size_t k)
+{
+	for (k++; k < c->nsegs; k++)
+		if (!c->segs[k]->fresh)
+			return c->segs[k]->jump;
+	return next_handle(c->own, c->nown, 0);
+}
+
+/* NEWRULE for the new entries of segment sg (those without a handle),
+ * each before the next entry that stays. */
+static int
+emit_seg(struct nft *n, struct work *w, struct batch *b, struct kchain *c,
+    size_t k)
+{
+	struct kseg *sg = c->segs[k];
+	char name[600];
+	const char *chain = seg_chain(c, sg, name, sizeof(name));
+	uint64_t *before, next;
+	size_t i;
+	int rc = -1;
+
+	if (sg->n == 0)
+		return 0;
+	if ((before = calloc(sg->n, sizeof(*before))) == NULL)
+		return -1;
+	/* segment 0 ends where the jumps (or fwctl's rules) begin; the
+	 * others at the end of their chain. Found walking backwards, before
+	 * emitting gives the new rules handles. */
+	next = k == 0 ? after_seg(c, 0) : 0;
+	for (i = sg->n; i > 0; i--) {
+		before[i - 1] = next;
+		if (sg->v[i - 1]->handle != 0)
+			next = sg->v[i - 1]->handle;
+	}
+	for (i = 0; i < sg->n; i++) {
+		struct kent *e = sg->v[i];
+
+		if (e->handle != 0)
+			continue;
+		if (emit_rule(n, b, &w->next.rules[e->aux], chain, before[i],
+		    w->echo, w->seeds ? &w->seeds[e->aux] : NULL,
+		    &e->handle) == -1)
+			goto out;
+	}
+	rc = 0;
+ out:
+	free(before);
+	return rc;
+}
+
 /*
- * Builds the batch that turns n->cur (empty when !n->have) into w->next.
+ * Builds the batch that turns what the kernel holds (n->st and n->cur,
+ * nothing when full) into w->next, and the picture after it in w->st.
  */
 static int
 build(struct nft *n, struct work *w, struct batch *b, bool full,
     bool table_exists)
 {
 	struct cplan *cur = &n->cur, *nx = &w->next;
-	struct strmap *curidx = NULL, *gone = NULL, *chains_new = NULL;
-	struct strmap *elems = NULL, *chainidx = NULL;
-	char *curkept = NULL, *k = NULL, *keep = NULL, eb[160];
-	ssize_t *sub = NULL;
-	size_t *chainof = NULL, *start = NULL;
-	uint64_t *nextkept = NULL, *before = NULL;
-	ssize_t *seqv = NULL;
-	size_t *order = NULL, i, j, m, nadd = 0;
+	struct kstate *ost = &n->st, *st = &w->st;
+	struct strmap *gone = NULL, *elems = NULL, *chainidx = NULL;
+	struct kchain **oldc = NULL, *oc, *nc;
+	struct kent **match = NULL, **cand = NULL, *e;
+	struct kseg *sg;
+	ssize_t *sub = NULL, *nextseg = NULL;
+	char *keep = NULL, eb[160], name[600];
+	size_t *chainof = NULL, *start = NULL, *order = NULL;
+	size_t i, j, k, m, p, ci, nadd = 0;
 	const struct celem **ev = NULL;
 	int rc = -1;
+	bool user;
 	static char mark;
 
-	if ((curidx = strmap_new(cur->nrules)) == NULL ||
+	if (kstate_init(st, nx->nrules) == -1 ||
 	    (gone = strmap_new(8)) == NULL ||
-	    (chains_new = strmap_new(8)) == NULL ||
-	    (w->kept = calloc(nx->nrules + 1, 1)) == NULL ||
-	    (w->handles = calloc(nx->nrules + 1, sizeof(uint64_t))) == NULL ||
-	    (curkept = calloc(cur->nrules + 1, 1)) == NULL ||
-	    (seqv = calloc(nx->nrules + 1, sizeof(*seqv))) == NULL ||
-	    (order = calloc(nx->nrules + 1, sizeof(*order))) == NULL)
+	    (oldc = calloc(nx->nchains + 1, sizeof(*oldc))) == NULL ||
+	    (match = calloc(nx->nrules + 1, sizeof(*match))) == NULL ||
+	    (cand = calloc(nx->nrules + 1, sizeof(*cand))) == NULL ||
+	    (sub = calloc(nx->nrules + 1, sizeof(*sub))) == NULL ||
+	    (nextseg = calloc(nx->nrules + 1, sizeof(*nextseg))) == NULL ||
+	    (keep = calloc(nx->nrules + 1, 1)) == NULL ||
+	    (order = calloc(nx->nrules + 1, sizeof(*order))) == NULL ||
+	    (chainof = calloc(nx->nrules + 1, sizeof(*chainof))) == NULL ||
+	    (start = calloc(nx->nchains + 2, sizeof(*start))) == NULL ||
+	    (chainidx = strmap_new(nx->nchains)) == NULL)
 		goto out;
 
 	if (full) {
@@ -1360,15 +1970,6 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 			goto out;
 	}
 
-	/* chains that are new or changed: nothing in them is kept */
-	for (i = 0; i < nx->nchains; i++) {
-		const struct cchain *c = cplan_chain(cur, nx->chains[i].name);
-
-		if (c == NULL || !chain_same(c, &nx->chains[i]))
-			if (strmap_puts(chains_new, nx->chains[i].name,
-			    &mark) == -1)
-				goto out;
-	}
 	/* named sets that are new or redefined */
 	for (i = 0; i < nx->nsets; i++) {
 		const struct cset *s = cplan_set(cur, nx->sets[i].name);
@@ -1382,46 +1983,13 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 		    strmap_puts(gone, cur->sets[i].name, &mark) == -1)
 			goto out;
 
-	/* rules: same (chain, key) and text, in chains kept, not using a
-	 * set made again; of those, the longest run in the old order */
-	for (i = 0; i < cur->nrules; i++) {
-		if ((k = pair_key(cur->rules[i].chain, cur->rules[i].key)) ==
-		    NULL || strmap_puts(curidx, k, (void *)(i + 1)) == -1)
-			goto out;
-		free(k);
-		k = NULL;
-	}
-	for (i = 0; i < nx->nrules; i++) {
-		const struct crule *r = &nx->rules[i];
-		size_t ci;
-
-		seqv[i] = -1;
-		if (strmap_gets(chains_new, r->chain) != NULL ||
-		    rule_uses(r, gone))
-			continue;
-		if ((k = pair_key(r->chain, r->key)) == NULL)
-			goto out;
-		ci = (size_t)strmap_gets(curidx, k);
-		free(k);
-		k = NULL;
-		if (ci == 0 || strcmp(n->texts[ci - 1], w->texts[i]) != 0)
-			continue;
-		seqv[i] = (ssize_t)(ci - 1);
-	}
-	/* rules bucketed by chain (a counting sort keeps their order), then
-	 * the longest run in the old order per chain */
-	if ((chainof = calloc(nx->nrules + 1, sizeof(*chainof))) == NULL ||
-	    (start = calloc(nx->nchains + 2, sizeof(*start))) == NULL ||
-	    (nextkept = calloc(nx->nchains + 1, sizeof(*nextkept))) == NULL ||
-	    (chainidx = strmap_new(nx->nchains)) == NULL)
-		goto out;
+	/* rules bucketed by chain; a counting sort keeps their order */
 	for (i = 0; i < nx->nchains; i++)
 		if (strmap_puts(chainidx, nx->chains[i].name,
 		    (void *)(i + 1)) == -1)
 			goto out;
 	for (i = 0; i < nx->nrules; i++) {
-		size_t ci = (size_t)strmap_gets(chainidx, nx->rules[i].chain);
-
+		ci = (size_t)strmap_gets(chainidx, nx->rules[i].chain);
 		if (ci == 0) {
 			errno = EINVAL;	/* a rule in a chain not in the plan */
 			goto out;
@@ -1436,33 +2004,159 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 	for (i = nx->nchains; i > 0; i--)
 		start[i] = start[i - 1];
 	start[0] = 0;
-	if ((sub = calloc(nx->nrules + 1, sizeof(*sub))) == NULL ||
-	    (keep = calloc(nx->nrules + 1, 1)) == NULL)
-		goto out;
-	for (i = 0; i < nx->nchains; i++) {
-		size_t lo = start[i], cnt = start[i + 1] - lo;
+	/* sub-chains hold the user rules at the head of a pair chain */
+	for (ci = 0; ci < nx->nchains; ci++) {
+		bool own = false;
 
-		for (j = 0; j < cnt; j++)
-			sub[j] = seqv[order[lo + j]];
+		for (j = start[ci]; j < start[ci + 1]; j++) {
+			if (nx->rules[order[j]].name == NULL)
+				own = true;
+			else if (own)
+				nx->chains[ci].pair = false;
+		}
+	}
+
+	/* chains kept; in them, rules with the same key and content, not
+	 * using a set made again; of those the longest run in the old
+	 * order stays */
+	for (i = 0; i < ost->n; i++) {
+		oc = ost->v[i];
+		oc->reused = false;
+		p = 0;
+		for (k = 0; k < oc->nsegs; k++) {
+			oc->segs[k]->aux = k;
+			for (j = 0; j < oc->segs[k]->n; j++) {
+				oc->segs[k]->v[j]->keep = false;
+				oc->segs[k]->v[j]->aux = p++;
+			}
+		}
+		for (j = 0; j < oc->nown; j++) {
+			oc->own[j]->keep = false;
+			oc->own[j]->aux = p++;
+		}
+	}
+	for (ci = 0; ci < nx->nchains && !full; ci++) {
+		const struct cchain *c = &nx->chains[ci];
+		size_t lo = start[ci], cnt = start[ci + 1] - lo;
+
+		oc = kstate_chain(ost, c->name);
+		if (oc == NULL || !chain_same(&oc->def, c) ||
+		    oc->def.pair != c->pair)
+			continue;
+		oldc[ci] = oc;
+		oc->reused = true;
+		for (j = 0; j < cnt; j++) {
+			const struct crule *r = &nx->rules[order[lo + j]];
+
+			sub[j] = -1;
+			e = kchain_find(ost, oc, r->key,
+			    c->pair && r->name != NULL);
+			user = c->pair && r->name != NULL;
+			if (e == NULL || e->hash != w->hash[order[lo + j]] ||
+			    (e->seg != NULL) != user || rule_uses(r, gone))
+				continue;
+			cand[j] = e;
+			sub[j] = (ssize_t)e->aux;
+		}
 		memset(keep, 0, cnt);
 		if (lis(sub, cnt, keep) == -1)
 			goto out;
 		for (j = 0; j < cnt; j++)
 			if (keep[j]) {
-				m = order[lo + j];
-				w->kept[m] = 1;
-				w->handles[m] = n->handles[seqv[m]];
-				curkept[seqv[m]] = 1;
+				match[order[lo + j]] = cand[j];
+				cand[j]->keep = true;
+			}
+		memset(cand, 0, cnt * sizeof(*cand));
+	}
+
+	/* the picture after the change: kept rules stay in their segment,
+	 * a new rule goes into the segment of the next rule that stays,
+	 * or at the end, where a full segment opens a new sub-chain */
+	for (ci = 0; ci < nx->nchains; ci++) {
+		const struct cchain *c = &nx->chains[ci];
+		size_t lo = start[ci], cnt = start[ci + 1] - lo;
+		ssize_t ns = -1;
+
+		oc = oldc[ci];
+		if ((nc = kstate_add_chain(st, c)) == NULL)
+			goto out;
+		if (oc != NULL) {
+			nc->next_id = oc->next_id;
+			for (k = 0; k < oc->nsegs; k++) {
+				if ((sg = kchain_add_seg(nc,
+				    oc->segs[k]->id)) == NULL)
+					goto out;
+				sg->jump = oc->segs[k]->jump;
+			}
+		} else if (c->pair && kchain_add_seg(nc, 0) == NULL)
+			goto out;
+		for (j = cnt; j > 0; j--) {
+			i = order[lo + j - 1];
+			nextseg[j - 1] = ns;
+			if (match[i] != NULL && match[i]->seg != NULL)
+				ns = (ssize_t)match[i]->seg->aux;
+		}
+		for (j = 0; j < cnt; j++) {
+			const struct crule *r;
+
+			i = order[lo + j];
+			r = &nx->rules[i];
+			sg = NULL;
+			if (c->pair && r->name != NULL) {
+				if (match[i] != NULL)
+					sg = nc->segs[match[i]->seg->aux];
+				else if (nextseg[j] >= 0)
+					sg = nc->segs[nextseg[j]];
+				else {
+					sg = nc->segs[nc->nsegs - 1];
+					if (sg->n >= SEG_MAX) {
+						if ((sg = kchain_add_seg(nc,
+						    nc->next_id++)) == NULL)
+							goto out;
+						sg->fresh = true;
+					}
+				}
+			}
+			if ((e = kchain_add_ent(st, nc, sg, r->key,
+			    w->hash[i], match[i] != NULL ?
+			    match[i]->handle : 0)) == NULL)
+				goto out;
+			e->aux = i;
+			if (e->handle == 0)
+				nadd++;
+		}
+		for (k = 1; k < nc->nsegs; k++)
+			if (nc->segs[k]->fresh || oc == NULL) {
+				nc->segs[k]->fresh = true;
+				nadd++;
 			}
 	}
 
 	if (!full) {
-		/* 1. rules that go */
-		for (i = 0; i < cur->nrules; i++)
-			if (!curkept[i] &&
-			    emit_delrule(n, b, &cur->rules[i],
-			    n->handles[i]) == -1)
-				goto out;
+		/* 1. rules that go; the jumps and chains of chains that go */
+		for (i = 0; i < ost->n; i++) {
+			oc = ost->v[i];
+			for (k = 0; k < oc->nsegs; k++) {
+				sg = oc->segs[k];
+				for (j = 0; j < sg->n; j++)
+					if (!sg->v[j]->keep &&
+					    emit_delrule(n, b, seg_chain(oc, sg,
+					    name, sizeof(name)), sg->v[j]->key,
+					    sg->v[j]->handle) == -1)
+						goto out;
+			}
+			for (j = 0; j < oc->nown; j++)
+				if (!oc->own[j]->keep &&
+				    emit_delrule(n, b, oc->def.name,
+				    oc->own[j]->key, oc->own[j]->handle) == -1)
+					goto out;
+			if (oc->reused)
+				continue;
+			for (k = 1; k < oc->nsegs; k++)
+				if (emit_delrule(n, b, oc->def.name, "~jump",
+				    oc->segs[k]->jump) == -1)
+					goto out;
+		}
 		/* 2. elements that go, sets that go, chains that go */
 		for (i = 0; i < nx->nsets; i++) {
 			const struct cset *ns = &nx->sets[i];
@@ -1498,20 +2192,31 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 			if (strmap_gets(gone, cur->sets[i].name) != NULL &&
 			    emit_delset(n, b, &cur->sets[i]) == -1)
 				goto out;
-		for (i = 0; i < cur->nchains; i++) {
-			const struct cchain *c = cplan_chain(nx,
-			    cur->chains[i].name);
-
-			if ((c == NULL || !chain_same(c, &cur->chains[i])) &&
-			    emit_chain(n, b, &cur->chains[i], true) == -1)
+		for (i = 0; i < ost->n; i++) {
+			oc = ost->v[i];
+			if (oc->reused)
+				continue;
+			for (k = 1; k < oc->nsegs; k++)
+				if (emit_subchain(n, b, seg_chain(oc,
+				    oc->segs[k], name, sizeof(name)),
+				    true) == -1)
+					goto out;
+			if (emit_chain(n, b, &oc->def, true) == -1)
 				goto out;
 		}
 	}
 	/* 3. chains that come, sets that come, elements that come */
-	for (i = 0; i < nx->nchains; i++)
-		if (strmap_gets(chains_new, nx->chains[i].name) != NULL &&
-		    emit_chain(n, b, &nx->chains[i], false) == -1)
+	for (ci = 0; ci < nx->nchains; ci++) {
+		nc = st->v[ci];
+		if (oldc[ci] == NULL && emit_chain(n, b, &nx->chains[ci],
+		    false) == -1)
 			goto out;
+		for (k = 1; k < nc->nsegs; k++)
+			if (nc->segs[k]->fresh && emit_subchain(n, b,
+			    seg_chain(nc, nc->segs[k], name, sizeof(name)),
+			    false) == -1)
+				goto out;
+	}
 	for (i = 0; i < nx->nsets; i++) {
 		const struct cset *ns = &nx->sets[i];
 		const struct cset *os = cplan_set(cur, ns->name);
@@ -1549,98 +2254,216 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 		    ns->loc) == -1)
 			goto out;
 	}
-	/* 4. rules that come, each before the next rule that stays */
-	for (i = 0; i < nx->nrules; i++)
-		if (!w->kept[i])
-			nadd++;
-	w->echo = nadd <= ECHO_MAX;
-	/* the handle of the next kept rule of the same chain, found walking
-	 * backwards; the rules are then sent in order */
-	if ((before = calloc(nx->nrules + 1, sizeof(*before))) == NULL)
-		goto out;
-	for (i = nx->nrules; i > 0; i--) {
-		before[i - 1] = nextkept[chainof[i - 1]];
-		if (w->kept[i - 1])
-			nextkept[chainof[i - 1]] = w->handles[i - 1];
-	}
-	for (i = 0; i < nx->nrules; i++)
-		if (!w->kept[i] && emit_rule(n, b, &nx->rules[i], (ssize_t)i,
-		    before[i], w->echo, w->seeds ? &w->seeds[i] : NULL) == -1)
+	/* 4. rules that come: per chain segment 0, the jumps, fwctl's own
+	 * rules, then the sub-chains */
+	/* handles: known in a new table, else echoed, else dumped */
+	b->predict = full;
+	w->echo = !full && nadd <= ECHO_MAX;
+	for (ci = 0; ci < nx->nchains; ci++) {
+		nc = st->v[ci];
+		if (nc->nsegs > 0 && emit_seg(n, w, b, nc, 0) == -1)
 			goto out;
+		for (k = 1; k < nc->nsegs; k++)
+			if (nc->segs[k]->fresh && emit_jump(n, b, nc->def.name,
+			    seg_chain(nc, nc->segs[k], name, sizeof(name)),
+			    after_seg(nc, k), w->echo, &nc->segs[k]->jump) == -1)
+				goto out;
+		/* fwctl's own rules: few, before the next one that stays
+		 * (known before any of them is given a handle) */
+		for (j = 0; j < nc->nown; j++)
+			nc->own[j]->keep = nc->own[j]->handle != 0;
+		for (j = 0; j < nc->nown; j++) {
+			uint64_t bh = 0;
+
+			e = nc->own[j];
+			if (e->keep)
+				continue;
+			for (m = j + 1; m < nc->nown && bh == 0; m++)
+				if (nc->own[m]->keep)
+					bh = nc->own[m]->handle;
+			if (emit_rule(n, b, &nx->rules[e->aux], NULL, bh,
+			    w->echo, w->seeds ? &w->seeds[e->aux] : NULL,
+			    &e->handle) == -1)
+				goto out;
+		}
+		for (k = 1; k < nc->nsegs; k++)
+			if (emit_seg(n, w, b, nc, k) == -1)
+				goto out;
+	}
 	rc = b->err ? -1 : 0;
  out:
-	free(before);
+	free(oldc);
+	free(match);
+	free(cand);
 	free(sub);
+	free(nextseg);
 	free(keep);
 	free(chainof);
 	free(start);
-	free(nextkept);
-	strmap_free(chainidx);
-	free(k);
-	free(ev);
 	free(order);
-	free(seqv);
-	free(curkept);
+	free(ev);
+	strmap_free(chainidx);
 	strmap_free(elems);
-	strmap_free(curidx);
 	strmap_free(gone);
-	strmap_free(chains_new);
 	return rc;
 }
 
-/* After a commit without echoes: handles by position in each chain. */
+/* Whether the rule with this handle is in chain and has this comment:
+ * 1 yes, 0 no, -1 error. */
+static int
+rule_is(struct nft *n, const char *chain, uint64_t handle,
+    const char *comment)
+{
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct nftnl_rule *r;
+	struct dump dp = { 0 };
+	int rc;
+
+	if ((r = nftnl_rule_alloc()) == NULL)
+		return -1;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+	    NLM_F_ACK, n->seq++);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	if (talk(n, nlh, dump_cb, &dp) == -1) {
+		rc = errno == ENOENT ? 0 : -1;
+		dump_free(&dp);
+		return rc;
+	}
+	rc = dp.n == 1 && dp.v[0].handle == handle &&
+	    strcmp(dp.v[0].chain, chain) == 0 &&
+	    (comment == NULL ? dp.v[0].comment == NULL :
+	    dp.v[0].comment != NULL && strcmp(dp.v[0].comment, comment) == 0);
+	dump_free(&dp);
+	return rc;
+}
+
+/* After a commit into a new table: are the handles we predicted the ones
+ * the kernel gave? The first and the last rule of the batch say so (the
+ * kernel counts up without gaps in between). */
+static bool
+predicted_right(struct nft *n, struct work *w)
+{
+	struct kent *lo = NULL, *hi = NULL, *e;
+	struct kchain *c;
+	char name[600];
+	size_t i, j, k;
+
+	for (i = 0; i < w->st.n; i++) {
+		c = w->st.v[i];
+		for (k = 0; k <= c->nsegs; k++) {
+			size_t cnt = k < c->nsegs ? c->segs[k]->n : c->nown;
+
+			for (j = 0; j < cnt; j++) {
+				e = k < c->nsegs ? c->segs[k]->v[j] : c->own[j];
+				if (lo == NULL || e->handle < lo->handle)
+					lo = e;
+				if (hi == NULL || e->handle > hi->handle)
+					hi = e;
+			}
+		}
+	}
+	if (lo == NULL)
+		return true;
+	return rule_is(n, seg_chain(lo->chain, lo->seg, name, sizeof(name)),
+	    lo->handle, w->next.rules[lo->aux].comment) == 1 &&
+	    rule_is(n, seg_chain(hi->chain, hi->seg, name, sizeof(name)),
+	    hi->handle, w->next.rules[hi->aux].comment) == 1;
+}
+
+/* After a commit without echoes: every handle, by position in each
+ * kernel chain (a dump, read without parsing expressions). */
 static int
 learn_handles(struct nft *n, struct work *w)
 {
 	struct dump dp = { 0 };
 	struct strmap *idx = NULL;
-	size_t *pos = NULL, *cnt = NULL, *ord = NULL, i, ci;
-	const struct crule *r;
-	const struct dumped *k;
+	struct slots {
+		uint64_t	**v;
+		size_t		 n;
+		size_t		 cap;
+		size_t		 at;
+	} *sl = NULL, *x;
+	struct kchain *c;
+	struct kseg *sg;
+	size_t i, j, k, nsl = 0, total = 0;
+	char name[600];
 	int rc = -1;
 
 	if (dump_rules(n, &dp) == -1)
 		return -1;
-	if ((idx = strmap_new(w->next.nchains)) == NULL ||
-	    (pos = calloc(w->next.nchains + 2, sizeof(*pos))) == NULL ||
-	    (cnt = calloc(w->next.nchains + 2, sizeof(*cnt))) == NULL ||
-	    (ord = calloc(dp.n + 1, sizeof(*ord))) == NULL)
+	for (i = 0; i < w->st.n; i++)
+		total += w->st.v[i]->nsegs + 1;
+	if ((idx = strmap_new(total)) == NULL ||
+	    (sl = calloc(total + 1, sizeof(*sl))) == NULL)
 		goto out;
-	for (i = 0; i < w->next.nchains; i++)
-		if (strmap_puts(idx, w->next.chains[i].name,
-		    (void *)(i + 1)) == -1)
+	for (i = 0; i < w->st.n; i++) {
+		c = w->st.v[i];
+		x = &sl[nsl++];
+		if (strmap_puts(idx, c->def.name, x) == -1)
 			goto out;
-	/* dumped rules bucketed by chain, in kernel order */
+		/* the chain itself: segment 0, jumps, own rules */
+		if (c->nsegs > 0)
+			for (j = 0; j < c->segs[0]->n; j++)
+				if (ptr_push(&x->v, &x->n, &x->cap,
+				    &c->segs[0]->v[j]->handle) == -1)
+					goto out;
+		for (k = 1; k < c->nsegs; k++)
+			if (ptr_push(&x->v, &x->n, &x->cap,
+			    &c->segs[k]->jump) == -1)
+				goto out;
+		for (j = 0; j < c->nown; j++)
+			if (ptr_push(&x->v, &x->n, &x->cap,
+			    &c->own[j]->handle) == -1)
+				goto out;
+		for (k = 1; k < c->nsegs; k++) {
+			sg = c->segs[k];
+			x = &sl[nsl++];
+			if (strmap_puts(idx, seg_chain(c, sg, name,
+			    sizeof(name)), x) == -1)
+				goto out;
+			for (j = 0; j < sg->n; j++)
+				if (ptr_push(&x->v, &x->n, &x->cap,
+				    &sg->v[j]->handle) == -1)
+					goto out;
+		}
+	}
 	for (i = 0; i < dp.n; i++) {
-		if ((ci = (size_t)strmap_gets(idx, dp.v[i].chain)) == 0)
-			goto out;	/* a chain we did not make */
-		cnt[ci]++;
+		if ((x = strmap_gets(idx, dp.v[i].chain)) == NULL ||
+		    x->at >= x->n)
+			goto out;	/* not what we committed */
+		*x->v[x->at++] = dp.v[i].handle;
 	}
-	for (i = 1; i <= w->next.nchains; i++)
-		cnt[i] += cnt[i - 1];
-	memcpy(pos, cnt, (w->next.nchains + 1) * sizeof(*pos));
-	for (i = 0; i < dp.n; i++)
-		ord[pos[(size_t)strmap_gets(idx, dp.v[i].chain) - 1]++] = i;
-	memcpy(pos, cnt, (w->next.nchains + 1) * sizeof(*pos));
-	for (i = 0; i < w->next.nrules; i++) {
-		r = &w->next.rules[i];
-		ci = (size_t)strmap_gets(idx, r->chain) - 1;
-		if (pos[ci] >= cnt[ci + 1])
+	for (i = 0; i < nsl; i++)
+		if (sl[i].at != sl[i].n)
 			goto out;
-		k = &dp.v[ord[pos[ci]++]];
-		if ((r->comment == NULL) != (k->comment == NULL) ||
-		    (k->comment != NULL && strcmp(k->comment, r->comment) != 0))
-			goto out;
-		w->handles[i] = k->handle;
-	}
 	rc = 0;
  out:
-	free(pos);
-	free(cnt);
-	free(ord);
+	if (sl != NULL)
+		for (i = 0; i < nsl; i++)
+			free(sl[i].v);
+	free(sl);
 	strmap_free(idx);
 	dump_free(&dp);
 	return rc;
+}
+
+/* "lan-self/3" -> "lan-self": no zone name starts with a digit, so a last
+ * component of digits alone is always a sub-chain's number. */
+static void
+seg_strip(char *chain)
+{
+	char *p = strrchr(chain, '/');
+
+	if (p == NULL || p[1] == '\0' || p[strspn(p + 1, "0123456789") + 1] !=
+	    '\0')
+		return;
+	*p = '\0';
 }
 
 /*
@@ -1657,6 +2480,7 @@ seed_counters(struct nft *n, struct work *w)
 	size_t i, at, *nextcopy = NULL;
 	char *k = NULL;
 
+	dp.counters = true;
 	if (dump_rules(n, &dp) == -1)
 		return;
 	if ((idx = strmap_new(dp.n)) == NULL ||
@@ -1667,6 +2491,8 @@ seed_counters(struct nft *n, struct work *w)
 	for (i = dp.n; i > 0; i--) {
 		if (dp.v[i - 1].comment == NULL)
 			continue;
+		/* a rule of a sub-chain "<chain>/<n>" is one of <chain>'s */
+		seg_strip(dp.v[i - 1].chain);
 		if ((k = pair_key(dp.v[i - 1].chain, dp.v[i - 1].comment)) ==
 		    NULL)
 			goto out;
@@ -1708,6 +2534,8 @@ static bool
 plan_elements_only(const struct nft *n, const struct ruleset *prev,
     const struct ruleset *next, const struct plan *plan)
 {
+	const struct cset *cs;
+	ssize_t si;
 	size_t i;
 
 	if (!n->have || prev == NULL || plan == NULL || plan->n == 0)
@@ -1716,50 +2544,112 @@ plan_elements_only(const struct nft *n, const struct ruleset *prev,
 		if (plan->v[i].kind != PLAN_ELEMENT ||
 		    (plan->v[i].op != PLAN_ADD && plan->v[i].op != PLAN_REMOVE))
 			return false;
-		if (ruleset_find_set(plan->v[i].op == PLAN_ADD ? next : prev,
-		    plan->v[i].name) == -1 ||
-		    cplan_set(&n->cur, plan->v[i].name) == NULL)
+		if ((si = ruleset_find_set(plan->v[i].op == PLAN_ADD ? next :
+		    prev, plan->v[i].name)) == -1 ||
+		    (cs = cplan_set(&n->cur, plan->v[i].name)) == NULL)
+			return false;
+		/* a network into a hash set: the set becomes an interval
+		 * set, which the whole diff does */
+		if (plan->v[i].op == PLAN_ADD &&
+		    !(cs->flags & NFT_SET_INTERVAL) &&
+		    !compile_elem_single(next->sets[si], &plan->v[i].key))
 			return false;
 	}
 	return true;
 }
 
-static struct cset *
-cur_set(struct nft *n, const char *name)
+/* An element's key in a set's index: start or end, and the key bytes. */
+static size_t
+eidx_key(const struct celem *e, char *buf)
+{
+	buf[0] = e->end ? 'E' : 'S';
+	memcpy(buf + 1, e->key, e->key_len);
+	return 1 + e->key_len;
+}
+
+/* The index of the elements of n->cur.sets[i] (key -> position + 1),
+ * made on first use; elements removed since are holes (key_len 0) until
+ * the next whole diff packs the set. */
+static struct strmap *
+cur_eidx(struct nft *n, size_t i)
+{
+	struct cset *cs = &n->cur.sets[i];
+	char k[40];
+	size_t j, len;
+
+	if (n->eidx == NULL &&
+	    (n->eidx = calloc(n->cur.nsets + 1, sizeof(*n->eidx))) == NULL)
+		return NULL;
+	if (n->eidx[i] != NULL)
+		return n->eidx[i];
+	if ((n->eidx[i] = strmap_new(cs->nelems)) == NULL)
+		return NULL;
+	for (j = 0; j < cs->nelems; j++) {
+		if (cs->elems[j].key_len == 0)
+			continue;
+		len = eidx_key(&cs->elems[j], k);
+		if (strmap_put(n->eidx[i], k, len, (void *)(j + 1)) == -1) {
+			strmap_free(n->eidx[i]);
+			n->eidx[i] = NULL;
+			return NULL;
+		}
+	}
+	return n->eidx[i];
+}
+
+static void
+cur_eidx_free(struct nft *n)
 {
 	size_t i;
 
-	for (i = 0; i < n->cur.nsets; i++)
-		if (strcmp(n->cur.sets[i].name, name) == 0)
-			return &n->cur.sets[i];
-	return NULL;
+	if (n->eidx != NULL)
+		for (i = 0; i < n->cur.nsets; i++)
+			strmap_free(n->eidx[i]);
+	free(n->eidx);
+	n->eidx = NULL;
 }
 
-/* Keeps our picture of a set in step after an element change. */
-static int
-cur_elems_update(struct cset *cs, const struct cset *tmp, bool add)
+/* Packs the holes out of our sets, before a whole diff walks them. */
+static void
+cur_pack(struct nft *n)
 {
-	char a[80], b[80];
-	struct celem *e;
-	size_t i, j;
+	struct cset *cs;
+	size_t i, j, m;
 
+	cur_eidx_free(n);
+	for (i = 0; i < n->cur.nsets; i++) {
+		cs = &n->cur.sets[i];
+		for (j = 0, m = 0; j < cs->nelems; j++)
+			if (cs->elems[j].key_len != 0)
+				cs->elems[m++] = cs->elems[j];
+		cs->nelems = m;
+	}
+}
+
+/* Keeps our picture of set i in step after an element change. */
+static int
+cur_elems_update(struct nft *n, size_t si, const struct cset *tmp, bool add)
+{
+	struct cset *cs = &n->cur.sets[si];
+	struct strmap *ix;
+	struct celem *e;
+	char k[40];
+	size_t i, at, len;
+
+	if ((ix = cur_eidx(n, si)) == NULL)
+		return -1;
 	for (i = 0; i < tmp->nelems; i++) {
-		elem_key(&tmp->elems[i], a, sizeof(a));
-		for (j = 0; j < cs->nelems; j++) {
-			elem_key(&cs->elems[j], b, sizeof(b));
-			if (strcmp(a, b) == 0)
-				break;
-		}
+		len = eidx_key(&tmp->elems[i], k);
+		at = (size_t)strmap_get(ix, k, len);
 		if (!add) {
-			if (j < cs->nelems) {
-				free(cs->elems[j].chain);
-				memmove(&cs->elems[j], &cs->elems[j + 1],
-				    (cs->nelems - j - 1) * sizeof(*e));
-				cs->nelems--;
+			if (at != 0) {
+				free(cs->elems[at - 1].chain);
+				memset(&cs->elems[at - 1], 0, sizeof(*e));
+				strmap_del(ix, k, len);
 			}
 			continue;
 		}
-		if (j < cs->nelems)
+		if (at != 0)
 			continue;
 		if (cs->nelems == cs->elems_cap) {
 			size_t ncap = cs->elems_cap ? cs->elems_cap * 2 : 8;
@@ -1771,12 +2661,29 @@ cur_elems_update(struct cset *cs, const struct cset *tmp, bool add)
 			cs->elems_cap = ncap;
 		}
 		cs->elems[cs->nelems] = tmp->elems[i];
-		cs->elems[cs->nelems++].chain = NULL;
+		cs->elems[cs->nelems].chain = NULL;
+		if (strmap_put(ix, k, len, (void *)(cs->nelems + 1)) == -1)
+			return -1;
+		cs->nelems++;
 	}
 	return 0;
 }
 
-/* The plan's elements alone: one NEWSETELEM/DESTROYSETELEM each. */
+static ssize_t
+cur_set_index(struct nft *n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n->cur.nsets; i++)
+		if (strcmp(n->cur.sets[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/*
+ * The plan's elements alone. Items in a row for one set and one way
+ * (a bulk add) go together, 128 elements a message.
+ */
 static int
 apply_elems(struct nft *n, const struct ruleset *prev,
     const struct ruleset *next, const struct plan *plan, struct diags *d)
@@ -1784,26 +2691,42 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 	struct batch b = { 0 };
 	struct reply rp = { 0 };
 	struct cset *tmp = NULL, *cs;
-	const struct set *set;
+	const struct set *set = NULL;
 	const struct celem **v = NULL;
 	uint32_t genid;
-	size_t i, j;
+	size_t i, j, nruns = 0, *run_si = NULL;
+	ssize_t si = -1;
+	bool *run_add = NULL;
+	const struct srcloc **run_loc = NULL;
 	int tries, rc = -1;
 	bool add;
 
-	if ((tmp = calloc(plan->n, sizeof(*tmp))) == NULL)
+	if ((tmp = calloc(plan->n, sizeof(*tmp))) == NULL ||
+	    (run_si = calloc(plan->n, sizeof(*run_si))) == NULL ||
+	    (run_add = calloc(plan->n, sizeof(*run_add))) == NULL ||
+	    (run_loc = calloc(plan->n, sizeof(*run_loc))) == NULL)
 		goto nomem;
 	for (i = 0; i < plan->n; i++) {
 		const struct plan_item *it = &plan->v[i];
+		const struct ruleset *rs;
 
 		add = it->op == PLAN_ADD;
-		set = (add ? next : prev)->sets[ruleset_find_set(add ? next :
-		    prev, it->name)];
-		cs = cur_set(n, it->name);
-		tmp[i].key_type = cs->key_type;
-		tmp[i].key_len = cs->key_len;
-		tmp[i].flags = cs->flags;
-		if (compile_set_elem(set, &it->key, &tmp[i]) == -1)
+		rs = add ? next : prev;
+		if (nruns == 0 || run_add[nruns - 1] != add ||
+		    strcmp(n->cur.sets[run_si[nruns - 1]].name,
+		    it->name) != 0) {
+			set = rs->sets[ruleset_find_set(rs, it->name)];
+			si = cur_set_index(n, it->name);
+			cs = &n->cur.sets[si];
+			tmp[nruns].key_type = cs->key_type;
+			tmp[nruns].key_len = cs->key_len;
+			tmp[nruns].flags = cs->flags;
+			run_si[nruns] = (size_t)si;
+			run_add[nruns] = add;
+			run_loc[nruns] = &set->loc;
+			nruns++;
+		}
+		if (compile_set_elem(set, &it->key, &tmp[nruns - 1]) == -1)
 			goto nomem;
 	}
 	for (tries = 0; tries < 3; tries++) {
@@ -1817,20 +2740,18 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 		memset(&n->stats, 0, sizeof(n->stats));
 		if (batch_begin(n, &b, genid) == -1)
 			goto nomem;
-		for (i = 0; i < plan->n; i++) {
-			add = plan->v[i].op == PLAN_ADD;
-			cs = cur_set(n, plan->v[i].name);
+		for (i = 0; i < nruns; i++) {
+			add = run_add[i];
+			cs = &n->cur.sets[run_si[i]];
 			free(v);
 			if ((v = calloc(tmp[i].nelems + 1, sizeof(*v))) == NULL)
 				goto nomem;
 			for (j = 0; j < tmp[i].nelems; j++)
 				v[j] = &tmp[i].elems[j];
 			tmp[i].name = cs->name;	/* borrowed for messages */
-			j = (size_t)ruleset_find_set(add ? next : prev,
-			    plan->v[i].name);
 			if (tmp[i].nelems > 0 && emit_elems(n, &b, &tmp[i],
 			    false, 0, v, tmp[i].nelems, !add,
-			    &(add ? next : prev)->sets[j]->loc) == -1)
+			    run_loc[i]) == -1)
 				goto nomem;
 			tmp[i].name = NULL;
 			if (add)
@@ -1854,14 +2775,11 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 		    "nothing was applied");
 		goto out;
 	}
-	for (i = 0; i < plan->n; i++) {
-		cs = cur_set(n, plan->v[i].name);
-		if (cur_elems_update(cs, &tmp[i],
-		    plan->v[i].op == PLAN_ADD) == -1) {
+	for (i = 0; i < nruns; i++)
+		if (cur_elems_update(n, run_si[i], &tmp[i], run_add[i]) == -1) {
 			state_clear(n);	/* the next apply rebuilds */
 			break;
 		}
-	}
 	if (get_genid(n, &n->genid) == -1)
 		n->genid = 0;
 	rc = 0;
@@ -1869,6 +2787,9 @@ apply_elems(struct nft *n, const struct ruleset *prev,
  nomem:
 	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
  out:
+	free(run_si);
+	free(run_add);
+	free(run_loc);
 	if (tmp != NULL)
 		for (i = 0; i < plan->n; i++) {
 			tmp[i].name = NULL;
@@ -1876,6 +2797,529 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 		}
 	free(tmp);
 	free(v);
+	batch_free(&b);
+	return rc;
+}
+
+/*
+ * A set the kernel holds as an interval set stays one when its last
+ * network goes: made a hash set again, it would have to be made anew with
+ * every rule that uses it (and their counters).
+ */
+static int
+keep_interval(struct nft *n, const struct ruleset *next, struct cplan *p)
+{
+	const struct cset *old;
+	const struct set *set;
+	struct cset *cs;
+	ssize_t si;
+	size_t i, j;
+
+	for (i = 0; i < p->nsets; i++) {
+		cs = &p->sets[i];
+		if ((cs->flags & NFT_SET_INTERVAL) ||
+		    (old = cplan_set(&n->cur, cs->name)) == NULL ||
+		    !(old->flags & NFT_SET_INTERVAL) ||
+		    (si = ruleset_find_set(next, cs->name)) == -1)
+			continue;
+		set = next->sets[si];
+		cs->flags |= NFT_SET_INTERVAL;
+		cs->nelems = 0;
+		for (j = 0; j < set->nelems; j++)
+			if (compile_set_elem(set, &set->elems[j], cs) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* --- splitting a segment that grew ------------------------------------- */
+
+/*
+ * Moves the second half of segment k of chain c into a new sub-chain
+ * right after it, in one transaction: the moved rules are compiled again
+ * from the model (their hash must not change) and start with the counters
+ * the kernel had for them a moment before. Returns 0 / -1; on -1 nothing
+ * changed, or our picture was dropped.
+ */
+static int
+split_seg(struct nft *n, const struct ruleset *next,
+    const struct strmap *byname, struct kchain *c, size_t k)
+{
+	struct kseg *sg = c->segs[k], *ns = NULL;
+	struct cplan tmp;
+	struct dump dp = { 0 };
+	struct batch b = { 0 };
+	struct reply rp = { 0 };
+	struct diags d;
+	struct strmap *ctr = NULL;
+	struct kent *e;
+	const struct rule *ru;
+	size_t m = sg->n / 2, cnt = sg->n - m, i, j, first, *ci = NULL;
+	uint64_t *nh = NULL, jump = 0;
+	struct seed *seeds = NULL;
+	char name[600], oname[600];
+	uint32_t id, genid;
+	int tries, rc = -1;
+
+	memset(&tmp, 0, sizeof(tmp));
+	diags_init(&d);
+	if ((ci = calloc(cnt, sizeof(*ci))) == NULL ||
+	    (nh = calloc(cnt, sizeof(*nh))) == NULL ||
+	    (seeds = calloc(cnt, sizeof(*seeds))) == NULL)
+		goto out;
+	for (i = 0; i < cnt; i++) {
+		e = sg->v[m + i];
+		if ((ru = strmap_get(byname, e->key,
+		    key_name_len(e->key))) == NULL)
+			goto out;
+		first = tmp.nrules;
+		if (compile_rule_chains(next, ru, &tmp, &d) == -1)
+			goto out;
+		for (j = first; j < tmp.nrules; j++)
+			if (strcmp(tmp.rules[j].chain, c->def.name) == 0 &&
+			    strcmp(tmp.rules[j].key, e->key) == 0)
+				break;
+		if (j == tmp.nrules ||
+		    cplan_rule_hash(&tmp.rules[j]) != e->hash)
+			goto out;	/* the model is not what the kernel has */
+		ci[i] = j;
+	}
+	/* the counters, as late as possible */
+	seg_chain(c, sg, oname, sizeof(oname));
+	dp.counters = true;
+	if (dump_one(n, oname, NULL, &dp) == -1 || dp.err ||
+	    (ctr = strmap_new(dp.n)) == NULL)
+		goto out;
+	for (j = 0; j < dp.n; j++)
+		if (strmap_put(ctr, &dp.v[j].handle, sizeof(dp.v[j].handle),
+		    &dp.v[j]) == -1)
+			goto out;
+	for (i = 0; i < cnt; i++) {
+		const struct dumped *x = strmap_get(ctr, &sg->v[m + i]->handle,
+		    sizeof(uint64_t));
+
+		if (x != NULL) {
+			seeds[i].packets = x->packets;
+			seeds[i].bytes = x->bytes;
+			seeds[i].set = true;
+		}
+	}
+	id = c->next_id++;
+	snprintf(name, sizeof(name), "%s/%u", c->def.name, id);
+	for (tries = 0; tries < 3; tries++) {
+		if (get_genid(n, &genid) == -1)
+			goto out;
+		batch_free(&b);
+		memset(&rp, 0, sizeof(rp));
+		rp.echo = true;
+		if (batch_begin(n, &b, genid) == -1 ||
+		    emit_subchain(n, &b, name, false) == -1 ||
+		    emit_jump(n, &b, c->def.name, name, after_seg(c, k), true,
+		    &jump) == -1)
+			goto out;
+		for (i = 0; i < cnt; i++)
+			if (emit_rule(n, &b, &tmp.rules[ci[i]], name, 0, true,
+			    &seeds[i], &nh[i]) == -1)
+				goto out;
+		for (i = 0; i < cnt; i++)
+			if (emit_delrule(n, &b, oname, sg->v[m + i]->key,
+			    sg->v[m + i]->handle) == -1)
+				goto out;
+		if (batch_end(n, &b) == -1)
+			goto out;
+		if (batch_send(n, &b, &rp) == 0)
+			break;
+		if (rp.error != ERESTART && rp.error != EINTR)
+			goto out;
+	}
+	if (tries == 3)
+		goto out;
+	n->stats.msgs += b.nobjs;
+	n->stats.bytes += b.len;
+	/* committed: the picture follows */
+	if ((ns = calloc(1, sizeof(*ns))) == NULL ||
+	    ptr_push(&c->segs, &c->nsegs, &c->segs_cap, ns) == -1) {
+		free(ns);
+		goto lost;
+	}
+	memmove(&c->segs[k + 2], &c->segs[k + 1],
+	    (c->nsegs - k - 2) * sizeof(*c->segs));
+	c->segs[k + 1] = ns;
+	ns->id = id;
+	ns->jump = jump;
+	for (i = 0; i < cnt; i++) {
+		e = sg->v[m + i];
+		if (ptr_push(&ns->v, &ns->n, &ns->cap, e) == -1)
+			goto lost;
+		e->seg = ns;
+		e->handle = nh[i];
+		if (nh[i] == 0)
+			goto lost;
+	}
+	sg->n = m;
+	if (jump == 0)
+		goto lost;
+	rc = 0;
+	goto out;
+ lost:
+	state_clear(n);
+ out:
+	strmap_free(ctr);
+	dump_free(&dp);
+	batch_free(&b);
+	cplan_free(&tmp);
+	diags_free(&d);
+	free(ci);
+	free(nh);
+	free(seeds);
+	return rc;
+}
+
+/* Splits every segment that grew past SEG_SPLIT through inserts. */
+static void
+split_big(struct nft *n, const struct ruleset *next)
+{
+	struct strmap *byname = NULL;
+	struct kchain *c;
+	size_t i, k;
+
+	for (i = 0; i < n->st.n && n->have; i++) {
+		c = n->st.v[i];
+		for (k = 0; k < c->nsegs && n->have; k++) {
+			if (c->segs[k]->n <= SEG_SPLIT)
+				continue;
+			if (byname == NULL) {
+				size_t r;
+
+				if ((byname = strmap_new(next->nrules)) == NULL)
+					return;
+				for (r = 0; r < next->nrules; r++)
+					if (strmap_puts(byname,
+					    next->rules[r]->name,
+					    next->rules[r]) == -1) {
+						strmap_free(byname);
+						return;
+					}
+			}
+			/* a failure leaves a big segment: still right */
+			(void)split_seg(n, next, byname, c, k);
+		}
+	}
+	strmap_free(byname);
+}
+
+/* --- one rule at a time ------------------------------------------------ */
+
+struct fitem {
+	const struct rule *ru;
+	size_t		 mi;		/* index in next */
+	size_t		 first;		/* its kernel rules in the compile */
+	size_t		 last;
+};
+
+struct fadd {
+	const struct crule *r;
+	struct kchain	*c;
+	struct kseg	*seg;		/* NULL: a new sub-chain, fsegs[nseg] */
+	size_t		 nseg;
+	struct kent	*before;	/* the rule that follows it, or NULL */
+	uint64_t	 handle;
+};
+
+struct fseg {
+	struct kchain	*c;
+	uint32_t	 id;
+	uint64_t	 jump;
+	bool		 sent;
+	struct kseg	*seg;
+};
+
+static int
+fitem_cmp(const void *a, const void *b)
+{
+	const struct fitem *x = a, *y = b;
+
+	return x->mi < y->mi ? -1 : x->mi > y->mi;
+}
+
+/* The first kernel copy in chain c of the first rule after next->rules[mi]
+ * that has one there and stays: a new rule goes just before it. */
+static struct kent *
+neighbour(struct nft *n, const struct ruleset *next, size_t mi,
+    const struct kchain *c, const struct strmap *planned)
+{
+	struct kent *e;
+	size_t k;
+
+	for (k = mi + 1; k < next->nrules; k++) {
+		if (strmap_gets(planned, next->rules[k]->name) != NULL)
+			continue;
+		for (e = strmap_gets(n->st.names, next->rules[k]->name);
+		    e != NULL; e = e->next_copy)
+			if (e->chain == c)
+				return e;
+	}
+	return NULL;
+}
+
+/*
+ * A plan made of rules alone (the engine's one-item plans, or a replace
+ * that differs in a few rules): only those rules are compiled, their old
+ * copies deleted by handle and the new ones put before the next rule that
+ * stays, found through the names index. Nothing here grows with the
+ * ruleset but the walk to that neighbour. Returns 1 when the plan is not
+ * one this path takes (the caller diffs the whole table), else 0 / -1.
+ */
+static int
+apply_rules(struct nft *n, const struct ruleset *prev,
+    const struct ruleset *next, const struct plan *plan, struct diags *d)
+{
+	struct strmap *planned = NULL, *byname = NULL;
+	struct fitem *items = NULL;
+	struct fadd *adds = NULL, *a;
+	struct fseg *fsegs = NULL;
+	struct kent **dels = NULL, *e;
+	struct cplan tmp;
+	struct batch b = { 0 };
+	struct reply rp = { 0 };
+	struct kseg *last;
+	char name[600];
+	const char *chain;
+	uint64_t before;
+	uint32_t genid;
+	size_t i, j, k, nitems = 0, ndels = 0, dels_cap = 0, nfsegs = 0;
+	ssize_t mi;
+	int tries, rc = -1;
+	static char mark;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (!n->have || prev == NULL || plan == NULL || plan->n == 0 ||
+	    plan->n > FAST_MAX)
+		return 1;
+	for (i = 0; i < plan->n; i++)
+		if (plan->v[i].kind != PLAN_RULE)
+			return 1;
+	if ((planned = strmap_new(plan->n)) == NULL ||
+	    (items = calloc(plan->n, sizeof(*items))) == NULL)
+		goto nomem;
+	/* many rules (a replace that differs in a few hundred): find them
+	 * through an index rather than one walk of the ruleset each */
+	if (plan->n > 16) {
+		if ((byname = strmap_new(next->nrules)) == NULL)
+			goto nomem;
+		for (i = 0; i < next->nrules; i++)
+			if (strmap_puts(byname, next->rules[i]->name,
+			    (void *)(i + 1)) == -1)
+				goto nomem;
+	}
+	for (i = 0; i < plan->n; i++) {
+		const struct plan_item *it = &plan->v[i];
+
+		if (strmap_puts(planned, it->name, &mark) == -1)
+			goto nomem;
+		if (it->op == PLAN_REMOVE || it->op == PLAN_CHANGE)
+			for (e = strmap_gets(n->st.names, it->name); e != NULL;
+			    e = e->next_copy)
+				if (ptr_push(&dels, &ndels, &dels_cap,
+				    e) == -1)
+					goto nomem;
+		if (it->op == PLAN_ADD || it->op == PLAN_CHANGE) {
+			if (byname != NULL)
+				mi = (ssize_t)(size_t)strmap_gets(byname,
+				    it->name) - 1;
+			else
+				mi = ruleset_find_rule(next, it->name);
+			if (mi == -1) {
+				rc = 1;	/* not what next says: diff it */
+				goto out;
+			}
+			items[nitems].ru = next->rules[mi];
+			items[nitems++].mi = (size_t)mi;
+		}
+	}
+	/* in the order of the ruleset, so that rules that go before one
+	 * neighbour go there in order */
+	qsort(items, nitems, sizeof(*items), fitem_cmp);
+	for (i = 0; i < nitems; i++) {
+		items[i].first = tmp.nrules;
+		if (compile_rule_chains(next, items[i].ru, &tmp, d) == -1) {
+			if (d->n == 0)
+				diags_add(d, NULL, "compile: %s",
+				    strerror(ENOMEM));
+			goto out;
+		}
+		items[i].last = tmp.nrules;
+	}
+	n->stats.compiled_rules = nitems;
+	if ((adds = calloc(tmp.nrules + 1, sizeof(*adds))) == NULL ||
+	    (fsegs = calloc(tmp.nrules + 1, sizeof(*fsegs))) == NULL)
+		goto nomem;
+	/* where each copy goes */
+	for (i = 0; i < nitems; i++)
+		for (j = items[i].first; j < items[i].last; j++) {
+			a = &adds[j];
+			a->r = &tmp.rules[j];
+			a->c = kstate_chain(&n->st, a->r->chain);
+			if (a->c == NULL || !a->c->def.pair ||
+			    a->r->name == NULL || a->c->nsegs == 0) {
+				rc = 1;	/* a chain we do not hold */
+				goto out;
+			}
+			a->before = neighbour(n, next, items[i].mi, a->c,
+			    planned);
+			if (a->before != NULL) {
+				a->seg = a->before->seg;
+				continue;
+			}
+			/* at the end: the last sub-chain, a new one when it
+			 * is full */
+			for (k = nfsegs; k > 0; k--)
+				if (fsegs[k - 1].c == a->c)
+					break;
+			if (k > 0) {
+				a->nseg = k - 1;
+				continue;
+			}
+			last = a->c->segs[a->c->nsegs - 1];
+			if (last->n + last->aux < SEG_MAX) {
+				a->seg = last;
+				last->aux++;
+				continue;
+			}
+			fsegs[nfsegs].c = a->c;
+			fsegs[nfsegs].id = a->c->next_id++;
+			a->nseg = nfsegs++;
+		}
+
+	for (tries = 0; tries < 3; tries++) {
+		if (get_genid(n, &genid) == -1) {
+			diags_add(d, NULL, "reading the kernel's ruleset: %s",
+			    strerror(errno));
+			goto out;
+		}
+		batch_free(&b);
+		memset(&rp, 0, sizeof(rp));
+		rp.echo = true;
+		memset(&n->stats, 0, sizeof(n->stats));
+		n->stats.compiled_rules = nitems;
+		for (k = 0; k < nfsegs; k++)
+			fsegs[k].sent = false;
+		if (batch_begin(n, &b, genid) == -1)
+			goto nomem;
+		for (i = 0; i < ndels; i++)
+			if (emit_delrule(n, &b, seg_chain(dels[i]->chain,
+			    dels[i]->seg, name, sizeof(name)), dels[i]->key,
+			    dels[i]->handle) == -1)
+				goto nomem;
+		for (j = 0; j < tmp.nrules; j++) {
+			a = &adds[j];
+			if (a->seg == NULL) {
+				struct fseg *fs = &fsegs[a->nseg];
+
+				snprintf(name, sizeof(name), "%s/%u",
+				    fs->c->def.name, fs->id);
+				if (!fs->sent && (emit_subchain(n, &b, name,
+				    false) == -1 || emit_jump(n, &b,
+				    fs->c->def.name, name, next_handle(
+				    fs->c->own, fs->c->nown, 0), true,
+				    &fs->jump) == -1))
+					goto nomem;
+				fs->sent = true;
+				chain = name;
+				before = 0;
+			} else {
+				chain = seg_chain(a->c, a->seg, name,
+				    sizeof(name));
+				if (a->before != NULL)
+					before = a->before->handle;
+				else if (a->seg->id == 0)
+					before = after_seg(a->c, 0);
+				else
+					before = 0;
+			}
+			if (emit_rule(n, &b, a->r, chain, before, true, NULL,
+			    &a->handle) == -1)
+				goto nomem;
+		}
+		if (b.nobjs == 1) {
+			n->stats.msgs = 0;	/* nothing to send */
+			rc = 0;
+			goto out;
+		}
+		if (batch_end(n, &b) == -1)
+			goto nomem;
+		n->stats.msgs = b.nobjs;
+		n->stats.bytes = b.len;
+		if (batch_send(n, &b, &rp) == 0)
+			break;
+		if (rp.error == ERESTART || rp.error == EINTR)
+			continue;
+		if (nft_table_present(n) != 1 || nft_drifted(n)) {
+			/* our picture is wrong: the caller rebuilds */
+			state_clear(n);
+			rc = 1;
+			goto out;
+		}
+		reply_diag(n, &b, &rp, d);
+		goto out;
+	}
+	if (tries == 3) {
+		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
+		    "nothing was applied");
+		goto out;
+	}
+
+	/* committed: the picture follows */
+	for (i = 0; i < ndels; i++)
+		kent_drop(&n->st, dels[i]);
+	ndels = 0;
+	for (k = 0; k < nfsegs; k++) {
+		if ((fsegs[k].seg = kchain_add_seg(fsegs[k].c,
+		    fsegs[k].id)) == NULL)
+			goto lost;
+		fsegs[k].seg->jump = fsegs[k].jump;
+		if (fsegs[k].jump == 0)
+			goto lost;
+	}
+	for (j = 0; j < tmp.nrules; j++) {
+		a = &adds[j];
+		if (a->handle == 0 || (e = kent_new(a->r->key)) == NULL)
+			goto lost;
+		e->hash = cplan_rule_hash(a->r);
+		e->handle = a->handle;
+		if (kent_link(&n->st, a->c, a->seg != NULL ? a->seg :
+		    fsegs[a->nseg].seg, e, a->before) == -1) {
+			if (e->chain == NULL)
+				free(e);
+			goto lost;
+		}
+	}
+	split_big(n, next);
+	if (get_genid(n, &n->genid) == -1)
+		n->genid = 0;
+	rc = 0;
+	goto out;
+ lost:
+	/* the kernel has the change but our picture of it is incomplete:
+	 * the next change rebuilds the table */
+	state_clear(n);
+	get_genid(n, &n->genid);
+	rc = 0;
+	goto out;
+ nomem:
+	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+ out:
+	if (adds != NULL)
+		for (j = 0; j < tmp.nrules; j++)
+			if (adds[j].seg != NULL && n->have)
+				adds[j].seg->aux = 0;
+	free(adds);
+	free(fsegs);
+	free(dels);
+	free(items);
+	strmap_free(planned);
+	strmap_free(byname);
+	cplan_free(&tmp);
 	batch_free(&b);
 	return rc;
 }
@@ -1888,7 +3332,7 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	struct batch b = { 0 };
 	struct reply rp = { 0 };
 	uint32_t genid;
-	size_t i;
+	size_t i, k, j;
 	int present, tries, rc = -1;
 	bool full, rebuilt = false;
 
@@ -1900,13 +3344,19 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	/* elements alone (fwctl block ...): no compile, no diff */
 	if (plan_elements_only(n, prev, next, plan))
 		return apply_elems(n, prev, next, plan, d);
+	/* rules alone: those rules, nothing else */
+	if ((rc = apply_rules(n, prev, next, plan, d)) != 1)
+		return rc;
+	rc = -1;
+	memset(&n->stats, 0, sizeof(n->stats));
+	cur_pack(n);
 	if (compile_ruleset(next, n->table, &w.next, d) == -1)
 		return -1;
-	if ((w.texts = calloc(w.next.nrules + 1, sizeof(char *))) == NULL)
+	if (keep_interval(n, next, &w.next) == -1 ||
+	    (w.hash = calloc(w.next.nrules + 1, sizeof(*w.hash))) == NULL)
 		goto nomem;
 	for (i = 0; i < w.next.nrules; i++)
-		if ((w.texts[i] = cplan_rule_format(&w.next.rules[i])) == NULL)
-			goto nomem;
+		w.hash[i] = cplan_rule_hash(&w.next.rules[i]);
 
 	for (tries = 0; tries < 3; tries++) {
 		full = !n->have;
@@ -1918,12 +3368,10 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		}
 		batch_free(&b);
 		memset(&rp, 0, sizeof(rp));
-		free(w.kept);
-		free(w.handles);
-		w.kept = NULL;
-		w.handles = NULL;
+		kstate_free(&w.st);
 		memset(&n->stats, 0, sizeof(n->stats));
 		n->stats.full_rebuild = full;
+		n->stats.compiled_rules = next->nrules + next->nnats;
 		if (full && present == 1 && w.seeds == NULL)
 			seed_counters(n, &w);
 		if (batch_begin(n, &b, genid) == -1 ||
@@ -1932,13 +3380,14 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		if (!full && b.nobjs == 1) {
 			/* nothing differs: no transaction at all */
 			n->stats.msgs = 0;
-			break;
+			rc = 0;
+			goto out;
 		}
 		if (batch_end(n, &b) == -1)
 			goto nomem;
 		n->stats.msgs = b.nobjs;
 		n->stats.bytes = b.len;
-		rp.handles = w.echo ? w.handles : NULL;
+		rp.echo = w.echo;
 		if (batch_send(n, &b, &rp) == 0)
 			break;
 		if (rp.error == ERESTART || rp.error == EINTR) {
@@ -1973,36 +3422,48 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		goto out;
 	}
 	n->flags_known = true;
+	batch_free(&b);		/* its memory, before the dump */
 	/* committed: learn the handles of the new rules */
-	if (!w.echo && learn_handles(n, &w) == -1) {
-		/* the kernel has the change; we lost track of handles, so the
-		 * next change rebuilds the table */
-		state_clear(n);
-		get_genid(n, &n->genid);
-		rc = 0;
-		goto out;
-	}
-	for (i = 0; i < w.next.nrules; i++) {
-		if (w.handles[i] == 0) {
-			state_clear(n);
-			get_genid(n, &n->genid);
-			rc = 0;
-			goto out;
+	if (!w.echo && (!full || !predicted_right(n, &w)) &&
+	    learn_handles(n, &w) == -1)
+		goto lost;
+	for (i = 0; i < w.st.n; i++) {
+		struct kchain *c = w.st.v[i];
+
+		for (j = 0; j < c->nown; j++)
+			if (c->own[j]->handle == 0)
+				goto lost;
+		for (k = 0; k < c->nsegs; k++) {
+			if (k > 0 && c->segs[k]->jump == 0)
+				goto lost;
+			c->segs[k]->fresh = false;
+			for (j = 0; j < c->segs[k]->n; j++)
+				if (c->segs[k]->v[j]->handle == 0)
+					goto lost;
 		}
-		w.next.rules[i].loc = NULL;	/* the model may go away */
 	}
 	for (i = 0; i < w.next.nsets; i++)
-		w.next.sets[i].loc = NULL;
-	state_clear(n);
-	n->cur = w.next;
-	n->texts = w.texts;
-	n->handles = w.handles;
+		w.next.sets[i].loc = NULL;	/* the model may go away */
+	state_clear(n);		/* the element indexes too */
+	n->st = w.st;
+	memset(&w.st, 0, sizeof(w.st));
+	n->cur.sets = w.next.sets;
+	n->cur.nsets = w.next.nsets;
+	n->cur.sets_cap = w.next.sets_cap;
+	w.next.sets = NULL;
+	w.next.nsets = 0;
+	w.next.sets_cap = 0;
 	n->have = true;
-	memset(&w.next, 0, sizeof(w.next));
-	w.texts = NULL;
-	w.handles = NULL;
+	split_big(n, next);
 	if (get_genid(n, &n->genid) == -1)
 		n->genid = 0;
+	rc = 0;
+	goto out;
+ lost:
+	/* the kernel has the change; we lost track of handles, so the next
+	 * change rebuilds the table */
+	state_clear(n);
+	get_genid(n, &n->genid);
 	rc = 0;
 	goto out;
  nomem:
@@ -2010,6 +3471,8 @@ nft_apply(struct nft *n, const struct ruleset *prev,
  out:
 	batch_free(&b);
 	work_free(&w);
+	/* a big compile leaves the heap large; give it back */
+	malloc_trim(0);
 	return rc;
 }
 
@@ -2038,6 +3501,7 @@ nft_counters(struct nft *n, struct nft_counters *out, struct diags *d)
 	char name[FWCTL_NAME_MAX + 1];
 
 	memset(out, 0, sizeof(*out));
+	dp.counters = true;
 	if (dump_rules(n, &dp) == -1) {
 		diags_add(d, NULL, "reading counters of table inet %s: %s",
 		    n->table, strerror(errno));
@@ -2095,8 +3559,9 @@ nft_drifted(struct nft *n)
 {
 	struct dump dp = { 0 };
 	struct strmap *h;
+	struct kchain *c;
 	uint32_t genid;
-	size_t i;
+	size_t i, j, k, total = 0;
 	bool drift = false;
 	char key[32];
 
@@ -2110,10 +3575,6 @@ nft_drifted(struct nft *n)
 		return true;
 	if (dump_rules(n, &dp) == -1)
 		return false;
-	if (dp.n != n->cur.nrules) {
-		dump_free(&dp);
-		return true;
-	}
 	if ((h = strmap_new(dp.n)) == NULL) {
 		dump_free(&dp);
 		return false;
@@ -2122,11 +3583,26 @@ nft_drifted(struct nft *n)
 		snprintf(key, sizeof(key), "%" PRIu64, dp.v[i].handle);
 		strmap_puts(h, key, (void *)1);
 	}
-	for (i = 0; i < n->cur.nrules && !drift; i++) {
-		snprintf(key, sizeof(key), "%" PRIu64, n->handles[i]);
-		if (strmap_gets(h, key) == NULL)
-			drift = true;
+#define HAVE(hd) do {							\
+	snprintf(key, sizeof(key), "%" PRIu64, (hd));			\
+	total++;							\
+	if (strmap_gets(h, key) == NULL)				\
+		drift = true;						\
+} while (0)
+	for (i = 0; i < n->st.n && !drift; i++) {
+		c = n->st.v[i];
+		for (j = 0; j < c->nown; j++)
+			HAVE(c->own[j]->handle);
+		for (k = 0; k < c->nsegs; k++) {
+			if (k > 0)
+				HAVE(c->segs[k]->jump);
+			for (j = 0; j < c->segs[k]->n; j++)
+				HAVE(c->segs[k]->v[j]->handle);
+		}
 	}
+#undef HAVE
+	if (total != dp.n)
+		drift = true;
 	strmap_free(h);
 	dump_free(&dp);
 	if (!drift)

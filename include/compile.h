@@ -5,8 +5,9 @@
  * named sets and rules made of expressions that map one to one onto
  * nf_tables expressions. It holds no libnftnl object, so unit tests compare
  * it as data and as text (cplan_rule_format), and nft.c alone translates it
- * into netlink messages. nft.c also diffs two plans rule by rule: a rule's
- * identity is (chain, key), its content the text of its expressions.
+ * into netlink messages. nft.c also diffs the plan against what the kernel
+ * holds rule by rule: a rule's identity is (chain, key), its content a hash
+ * of its expressions (cplan_rule_hash).
  *
  * Layout of the table is described in docs/design-compile.md.
  */
@@ -134,6 +135,9 @@ struct cchain {
 	uint32_t	 hook;		/* NF_INET_* */
 	int32_t		 prio;
 	int		 policy;	/* NF_ACCEPT / NF_DROP */
+	bool		 pair;		/* a zone pair's chain: user rules, then
+					 * fwctl's own (nft.c may spread the
+					 * user rules over sub-chains) */
 };
 
 struct cplan {
@@ -155,6 +159,13 @@ int		 compile_ruleset(const struct ruleset *, const char *table,
 		    struct cplan *, struct diags *);
 void		 cplan_free(struct cplan *);
 
+/* The kernel rules of one model rule, in every pair chain it covers and in
+ * the order compile_ruleset gives them, appended to p (which needs no
+ * chains). rs is the ruleset the rule belongs to (zones, sets). Returns 0,
+ * or -1 with diags. */
+int		 compile_rule_chains(const struct ruleset *, const struct rule *,
+		    struct cplan *, struct diags *);
+
 /* Lookups for tests and nft.c; NULL when absent. */
 const struct cchain *cplan_chain(const struct cplan *, const char *name);
 const struct cset *cplan_set(const struct cplan *, const char *name);
@@ -165,9 +176,13 @@ size_t		 cplan_chain_nrules(const struct cplan *, const char *chain);
 
 /* Text of a rule's expressions, e.g.
  * "meta l4proto; cmp eq 06; payload th 2 2; cmp eq 0016; counter; accept",
- * anonymous sets written inline ("lookup {0016,0050-01bb}"); the identity
- * of the rule's content for diffs. Caller frees. */
+ * anonymous sets written inline ("lookup {0016,0050-01bb}"), for tests and
+ * messages. Caller frees. */
 char		*cplan_rule_format(const struct crule *);
+/* A 64-bit hash of what the kernel holds for a rule (expressions, their
+ * anonymous sets and the comment): equal hashes mean the same rule, for
+ * diffs that keep no text. */
+uint64_t	 cplan_rule_hash(const struct crule *);
 /* One set's definition ("ipv4 interval timeout 3600000"), caller frees. */
 char		*cplan_set_format(const struct cset *);
 /* One element as text, into buf. */
@@ -186,7 +201,11 @@ enum verdict	 compile_policy_verdict(const struct ruleset *,
 		    const char *from, const char *to, const char **why);
 
 /* Set elements of a model set, as plan elements (interval pairs where the
- * set is an interval set). Appends to cs. */
+ * set is an interval set: cs->flags has NFT_SET_INTERVAL). Appends to cs.
+ * A named set is an interval set when one of its elements is a network
+ * or a port range (compile_elem_single false), else a hash set. */
+bool		 compile_elem_single(const struct set *,
+		    const struct set_elem *);
 int		 compile_set_elem(const struct set *, const struct set_elem *,
 		    struct cset *);
 

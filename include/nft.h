@@ -41,6 +41,8 @@ struct nft_stats {
 	size_t	 elems_deleted;
 	size_t	 bytes;		/* size of the batch */
 	bool	 full_rebuild;	/* the table was rebuilt from scratch */
+	size_t	 compiled_rules; /* model rules (and nat entries) compiled */
+	size_t	 chains_added;	/* NEWCHAIN, sub-chains included */
 };
 
 /* Opens the netlink socket for table "inet <table>". Does not touch the

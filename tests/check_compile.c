@@ -498,17 +498,19 @@ START_TEST(named_sets)
 	    "set six ipv6 { fd00::/64 }\n"
 	    "set pp port { 22, 1000-2000 }\n", &p);
 	ck_assert_uint_eq(p.nsets, 4);
+	/* no network, no range: a hash set */
 	s = cplan_set(&p, "bl");
 	ck_assert_uint_eq(s->key_type, CTYPE_IPV4);
 	ck_assert_uint_eq(s->key_len, 4);
-	ck_assert(s->flags & NFT_SET_INTERVAL);
+	ck_assert(!(s->flags & NFT_SET_INTERVAL));
 	ck_assert(s->flags & NFT_SET_TIMEOUT);
 	ck_assert_uint_eq(s->timeout_ms, 3600000);
 	ck_assert_uint_eq(s->nelems, 0);
 	def = cplan_set_format(s);
-	ck_assert_str_eq(def, "ipv4 interval timeout 3600000");
+	ck_assert_str_eq(def, "ipv4 timeout 3600000");
 	free(def);
 	s = cplan_set(&p, "adm");
+	ck_assert(s->flags & NFT_SET_INTERVAL);
 	ck_assert_uint_eq(s->nelems, 4);
 	ck_assert_str_eq(cplan_elem_format(s, &s->elems[0], buf, sizeof(buf)),
 	    "10.0.0.5");
@@ -520,9 +522,23 @@ START_TEST(named_sets)
 	ck_assert_uint_eq(s->key_type, CTYPE_IPV6);
 	ck_assert_uint_eq(s->key_len, 16);
 	s = cplan_set(&p, "pp");
+	ck_assert(s->flags & NFT_SET_INTERVAL);
 	ck_assert_uint_eq(s->key_type, CTYPE_PORT);
 	ck_assert_str_eq(cplan_elem_format(s, &s->elems[3], buf, sizeof(buf)),
 	    "end 2001");
+	cplan_free(&p);
+
+	/* hosts and single ports alone: hash sets, one element each */
+	compile_ok("set h ipv4 { 10.0.0.5, 10.0.0.7 }\n"
+	    "set q port { 22, 80 }\n", &p);
+	s = cplan_set(&p, "h");
+	ck_assert(!(s->flags & NFT_SET_INTERVAL));
+	ck_assert_uint_eq(s->nelems, 2);
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[1], buf, sizeof(buf)),
+	    "10.0.0.7");
+	s = cplan_set(&p, "q");
+	ck_assert(!(s->flags & NFT_SET_INTERVAL));
+	ck_assert_uint_eq(s->nelems, 2);
 	cplan_free(&p);
 }
 END_TEST
@@ -545,6 +561,7 @@ START_TEST(element_timeouts)
 	e.timeout_ms = 60000;
 	cs.key_len = 4;
 	cs.key_type = CTYPE_IPV4;
+	cs.flags = NFT_SET_INTERVAL | NFT_SET_TIMEOUT;
 	ck_assert_int_eq(compile_set_elem(s, &e, &cs), 0);
 	ck_assert_uint_eq(cs.nelems, 2);
 	ck_assert_str_eq(cplan_elem_format(&cs, &cs.elems[0], buf,
@@ -587,6 +604,113 @@ START_TEST(pair_names)
 }
 END_TEST
 
+/*
+ * One rule compiled alone (the single-rule path of nft.c) gives exactly
+ * the kernel rules the whole compile gives it, in the same chains and
+ * order, with the same hashes.
+ */
+START_TEST(one_rule_alone)
+{
+	static const char *const names[] = { "a", "b", "c", "d", "e" };
+	struct ruleset *rs = load("zone lan { interface lan0 }\n"
+	    "zone wan { interface wan0 }\n"
+	    "zone dmz { network 10.9.0.0/16 }\n"
+	    "set adm4 ipv4 { 10.0.0.1 }\n"
+	    "rule a from lan to self tcp dport 22 accept\n"
+	    "rule b from any to self tcp dport { 80, 443 } src { 10.0.0.0/8, "
+	    "fd00::/8 } accept\n"
+	    "rule c from any to any udp dport 53 drop\n"
+	    "rule d from self to wan icmp accept\n"
+	    "rule e from wan to any src @adm4 reject comment \"x\"\n");
+	struct cplan whole, one;
+	struct diags d;
+	size_t i, j, k;
+
+	diags_init(&d);
+	ck_assert_int_eq(compile_ruleset(rs, NULL, &whole, &d), 0);
+	for (k = 0; k < sizeof(names) / sizeof(*names); k++) {
+		const struct rule *ru = rs->rules[ruleset_find_rule(rs,
+		    names[k])];
+
+		memset(&one, 0, sizeof(one));
+		ck_assert_int_eq(compile_rule_chains(rs, ru, &one, &d), 0);
+		ck_assert_uint_ge(one.nrules, 1);
+		/* the whole compile's copies of the rule, in order */
+		for (i = 0, j = 0; i < whole.nrules; i++) {
+			const struct crule *w = &whole.rules[i];
+			char *a, *b;
+
+			if (w->name == NULL || strcmp(w->name, names[k]) != 0)
+				continue;
+			ck_assert_uint_lt(j, one.nrules);
+			ck_assert_str_eq(one.rules[j].chain, w->chain);
+			ck_assert_str_eq(one.rules[j].key, w->key);
+			a = cplan_rule_format(w);
+			b = cplan_rule_format(&one.rules[j]);
+			ck_assert_str_eq(a, b);
+			free(a);
+			free(b);
+			ck_assert(cplan_rule_hash(&one.rules[j]) ==
+			    cplan_rule_hash(w));
+			j++;
+		}
+		ck_assert_uint_eq(j, one.nrules);
+		cplan_free(&one);
+	}
+	/* b names both families and covers every side but self's own:
+	 * one copy per family in each of lan-self, wan-self, dmz-self,
+	 * any-self */
+	memset(&one, 0, sizeof(one));
+	ck_assert_int_eq(compile_rule_chains(rs, rs->rules[1], &one, &d), 0);
+	ck_assert_uint_eq(one.nrules, 8);
+	ck_assert_str_eq(one.rules[0].key, "b#4");
+	ck_assert_str_eq(one.rules[1].key, "b#6");
+	cplan_free(&one);
+	cplan_free(&whole);
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
+/* The hash tells rules apart by everything the kernel holds. */
+START_TEST(rule_hash)
+{
+	static const char *const rules[] = {
+		"rule a from lan to self tcp dport 22 accept",
+		"rule a from lan to self tcp dport 23 accept",
+		"rule a from lan to self udp dport 22 accept",
+		"rule a from lan to self tcp dport 22 drop",
+		"rule a from lan to self tcp dport 22 accept comment \"x\"",
+		"rule a from lan to self tcp dport { 22, 80 } accept",
+		"rule a from lan to self tcp dport { 22, 81 } accept",
+		"rule a from lan to self tcp dport 22 src 10.0.0.0/8 accept",
+		"rule a from lan to self tcp dport 22 src 10.0.0.0/9 accept",
+		"rule a from lan to self tcp dport 22 log accept",
+		"rule a from lan to self tcp dport 22 limit 5/second accept",
+	};
+	enum { NR = sizeof(rules) / sizeof(*rules) };
+	uint64_t h[NR], again;
+	char text[512];
+	struct cplan p;
+	size_t i, j;
+
+	for (i = 0; i < NR; i++) {
+		snprintf(text, sizeof(text), "%s%s\n", zones2, rules[i]);
+		compile_ok(text, &p);
+		h[i] = cplan_rule_hash(cplan_rule(&p, "lan-self", "a"));
+		cplan_free(&p);
+		compile_ok(text, &p);
+		again = cplan_rule_hash(cplan_rule(&p, "lan-self", "a"));
+		cplan_free(&p);
+		ck_assert_msg(again == h[i], "hash of %s is not stable",
+		    rules[i]);
+		for (j = 0; j < i; j++)
+			ck_assert_msg(h[i] != h[j], "%s and %s hash alike",
+			    rules[i], rules[j]);
+	}
+}
+END_TEST
+
 static Suite *
 compile_suite(void)
 {
@@ -608,6 +732,8 @@ compile_suite(void)
 	tcase_add_test(tc, named_sets);
 	tcase_add_test(tc, element_timeouts);
 	tcase_add_test(tc, pair_names);
+	tcase_add_test(tc, one_rule_alone);
+	tcase_add_test(tc, rule_hash);
 	suite_add_tcase(s, tc);
 	return s;
 }

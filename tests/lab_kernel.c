@@ -147,6 +147,27 @@ apply(struct ruleset *rs)
 	assert_other();
 }
 
+/* Applies rs on top of cur the way the engine sends a single change: a
+ * one-item plan (takes rs). */
+static void
+apply_plan(struct ruleset *rs, enum plan_op op, const char *name)
+{
+	struct diags d;
+	struct plan pl;
+
+	plan_init(&pl);
+	ck_assert_int_eq(plan_add(&pl, op, PLAN_RULE, name), 0);
+	diags_init(&d);
+	if (nft_apply(nf, cur, rs, &pl, &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("nft_apply failed");
+	}
+	diags_free(&d);
+	plan_free(&pl);
+	ruleset_free(cur);
+	cur = rs;
+}
+
 static void
 apply_text(const char *text)
 {
@@ -199,7 +220,8 @@ nft_json(void)
 }
 
 /* The i-th rule object (in listing order) with this comment and chain
- * (NULL: any chain), or NULL. */
+ * (NULL: any chain; a pair chain's sub-chains "<chain>/<n>" count as the
+ * chain), or NULL. */
 static json_t *
 json_rule(json_t *root, const char *chain, const char *comment, int nth)
 {
@@ -214,7 +236,9 @@ json_rule(json_t *root, const char *chain, const char *comment, int nth)
 		ch = json_string_value(json_object_get(r, "chain"));
 		if (c == NULL || strcmp(c, comment) != 0)
 			continue;
-		if (chain != NULL && (ch == NULL || strcmp(ch, chain) != 0))
+		if (chain != NULL && (ch == NULL ||
+		    strncmp(ch, chain, strlen(chain)) != 0 ||
+		    (ch[strlen(chain)] != '\0' && ch[strlen(chain)] != '/')))
 			continue;
 		if (nth-- == 0)
 			return r;
@@ -698,7 +722,7 @@ START_TEST(big_ruleset_incremental)
 	ck_assert(!st->full_rebuild);
 	ck_assert_uint_eq(st->rules_added, 0);
 	ck_assert_uint_eq(st->rules_deleted, 0);
-	ck_assert_uint_eq(st->elems_added, 2);	/* interval start and end */
+	ck_assert_uint_eq(st->elems_added, 1);	/* hosts only: a hash set */
 	ck_assert_uint_eq(st->msgs, 3);
 	out = lab_output(lab, "router", "nft list set inet fwctl bl");
 	ck_assert_ptr_nonnull(out);
@@ -735,12 +759,23 @@ START_TEST(big_ruleset_incremental)
 	json_object_foreach(h1, k, v)
 		ck_assert_msg(json_equal(v, json_object_get(h2, k)),
 		    "rule %s changed handle", k);
-	ck_assert_ptr_nonnull(json_object_get(h2, "lan-self/mid"));
+	{
+		int seen = 0;
+
+		/* in lan-self or one of its sub-chains */
+		json_object_foreach(h2, k, v)
+			if (strncmp(k, "lan-self", 8) == 0 &&
+			    strlen(k) > 4 && strcmp(k + strlen(k) - 4,
+			    "/mid") == 0)
+				seen++;
+		ck_assert_int_eq(seen, 1);
+	}
 	json_decref(h1);
 	json_decref(h2);
 
-	/* the new rule sits where it belongs: after r4999, before r5000 */
-	out = lab_output(lab, "router", "nft list chain inet fwctl lan-self "
+	/* the new rule sits where it belongs: after r4999, before r5000
+	 * (in one of lan-self's sub-chains) */
+	out = lab_output(lab, "router", "nft list table inet fwctl "
 	    "| grep -n -e '\"r4999\"' -e '\"mid\"' -e '\"r5000\"' "
 	    "| cut -d: -f2- | tr -s ' \\t' ' '");
 	ck_assert_ptr_nonnull(out);
@@ -770,6 +805,279 @@ START_TEST(big_ruleset_incremental)
 	ck_assert_uint_eq(st->rules_added, 0);
 	ck_assert_uint_eq(st->msgs, 3);
 	must_tcp("lan", R_LAN, 15000);
+	finish();
+}
+END_TEST
+
+/* Rules of every chain whose name is prefix or prefix/<n>: the number of
+ * such chains, the largest rule count of one of them. */
+static void
+chain_sizes(json_t *j, const char *prefix, int *nchains, int *largest)
+{
+	json_t *o, *r, *counts = json_object();
+	const char *ch, *k;
+	size_t i, len = strlen(prefix);
+	json_t *v;
+
+	json_array_foreach(json_object_get(j, "nftables"), i, o) {
+		if ((r = json_object_get(o, "rule")) == NULL)
+			continue;
+		ch = json_string_value(json_object_get(r, "chain"));
+		if (ch == NULL || strncmp(ch, prefix, len) != 0 ||
+		    (ch[len] != '\0' && ch[len] != '/'))
+			continue;
+		v = json_object_get(counts, ch);
+		json_object_set_new(counts, ch, json_integer(v ?
+		    json_integer_value(v) + 1 : 1));
+	}
+	*nchains = 0;
+	*largest = 0;
+	json_object_foreach(counts, k, v) {
+		(*nchains)++;
+		if (json_integer_value(v) > *largest)
+			*largest = (int)json_integer_value(v);
+	}
+	json_decref(counts);
+}
+
+/* Line order of three comments in `nft list table`: a before b before c. */
+static void
+assert_order(const char *a, const char *b, const char *c)
+{
+	char *out = lab_output(lab, "router", "nft list table inet fwctl "
+	    "| grep -n -e 'comment \"%s\"' -e 'comment \"%s\"' "
+	    "-e 'comment \"%s\"' | cut -d: -f1 | tr '\\n' ' '", a, b, c);
+	int la = 0, lb = 0, lc = 0;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(sscanf(out, "%d %d %d", &la, &lb, &lc), 3);
+	free(out);
+	/* grep prints in file order: check which is which */
+	out = lab_output(lab, "router", "nft list table inet fwctl "
+	    "| grep -e 'comment \"%s\"' -e 'comment \"%s\"' "
+	    "-e 'comment \"%s\"' | grep -o 'comment \"[^\"]*\"' "
+	    "| tr '\\n' ' '", a, b, c);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, a) < strstr(out, b) &&
+	    strstr(out, b) < strstr(out, c), "order: %s", out);
+	free(out);
+}
+
+/* Packets counted for a rule (all its copies), through nft_counters. */
+static uint64_t
+rule_packets(const char *name)
+{
+	struct nft_counters c;
+	struct diags d;
+	uint64_t pk = 0;
+	size_t i;
+
+	diags_init(&d);
+	ck_assert_int_eq(nft_counters(nf, &c, &d), 0);
+	for (i = 0; i < c.n; i++)
+		if (strcmp(c.v[i].name, name) == 0)
+			pk = c.v[i].packets;
+	nft_counters_free(&c);
+	diags_free(&d);
+	return pk;
+}
+
+START_TEST(single_rules_and_subchains)
+{
+	enum { N = 10000, MORE = 300, SEG = 512 };
+	const struct nft_stats *st;
+	struct ruleset *next;
+	struct rule *ru;
+	struct diags d;
+	struct plan pl;
+	char *text, *p, line[128];
+	int i, nch, big, nch0, added_chains = 0;
+	uint64_t pk0;
+	ssize_t k;
+	json_t *j;
+
+	start();
+	serve("router", "tcp", 16000);
+	serve("router", "tcp", 16002);
+	serve("router", "tcp", 29999);
+	serve("router", "tcp", 31000 + 2 * MORE - 1);
+	text = malloc((size_t)N * 80 + 1024);
+	ck_assert_ptr_nonnull(text);
+	p = text + sprintf(text, ZONES);
+	for (i = 0; i < N; i++)
+		p += sprintf(p, "rule r%d from lan to self tcp dport %d "
+		    "accept\n", i, 20000 + i);
+	apply_text(text);
+	free(text);
+	st = nft_last_stats(nf);
+	ck_assert(st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, N);
+
+	/* the user rules of lan-self are spread over sub-chains of at most
+	 * SEG rules (plus, in lan-self itself, the jumps and the policy) */
+	j = nft_json();
+	chain_sizes(j, "lan-self", &nch0, &big);
+	json_decref(j);
+	ck_assert_int_ge(nch0, N / SEG);
+	ck_assert_int_le(big, SEG + nch0 + 1);
+	/* first match across them: the last rule accepts, the policy at the
+	 * end of lan-self still drops */
+	must_tcp("lan", R_LAN, 29999);
+	mustnt_tcp("lan", R_LAN, 16000);
+
+	/* one rule in the middle: that rule compiled, one NEWRULE */
+	next = ruleset_dup(cur);
+	diags_init(&d);
+	ru = parse_rule("mid from lan to self tcp dport 16000 accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	ck_assert_int_eq(ruleset_insert_rule(next, 7000, ru), 0);
+	apply_plan(next, PLAN_ADD, "mid");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	ck_assert_uint_eq(st->chains_added, 0);
+	ck_assert_uint_eq(st->msgs, 3);		/* begin, NEWRULE, end */
+	must_tcp("lan", R_LAN, 16000);
+	assert_order("r6999", "mid", "r7000");
+
+	/* a rule from any: one kernel rule per pair chain it covers */
+	next = ruleset_dup(cur);
+	ru = parse_rule("anyr from any to self tcp dport 16001 accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
+	apply_plan(next, PLAN_ADD, "anyr");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, cur->nzones + 1);
+	ck_assert_uint_eq(st->msgs, cur->nzones + 1 + 2);
+
+	/* a change in place: the old copy goes, the new one takes its place */
+	next = ruleset_dup(cur);
+	k = ruleset_find_rule(next, "mid");
+	ck_assert_int_ge(k, 0);
+	ru = parse_rule("mid from lan to self tcp dport 16002 accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	rule_free(ruleset_remove_rule(next, (size_t)k));
+	ck_assert_int_eq(ruleset_insert_rule(next, (size_t)k, ru), 0);
+	apply_plan(next, PLAN_CHANGE, "mid");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->rules_deleted, 1);
+	must_tcp("lan", R_LAN, 16002);
+	mustnt_tcp("lan", R_LAN, 16000);
+	assert_order("r6999", "mid", "r7000");
+
+	/* deleted: one DELRULE, nothing compiled */
+	next = ruleset_dup(cur);
+	k = ruleset_find_rule(next, "mid");
+	rule_free(ruleset_remove_rule(next, (size_t)k));
+	apply_plan(next, PLAN_REMOVE, "mid");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	ck_assert_uint_eq(st->rules_deleted, 1);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->msgs, 3);
+	mustnt_tcp("lan", R_LAN, 16002);
+
+	/* growth at the end fills the last sub-chain, then opens new ones:
+	 * no chain ever holds more than SEG user rules */
+	for (k = 0; k < 2; k++) {
+		next = ruleset_dup(cur);
+		plan_init(&pl);
+		for (i = 0; i < MORE; i++) {
+			int port = 31000 + (int)k * MORE + i;
+
+			snprintf(line, sizeof(line), "g%d from lan to self "
+			    "tcp dport %d accept", port, port);
+			ru = parse_rule(line, &d);
+			ck_assert_ptr_nonnull(ru);
+			ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
+			snprintf(line, sizeof(line), "g%d", port);
+			ck_assert_int_eq(plan_add(&pl, PLAN_ADD, PLAN_RULE,
+			    line), 0);
+		}
+		ck_assert_int_eq(nft_apply(nf, cur, next, &pl, &d), 0);
+		plan_free(&pl);
+		ruleset_free(cur);
+		cur = next;
+		st = nft_last_stats(nf);
+		ck_assert(!st->full_rebuild);
+		ck_assert_uint_eq(st->compiled_rules, MORE);
+		ck_assert_uint_eq(st->rules_added, MORE);
+		added_chains += (int)st->chains_added;
+	}
+	ck_assert_int_ge(added_chains, 1);
+	j = nft_json();
+	chain_sizes(j, "lan-self", &nch, &big);
+	json_decref(j);
+	ck_assert_int_eq(nch, nch0 + added_chains);
+	ck_assert_int_le(big, SEG + nch + 1);
+	must_tcp("lan", R_LAN, 31000 + 2 * MORE - 1);
+	assert_order("r9999", "g31000", "g31599");
+
+	/* inserts in the middle of one segment: past 2 * SEG rules it is
+	 * split in two, and the rules that move keep their counters */
+	tcp("lan", R_LAN, 27100, NO_MS);	/* r7100: counted, refused */
+	tcp("lan", R_LAN, 27100, NO_MS);
+	pk0 = rule_packets("r7100");
+	ck_assert_uint_ge(pk0, 2);
+	added_chains = 0;
+	for (k = 0; k < 2; k++) {
+		ssize_t at = ruleset_find_rule(cur, "r7000");
+
+		ck_assert_int_ge(at, 0);
+		next = ruleset_dup(cur);
+		plan_init(&pl);
+		for (i = 0; i < MORE; i++) {
+			int port = 40000 + (int)k * MORE + i;
+
+			snprintf(line, sizeof(line), "x%d from lan to self "
+			    "tcp dport %d accept", port, port);
+			ru = parse_rule(line, &d);
+			ck_assert_ptr_nonnull(ru);
+			ck_assert_int_eq(ruleset_insert_rule(next, (size_t)at +
+			    (size_t)i, ru), 0);
+			snprintf(line, sizeof(line), "x%d", port);
+			ck_assert_int_eq(plan_add(&pl, PLAN_ADD, PLAN_RULE,
+			    line), 0);
+		}
+		ck_assert_int_eq(nft_apply(nf, cur, next, &pl, &d), 0);
+		plan_free(&pl);
+		ruleset_free(cur);
+		cur = next;
+		st = nft_last_stats(nf);
+		ck_assert_uint_eq(st->compiled_rules, MORE);
+		added_chains += (int)st->chains_added;
+	}
+	ck_assert_int_eq(added_chains, 1);
+	j = nft_json();
+	chain_sizes(j, "lan-self", &nch, &big);
+	json_decref(j);
+	ck_assert_int_le(big, 2 * SEG);
+	ck_assert_uint_eq(rule_packets("r7100"), pk0);
+	assert_order("r6999", "x40000", "x40599");
+	assert_order("x40599", "r7000", "r7100");
+	must_tcp("lan", R_LAN, 29999);
+
+	/* our picture agrees with the kernel: no drift, and a whole diff
+	 * finds nothing to send */
+	ck_assert(!nft_drifted(nf));
+	apply(ruleset_dup(cur));
+	ck_assert_uint_eq(nft_last_stats(nf)->msgs, 0);
+
+	/* a restart adopts the table: rules in sub-chains keep their
+	 * counters too */
+	nft_close(nf);
+	nf = nft_open(NULL, &d);
+	ck_assert_ptr_nonnull(nf);
+	ck_assert_int_eq(nft_apply(nf, NULL, cur, NULL, &d), 0);
+	ck_assert(nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(rule_packets("r7100"), pk0);
+	must_tcp("lan", R_LAN, 29999);
+	diags_free(&d);
 	finish();
 }
 END_TEST
@@ -954,6 +1262,50 @@ START_TEST(set_elements_change)
 	ck_assert_uint_eq(nft_last_stats(nf)->elems_added, 2);
 	ck_assert_uint_eq(nft_last_stats(nf)->elems_deleted, 2);
 	must_tcp("lan", R_LAN, 3401);
+	/* a set of hosts is a hash set; the first network added as an
+	 * element makes it an interval set (the set and its rule again) */
+	apply_text(ZONES "set h ipv4 { 10.50.1.10 }\n"
+	    "rule y from lan to self tcp dport 3401 src @h accept\n");
+	must_tcp("lan", R_LAN, 3401);
+	{
+		struct ruleset *next = ruleset_dup(cur);
+		struct set_elem el;
+		struct diags d;
+		struct plan pl;
+		ssize_t si = ruleset_find_set(next, "h");
+		char *out;
+
+		memset(&el, 0, sizeof(el));
+		el.key.addr.family = AF_INET;
+		el.key.addr.prefix = 24;
+		el.key.addr.bytes[0] = 10;
+		el.key.addr.bytes[1] = 50;
+		el.key.addr.bytes[2] = 9;
+		ck_assert_int_eq(set_add_elem(next->sets[si], &el), 0);
+		plan_init(&pl);
+		ck_assert_int_eq(plan_add_elem(&pl, PLAN_ADD, next->sets[si],
+		    &el), 0);
+		diags_init(&d);
+		ck_assert_int_eq(nft_apply(nf, cur, next, &pl, &d), 0);
+		diags_free(&d);
+		plan_free(&pl);
+		ruleset_free(cur);
+		cur = next;
+		ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 1);
+		out = lab_output(lab, "router", "nft list set inet fwctl h");
+		ck_assert_ptr_nonnull(out);
+		ck_assert_msg(strstr(out, "flags interval") != NULL &&
+		    strstr(out, "10.50.9.0/24") != NULL, "set: %s", out);
+		free(out);
+	}
+	must_tcp("lan", R_LAN, 3401);
+	/* and stays one when the network goes: nothing but the element */
+	apply_text(ZONES "set h ipv4 { 10.50.1.10 }\n"
+	    "rule y from lan to self tcp dport 3401 src @h accept\n");
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 0);
+	ck_assert_uint_eq(nft_last_stats(nf)->elems_deleted, 2);
+	must_tcp("lan", R_LAN, 3401);
+
 	/* a redefined set (ipv4 -> timeout) takes its rule along */
 	snprintf(text, sizeof(text), ZONES "set s ipv4 { timeout 1h; "
 	    "10.50.1.0/27 }\n%s", rule);
@@ -983,6 +1335,7 @@ kernel_suite(void)
 	tcase_add_test(tc, log_and_reject);
 	tcase_add_test(tc, kernel_refusal_keeps_old);
 	tcase_add_test(tc, big_ruleset_incremental);
+	tcase_add_test(tc, single_rules_and_subchains);
 	tcase_add_test(tc, persist_and_adopt);
 	tcase_add_test(tc, drift_and_flush);
 	tcase_add_test(tc, zone_change_incremental);

@@ -1,0 +1,322 @@
+/*
+ * The benchmark's correctness target, asserted against a real kernel in
+ * the lab (needs root): replacing a ruleset of 50,000 rules with one that
+ * differs in 10 rules sends only those 10 changes, and every other rule
+ * keeps its kernel handle and its counters.  tests/lab_kernel.c covers a
+ * single rule added to 10,000; this is the whole-ruleset replace of
+ * `PUT /v1/ruleset` at the benchmark's size.
+ *
+ * Traffic from the lab's lan host gives a spread of rules (first, last,
+ * middle, next to the changed ones) distinct non-zero counters first, so
+ * that "untouched" is not trivially true of zeros.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/lab.h"
+#include "nft.h"
+#include "parse.h"
+#include "plan.h"
+#include "ruleset.h"
+
+#define N		50000
+#define PORT0		10000		/* rule ri matches tcp dport PORT0 + i */
+#define R_LAN		"10.50.1.1"
+
+static struct lab *lab;
+
+/* Rules that change: removed, changed (new port), and rules added. */
+static const int removed[] = { 0, 24999, 49999 };
+static const int changed[] = { 1, 100, 30000, 49998 };
+static const char *const added[] = { "n-first", "n-mid", "n-last" };
+
+/* Rules hit by traffic, each (k % 3) + 1 times. */
+static const int hit[] = { 2, 3, 99, 101, 12345, 25000, 29999, 30001,
+    40000, 49997 };
+
+static void
+lab_setup(void)
+{
+	if ((lab = lab_up()) == NULL) {
+		fprintf(stderr, "lab_bench_plan: lab_up failed\n");
+		exit(1);
+	}
+}
+
+static void
+lab_teardown(void)
+{
+	lab_down(lab);
+	lab = NULL;
+	lab_sweep();
+}
+
+static bool
+in(const int *v, size_t n, int i)
+{
+	size_t	k;
+
+	for (k = 0; k < n; k++)
+		if (v[k] == i)
+			return true;
+	return false;
+}
+
+#define IN(a, i)	in(a, sizeof(a) / sizeof(*(a)), i)
+
+/* The 50,000-rule ruleset; next: with the 10 differences. */
+static struct ruleset *
+make(bool next)
+{
+	struct ruleset	*rs = ruleset_new();
+	struct diags	 d;
+	char		*text, *p;
+	int		 i;
+
+	ck_assert_ptr_nonnull(rs);
+	text = malloc((size_t)N * 80 + 4096);
+	ck_assert_ptr_nonnull(text);
+	p = text + sprintf(text, "zone lan { interface lan0 }\n");
+	if (next)
+		p += sprintf(p, "rule %s from lan to self tcp dport 9001 "
+		    "accept\n", added[0]);
+	for (i = 0; i < N; i++) {
+		if (next && IN(removed, i))
+			continue;
+		if (next && i == N / 2)
+			p += sprintf(p, "rule %s from lan to self tcp dport "
+			    "9002 accept\n", added[1]);
+		p += sprintf(p, "rule r%d from lan to self tcp dport %d "
+		    "accept\n", i, next && IN(changed, i) ? 60000 + i % 5000 :
+		    PORT0 + i);
+	}
+	if (next)
+		p += sprintf(p, "rule %s from lan to self tcp dport 9003 "
+		    "accept\n", added[2]);
+	diags_init(&d);
+	if (parse_buffer(rs, "bench.rules", text, (size_t)(p - text), &d) !=
+	    0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("generated ruleset does not parse");
+	}
+	diags_free(&d);
+	free(text);
+	return rs;
+}
+
+/* Kernel handle of every rule ri, from `nft -a list table` (the
+ * independent reader; the rules sit in lan-self's sub-chains); 0 where
+ * absent. */
+static uint64_t *
+handles(void)
+{
+	uint64_t	*h = calloc(N, sizeof(*h));
+	char		*out, *line, *save = NULL, *c, *k;
+	int		 i, seen = 0;
+
+	ck_assert_ptr_nonnull(h);
+	out = lab_output(lab, "router", "nft -a list table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if ((c = strstr(line, "comment \"r")) == NULL ||
+		    (k = strstr(line, "# handle ")) == NULL)
+			continue;
+		i = atoi(c + 10);
+		ck_assert_int_ge(i, 0);
+		ck_assert_int_lt(i, N);
+		h[i] = strtoull(k + 9, NULL, 10);
+		seen++;
+	}
+	free(out);
+	ck_assert_int_ge(seen, N - 3);
+	return h;
+}
+
+/* Packets and bytes of every rule ri, through nft_counters. */
+static void
+counters(struct nft *nf, uint64_t *pk, uint64_t *by)
+{
+	struct nft_counters	c;
+	struct diags		d;
+	size_t			k;
+	char			*end;
+	long			i;
+
+	diags_init(&d);
+	ck_assert_int_eq(nft_counters(nf, &c, &d), 0);
+	diags_free(&d);
+	memset(pk, 0, N * sizeof(*pk));
+	memset(by, 0, N * sizeof(*by));
+	for (k = 0; k < c.n; k++) {
+		if (c.v[k].name[0] != 'r')
+			continue;
+		i = strtol(c.v[k].name + 1, &end, 10);
+		if (*end != '\0' || i < 0 || i >= N)
+			continue;
+		pk[i] = c.v[k].packets;
+		by[i] = c.v[k].bytes;
+	}
+	nft_counters_free(&c);
+}
+
+START_TEST(replace_50k_sends_10)
+{
+	struct ruleset		*cur, *next;
+	struct nft		*nf;
+	struct diags		 d;
+	struct plan		 plan;
+	const struct nft_stats	*st;
+	uint64_t		*h1, *h2, *pk1, *by1, *pk2, *by2;
+	size_t			 k, nadd = 0, nrm = 0, nch = 0, sent;
+	int			 i, j;
+
+	ck_assert_int_eq(lab_enter(lab, "router"), 0);
+	diags_init(&d);
+	nf = nft_open(NULL, &d);
+	ck_assert_msg(nf != NULL, "nft_open failed");
+
+	cur = make(false);
+	if (nft_apply(nf, NULL, cur, NULL, &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("loading 50000 rules failed");
+	}
+
+	/* distinct non-zero counters on a spread of rules */
+	for (k = 0; k < sizeof(hit) / sizeof(*hit); k++)
+		for (j = 0; j <= (int)(k % 3); j++)
+			/* refused (no listener) once the rule accepted it */
+			lab_tcp_connect(lab, "lan", R_LAN, PORT0 + hit[k], 700,
+			    NULL, 0);
+	pk1 = calloc(N, sizeof(*pk1));
+	by1 = calloc(N, sizeof(*by1));
+	pk2 = calloc(N, sizeof(*pk2));
+	by2 = calloc(N, sizeof(*by2));
+	ck_assert(pk1 && by1 && pk2 && by2);
+	counters(nf, pk1, by1);
+	for (k = 0; k < sizeof(hit) / sizeof(*hit); k++)
+		ck_assert_msg(pk1[hit[k]] >= k % 3 + 1,
+		    "rule r%d saw %llu packets, expected %zu", hit[k],
+		    (unsigned long long)pk1[hit[k]], k % 3 + 1);
+	h1 = handles();
+
+	/* the plan: exactly the 10 rules, nothing else */
+	next = make(true);
+	plan_init(&plan);
+	ck_assert_int_eq(plan_diff(cur, next, &plan), 0);
+	for (k = 0; k < plan.n; k++) {
+		const struct plan_item *it = &plan.v[k];
+
+		ck_assert_msg(it->kind == PLAN_RULE, "plan item %zu: %s %s %s",
+		    k, plan_op_name(it->op), plan_kind_name(it->kind),
+		    it->name);
+		if (it->op == PLAN_ADD)
+			nadd++;
+		else if (it->op == PLAN_REMOVE)
+			nrm++;
+		else
+			nch++;
+	}
+	ck_assert_uint_eq(plan.n, 10);
+	ck_assert_uint_eq(nadd, 3);
+	ck_assert_uint_eq(nrm, 3);
+	ck_assert_uint_eq(nch, 4);
+
+	if (nft_apply(nf, cur, next, &plan, &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("replacing the ruleset failed");
+	}
+	plan_free(&plan);
+
+	/* what went to the kernel: those rules, one message each way */
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	/* only the rules that changed were compiled: 3 added, 4 changed */
+	ck_assert_uint_eq(st->compiled_rules, 3 + 4);
+	ck_assert_uint_eq(st->elems_added, 0);
+	ck_assert_uint_eq(st->elems_deleted, 0);
+	/* a changed rule is replaced in place, or deleted and re-added */
+	ck_assert_uint_eq(st->rules_added + st->rules_replaced, 3 + 4);
+	ck_assert_uint_eq(st->rules_deleted + st->rules_replaced, 3 + 4);
+	sent = st->rules_added + st->rules_deleted + st->rules_replaced;
+	ck_assert_uint_le(sent, 14);
+	ck_assert_uint_eq(st->msgs, sent + 2);	/* + batch begin and end */
+	ck_assert_uint_lt(st->bytes, sent * 512 + 256);
+
+	/* every other rule: same handle, same counters */
+	h2 = handles();
+	counters(nf, pk2, by2);
+	for (i = 0; i < N; i++) {
+		if (IN(removed, i)) {
+			ck_assert_msg(h2[i] == 0, "r%d is still there", i);
+			continue;
+		}
+		if (IN(changed, i)) {
+			ck_assert_msg(h2[i] != 0, "r%d is gone", i);
+			continue;
+		}
+		ck_assert_msg(h1[i] != 0 && h2[i] == h1[i],
+		    "r%d: handle %llu became %llu", i,
+		    (unsigned long long)h1[i], (unsigned long long)h2[i]);
+		ck_assert_msg(pk2[i] == pk1[i] && by2[i] == by1[i],
+		    "r%d: counters %llu/%llu became %llu/%llu", i,
+		    (unsigned long long)pk1[i], (unsigned long long)by1[i],
+		    (unsigned long long)pk2[i], (unsigned long long)by2[i]);
+	}
+	/* and the new rules are where the file put them */
+	for (k = 0; k < 3; k++) {
+		char *out = lab_output(lab, "router", "nft list table inet "
+		    "fwctl | grep -c 'comment \"%s\"'", added[k]);
+
+		ck_assert_ptr_nonnull(out);
+		ck_assert_msg(atoi(out) == 1, "%s listed %s times", added[k],
+		    out);
+		free(out);
+	}
+
+	free(h1);
+	free(h2);
+	free(pk1);
+	free(by1);
+	free(pk2);
+	free(by2);
+	diags_free(&d);
+	ruleset_free(cur);
+	ruleset_free(next);
+	nft_close(nf);
+}
+END_TEST
+
+static Suite *
+bench_plan_suite(void)
+{
+	Suite	*s = suite_create("bench_plan");
+	TCase	*tc = tcase_create("replace");
+
+	tcase_add_unchecked_fixture(tc, lab_setup, lab_teardown);
+	/* 50,000 rules through the kernel twice, listed twice */
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, replace_50k_sends_10);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "lab_bench_plan: needs root\n");
+		return 77;
+	}
+	sr = srunner_create(bench_plan_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
