@@ -21,8 +21,19 @@ edit_done(const struct reply *r, const char *what, const char *name,
 			    "null");
 		return;
 	}
-	printf("%s %s %s", what, name, verb);
 	pos = json_object_get(r->json, "position");
+	if (strcmp(verb, "deleted") == 0 &&
+	    json_is_string(json_object_get(r->json, "name"))) {
+		/* the daemon names the rule, also one given by position */
+		printf("%s %s", what, json_string_value(json_object_get(r->json,
+		    "name")));
+		if (json_is_integer(pos))
+			printf(" (position %" JSON_INTEGER_FORMAT ")",
+			    json_integer_value(pos));
+		printf(" %s", verb);
+		pos = NULL;
+	} else
+		printf("%s %s %s", what, name, verb);
 	if (json_is_integer(pos))
 		printf(" at position %" JSON_INTEGER_FORMAT,
 		    json_integer_value(pos));

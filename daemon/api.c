@@ -40,6 +40,8 @@
 #define API_TOKEN_MIN		16
 #define API_FILE_MAX		(1u << 20)
 #define API_DISCARD_MAX		(8u << 20)
+#define API_ERRORS_MAX		50	/* per decoded element list */
+#define API_REPLY_ERRORS_MAX	100	/* errors[] of a problem reply */
 
 struct api;
 
@@ -355,7 +357,10 @@ api_problem_diags(struct api_req *r, unsigned status, const char *detail,
 	json_object_set_new(p, "title", json_string(api_title(status)));
 	json_object_set_new(p, "status", json_integer(status));
 	errs = json_array();
-	for (i = 0; d != NULL && i < d->n && errs != NULL; i++) {
+	/* the detail counts them all; the list stays a size a client (and
+	 * we) can afford whatever the input was */
+	for (i = 0; d != NULL && i < d->n && i < API_REPLY_ERRORS_MAX &&
+	    errs != NULL; i++) {
 		g = &d->v[i];
 		if ((e = json_object()) == NULL)
 			break;
@@ -1345,14 +1350,29 @@ api_delete_named(struct api_req *r, enum change_op op, bool digits_ok)
 {
 	struct change		 c;
 	struct change_result	 res;
+	size_t			 i;
 
 	if (!api_name_ok(r, r->args[0], digits_ok))
 		return;
 	memset(&c, 0, sizeof(c));
 	c.op = op;
 	c.name = r->args[0];
-	if (api_run(r, &c, &res))
-		api_reply_gen(r, &res);
+	if (!api_run(r, &c, &res))
+		goto done;
+	api_reply_gen(r, &res);
+	/* a rule deleted by position: say which one went */
+	if (op == CHANGE_RULE_DELETE && !r->dry_run && !r->problem &&
+	    r->json != NULL)
+		for (i = 0; i < res.plan.n; i++)
+			if (res.plan.v[i].op == PLAN_REMOVE &&
+			    res.plan.v[i].kind == PLAN_RULE) {
+				json_object_set_new(r->json, "name",
+				    api_jstr(res.plan.v[i].name));
+				json_object_set_new(r->json, "position",
+				    json_integer((json_int_t)res.position));
+				break;
+			}
+done:
 	engine_result_free(&res);
 }
 
@@ -1378,6 +1398,24 @@ static void
 api_set_delete(struct api_req *r)
 {
 	api_delete_named(r, CHANGE_SET_DELETE, false);
+}
+
+/* What separates elements in a text body: commas and white space. */
+#define API_ELEM_SEP	", \t\r\n\v\f"
+
+/*
+ * A body of a million bad elements must not become a million errors (and
+ * a reply to match): past API_ERRORS_MAX, one note where the check
+ * stopped, and the rest is not looked at.
+ */
+static bool
+api_too_many(struct diags *d, const char *field)
+{
+	if (d->n < API_ERRORS_MAX)
+		return false;
+	diags_add_field(d, field, "too many errors (%d); the rest was not "
+	    "checked", API_ERRORS_MAX);
+	return true;
 }
 
 /*
@@ -1417,6 +1455,8 @@ api_elems_decode(struct api_req *r, enum set_type type,
 			goto nomem;
 		json_array_foreach(a, i, v) {
 			snprintf(path, sizeof(path), "elements[%zu]", i);
+			if (api_too_many(&d, path))
+				break;
 			if (codec_decode_set_elem(type, v, path, &el[n],
 			    &d) == 0)
 				n++;
@@ -1426,17 +1466,21 @@ api_elems_decode(struct api_req *r, enum set_type type,
 			return -1;
 		if ((copy = strdup(text)) == NULL)
 			goto nomem;
+		/* at most one token more than separators: every token has
+		 * a slot, none is skipped */
 		cap = 1;
 		for (tok = copy; *tok; tok++)
-			if (*tok == ',' || *tok == ' ' || *tok == '\n')
+			if (strchr(API_ELEM_SEP, *tok) != NULL)
 				cap++;
 		if ((el = calloc(cap, sizeof(*el))) == NULL)
 			goto nomem;
-		for (tok = strtok_r(copy, ", \t\r\n", &save); tok != NULL;
-		    tok = strtok_r(NULL, ", \t\r\n", &save))
-			if (n < cap && parse_set_elem(type, tok, &el[n],
-			    &d) == 0)
+		for (tok = strtok_r(copy, API_ELEM_SEP, &save); tok != NULL;
+		    tok = strtok_r(NULL, API_ELEM_SEP, &save)) {
+			if (api_too_many(&d, NULL))
+				break;
+			if (parse_set_elem(type, tok, &el[n], &d) == 0)
 				n++;
+		}
 	}
 	if (d.n > 0) {
 		api_problem_diags(r, 400, NULL, &d);
@@ -1585,9 +1629,10 @@ api_peer_allowed(struct api_req *r, int fd)
 {
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
-	gid_t		 groups[256];
-	socklen_t	 glen = sizeof(groups);
+	gid_t		 small[64], *groups = small, *big = NULL;
+	socklen_t	 glen = sizeof(small);
 	size_t		 i;
+	bool		 ok = false;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
 		return false;
@@ -1602,12 +1647,22 @@ api_peer_allowed(struct api_req *r, int fd)
 		return false;
 	if (cred.gid == r->api->gid)
 		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == -1)
-		return false;
-	for (i = 0; i < glen / sizeof(gid_t); i++)
-		if (groups[i] == r->api->gid)
-			return true;
-	return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == -1) {
+		/* more groups than fit: the kernel said how many */
+		if (errno != ERANGE || glen == 0 ||
+		    (big = malloc(glen)) == NULL)
+			return false;
+		groups = big;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &glen) == -1) {
+			free(big);
+			return false;
+		}
+	}
+	for (i = 0; i < glen / sizeof(gid_t) && !ok; i++)
+		ok = groups[i] == r->api->gid;
+	free(big);
+	return ok;
 }
 
 /* Compares in time that depends on the lengths only. */
@@ -1724,8 +1779,10 @@ api_if_match(struct api_req *r)
 	g = strtoull(p, &end, 10);
 	if (*p < '0' || *p > '9' || errno != 0 ||
 	    (*end != '\0' && strcmp(end, "\"") != 0)) {
-		api_problem(r, 412, "If-Match", "If-Match does not name a "
-		    "generation: %.40s", v);
+		/* not an entity tag of ours at all: bad input, not a
+		 * stale one (412 is for a generation that moved on) */
+		api_problem(r, 400, "If-Match", "If-Match does not name a "
+		    "generation (expected \"N\" or *): %.40s", v);
 		r->has_etag = true;
 		r->etag = engine_generation(r->api->engine);
 		return false;
@@ -2060,7 +2117,8 @@ api_listen(struct api *api, const char *path, const char *group,
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
-	int			 fd;
+	mode_t			 mask;
+	int			 fd, rv;
 	const char		*what;
 
 	memset(&sun, 0, sizeof(sun));
@@ -2087,7 +2145,11 @@ api_listen(struct api *api, const char *path, const char *group,
 	    0)) == -1)
 		goto fail;
 	what = "bind the socket";
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	/* created 0660 already: no window in which others may connect */
+	mask = umask(0117);
+	rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (rv == -1)
 		goto failfd;
 	what = "set the socket's mode";
 	if (chmod(path, 0660) == -1 ||
@@ -2128,6 +2190,17 @@ api_read_file(const char *path, bool secret, struct diags *d)
 	}
 	if (secret && (st.st_mode & 0007)) {
 		diags_add(d, NULL, "%s: readable by others; chmod o-rwx", path);
+		goto fail;
+	}
+	/* a secret someone else could rewrite is not ours to trust */
+	if (secret && st.st_uid != 0 && st.st_uid != geteuid()) {
+		diags_add(d, NULL, "%s: owned by uid %u; expected root",
+		    path, (unsigned)st.st_uid);
+		goto fail;
+	}
+	if (secret && (st.st_mode & 0020)) {
+		diags_add(d, NULL, "%s: writable by its group; chmod g-w",
+		    path);
 		goto fail;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
@@ -2183,11 +2256,23 @@ api_load_tokens(struct api *api, const char *path, struct diags *d)
 			continue;
 		}
 		if ((v = reallocarray(api->tokens, api->ntokens + 1,
-		    sizeof(*v))) == NULL)
+		    sizeof(*v))) == NULL) {
+			diags_add(d, NULL, "%s: out of memory", path);
+			errors++;
 			break;
+		}
 		api->tokens = v;
 		v[api->ntokens].name = strdup(name);
 		v[api->ntokens].token = strdup(tok);
+		if (v[api->ntokens].name == NULL ||
+		    v[api->ntokens].token == NULL) {
+			/* never a token of NULL with a length */
+			free(v[api->ntokens].name);
+			free(v[api->ntokens].token);
+			diags_add(d, NULL, "%s: out of memory", path);
+			errors++;
+			break;
+		}
 		v[api->ntokens].len = strlen(tok);
 		api->ntokens++;
 	}

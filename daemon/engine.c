@@ -37,6 +37,9 @@ struct engine {
 	/* The kernel's table is not known to match cur (flushed): the next
 	 * apply reconciles the whole table (prev = NULL). */
 	bool		 kernel_unknown;
+	/* The table was removed on purpose and DIR/flushed says so: a
+	 * change that fails puts the kernel back without a table. */
+	bool		 flushed;
 	/* Rule names of cur, so that one change does not scan them all;
 	 * NULL when it could not be kept up to date (rebuilt on demand). */
 	struct nameidx	*ridx;
@@ -245,6 +248,81 @@ engine_stamp_set(const struct ruleset *old, struct set *s, uint64_t now)
 		    s->elems[j].expires_ms < s->expiry_hint))
 			s->expiry_hint = s->elems[j].expires_ms;
 	}
+}
+
+/* Keys a and b of a set of type t share an address or a port. */
+static bool
+engine_elems_overlap(enum set_type t, const struct set_elem *a,
+    const struct set_elem *b)
+{
+	if (t == SET_PORT)
+		return a->key.port.lo <= b->key.port.hi &&
+		    b->key.port.lo <= a->key.port.hi;
+	if (a->key.addr.prefix <= b->key.addr.prefix)
+		return addr_in_network(&b->key.addr, &a->key.addr);
+	return addr_in_network(&a->key.addr, &b->key.addr);
+}
+
+/*
+ * A whole-ruleset replace keeps what was added to dynamic sets at run
+ * time (DESIGN: replacing the ruleset leaves the elements of dynamic sets
+ * in place): a set of next that has a timeout, and that old has with the
+ * same type and timeout, gets old's unexpired elements, with their
+ * expiry, beside the ones its text lists. A listed element wins over an
+ * old one with the same key or an overlapping one (the lists of next are
+ * free of overlaps, so only the neighbours where an old key would go can
+ * overlap it). Sets without a timeout take exactly what is listed.
+ * next's sets are sorted. 0, or -1 on ENOMEM.
+ */
+static int
+engine_carry_elems(const struct ruleset *old, struct ruleset *next,
+    uint64_t now)
+{
+	const struct set *os;
+	struct set	*s;
+	struct set_elem	*add = NULL;
+	size_t		 i, j, n, pos;
+	ssize_t		 oi;
+
+	for (i = 0; i < next->nsets; i++) {
+		s = next->sets[i];
+		if (s->timeout_ms == 0 ||
+		    (oi = ruleset_find_set(old, s->name)) < 0)
+			continue;
+		os = old->sets[oi];
+		if (os->type != s->type || os->timeout_ms != s->timeout_ms ||
+		    os->nelems == 0)
+			continue;
+		if ((add = reallocarray(NULL, os->nelems, sizeof(*add))) ==
+		    NULL)
+			return -1;
+		for (j = n = 0; j < os->nelems; j++) {
+			if (os->elems[j].expires_ms != 0 &&
+			    os->elems[j].expires_ms <= now)
+				continue;
+			pos = set_lower_bound(s, &os->elems[j]);
+			if ((pos < s->nelems && engine_elems_overlap(s->type,
+			    &s->elems[pos], &os->elems[j])) || (pos > 0 &&
+			    engine_elems_overlap(s->type, &s->elems[pos - 1],
+			    &os->elems[j])))
+				continue;
+			add[n++] = os->elems[j];
+		}
+		if (os->unsorted)
+			set_elems_sort(s->type, add, n);
+		if (n > 0 && ruleset_update_set(next, i, add, n, NULL) == -1) {
+			free(add);
+			return -1;
+		}
+		free(add);
+		add = NULL;
+		s = next->sets[i];
+		for (j = 0; j < s->nelems; j++)
+			if (s->elems[j].expires_ms != 0 && (s->expiry_hint ==
+			    0 || s->elems[j].expires_ms < s->expiry_hint))
+				s->expiry_hint = s->elems[j].expires_ms;
+	}
+	return 0;
 }
 
 static bool
@@ -671,6 +749,7 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 		if (plan_add(p, PLAN_REMOVE, PLAN_RULE,
 		    next->rules[k]->name) == -1)
 			goto nomem;
+		res->position = (size_t)k + 1;	/* where it was */
 		eff->removed = ruleset_remove_rule(next, (size_t)k);
 		break;
 	case CHANGE_ZONE_PUT:
@@ -931,7 +1010,7 @@ void
 engine_change(struct engine *e, struct change *c, struct change_result *res)
 {
 	struct ruleset	*old, *next = NULL;
-	struct rsref	*nref, *oref;
+	struct rsref	*nref = NULL, *oref;
 	struct diags	 rd;
 	struct plan	 back;
 	struct edit_effect eff;
@@ -974,6 +1053,11 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 			set_sort(next->sets[i]);
 			engine_stamp_set(old, next->sets[i], now);
 		}
+		if (engine_carry_elems(old, next, now) == -1) {
+			engine_fail(res, ENGINE_FAILED, NULL, "%s",
+			    "out of memory");
+			goto done;
+		}
 	} else if (c->op == CHANGE_FLUSH)
 		next = ruleset_new();
 	else {
@@ -1012,6 +1096,12 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		res->applied = true;
 		goto done;
 	}
+	/* what can fail is allocated before the kernel and the disk change:
+	 * once the state is written, nothing may fail */
+	if ((nref = rsref_new(NULL, gen + 1)) == NULL) {
+		engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
+		goto done;
+	}
 
 	if (c->op == CHANGE_FLUSH)
 		rv = nft_flush(e->nft, &res->diags);
@@ -1026,6 +1116,18 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		goto done;
 	}
 	kernel_changed = true;
+	/*
+	 * A flush is marked before its empty state is saved, so that a start
+	 * after either write leaves the table out as the kernel has it; the
+	 * first change after it removes the mark before its own record.
+	 */
+	if (c->op == CHANGE_FLUSH || e->flushed) {
+		if (state_set_flushed(e->state_dir, c->op == CHANGE_FLUSH,
+		    &res->diags) == -1) {
+			res->status = ENGINE_FAILED;
+			goto done;
+		}
+	}
 	/* a whole new ruleset is a snapshot; one change, a journal record */
 	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH)
 		rv = state_save(e->state_dir, gen + 1, next, &res->diags);
@@ -1034,18 +1136,23 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		    &compact, &res->diags);
 	if (rv == -1) {
 		res->status = ENGINE_FAILED;
+		/* the mark follows the kernel, which goes back */
+		if (c->op == CHANGE_FLUSH || e->flushed) {
+			diags_init(&rd);
+			if (state_set_flushed(e->state_dir, e->flushed,
+			    &rd) == -1)
+				log_warnx("%s: cannot restore the flush mark",
+				    e->state_dir);
+			diags_free(&rd);
+		}
 		goto done;
 	}
 	/* last, once the transient memory of the change is free, so that the
 	 * rules kept lie together (and no one sees next yet); the kernel
 	 * layer keeps names, not these pointers */
 	if (c->op == CHANGE_REPLACE)
-		(void)ruleset_pack_rules(next);
-	if ((nref = rsref_new(next, gen + 1)) == NULL) {
-		/* on disk already: the next start has it, keep serving it */
-		engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
-		goto done;
-	}
+		(void)ruleset_pack_rules(next);	/* an optimisation only */
+	nref->rs = next;
 	/* the index follows before the old ruleset (and what the change
 	 * took out of it) may go */
 	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH ||
@@ -1055,19 +1162,21 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	}
 	next = NULL;
 	kernel_changed = false;
-	e->kernel_unknown = c->op == CHANGE_FLUSH;
+	e->kernel_unknown = e->flushed = c->op == CHANGE_FLUSH;
 	pthread_mutex_lock(&e->cur_mtx);
 	oref = e->cur;
 	e->cur = nref;
 	rsref_put_locked(oref);
 	pthread_mutex_unlock(&e->cur_mtx);
+	oref = nref;
+	nref = NULL;
 	res->generation = gen + 1;
 	res->applied = true;
 	if (compact) {
 		/* the change is on disk already: a failure here costs a longer
 		 * journal, not the change */
 		diags_init(&rd);
-		if (state_save(e->state_dir, gen + 1, nref->rs, &rd) == -1)
+		if (state_save(e->state_dir, gen + 1, oref->rs, &rd) == -1)
 			log_warnx("%s: cannot write a snapshot; the journal "
 			    "keeps growing", e->state_dir);
 		diags_free(&rd);
@@ -1077,7 +1186,14 @@ done:
 		/* the disk refused: put the kernel back as the model is */
 		diags_init(&rd);
 		plan_init(&back);
-		if (c->op == CHANGE_FLUSH ||
+		if (e->flushed) {
+			/* the table was not there before this change */
+			if (nft_flush(e->nft, &rd) == -1) {
+				log_warnx("cannot remove table inet %s again "
+				    "after a failed save", e->table);
+				e->kernel_unknown = true;
+			}
+		} else if (c->op == CHANGE_FLUSH ||
 		    plan_diff(next, old, &back) == -1 ||
 		    nft_apply(e->nft, next, old, &back, &rd) == -1) {
 			if (nft_apply(e->nft, NULL, old, NULL, &rd) == -1) {
@@ -1106,6 +1222,7 @@ done:
 		    res->diags.n && res->diags.v[0].msg ?
 		    res->diags.v[0].msg : "");
 	pthread_mutex_unlock(&e->change_mtx);
+	free(nref);		/* never published: rs is still next */
 	ruleset_free(next);
 	rule_free(eff.removed);
 	engine_change_free(c);
@@ -1129,6 +1246,7 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	struct rsref	*r;
 	uint64_t	 now = engine_now_ms();
 	size_t		 i;
+	bool		 flushed;
 
 	for (i = 0; i < rs->nsets; i++) {
 		set_sort(rs->sets[i]);
@@ -1137,30 +1255,44 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	engine_prune_expired(rs, now);
 	if (validate_ruleset(rs, d) > 0 || ruleset_pack_rules(rs) == -1)
 		goto fail;
-	pthread_mutex_lock(&e->change_mtx);
-	if (nft_apply(e->nft, NULL, rs, NULL, d) == -1) {
-		pthread_mutex_unlock(&e->change_mtx);
-		goto fail;
-	}
-	/* the journal of this run starts from a snapshot of its own */
-	if ((save || state_needs_snapshot(e->state_dir)) &&
-	    state_save(e->state_dir, gen, rs, d) == -1) {
-		pthread_mutex_unlock(&e->change_mtx);
-		goto fail;
-	}
+	/* before the kernel or the disk change, as in engine_change */
 	if ((r = rsref_new(rs, gen)) == NULL) {
-		pthread_mutex_unlock(&e->change_mtx);
+		diags_add(d, NULL, "%s", "out of memory");
 		goto fail;
 	}
+	/*
+	 * The saved state is the empty ruleset of a flush: the table was
+	 * removed on purpose and a restart does not put it back (an empty
+	 * ruleset is a table that drops every new connection to the host);
+	 * the next change programs the whole table.
+	 */
+	flushed = !save && rs->nzones == 0 && rs->npolicies == 0 &&
+	    rs->nrules == 0 && rs->nnats == 0 && rs->nsets == 0 &&
+	    state_flushed(e->state_dir);
+	pthread_mutex_lock(&e->change_mtx);
+	if (flushed)
+		log_info("table inet %s was flushed: it stays removed until "
+		    "the next change", e->table);
+	else if (nft_apply(e->nft, NULL, rs, NULL, d) == -1)
+		goto fail_locked;
+	/* the journal of this run starts from a snapshot of its own */
+	if (save && state_set_flushed(e->state_dir, false, d) == -1)
+		goto fail_locked;
+	if ((save || state_needs_snapshot(e->state_dir)) &&
+	    state_save(e->state_dir, gen, rs, d) == -1)
+		goto fail_locked;
 	pthread_mutex_lock(&e->cur_mtx);
 	rsref_put_locked(e->cur);
 	e->cur = r;
 	pthread_mutex_unlock(&e->cur_mtx);
 	nameidx_free(e->ridx);
 	e->ridx = engine_index_build(rs);
-	e->kernel_unknown = false;
+	e->kernel_unknown = e->flushed = flushed;
 	pthread_mutex_unlock(&e->change_mtx);
 	return 0;
+fail_locked:
+	pthread_mutex_unlock(&e->change_mtx);
+	free(r);
 fail:
 	ruleset_free(rs);
 	return -1;

@@ -108,7 +108,14 @@ startup(struct engine *e, const struct config *cf)
 	have_state = state_load(cf->state_dir, &sgen, &srs, &d);
 	if (d.n > 0) {
 		log_diags(&d);
-		log_warnx("%s: damaged state ignored", cf->state_dir);
+		/* state_load went back to the newest history entry that
+		 * loads, before the rules directory is considered */
+		if (have_state)
+			log_warnx("%s: damaged state passed over; using the "
+			    "newest good history entry, generation %" PRIu64,
+			    cf->state_dir, sgen);
+		else
+			log_warnx("%s: damaged state ignored", cf->state_dir);
 	}
 	diags_free(&d);
 	gen = sgen;

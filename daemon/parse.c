@@ -653,6 +653,10 @@ tok_duration(struct parser *p, const struct token *t, uint64_t *ms)
 	if (*ms == 0)
 		return perr(p, t, "expected a timeout greater than zero, got %s",
 		    tok_desc(t, b, sizeof(b)));
+	if (*ms > FWCTL_TIMEOUT_MAX_MS)
+		return perr(p, t, "timeout %s is too long; at most "
+		    FWCTL_TIMEOUT_MAX_TEXT " (100 years)",
+		    tok_desc(t, b, sizeof(b)));
 	return 0;
 }
 
@@ -1032,16 +1036,25 @@ parse_limit(struct parser *p, struct limit *l)
 		return perr_off(p, &t, (size_t)(slash + 1 - t.p), "expected a "
 		    "rate unit (second, minute, hour or day), got \"%s\"", buf);
 	advance(p);
-	if (!tok_is(peek(p), "burst"))
-		return 0;
-	advance(p);
-	t = *peek(p);
-	if (t.type != T_WORD || num_parse(t.p, t.len, UINT32_MAX, &v) == -1 ||
-	    v == 0)
-		return perr(p, &t, "expected a burst of 1 to %u packets, got %s",
-		    UINT32_MAX, tok_desc(&t, b, sizeof(b)));
-	l->burst = (uint32_t)v;
-	advance(p);
+	if (tok_is(peek(p), "burst")) {
+		advance(p);
+		t = *peek(p);
+		if (t.type != T_WORD || num_parse(t.p, t.len, UINT32_MAX,
+		    &v) == -1 || v == 0)
+			return perr(p, &t, "expected a burst of 1 to %u "
+			    "packets, got %s", UINT32_MAX,
+			    tok_desc(&t, b, sizeof(b)));
+		l->burst = (uint32_t)v;
+		advance(p);
+	}
+	/* at the burst when given, else at the rate */
+	if (!limit_fits(l))
+		return perr(p, &t, "limit %ju/%s burst %u is beyond the "
+		    "kernel's range: (one %s in ns / rate) * burst must fit 64 "
+		    "bits; use a higher rate or a smaller burst",
+		    (uintmax_t)l->rate, limit_unit_name(l->unit), l->burst ?
+		    l->burst : FWCTL_LIMIT_BURST_DEFAULT,
+		    limit_unit_name(l->unit));
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 #define STATE_HISTDIR	"history"
 #define STATE_MAXSIZE	(256u << 20)
 #define STATE_JOURNAL	"journal"
+#define STATE_FLUSHED	"flushed"
 /* A snapshot is due when the journal outgrows the snapshot (replay then
  * costs about what reading the snapshot does), but not for tiny ones. */
 #define STATE_JOURNAL_MINSIZE	((off_t)256 << 10)
@@ -987,4 +988,46 @@ found:
 	*gen = g > maxgen ? g : maxgen;
 	*rsp = rs;
 	return 1;
+}
+
+int
+state_set_flushed(const char *dir, bool flushed, struct diags *d)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FLUSHED);
+	if (flushed) {
+		if (state_mkdir(dir) == -1 || (fd = open(path, O_WRONLY |
+		    O_CREAT | O_CLOEXEC, 0640)) == -1) {
+			state_err(d, path, "cannot create: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (fsync(fd) == -1) {
+			state_err(d, path, "cannot sync: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	} else if (unlink(path) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		state_err(d, path, "cannot remove: %s", strerror(errno));
+		return -1;
+	}
+	if (state_fsync_dir(dir) == -1) {
+		state_err(d, dir, "cannot sync: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+bool
+state_flushed(const char *dir)
+{
+	char	 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FLUSHED);
+	return access(path, F_OK) == 0;
 }

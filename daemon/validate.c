@@ -24,15 +24,35 @@ struct vctx {
 	int			 n;
 };
 
+/*
+ * Errors past VALIDATE_ERRORS_MAX are counted but not recorded, and the
+ * checks stop at the next object (vfull): a ruleset of a million bad
+ * rules gets fifty messages and one note, not a million messages.
+ */
+#define VALIDATE_ERRORS_MAX	50
+
 static void __attribute__((format(printf, 3, 4)))
 verr(struct vctx *v, const struct srcloc *l, const char *fmt, ...)
 {
 	va_list ap;
 
+	v->n++;
+	if (v->n > VALIDATE_ERRORS_MAX + 1)
+		return;
+	if (v->n == VALIDATE_ERRORS_MAX + 1) {
+		diags_add(v->d, l, "too many errors (%d); the rest was not "
+		    "checked", VALIDATE_ERRORS_MAX);
+		return;
+	}
 	va_start(ap, fmt);
 	diags_addv(v->d, l, fmt, ap);
 	va_end(ap);
-	v->n++;
+}
+
+static bool
+vfull(const struct vctx *v)
+{
+	return v->n > VALIDATE_ERRORS_MAX;
 }
 
 /* " (first at file:line:col)" for duplicate messages, or "" */
@@ -401,12 +421,58 @@ check_set_overlaps(struct vctx *v, const struct set *s,
 }
 
 /* An element of set s on its own; false (reported) when it is bad. */
+bool
+limit_fits(const struct limit *l)
+{
+	uint64_t	 unit, per;
+	uint32_t	 burst;
+
+	switch (l->unit) {
+	case LIMIT_SECOND:
+		unit = 1;
+		break;
+	case LIMIT_MINUTE:
+		unit = 60;
+		break;
+	case LIMIT_HOUR:
+		unit = 3600;
+		break;
+	case LIMIT_DAY:
+		unit = 86400;
+		break;
+	default:
+		return false;
+	}
+	if (l->rate == 0)
+		return false;
+	burst = l->burst ? l->burst : FWCTL_LIMIT_BURST_DEFAULT;
+	per = unit * 1000000000ULL / l->rate;
+	return per <= UINT64_MAX / burst;
+}
+
+static void
+check_timeout(struct vctx *v, const struct set *s, uint64_t ms,
+    const char *what)
+{
+	char buf[64];
+
+	if (ms > FWCTL_TIMEOUT_MAX_MS)
+		verr(v, &s->loc, "set \"%s\": %s %s is too long; at most "
+		    FWCTL_TIMEOUT_MAX_TEXT " (100 years)", nz(s->name), what,
+		    duration_format(ms, buf, sizeof(buf)) ? buf : "?");
+}
+
 static bool
 check_elem(struct vctx *v, const struct set *s, const struct set_elem *e)
 {
 	const char *why;
 	char buf[64];
 	int want = s->type == SET_IPV4 ? AF_INET : AF_INET6;
+
+	if (e->timeout_ms > FWCTL_TIMEOUT_MAX_MS) {
+		check_timeout(v, s, e->timeout_ms, "element timeout");
+		return false;
+	}
 
 	if (s->type == SET_PORT) {
 		if (e->key.port.lo > e->key.port.hi) {
@@ -442,6 +508,7 @@ check_set(struct vctx *v, const struct set *s)
 		    "or port", nz(s->name));
 		return;
 	}
+	check_timeout(v, s, s->timeout_ms, "timeout");
 	if (s->nelems == 0)
 		return;
 	if ((good = calloc(s->nelems, sizeof(*good))) == NULL) {
@@ -680,6 +747,14 @@ check_rule(struct vctx *v, const struct rule *r)
 	if (r->limit.rate && limit_unit_name(r->limit.unit) == NULL)
 		verr(v, l, "%s: limit without a unit; expected second, minute, "
 		    "hour or day", obj);
+	else if (r->limit.rate && r->limit.rate <= INT64_MAX &&
+	    !limit_fits(&r->limit))
+		verr(v, l, "%s: limit %ju/%s burst %u is beyond the kernel's "
+		    "range: (one %s in ns / rate) * burst must fit 64 bits; "
+		    "use a higher rate or a smaller burst", obj,
+		    (uintmax_t)r->limit.rate, limit_unit_name(r->limit.unit),
+		    r->limit.burst ? r->limit.burst : FWCTL_LIMIT_BURST_DEFAULT,
+		    limit_unit_name(r->limit.unit));
 	if (r->log_prefix && !r->log)
 		verr(v, l, "%s: log prefix without log", obj);
 	if (r->log_prefix && strlen(r->log_prefix) > FWCTL_LOG_PREFIX_MAX)
@@ -885,18 +960,23 @@ validate_ruleset(const struct ruleset *rs, struct diags *d)
 	v.rs = rs;
 	v.d = d;
 	v.n = 0;
-	for (i = 0; i < rs->nzones; i++)
+	for (i = 0; i < rs->nzones && !vfull(&v); i++)
 		check_zone(&v, rs->zones[i]);
-	check_dups(&v, "zone", rs->nzones, zone_name_at, zone_loc_at);
-	for (i = 0; i < rs->nsets; i++)
+	if (!vfull(&v))
+		check_dups(&v, "zone", rs->nzones, zone_name_at, zone_loc_at);
+	for (i = 0; i < rs->nsets && !vfull(&v); i++)
 		check_set(&v, rs->sets[i]);
-	check_dups(&v, "set", rs->nsets, set_name_at, set_loc_at);
-	check_policies(&v);
-	for (i = 0; i < rs->nrules; i++)
+	if (!vfull(&v))
+		check_dups(&v, "set", rs->nsets, set_name_at, set_loc_at);
+	if (!vfull(&v))
+		check_policies(&v);
+	for (i = 0; i < rs->nrules && !vfull(&v); i++)
 		check_rule(&v, rs->rules[i]);
-	check_dups(&v, "rule", rs->nrules, rule_name_at, rule_loc_at);
-	for (i = 0; i < rs->nnats; i++)
+	if (!vfull(&v))
+		check_dups(&v, "rule", rs->nrules, rule_name_at, rule_loc_at);
+	for (i = 0; i < rs->nnats && !vfull(&v); i++)
 		check_nat(&v, rs->nats[i], i);
-	check_dups(&v, "nat", rs->nnats, nat_name_at, nat_loc_at);
+	if (!vfull(&v))
+		check_dups(&v, "nat", rs->nnats, nat_name_at, nat_loc_at);
 	return v.n;
 }

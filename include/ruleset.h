@@ -360,6 +360,18 @@ const char	*ctstate_name(unsigned bit);
 int		 duration_parse(const char *, uint64_t *ms);
 char		*duration_format(uint64_t ms, char *buf, size_t len);
 
+/* The longest timeout of a set or an element: 100 years of 365 days (the
+ * kernel takes at most 2^64 ns, about 584 years). */
+#define FWCTL_TIMEOUT_MAX_MS	(36500ULL * 86400 * 1000)
+#define FWCTL_TIMEOUT_MAX_TEXT	"36500d"
+/* The burst of a limit that gives none, as the kernel is sent it. */
+#define FWCTL_LIMIT_BURST_DEFAULT	5
+/*
+ * validate.c: whether the kernel can hold limit l: it keeps
+ * (unit in ns / rate) * burst in 64 bits and refuses what overflows.
+ */
+bool		 limit_fits(const struct limit *l);
+
 /* validate.c: every problem, not only the first. Returns the number of
  * errors added to diags (0 = valid). */
 int		 validate_ruleset(const struct ruleset *, struct diags *);

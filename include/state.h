@@ -15,6 +15,7 @@
 #ifndef FWCTL_STATE_H
 #define FWCTL_STATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "diag.h"
@@ -50,6 +51,13 @@ bool	state_needs_snapshot(const char *dir);
  */
 int	state_load(const char *dir, uint64_t *gen, struct ruleset **,
 	    struct diags *);
+/*
+ * DIR/flushed: the table was removed on purpose (fwctl flush) and stays
+ * removed until the next change; start-up does not put it back. Set or
+ * cleared durably: 0, or -1 with a reason in diags.
+ */
+int	state_set_flushed(const char *dir, bool flushed, struct diags *);
+bool	state_flushed(const char *dir);
 /* Decodes one state document (strict, then validated). */
 struct ruleset *state_decode(const char *text, size_t len, const char *file,
 	    uint64_t *gen, struct diags *);

@@ -1013,6 +1013,15 @@ static const struct bad {
 	{ "set s ipv4 { 10.0.0.0/8, 10.1.2.3 }", 1, 1,
 	    "set \"s\": element 10.1.2.3 overlaps 10.0.0.0/8" },
 	{ "set s ipv4\nset s ipv6", 2, 1, "set \"s\" is defined twice" },
+	/* what the kernel would refuse, at the token */
+	{ "set s ipv4 { timeout 36501d }", 1, 22, "timeout \"36501d\" is too "
+	    "long; at most 36500d (100 years)" },
+	{ "set s ipv4 { 10.0.0.1 timeout 99999999999h }", 1, 31,
+	    "is too long; at most 36500d" },
+	{ "rule a from lan to self accept limit 1/day burst 1000000", 1, 50,
+	    "limit 1/day burst 1000000 is beyond the kernel's range" },
+	{ "rule a from lan to self accept limit 1/hour burst 4294967295", 1,
+	    51, "limit 1/hour burst 4294967295 is beyond the kernel's range" },
 	{ "nat n masquerade from lan to nowhere", 1, 1,
 	    "nat \"n\": unknown zone \"nowhere\" in to" },
 	{ "zone x { network 10.9.0.0/16 }\nnat n masquerade from lan to x",

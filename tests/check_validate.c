@@ -437,6 +437,87 @@ START_TEST(test_sets)
 }
 END_TEST
 
+
+/*
+ * Values the kernel refuses are refused here first, each at its object:
+ * timeouts past 100 years (the kernel's bound is 2^64 ns) and limits whose
+ * (unit ns / rate) * burst overflows 64 bits (burst 5 when none is given).
+ */
+START_TEST(test_kernel_bounds)
+{
+	struct ruleset *rs = with_zones(
+	    "set okt ipv4 { timeout 36500d; 10.0.0.1 timeout 36500d }\n"
+	    "rule ok1 from lan to self accept limit 1/day burst 100000\n"
+	    "rule ok2 from lan to self accept limit 99999999999/second\n"
+	    "rule ok3 from lan to self accept limit 1/day\n");
+	struct set_elem e;
+	struct set *s;
+	struct rule *r;
+	const char *none[] = { NULL };
+	const char *want[] = {
+		"set \"okt\": timeout 36500d1ms is too long; at most 36500d",
+		"set \"el\": element timeout 4166666666d15h is too long; at "
+		    "most 36500d",
+		"rule \"day\": limit 1/day burst 1000000 is beyond the kernel's "
+		    "range",
+		"rule \"hour\": limit 1/hour burst 4294967295 is beyond",
+		NULL
+	};
+	struct diags d;
+
+	expect(rs, none);
+	rs->sets[0]->timeout_ms = FWCTL_TIMEOUT_MAX_MS + 1;
+	s = set_new();
+	s->name = strdup("el");
+	s->type = SET_IPV4;
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(addr_parse("10.0.0.2", &e.key.addr, NULL), 0);
+	e.timeout_ms = 99999999999ULL * 3600000;
+	set_add_elem(s, &e);
+	ruleset_add_set(rs, s);
+	r = rule("day from lan to self accept limit 1/day");
+	r->limit.burst = 1000000;
+	ruleset_add_rule(rs, r);
+	r = rule("hour from lan to self accept limit 1/hour");
+	r->limit.burst = 4294967295u;
+	ruleset_add_rule(rs, r);
+	expect(rs, want);
+	diags_init(&d);
+	validate_ruleset(rs, &d);
+	ck_assert_int_eq(d.v[0].line, 4);
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
+/* A million bad objects give fifty errors and one note, not a million. */
+START_TEST(test_error_cap)
+{
+	struct ruleset *rs;
+	struct diags d;
+	char *text, *p;
+	size_t i, n = 30000;
+	int nerr;
+
+	text = malloc(n * 48 + 1);
+	ck_assert_ptr_nonnull(text);
+	for (p = text, i = 0; i < n; i++)
+		p += sprintf(p, "rule r%zu from nz to self accept\n", i);
+	rs = parse_ok(text);
+	free(text);
+	ck_assert_uint_eq(rs->nrules, n);
+	diags_init(&d);
+	nerr = validate_ruleset(rs, &d);
+	ck_assert_int_gt(nerr, 50);
+	ck_assert_uint_eq(d.n, 51);
+	ck_assert_ptr_nonnull(strstr(d.v[0].msg, "unknown zone \"nz\""));
+	ck_assert_ptr_nonnull(strstr(d.v[50].msg, "too many errors (50); "
+	    "the rest was not checked"));
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
 /* a large block list validates fast (sorted, not pairwise) */
 START_TEST(test_large_set)
 {
@@ -682,6 +763,8 @@ validate_suite(void)
 	tcase_add_test(tc, test_forward_overlap);
 	tcase_add_test(tc, test_families);
 	tcase_add_test(tc, test_sets);
+	tcase_add_test(tc, test_kernel_bounds);
+	tcase_add_test(tc, test_error_cap);
 	tcase_add_test(tc, test_large_set);
 	tcase_add_test(tc, test_spec_example_valid);
 	tcase_add_test(tc, test_set_elems_as_whole);

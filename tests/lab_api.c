@@ -983,8 +983,11 @@ static const struct hostile hostile[] = {
 	    "If-Match: \"999999\"", 412, false, NULL },
 	{ "DELETE", "/v1/rules/ssh", NULL, NULL, 0, "If-Match: \"0\"", 412,
 	    false, NULL },
-	{ "DELETE", "/v1/rules/ssh", NULL, NULL, 0, "If-Match: garbage", 412,
-	    false, NULL },
+	/* not a generation at all: bad input, not stale */
+	{ "DELETE", "/v1/rules/ssh", NULL, NULL, 0, "If-Match: garbage", 400,
+	    false, "If-Match" },
+	{ "DELETE", "/v1/rules/ssh", NULL, NULL, 0, "If-Match: \"abc\"", 400,
+	    false, "If-Match" },
 	{ "POST", "/v1/rules", "application/xml", "<rule/>", 0, NULL, 415,
 	    false, NULL },
 	{ "POST", "/v1/rules", NULL, "{}", 0, NULL, 415, false, NULL },
@@ -1126,6 +1129,100 @@ START_TEST(test_hostile)
 	resp_free(&r);
 	/* nothing changed, and the daemon still serves */
 	ck_assert_int_eq(generation(), g0);
+}
+END_TEST
+
+
+/* The daemon's peak resident memory in kB (VmHWM), or -1. */
+static long
+daemon_hwm_kb(void)
+{
+	char	 path[64], *st, *p;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)daemon_pid());
+	st = slurp(path, NULL);
+	if ((p = strstr(st, "VmHWM:")) != NULL)
+		kb = strtol(p + 6, NULL, 10);
+	free(st);
+	return kb;
+}
+
+/* A big body of bad input and the reply's size; 1 MiB each. */
+static void
+error_flood(const char *method, const char *path, const char *ctype,
+    const char *unit, int want)
+{
+	struct resp	 r;
+	size_t		 n = 1u << 20, ul = strlen(unit), len = 0;
+	char		*b = malloc(n + 64);
+	bool		 json = strcmp(ctype, "application/json") == 0;
+
+	ck_assert_ptr_nonnull(b);
+	if (json)
+		len = (size_t)sprintf(b, "{\"elements\":[");
+	while (len + ul + 8 < n) {
+		memcpy(b + len, unit, ul);
+		len += ul;
+	}
+	if (json) {
+		b[len - 1] = ']';	/* the unit ends in a comma */
+		b[len++] = '}';
+	}
+	http_as(&r, 0, 0, 0, method, path, ctype, b, len, NULL, NULL);
+	free(b);
+	assert_problem(&r, want);
+	ck_assert_msg(strlen(r.body) < 32768, "%s %s: a reply of %zu bytes",
+	    method, path, strlen(r.body));
+	ck_assert_uint_le(json_array_size(json_object_get(r.json, "errors")),
+	    100);
+	ck_assert_ptr_nonnull(strstr(r.body, "too many errors"));
+	resp_free(&r);
+}
+
+/*
+ * Errors do not grow with the body: a MiB of bad elements or rules gets a
+ * reply of a few KB, the daemon's memory stays put, nothing changes.
+ */
+START_TEST(test_error_caps)
+{
+	long		 hwm0, hwm1;
+	long long	 g0 = generation();
+
+	hwm0 = daemon_hwm_kb();
+	ck_assert_int_gt(hwm0, 0);
+	error_flood("POST", "/v1/sets/blocklist/elements", "application/json",
+	    "true,", 400);
+	error_flood("DELETE", "/v1/sets/blocklist/elements", "text/plain",
+	    "x ", 400);
+	error_flood("PUT", "/v1/ruleset", "text/plain",
+	    "rule r from nz to self accept\n", 409);
+	hwm1 = daemon_hwm_kb();
+	/* was 20 MB -> 420 MB for the first flood alone */
+	ck_assert_msg(hwm1 - hwm0 < 100 * 1024, "peak RSS %ld kB -> %ld kB",
+	    hwm0, hwm1);
+	ck_assert_int_eq(generation(), g0);
+}
+END_TEST
+
+/* Text elements split on any white space: tabs and CRs too, none lost. */
+START_TEST(test_elements_text_separators)
+{
+	struct resp	 r;
+	json_t		*plan;
+	size_t		 i, n = 0;
+	json_t		*it;
+
+	http(&r, "POST", "/v1/sets/blocklist/elements?dry_run=1", "text/plain",
+	    "10.9.9.9\t10.9.9.8\t10.9.9.7\r\n10.9.9.6\v10.9.9.5", NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	plan = json_object_get(r.json, "plan");
+	json_array_foreach(plan, i, it)
+		if (strcmp(json_string_value(json_object_get(it, "kind")),
+		    "element") == 0)
+			n++;
+	ck_assert_msg(n == 5, "%zu elements planned: %s", n, r.body);
+	resp_free(&r);
 }
 END_TEST
 
@@ -1548,6 +1645,8 @@ api_suite(void)
 	tcase_add_loop_test(tc, test_hostile, 0,
 	    (int)(sizeof(hostile) / sizeof(hostile[0])));
 	tcase_add_test(tc, test_hostile_line_numbers);
+	tcase_add_test(tc, test_error_caps);
+	tcase_add_test(tc, test_elements_text_separators);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durability");

@@ -229,6 +229,34 @@ START_TEST(test_bad_configs_refused)
 		    log);
 		free(log);
 	}
+	/* nor one another user owns, or its group may write */
+	{
+		static const struct {
+			const char *prep, *log;
+		} bad[] = {
+			{ "chown 65534 tokens.other", "expected root" },
+			{ "chmod 620 tokens.other", "writable by its group" },
+		};
+		char	 path[128], *log;
+		size_t	 i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			st = lab_exec(lab, "router", "cd %s && rm -f "
+			    "tokens.other && cp tokens tokens.other && "
+			    "chmod 600 tokens.other && %s && %s --foreground "
+			    "--socket %s/x.sock --state-dir %s/state --listen "
+			    "127.0.0.1:9443 --tls-cert %s/cert.pem --tls-key "
+			    "%s/key.pem --tokens %s/tokens.other "
+			    "2>%s/other.log", dir, bad[i].prep, fwctld, dir,
+			    dir, dir, dir, dir, dir);
+			ck_assert_int_ne(st, 0);
+			snprintf(path, sizeof(path), "%s/other.log", dir);
+			log = slurp(path);
+			ck_assert_msg(strstr(log, bad[i].log) != NULL,
+			    "%s: %s", bad[i].log, log);
+			free(log);
+		}
+	}
 	/* a malformed listen address */
 	st = lab_exec(lab, "router", "%s --foreground --socket %s/x.sock "
 	    "--state-dir %s/state --listen nonsense --tls-cert %s/cert.pem "

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,6 +344,9 @@ reset(void)
 
 	snprintf(path, sizeof(path), "%s/base.rules", dir);
 	write_file(path, base_rules);
+	/* a replace keeps the elements of dynamic sets: start from none */
+	FW_OK(&r, "flush", "--yes");
+	res_free(&r);
 	FW_OK(&r, "apply", path);
 	res_free(&r);
 }
@@ -673,6 +677,9 @@ START_TEST(rules_add_place_replace_delete)
 	json_decref(j);
 	j = fw_json("delete-rule", "smtp", (char *)NULL);
 	ck_assert(json_is_integer(json_object_get(j, "generation")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "name")),
+	    "smtp");
+	ck_assert(json_is_integer(json_object_get(j, "position")));
 	json_decref(j);
 	j = fw_json("export", (char *)NULL);
 	ck_assert(json_is_array(json_object_get(j, "zones")));
@@ -682,9 +689,12 @@ START_TEST(rules_add_place_replace_delete)
 
 	/* delete by name and by number */
 	FW_OK(&r, "delete-rule", "imap");
-	HAS(r.out, "rule imap deleted");
+	HAS(r.out, "rule imap (position ");
+	HAS(r.out, ") deleted");
 	res_free(&r);
+	/* by number: the daemon says which rule went */
 	FW_OK(&r, "delete-rule", "1");
+	HAS(r.out, "rule first (position 1) deleted");
 	res_free(&r);
 	j = fw_json("list", "rules", (char *)NULL);
 	ck_assert_ptr_null(find_named(j, "rules", "imap"));
@@ -964,6 +974,84 @@ START_TEST(block_with_timeouts)
 	FW_OK(&r, "add-element", "v6", "fd50::2", "--timeout", "5m");
 	res_free(&r);
 	ck_assert_uint_eq(set_size("v6"), 1);
+}
+END_TEST
+
+
+/*
+ * A replace from the files (SIGHUP, fwctl apply) keeps what was added at
+ * run time to a set with a timeout: a blocked address stays blocked. A set
+ * without a timeout takes exactly the elements listed.
+ */
+START_TEST(reload_keeps_blocked)
+{
+	struct res	 r;
+	char		 path[PATH_MAX], rdir[PATH_MAX], *nft;
+	json_int_t	 g;
+	long long	 end;
+	pid_t		 srv;
+
+	reset();
+	/* the forward to the DMZ passes drop-blocked (wan -> dmz) */
+	srv = lab_serve(lab, "dmz", "tcp", 8443);
+	ck_assert_int_gt(srv, 0);
+	ck_assert_int_eq(lab_tcp_connect(lab, "wan", "10.50.0.1", 443, 3000,
+	    NULL, 0), 0);
+	FW_OK(&r, "block", "10.50.0.2", "--timeout", "1h");
+	res_free(&r);
+	FW_OK(&r, "add-element", "admins", "10.50.1.12");
+	res_free(&r);
+	ck_assert_int_eq(lab_tcp_connect(lab, "wan", "10.50.0.1", 443, 1500,
+	    NULL, 0), -1);
+
+	/* SIGHUP, with one more rule so that the reload shows */
+	snprintf(path, sizeof(path), "%s/rules/20-hup.rules", dir);
+	write_file(path, "rule hup-marker from lan to self tcp dport 7 "
+	    "accept\n");
+	g = generation();
+	ck_assert_int_eq(kill(daemon_pid, SIGHUP), 0);
+	for (end = ms_now() + 10000; generation() == g && ms_now() < end;)
+		usleep(50000);
+	ck_assert_int_eq(generation(), g + 1);
+	ck_assert_uint_eq(set_size("blocklist"), 1);
+	nft = lab_output(lab, "router", "nft list set inet fwctl blocklist");
+	ck_assert_ptr_nonnull(nft);
+	HAS(nft, "10.50.0.2");
+	free(nft);
+	ck_assert_int_eq(lab_tcp_connect(lab, "wan", "10.50.0.1", 443, 1500,
+	    NULL, 0), -1);
+	/* admins has no timeout: the files' two elements, exactly */
+	ck_assert_uint_eq(set_size("admins"), 2);
+
+	/* PUT /v1/ruleset from the files: the dry run plans what apply does */
+	FW_OK(&r, "block", "192.0.2.77");
+	res_free(&r);
+	snprintf(rdir, sizeof(rdir), "%s/rules", dir);
+	FW_OK(&r, "apply", rdir, "--dry-run");
+	HASNT(r.out, "10.50.0.2");
+	HASNT(r.out, "192.0.2.77");
+	res_free(&r);
+	unlink(path);
+	FW_OK(&r, "apply", rdir);
+	HAS(r.out, "- rule hup-marker");
+	HASNT(r.out, "10.50.0.2");
+	res_free(&r);
+	ck_assert_uint_eq(set_size("blocklist"), 2);
+	nft = lab_output(lab, "router", "nft list set inet fwctl blocklist");
+	ck_assert_ptr_nonnull(nft);
+	HAS(nft, "10.50.0.2");
+	HAS(nft, "192.0.2.77");
+	free(nft);
+	ck_assert_int_eq(lab_tcp_connect(lab, "wan", "10.50.0.1", 443, 1500,
+	    NULL, 0), -1);
+
+	/* the explicit way out: unblock */
+	FW_OK(&r, "unblock", "10.50.0.2", "192.0.2.77");
+	res_free(&r);
+	ck_assert_uint_eq(set_size("blocklist"), 0);
+	ck_assert_int_eq(lab_tcp_connect(lab, "wan", "10.50.0.1", 443, 3000,
+	    NULL, 0), 0);
+	lab_stop(lab, srv);
 }
 END_TEST
 
@@ -1324,6 +1412,104 @@ START_TEST(start_falls_back_to_state)
 }
 END_TEST
 
+
+/* A daemon of its own (table fm) in dir d; rules: also --rules-dir. */
+static pid_t
+flush_daemon(const char *fwctld, const char *d, bool rules, const char *log)
+{
+	return lab_spawn(lab, "router", "exec timeout 60 %s --foreground "
+	    "--table fm --socket %s/s.sock --state-dir %s/state %s%s%s "
+	    ">>%s/%s 2>&1", fwctld, d, d, rules ? "--rules-dir " : "",
+	    rules ? d : "", rules ? "/rules" : "", d, log);
+}
+
+static json_t *
+flush_status(pid_t pid, const char *d)
+{
+	struct res	 r;
+	json_t		*j;
+	int		 rc = fallback_status(pid, d, &r);
+
+	ck_assert_msg(rc == 0, "fwctld (table fm) did not answer: %d", rc);
+	j = parse_json(r.out);
+	res_free(&r);
+	return j;
+}
+
+/*
+ * After fwctl flush --yes a restart does not put a drop-everything table
+ * back: the flush is recorded and the table stays removed until the next
+ * change.
+ */
+START_TEST(flush_survives_restart)
+{
+	const char	*fd = getenv("FWCTLD");
+	char		 fwctld[PATH_MAX], d[PATH_MAX], path[PATH_MAX + 32];
+	char		 so[PATH_MAX + 16], *log;
+	char		*flush[] = { "--socket", so, "flush", "--yes", NULL };
+	char		*zone[] = { "--socket", so, "add-zone", "lan", "interface",
+	    "lan0", NULL };
+	struct res	 r;
+	json_t		*j;
+	pid_t		 pid;
+
+	ck_assert_ptr_nonnull(realpath(fd && *fd ? fd : "daemon/fwctld",
+	    fwctld));
+	snprintf(d, sizeof(d), "%s/flushrun", dir);
+	snprintf(so, sizeof(so), "%s/s.sock", d);
+	ck_assert_int_eq(mkdir(d, 0700), 0);
+	snprintf(path, sizeof(path), "%s/rules", d);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state", d);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/rules/a.rules", d);
+	write_file(path, "zone lan { interface lan0 }\n"
+	    "rule fm-ssh from lan to self tcp dport 22 accept\n");
+
+	ck_assert_int_ne(pid = flush_daemon(fwctld, d, true, "log1"), -1);
+	j = flush_status(pid, d);
+	ck_assert(json_is_true(json_object_get(j, "table_present")));
+	json_decref(j);
+	ck_assert_int_eq(run_argv(&r, 0, flush), 0);
+	res_free(&r);
+	ck_assert_int_ne(lab_exec(lab, "router", "nft list table inet fm "
+	    ">/dev/null 2>&1"), 0);
+	ck_assert_int_eq(lab_stop(lab, pid), 0);
+
+	/* restart from the state: no table */
+	ck_assert_int_ne(pid = flush_daemon(fwctld, d, false, "log2"), -1);
+	j = flush_status(pid, d);
+	ck_assert(json_is_false(json_object_get(j, "table_present")));
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "generation")), 2);
+	json_decref(j);
+	ck_assert_int_ne(lab_exec(lab, "router", "nft list table inet fm "
+	    ">/dev/null 2>&1"), 0);
+	snprintf(path, sizeof(path), "cat %s/log2", d);
+	log = lab_output(lab, "router", "%s", path);
+	ck_assert_ptr_nonnull(log);
+	HAS(log, "stays removed until the next change");
+	free(log);
+
+	/* the next change programs the table, and a restart keeps it */
+	ck_assert_int_eq(run_argv(&r, 0, zone), 0);
+	res_free(&r);
+	ck_assert_int_eq(lab_exec(lab, "router", "nft list table inet fm "
+	    ">/dev/null 2>&1"), 0);
+	ck_assert_int_eq(lab_stop(lab, pid), 0);
+	ck_assert_int_eq(lab_exec(lab, "router", "nft delete table inet fm"),
+	    0);
+	ck_assert_int_ne(pid = flush_daemon(fwctld, d, false, "log3"), -1);
+	j = flush_status(pid, d);
+	ck_assert(json_is_true(json_object_get(j, "table_present")));
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "generation")), 3);
+	json_decref(j);
+	ck_assert_int_eq(lab_stop(lab, pid), 0);
+	lab_exec(lab, "router", "nft delete table inet fm");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1342,11 +1528,13 @@ main(void)
 	tcase_add_test(tc, zones_policies_nat);
 	tcase_add_test(tc, sets_and_elements);
 	tcase_add_test(tc, block_with_timeouts);
+	tcase_add_test(tc, reload_keeps_blocked);
 	tcase_add_test(tc, export_apply_roundtrip);
 	tcase_add_test(tc, apply_dry_run_and_dirs);
 	tcase_add_test(tc, transport_errors);
 	tcase_add_test(tc, colour_only_on_a_terminal);
 	tcase_add_test(tc, start_falls_back_to_state);
+	tcase_add_test(tc, flush_survives_restart);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
