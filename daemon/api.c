@@ -76,6 +76,7 @@ struct api {
 	size_t			 ntokens;
 	char			*cert;
 	char			*key;
+	struct api_budget	 budget;	/* buffered request bodies */
 };
 
 enum api_ctype {
@@ -100,7 +101,10 @@ struct api_req {
 	size_t			 cap;
 	size_t			 limit;
 	size_t			 seen;		/* body bytes received */
+	size_t			 charged;	/* taken from api->budget */
 	bool			 too_large;
+	bool			 over_budget;
+	bool			 retry_after;	/* 503: "Retry-After: 1" */
 	enum api_ctype		 ctype;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -262,6 +266,47 @@ api_utf8_valid(const char *str, size_t len)
 		i += n + 1;
 	}
 	return true;
+}
+
+/* ---- the body budget ---- */
+
+void
+api_budget_init(struct api_budget *b, size_t max)
+{
+	b->max = max;
+	__atomic_store_n(&b->used, 0, __ATOMIC_RELEASE);
+}
+
+bool
+api_budget_take(struct api_budget *b, size_t n)
+{
+	size_t	 cur;
+
+	cur = __atomic_load_n(&b->used, __ATOMIC_ACQUIRE);
+	do {
+		if (cur > b->max || n > b->max - cur)
+			return false;
+	} while (!__atomic_compare_exchange_n(&b->used, &cur, cur + n, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return true;
+}
+
+void
+api_budget_give(struct api_budget *b, size_t n)
+{
+	size_t	 cur;
+
+	cur = __atomic_load_n(&b->used, __ATOMIC_ACQUIRE);
+	/* never below zero, even if a caller gave back more than it took */
+	while (!__atomic_compare_exchange_n(&b->used, &cur,
+	    cur > n ? cur - n : 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+size_t
+api_budget_used(struct api_budget *b)
+{
+	return __atomic_load_n(&b->used, __ATOMIC_ACQUIRE);
 }
 
 /* ---- replies ---- */
@@ -1158,12 +1203,75 @@ api_reply_object(struct api_req *r, const struct change_result *res,
 	api_reply(r, res->status == ENGINE_CREATED ? 201 : 200, j);
 }
 
+/* What the PUT of a named object (/v1/{rules,zones,sets}/{name}) varies
+ * in; the rest is api_object_put. */
+struct api_put {
+	enum plan_kind	 kind;
+	enum change_op	 op;
+	const char	*what;
+	ssize_t		(*find)(const struct ruleset *, const char *);
+};
+
+static const struct api_put api_put_rule = {
+	PLAN_RULE, CHANGE_RULE_PUT, "the rule", ruleset_find_rule
+};
+static const struct api_put api_put_zone = {
+	PLAN_ZONE, CHANGE_ZONE_PUT, "the zone", ruleset_find_zone
+};
+static const struct api_put api_put_set = {
+	PLAN_SET, CHANGE_SET_PUT, "the set", ruleset_find_set
+};
+
+/* Puts a decoded object in its slot of the change; returns its name. */
+static const char *
+api_change_object(struct change *c, enum plan_kind kind, void *obj)
+{
+	switch (kind) {
+	case PLAN_RULE:
+		c->rule = obj;
+		return c->rule->name;
+	case PLAN_ZONE:
+		c->zone = obj;
+		return c->zone->name;
+	case PLAN_SET:
+		c->set = obj;
+		return c->set->name;
+	case PLAN_NAT:
+		c->nat = obj;
+		return c->nat->name;
+	case PLAN_POLICY:
+		c->policy = obj;
+		return NULL;
+	case PLAN_ELEMENT:
+		break;
+	}
+	return NULL;
+}
+
+/* The objects of a change that will not reach the engine (which would
+ * otherwise own them). */
 static void
-api_rule_put(struct api_req *r)
+api_change_drop(struct change *c)
+{
+	rule_free(c->rule);
+	zone_free(c->zone);
+	set_free(c->set);
+	nat_free(c->nat);
+	policy_free(c->policy);
+	c->rule = NULL;
+	c->zone = NULL;
+	c->set = NULL;
+	c->nat = NULL;
+	c->policy = NULL;
+}
+
+static void
+api_object_put(struct api_req *r, const struct api_put *p)
 {
 	struct change		 c;
 	struct change_result	 res;
 	json_t			*j;
+	void			*obj;
 	bool			 bad;
 
 	memset(&c, 0, sizeof(c));
@@ -1172,74 +1280,36 @@ api_rule_put(struct api_req *r)
 	j = api_json_or_text(r, &bad);
 	if (bad || !api_name_match(r, j, "name"))
 		goto done;
-	c.op = CHANGE_RULE_PUT;
-	if ((c.rule = api_decode(r, j, PLAN_RULE, "the rule")) == NULL)
+	c.op = p->op;
+	if ((obj = api_decode(r, j, p->kind, p->what)) == NULL)
 		goto done;
-	if (!api_name_same(r, c.rule->name)) {
-		rule_free(c.rule);
+	if (!api_name_same(r, api_change_object(&c, p->kind, obj))) {
+		api_change_drop(&c);
 		goto done;
 	}
 	if (api_run(r, &c, &res))
-		api_reply_object(r, &res, ruleset_find_rule, PLAN_RULE);
+		api_reply_object(r, &res, p->find, p->kind);
 	engine_result_free(&res);
 done:
 	json_decref(j);
+}
+
+static void
+api_rule_put(struct api_req *r)
+{
+	api_object_put(r, &api_put_rule);
 }
 
 static void
 api_zone_put(struct api_req *r)
 {
-	struct change		 c;
-	struct change_result	 res;
-	json_t			*j;
-	bool			 bad;
-
-	memset(&c, 0, sizeof(c));
-	if (!api_name_ok(r, r->args[0], false))
-		return;
-	j = api_json_or_text(r, &bad);
-	if (bad || !api_name_match(r, j, "name"))
-		goto done;
-	c.op = CHANGE_ZONE_PUT;
-	if ((c.zone = api_decode(r, j, PLAN_ZONE, "the zone")) == NULL)
-		goto done;
-	if (!api_name_same(r, c.zone->name)) {
-		zone_free(c.zone);
-		goto done;
-	}
-	if (api_run(r, &c, &res))
-		api_reply_object(r, &res, ruleset_find_zone, PLAN_ZONE);
-	engine_result_free(&res);
-done:
-	json_decref(j);
+	api_object_put(r, &api_put_zone);
 }
 
 static void
 api_set_put(struct api_req *r)
 {
-	struct change		 c;
-	struct change_result	 res;
-	json_t			*j;
-	bool			 bad;
-
-	memset(&c, 0, sizeof(c));
-	if (!api_name_ok(r, r->args[0], false))
-		return;
-	j = api_json_or_text(r, &bad);
-	if (bad || !api_name_match(r, j, "name"))
-		goto done;
-	c.op = CHANGE_SET_PUT;
-	if ((c.set = api_decode(r, j, PLAN_SET, "the set")) == NULL)
-		goto done;
-	if (!api_name_same(r, c.set->name)) {
-		set_free(c.set);
-		goto done;
-	}
-	if (api_run(r, &c, &res))
-		api_reply_object(r, &res, ruleset_find_set, PLAN_SET);
-	engine_result_free(&res);
-done:
-	json_decref(j);
+	api_object_put(r, &api_put_set);
 }
 
 static void
@@ -1259,7 +1329,7 @@ api_nats_post(struct api_req *r)
 		goto done;
 	r->args[0] = strdup(c.nat->name);
 	if (r->args[0] == NULL) {
-		nat_free(c.nat);
+		api_change_drop(&c);
 		api_problem(r, 500, NULL, "out of memory");
 		goto done;
 	}
@@ -1290,7 +1360,7 @@ api_policies_post(struct api_req *r)
 		goto done;
 	if ((from = strdup(c.policy->from)) == NULL ||
 	    (to = strdup(c.policy->to)) == NULL) {
-		policy_free(c.policy);
+		api_change_drop(&c);
 		api_problem(r, 500, NULL, "out of memory");
 		goto done;
 	}
@@ -1868,11 +1938,20 @@ api_send(struct api_req *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	if (r->status == 405 && r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->status == 503 && r->retry_after)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+		    "1");
 	if (r->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"fwctl\"");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
+	/* the reply is text now: its tree (a whole plan after a full apply)
+	 * and what the change freed go back before the client hears */
+	json_decref(r->json);
+	r->json = NULL;
+	if (r->api->engine != NULL)
+		engine_trim(r->api->engine);
 	ret = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -1886,6 +1965,26 @@ api_send_early(struct api_req *r)
 	return api_send(r);
 }
 
+/* Takes the body's buffer from the budget, up to cap bytes in all. */
+static bool
+api_charge(struct api_req *r, size_t cap)
+{
+	if (cap <= r->charged)
+		return true;
+	if (!api_budget_take(&r->api->budget, cap - r->charged))
+		return false;
+	r->charged = cap;
+	return true;
+}
+
+static void
+api_busy(struct api_req *r)
+{
+	r->retry_after = true;
+	api_early(r, 503, "too many request bodies are being received at "
+	    "once (%u MiB in all); retry later", API_BODY_BUDGET >> 20);
+}
+
 /*
  * First call: everything that can be decided from the request line and
  * headers (access, route, size, query, content type); a refusal is kept in
@@ -1897,7 +1996,7 @@ api_first(struct api_req *r, const char *method, const char *url)
 	const union MHD_ConnectionInfo *ci;
 	const char		*cl, *ct;
 	struct api_argcheck	 ac;
-	unsigned long long	 n;
+	unsigned long long	 n = 0;
 	char			*end;
 
 	if (r->tcp) {
@@ -1924,7 +2023,9 @@ api_first(struct api_req *r, const char *method, const char *url)
 	if (cl != NULL) {
 		errno = 0;
 		n = strtoull(cl, &end, 10);
-		if (errno == 0 && *end == '\0' && n > r->limit) {
+		if (errno != 0 || *end != '\0')
+			n = 0;
+		if (n > r->limit) {
 			api_early(r, 413, "the body is larger than %zu bytes",
 			    r->limit);
 			return;
@@ -1949,8 +2050,13 @@ api_first(struct api_req *r, const char *method, const char *url)
 			    "\"%.60s\": expected application/json%s",
 			    ct ? ct : "(none)", (r->route->flags & API_TEXT) ?
 			    " or text/plain" : "");
+			return;
 		}
 	}
+	/* a body of known size is reserved whole, before it is sent: the
+	 * client hears 503 instead of uploading it for nothing */
+	if (n > 0 && !api_charge(r, (size_t)n + 1))
+		api_busy(r);
 }
 
 static enum MHD_Result
@@ -1974,7 +2080,8 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		snprintf(r->method, sizeof(r->method), "%s", method);
 		*con_cls = r;
 		api_first(r, method, url);
-		if (r->early == 401 || r->early == 403 || r->early == 413)
+		if (r->early == 401 || r->early == 403 || r->early == 413 ||
+		    r->early == 503)
 			return api_send_early(r);
 		return MHD_YES;
 	}
@@ -1991,13 +2098,30 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 			r->too_large = true;
 		if (r->seen > r->limit + API_DISCARD_MAX)
 			return MHD_NO;
-		if (!r->too_large && !r->early) {
+		if (!r->too_large && !r->early && !r->over_budget) {
 			if (r->len + n + 1 > r->cap) {
 				cap = r->cap ? r->cap : 4096;
 				while (cap < r->len + n + 1)
 					cap *= 2;
+				/* what was reserved is allocated at once */
+				if (cap < r->charged)
+					cap = r->charged;
 				if (cap > r->limit + 1)
 					cap = r->limit + 1;
+				if (!api_charge(r, cap)) {
+					/* chunked, and no room: the rest is
+					 * read and dropped, the client gets
+					 * its 503 */
+					r->over_budget = true;
+					free(r->body);
+					r->body = NULL;
+					r->len = r->cap = 0;
+					api_budget_give(&api->budget,
+					    r->charged);
+					r->charged = 0;
+					*upload_data_size = 0;
+					return MHD_YES;
+				}
 				if ((nb = realloc(r->body, cap)) == NULL)
 					return MHD_NO;
 				r->body = nb;
@@ -2013,7 +2137,8 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	if (r->too_large) {
 		api_early(r, 413, "the body is larger than %zu bytes",
 		    r->limit);
-	}
+	} else if (r->over_budget)
+		api_busy(r);
 	if (r->early)
 		return api_send_early(r);
 	if (r->body == NULL && (r->body = strdup("")) == NULL)
@@ -2035,10 +2160,13 @@ api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct api_req	*r = *con_cls;
+	struct api	*api;
 	int		 i;
 
 	if (r == NULL)
 		return;
+	/* whatever way the request ended: its body's share goes back */
+	api_budget_give(&r->api->budget, r->charged);
 	for (i = 0; i < API_MAX_ARGS; i++)
 		free(r->args[i]);
 	free(r->early_detail);
@@ -2046,8 +2174,12 @@ api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r->body);
 	json_decref(r->json);
 	free(r->text);
+	api = r->api;
 	free(r);
 	*con_cls = NULL;
+	/* after a whole-ruleset change, with its reply freed too */
+	if (api->engine != NULL)
+		engine_trim(api->engine);
 }
 
 static void
@@ -2415,6 +2547,7 @@ api_new(const struct api_config *cfg, struct diags *d)
 	api->threads = cfg->threads ? cfg->threads : API_THREADS;
 	api->timeout = cfg->timeout ? cfg->timeout : API_TIMEOUT;
 	api->conn_limit = cfg->conn_limit ? cfg->conn_limit : API_CONN_LIMIT;
+	api_budget_init(&api->budget, API_BODY_BUDGET);
 	if ((api->socket_path = strdup(cfg->socket_path)) == NULL)
 		goto fail;
 	if (cfg->listen != NULL && api_config_tcp(api, cfg, d) == -1)

@@ -10,6 +10,8 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,9 @@ struct engine {
 	/* Rule names of cur, so that one change does not scan them all;
 	 * NULL when it could not be kept up to date (rebuilt on demand). */
 	struct nameidx	*ridx;
+	/* A whole ruleset's worth of memory was freed since the last
+	 * malloc_trim (engine_trim). */
+	atomic_bool	 trim_due;
 };
 
 static const char *const engine_status_names[] = {
@@ -750,6 +755,7 @@ engine_edit(struct ruleset *next, struct change *c, struct change_result *res,
 		    next->rules[k]->name) == -1)
 			goto nomem;
 		res->position = (size_t)k + 1;	/* where it was */
+		p->v[p->n - 1].pos = res->position;
 		eff->removed = ruleset_remove_rule(next, (size_t)k);
 		break;
 	case CHANGE_ZONE_PUT:
@@ -1063,7 +1069,8 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	else {
 		if (e->ridx == NULL)
 			e->ridx = engine_index_build(old);
-		next = ruleset_share(old);
+		/* the rules without a reference each: settled below */
+		next = ruleset_borrow(old);
 	}
 	if (next == NULL) {
 		engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
@@ -1160,11 +1167,24 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		nameidx_free(e->ridx);
 		e->ridx = NULL;
 	}
-	next = NULL;
 	kernel_changed = false;
 	e->kernel_unknown = e->flushed = c->op == CHANGE_FLUSH;
 	pthread_mutex_lock(&e->cur_mtx);
 	oref = e->cur;
+	if (next->rules_borrowed) {
+		if (oref->refs == 1) {
+			/* old goes now, and nobody reads it: its references
+			 * on the rules pass to next, and the one on a rule
+			 * the change took out goes with eff.removed */
+			old->nrules = 0;
+			next->rules_borrowed = false;
+		} else {
+			/* a reader holds old, which keeps its own */
+			ruleset_settle_rules(next, eff.added);
+			eff.removed = NULL;
+		}
+	}
+	next = NULL;
 	e->cur = nref;
 	rsref_put_locked(oref);
 	pthread_mutex_unlock(&e->cur_mtx);
@@ -1223,12 +1243,25 @@ done:
 		    res->diags.v[0].msg : "");
 	pthread_mutex_unlock(&e->change_mtx);
 	free(nref);		/* never published: rs is still next */
+	if (next != NULL && next->rules_borrowed) {
+		/* old keeps its rules; next owns only the one it added */
+		rule_free(eff.added);
+		eff.removed = NULL;
+	}
 	ruleset_free(next);
 	rule_free(eff.removed);
 	engine_change_free(c);
 	/* a whole ruleset's worth of parsing, planning and encoding was
-	 * freed: give the pages back rather than keep the peak resident */
+	 * freed: the caller gives the pages back (engine_trim) once its
+	 * reply is freed too, rather than keep the peak resident */
 	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH)
+		atomic_store(&e->trim_due, true);
+}
+
+void
+engine_trim(struct engine *e)
+{
+	if (atomic_exchange(&e->trim_due, false))
 		malloc_trim(0);
 }
 
@@ -1289,6 +1322,8 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	e->ridx = engine_index_build(rs);
 	e->kernel_unknown = e->flushed = flushed;
 	pthread_mutex_unlock(&e->change_mtx);
+	/* reading, checking and sending a whole ruleset is behind us */
+	malloc_trim(0);
 	return 0;
 fail_locked:
 	pthread_mutex_unlock(&e->change_mtx);

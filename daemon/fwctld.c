@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -192,6 +193,7 @@ reload(struct engine *e, const struct config *cf)
 		    engine_status_name(res.status));
 	}
 	engine_result_free(&res);
+	engine_trim(e);
 }
 
 int
@@ -239,6 +241,16 @@ main(int argc, char *argv[])
 	bool			 check = false, verbose = false;
 	int			 ch, sfd;
 	ssize_t			 n;
+
+	/*
+	 * Fixed thresholds: left to itself, glibc raises them to twice the
+	 * largest block freed (a whole ruleset's netlink batch), and then
+	 * keeps up to 64 MB of freed memory after every full apply.  Large
+	 * buffers get their own mappings, and free memory above 4 MB at the
+	 * top of a heap goes back at once.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 256 << 10);
+	(void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
 	while ((ch = getopt_long(argc, argv, "nvh", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -958,7 +958,7 @@ ruleset_free(struct ruleset *rs)
 		zone_free(rs->zones[i]);
 	for (i = 0; i < rs->npolicies; i++)
 		policy_free(rs->policies[i]);
-	for (i = 0; i < rs->nrules; i++)
+	for (i = 0; i < rs->nrules && !rs->rules_borrowed; i++)
 		rule_free(rs->rules[i]);
 	for (i = 0; i < rs->nnats; i++)
 		nat_free(rs->nats[i]);
@@ -1045,6 +1045,45 @@ ruleset_share(const struct ruleset *src)
 		return NULL;
 	}
 	return rs;
+}
+
+struct ruleset *
+ruleset_borrow(const struct ruleset *src)
+{
+	struct ruleset	*rs;
+
+	if ((rs = ruleset_new()) == NULL)
+		return NULL;
+	rs->rules_borrowed = true;
+	if (RS_SHARE_ARRAY(rs, src, zones, struct zone) == -1 ||
+	    RS_SHARE_ARRAY(rs, src, policies, struct policy) == -1 ||
+	    RS_SHARE_ARRAY(rs, src, nats, struct nat) == -1 ||
+	    RS_SHARE_ARRAY(rs, src, sets, struct set) == -1 ||
+	    (rs->rules = reallocarray(NULL, src->nrules + 16,
+	    sizeof(*rs->rules))) == NULL) {
+		ruleset_free(rs);
+		return NULL;
+	}
+	/* a copy of the pointers, no pass over the rule objects */
+	if (src->nrules)
+		memcpy(rs->rules, src->rules, src->nrules *
+		    sizeof(*rs->rules));
+	rs->nrules = src->nrules;
+	rs->rules_cap = src->nrules + 16;
+	return rs;
+}
+
+void
+ruleset_settle_rules(struct ruleset *rs, const struct rule *own)
+{
+	size_t i;
+
+	if (!rs->rules_borrowed)
+		return;
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i] != own)
+			OBJ_REF(rs->rules[i]);
+	rs->rules_borrowed = false;
 }
 
 /* Objects shared by both rulesets are equal without a look inside. */

@@ -50,6 +50,26 @@ extern const size_t		api_nroutes;
 #define API_BODY_MAX		(1u << 20)	/* single objects */
 #define API_BODY_MAX_BIG	(64u << 20)	/* PUT /v1/ruleset */
 #define API_JSON_DEPTH_MAX	32
+/* All request bodies being buffered at once, over every connection: without
+ * it, a full house of connections (64) uploading API_BODY_MAX_BIG each
+ * would be gigabytes.  Room for a few whole rulesets side by side; must
+ * hold one (+1 for the NUL). */
+#define API_BODY_BUDGET		(256u << 20)
+
+/*
+ * The accounting of that budget, shared by the server's threads.  A
+ * request takes what it is about to buffer and gives it back when it ends,
+ * however it ends; a take that does not fit takes nothing.
+ */
+struct api_budget {
+	size_t		 max;
+	size_t		 used;		/* atomic */
+};
+
+void		 api_budget_init(struct api_budget *, size_t);
+bool		 api_budget_take(struct api_budget *, size_t);
+void		 api_budget_give(struct api_budget *, size_t);
+size_t		 api_budget_used(struct api_budget *);
 
 /* Everything that can fail on configuration, before the kernel is
  * touched: binds the socket (refused while another daemon answers on it),

@@ -116,6 +116,9 @@ void		 engine_free(struct engine *, bool flush);
 void		 engine_change(struct engine *, struct change *c,
 		    struct change_result *res);
 void		 engine_result_free(struct change_result *);
+/* Gives freed memory back to the system when a whole-ruleset change ran
+ * since the last call: for the API once a request's reply is freed. */
+void		 engine_trim(struct engine *);
 
 void		 engine_snapshot(struct engine *, struct snapshot *);
 void		 engine_release(struct engine *, struct snapshot *);
@@ -135,15 +138,17 @@ struct edit_effect {
 	bool		 check_all;	/* validate the whole ruleset */
 	struct rule	*added;		/* rule put into next */
 	struct rule	*removed;	/* rule taken out of next, with next's
-					 * reference: the caller frees it */
+					 * reference (the old ruleset's when
+					 * next borrows its rules): the
+					 * caller frees it */
 	const void	*obj;		/* the object put into next */
 };
 
 /*
  * The model side of a change, shared with the journal's replay: applies c
- * (not CHANGE_REPLACE nor CHANGE_FLUSH) to next, a ruleset_share() of the
- * current ruleset whose rule index ridx (or NULL) is, and plans it in
- * res->plan when it can. New set elements get their expiry from now. 0, or
+ * (not CHANGE_REPLACE nor CHANGE_FLUSH) to next, a ruleset_share() (or
+ * ruleset_borrow()) of the current ruleset whose rule index ridx (or NULL)
+ * is, and plans it in res->plan when it can. New set elements get their expiry from now. 0, or
  * -1 with res filled.
  */
 int		 engine_edit(struct ruleset *next, struct change *c,

@@ -35,7 +35,8 @@ struct plan_item {
 	size_t		 pos;		/* PLAN_RULE added or changed: its
 					 * 1-based position in the new
 					 * ruleset when the engine knows it;
-					 * 0 = look it up by name */
+					 * removed: in the old one; 0 = look
+					 * it up by name (a scan) */
 };
 
 struct plan {

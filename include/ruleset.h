@@ -199,6 +199,9 @@ struct ruleset {
 	RS_ARRAY(struct rule, rules);	/* evaluation order */
 	RS_ARRAY(struct nat, nats);
 	RS_ARRAY(struct set, sets);
+	/* ruleset_borrow: the rules came without references; only those
+	 * added since are this ruleset's own. */
+	bool	 rules_borrowed;
 };
 
 /* ruleset.c: construction, copy, comparison, lookup */
@@ -207,8 +210,19 @@ void		 ruleset_free(struct ruleset *);
 /* A deep copy: nothing is shared with the original. */
 struct ruleset	*ruleset_dup(const struct ruleset *);
 /* A copy that shares every object with the original (a copy of the pointer
- * arrays): what the engine edits for a change. */
+ * arrays): what the journal's replay edits for a change. */
 struct ruleset	*ruleset_share(const struct ruleset *);
+/*
+ * ruleset_share without a reference on each rule (rules_borrowed): no
+ * pass over every rule object for a change to one.  The rules stay the
+ * lender's, which must outlive the borrower until either takes them over:
+ * ruleset_settle_rules (the borrower takes a reference on each rule but
+ * own, the one rule it added, or NULL), or the lender's last user sets
+ * its nrules to 0 and frees it (the references pass to the borrower).
+ * ruleset_free of a borrower leaves the rules alone, its own included.
+ */
+struct ruleset	*ruleset_borrow(const struct ruleset *);
+void		 ruleset_settle_rules(struct ruleset *, const struct rule *own);
 /* Model equality; source locations and element expiry times are ignored. */
 bool		 ruleset_equal(const struct ruleset *, const struct ruleset *);
 

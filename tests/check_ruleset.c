@@ -123,6 +123,49 @@ START_TEST(dup_is_equal_and_deep)
 }
 END_TEST
 
+/* A borrowed copy holds no reference on the rules: the lender's pass to
+ * it (nrules = 0, then freed), or it takes its own (settle); freed unsettled
+ * it leaves them all alone.  Under ASan a wrong count shows as a leak or a
+ * use after free. */
+START_TEST(borrow_hands_over)
+{
+	struct ruleset *a = mkruleset(50), *b, *c;
+	struct rule *r, *gone;
+
+	/* handed over: a goes, b keeps its rules, the removed one is freed */
+	ck_assert_ptr_nonnull(b = ruleset_borrow(a));
+	ck_assert(b->rules_borrowed);
+	ck_assert(ruleset_equal(a, b));
+	r = mkrule("extra", "lan", "self", 7);
+	ck_assert_int_eq(ruleset_insert_rule(b, 0, r), 0);
+	gone = ruleset_remove_rule(b, 5);
+	ck_assert_str_eq(gone->name, "r4");
+	a->nrules = 0;
+	b->rules_borrowed = false;
+	ruleset_free(a);
+	rule_free(gone);
+	ck_assert_str_eq(b->rules[0]->name, "extra");
+	ck_assert_str_eq(b->rules[5]->name, "r5");
+	ck_assert_uint_eq(b->nrules, 50);
+
+	/* settled: both own their rules, either may go first */
+	ck_assert_ptr_nonnull(c = ruleset_borrow(b));
+	r = mkrule("more", "lan", "self", 8);
+	ck_assert_int_eq(ruleset_add_rule(c, r), 0);
+	ruleset_settle_rules(c, r);
+	ck_assert(!c->rules_borrowed);
+	ruleset_free(b);
+	ck_assert_str_eq(c->rules[1]->name, "r0");
+	ck_assert_str_eq(c->rules[50]->name, "more");
+
+	/* never used: freed unsettled, the lender's rules stay whole */
+	ck_assert_ptr_nonnull(b = ruleset_borrow(c));
+	ruleset_free(b);
+	ck_assert_str_eq(c->rules[49]->name, "r49");
+	ruleset_free(c);
+}
+END_TEST
+
 /* A shared copy costs the pointer arrays: every object is the original's,
  * and outlives whichever ruleset is freed first. */
 START_TEST(share_is_shallow)
@@ -418,6 +461,7 @@ ruleset_suite(void)
 
 	tcase_add_test(tc, dup_is_equal_and_deep);
 	tcase_add_test(tc, share_is_shallow);
+	tcase_add_test(tc, borrow_hands_over);
 	tcase_add_test(tc, set_order);
 	tcase_add_test(tc, insert_remove_find);
 	tcase_add_test(tc, merge_moves_everything);

@@ -110,6 +110,32 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* The snapshot is written line by line, its strings escaped by hand:
+ * quotes, backslashes and UTF-8 in comments come back as they were. */
+START_TEST(test_roundtrip_escapes)
+{
+	static const char text[] =
+	    "rule q from any to self tcp dport 22 comment "
+	    "\"say \\\"hi\\\" \\\\ caf\xc3\xa9 \\\\\\\"\" accept\n";
+	struct ruleset	*rs = ruleset_new(), *back = NULL;
+	struct diags	 d;
+	uint64_t	 gen = 0;
+
+	diags_init(&d);
+	ck_assert_int_eq(parse_buffer(rs, "q.rules", text, strlen(text), &d),
+	    0);
+	ck_assert_str_eq(rs->rules[0]->comment, "say \"hi\" \\ caf\xc3\xa9 \\\"");
+	ck_assert_int_eq(state_save(tmpdir, 3, rs, &d), 0);
+	ck_assert_int_eq(state_load(tmpdir, &gen, &back, &d), 1);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_uint_eq(gen, 3);
+	ck_assert(ruleset_equal(rs, back));
+	ruleset_free(rs);
+	ruleset_free(back);
+	diags_free(&d);
+}
+END_TEST
+
 START_TEST(test_empty_dir)
 {
 	struct ruleset	*rs = NULL;
@@ -601,6 +627,7 @@ state_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_roundtrip_escapes);
 	tcase_add_test(tc, test_empty_dir);
 	tcase_add_test(tc, test_history_bounded);
 	tcase_add_test(tc, test_corrupt_falls_back);

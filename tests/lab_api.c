@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "api.h"
 #include "lib/lab.h"
 
 #define TABLE		"fwctl"
@@ -1577,6 +1578,118 @@ START_TEST(test_concurrency)
 }
 END_TEST
 
+/* ---- the budget for buffered bodies ---- */
+
+/*
+ * Opens a connection and announces a whole-ruleset upload of the largest
+ * size, waiting for the go-ahead (Expect: 100-continue) before sending any
+ * of it.  Returns the fd; *reply gets what the daemon said first (NUL-
+ * terminated, up to size bytes; until it closes when it refused).
+ */
+static int
+big_upload_start(char *reply, size_t size)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd;
+	char			 req[512];
+	long long		 end = ms_now() + 10000;
+	size_t			 off = 0;
+	ssize_t			 n;
+	int			 fd, len;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)),
+	    0);
+	len = snprintf(req, sizeof(req), "PUT /v1/ruleset HTTP/1.1\r\n"
+	    "Host: localhost\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: %u\r\nExpect: 100-continue\r\n\r\n",
+	    API_BODY_MAX_BIG);
+	ck_assert_int_eq(write(fd, req, (size_t)len), len);
+	reply[0] = '\0';
+	/* "100 Continue" comes alone; a refusal comes whole, then EOF */
+	while (off < size - 1 && ms_now() < end) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		if ((n = read(fd, reply + off, size - 1 - off)) <= 0)
+			break;
+		off += (size_t)n;
+		reply[off] = '\0';
+		if (strncmp(reply, "HTTP/1.1 100", 12) == 0 &&
+		    strstr(reply, "\r\n\r\n") != NULL)
+			break;
+	}
+	return fd;
+}
+
+/*
+ * Uploads announced at the largest size reserve the budget before a byte
+ * is sent: while it is full the next one gets 503 with Retry-After, small
+ * requests still pass, and a client that goes away gives its share back.
+ */
+START_TEST(test_body_budget)
+{
+	int		 holders = (int)(API_BODY_BUDGET /
+			    ((size_t)API_BODY_MAX_BIG + 1));
+	int		 fds[8], i, fd;
+	char		 reply[4096];
+	const char	*body;
+	json_t		*j;
+	struct resp	 r;
+	long long	 g0 = generation(), end;
+	bool		 ok = false;
+
+	ck_assert_int_ge(holders, 1);
+	ck_assert_int_le(holders, 8);
+	for (i = 0; i < holders; i++) {
+		fds[i] = big_upload_start(reply, sizeof(reply));
+		ck_assert_msg(strncmp(reply, "HTTP/1.1 100", 12) == 0,
+		    "upload %d not let through: %s", i, reply);
+	}
+	/* full: refused at once, with a problem and a hint when to retry */
+	fd = big_upload_start(reply, sizeof(reply));
+	close(fd);
+	ck_assert_msg(strncmp(reply, "HTTP/1.1 503", 12) == 0,
+	    "not refused: %s", reply);
+	ck_assert_ptr_nonnull(strcasestr(reply, "\r\nRetry-After: 1\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(reply,
+	    "\r\nContent-Type: application/problem+json\r\n"));
+	ck_assert_ptr_nonnull(body = strstr(reply, "\r\n\r\n"));
+	j = json_loads(body + 4, JSON_DISABLE_EOF_CHECK, NULL);
+	ck_assert_msg(j != NULL, "no JSON: %s", body + 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")),
+	    503);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j,
+	    "detail")), "retry later"));
+	json_decref(j);
+
+	/* what is left still serves ordinary requests */
+	http(&r, "PUT", "/v1/ruleset?dry_run=1", "text/plain",
+	    "zone lan { interface lan0 }\n", NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	resp_free(&r);
+
+	/* the holders hang up mid-request: their shares come back */
+	for (i = 0; i < holders; i++)
+		close(fds[i]);
+	end = ms_now() + 5000;
+	while (!ok && ms_now() < end) {
+		fd = big_upload_start(reply, sizeof(reply));
+		close(fd);
+		ok = strncmp(reply, "HTTP/1.1 100", 12) == 0;
+		if (!ok)
+			usleep(50000);
+	}
+	ck_assert_msg(ok, "the budget was not given back: %s", reply);
+	ck_assert_int_eq(generation(), g0);
+}
+END_TEST
+
 /* ---- permissions ---- */
 
 START_TEST(test_permissions)
@@ -1647,6 +1760,7 @@ api_suite(void)
 	tcase_add_test(tc, test_hostile_line_numbers);
 	tcase_add_test(tc, test_error_caps);
 	tcase_add_test(tc, test_elements_text_separators);
+	tcase_add_test(tc, test_body_budget);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durability");
