@@ -57,8 +57,10 @@ cset_clear(struct cset *s)
 	size_t i;
 
 	free(s->name);
-	for (i = 0; i < s->nelems; i++)
+	for (i = 0; i < s->nelems; i++) {
 		free(s->elems[i].chain);
+		free(s->elems[i].comment);
+	}
 	free(s->elems);
 	memset(s, 0, sizeof(*s));
 }
@@ -973,6 +975,379 @@ covers(const char *word, const char *side)
 	return strcmp(word, ZONE_ANY) == 0 && strcmp(side, ZONE_SELF) != 0;
 }
 
+/* --- groups ------------------------------------------------------------ */
+
+/*
+ * The switch: runs of at least GROUP_MIN same-shape rules become one rule
+ * and a set with a counter per element; 0 turns grouping off.
+ */
+#define GROUP_MIN	4
+/* How far compile_rule_grouped looks for a neighbour of the same sides. */
+#define GROUP_SCAN	200000
+
+bool
+compile_grouping(void)
+{
+	return GROUP_MIN > 0;
+}
+
+static bool
+addr_host(const struct addrmatch *m)
+{
+	if (m->set != NULL || m->naddrs > 1)
+		return false;
+	return m->naddrs == 0 || m->addrs[0].prefix ==
+	    (m->addrs[0].family == AF_INET ? 32 : 128);
+}
+
+static bool
+port_one(const struct portmatch *m)
+{
+	if (m->set != NULL || m->nranges > 1)
+		return false;
+	return m->nranges == 0 || m->ranges[0].lo == m->ranges[0].hi;
+}
+
+static uint32_t
+addr_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+/* The family of a rule that may be in a group (0 for both), or -1 when
+ * it may not: a limit is state of its own, lists, sets, networks and
+ * ranges are not one key, ICMP types are not supported. */
+static int
+group_family(const struct rule *ru)
+{
+	int f = 0;
+	uint32_t len = 0, nf = 0;
+
+	if (ru->limit.rate != 0 || ru->nicmp_types != 0 ||
+	    ru->proto == IPPROTO_ICMP || ru->proto == IPPROTO_ICMPV6 ||
+	    !addr_host(&ru->src) || !addr_host(&ru->dst) ||
+	    !port_one(&ru->sport) || !port_one(&ru->dport))
+		return -1;
+	if (ru->src.naddrs == 1) {
+		f = ru->src.addrs[0].family;
+		len += addr_len(f);
+		nf++;
+	}
+	if (ru->dst.naddrs == 1) {
+		if (f != 0 && f != ru->dst.addrs[0].family)
+			return -1;
+		f = ru->dst.addrs[0].family;
+		len += addr_len(f);
+		nf++;
+	}
+	len += 4 * (uint32_t)(ru->sport.nranges + ru->dport.nranges);
+	nf += (uint32_t)(ru->sport.nranges + ru->dport.nranges);
+	if (nf == 0 || len > sizeof(((struct celem *)0)->key))
+		return -1;
+	return f;
+}
+
+static bool
+str_same(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Rules that differ only in their key: same sides, protocol, verdict,
+ * state, log, and the same fields present. */
+static bool
+group_same(const struct rule *a, const struct rule *b)
+{
+	int fa;
+
+	if ((fa = group_family(a)) == -1 || group_family(b) != fa)
+		return false;
+	return strcmp(a->from, b->from) == 0 && strcmp(a->to, b->to) == 0 &&
+	    a->proto == b->proto && a->verdict == b->verdict &&
+	    a->state == b->state && a->log == b->log &&
+	    str_same(a->log_prefix, b->log_prefix) &&
+	    a->src.naddrs == b->src.naddrs && a->dst.naddrs == b->dst.naddrs &&
+	    a->sport.nranges == b->sport.nranges &&
+	    a->dport.nranges == b->dport.nranges;
+}
+
+/* The key of a rule in its group's set: the fields in load order (source,
+ * destination, source port, destination port), each padded to 4 bytes
+ * when there are several. */
+static uint32_t
+group_key(const struct rule *ru, uint8_t *k, bool concat)
+{
+	uint32_t o = 0, l;
+	const struct portmatch *pm[2] = { &ru->sport, &ru->dport };
+	int i;
+
+	if (ru->src.naddrs == 1) {
+		l = addr_len(ru->src.addrs[0].family);
+		memcpy(k + o, ru->src.addrs[0].bytes, l);
+		o += l;
+	}
+	if (ru->dst.naddrs == 1) {
+		l = addr_len(ru->dst.addrs[0].family);
+		memcpy(k + o, ru->dst.addrs[0].bytes, l);
+		o += l;
+	}
+	for (i = 0; i < 2; i++) {
+		if (pm[i]->nranges == 0)
+			continue;
+		k[o] = (uint8_t)(pm[i]->ranges[0].lo >> 8);
+		k[o + 1] = (uint8_t)pm[i]->ranges[0].lo;
+		o += 2;
+		if (concat) {
+			k[o] = k[o + 1] = 0;
+			o += 2;
+		}
+	}
+	return o;
+}
+
+static int
+group_key_cmp(const void *a, const void *b)
+{
+	const struct celem *x = a, *y = b;
+
+	return memcmp(x->key, y->key, sizeof(x->key));
+}
+
+/* Loads one field of a group key into register *reg. */
+static int
+group_load(struct crule *r, uint32_t base, uint32_t off, uint32_t len,
+    uint32_t *reg)
+{
+	if (x_payload(r, base, off, len) == -1)
+		return -1;
+	r->exprs[r->nexprs - 1].dreg = *reg;
+	*reg += (len + 3) / 4;
+	return 0;
+}
+
+/*
+ * One kernel rule for the rules v[0..n) of chain (a group): nfproto,
+ * l4proto and ct state as the rules have them, the key loaded into
+ * consecutive registers, a lookup in the group's set, then counter, log
+ * and verdict. Returns 0, 1 when the rules cannot be one set (two share a
+ * key: the later one could never match, and its counter would be lost),
+ * or -1.
+ */
+static int
+compile_group(struct cplan *p, const struct rule *const *v, size_t n,
+    const char *chain)
+{
+	const struct rule *ru = v[0];
+	int fam = group_family(ru);
+	struct crule *r;
+	struct cset *cs;
+	struct celem *el;
+	struct cexpr *e;
+	char *setname = NULL, *key = NULL, *comment = NULL;
+	uint32_t reg = NFT_REG32_00, ktype = 0, klen;
+	size_t i, nf;
+	bool concat;
+	int rc = -1;
+
+	nf = ru->src.naddrs + ru->dst.naddrs + ru->sport.nranges +
+	    ru->dport.nranges;
+	concat = nf > 1;
+	if ((el = calloc(n, sizeof(*el))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		el[i].key_len = group_key(v[i], el[i].key, concat);
+	qsort(el, n, sizeof(*el), group_key_cmp);
+	for (i = 1; i < n; i++)
+		if (memcmp(el[i - 1].key, el[i].key, sizeof(el->key)) == 0) {
+			free(el);
+			return 1;
+		}
+	free(el);
+
+	if (asprintf(&setname, GROUP_SET_PREFIX "%s/%s", chain,
+	    ru->name) == -1) {
+		setname = NULL;
+		goto out;
+	}
+	if (asprintf(&key, "~g/%s", ru->name) == -1) {
+		key = NULL;
+		goto out;
+	}
+	/* a space before any colon: not a rule's name (comment_name) */
+	if (asprintf(&comment, "group of rules, set %s", setname) == -1) {
+		comment = NULL;
+		goto out;
+	}
+	if ((r = cplan_add_rule(p, chain, key, ru->name)) == NULL)
+		goto out;
+	r->loc = &ru->loc;
+	r->comment = comment;
+	comment = NULL;
+	if (fam != 0 && x_nfproto(r, fam) == -1)
+		goto out;
+	if (ru->proto != PROTO_NONE && x_l4proto(r, ru->proto) == -1)
+		goto out;
+	/* before the key: it loads into the registers the key uses */
+	if (ru->state != 0 && x_ctstate(r, ru->state) == -1)
+		goto out;
+	if (ru->src.naddrs == 1) {
+		if (group_load(r, NFT_PAYLOAD_NETWORK_HEADER,
+		    fam == AF_INET ? 12 : 8, addr_len(fam), &reg) == -1)
+			goto out;
+		ktype = fam == AF_INET ? CTYPE_IPV4 : CTYPE_IPV6;
+	}
+	if (ru->dst.naddrs == 1) {
+		if (group_load(r, NFT_PAYLOAD_NETWORK_HEADER,
+		    fam == AF_INET ? 16 : 24, addr_len(fam), &reg) == -1)
+			goto out;
+		ktype = ktype << 6 | (fam == AF_INET ? CTYPE_IPV4 :
+		    CTYPE_IPV6);
+	}
+	if (ru->sport.nranges == 1) {
+		if (group_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
+		    &reg) == -1)
+			goto out;
+		ktype = ktype << 6 | CTYPE_PORT;
+	}
+	if (ru->dport.nranges == 1) {
+		if (group_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+		    &reg) == -1)
+			goto out;
+		ktype = ktype << 6 | CTYPE_PORT;
+	}
+	if ((e = crule_add(r, CX_LOOKUP)) == NULL)
+		goto out;
+	e->sreg = NFT_REG32_00;
+	if ((e->set = strdup(setname)) == NULL)
+		goto out;
+	if (x_tail(r, ru, fam) == -1)
+		goto out;
+
+	if (grow(&p->sets, &p->sets_cap, p->nsets, sizeof(*cs)) == -1)
+		goto out;
+	cs = &p->sets[p->nsets++];
+	memset(cs, 0, sizeof(*cs));
+	cs->name = setname;
+	setname = NULL;
+	cs->key_type = ktype;
+	cs->counters = true;
+	cs->loc = &ru->loc;
+	for (i = 0; i < n; i++) {
+		if ((el = cset_add_elem(cs)) == NULL)
+			goto out;
+		klen = group_key(v[i], el->key, concat);
+		el->key_len = klen;
+		cs->key_len = klen;
+		if ((el->comment = strdup(v[i]->name)) == NULL)
+			goto out;
+	}
+	rc = 0;
+ out:
+	free(setname);
+	free(key);
+	free(comment);
+	return rc;
+}
+
+/*
+ * The nearest rule before (dir -1) or after (dir 1) rules[i] that matters
+ * to a group holding rules[i] or around it: one with the same sides (the
+ * only ones a group of rules[i] could hold), or one in every chain of
+ * rules[i] (a wall between it and anything further). Rules in none of
+ * its chains or in some of them and unfit for a group are passed over.
+ * *unsure when a rule fit for a group with other sides is in the way (it
+ * may or may not share a chain) or the walk is too long.
+ */
+static const struct rule *
+group_near(const struct ruleset *rs, size_t i, int dir, bool *unsure)
+{
+	const struct rule *ru = rs->rules[i], *o;
+	size_t k = i, steps = 0;
+
+	for (;;) {
+		if (dir < 0) {
+			if (k == 0)
+				return NULL;
+			k--;
+		} else if (++k >= rs->nrules)
+			return NULL;
+		if (++steps > GROUP_SCAN) {
+			*unsure = true;
+			return NULL;
+		}
+		o = rs->rules[k];
+		if (strcmp(o->from, ru->from) == 0 &&
+		    strcmp(o->to, ru->to) == 0)
+			return o;
+		if (group_family(o) != -1) {
+			*unsure = true;
+			return NULL;
+		}
+		if (covers(o->from, ru->from) && covers(o->to, ru->to))
+			return o;
+	}
+}
+
+size_t
+compile_group_min(void)
+{
+	return GROUP_MIN;
+}
+
+int
+compile_group_step(const struct ruleset *rs, size_t i, char **chain,
+    struct celem *el, struct celem *pel)
+{
+	const struct rule *ru = rs->rules[i], *pr;
+	bool concat;
+
+	*chain = NULL;
+	memset(el, 0, sizeof(*el));
+	memset(pel, 0, sizeof(*pel));
+	if (GROUP_MIN == 0 || i == 0)
+		return 1;
+	pr = rs->rules[i - 1];
+	/* one pair chain: `any` is several when there are zones (without
+	 * zones it is the one side, UNZONED) */
+	if (rs->nzones > 0 && (strcmp(ru->from, ZONE_ANY) == 0 ||
+	    strcmp(ru->to, ZONE_ANY) == 0))
+		return 1;
+	if (!group_same(ru, pr))	/* same sides too */
+		return 1;
+	concat = ru->src.naddrs + ru->dst.naddrs + ru->sport.nranges +
+	    ru->dport.nranges > 1;
+	el->key_len = group_key(ru, el->key, concat);
+	pel->key_len = group_key(pr, pel->key, concat);
+	if ((el->comment = strdup(ru->name)) == NULL ||
+	    (pel->comment = strdup(pr->name)) == NULL ||
+	    (*chain = compile_pair_chain(rs, ru->from, ru->to)) == NULL) {
+		free(el->comment);
+		free(pel->comment);
+		el->comment = pel->comment = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+bool
+compile_rule_grouped(const struct ruleset *rs, size_t i)
+{
+	const struct rule *ru = rs->rules[i], *pb, *nb;
+	bool unsure = false;
+
+	if (GROUP_MIN == 0)
+		return false;
+	pb = group_near(rs, i, -1, &unsure);
+	nb = group_near(rs, i, 1, &unsure);
+	if (unsure)
+		return true;
+	/* rules[i] in a group, or between two rules of one */
+	if ((pb != NULL && group_same(ru, pb)) ||
+	    (nb != NULL && group_same(ru, nb)))
+		return true;
+	return pb != NULL && nb != NULL && group_same(pb, nb);
+}
+
 /* Fills one pair chain: every rule for the pair, in order, then the
  * resolved policy. */
 static int
@@ -980,9 +1355,10 @@ compile_pair(struct cplan *p, const struct ruleset *rs, const char *from,
     const char *to, struct diags *d)
 {
 	struct cchain *c;
+	const struct rule **gv = NULL;
 	char *name;
-	size_t i;
-	int rc = -1;
+	size_t i, j, n, gcap = 0;
+	int grc, rc = -1;
 
 	if ((name = compile_pair_chain(rs, from, to)) == NULL)
 		return -1;
@@ -999,11 +1375,45 @@ compile_pair(struct cplan *p, const struct ruleset *rs, const char *from,
 
 		if (!covers(ru->from, from) || !covers(ru->to, to))
 			continue;
+		if (GROUP_MIN > 0 && group_family(ru) != -1) {
+			/* the run of same-shape rules in this chain */
+			for (j = i + 1, n = 1; j < rs->nrules; j++) {
+				const struct rule *o = rs->rules[j];
+
+				if (!covers(o->from, from) ||
+				    !covers(o->to, to))
+					continue;
+				if (!group_same(ru, o))
+					break;
+				if (n >= gcap) {
+					size_t nc = gcap ? gcap * 2 : 64;
+					const struct rule **t;
+
+					if ((t = reallocarray(gv, nc,
+					    sizeof(*gv))) == NULL)
+						goto out;
+					gv = t;
+					gcap = nc;
+				}
+				gv[n++] = o;
+			}
+			if (n >= compile_group_min()) {
+				gv[0] = ru;
+				if ((grc = compile_group(p, gv, n,
+				    name)) == -1)
+					goto out;
+				if (grc == 0) {
+					i = j - 1;
+					continue;
+				}
+			}
+		}
 		if (compile_rule(p, rs, ru, name, d) == -1)
 			goto out;
 	}
 	rc = compile_policy_rule(p, rs, name, from, to);
  out:
+	free(gv);
 	free(name);
 	return rc;
 }

@@ -762,6 +762,16 @@ set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, cs->data_type);
 	if (cs->timeout_ms != 0)
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, cs->timeout_ms);
+	if (cs->counters) {
+		struct nftnl_expr *x;
+
+		/* every element gets a counter of its own */
+		if ((x = nftnl_expr_alloc("counter")) == NULL) {
+			nftnl_set_free(s);
+			return NULL;
+		}
+		nftnl_set_add_expr(s, x);
+	}
 	if (cs->key_host_order) {
 		if ((ud = nftnl_udata_buf_alloc(64)) == NULL) {
 			nftnl_set_free(s);
@@ -795,6 +805,20 @@ elem_obj(const struct celem *ce)
 	if (ce->timeout_ms != 0)
 		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT,
 		    ce->timeout_ms);
+	if (ce->comment != NULL) {
+		struct nftnl_udata_buf *ud;
+
+		if ((ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN)) ==
+		    NULL) {
+			nftnl_set_elem_free(e);
+			return NULL;
+		}
+		nftnl_udata_put_strz(ud, NFTNL_UDATA_SET_ELEM_COMMENT,
+		    ce->comment);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA,
+		    nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+		nftnl_udata_buf_free(ud);
+	}
 	return e;
 }
 
@@ -1767,6 +1791,11 @@ unit_key(const struct cset *s, size_t j, char *buf, size_t len)
 		o = strlen(buf);
 		elem_key(&s->elems[j + 1], buf + o, len - o);
 	}
+	/* a group's element is its rule's: a renamed rule is another one */
+	if (s->elems[j].comment != NULL) {
+		o = strlen(buf);
+		snprintf(buf + o, len - o, "/%s", s->elems[j].comment);
+	}
 }
 
 /* Longest increasing subsequence of v[0..n) (values >= 0); keep[i] = 1 for
@@ -1829,7 +1858,7 @@ set_same(const struct cset *a, const struct cset *b)
 {
 	return a->flags == b->flags && a->key_type == b->key_type &&
 	    a->key_len == b->key_len && a->data_type == b->data_type &&
-	    a->timeout_ms == b->timeout_ms;
+	    a->timeout_ms == b->timeout_ms && a->counters == b->counters;
 }
 
 /* Does rule r look up one of the named sets in 'gone'? */
@@ -2644,6 +2673,7 @@ cur_elems_update(struct nft *n, size_t si, const struct cset *tmp, bool add)
 		if (!add) {
 			if (at != 0) {
 				free(cs->elems[at - 1].chain);
+				free(cs->elems[at - 1].comment);
 				memset(&cs->elems[at - 1], 0, sizeof(*e));
 				strmap_del(ix, k, len);
 			}
@@ -3043,10 +3073,12 @@ fitem_cmp(const void *a, const void *b)
 }
 
 /* The first kernel copy in chain c of the first rule after next->rules[mi]
- * that has one there and stays: a new rule goes just before it. */
+ * that has one there and stays: a new rule goes just before it. *unsure
+ * is set when the walk passed a rule that may be part of a group (whose
+ * kernel rule has no copy under the rule's name). */
 static struct kent *
 neighbour(struct nft *n, const struct ruleset *next, size_t mi,
-    const struct kchain *c, const struct strmap *planned)
+    const struct kchain *c, const struct strmap *planned, bool *unsure)
 {
 	struct kent *e;
 	size_t k;
@@ -3058,6 +3090,10 @@ neighbour(struct nft *n, const struct ruleset *next, size_t mi,
 		    e != NULL; e = e->next_copy)
 			if (e->chain == c)
 				return e;
+		if (compile_rule_grouped(next, k)) {
+			*unsure = true;
+			return NULL;
+		}
 	}
 	return NULL;
 }
@@ -3090,6 +3126,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	size_t i, j, k, nitems = 0, ndels = 0, dels_cap = 0, nfsegs = 0;
 	ssize_t mi;
 	int tries, rc = -1;
+	bool unsure = false;
 	static char mark;
 
 	memset(&tmp, 0, sizeof(tmp));
@@ -3117,6 +3154,15 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 
 		if (strmap_puts(planned, it->name, &mark) == -1)
 			goto nomem;
+		/* a rule in or next to a group changes the group's set or
+		 * splits it: the whole diff does that */
+		if ((it->op == PLAN_REMOVE || it->op == PLAN_CHANGE) &&
+		    compile_grouping() &&
+		    ((mi = ruleset_find_rule(prev, it->name)) == -1 ||
+		    compile_rule_grouped(prev, (size_t)mi))) {
+			rc = 1;
+			goto out;
+		}
 		if (it->op == PLAN_REMOVE || it->op == PLAN_CHANGE)
 			for (e = strmap_gets(n->st.names, it->name); e != NULL;
 			    e = e->next_copy)
@@ -3129,8 +3175,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				    it->name) - 1;
 			else
 				mi = ruleset_find_rule(next, it->name);
-			if (mi == -1) {
-				rc = 1;	/* not what next says: diff it */
+			if (mi == -1 || compile_rule_grouped(next,
+			    (size_t)mi)) {
+				rc = 1;	/* not what next says, or a group */
 				goto out;
 			}
 			items[nitems].ru = next->rules[mi];
@@ -3166,7 +3213,11 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				goto out;
 			}
 			a->before = neighbour(n, next, items[i].mi, a->c,
-			    planned);
+			    planned, &unsure);
+			if (unsure) {
+				rc = 1;	/* next to a group: diff it */
+				goto out;
+			}
 			if (a->before != NULL) {
 				a->seg = a->before->seg;
 				continue;
@@ -3324,6 +3375,145 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	return rc;
 }
 
+/*
+ * One rule joining or leaving a group next to the rule before it (the
+ * engine's one-item plans: `fwctl add-rule` at the end of a run, a delete
+ * inside one): one element of the group's set, found through the picture,
+ * and no compile. Returns 1 when the plan is not such a change (the other
+ * paths take it), else 0 / -1.
+ */
+static int
+apply_group(struct nft *n, const struct ruleset *prev,
+    const struct ruleset *next, const struct plan *plan, struct diags *d)
+{
+	const struct plan_item *it;
+	const struct ruleset *rs;
+	struct celem el, pel;
+	struct cset tmp, *cs = NULL;
+	struct strmap *ix = NULL;
+	struct batch b = { 0 };
+	struct reply rp = { 0 };
+	const struct celem *v[1];
+	char *chain = NULL, prefix[600], k[40];
+	size_t si, at = 0, len, j, live;
+	uint32_t genid;
+	ssize_t mi;
+	int tries, rc = 1;
+	bool add;
+
+	memset(&el, 0, sizeof(el));
+	memset(&pel, 0, sizeof(pel));
+	memset(&tmp, 0, sizeof(tmp));
+	if (compile_group_min() == 0 || !n->have || prev == NULL ||
+	    plan == NULL || plan->n != 1)
+		return 1;
+	it = &plan->v[0];
+	if (it->kind != PLAN_RULE ||
+	    (it->op != PLAN_ADD && it->op != PLAN_REMOVE))
+		return 1;
+	add = it->op == PLAN_ADD;
+	rs = add ? next : prev;
+	if ((mi = ruleset_find_rule(rs, it->name)) == -1)
+		return 1;
+	if ((rc = compile_group_step(rs, (size_t)mi, &chain, &el,
+	    &pel)) != 0)
+		goto out;
+	rc = 1;
+	/* the group of the rule before, by its key and name */
+	snprintf(prefix, sizeof(prefix), GROUP_SET_PREFIX "%s/", chain);
+	for (si = 0; si < n->cur.nsets; si++) {
+		cs = &n->cur.sets[si];
+		if (!cs->counters || cs->key_len != el.key_len ||
+		    strncmp(cs->name, prefix, strlen(prefix)) != 0)
+			continue;
+		if ((ix = cur_eidx(n, si)) == NULL)
+			goto nomem;
+		len = eidx_key(&pel, k);
+		at = (size_t)strmap_get(ix, k, len);
+		if (at != 0 && cs->elems[at - 1].comment != NULL &&
+		    strcmp(cs->elems[at - 1].comment, pel.comment) == 0)
+			break;
+	}
+	if (si == n->cur.nsets)
+		goto out;
+	len = eidx_key(&el, k);
+	at = (size_t)strmap_get(ix, k, len);
+	if (add && at != 0)
+		goto out;	/* a key twice: the group is no more */
+	if (!add) {
+		if (at == 0 || cs->elems[at - 1].comment == NULL ||
+		    strcmp(cs->elems[at - 1].comment, el.comment) != 0)
+			goto out;
+		/* what stays must still be a group */
+		for (j = 0, live = 0; j < cs->nelems &&
+		    live <= compile_group_min(); j++)
+			if (cs->elems[j].key_len != 0)
+				live++;
+		if (live <= compile_group_min())
+			goto out;
+	}
+	rc = -1;
+	tmp.key_type = cs->key_type;
+	tmp.key_len = cs->key_len;
+	tmp.flags = cs->flags;
+	tmp.counters = true;
+	tmp.elems = &el;
+	tmp.nelems = 1;
+	v[0] = &el;
+	for (tries = 0; tries < 3; tries++) {
+		if (get_genid(n, &genid) == -1) {
+			diags_add(d, NULL, "reading the kernel's ruleset: %s",
+			    strerror(errno));
+			goto out;
+		}
+		batch_free(&b);
+		memset(&rp, 0, sizeof(rp));
+		memset(&n->stats, 0, sizeof(n->stats));
+		tmp.name = cs->name;	/* borrowed for messages */
+		if (batch_begin(n, &b, genid) == -1 ||
+		    emit_elems(n, &b, &tmp, false, 0, v, 1, !add, NULL) == -1 ||
+		    batch_end(n, &b) == -1)
+			goto nomem;
+		tmp.name = NULL;
+		n->stats.compiled_rules = 1;
+		if (add)
+			n->stats.elems_added = 1;
+		else
+			n->stats.elems_deleted = 1;
+		n->stats.msgs = b.nobjs;
+		n->stats.bytes = b.len;
+		if (batch_send(n, &b, &rp) == 0)
+			break;
+		if (rp.error == ERESTART)
+			continue;
+		reply_diag(n, &b, &rp, d);
+		goto out;
+	}
+	if (tries == 3) {
+		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
+		    "nothing was applied");
+		goto out;
+	}
+	if (cur_elems_update(n, si, &tmp, add) == -1)
+		state_clear(n);		/* the next apply rebuilds */
+	else if (add)
+		el.comment = NULL;	/* the picture's now */
+	if (get_genid(n, &n->genid) == -1)
+		n->genid = 0;
+	rc = 0;
+	goto out;
+ nomem:
+	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+	rc = -1;
+ out:
+	tmp.name = NULL;
+	batch_free(&b);
+	free(chain);
+	free(el.comment);
+	free(pel.comment);
+	return rc;
+}
+
 int
 nft_apply(struct nft *n, const struct ruleset *prev,
     const struct ruleset *next, const struct plan *plan, struct diags *d)
@@ -3344,6 +3534,9 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	/* elements alone (fwctl block ...): no compile, no diff */
 	if (plan_elements_only(n, prev, next, plan))
 		return apply_elems(n, prev, next, plan, d);
+	/* one rule joining or leaving a group: one element */
+	if ((rc = apply_group(n, prev, next, plan, d)) != 1)
+		return rc;
 	/* rules alone: those rules, nothing else */
 	if ((rc = apply_rules(n, prev, next, plan, d)) != 1)
 		return rc;
@@ -3491,6 +3684,123 @@ comment_name(const char *c)
 	return i;
 }
 
+/* The counters of a group's elements, by the rule name in each element's
+ * comment, added to out (idx: name -> position + 1). */
+struct gctr {
+	struct nft_counters	*out;
+	struct strmap		*idx;
+	int			 err;
+};
+
+static int
+elem_comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **out = data;
+	const char *s = nftnl_udata_get(attr);
+	uint8_t len = nftnl_udata_len(attr);
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT &&
+	    len > 0 && s[len - 1] == '\0')
+		*out = s;
+	return 0;
+}
+
+static int
+ctr_add(struct nft_counters *out, struct strmap *idx, const char *name,
+    uint64_t packets, uint64_t bytes)
+{
+	struct nft_counter *c, *nv;
+	size_t at = (size_t)strmap_gets(idx, name);
+
+	if (at == 0) {
+		/* out->v has room for one more than out->n */
+		if ((nv = reallocarray(out->v, out->n + 2,
+		    sizeof(*nv))) == NULL)
+			return -1;
+		out->v = nv;
+		c = &out->v[out->n];
+		memset(c, 0, sizeof(*c));
+		if ((c->name = strdup(name)) == NULL ||
+		    strmap_puts(idx, name, (void *)(out->n + 1)) == -1)
+			return -1;
+		out->n++;
+	} else
+		c = &out->v[at - 1];
+	c->packets += packets;
+	c->bytes += bytes;
+	return 0;
+}
+
+static int
+elem_ctr_cb(struct nftnl_expr *x, void *data)
+{
+	uint64_t *pb = data;
+
+	if (strcmp(nftnl_expr_get_str(x, NFTNL_EXPR_NAME), "counter") == 0) {
+		pb[0] += nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
+		pb[1] += nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_BYTES);
+	}
+	return 0;
+}
+
+static int
+group_elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gctr *g = data;
+	struct nftnl_set *s;
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	const char *comment;
+	const void *ud;
+	uint32_t len;
+	uint64_t pb[2];
+
+	if ((s = nftnl_set_alloc()) == NULL) {
+		g->err = ENOMEM;
+		return MNL_CB_OK;
+	}
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0 ||
+	    (it = nftnl_set_elems_iter_create(s)) == NULL) {
+		nftnl_set_free(s);
+		return MNL_CB_OK;
+	}
+	for (e = nftnl_set_elems_iter_next(it); e != NULL;
+	    e = nftnl_set_elems_iter_next(it)) {
+		comment = NULL;
+		if ((ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA,
+		    &len)) != NULL)
+			nftnl_udata_parse(ud, len, elem_comment_cb, &comment);
+		if (comment == NULL || strlen(comment) > FWCTL_NAME_MAX)
+			continue;
+		pb[0] = pb[1] = 0;
+		nftnl_set_elem_expr_foreach(e, elem_ctr_cb, pb);
+		if (ctr_add(g->out, g->idx, comment, pb[0], pb[1]) == -1)
+			g->err = ENOMEM;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int
+group_counters(struct nft *n, const struct cset *cs, struct gctr *g)
+{
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct nftnl_set *s;
+
+	if ((s = nftnl_set_alloc()) == NULL)
+		return -1;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, cs->name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
+	    NLM_F_DUMP, n->seq++);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return talk(n, nlh, group_elems_cb, g);
+}
+
 int
 nft_counters(struct nft *n, struct nft_counters *out, struct diags *d)
 {
@@ -3529,6 +3839,24 @@ nft_counters(struct nft *n, struct nft_counters *out, struct diags *d)
 			c = &out->v[at - 1];
 		c->packets += dp.v[i].packets;
 		c->bytes += dp.v[i].bytes;
+	}
+	/* rules merged into groups count in their set's elements */
+	for (i = 0; i < n->cur.nsets; i++) {
+		struct gctr g = { out, idx, 0 };
+
+		if (!n->cur.sets[i].counters)
+			continue;
+		if (group_counters(n, &n->cur.sets[i], &g) == -1 &&
+		    errno != ENOENT) {
+			strmap_free(idx);
+			dump_free(&dp);
+			nft_counters_free(out);
+			diags_add(d, NULL, "reading counters of set %s: %s",
+			    n->cur.sets[i].name, strerror(errno));
+			return -1;
+		}
+		if (g.err)
+			goto nomem;
 	}
 	strmap_free(idx);
 	dump_free(&dp);

@@ -92,6 +92,9 @@ struct celem {
 	int		 verdict;	/* maps: NFT_JUMP / NFT_GOTO / NF_* */
 	char		*chain;
 	uint64_t	 timeout_ms;	/* 0 = the set's default */
+	char		*comment;	/* userdata comment: in a group set, the
+					 * name of the rule the element stands
+					 * for */
 };
 
 struct cset {
@@ -106,6 +109,7 @@ struct cset {
 	bool		 key_host_order; /* userdata so `nft list` prints
 					 * interface names */
 	uint64_t	 timeout_ms;	/* default element timeout, 0 = none */
+	bool		 counters;	/* a counter per element (group sets) */
 	struct celem	*elems;
 	size_t		 nelems;
 	size_t		 elems_cap;
@@ -165,6 +169,31 @@ void		 cplan_free(struct cplan *);
  * or -1 with diags. */
 int		 compile_rule_chains(const struct ruleset *, const struct rule *,
 		    struct cplan *, struct diags *);
+
+/*
+ * Groups: a run of at least GROUP_MIN consecutive rules of a pair chain
+ * that differ only in one host address per side and one port per side
+ * (same from/to, protocol, verdict, state, log) is one kernel rule that
+ * looks the concatenated key up in a set of its own, named
+ * GROUP_SET_PREFIX "<chain>/<first rule>", with a counter and the rule's
+ * name (comment) per element. compile.c's GROUP_MIN of 0 turns it off.
+ */
+#define GROUP_SET_PREFIX	"__g/"
+/* Whether next->rules[i] may be part of a group in some pair chain, or
+ * sits right next to one there (a conservative answer: true when unsure).
+ * nft.c then diffs the whole table rather than placing the rule alone. */
+bool		 compile_rule_grouped(const struct ruleset *, size_t i);
+bool		 compile_grouping(void);
+/* GROUP_MIN: the fewest rules a group holds (0: grouping is off). */
+size_t		 compile_group_min(void);
+/* A rule that can join or leave the group of the rule just before it
+ * without changing that group's kernel rule: same sides (no `any`) and
+ * shape as rules[i - 1]. Then 0, with the pair chain (caller frees), the
+ * set element of rules[i] (el) and of rules[i - 1] (pel), comments owned
+ * by the caller; 1 otherwise; -1 out of memory. Whether rules[i - 1] is
+ * in a group is nft.c's to find in its picture. */
+int		 compile_group_step(const struct ruleset *, size_t i,
+		    char **chain, struct celem *el, struct celem *pel);
 
 /* Lookups for tests and nft.c; NULL when absent. */
 const struct cchain *cplan_chain(const struct cplan *, const char *name);

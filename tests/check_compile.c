@@ -711,6 +711,154 @@ START_TEST(rule_hash)
 }
 END_TEST
 
+/* Index of rule key in chain within p->rules, or -1. */
+static ssize_t
+rpos(const struct cplan *p, const char *chain, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (strcmp(p->rules[i].chain, chain) == 0 &&
+		    strcmp(p->rules[i].key, key) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static bool
+set_has(const struct cset *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->nelems; i++)
+		if (s->elems[i].comment != NULL &&
+		    strcmp(s->elems[i].comment, name) == 0)
+			return true;
+	return false;
+}
+
+START_TEST(groups)
+{
+	struct cplan p;
+	struct ruleset *rs;
+	const struct cset *s;
+	char text[4096], *o = text, *f;
+	ssize_t k;
+	int i;
+
+	if (!compile_grouping())
+		return;	/* turned off in compile.c */
+	o += sprintf(o, "%s", zones2);
+	for (i = 0; i < 5; i++)
+		o += sprintf(o, "rule a%d from lan to self tcp dport %d "
+		    "accept\n", i, 100 + i);
+	/* not in lan-self: a0..a6 are consecutive there */
+	o += sprintf(o, "rule x from wan to self tcp dport 200 accept\n");
+	for (i = 5; i < 7; i++)
+		o += sprintf(o, "rule a%d from lan to self tcp dport %d "
+		    "accept comment \"n%d\"\n", i, 100 + i, i);
+	/* another verdict ends the run */
+	o += sprintf(o, "rule v from lan to self tcp dport 300 drop\n");
+	for (i = 0; i < 5; i++)
+		o += sprintf(o, "rule b%d from lan to self tcp dport %d "
+		    "accept\n", i, 400 + i);
+	/* a limit is per rule: never merged */
+	for (i = 0; i < 5; i++)
+		o += sprintf(o, "rule l%d from lan to self tcp dport %d "
+		    "accept limit 5/second\n", i, 500 + i);
+	/* below the threshold */
+	for (i = 0; i < 3; i++)
+		o += sprintf(o, "rule c%d from lan to self tcp dport %d "
+		    "accept\n", i, 600 + i);
+	/* a key twice: the later rule could never match */
+	o += sprintf(o, "rule v2 from lan to self udp dport 1 accept\n");
+	for (i = 0; i < 5; i++)
+		o += sprintf(o, "rule e%d from lan to self tcp dport 700 "
+		    "accept\n", i);
+	o += sprintf(o, "rule v3 from lan to self udp dport 1 accept\n");
+	/* address and port: one concatenated key */
+	for (i = 0; i < 4; i++)
+		o += sprintf(o, "rule s%d from lan to self tcp dport %d "
+		    "src 10.0.0.%d accept\n", i, 800 + i, i + 1);
+	compile_ok(text, &p);
+
+	ck_assert_int_ge(rpos(&p, "lan-self", "~g/a0"), 0);
+	ck_assert_int_eq(rpos(&p, "lan-self", "a0"), -1);
+	ck_assert_int_eq(rpos(&p, "lan-self", "a5"), -1);
+	s = cplan_set(&p, GROUP_SET_PREFIX "lan-self/a0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->nelems, 7);
+	ck_assert(s->counters);
+	ck_assert_uint_eq(s->key_type, CTYPE_PORT);
+	ck_assert_uint_eq(s->key_len, 2);
+	ck_assert(set_has(s, "a0") && set_has(s, "a6"));
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[6], text,
+	    sizeof(text)), "106");
+	f = cplan_rule_format(cplan_rule(&p, "lan-self", "~g/a0"));
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(strstr(f, "lookup @" GROUP_SET_PREFIX "lan-self/a0") !=
+	    NULL && strstr(f, "accept") != NULL, "group rule: %s", f);
+	free(f);
+	/* x stays a rule of wan-self */
+	ck_assert_int_ge(rpos(&p, "wan-self", "x"), 0);
+
+	/* order: group a, v, group b, the limits, c, e */
+	ck_assert_int_lt(rpos(&p, "lan-self", "~g/a0"),
+	    rpos(&p, "lan-self", "v"));
+	ck_assert_int_lt(rpos(&p, "lan-self", "v"),
+	    rpos(&p, "lan-self", "~g/b0"));
+	ck_assert_int_lt(rpos(&p, "lan-self", "~g/b0"),
+	    rpos(&p, "lan-self", "l0"));
+	s = cplan_set(&p, GROUP_SET_PREFIX "lan-self/b0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->nelems, 5);
+	for (i = 0; i < 5; i++) {
+		snprintf(text, sizeof(text), "l%d", i);
+		ck_assert_int_ge(rpos(&p, "lan-self", text), 0);
+		snprintf(text, sizeof(text), "e%d", i);
+		ck_assert_int_ge(rpos(&p, "lan-self", text), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "c%d", i);
+		ck_assert_int_ge(rpos(&p, "lan-self", text), 0);
+	}
+	ck_assert_ptr_null(cplan_set(&p, GROUP_SET_PREFIX "lan-self/l0"));
+	ck_assert_ptr_null(cplan_set(&p, GROUP_SET_PREFIX "lan-self/c0"));
+	ck_assert_ptr_null(cplan_set(&p, GROUP_SET_PREFIX "lan-self/e0"));
+
+	s = cplan_set(&p, GROUP_SET_PREFIX "lan-self/s0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->key_type, CTYPE_IPV4 << 6 | CTYPE_PORT);
+	ck_assert_uint_eq(s->key_len, 8);
+	ck_assert_uint_eq(s->elems[3].key[3], 4);	/* 10.0.0.4 */
+	ck_assert_uint_eq(s->elems[3].key[4] << 8 | s->elems[3].key[5], 803);
+	cplan_free(&p);
+
+	/* what nft.c asks before placing one rule alone */
+	rs = ruleset_new();
+	{
+		struct diags d;
+		char t2[4096];
+
+		o = t2 + sprintf(t2, "%s", zones2);
+		for (i = 0; i < 5; i++)
+			o += sprintf(o, "rule a%d from lan to self tcp dport %d "
+			    "accept\n", i, 100 + i);
+		for (i = 0; i < 3; i++)
+			o += sprintf(o, "rule l%d from lan to self tcp dport "
+			    "%d accept limit 5/second\n", i, 500 + i);
+		diags_init(&d);
+		ck_assert_int_eq(parse_buffer(rs, "t.rules", t2, strlen(t2),
+		    &d), 0);
+		diags_free(&d);
+	}
+	k = ruleset_find_rule(rs, "a2");
+	ck_assert(compile_rule_grouped(rs, (size_t)k));
+	k = ruleset_find_rule(rs, "l1");
+	ck_assert(!compile_rule_grouped(rs, (size_t)k));
+	ruleset_free(rs);
+}
+END_TEST
+
 static Suite *
 compile_suite(void)
 {
@@ -734,6 +882,7 @@ compile_suite(void)
 	tcase_add_test(tc, pair_names);
 	tcase_add_test(tc, one_rule_alone);
 	tcase_add_test(tc, rule_hash);
+	tcase_add_test(tc, groups);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -38,6 +38,9 @@
 #define H_LAN	"10.50.1.10"
 
 #define OK_MS	2000		/* a connection that must work */
+/* a source-port range: rules that can never be merged into a group, for
+ * the tests of one kernel rule per user rule (sub-chains, single rules) */
+#define NOGROUP	"1-65535"
 #define NO_MS	700		/* one that must not */
 
 static struct lab *lab;
@@ -684,7 +687,8 @@ START_TEST(big_ruleset_incremental)
 	p = text + sprintf(text, ZONES "set bl ipv4 { timeout 1h }\n"
 	    "rule blk from lan to self src @bl drop\n");
 	for (i = 0; i < N; i++)
-		p += sprintf(p, "rule r%d from lan to self tcp dport %d "
+		p += sprintf(p, "rule r%d from lan to self tcp "
+		    "sport " NOGROUP " dport %d "
 		    "accept\n", i, 10000 + i);
 	apply_text(text);
 	free(text);
@@ -905,7 +909,8 @@ START_TEST(single_rules_and_subchains)
 	ck_assert_ptr_nonnull(text);
 	p = text + sprintf(text, ZONES);
 	for (i = 0; i < N; i++)
-		p += sprintf(p, "rule r%d from lan to self tcp dport %d "
+		p += sprintf(p, "rule r%d from lan to self tcp "
+		    "sport " NOGROUP " dport %d "
 		    "accept\n", i, 20000 + i);
 	apply_text(text);
 	free(text);
@@ -928,7 +933,8 @@ START_TEST(single_rules_and_subchains)
 	/* one rule in the middle: that rule compiled, one NEWRULE */
 	next = ruleset_dup(cur);
 	diags_init(&d);
-	ru = parse_rule("mid from lan to self tcp dport 16000 accept", &d);
+	ru = parse_rule("mid from lan to self tcp sport " NOGROUP
+	    " dport 16000 accept", &d);
 	ck_assert_ptr_nonnull(ru);
 	ck_assert_int_eq(ruleset_insert_rule(next, 7000, ru), 0);
 	apply_plan(next, PLAN_ADD, "mid");
@@ -944,7 +950,8 @@ START_TEST(single_rules_and_subchains)
 
 	/* a rule from any: one kernel rule per pair chain it covers */
 	next = ruleset_dup(cur);
-	ru = parse_rule("anyr from any to self tcp dport 16001 accept", &d);
+	ru = parse_rule("anyr from any to self tcp sport " NOGROUP
+	    " dport 16001 accept", &d);
 	ck_assert_ptr_nonnull(ru);
 	ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
 	apply_plan(next, PLAN_ADD, "anyr");
@@ -957,7 +964,8 @@ START_TEST(single_rules_and_subchains)
 	next = ruleset_dup(cur);
 	k = ruleset_find_rule(next, "mid");
 	ck_assert_int_ge(k, 0);
-	ru = parse_rule("mid from lan to self tcp dport 16002 accept", &d);
+	ru = parse_rule("mid from lan to self tcp sport " NOGROUP
+	    " dport 16002 accept", &d);
 	ck_assert_ptr_nonnull(ru);
 	rule_free(ruleset_remove_rule(next, (size_t)k));
 	ck_assert_int_eq(ruleset_insert_rule(next, (size_t)k, ru), 0);
@@ -991,7 +999,7 @@ START_TEST(single_rules_and_subchains)
 			int port = 31000 + (int)k * MORE + i;
 
 			snprintf(line, sizeof(line), "g%d from lan to self "
-			    "tcp dport %d accept", port, port);
+			    "tcp sport " NOGROUP " dport %d accept", port, port);
 			ru = parse_rule(line, &d);
 			ck_assert_ptr_nonnull(ru);
 			ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
@@ -1035,7 +1043,7 @@ START_TEST(single_rules_and_subchains)
 			int port = 40000 + (int)k * MORE + i;
 
 			snprintf(line, sizeof(line), "x%d from lan to self "
-			    "tcp dport %d accept", port, port);
+			    "tcp sport " NOGROUP " dport %d accept", port, port);
 			ru = parse_rule(line, &d);
 			ck_assert_ptr_nonnull(ru);
 			ck_assert_int_eq(ruleset_insert_rule(next, (size_t)at +
@@ -1317,6 +1325,188 @@ START_TEST(set_elements_change)
 }
 END_TEST
 
+/*
+ * Groups: N rules that differ only in their port and source address are
+ * one kernel rule and a set with a counter per element. Traffic follows
+ * the rules in order, across the group's edges; a rule joining the group
+ * is one element (no NEWRULE), a rule leaving it one element gone; the
+ * counters come back per rule name.
+ */
+START_TEST(groups_of_rules)
+{
+	enum { N = 10000 };
+	const struct nft_stats *st;
+	struct ruleset *next;
+	struct rule *ru;
+	struct diags d;
+	char *text, *p, *out;
+	ssize_t k;
+	int i;
+
+	if (!compile_grouping())
+		return;		/* turned off in compile.c */
+	start();
+	serve("router", "tcp", 25000);	/* d0 drops it before g5000 */
+	serve("router", "tcp", 20001);
+	serve("router", "tcp", 20002);
+	serve("router", "tcp", 20003);
+	serve("router", "tcp", 19999);	/* no rule: the policy drops */
+	serve("router", "tcp", 31000);	/* added later */
+	text = malloc((size_t)N * 100 + 1024);
+	ck_assert_ptr_nonnull(text);
+	p = text + sprintf(text, ZONES);
+	for (i = 0; i < 5; i++)
+		p += sprintf(p, "rule d%d from lan to self tcp dport %d "
+		    "src " H_LAN " drop\n", i, 25000 + i);
+	for (i = 0; i < N; i++)
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
+		    "src " H_LAN " accept\n", i, 20000 + i);
+	p += sprintf(p, "rule tail from lan to self tcp dport 20002 "
+	    "drop limit 10/second\n");
+	apply_text(text);
+	free(text);
+	st = nft_last_stats(nf);
+	ck_assert(st->full_rebuild);
+	/* two groups (d*, g*), the tail rule, fwctl's own: few rules */
+	ck_assert_uint_lt(st->rules_added, 100);
+	ck_assert_uint_eq(st->elems_added >= N + 5, 1);
+
+	must_tcp("lan", R_LAN, 20001);
+	must_tcp("lan", R_LAN, 20001);
+	must_tcp("lan", R_LAN, 20003);
+	mustnt_tcp("lan", R_LAN, 25000);	/* first match: d0 */
+	mustnt_tcp("lan", R_LAN, 19999);
+	mustnt_tcp("lan", R_LAN, 31000);
+	ck_assert_uint_ge(rule_packets("g1"), 2);
+	ck_assert_uint_ge(rule_packets("g3"), 1);
+	ck_assert_uint_ge(rule_packets("d0"), 1);
+	ck_assert_uint_eq(rule_packets("g2"), 0);
+	ck_assert_uint_eq(rule_packets("g5000"), 0);
+
+	/* nft itself shows the set, its counters and the rule names */
+	out = lab_output(lab, "router", "nft -j list table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "\"__g/lan-self/g0\"") != NULL, "no set");
+	ck_assert_msg(strstr(out, "\"counter\"") != NULL, "no counter");
+	ck_assert_msg(strstr(out, "\"g1234\"") != NULL, "no element name");
+	free(out);
+	out = lab_output(lab, "router", "nft list set inet fwctl "
+	    "__g/lan-self/d0");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "counter packets 1 ") != NULL &&
+	    strstr(out, "comment \"d0\"") != NULL &&
+	    strstr(out, "ipv4_addr . inet_service") != NULL,
+	    "the set as nft shows it: %s", out);
+	free(out);
+
+	/* a rule joining the group at its end: one element */
+	next = ruleset_dup(cur);
+	diags_init(&d);
+	ru = parse_rule("gnew from lan to self tcp dport 31000 src " H_LAN
+	    " accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	k = ruleset_find_rule(next, "tail");
+	ck_assert_int_ge(k, 0);
+	ck_assert_int_eq(ruleset_insert_rule(next, (size_t)k, ru), 0);
+	apply_plan(next, PLAN_ADD, "gnew");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);	/* no whole compile */
+	ck_assert_uint_eq(st->msgs, 3);		/* begin, NEWSETELEM, end */
+	ck_assert_uint_eq(st->elems_added, 1);
+	ck_assert_uint_eq(st->elems_deleted, 0);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	must_tcp("lan", R_LAN, 31000);
+	/* the others kept their counters */
+	ck_assert_uint_ge(rule_packets("g1"), 2);
+	ck_assert_uint_ge(rule_packets("gnew"), 1);
+
+	/* a rule leaving it: one element gone */
+	next = ruleset_dup(cur);
+	k = ruleset_find_rule(next, "g3");
+	ck_assert_int_ge(k, 0);
+	rule_free(ruleset_remove_rule(next, (size_t)k));
+	apply_plan(next, PLAN_REMOVE, "g3");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->msgs, 3);
+	ck_assert_uint_eq(st->elems_deleted, 1);
+	ck_assert_uint_eq(st->elems_added, 0);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	mustnt_tcp("lan", R_LAN, 20003);
+	must_tcp("lan", R_LAN, 20001);
+	ck_assert_uint_ge(rule_packets("g1"), 3);
+	ck_assert_uint_eq(rule_packets("g3"), 0);	/* gone */
+
+	/* a rule of another verdict in the middle splits the group: the
+	 * traffic still follows the rules in order */
+	next = ruleset_dup(cur);
+	ru = parse_rule("mid from lan to self tcp dport 20001 src " H_LAN
+	    " drop", &d);
+	ck_assert_ptr_nonnull(ru);
+	k = ruleset_find_rule(next, "g1");
+	ck_assert_int_ge(k, 0);
+	ck_assert_int_eq(ruleset_insert_rule(next, (size_t)k, ru), 0);
+	apply_plan(next, PLAN_ADD, "mid");
+	mustnt_tcp("lan", R_LAN, 20001);
+	must_tcp("lan", R_LAN, 31000);
+	ck_assert_uint_ge(rule_packets("mid"), 1);
+	diags_free(&d);
+}
+END_TEST
+
+/* Without zones, `any` is one side: a rule from any joins a group with
+ * one element too (the shape of `fwctl add-rule` in the benchmark). */
+START_TEST(groups_without_zones)
+{
+	const struct nft_stats *st;
+	struct ruleset *next;
+	struct rule *ru;
+	struct diags d;
+	char text[4096], *p = text;
+	int i;
+
+	if (!compile_grouping())
+		return;
+	start();
+	serve("router", "tcp", 21001);
+	serve("router", "tcp", 21100);
+	for (i = 0; i < 10; i++)
+		p += sprintf(p, "rule g%d from any to self tcp dport %d "
+		    "src " H_LAN " accept\n", i, 21000 + i);
+	apply_text(text);
+	must_tcp("lan", R_LAN, 21001);
+	mustnt_tcp("lan", R_LAN, 21100);
+
+	next = ruleset_dup(cur);
+	diags_init(&d);
+	ru = parse_rule("gnew from any to self tcp dport 21100 src " H_LAN
+	    " accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
+	apply_plan(next, PLAN_ADD, "gnew");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->msgs, 3);
+	ck_assert_uint_eq(st->elems_added, 1);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	must_tcp("lan", R_LAN, 21100);
+	ck_assert_uint_ge(rule_packets("gnew"), 1);
+	ck_assert_uint_ge(rule_packets("g1"), 1);
+
+	next = ruleset_dup(cur);
+	rule_free(ruleset_remove_rule(next,
+	    (size_t)ruleset_find_rule(next, "gnew")));
+	apply_plan(next, PLAN_REMOVE, "gnew");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->msgs, 3);
+	ck_assert_uint_eq(st->elems_deleted, 1);
+	mustnt_tcp("lan", R_LAN, 21100);
+	diags_free(&d);
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -1336,6 +1526,8 @@ kernel_suite(void)
 	tcase_add_test(tc, kernel_refusal_keeps_old);
 	tcase_add_test(tc, big_ruleset_incremental);
 	tcase_add_test(tc, single_rules_and_subchains);
+	tcase_add_test(tc, groups_of_rules);
+	tcase_add_test(tc, groups_without_zones);
 	tcase_add_test(tc, persist_and_adopt);
 	tcase_add_test(tc, drift_and_flush);
 	tcase_add_test(tc, zone_change_incremental);
