@@ -3099,6 +3099,20 @@ neighbour(struct nft *n, const struct ruleset *next, size_t mi,
 }
 
 /*
+ * The index of a planned rule in rs: the position the engine put in the
+ * plan when it names the same rule (no walk of a large ruleset), else a
+ * lookup by name.
+ */
+static ssize_t
+plan_rule_index(const struct ruleset *rs, const struct plan_item *it)
+{
+	if (it->pos > 0 && it->pos <= rs->nrules &&
+	    strcmp(rs->rules[it->pos - 1]->name, it->name) == 0)
+		return (ssize_t)it->pos - 1;
+	return ruleset_find_rule(rs, it->name);
+}
+
+/*
  * A plan made of rules alone (the engine's one-item plans, or a replace
  * that differs in a few rules): only those rules are compiled, their old
  * copies deleted by handle and the new ones put before the next rule that
@@ -3158,7 +3172,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		 * splits it: the whole diff does that */
 		if ((it->op == PLAN_REMOVE || it->op == PLAN_CHANGE) &&
 		    compile_grouping() &&
-		    ((mi = ruleset_find_rule(prev, it->name)) == -1 ||
+		    ((mi = plan_rule_index(prev, it)) == -1 ||
 		    compile_rule_grouped(prev, (size_t)mi))) {
 			rc = 1;
 			goto out;
@@ -3174,7 +3188,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				mi = (ssize_t)(size_t)strmap_gets(byname,
 				    it->name) - 1;
 			else
-				mi = ruleset_find_rule(next, it->name);
+				mi = plan_rule_index(next, it);
 			if (mi == -1 || compile_rule_grouped(next,
 			    (size_t)mi)) {
 				rc = 1;	/* not what next says, or a group */
@@ -3413,7 +3427,7 @@ apply_group(struct nft *n, const struct ruleset *prev,
 		return 1;
 	add = it->op == PLAN_ADD;
 	rs = add ? next : prev;
-	if ((mi = ruleset_find_rule(rs, it->name)) == -1)
+	if ((mi = plan_rule_index(rs, it)) == -1)
 		return 1;
 	if ((rc = compile_group_step(rs, (size_t)mi, &chain, &el,
 	    &pel)) != 0)
