@@ -1956,6 +1956,46 @@ emit_seg(struct nft *n, struct work *w, struct batch *b, struct kchain *c,
 }
 
 /*
+ * The elements of a that b lacks, compared by whole units (an interval's
+ * start and end travel together), into *evp (replaced). Their count, or
+ * -1 on ENOMEM.
+ */
+static ssize_t
+elems_lacking(const struct cset *a, const struct cset *b,
+    const struct celem ***evp)
+{
+	static char mark;
+	struct strmap *keys;
+	const struct celem **ev;
+	char eb[160];
+	size_t j, m = 0;
+
+	if ((keys = strmap_new(b->nelems)) == NULL)
+		return -1;
+	for (j = 0; j < b->nelems; j += unit_len(b, j)) {
+		unit_key(b, j, eb, sizeof(eb));
+		if (strmap_puts(keys, eb, &mark) == -1)
+			goto fail;
+	}
+	free(*evp);
+	if ((ev = *evp = calloc(a->nelems + 1, sizeof(*ev))) == NULL)
+		goto fail;
+	for (j = 0; j < a->nelems; j += unit_len(a, j)) {
+		unit_key(a, j, eb, sizeof(eb));
+		if (strmap_gets(keys, eb) != NULL)
+			continue;
+		ev[m++] = &a->elems[j];
+		if (unit_len(a, j) == 2)
+			ev[m++] = &a->elems[j + 1];
+	}
+	strmap_free(keys);
+	return (ssize_t)m;
+fail:
+	strmap_free(keys);
+	return -1;
+}
+
+/*
  * Builds the batch that turns what the kernel holds (n->st and n->cur,
  * nothing when full) into w->next, and the picture after it in w->st.
  */
@@ -1965,15 +2005,16 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 {
 	struct cplan *cur = &n->cur, *nx = &w->next;
 	struct kstate *ost = &n->st, *st = &w->st;
-	struct strmap *gone = NULL, *elems = NULL, *chainidx = NULL;
+	struct strmap *gone = NULL, *chainidx = NULL;
 	struct kchain **oldc = NULL, *oc, *nc;
 	struct kent **match = NULL, **cand = NULL, *e;
 	struct kseg *sg;
 	ssize_t *sub = NULL, *nextseg = NULL;
-	char *keep = NULL, eb[160], name[600];
+	char *keep = NULL, name[600];
 	size_t *chainof = NULL, *start = NULL, *order = NULL;
 	size_t i, j, k, m, p, ci, nadd = 0;
 	const struct celem **ev = NULL;
+	ssize_t nel;
 	int rc = -1;
 	bool user;
 	static char mark;
@@ -2193,25 +2234,9 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 
 			if (os == NULL || strmap_gets(gone, ns->name) != NULL)
 				continue;
-			strmap_free(elems);
-			if ((elems = strmap_new(ns->nelems)) == NULL)
+			if ((nel = elems_lacking(os, ns, &ev)) == -1)
 				goto out;
-			for (j = 0; j < ns->nelems; j += unit_len(ns, j)) {
-				unit_key(ns, j, eb, sizeof(eb));
-				if (strmap_puts(elems, eb, &mark) == -1)
-					goto out;
-			}
-			free(ev);
-			if ((ev = calloc(os->nelems + 1, sizeof(*ev))) == NULL)
-				goto out;
-			for (j = 0, m = 0; j < os->nelems; j += unit_len(os, j)) {
-				unit_key(os, j, eb, sizeof(eb));
-				if (strmap_gets(elems, eb) != NULL)
-					continue;
-				ev[m++] = &os->elems[j];
-				if (unit_len(os, j) == 2)
-					ev[m++] = &os->elems[j + 1];
-			}
+			m = (size_t)nel;
 			n->stats.elems_deleted += m;
 			if (m > 0 && emit_elems(n, b, ns, false, 0, ev, m,
 			    true, NULL) == -1)
@@ -2259,25 +2284,9 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 				goto out;
 			continue;
 		}
-		strmap_free(elems);
-		if ((elems = strmap_new(os->nelems)) == NULL)
+		if ((nel = elems_lacking(ns, os, &ev)) == -1)
 			goto out;
-		for (j = 0; j < os->nelems; j += unit_len(os, j)) {
-			unit_key(os, j, eb, sizeof(eb));
-			if (strmap_puts(elems, eb, &mark) == -1)
-				goto out;
-		}
-		free(ev);
-		if ((ev = calloc(ns->nelems + 1, sizeof(*ev))) == NULL)
-			goto out;
-		for (j = 0, m = 0; j < ns->nelems; j += unit_len(ns, j)) {
-			unit_key(ns, j, eb, sizeof(eb));
-			if (strmap_gets(elems, eb) != NULL)
-				continue;
-			ev[m++] = &ns->elems[j];
-			if (unit_len(ns, j) == 2)
-				ev[m++] = &ns->elems[j + 1];
-		}
+		m = (size_t)nel;
 		n->stats.elems_added += m;
 		if (m > 0 && emit_elems(n, b, ns, false, 0, ev, m, false,
 		    ns->loc) == -1)
@@ -2332,7 +2341,6 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 	free(order);
 	free(ev);
 	strmap_free(chainidx);
-	strmap_free(elems);
 	strmap_free(gone);
 	return rc;
 }
