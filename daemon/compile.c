@@ -244,8 +244,8 @@ cplan_chain_nrules(const struct cplan *p, const char *chain)
 
 /* --- expressions -------------------------------------------------------- */
 
-static int
-x_meta(struct crule *r, uint32_t key, uint32_t dreg)
+int
+crule_meta(struct crule *r, uint32_t key, uint32_t dreg)
 {
 	struct cexpr *e;
 
@@ -270,8 +270,8 @@ x_payload(struct crule *r, uint32_t base, uint32_t off, uint32_t len)
 	return 0;
 }
 
-static int
-x_cmp(struct crule *r, uint32_t op, const void *data, uint32_t len)
+int
+crule_cmp(struct crule *r, uint32_t op, const void *data, uint32_t len)
 {
 	struct cexpr *e;
 
@@ -287,11 +287,11 @@ x_cmp(struct crule *r, uint32_t op, const void *data, uint32_t len)
 static int
 x_cmp_u8(struct crule *r, uint8_t v)
 {
-	return x_cmp(r, NFT_CMP_EQ, &v, 1);
+	return crule_cmp(r, NFT_CMP_EQ, &v, 1);
 }
 
-static int
-x_verdict(struct crule *r, int verdict, const char *chain)
+int
+crule_verdict(struct crule *r, int verdict, const char *chain)
 {
 	struct cexpr *e;
 
@@ -309,10 +309,10 @@ x_counter(struct crule *r)
 	return crule_add(r, CX_COUNTER) == NULL ? -1 : 0;
 }
 
-static int
-x_nfproto(struct crule *r, int family)
+int
+crule_nfproto(struct crule *r, int family)
 {
-	if (x_meta(r, NFT_META_NFPROTO, REG1) == -1)
+	if (crule_meta(r, NFT_META_NFPROTO, REG1) == -1)
 		return -1;
 	return x_cmp_u8(r, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
 }
@@ -320,7 +320,7 @@ x_nfproto(struct crule *r, int family)
 static int
 x_l4proto(struct crule *r, int proto)
 {
-	if (x_meta(r, NFT_META_L4PROTO, REG1) == -1)
+	if (crule_meta(r, NFT_META_L4PROTO, REG1) == -1)
 		return -1;
 	return x_cmp_u8(r, (uint8_t)proto);
 }
@@ -341,7 +341,7 @@ x_ctstate(struct crule *r, uint32_t mask)
 	e->sreg = e->dreg = REG1;
 	e->len = 4;
 	memcpy(e->data, &mask, 4);	/* ct values are host order */
-	return x_cmp(r, NFT_CMP_NEQ, &zero, 4);
+	return crule_cmp(r, NFT_CMP_NEQ, &zero, 4);
 }
 
 static int
@@ -531,7 +531,7 @@ x_addr_prefix(struct crule *r, const struct addr *a, uint32_t off)
 		e->len = nbytes;
 		memcpy(e->data, mask, nbytes);
 	}
-	return x_cmp(r, NFT_CMP_EQ, a->bytes, nbytes);
+	return crule_cmp(r, NFT_CMP_EQ, a->bytes, nbytes);
 }
 
 /* Appends the match of m for one family (the rule already checks
@@ -601,7 +601,7 @@ crule_match_ports(struct crule *r, int proto, const struct portmatch *m,
 		lo = htons(m->ranges[0].lo);
 		hi = htons(m->ranges[0].hi);
 		if (m->ranges[0].lo == m->ranges[0].hi)
-			return x_cmp(r, NFT_CMP_EQ, &lo, 2);
+			return crule_cmp(r, NFT_CMP_EQ, &lo, 2);
 		if ((e = crule_add(r, CX_RANGE)) == NULL)
 			return -1;
 		e->sreg = REG1;
@@ -693,7 +693,7 @@ x_tail(struct crule *r, const struct rule *ru, int family)
 	}
 	switch (ru->verdict) {
 	case VERDICT_ACCEPT:
-		return x_verdict(r, NF_ACCEPT, NULL);
+		return crule_verdict(r, NF_ACCEPT, NULL);
 	case VERDICT_REJECT:
 		if ((e = crule_add(r, CX_REJECT)) == NULL)
 			return -1;
@@ -706,7 +706,7 @@ x_tail(struct crule *r, const struct rule *ru, int family)
 		(void)family;
 		return 0;
 	default:
-		return x_verdict(r, NF_DROP, NULL);
+		return crule_verdict(r, NF_DROP, NULL);
 	}
 }
 
@@ -746,7 +746,7 @@ compile_rule_one(struct cplan *p, const struct ruleset *rs,
 	r->loc = &ru->loc;
 	if ((r->comment = rule_comment(ru)) == NULL)
 		return -1;
-	if (family != 0 && x_nfproto(r, family) == -1)
+	if (family != 0 && crule_nfproto(r, family) == -1)
 		return -1;
 	if (ru->proto != PROTO_NONE && x_l4proto(r, ru->proto) == -1)
 		return -1;
@@ -883,7 +883,7 @@ compile_policy_rule(struct cplan *p, const struct ruleset *rs,
 		return -1;
 	switch (v) {
 	case VERDICT_ACCEPT:
-		return x_verdict(r, NF_ACCEPT, NULL);
+		return crule_verdict(r, NF_ACCEPT, NULL);
 	case VERDICT_REJECT:
 		if ((e = crule_add(r, CX_REJECT)) == NULL)
 			return -1;
@@ -891,7 +891,7 @@ compile_policy_rule(struct cplan *p, const struct ruleset *rs,
 		e->reject_code = NFT_REJECT_ICMPX_PORT_UNREACH;
 		return 0;
 	default:
-		return x_verdict(r, NF_DROP, NULL);
+		return crule_verdict(r, NF_DROP, NULL);
 	}
 }
 
@@ -1183,7 +1183,7 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	r->loc = &ru->loc;
 	r->comment = comment;
 	comment = NULL;
-	if (fam != 0 && x_nfproto(r, fam) == -1)
+	if (fam != 0 && crule_nfproto(r, fam) == -1)
 		goto out;
 	if (ru->proto != PROTO_NONE && x_l4proto(r, ru->proto) == -1)
 		goto out;
@@ -1549,7 +1549,7 @@ rule_ifmap(struct cplan *p, const struct ruleset *rs, const char *chain,
 		}
 		free(target);
 	}
-	if (x_meta(r, meta, REG1) == -1)
+	if (crule_meta(r, meta, REG1) == -1)
 		return -1;
 	return x_lookup_anon(r, NFT_REG_VERDICT);
 }
@@ -1620,7 +1620,7 @@ rule_netmap(struct cplan *p, const struct ruleset *rs, const char *chain,
 	}
 	if (r == NULL)
 		return 0;
-	if (x_nfproto(r, family) == -1 ||
+	if (crule_nfproto(r, family) == -1 ||
 	    x_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
 	    family == AF_INET ? (dst ? 16 : 12) : (dst ? 24 : 8), alen) == -1)
 		return -1;
@@ -1645,7 +1645,7 @@ rule_goto(struct cplan *p, const char *chain, const char *target)
 
 	if ((r = cplan_add_rule(p, chain, "~unzoned", NULL)) == NULL)
 		return -1;
-	return x_verdict(r, NFT_GOTO, target);
+	return crule_verdict(r, NFT_GOTO, target);
 }
 
 /* Loopback, the conntrack fast path, and for the host's own traffic the
@@ -1662,24 +1662,24 @@ rules_fastpath(struct cplan *p, const char *chain, uint32_t ifmeta)
 
 	if (ifmeta != 0) {
 		if ((r = cplan_add_rule(p, chain, "~loopback", NULL)) == NULL ||
-		    x_meta(r, ifmeta, REG1) == -1 ||
-		    x_cmp(r, NFT_CMP_EQ, lo, 16) == -1 ||
-		    x_verdict(r, NF_ACCEPT, NULL) == -1)
+		    crule_meta(r, ifmeta, REG1) == -1 ||
+		    crule_cmp(r, NFT_CMP_EQ, lo, 16) == -1 ||
+		    crule_verdict(r, NF_ACCEPT, NULL) == -1)
 			return -1;
 	}
 	if ((r = cplan_add_rule(p, chain, "~established", NULL)) == NULL ||
 	    x_ctstate(r, CTSTATE_ESTABLISHED | CTSTATE_RELATED) == -1 ||
-	    x_verdict(r, NF_ACCEPT, NULL) == -1)
+	    crule_verdict(r, NF_ACCEPT, NULL) == -1)
 		return -1;
 	if ((r = cplan_add_rule(p, chain, "~invalid", NULL)) == NULL ||
 	    x_ctstate(r, CTSTATE_INVALID) == -1 ||
 	    x_counter(r) == -1 ||
-	    x_verdict(r, NF_DROP, NULL) == -1)
+	    crule_verdict(r, NF_DROP, NULL) == -1)
 		return -1;
 	if (ifmeta == 0)
 		return 0;
 	if ((r = cplan_add_rule(p, chain, "~ipv6-nd", NULL)) == NULL ||
-	    x_nfproto(r, AF_INET6) == -1 ||
+	    crule_nfproto(r, AF_INET6) == -1 ||
 	    x_l4proto(r, IPPROTO_ICMPV6) == -1 ||
 	    x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1 ||
 	    (s = crule_add_anon(r)) == NULL)
@@ -1691,7 +1691,7 @@ rules_fastpath(struct cplan *p, const char *chain, uint32_t ifmeta)
 			return -1;
 		e->key[0] = nd[i];
 	}
-	if (x_lookup_anon(r, 0) == -1 || x_verdict(r, NF_ACCEPT, NULL) == -1)
+	if (x_lookup_anon(r, 0) == -1 || crule_verdict(r, NF_ACCEPT, NULL) == -1)
 		return -1;
 	return 0;
 }
@@ -1754,8 +1754,8 @@ rule_fwd_concat(struct cplan *p, const struct ruleset *rs)
 	}
 	if (r == NULL)
 		return 0;
-	if (x_meta(r, NFT_META_IIFNAME, REG1) == -1 ||
-	    x_meta(r, NFT_META_OIFNAME, REG2) == -1)
+	if (crule_meta(r, NFT_META_IIFNAME, REG1) == -1 ||
+	    crule_meta(r, NFT_META_OIFNAME, REG2) == -1)
 		return -1;
 	return x_lookup_anon(r, NFT_REG_VERDICT);
 }

@@ -45,44 +45,11 @@ struct srcs {
 /* --- expressions -------------------------------------------------------- */
 
 static int
-ex_meta(struct crule *r, uint32_t key, uint32_t dreg)
-{
-	struct cexpr *e;
-
-	if ((e = crule_add(r, CX_META)) == NULL)
-		return -1;
-	e->key = key;
-	e->dreg = dreg;
-	return 0;
-}
-
-static int
-ex_cmp(struct crule *r, uint32_t op, const void *data, uint32_t len)
-{
-	struct cexpr *e;
-
-	if ((e = crule_add(r, CX_CMP)) == NULL)
-		return -1;
-	e->sreg = REG1;
-	e->op = op;
-	e->len = len;
-	memcpy(e->data, data, len);
-	return 0;
-}
-
-static int
 ex_meta_u8(struct crule *r, uint32_t key, uint8_t v)
 {
-	if (ex_meta(r, key, REG1) == -1)
+	if (crule_meta(r, key, REG1) == -1)
 		return -1;
-	return ex_cmp(r, NFT_CMP_EQ, &v, 1);
-}
-
-static int
-ex_nfproto(struct crule *r, int family)
-{
-	return ex_meta_u8(r, NFT_META_NFPROTO,
-	    family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	return crule_cmp(r, NFT_CMP_EQ, &v, 1);
 }
 
 /* ct status & bits != 0 */
@@ -101,7 +68,7 @@ ex_ctstatus(struct crule *r, uint32_t bits)
 	e->sreg = e->dreg = REG1;
 	e->len = 4;
 	memcpy(e->data, &bits, 4);	/* ct values are host order */
-	return ex_cmp(r, NFT_CMP_NEQ, &zero, 4);
+	return crule_cmp(r, NFT_CMP_NEQ, &zero, 4);
 }
 
 /* fib daddr type local: addressed to the host itself. The router's
@@ -117,24 +84,13 @@ ex_fib_local(struct crule *r)
 	e->key = NFTA_FIB_F_DADDR;
 	e->op = NFT_FIB_RESULT_ADDRTYPE;
 	e->dreg = REG1;
-	return ex_cmp(r, NFT_CMP_EQ, &local, 4);
+	return crule_cmp(r, NFT_CMP_EQ, &local, 4);
 }
 
 static int
 ex_simple(struct crule *r, enum cx_type type)
 {
 	return crule_add(r, type) == NULL ? -1 : 0;
-}
-
-static int
-ex_accept(struct crule *r)
-{
-	struct cexpr *e;
-
-	if ((e = crule_add(r, CX_VERDICT)) == NULL)
-		return -1;
-	e->verdict = NF_ACCEPT;
-	return 0;
 }
 
 static int
@@ -261,10 +217,10 @@ ex_ifaces(struct crule *r, uint32_t meta, const struct zone *const *zv,
 	for (i = 0, n = 0; i < nz; i++)
 		for (j = 0; j < zv[i]->nifaces; j++)
 			ifspan_of(zv[i]->ifaces[j], &v[n++], &plen);
-	if (ex_meta(r, meta, REG1) == -1)
+	if (crule_meta(r, meta, REG1) == -1)
 		goto fail;
 	if (n == 1) {
-		rc = ex_cmp(r, NFT_CMP_EQ, v[0].lo, (uint32_t)plen);
+		rc = crule_cmp(r, NFT_CMP_EQ, v[0].lo, (uint32_t)plen);
 		free(v);
 		return rc;
 	}
@@ -424,7 +380,7 @@ srcnat_one(struct cplan *p, const struct ruleset *rs, const struct nat *n,
 	if ((r = nat_rule(p, "postrouting", key, n->name, n->name, n)) ==
 	    NULL)
 		return -1;
-	if (family != 0 && ex_nfproto(r, family) == -1)
+	if (family != 0 && crule_nfproto(r, family) == -1)
 		return -1;
 	/* `from any`: no source match */
 	if (from != NULL && from->nifaces > 0 &&
@@ -544,7 +500,7 @@ ex_fib_iif_local(struct crule *r, uint32_t op)
 	e->key = NFTA_FIB_F_DADDR | NFTA_FIB_F_IIF;
 	e->op = NFT_FIB_RESULT_ADDRTYPE;
 	e->dreg = REG1;
-	return ex_cmp(r, op, &local, 4);
+	return crule_cmp(r, op, &local, 4);
 }
 
 /*
@@ -584,7 +540,7 @@ dnat_one(struct cplan *p, const struct ruleset *rs, const struct nat *n,
 		goto out;
 	r = nat_rule(p, "prerouting", key, n->name, n->name, n);
 	free(key);
-	if (r == NULL || ex_nfproto(r, family) == -1)
+	if (r == NULL || crule_nfproto(r, family) == -1)
 		goto out;
 	if (byif) {
 		if (ex_ifaces(r, NFT_META_IIFNAME, zv, nz) == -1)
@@ -646,7 +602,7 @@ ex_forwarded(struct crule *r, const struct ruleset *rs, const struct nat *n)
 
 	forward_target_ports(n, &tlo, &thi);
 	if (ex_ctstatus(r, IPS_DST_NAT) == -1 ||
-	    ex_nfproto(r, n->target.family) == -1 ||
+	    crule_nfproto(r, n->target.family) == -1 ||
 	    ex_addr(r, rs, &n->target, true) == -1 ||
 	    ex_dports(r, n->proto, tlo, thi) == -1)
 		return -1;
@@ -692,7 +648,7 @@ forward_open(struct cplan *p, const struct ruleset *rs, const struct nat *n,
 			zv[nz++] = s->v[i];
 	if (nz == s->n && ex_ifaces(r, NFT_META_IIFNAME, zv, nz) == -1)
 		goto out;
-	if (ex_simple(r, CX_COUNTER) == -1 || ex_accept(r) == -1)
+	if (ex_simple(r, CX_COUNTER) == -1 || crule_verdict(r, NF_ACCEPT, NULL) == -1)
 		goto out;
 	rc = 0;
  out:

@@ -247,6 +247,13 @@ int		 crule_match_addrs(struct crule *, const struct ruleset *,
 		    const struct addrmatch *, bool dst, int family);
 int		 crule_match_ports(struct crule *, int proto,
 		    const struct portmatch *, bool dst);
+/* meta key -> dreg; cmp of REG1 with data; meta nfproto == family;
+ * a verdict (chain for jump/goto, else NULL) */
+int		 crule_meta(struct crule *, uint32_t key, uint32_t dreg);
+int		 crule_cmp(struct crule *, uint32_t op, const void *data,
+		    uint32_t len);
+int		 crule_nfproto(struct crule *, int family);
+int		 crule_verdict(struct crule *, int verdict, const char *chain);
 
 /*
  * compile_nat.c (the NAT engineer's): fills the prerouting/postrouting
