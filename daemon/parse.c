@@ -769,18 +769,26 @@ parse_portmatch(struct parser *p, struct portmatch *m)
 	return parse_match(p, &m->set, "a port or range", port_item, m);
 }
 
+/* One address token appended to v (what: the message's expectation). */
+static int
+push_addr(struct parser *p, struct addr **v, size_t *n, const char *what)
+{
+	struct addr a;
+
+	if (tok_addr(p, peek(p), &a, what) == -1)
+		return -1;
+	if (array_push(v, n, sizeof(a), &a) == -1)
+		return oom(p);
+	advance(p);
+	return 0;
+}
+
 static int
 addr_item(struct parser *p, void *ctx)
 {
 	struct addrmatch *m = ctx;
-	struct addr a;
 
-	if (tok_addr(p, peek(p), &a, "an address or network") == -1)
-		return -1;
-	if (array_push(&m->addrs, &m->naddrs, sizeof(a), &a) == -1)
-		return oom(p);
-	advance(p);
-	return 0;
+	return push_addr(p, &m->addrs, &m->naddrs, "an address or network");
 }
 
 /* A: address, network, { list } or @set */
@@ -808,14 +816,10 @@ state_item(struct parser *p, void *ctx)
 	return 0;
 }
 
-struct icmp_ctx {
-	struct rule	*r;
-};
-
 static int
 icmp_item(struct parser *p, void *ctx)
 {
-	struct rule *r = ((struct icmp_ctx *)ctx)->r;
+	struct rule *r = ctx;
 	char buf[64], b[64];
 	struct token *t = peek(p);
 	uint64_t v;
@@ -867,14 +871,9 @@ static int
 network_item(struct parser *p, void *ctx)
 {
 	struct zone *z = ctx;
-	struct addr a;
 
-	if (tok_addr(p, peek(p), &a, "a network such as 192.0.2.0/24") == -1)
-		return -1;
-	if (array_push(&z->networks, &z->nnetworks, sizeof(a), &a) == -1)
-		return oom(p);
-	advance(p);
-	return 0;
+	return push_addr(p, &z->networks, &z->nnetworks,
+	    "a network such as 192.0.2.0/24");
 }
 
 static int
@@ -1107,7 +1106,6 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 	    dst = false, state = false, limit = false, log = false,
 	    comment = false, verdict = false;
 	struct token t, vtok;
-	struct icmp_ctx ic;
 	struct rule *r;
 	char buf[32], b[64];
 	int proto;
@@ -1160,9 +1158,8 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 				goto fail;
 			}
 			advance(p);
-			ic.r = r;
 			if (parse_list(p, "an icmp type", false, icmp_item,
-			    &ic) == -1)
+			    r) == -1)
 				goto fail;
 		} else if (strcmp(buf, "src") == 0 || strcmp(buf, "dst") == 0) {
 			bool is_s = buf[0] == 's';

@@ -745,8 +745,6 @@ START_TEST(groups)
 	ssize_t k;
 	int i;
 
-	if (!compile_grouping())
-		return;	/* turned off in compile.c */
 	o += sprintf(o, "%s", zones2);
 	for (i = 0; i < 5; i++)
 		o += sprintf(o, "rule a%d from lan to self tcp dport %d "
@@ -882,7 +880,12 @@ compile_suite(void)
 	tcase_add_test(tc, pair_names);
 	tcase_add_test(tc, one_rule_alone);
 	tcase_add_test(tc, rule_hash);
-	tcase_add_test(tc, groups);
+	/* a skipped test must not read as a pass: with grouping turned off
+	 * in compile.c, say so and do not run it */
+	if (compile_grouping())
+		tcase_add_test(tc, groups);
+	else
+		printf("grouping is off (compile.c): groups not tested\n");
 	suite_add_tcase(s, tc);
 	return s;
 }
