@@ -1193,8 +1193,12 @@ w_incr_fwctl(uint32_t n, const void *arg)
 		    "src", a, "accept", NULL };
 		char *del[] = { cf.t.fwctl, "--socket", d.sock, "delete-rule",
 		    name, NULL };
+		/* the same binary asked for nothing: what starting the
+		 * process (and its shared libraries) costs on its own */
+		char *ver[] = { cf.t.fwctl, "--version", NULL };
 		if (timed("add.fwctl-cli", n, add, NULL) == 0)
 			timed("del.fwctl-cli", n, del, NULL);
+		timed("start.fwctl-cli", n, ver, NULL);
 
 		snprintf(name, sizeof(name), "y%d", k);
 		snprintf(text, sizeof(text), "%s from any to self tcp dport %u "
@@ -1406,6 +1410,7 @@ static const struct label incr_rows[] = {
 	{ "del.ufw", "ufw delete allow", NULL },
 	{ "add.fwctl-cli", "fwctl add-rule (whole CLI)", "add.nft" },
 	{ "del.fwctl-cli", "fwctl delete-rule (whole CLI)", "del.nft" },
+	{ "start.fwctl-cli", "fwctl --version (process start only)", NULL },
 	{ "add.fwctl-api", "fwctl POST /v1/rules (API)", "add.nft" },
 	{ "del.fwctl-api", "fwctl DELETE /v1/rules/N (API)", "del.nft" },
 	{ NULL, NULL, NULL }
