@@ -1410,7 +1410,7 @@ static const struct label incr_rows[] = {
 	{ "del.ufw", "ufw delete allow", NULL },
 	{ "add.fwctl-cli", "fwctl add-rule (whole CLI)", "add.nft" },
 	{ "del.fwctl-cli", "fwctl delete-rule (whole CLI)", "del.nft" },
-	{ "start.fwctl-cli", "fwctl --version (process start only)", NULL },
+	{ "start.fwctl-cli", "fwctl --version (start only)", NULL },
 	{ "add.fwctl-api", "fwctl POST /v1/rules (API)", "add.nft" },
 	{ "del.fwctl-api", "fwctl DELETE /v1/rules/N (API)", "del.nft" },
 	{ NULL, NULL, NULL }

@@ -10,7 +10,10 @@
  * longest run that kept its order stays in place (and keeps its counters),
  * the rest is deleted or inserted next to a neighbour by handle. Named
  * sets whose definition did not change keep their elements; only the
- * elements that differ are added or removed. Without that picture (first
+ * elements that differ are added or removed. A rule whose matches did not
+ * change keeps its count when its kernel object is made again (moved,
+ * grouped, ungrouped): the new object starts with the old one's counter
+ * values. Without that picture (first
  * apply after start) the table is deleted and built again inside the same
  * transaction, so it is never open. docs/design-compile.md has the layout.
  */
@@ -42,7 +45,9 @@
 #include <libnftnl/udata.h>
 
 #include "compile.h"
+#include "nameidx.h"
 #include "nft.h"
+#include "ruleset.h"
 #include "strmap.h"
 
 #ifndef NFT_TABLE_F_PERSIST
@@ -786,14 +791,41 @@ set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
 	return s;
 }
 
+/* The chain a group set serves, from its name "__g/<chain>/<first rule>"
+ * (rule names hold no '/'): its length, 0 for any other set. */
+static size_t
+group_chain(const char *set, const char **chain)
+{
+	const char *end;
+	size_t plen = strlen(GROUP_SET_PREFIX);
+
+	if (strncmp(set, GROUP_SET_PREFIX, plen) != 0 ||
+	    (end = strrchr(set, '/')) == NULL || end < set + plen)
+		return 0;
+	*chain = set + plen;
+	return (size_t)(end - *chain);
+}
+
+/* seed: the counter values a group set's element starts with, or NULL */
 static struct nftnl_set_elem *
-elem_obj(const struct celem *ce)
+elem_obj(const struct celem *ce, const struct seed *seed)
 {
 	struct nftnl_set_elem *e;
+	struct nftnl_expr *x;
 
 	if ((e = nftnl_set_elem_alloc()) == NULL)
 		return NULL;
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, ce->key, ce->key_len);
+	if (seed != NULL && seed->set) {
+		/* the set's own counter, given with its starting values */
+		if ((x = nftnl_expr_alloc("counter")) == NULL) {
+			nftnl_set_elem_free(e);
+			return NULL;
+		}
+		nftnl_expr_set_u64(x, NFTNL_EXPR_CTR_PACKETS, seed->packets);
+		nftnl_expr_set_u64(x, NFTNL_EXPR_CTR_BYTES, seed->bytes);
+		nftnl_set_elem_add_expr(e, x);
+	}
 	if (ce->end)
 		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS,
 		    NFT_SET_ELEM_INTERVAL_END);
@@ -822,25 +854,38 @@ elem_obj(const struct celem *ce)
 	return e;
 }
 
-/* NEWSETELEM/DESTROYSETELEM for elements v[0..n) of set cs, split so that
- * no message overflows a nested attribute. */
+/*
+ * NEWSETELEM/DESTROYSETELEM for elements v[0..n) of set cs, split so that
+ * no message overflows a nested attribute. seeds (or NULL): the counter
+ * values of group set elements, by pair_key(chain, rule name).
+ */
 static int
 emit_elems(struct nft *n, struct batch *b, const struct cset *cs, bool anon,
     uint32_t id, const struct celem *const *v, size_t cnt, bool del,
-    const struct srcloc *loc)
+    const struct srcloc *loc, const struct strmap *seeds)
 {
 	struct nftnl_set *s = NULL;
 	struct nftnl_set_elem *e;
 	struct nlmsghdr *nlh;
-	char what[FWCTL_NAME_MAX + 512], eb[96];
+	char what[FWCTL_NAME_MAX + 512], eb[96], k[1024];
+	const struct seed *seed;
+	const char *chain = NULL;
 	struct celem key;
-	size_t i, j;
+	size_t i, j, clen = 0;
 
+	if (seeds != NULL && cs->counters && !del)
+		clen = group_chain(cs->name, &chain);
 	for (i = 0; i < cnt; i += ELEMS_PER_MSG) {
 		if ((s = set_obj(n, cs, anon, id)) == NULL)
 			return -1;
 		for (j = i; j < cnt && j < i + ELEMS_PER_MSG; j++) {
-			if ((e = elem_obj(v[j])) == NULL)
+			seed = NULL;
+			if (clen > 0 && v[j]->comment != NULL) {
+				snprintf(k, sizeof(k), "%.*s\n%s", (int)clen,
+				    chain, v[j]->comment);
+				seed = strmap_gets(seeds, k);
+			}
+			if ((e = elem_obj(v[j], seed)) == NULL)
 				goto fail;
 			nftnl_set_elem_add(s, e);
 		}
@@ -889,7 +934,8 @@ emit_elems(struct nft *n, struct batch *b, const struct cset *cs, bool anon,
 
 static int
 emit_set(struct nft *n, struct batch *b, const struct cset *cs, bool anon,
-    uint32_t id, const char *what, const struct srcloc *loc)
+    uint32_t id, const char *what, const struct srcloc *loc,
+    const struct strmap *seeds)
 {
 	const struct celem **v;
 	struct nftnl_set *s;
@@ -913,7 +959,7 @@ emit_set(struct nft *n, struct batch *b, const struct cset *cs, bool anon,
 		return -1;
 	for (i = 0; i < cs->nelems; i++)
 		v[i] = &cs->elems[i];
-	rc = emit_elems(n, b, cs, anon, id, v, cs->nelems, false, loc);
+	rc = emit_elems(n, b, cs, anon, id, v, cs->nelems, false, loc, seeds);
 	free(v);
 	return rc;
 }
@@ -1121,7 +1167,7 @@ emit_rule(struct nft *n, struct batch *b, const struct crule *r,
 		for (i = 0; i < r->nanon; i++) {
 			ids[i] = ++n->set_id;
 			if (emit_set(n, b, &r->anon[i], true, ids[i], what,
-			    r->loc) == -1)
+			    r->loc, NULL) == -1)
 				goto out;
 		}
 	}
@@ -1878,6 +1924,9 @@ struct work {
 	struct cplan	 next;
 	uint64_t	*hash;		/* by next rule index */
 	struct seed	*seeds;		/* by next rule index, or NULL */
+	struct strmap	*eseeds;	/* group set elements: pair_key(chain,
+					 * rule name) -> struct seed, or NULL */
+	struct seed	*eseedv;	/* what eseeds points into */
 	struct kstate	 st;		/* the picture after the commit */
 	bool		 echo;
 };
@@ -1887,6 +1936,8 @@ work_free(struct work *w)
 {
 	free(w->hash);
 	free(w->seeds);
+	strmap_free(w->eseeds);
+	free(w->eseedv);
 	kstate_free(&w->st);
 	cplan_free(&w->next);
 	memset(w, 0, sizeof(*w));
@@ -2239,7 +2290,7 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 			m = (size_t)nel;
 			n->stats.elems_deleted += m;
 			if (m > 0 && emit_elems(n, b, ns, false, 0, ev, m,
-			    true, NULL) == -1)
+			    true, NULL, NULL) == -1)
 				goto out;
 		}
 		for (i = 0; i < cur->nsets; i++)
@@ -2280,7 +2331,7 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 			snprintf(what, sizeof(what), "set %s", ns->name);
 			n->stats.elems_added += ns->nelems;
 			if (emit_set(n, b, ns, false, ++n->set_id, what,
-			    ns->loc) == -1)
+			    ns->loc, w->eseeds) == -1)
 				goto out;
 			continue;
 		}
@@ -2289,7 +2340,7 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 		m = (size_t)nel;
 		n->stats.elems_added += m;
 		if (m > 0 && emit_elems(n, b, ns, false, 0, ev, m, false,
-		    ns->loc) == -1)
+		    ns->loc, w->eseeds) == -1)
 			goto out;
 	}
 	/* 4. rules that come: per chain segment 0, the jumps, fwctl's own
@@ -2345,17 +2396,14 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 	return rc;
 }
 
-/* Whether the rule with this handle is in chain and has this comment:
- * 1 yes, 0 no, -1 error. */
+/* The rule with this handle in chain, into dp (counters too when
+ * dp->counters): 1 when the kernel has it, 0 when not, -1 on error. */
 static int
-rule_is(struct nft *n, const char *chain, uint64_t handle,
-    const char *comment)
+get_rule(struct nft *n, const char *chain, uint64_t handle, struct dump *dp)
 {
 	char buf[1024];
 	struct nlmsghdr *nlh;
 	struct nftnl_rule *r;
-	struct dump dp = { 0 };
-	int rc;
 
 	if ((r = nftnl_rule_alloc()) == NULL)
 		return -1;
@@ -2367,8 +2415,21 @@ rule_is(struct nft *n, const char *chain, uint64_t handle,
 	    NLM_F_ACK, n->seq++);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	if (talk(n, nlh, dump_cb, &dp) == -1) {
-		rc = errno == ENOENT ? 0 : -1;
+	if (talk(n, nlh, dump_cb, dp) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return dp->n == 1 && dp->v[0].handle == handle;
+}
+
+/* Whether the rule with this handle is in chain and has this comment:
+ * 1 yes, 0 no, -1 error. */
+static int
+rule_is(struct nft *n, const char *chain, uint64_t handle,
+    const char *comment)
+{
+	struct dump dp = { 0 };
+	int rc;
+
+	if ((rc = get_rule(n, chain, handle, &dp)) != 1) {
 		dump_free(&dp);
 		return rc;
 	}
@@ -2378,6 +2439,24 @@ rule_is(struct nft *n, const char *chain, uint64_t handle,
 	    dp.v[0].comment != NULL && strcmp(dp.v[0].comment, comment) == 0);
 	dump_free(&dp);
 	return rc;
+}
+
+/* The counter of rule e of the picture, into *s; left unset when it cannot
+ * be read (the new rule then counts from zero). */
+static void
+rule_seed(struct nft *n, const struct kent *e, struct seed *s)
+{
+	struct dump dp = { 0 };
+	char name[600];
+
+	dp.counters = true;
+	if (get_rule(n, seg_chain(e->chain, e->seg, name, sizeof(name)),
+	    e->handle, &dp) == 1) {
+		s->packets = dp.v[0].packets;
+		s->bytes = dp.v[0].bytes;
+		s->set = true;
+	}
+	dump_free(&dp);
 }
 
 /* After a commit into a new table: are the handles we predicted the ones
@@ -2503,6 +2582,131 @@ seg_strip(char *chain)
 	*p = '\0';
 }
 
+/* The counters of a group's elements, by the rule name in each element's
+ * comment (with chain: by pair_key(chain, name)), added to out (idx: name
+ * -> position + 1). */
+struct gctr {
+	struct nft_counters	*out;
+	struct strmap		*idx;
+	int			 err;
+	const char		*chain;		/* or NULL */
+	size_t			 clen;
+};
+
+static int
+elem_comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **out = data;
+	const char *s = nftnl_udata_get(attr);
+	uint8_t len = nftnl_udata_len(attr);
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT &&
+	    len > 0 && s[len - 1] == '\0')
+		*out = s;
+	return 0;
+}
+
+static int
+ctr_add(struct nft_counters *out, struct strmap *idx, const char *name,
+    uint64_t packets, uint64_t bytes)
+{
+	struct nft_counter *c, *nv;
+	size_t at = (size_t)strmap_gets(idx, name);
+
+	if (at == 0) {
+		/* out->v has room for one more than out->n */
+		if ((nv = reallocarray(out->v, out->n + 2,
+		    sizeof(*nv))) == NULL)
+			return -1;
+		out->v = nv;
+		c = &out->v[out->n];
+		memset(c, 0, sizeof(*c));
+		if ((c->name = strdup(name)) == NULL ||
+		    strmap_puts(idx, name, (void *)(out->n + 1)) == -1)
+			return -1;
+		out->n++;
+	} else
+		c = &out->v[at - 1];
+	c->packets += packets;
+	c->bytes += bytes;
+	return 0;
+}
+
+static int
+elem_ctr_cb(struct nftnl_expr *x, void *data)
+{
+	uint64_t *pb = data;
+
+	if (strcmp(nftnl_expr_get_str(x, NFTNL_EXPR_NAME), "counter") == 0) {
+		pb[0] += nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
+		pb[1] += nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_BYTES);
+	}
+	return 0;
+}
+
+static int
+group_elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gctr *g = data;
+	struct nftnl_set *s;
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	const char *comment;
+	const void *ud;
+	uint32_t len;
+	uint64_t pb[2];
+	char key[1024];
+
+	if ((s = nftnl_set_alloc()) == NULL) {
+		g->err = ENOMEM;
+		return MNL_CB_OK;
+	}
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0 ||
+	    (it = nftnl_set_elems_iter_create(s)) == NULL) {
+		nftnl_set_free(s);
+		return MNL_CB_OK;
+	}
+	for (e = nftnl_set_elems_iter_next(it); e != NULL;
+	    e = nftnl_set_elems_iter_next(it)) {
+		comment = NULL;
+		if ((ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA,
+		    &len)) != NULL)
+			nftnl_udata_parse(ud, len, elem_comment_cb, &comment);
+		if (comment == NULL || strlen(comment) > FWCTL_NAME_MAX)
+			continue;
+		pb[0] = pb[1] = 0;
+		nftnl_set_elem_expr_foreach(e, elem_ctr_cb, pb);
+		if (g->chain != NULL)
+			snprintf(key, sizeof(key), "%.*s\n%s", (int)g->clen,
+			    g->chain, comment);
+		if (ctr_add(g->out, g->idx, g->chain != NULL ? key : comment,
+		    pb[0], pb[1]) == -1)
+			g->err = ENOMEM;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int
+group_counters(struct nft *n, const struct cset *cs, struct gctr *g)
+{
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct nftnl_set *s;
+
+	if ((s = nftnl_set_alloc()) == NULL)
+		return -1;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, cs->name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
+	    NLM_F_DUMP, n->seq++);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return talk(n, nlh, group_elems_cb, g);
+}
+
 /*
  * Adopting a table (first apply after a restart): it is built again, but
  * every rule starts with the counters the old table had for the rule of
@@ -2563,6 +2767,250 @@ seed_counters(struct nft *n, struct work *w)
 	free(nextcopy);
 	strmap_free(idx);
 	dump_free(&dp);
+}
+
+/*
+ * The counters the kernel holds now, into old (idx: pair_key -> position
+ * + 1): with rules, every user rule of the picture, by its chain and key
+ * (found by handle); and the elements of the group sets among
+ * sets[0..nsets), by their chain and rule name. A group rule's element
+ * and the rule of the same name outside a group share a key. What cannot
+ * be read is left out; -1 on ENOMEM only.
+ */
+static int
+old_counters(struct nft *n, bool rules, const struct cset *sets,
+    size_t nsets, struct nft_counters *old, struct strmap *idx)
+{
+	struct dump dp = { 0 };
+	struct strmap *byhandle = NULL;
+	struct kchain *c;
+	struct kent *e;
+	size_t i, j, k;
+	char *pk;
+	int rc = -1, added;
+
+	dp.counters = true;
+	if (rules && dump_rules(n, &dp) == 0) {
+		if ((byhandle = strmap_new(dp.n)) == NULL)
+			goto out;
+		for (i = 0; i < n->st.n; i++) {
+			c = n->st.v[i];
+			for (k = 0; k < c->nsegs; k++)
+				for (j = 0; j < c->segs[k]->n; j++) {
+					e = c->segs[k]->v[j];
+					if (strmap_put(byhandle, &e->handle,
+					    sizeof(e->handle), e) == -1)
+						goto out;
+				}
+		}
+		for (i = 0; i < dp.n; i++) {
+			if ((e = strmap_get(byhandle, &dp.v[i].handle,
+			    sizeof(dp.v[i].handle))) == NULL)
+				continue;
+			if ((pk = pair_key(e->chain->def.name, e->key)) == NULL)
+				goto out;
+			added = ctr_add(old, idx, pk, dp.v[i].packets,
+			    dp.v[i].bytes);
+			free(pk);
+			if (added == -1)
+				goto out;
+		}
+	}
+	for (i = 0; i < nsets; i++) {
+		struct gctr g = { .out = old, .idx = idx };
+
+		if (!sets[i].counters ||
+		    (g.clen = group_chain(sets[i].name, &g.chain)) == 0)
+			continue;
+		if (group_counters(n, &sets[i], &g) == -1 && g.err == 0)
+			continue;	/* gone, or unreadable: not carried */
+		if (g.err)
+			goto out;
+	}
+	rc = 0;
+ out:
+	strmap_free(byhandle);
+	dump_free(&dp);
+	return rc;
+}
+
+/* w->eseeds: the counters of old (idx) whose pair keys are in want (NULL:
+ * all of them). -1 on ENOMEM. */
+static int
+elem_seeds(struct work *w, const struct nft_counters *old,
+    const struct strmap *want)
+{
+	size_t i, m = 0;
+
+	strmap_free(w->eseeds);
+	free(w->eseedv);
+	w->eseeds = NULL;
+	if ((w->eseedv = calloc(old->n + 1, sizeof(*w->eseedv))) == NULL ||
+	    (w->eseeds = strmap_new(old->n)) == NULL)
+		return -1;
+	for (i = 0; i < old->n; i++) {
+		if (want != NULL && strmap_gets(want, old->v[i].name) == NULL)
+			continue;
+		w->eseedv[m].packets = old->v[i].packets;
+		w->eseedv[m].bytes = old->v[i].bytes;
+		w->eseedv[m].set = true;
+		if (strmap_puts(w->eseeds, old->v[i].name, &w->eseedv[m++]) ==
+		    -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* After a restart: the elements of the group sets the new plan names
+ * start with what the kernel's sets of those names counted. */
+static void
+seed_elem_counters(struct nft *n, struct work *w)
+{
+	struct nft_counters old = { 0 };
+	struct strmap *idx;
+
+	if ((idx = strmap_new(64)) == NULL)
+		return;
+	if (old_counters(n, false, w->next.sets, w->next.nsets, &old,
+	    idx) == 0 && old.n > 0)
+		elem_seeds(w, &old, NULL);
+	strmap_free(idx);
+	nft_counters_free(&old);
+}
+
+/* 1 when rule name is in both rulesets with the same matches, 0 when not,
+ * -1 on ENOMEM. The name indexes are made at the first call. */
+static int
+rule_kept(struct nameidx **pidx, struct nameidx **nidx,
+    const struct ruleset *prev, const struct ruleset *next, const char *name)
+{
+	const struct rule *a, *b;
+	size_t i;
+
+	if (*pidx == NULL) {
+		if ((*pidx = nameidx_new(prev->nrules)) == NULL ||
+		    (*nidx = nameidx_new(next->nrules)) == NULL)
+			return -1;
+		for (i = 0; i < prev->nrules; i++)
+			if (nameidx_put(*pidx, prev->rules[i]) == -1)
+				return -1;
+		for (i = 0; i < next->nrules; i++)
+			if (nameidx_put(*nidx, next->rules[i]) == -1)
+				return -1;
+	}
+	a = nameidx_get(*pidx, name);
+	b = nameidx_get(*nidx, name);
+	return a != NULL && b != NULL && rule_same_match(a, b);
+}
+
+/*
+ * Counters follow a rule whose kernel object is made again although the
+ * rule did not change (but for its comment): a group split, joined or
+ * renamed, a rule that moved. After a first build, the new objects (user
+ * rules without a handle, group elements the kernel lacks) of such rules
+ * look up the counters of the old objects, read now, by chain and key; a
+ * rule leaving a group takes its element's count, one joining it its
+ * rule's. 1 when something was seeded (the caller builds again), 0 when
+ * nothing is to carry, -1 on ENOMEM. Packets counted between the read
+ * and the commit are lost to the count.
+ */
+static int
+carry_counters(struct nft *n, struct work *w, const struct ruleset *prev,
+    const struct ruleset *next)
+{
+	const struct cplan *nx = &w->next;
+	const struct cset none = { 0 };
+	struct nameidx *pidx = NULL, *nidx = NULL;
+	struct strmap *want = NULL, *idx = NULL;
+	struct nft_counters old = { 0 };
+	const struct celem **ev = NULL;
+	const struct crule *r;
+	const char *chain;
+	size_t *rules = NULL, nr = 0, i, j, k, at, clen;
+	ssize_t m;
+	char key[1024], *pk;
+	int rc = -1, kept;
+	static char mark;
+
+	if (prev == NULL)
+		return 0;
+	if ((want = strmap_new(16)) == NULL ||
+	    (rules = calloc(nx->nrules + 1, sizeof(*rules))) == NULL)
+		goto out;
+	/* user rules the kernel will get anew */
+	for (i = 0; i < w->st.n; i++) {
+		struct kchain *c = w->st.v[i];
+
+		for (k = 0; k < c->nsegs; k++)
+			for (j = 0; j < c->segs[k]->n; j++) {
+				struct kent *e = c->segs[k]->v[j];
+
+				r = &nx->rules[e->aux];
+				if (e->handle != 0 || r->name == NULL)
+					continue;
+				if ((kept = rule_kept(&pidx, &nidx, prev, next,
+				    r->name)) == -1)
+					goto out;
+				if (kept)
+					rules[nr++] = e->aux;
+			}
+	}
+	/* group elements the kernel will get anew */
+	for (i = 0; i < nx->nsets; i++) {
+		const struct cset *ns = &nx->sets[i], *os;
+
+		if (!ns->counters || (clen = group_chain(ns->name, &chain)) == 0)
+			continue;
+		os = cplan_set(&n->cur, ns->name);
+		if ((m = elems_lacking(ns, os != NULL && set_same(os, ns) ? os :
+		    &none, &ev)) == -1)
+			goto out;
+		for (j = 0; j < (size_t)m; j++) {
+			if (ev[j]->comment == NULL)
+				continue;
+			if ((kept = rule_kept(&pidx, &nidx, prev, next,
+			    ev[j]->comment)) == -1)
+				goto out;
+			snprintf(key, sizeof(key), "%.*s\n%s", (int)clen, chain,
+			    ev[j]->comment);
+			if (kept && strmap_puts(want, key, &mark) == -1)
+				goto out;
+		}
+	}
+	rc = 0;
+	if (nr == 0 && strmap_count(want) == 0)
+		goto out;
+	rc = -1;
+	if ((idx = strmap_new(64)) == NULL ||
+	    old_counters(n, true, n->cur.sets, n->cur.nsets, &old, idx) == -1)
+		goto out;
+	if (nr > 0 && w->seeds == NULL &&
+	    (w->seeds = calloc(nx->nrules + 1, sizeof(*w->seeds))) == NULL)
+		goto out;
+	for (i = 0; i < nr; i++) {
+		r = &nx->rules[rules[i]];
+		if ((pk = pair_key(r->chain, r->key)) == NULL)
+			goto out;
+		at = (size_t)strmap_gets(idx, pk);
+		free(pk);
+		if (at == 0)
+			continue;
+		w->seeds[rules[i]].packets = old.v[at - 1].packets;
+		w->seeds[rules[i]].bytes = old.v[at - 1].bytes;
+		w->seeds[rules[i]].set = true;
+	}
+	if (strmap_count(want) > 0 && elem_seeds(w, &old, want) == -1)
+		goto out;
+	rc = 1;
+ out:
+	free(rules);
+	free(ev);
+	nameidx_free(pidx);
+	nameidx_free(nidx);
+	strmap_free(want);
+	strmap_free(idx);
+	nft_counters_free(&old);
+	return rc;
 }
 
 /* Whether plan is only set elements of sets we hold: then the change
@@ -2789,7 +3237,7 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 			tmp[i].name = cs->name;	/* borrowed for messages */
 			if (tmp[i].nelems > 0 && emit_elems(n, &b, &tmp[i],
 			    false, 0, v, tmp[i].nelems, !add,
-			    run_loc[i]) == -1)
+			    run_loc[i], NULL) == -1)
 				goto nomem;
 			tmp[i].name = NULL;
 			if (add)
@@ -3053,6 +3501,8 @@ struct fitem {
 	size_t		 mi;		/* index in next */
 	size_t		 first;		/* its kernel rules in the compile */
 	size_t		 last;
+	bool		 carry;		/* moved, or only its comment changed:
+					 * its counts go along */
 };
 
 struct fadd {
@@ -3136,6 +3586,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	struct fitem *items = NULL;
 	struct fadd *adds = NULL, *a;
 	struct fseg *fsegs = NULL;
+	struct seed *seeds = NULL;
 	struct kent **dels = NULL, *e;
 	struct cplan tmp;
 	struct batch b = { 0 };
@@ -3203,7 +3654,12 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				goto out;
 			}
 			items[nitems].ru = next->rules[mi];
-			items[nitems++].mi = (size_t)mi;
+			items[nitems].mi = (size_t)mi;
+			if (it->op == PLAN_CHANGE &&
+			    (mi = plan_rule_index(prev, it)) != -1)
+				items[nitems].carry = rule_same_match(
+				    prev->rules[mi], items[nitems].ru);
+			nitems++;
 		}
 	}
 	/* in the order of the ruleset, so that rules that go before one
@@ -3263,6 +3719,22 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			fsegs[nfsegs].id = a->c->next_id++;
 			a->nseg = nfsegs++;
 		}
+	/* a rule moved or given another comment keeps its counts: each new
+	 * copy starts where the old copy of its chain and key stood */
+	for (i = 0; i < nitems; i++) {
+		if (!items[i].carry)
+			continue;
+		if (seeds == NULL &&
+		    (seeds = calloc(tmp.nrules + 1, sizeof(*seeds))) == NULL)
+			goto nomem;
+		for (j = items[i].first; j < items[i].last; j++)
+			for (k = 0; k < ndels; k++)
+				if (dels[k]->chain == adds[j].c &&
+				    strcmp(dels[k]->key, adds[j].r->key) == 0) {
+					rule_seed(n, dels[k], &seeds[j]);
+					break;
+				}
+	}
 
 	for (tries = 0; tries < 3; tries++) {
 		if (get_genid(n, &genid) == -1) {
@@ -3310,8 +3782,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				else
 					before = 0;
 			}
-			if (emit_rule(n, &b, a->r, chain, before, true, NULL,
-			    &a->handle) == -1)
+			if (emit_rule(n, &b, a->r, chain, before, true,
+			    seeds != NULL ? &seeds[j] : NULL, &a->handle) == -1)
 				goto nomem;
 		}
 		if (b.nobjs == 1) {
@@ -3388,6 +3860,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				adds[j].seg->aux = 0;
 	free(adds);
 	free(fsegs);
+	free(seeds);
 	free(dels);
 	free(items);
 	strmap_free(planned);
@@ -3493,7 +3966,8 @@ apply_group(struct nft *n, const struct ruleset *prev,
 		memset(&n->stats, 0, sizeof(n->stats));
 		tmp.name = cs->name;	/* borrowed for messages */
 		if (batch_begin(n, &b, genid) == -1 ||
-		    emit_elems(n, &b, &tmp, false, 0, v, 1, !add, NULL) == -1 ||
+		    emit_elems(n, &b, &tmp, false, 0, v, 1, !add, NULL,
+		    NULL) == -1 ||
 		    batch_end(n, &b) == -1)
 			goto nomem;
 		tmp.name = NULL;
@@ -3545,8 +4019,8 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	struct reply rp = { 0 };
 	uint32_t genid;
 	size_t i, k, j;
-	int present, tries, rc = -1;
-	bool full, rebuilt = false;
+	int present, tries, cr, rc = -1;
+	bool full, rebuilt = false, carried = false;
 
 	memset(&n->stats, 0, sizeof(n->stats));
 	/* without a picture of the kernel (first apply, or the caller does
@@ -3587,11 +4061,30 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		memset(&n->stats, 0, sizeof(n->stats));
 		n->stats.full_rebuild = full;
 		n->stats.compiled_rules = next->nrules + next->nnats;
-		if (full && present == 1 && w.seeds == NULL)
+		if (full && present == 1 && w.seeds == NULL) {
 			seed_counters(n, &w);
+			seed_elem_counters(n, &w);
+		}
 		if (batch_begin(n, &b, genid) == -1 ||
 		    build(n, &w, &b, full, present == 1) == -1)
 			goto nomem;
+		/* rules that did not change but whose kernel objects are
+		 * made again keep their counts: build once more with them */
+		if (!full && !carried) {
+			carried = true;
+			if ((cr = carry_counters(n, &w, prev, next)) == -1)
+				goto nomem;
+			if (cr == 1) {
+				batch_free(&b);
+				kstate_free(&w.st);
+				memset(&n->stats, 0, sizeof(n->stats));
+				n->stats.compiled_rules = next->nrules +
+				    next->nnats;
+				if (batch_begin(n, &b, genid) == -1 ||
+				    build(n, &w, &b, full, present == 1) == -1)
+					goto nomem;
+			}
+		}
 		if (!full && b.nobjs == 1) {
 			/* nothing differs: no transaction at all */
 			n->stats.msgs = 0;
@@ -3706,123 +4199,6 @@ comment_name(const char *c)
 	return i;
 }
 
-/* The counters of a group's elements, by the rule name in each element's
- * comment, added to out (idx: name -> position + 1). */
-struct gctr {
-	struct nft_counters	*out;
-	struct strmap		*idx;
-	int			 err;
-};
-
-static int
-elem_comment_cb(const struct nftnl_udata *attr, void *data)
-{
-	const char **out = data;
-	const char *s = nftnl_udata_get(attr);
-	uint8_t len = nftnl_udata_len(attr);
-
-	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT &&
-	    len > 0 && s[len - 1] == '\0')
-		*out = s;
-	return 0;
-}
-
-static int
-ctr_add(struct nft_counters *out, struct strmap *idx, const char *name,
-    uint64_t packets, uint64_t bytes)
-{
-	struct nft_counter *c, *nv;
-	size_t at = (size_t)strmap_gets(idx, name);
-
-	if (at == 0) {
-		/* out->v has room for one more than out->n */
-		if ((nv = reallocarray(out->v, out->n + 2,
-		    sizeof(*nv))) == NULL)
-			return -1;
-		out->v = nv;
-		c = &out->v[out->n];
-		memset(c, 0, sizeof(*c));
-		if ((c->name = strdup(name)) == NULL ||
-		    strmap_puts(idx, name, (void *)(out->n + 1)) == -1)
-			return -1;
-		out->n++;
-	} else
-		c = &out->v[at - 1];
-	c->packets += packets;
-	c->bytes += bytes;
-	return 0;
-}
-
-static int
-elem_ctr_cb(struct nftnl_expr *x, void *data)
-{
-	uint64_t *pb = data;
-
-	if (strcmp(nftnl_expr_get_str(x, NFTNL_EXPR_NAME), "counter") == 0) {
-		pb[0] += nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
-		pb[1] += nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_BYTES);
-	}
-	return 0;
-}
-
-static int
-group_elems_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct gctr *g = data;
-	struct nftnl_set *s;
-	struct nftnl_set_elems_iter *it;
-	struct nftnl_set_elem *e;
-	const char *comment;
-	const void *ud;
-	uint32_t len;
-	uint64_t pb[2];
-
-	if ((s = nftnl_set_alloc()) == NULL) {
-		g->err = ENOMEM;
-		return MNL_CB_OK;
-	}
-	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0 ||
-	    (it = nftnl_set_elems_iter_create(s)) == NULL) {
-		nftnl_set_free(s);
-		return MNL_CB_OK;
-	}
-	for (e = nftnl_set_elems_iter_next(it); e != NULL;
-	    e = nftnl_set_elems_iter_next(it)) {
-		comment = NULL;
-		if ((ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA,
-		    &len)) != NULL)
-			nftnl_udata_parse(ud, len, elem_comment_cb, &comment);
-		if (comment == NULL || strlen(comment) > FWCTL_NAME_MAX)
-			continue;
-		pb[0] = pb[1] = 0;
-		nftnl_set_elem_expr_foreach(e, elem_ctr_cb, pb);
-		if (ctr_add(g->out, g->idx, comment, pb[0], pb[1]) == -1)
-			g->err = ENOMEM;
-	}
-	nftnl_set_elems_iter_destroy(it);
-	nftnl_set_free(s);
-	return MNL_CB_OK;
-}
-
-static int
-group_counters(struct nft *n, const struct cset *cs, struct gctr *g)
-{
-	char buf[1024];
-	struct nlmsghdr *nlh;
-	struct nftnl_set *s;
-
-	if ((s = nftnl_set_alloc()) == NULL)
-		return -1;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, cs->name);
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
-	    NLM_F_DUMP, n->seq++);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	return talk(n, nlh, group_elems_cb, g);
-}
-
 int
 nft_counters(struct nft *n, struct nft_counters *out, struct diags *d)
 {
@@ -3864,7 +4240,7 @@ nft_counters(struct nft *n, struct nft_counters *out, struct diags *d)
 	}
 	/* rules merged into groups count in their set's elements */
 	for (i = 0; i < n->cur.nsets; i++) {
-		struct gctr g = { out, idx, 0 };
+		struct gctr g = { .out = out, .idx = idx };
 
 		if (!n->cur.sets[i].counters)
 			continue;

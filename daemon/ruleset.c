@@ -494,6 +494,12 @@ ruleset_pack_rules(struct ruleset *rs)
 bool
 rule_equal(const struct rule *a, const struct rule *b)
 {
+	return rule_same_match(a, b) && str_eq(a->comment, b->comment);
+}
+
+bool
+rule_same_match(const struct rule *a, const struct rule *b)
+{
 	return str_eq(a->name, b->name) && str_eq(a->from, b->from) &&
 	    str_eq(a->to, b->to) && a->proto == b->proto &&
 	    portmatch_equal(&a->sport, &b->sport) &&
@@ -508,7 +514,7 @@ rule_equal(const struct rule *a, const struct rule *b)
 	    (a->limit.rate == 0 || (a->limit.unit == b->limit.unit &&
 	    a->limit.burst == b->limit.burst)) &&
 	    a->log == b->log && str_eq(a->log_prefix, b->log_prefix) &&
-	    str_eq(a->comment, b->comment) && a->verdict == b->verdict;
+	    a->verdict == b->verdict;
 }
 
 /* NAT entries */

@@ -292,6 +292,8 @@ struct rule	*rule_pack(const struct rule *);
 /* Packs the rules of rs that no other ruleset shares. */
 int		 ruleset_pack_rules(struct ruleset *);
 bool		 rule_equal(const struct rule *, const struct rule *);
+/* rule_equal but for the comment: the same packets, counted alike. */
+bool		 rule_same_match(const struct rule *, const struct rule *);
 struct nat	*nat_new(void);
 struct nat	*nat_ref(struct nat *);
 void		 nat_free(struct nat *);

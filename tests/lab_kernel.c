@@ -1447,12 +1447,185 @@ START_TEST(groups_of_rules)
 	ck_assert_int_ge(k, 0);
 	ck_assert_int_eq(ruleset_insert_rule(next, (size_t)k, ru), 0);
 	apply_plan(next, PLAN_ADD, "mid");
+	/* the rules of the group made again kept their counts */
+	ck_assert_uint_ge(rule_packets("g1"), 3);
+	ck_assert_uint_ge(rule_packets("gnew"), 1);
 	mustnt_tcp("lan", R_LAN, 20001);
 	must_tcp("lan", R_LAN, 31000);
 	ck_assert_uint_ge(rule_packets("mid"), 1);
 	diags_free(&d);
 }
 END_TEST
+
+/*
+ * Counters belong to rules, not to kernel objects: a rule that did not
+ * change keeps its count when fwctl makes its kernel object again (rules
+ * forming a group, a group made again under a new first rule, a group
+ * breaking up, a rule moved, a comment changed, a restart); a rule whose
+ * matches change starts from zero.
+ */
+#define A(i, port) "rule a" #i " from lan to self tcp dport " #port \
+	" src " H_LAN " accept\n"
+#define M(port, extra) "rule m from lan to self tcp dport " #port \
+	extra " accept\n"
+#define F(i, port) "rule f" #i " from lan to self tcp dport " #port \
+	" limit 100/second accept\n"
+
+START_TEST(counters_follow_rules)
+{
+	uint64_t a0, a1, a2, a3, m, f1, f2;
+	struct ruleset *next;
+	struct rule *ru;
+	struct diags d;
+	ssize_t k;
+	char *out;
+	int i;
+
+	start();
+	for (i = 3501; i <= 3504; i++)
+		serve("router", "tcp", i);
+	for (i = 3510; i <= 3513; i++)
+		serve("router", "tcp", i);
+	/* three rules of one shape: fewer than a group needs */
+	apply_text(ZONES A(0, 3501) A(1, 3502) A(2, 3503) M(3510, ""));
+	must_tcp("lan", R_LAN, 3501);
+	must_tcp("lan", R_LAN, 3501);
+	must_tcp("lan", R_LAN, 3502);
+	must_tcp("lan", R_LAN, 3503);
+	must_tcp("lan", R_LAN, 3510);
+	a0 = rule_packets("a0");
+	a1 = rule_packets("a1");
+	a2 = rule_packets("a2");
+	m = rule_packets("m");
+	ck_assert_uint_ge(a0, 2);
+	ck_assert_uint_ge(a1, 1);
+	ck_assert_uint_ge(m, 1);
+
+	/* a fourth makes them a group: a set whose elements carry on */
+	apply_text(ZONES A(0, 3501) A(1, 3502) A(2, 3503) A(3, 3504)
+	    M(3510, ""));
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	out = lab_output(lab, "router", "nft list set inet fwctl "
+	    "__g/lan-self/a0");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "comment \"a1\"") != NULL, "no group: %s",
+	    out);
+	free(out);
+	ck_assert_uint_eq(rule_packets("a0"), a0);
+	ck_assert_uint_eq(rule_packets("a1"), a1);
+	ck_assert_uint_eq(rule_packets("a2"), a2);
+	ck_assert_uint_eq(rule_packets("m"), m);
+	must_tcp("lan", R_LAN, 3504);
+	a3 = rule_packets("a3");
+	ck_assert_uint_ge(a3, 1);
+
+	/* the first rule goes: the group is made again as __g/.../a1 */
+	apply_text(ZONES A(1, 3502) A(2, 3503) A(3, 3504) "rule a4 from lan "
+	    "to self tcp dport 3505 src " H_LAN " accept\n" M(3510, ""));
+	out = lab_output(lab, "router", "nft list set inet fwctl "
+	    "__g/lan-self/a1");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "comment \"a3\"") != NULL, "no group: %s",
+	    out);
+	free(out);
+	ck_assert_uint_eq(rule_packets("a1"), a1);
+	ck_assert_uint_eq(rule_packets("a3"), a3);
+	ck_assert_uint_eq(rule_packets("a4"), 0);
+
+	/* m moves to the front, then only its comment changes */
+	apply_text(ZONES M(3510, "") A(1, 3502) A(2, 3503) A(3, 3504)
+	    "rule a4 from lan to self tcp dport 3505 src " H_LAN " accept\n");
+	ck_assert_uint_eq(rule_packets("m"), m);
+	ck_assert_uint_eq(rule_packets("a2"), a2);
+	apply_text(ZONES M(3510, " comment \"web front\"") A(1, 3502)
+	    A(2, 3503) A(3, 3504) "rule a4 from lan to self tcp dport 3505 "
+	    "src " H_LAN " accept\n");
+	ck_assert_uint_eq(rule_packets("m"), m);
+	must_tcp("lan", R_LAN, 3510);
+	ck_assert_uint_gt(rule_packets("m"), m);
+
+	/* the group breaks up: its rules are rules again, with their
+	 * counts; m now matches something else and starts from zero */
+	apply_text(ZONES M(3511, "") A(1, 3502) A(3, 3504));
+	ck_assert_uint_eq(rule_packets("a1"), a1);
+	ck_assert_uint_eq(rule_packets("a3"), a3);
+	ck_assert_uint_eq(rule_packets("m"), 0);
+	out = lab_output(lab, "router", "nft list table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "__g/") == NULL, "a group is left: %s",
+	    out);
+	free(out);
+	must_tcp("lan", R_LAN, 3502);
+	must_tcp("lan", R_LAN, 3511);
+	mustnt_tcp("lan", R_LAN, 3510);
+	a1 = rule_packets("a1");
+	ck_assert_uint_ge(a1, 2);
+
+	/* the same through the single-rule path (rules with a limit are
+	 * never grouped), one compiled rule each: f1 gets a comment, f2
+	 * moves before it, then f2's port changes */
+	apply_text(ZONES M(3511, "") A(1, 3502) A(3, 3504) F(1, 3512)
+	    F(2, 3513));
+	ck_assert_uint_eq(rule_packets("a1"), a1);
+	must_tcp("lan", R_LAN, 3512);
+	must_tcp("lan", R_LAN, 3513);
+	f1 = rule_packets("f1");
+	f2 = rule_packets("f2");
+	ck_assert_uint_ge(f1, 1);
+	ck_assert_uint_ge(f2, 1);
+	diags_init(&d);
+	next = ruleset_dup(cur);
+	k = ruleset_find_rule(next, "f1");
+	ck_assert_int_ge(k, 0);
+	ru = parse_rule("f1 from lan to self tcp dport 3512 limit 100/second "
+	    "comment \"db\" accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	ruleset_replace_rule(next, (size_t)k, ru);
+	apply_plan(next, PLAN_CHANGE, "f1");
+	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 1);
+	ck_assert_uint_eq(rule_packets("f1"), f1);
+	next = ruleset_dup(cur);
+	k = ruleset_find_rule(next, "f2");
+	ck_assert_int_ge(k, 0);
+	ru = ruleset_remove_rule(next, (size_t)k);
+	ck_assert_int_eq(ruleset_insert_rule(next, (size_t)k - 1, ru), 0);
+	apply_plan(next, PLAN_CHANGE, "f2");
+	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 1);
+	ck_assert_uint_eq(rule_packets("f2"), f2);
+	assert_order("a3", "f2", "f1: db");
+	next = ruleset_dup(cur);
+	k = ruleset_find_rule(next, "f2");
+	ru = parse_rule("f2 from lan to self tcp dport 3514 limit 100/second "
+	    "accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	ruleset_replace_rule(next, (size_t)k, ru);
+	apply_plan(next, PLAN_CHANGE, "f2");
+	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 1);
+	ck_assert_uint_eq(rule_packets("f2"), 0);
+	diags_free(&d);
+
+	/* a group again; a restart adopts the table with every count */
+	apply_text(ZONES A(0, 3501) A(1, 3502) A(2, 3503) A(3, 3504));
+	ck_assert_uint_eq(rule_packets("a1"), a1);
+	ck_assert_uint_eq(rule_packets("a3"), a3);
+	nft_close(nf);
+	diags_init(&d);
+	nf = nft_open(NULL, &d);
+	ck_assert_ptr_nonnull(nf);
+	ck_assert_int_eq(nft_apply(nf, NULL, cur, NULL, &d), 0);
+	diags_free(&d);
+	ck_assert(nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(rule_packets("a1"), a1);
+	ck_assert_uint_eq(rule_packets("a3"), a3);
+	must_tcp("lan", R_LAN, 3501);
+	must_tcp("lan", R_LAN, 3503);
+	finish();
+}
+END_TEST
+
+#undef A
+#undef M
+#undef F
 
 /* Without zones, `any` is one side: a rule from any joins a group with
  * one element too (the shape of `fwctl add-rule` in the benchmark). */
@@ -1527,6 +1700,7 @@ kernel_suite(void)
 	if (compile_grouping()) {
 		tcase_add_test(tc, groups_of_rules);
 		tcase_add_test(tc, groups_without_zones);
+		tcase_add_test(tc, counters_follow_rules);
 	} else
 		printf("grouping is off (compile.c): groups not tested\n");
 	tcase_add_test(tc, persist_and_adopt);
