@@ -99,7 +99,8 @@ usage(FILE *f)
 	size_t	 i;
 
 	fprintf(f, "usage: fwctl [--socket PATH] [--json] [--no-color] "
-	    "COMMAND [ARGS...]\n"
+	    "[--if-match GEN]\n"
+	    "             COMMAND [ARGS...]\n"
 	    "       fwctl COMMAND --help | --help | --version\n\ncommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-15s %s\n", cmds[i].name, cmds[i].brief);
@@ -107,7 +108,9 @@ usage(FILE *f)
 	    "  --socket PATH   fwctld's socket (default $FWCTL_SOCKET, else "
 	    FWCTL_DEFAULT_SOCKET ")\n"
 	    "  --json          print the API's JSON\n"
-	    "  --no-color      never colour the output\n\n%s"
+	    "  --no-color      never colour the output\n"
+	    "  --if-match GEN  change the ruleset only if it is still at\n"
+	    "                  generation GEN (see status); else exit 5\n\n%s"
 	    "\nSee fwctl(8) and fwctl.rules(5).\n", exit_help);
 }
 
@@ -147,10 +150,41 @@ usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* Global options may follow the command too (`fwctl list --json`). */
+/* A generation as fwctld counts them: decimal digits, no sign. */
+static bool
+generation_valid(const char *s)
+{
+	return *s != '\0' && strlen(s) <= 20 &&
+	    strspn(s, "0123456789") == strlen(s);
+}
+
+/* Global options may follow the command too (`fwctl list --json`).
+ * Returns how many words it took, 0 when argv[i] is not one, -1 when its
+ * value is missing, -2 when its value is wrong (after a message). */
 static int
 global_opt(int argc, char **argv, int i)
 {
+	const char	*v = NULL;
+	int		 k = 0;
+
+	if (strcmp(argv[i], "--if-match") == 0) {
+		if (i + 1 >= argc)
+			return -1;
+		v = argv[i + 1];
+		k = 2;
+	} else if (strncmp(argv[i], "--if-match=", 11) == 0) {
+		v = argv[i] + 11;
+		k = 1;
+	}
+	if (k > 0) {
+		if (!generation_valid(v)) {
+			usage_error(NULL, "--if-match takes a generation "
+			    "(a number, as `fwctl status` shows), not '%s'", v);
+			return -2;
+		}
+		opt.if_match = v;
+		return k;
+	}
 	if (strcmp(argv[i], "--json") == 0) {
 		opt.json = true;
 		return 1;
@@ -200,10 +234,10 @@ cmdopt_parse(int argc, char **argv, struct cmdopt *opts, size_t nopts)
 			i += k - 1;
 			continue;
 		}
-		if (k < 0) {
+		if (k == -1)
 			usage_error(argv[0], "option %s needs a value", a);
+		if (k < 0)
 			return -1;
-		}
 		eq = strchr(a, '=');
 		alen = eq ? (size_t)(eq - a) : strlen(a);
 		for (j = 0; j < nopts; j++)
@@ -261,6 +295,8 @@ fwctl_main(int argc, char **argv)
 			i += k - 1;
 			continue;
 		}
+		if (k == -2)
+			return EXIT_USAGE;
 		if (k < 0)
 			return usage_error(NULL, "option %s needs a value",
 			    argv[i]);

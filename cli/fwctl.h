@@ -28,6 +28,7 @@ enum {
 /* Global options, set by main() before a command runs. */
 struct options {
 	const char	*socket;
+	const char	*if_match;	/* generation every change must find */
 	bool		 json;
 	bool		 color;		/* stdout is a tty, NO_COLOR unset */
 };

@@ -85,7 +85,7 @@ http_do(const struct request *rq, struct reply *r)
 	struct buf		 b = { NULL, 0 };
 	struct stat		 st;
 	char			*url = NULL, hdr[128];
-	const char		*ct = NULL;
+	const char		*ct = NULL, *if_match = rq->if_match;
 	long			 oserr = 0;
 	CURLcode		 rc;
 	int			 ret = EXIT_NODAEMON;
@@ -119,8 +119,12 @@ http_do(const struct request *rq, struct reply *r)
 	snprintf(hdr, sizeof(hdr), "Accept: %s",
 	    rq->accept ? rq->accept : "application/json");
 	h = curl_slist_append(h, hdr);
-	if (rq->if_match) {
-		snprintf(hdr, sizeof(hdr), "If-Match: \"%s\"", rq->if_match);
+	/* the user's generation wins over one a command read itself: it is
+	 * older or the same, so the stricter condition */
+	if (opt.if_match != NULL && strcmp(rq->method, "GET") != 0)
+		if_match = opt.if_match;
+	if (if_match != NULL) {
+		snprintf(hdr, sizeof(hdr), "If-Match: \"%s\"", if_match);
 		h = curl_slist_append(h, hdr);
 	}
 	if (rq->ctype) {

@@ -93,8 +93,12 @@ buf_add(char **b, size_t *len, const char *data, size_t n)
 	*b = p;
 }
 
+/* What run_argv gives fwctl as its standard input (NULL: /dev/null). */
+static const char *stdin_file;
+
 /* Runs fwctl with argv (NULL-terminated, without the program), as uid
- * (0 = as we are), with stdin from /dev/null; bounded in time. */
+ * (0 = as we are), with stdin from stdin_file or /dev/null; bounded in
+ * time. */
 static int
 run_argv(struct res *r, uid_t uid, char *const *args)
 {
@@ -112,7 +116,8 @@ run_argv(struct res *r, uid_t uid, char *const *args)
 	ck_assert_int_eq(pipe(po), 0);
 	ck_assert_int_eq(pipe(pe), 0);
 	if ((pid = fork()) == 0) {
-		int	 null = open("/dev/null", O_RDONLY);
+		int	 null = open(stdin_file ? stdin_file : "/dev/null",
+		    O_RDONLY);
 
 		dup2(null, 0);
 		dup2(po[1], 1);
@@ -710,6 +715,71 @@ START_TEST(rules_add_place_replace_delete)
 }
 END_TEST
 
+/*
+ * --if-match: a change made against a generation that is no longer the
+ * ruleset's is refused (exit 5) and changes nothing; against the current
+ * one it goes through. Showing commands ignore it.
+ */
+START_TEST(if_match_guards_changes)
+{
+	struct res	 r;
+	json_t		*j;
+	json_int_t	 g;
+	char		 cur[32], old[32];
+
+	reset();
+	g = generation();
+	snprintf(cur, sizeof(cur), "%lld", (long long)g);
+	snprintf(old, sizeof(old), "%lld", (long long)g - 1);
+
+	/* someone changed the ruleset since the script read it */
+	FW_FAILS(&r, 5, "--if-match", old, "add-rule", "imap", "from", "lan",
+	    "to", "self", "tcp", "dport", "993", "accept");
+	HAS(r.err, "generation");
+	res_free(&r);
+	FW_FAILS(&r, 5, "delete-rule", "web", "--if-match", old);
+	res_free(&r);
+	FW_FAILS(&r, 5, "--if-match", old, "add-zone", "vpn", "interface",
+	    "wg0");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g);
+	j = fw_json("list", "rules", (char *)NULL);
+	ck_assert_ptr_null(find_named(j, "rules", "imap"));
+	ck_assert_ptr_nonnull(find_named(j, "rules", "web"));
+	json_decref(j);
+
+	/* reading is not changing: a stale generation does not matter */
+	FW_OK(&r, "--if-match", old, "list", "rules");
+	HAS(r.out, "web");
+	res_free(&r);
+
+	/* the current generation: the change goes through, and the next
+	 * one needs the generation it printed */
+	FW_OK(&r, "--if-match", cur, "add-rule", "imap", "from", "lan", "to",
+	    "self", "tcp", "dport", "993", "accept");
+	HAS(r.out, "rule imap added");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g + 1);
+	FW_FAILS(&r, 5, "--if-match", cur, "delete-rule", "imap");
+	res_free(&r);
+	snprintf(cur, sizeof(cur), "--if-match=%lld", (long long)g + 1);
+	FW_OK(&r, cur, "delete-rule", "imap");
+	HAS(r.out, "rule imap (position 5) deleted");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g + 2);
+
+	/* what is not a generation is a usage error, before any request */
+	FW_FAILS(&r, 2, "--if-match=", "delete-rule", "web");
+	res_free(&r);
+	FW_FAILS(&r, 2, "--if-match", "12a", "delete-rule", "web");
+	HAS(r.err, "--if-match takes a generation");
+	res_free(&r);
+	FW_FAILS(&r, 2, "delete-rule", "web", "--if-match");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g + 2);
+}
+END_TEST
+
 START_TEST(rule_errors)
 {
 	struct res	 r;
@@ -1199,6 +1269,27 @@ START_TEST(apply_dry_run_and_dirs)
 	HAS(r.err, "^");
 	res_free(&r);
 	ck_assert_int_eq(generation(), g);
+
+	/* `apply -` reads standard input; its errors are named <stdin> */
+	snprintf(p, sizeof(p), "%s/stdin.rules", dir);
+	write_file(p, base_rules);
+	stdin_file = p;
+	FW_OK(&r, "apply", "-");
+	HAS(r.out, "+ rule dns");
+	HAS(r.out, "- rule imap");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g + 1);
+	write_file(p, "zone lan { interface lan0 }\n"
+	    "rule x from lan to self tcp dport 22 acept\n");
+	FW_FAILS(&r, 1, "apply", "-");
+	HAS(r.err, "<stdin>:2:");
+	HAS(r.err, "rule x from lan to self tcp dport 22 acept\n");
+	res_free(&r);
+	stdin_file = NULL;
+	ck_assert_int_eq(generation(), g + 1);
+	FW_OK(&r, "export");
+	ck_assert_str_eq(r.out, before);
+	res_free(&r);
 	free(before);
 }
 END_TEST
@@ -1524,6 +1615,7 @@ main(void)
 	tcase_add_test(tc, status_text_and_json);
 	tcase_add_test(tc, list_tables);
 	tcase_add_test(tc, rules_add_place_replace_delete);
+	tcase_add_test(tc, if_match_guards_changes);
 	tcase_add_test(tc, rule_errors);
 	tcase_add_test(tc, zones_policies_nat);
 	tcase_add_test(tc, sets_and_elements);
