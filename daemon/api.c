@@ -1248,23 +1248,6 @@ api_change_object(struct change *c, enum plan_kind kind, void *obj)
 	return NULL;
 }
 
-/* The objects of a change that will not reach the engine (which would
- * otherwise own them). */
-static void
-api_change_drop(struct change *c)
-{
-	rule_free(c->rule);
-	zone_free(c->zone);
-	set_free(c->set);
-	nat_free(c->nat);
-	policy_free(c->policy);
-	c->rule = NULL;
-	c->zone = NULL;
-	c->set = NULL;
-	c->nat = NULL;
-	c->policy = NULL;
-}
-
 static void
 api_object_put(struct api_req *r, const struct api_put *p)
 {
@@ -1284,7 +1267,7 @@ api_object_put(struct api_req *r, const struct api_put *p)
 	if ((obj = api_decode(r, j, p->kind, p->what)) == NULL)
 		goto done;
 	if (!api_name_same(r, api_change_object(&c, p->kind, obj))) {
-		api_change_drop(&c);
+		engine_change_free(&c);
 		goto done;
 	}
 	if (api_run(r, &c, &res))
@@ -1329,7 +1312,7 @@ api_nats_post(struct api_req *r)
 		goto done;
 	r->args[0] = strdup(c.nat->name);
 	if (r->args[0] == NULL) {
-		api_change_drop(&c);
+		engine_change_free(&c);
 		api_problem(r, 500, NULL, "out of memory");
 		goto done;
 	}
@@ -1360,7 +1343,7 @@ api_policies_post(struct api_req *r)
 		goto done;
 	if ((from = strdup(c.policy->from)) == NULL ||
 	    (to = strdup(c.policy->to)) == NULL) {
-		api_change_drop(&c);
+		engine_change_free(&c);
 		api_problem(r, 500, NULL, "out of memory");
 		goto done;
 	}

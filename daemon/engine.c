@@ -474,7 +474,7 @@ engine_fail(struct change_result *res, enum engine_status st,
 	free(msg);
 }
 
-static void
+void
 engine_change_free(struct change *c)
 {
 	ruleset_free(c->ruleset);

@@ -116,6 +116,9 @@ void		 engine_free(struct engine *, bool flush);
 void		 engine_change(struct engine *, struct change *c,
 		    struct change_result *res);
 void		 engine_result_free(struct change_result *);
+/* Frees the objects of a change that will not reach engine_change (which
+ * would otherwise own them), and clears their pointers. */
+void		 engine_change_free(struct change *);
 /* Gives freed memory back to the system when a whole-ruleset change ran
  * since the last call: for the API once a request's reply is freed. */
 void		 engine_trim(struct engine *);
