@@ -840,6 +840,23 @@ icmp_item(struct parser *p, void *ctx)
 
 /* statements */
 
+/*
+ * Records that a clause starts at token t, relative to its statement at l,
+ * for validate.c's messages. A position that does not fit a struct srcpos
+ * stays unknown: the statement's location is right, a clamped one is not.
+ */
+static void
+clause_at(struct srcpos *pos, const struct srcloc *l, const struct token *t)
+{
+	int dline = t->line - l->line;
+
+	if (dline < 0 || dline > UINT16_MAX || t->col < 1 ||
+	    t->col > UINT16_MAX)
+		return;
+	pos->dline = (uint16_t)dline;
+	pos->col = (uint16_t)t->col;
+}
+
 static int
 iface_item(struct parser *p, void *ctx)
 {
@@ -897,6 +914,8 @@ zone_item(struct parser *p, struct zone *z)
 			return perr(p, &t, "%s given twice",
 			    flag == ZONE_DMZ ? "dmz" : "external");
 		z->flags |= flag;
+		clause_at(&z->pos[flag == ZONE_DMZ ? ZC_DMZ : ZC_EXTERNAL],
+		    &z->loc, &t);
 		advance(p);
 		return 0;
 	}
@@ -1113,10 +1132,14 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 	if ((r = rule_new()) == NULL)
 		return oom(p);
 	srcloc_set(&r->loc, p->file, start->line, start->col);
-	if (parse_name(p, "rule", &r->name) == -1 ||
-	    expect_kw(p, "from", "after the rule name") == -1 ||
-	    parse_zoneref(p, &r->from) == -1 ||
-	    expect_kw(p, "to", "after the source zone") == -1 ||
+	if (parse_name(p, "rule", &r->name) == -1)
+		goto fail;
+	clause_at(&r->pos[RC_FROM], &r->loc, peek(p));
+	if (expect_kw(p, "from", "after the rule name") == -1 ||
+	    parse_zoneref(p, &r->from) == -1)
+		goto fail;
+	clause_at(&r->pos[RC_TO], &r->loc, peek(p));
+	if (expect_kw(p, "to", "after the source zone") == -1 ||
 	    parse_zoneref(p, &r->to) == -1)
 		goto fail;
 	memset(&vtok, 0, sizeof(vtok));	/* where the verdict was */
@@ -1132,6 +1155,7 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 				goto fail;
 			}
 			r->proto = proto;
+			clause_at(&r->pos[RC_PROTO], &r->loc, &t);
 			advance(p);
 		} else if (strcmp(buf, "sport") == 0 ||
 		    strcmp(buf, "dport") == 0) {
@@ -1144,6 +1168,8 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 				    buf);
 				goto fail;
 			}
+			clause_at(&r->pos[is_s ? RC_SPORT : RC_DPORT], &r->loc,
+			    &t);
 			advance(p);
 			if (parse_portmatch(p, is_s ? &r->sport : &r->dport) ==
 			    -1)
@@ -1157,6 +1183,7 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 				    "it");
 				goto fail;
 			}
+			clause_at(&r->pos[RC_TYPE], &r->loc, &t);
 			advance(p);
 			if (parse_list(p, "an icmp type", false, icmp_item,
 			    r) == -1)
@@ -1166,12 +1193,14 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 
 			if (once(p, &t, is_s ? &src : &dst) == -1)
 				goto fail;
+			clause_at(&r->pos[is_s ? RC_SRC : RC_DST], &r->loc, &t);
 			advance(p);
 			if (parse_addrmatch(p, is_s ? &r->src : &r->dst) == -1)
 				goto fail;
 		} else if (strcmp(buf, "state") == 0) {
 			if (once(p, &t, &state) == -1)
 				goto fail;
+			clause_at(&r->pos[RC_STATE], &r->loc, &t);
 			advance(p);
 			if (parse_list(p, "a connection state", false,
 			    state_item, &r->state) == -1)
@@ -1186,10 +1215,12 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 			}
 			vtok = t;
 			verdict = true;
+			clause_at(&r->pos[RC_VERDICT], &r->loc, &t);
 			advance(p);
 		} else if (strcmp(buf, "limit") == 0) {
 			if (once(p, &t, &limit) == -1)
 				goto fail;
+			clause_at(&r->pos[RC_LIMIT], &r->loc, &t);
 			advance(p);
 			if (parse_limit(p, &r->limit) == -1)
 				goto fail;
@@ -1199,6 +1230,7 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 			advance(p);
 			r->log = true;
 			if (tok_is(peek(p), "prefix")) {
+				clause_at(&r->pos[RC_PREFIX], &r->loc, peek(p));
 				advance(p);
 				if (parse_quoted(p, "log prefix",
 				    FWCTL_LOG_PREFIX_MAX, &r->log_prefix) == -1)
@@ -1207,6 +1239,7 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 		} else if (strcmp(buf, "comment") == 0) {
 			if (once(p, &t, &comment) == -1)
 				goto fail;
+			clause_at(&r->pos[RC_COMMENT], &r->loc, &t);
 			advance(p);
 			if (parse_quoted(p, "comment", FWCTL_COMMENT_MAX,
 			    &r->comment) == -1)
@@ -1300,14 +1333,17 @@ nat_body(struct parser *p, const struct token *start, struct nat **out)
 		goto fail;
 	}
 	advance(p);
+	clause_at(&n->pos[NC_FROM], &n->loc, peek(p));
 	if (expect_kw(p, "from", "after the nat kind") == -1 ||
 	    parse_zoneref(p, &n->from) == -1)
 		goto fail;
 	if (n->kind != NAT_FORWARD) {
+		clause_at(&n->pos[NC_TO], &n->loc, peek(p));
 		if (expect_kw(p, "to", "after the source zone") == -1 ||
 		    parse_zoneref(p, &n->to) == -1)
 			goto fail;
 		if (n->kind == NAT_SNAT) {
+			clause_at(&n->pos[NC_AS], &n->loc, peek(p));
 			if (expect_kw(p, "as", "and the address to translate "
 			    "to") == -1)
 				goto fail;
@@ -1331,11 +1367,14 @@ nat_body(struct parser *p, const struct token *start, struct nat **out)
 			expected(p, "the forwarded protocol (tcp, udp or sctp)");
 			goto fail;
 		}
+		clause_at(&n->pos[NC_PROTO], &n->loc, &t);
 		advance(p);
+		clause_at(&n->pos[NC_DPORT], &n->loc, peek(p));
 		if (expect_kw(p, "dport", "after the protocol") == -1 ||
 		    tok_portrange(p, peek(p), &n->dport, true) == -1)
 			goto fail;
 		advance(p);
+		clause_at(&n->pos[NC_TARGET], &n->loc, peek(p));
 		if (expect_kw(p, "to", "before the forward target") == -1 ||
 		    tok_target(p, peek(p), n) == -1)
 			goto fail;
@@ -1351,6 +1390,7 @@ nat_body(struct parser *p, const struct token *start, struct nat **out)
 			perr(p, &t, "src given twice in one nat entry");
 			goto fail;
 		}
+		clause_at(&n->pos[NC_SRC], &n->loc, &t);
 		advance(p);
 		if (parse_addrmatch(p, &n->src) == -1)
 			goto fail;

@@ -250,6 +250,7 @@ zone_dup(const struct zone *s)
 	z->networks = dupmem(s->networks, s->nnetworks, sizeof(*s->networks),
 	    &err);
 	z->nnetworks = z->networks ? s->nnetworks : 0;
+	memcpy(z->pos, s->pos, sizeof(z->pos));
 	if (srcloc_copy(&z->loc, &s->loc) == -1 || err)
 		goto fail;
 	return z;
@@ -398,6 +399,7 @@ rule_dup(const struct rule *s)
 	r->log_prefix = dupstr(s->log_prefix, &err);
 	r->comment = dupstr(s->comment, &err);
 	r->verdict = s->verdict;
+	memcpy(r->pos, s->pos, sizeof(r->pos));
 	if (srcloc_copy(&r->loc, &s->loc) == -1 || err) {
 		rule_free(r);
 		return NULL;
@@ -566,6 +568,7 @@ nat_dup(const struct nat *s)
 	n->dport = s->dport;
 	n->target = s->target;
 	n->target_port = s->target_port;
+	memcpy(n->pos, s->pos, sizeof(n->pos));
 	if (addrmatch_copy(&n->src, &s->src) == -1)
 		err = -1;
 	if (srcloc_copy(&n->loc, &s->loc) == -1 || err) {

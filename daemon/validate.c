@@ -3,8 +3,9 @@
  * came from (rule files, JSON, one CLI statement merged into the running
  * set). The parser already refuses what it can see in one token; this file
  * sees the whole model: names, references between objects, address
- * families, and the kernel's limits. Every problem is reported, each at its
- * object's location and naming the object.
+ * families, and the kernel's limits. Every problem is reported, naming the
+ * object, at the clause at fault when the parser recorded where it starts
+ * (clause_loc), else at the object's statement.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -67,6 +68,49 @@ first_at(const struct srcloc *l, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", "");
 	return buf;
+}
+
+/*
+ * Where a clause starts: pos relative to the statement at stmt, in buf; the
+ * statement itself when the position is unknown (objects from JSON or
+ * built in code). Messages about one clause point at its first word, the
+ * keyword ("src" in "src @foo", "to" in "to 10.0.2.10:80"), whatever the
+ * value after it: one rule for single values and for lists alike.
+ */
+static const struct srcloc *
+clause_loc(const struct srcloc *stmt, const struct srcpos *pos,
+    struct srcloc *buf)
+{
+	if (pos->col == 0 || stmt->line == 0)
+		return stmt;
+	buf->file = stmt->file;
+	buf->line = stmt->line + pos->dline;
+	buf->col = pos->col;
+	return buf;
+}
+
+static bool
+srcloc_after(const struct srcloc *a, const struct srcloc *b)
+{
+	return a->line > b->line || (a->line == b->line && a->col > b->col);
+}
+
+static const struct srcloc *
+rule_at(const struct rule *r, enum rule_clause c, struct srcloc *buf)
+{
+	return clause_loc(&r->loc, &r->pos[c], buf);
+}
+
+static const struct srcloc *
+nat_at(const struct nat *n, enum nat_clause c, struct srcloc *buf)
+{
+	return clause_loc(&n->loc, &n->pos[c], buf);
+}
+
+static const struct srcloc *
+zone_at(const struct zone *z, enum zone_clause c, struct srcloc *buf)
+{
+	return clause_loc(&z->loc, &z->pos[c], buf);
 }
 
 static const char *
@@ -205,6 +249,8 @@ static void
 check_zone(struct vctx *v, const struct zone *z)
 {
 	const char *name = nz(z->name), *why;
+	const struct srcloc *at, *ext;
+	struct srcloc b, b2;
 	char buf[64];
 	size_t i;
 
@@ -235,12 +281,16 @@ check_zone(struct vctx *v, const struct zone *z)
 			verr(v, &z->loc, "zone \"%s\": network %s %s", name,
 			    addr_format(&z->networks[i], buf, sizeof(buf)),
 			    why);
-	if ((z->flags & ZONE_DMZ) && (z->flags & ZONE_EXTERNAL))
-		verr(v, &z->loc, "zone \"%s\" cannot be both dmz and external",
-		    name);
+	/* at the second of the two words, as for address families */
+	if ((z->flags & ZONE_DMZ) && (z->flags & ZONE_EXTERNAL)) {
+		at = zone_at(z, ZC_DMZ, &b);
+		ext = zone_at(z, ZC_EXTERNAL, &b2);
+		verr(v, srcloc_after(ext, at) ? ext : at, "zone \"%s\" cannot "
+		    "be both dmz and external", name);
+	}
 	if ((z->flags & ZONE_DMZ) && z->nifaces == 0)
-		verr(v, &z->loc, "zone \"%s\": a dmz zone needs an interface",
-		    name);
+		verr(v, zone_at(z, ZC_DMZ, &b), "zone \"%s\": a dmz zone needs "
+		    "an interface", name);
 	if (z->flags & ~(unsigned)(ZONE_DMZ | ZONE_EXTERNAL))
 		verr(v, &z->loc, "zone \"%s\": unknown flags 0x%x", name,
 		    z->flags);
@@ -593,9 +643,25 @@ validate_set_elems(const struct set *s, const struct set_elem *add,
 
 /* One thing in a rule or NAT entry that fixes the address family. */
 struct famwit {
-	int	 family;
-	char	 what[96];
+	int		 family;
+	char		 what[96];
+	struct srcloc	 at;	/* its clause; file borrowed */
 };
+
+/* Appends a witness of family at l; what is a format. */
+static void __attribute__((format(printf, 5, 6)))
+famwit_add(struct famwit *w, size_t *nw, int family, const struct srcloc *l,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	w[*nw].family = family;
+	w[*nw].at = *l;
+	va_start(ap, fmt);
+	vsnprintf(w[*nw].what, sizeof(w[*nw].what), fmt, ap);
+	va_end(ap);
+	(*nw)++;
+}
 
 /*
  * An address match: addresses well formed, one family, a set that exists
@@ -626,10 +692,8 @@ check_addrmatch(struct vctx *v, const char *obj, const char *pos,
 			    "or ipv6 set", obj, pos, m->set);
 			return;
 		}
-		w[*nw].family = s->type == SET_IPV4 ? AF_INET : AF_INET6;
-		snprintf(w[*nw].what, sizeof(w[*nw].what), "%s @%s (%s set)",
-		    pos, m->set, set_type_name(s->type));
-		(*nw)++;
+		famwit_add(w, nw, s->type == SET_IPV4 ? AF_INET : AF_INET6, l,
+		    "%s @%s (%s set)", pos, m->set, set_type_name(s->type));
 		return;
 	}
 	for (i = 0; i < m->naddrs; i++) {
@@ -648,25 +712,28 @@ check_addrmatch(struct vctx *v, const char *obj, const char *pos,
 	}
 	if (m->naddrs == 0 || mixed)
 		return;
-	w[*nw].family = m->addrs[0].family;
-	snprintf(w[*nw].what, sizeof(w[*nw].what), "%s %s%s", pos,
+	famwit_add(w, nw, m->addrs[0].family, l, "%s %s%s", pos,
 	    addr_format(&m->addrs[0], a, sizeof(a)), m->naddrs > 1 ? ", ..." :
 	    "");
-	(*nw)++;
 }
 
-/* Every witness must agree with the first. */
+/*
+ * Every witness must agree with the first. A conflict is reported at the
+ * one of the two that comes later in the text: the clause that went wrong
+ * given what the statement had said before it.
+ */
 static void
 check_families(struct vctx *v, const char *obj, const struct famwit *w,
-    size_t nw, const struct srcloc *l)
+    size_t nw)
 {
 	size_t i;
 
 	for (i = 1; i < nw; i++)
 		if (w[i].family != w[0].family) {
-			verr(v, l, "%s: %s is %s but %s is %s; one statement "
-			    "matches one address family", obj, w[0].what,
-			    family_name(w[0].family), w[i].what,
+			verr(v, srcloc_after(&w[0].at, &w[i].at) ? &w[0].at :
+			    &w[i].at, "%s: %s is %s but %s is %s; one "
+			    "statement matches one address family", obj,
+			    w[0].what, family_name(w[0].family), w[i].what,
 			    family_name(w[i].family));
 			return;
 		}
@@ -706,9 +773,32 @@ check_portmatch(struct vctx *v, const char *obj, const char *pos,
 /* rules */
 
 static void
+check_limit(struct vctx *v, const char *obj, const struct limit *lim,
+    const struct srcloc *l)
+{
+	if (lim->rate == 0 && (lim->unit || lim->burst))
+		verr(v, l, "%s: limit rate 0; expected at least 1", obj);
+	/* the state file keeps the rate as a JSON integer (signed 64 bit) */
+	if (lim->rate > INT64_MAX)
+		verr(v, l, "%s: limit rate %ju is too large; at most %jd",
+		    obj, (uintmax_t)lim->rate, (intmax_t)INT64_MAX);
+	if (lim->rate && limit_unit_name(lim->unit) == NULL)
+		verr(v, l, "%s: limit without a unit; expected second, minute, "
+		    "hour or day", obj);
+	else if (lim->rate && lim->rate <= INT64_MAX && !limit_fits(lim))
+		verr(v, l, "%s: limit %ju/%s burst %u is beyond the kernel's "
+		    "range: (one %s in ns / rate) * burst must fit 64 bits; "
+		    "use a higher rate or a smaller burst", obj,
+		    (uintmax_t)lim->rate, limit_unit_name(lim->unit),
+		    lim->burst ? lim->burst : FWCTL_LIMIT_BURST_DEFAULT,
+		    limit_unit_name(lim->unit));
+}
+
+static void
 check_rule(struct vctx *v, const struct rule *r)
 {
 	struct famwit w[4];
+	struct srcloc b;
 	char obj[96];
 	size_t nw = 0;
 	const struct srcloc *l = &r->loc;
@@ -717,62 +807,54 @@ check_rule(struct vctx *v, const struct rule *r)
 
 	snprintf(obj, sizeof(obj), "rule \"%s\"", nz(r->name));
 	check_name(v, "rule", r->name, l);
-	check_zoneref(v, obj, "from", r->from, l);
-	check_zoneref(v, obj, "to", r->to, l);
+	check_zoneref(v, obj, "from", r->from, rule_at(r, RC_FROM, &b));
+	check_zoneref(v, obj, "to", r->to, rule_at(r, RC_TO, &b));
 	if (r->from && r->to && strcmp(r->from, ZONE_SELF) == 0 &&
 	    strcmp(r->to, ZONE_SELF) == 0)
-		verr(v, l, "%s: from self to self is not a zone pair", obj);
+		verr(v, rule_at(r, RC_TO, &b), "%s: from self to self is not a "
+		    "zone pair", obj);
 	if (verdict_name(r->verdict) == NULL)
-		verr(v, l, "%s: no verdict; expected accept, drop or reject",
-		    obj);
+		verr(v, rule_at(r, RC_VERDICT, &b), "%s: no verdict; expected "
+		    "accept, drop or reject", obj);
 	if (r->proto != PROTO_NONE && proto_name(r->proto) == NULL)
-		verr(v, l, "%s: unknown protocol %d", obj, r->proto);
+		verr(v, rule_at(r, RC_PROTO, &b), "%s: unknown protocol %d",
+		    obj, r->proto);
 	if (ports && !proto_has_ports(r->proto))
-		verr(v, l, "%s: sport/dport need tcp, udp or sctp", obj);
-	check_portmatch(v, obj, "sport", &r->sport, l);
-	check_portmatch(v, obj, "dport", &r->dport, l);
+		verr(v, rule_at(r, r->sport.nranges || r->sport.set ?
+		    RC_SPORT : RC_DPORT, &b), "%s: sport/dport need tcp, udp "
+		    "or sctp", obj);
+	check_portmatch(v, obj, "sport", &r->sport, rule_at(r, RC_SPORT, &b));
+	check_portmatch(v, obj, "dport", &r->dport, rule_at(r, RC_DPORT, &b));
 	if (r->nicmp_types && r->proto != IPPROTO_ICMP &&
 	    r->proto != IPPROTO_ICMPV6)
-		verr(v, l, "%s: an icmp type needs icmp or icmpv6", obj);
+		verr(v, rule_at(r, RC_TYPE, &b), "%s: an icmp type needs icmp "
+		    "or icmpv6", obj);
 	if (r->state & ~(unsigned)(CTSTATE_NEW | CTSTATE_ESTABLISHED |
 	    CTSTATE_RELATED | CTSTATE_INVALID))
-		verr(v, l, "%s: unknown connection state bits 0x%x", obj,
-		    r->state);
-	if (r->limit.rate == 0 && (r->limit.unit || r->limit.burst))
-		verr(v, l, "%s: limit rate 0; expected at least 1", obj);
-	/* the state file keeps the rate as a JSON integer (signed 64 bit) */
-	if (r->limit.rate > INT64_MAX)
-		verr(v, l, "%s: limit rate %ju is too large; at most %jd",
-		    obj, (uintmax_t)r->limit.rate, (intmax_t)INT64_MAX);
-	if (r->limit.rate && limit_unit_name(r->limit.unit) == NULL)
-		verr(v, l, "%s: limit without a unit; expected second, minute, "
-		    "hour or day", obj);
-	else if (r->limit.rate && r->limit.rate <= INT64_MAX &&
-	    !limit_fits(&r->limit))
-		verr(v, l, "%s: limit %ju/%s burst %u is beyond the kernel's "
-		    "range: (one %s in ns / rate) * burst must fit 64 bits; "
-		    "use a higher rate or a smaller burst", obj,
-		    (uintmax_t)r->limit.rate, limit_unit_name(r->limit.unit),
-		    r->limit.burst ? r->limit.burst : FWCTL_LIMIT_BURST_DEFAULT,
-		    limit_unit_name(r->limit.unit));
+		verr(v, rule_at(r, RC_STATE, &b), "%s: unknown connection "
+		    "state bits 0x%x", obj, r->state);
+	check_limit(v, obj, &r->limit, rule_at(r, RC_LIMIT, &b));
 	if (r->log_prefix && !r->log)
-		verr(v, l, "%s: log prefix without log", obj);
+		verr(v, rule_at(r, RC_PREFIX, &b), "%s: log prefix without "
+		    "log", obj);
 	if (r->log_prefix && strlen(r->log_prefix) > FWCTL_LOG_PREFIX_MAX)
-		verr(v, l, "%s: log prefix is %zu bytes long; at most %d "
-		    "allowed", obj, strlen(r->log_prefix), FWCTL_LOG_PREFIX_MAX);
+		verr(v, rule_at(r, RC_PREFIX, &b), "%s: log prefix is %zu "
+		    "bytes long; at most %d allowed", obj,
+		    strlen(r->log_prefix), FWCTL_LOG_PREFIX_MAX);
 	if (r->comment && strlen(r->comment) > FWCTL_COMMENT_MAX)
-		verr(v, l, "%s: comment is %zu bytes long; at most %d allowed",
-		    obj, strlen(r->comment), FWCTL_COMMENT_MAX);
-	if (r->proto == IPPROTO_ICMP) {
-		w[nw].family = AF_INET;
-		snprintf(w[nw++].what, sizeof(w[0].what), "icmp");
-	} else if (r->proto == IPPROTO_ICMPV6) {
-		w[nw].family = AF_INET6;
-		snprintf(w[nw++].what, sizeof(w[0].what), "icmpv6");
-	}
-	check_addrmatch(v, obj, "src", &r->src, l, w, &nw);
-	check_addrmatch(v, obj, "dst", &r->dst, l, w, &nw);
-	check_families(v, obj, w, nw, l);
+		verr(v, rule_at(r, RC_COMMENT, &b), "%s: comment is %zu bytes "
+		    "long; at most %d allowed", obj, strlen(r->comment),
+		    FWCTL_COMMENT_MAX);
+	if (r->proto == IPPROTO_ICMP)
+		famwit_add(w, &nw, AF_INET, rule_at(r, RC_PROTO, &b), "icmp");
+	else if (r->proto == IPPROTO_ICMPV6)
+		famwit_add(w, &nw, AF_INET6, rule_at(r, RC_PROTO, &b),
+		    "icmpv6");
+	check_addrmatch(v, obj, "src", &r->src, rule_at(r, RC_SRC, &b), w,
+	    &nw);
+	check_addrmatch(v, obj, "dst", &r->dst, rule_at(r, RC_DST, &b), w,
+	    &nw);
+	check_families(v, obj, w, nw);
 }
 
 /* NAT */
@@ -819,8 +901,9 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 	const struct nat *o;
 	const char *why, *kind = nat_kind_name(n->kind);
 	struct famwit w[3];
+	struct srcloc b;
 	char obj[96], a[64], buf[512];
-	const struct srcloc *l = &n->loc;
+	const struct srcloc *l = &n->loc, *at;
 	size_t nw = 0, j;
 
 	snprintf(obj, sizeof(obj), "nat \"%s\"", nz(n->name));
@@ -830,77 +913,84 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 		    "forward", obj);
 		return;
 	}
+	at = nat_at(n, NC_FROM, &b);
 	if (n->from == NULL)
-		verr(v, l, "%s: no from zone", obj);
+		verr(v, at, "%s: no from zone", obj);
 	else if (strcmp(n->from, ZONE_SELF) == 0)
-		verr(v, l, "%s: from self; expected a zone%s", obj,
+		verr(v, at, "%s: from self; expected a zone%s", obj,
 		    n->kind == NAT_FORWARD ? "" : " or any");
 	else if (strcmp(n->from, ZONE_ANY) == 0) {
 		if (n->kind == NAT_FORWARD)
-			verr(v, l, "%s: forward from any; expected the zone "
+			verr(v, at, "%s: forward from any; expected the zone "
 			    "the forwarded traffic arrives from", obj);
 	} else if (find_zone(v->rs, n->from) == NULL)
-		verr(v, l, "%s: unknown zone \"%s\" in from", obj, n->from);
+		verr(v, at, "%s: unknown zone \"%s\" in from", obj, n->from);
 
 	if (n->kind != NAT_FORWARD) {
+		at = nat_at(n, NC_TO, &b);
 		if (n->to == NULL)
-			verr(v, l, "%s: %s needs a to zone", obj, kind);
+			verr(v, at, "%s: %s needs a to zone", obj, kind);
 		else if (is_reserved_zone(n->to))
-			verr(v, l, "%s: %s to %s; expected a zone with an "
+			verr(v, at, "%s: %s to %s; expected a zone with an "
 			    "interface", obj, kind, n->to);
 		else if ((to = find_zone(v->rs, n->to)) == NULL)
-			verr(v, l, "%s: unknown zone \"%s\" in to", obj, n->to);
+			verr(v, at, "%s: unknown zone \"%s\" in to", obj,
+			    n->to);
 		else if (to->nifaces == 0)
-			verr(v, l, "%s: %s to zone \"%s\", which has no "
+			verr(v, at, "%s: %s to zone \"%s\", which has no "
 			    "interface; expected a zone with an interface",
 			    obj, kind, n->to);
 	}
 	if (n->kind == NAT_SNAT) {
+		at = nat_at(n, NC_AS, &b);
 		if (!addr_valid(&n->snat_addr, &why))
-			verr(v, l, "%s: snat address %s", obj, why);
+			verr(v, at, "%s: snat address %s", obj, why);
 		else if (!addr_is_host(&n->snat_addr))
-			verr(v, l, "%s: snat as %s is a network; expected a "
+			verr(v, at, "%s: snat as %s is a network; expected a "
 			    "host address", obj, addr_format(&n->snat_addr, a,
 			    sizeof(a)));
-		else {
-			w[nw].family = n->snat_addr.family;
-			snprintf(w[nw++].what, sizeof(w[0].what), "as %s",
+		else
+			famwit_add(w, &nw, n->snat_addr.family, at, "as %s",
 			    addr_format(&n->snat_addr, a, sizeof(a)));
-		}
 	}
 	if (n->kind == NAT_FORWARD) {
 		if (!proto_has_ports(n->proto))
-			verr(v, l, "%s: forward needs tcp, udp or sctp", obj);
+			verr(v, nat_at(n, NC_PROTO, &b), "%s: forward needs "
+			    "tcp, udp or sctp", obj);
 		if (n->dport.lo > n->dport.hi)
-			verr(v, l, "%s: dport range %u-%u is reversed; expected "
-			    "low-high", obj, n->dport.lo, n->dport.hi);
+			verr(v, nat_at(n, NC_DPORT, &b), "%s: dport range "
+			    "%u-%u is reversed; expected low-high", obj,
+			    n->dport.lo, n->dport.hi);
+		/* a good dport range that the target port cannot follow:
+		 * the target is what to change */
 		else if (n->target_port && (uint32_t)n->target_port +
 		    (n->dport.hi - n->dport.lo) > 65535)
-			verr(v, l, "%s: target ports %u-%u run past 65535", obj,
-			    n->target_port, (unsigned)n->target_port +
+			verr(v, nat_at(n, NC_TARGET, &b), "%s: target ports "
+			    "%u-%u run past 65535", obj, n->target_port,
+			    (unsigned)n->target_port +
 			    (n->dport.hi - n->dport.lo));
 		/* the kernel's NAT expression maps a range onto a range of
 		 * choices, not port by port, so only the same ports are
 		 * forwarded faithfully */
 		else if (n->target_port && n->dport.lo != n->dport.hi &&
 		    n->target_port != n->dport.lo)
-			verr(v, l, "%s: a port range can only be forwarded to "
-			    "the same ports; expected \"to ADDR\" or \"to "
-			    "ADDR:%u\"", obj, n->dport.lo);
+			verr(v, nat_at(n, NC_TARGET, &b), "%s: a port range "
+			    "can only be forwarded to the same ports; expected "
+			    "\"to ADDR\" or \"to ADDR:%u\"", obj, n->dport.lo);
+		at = nat_at(n, NC_TARGET, &b);
 		if (!addr_valid(&n->target, &why))
-			verr(v, l, "%s: forward target %s", obj, why);
+			verr(v, at, "%s: forward target %s", obj, why);
 		else if (!addr_is_host(&n->target))
-			verr(v, l, "%s: forward target %s is a network; expected "
-			    "a single host address", obj,
+			verr(v, at, "%s: forward target %s is a network; "
+			    "expected a single host address", obj,
 			    addr_format(&n->target, a, sizeof(a)));
 		else {
 			if (!target_placed(v->rs, &n->target))
-				verr(v, l, "%s: forward target %s is in no "
+				verr(v, at, "%s: forward target %s is in no "
 				    "zone's network; expected an address "
 				    "inside a zone", obj,
 				    addr_format(&n->target, a, sizeof(a)));
-			w[nw].family = n->target.family;
-			snprintf(w[nw++].what, sizeof(w[0].what), "target %s",
+			famwit_add(w, &nw, n->target.family, at, "target %s",
 			    addr_format(&n->target, a, sizeof(a)));
 		}
 		for (j = 0; j < idx; j++) {
@@ -915,15 +1005,15 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 				    n->dport.lo, n->dport.hi);
 			else
 				snprintf(a, sizeof(a), "port %u", n->dport.lo);
-			verr(v, l, "%s: %s %s from zone \"%s\" is already "
-			    "forwarded by nat \"%s\"%s", obj,
+			verr(v, nat_at(n, NC_DPORT, &b), "%s: %s %s from zone "
+			    "\"%s\" is already forwarded by nat \"%s\"%s", obj,
 			    nz(proto_name(n->proto)), a, n->from,
 			    nz(o->name), first_at(&o->loc, buf, sizeof(buf)));
 			break;
 		}
 	}
-	check_addrmatch(v, obj, "src", &n->src, l, w, &nw);
-	check_families(v, obj, w, nw, l);
+	check_addrmatch(v, obj, "src", &n->src, nat_at(n, NC_SRC, &b), w, &nw);
+	check_families(v, obj, w, nw);
 }
 
 int

@@ -88,6 +88,37 @@ struct limit {
 /* otherwise IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP,
  * IPPROTO_ICMPV6 */
 
+/*
+ * Where a clause of a statement starts, relative to the statement's
+ * location: lines below it and the column of the clause's first word (its
+ * keyword: "src", "dport", "limit"; the word itself for a protocol, a
+ * verdict or a zone flag), for validate.c to point at the clause at fault.
+ * col 0 = unknown, as for objects from JSON or built in code: messages
+ * then name the statement. Small, since 50,000 rules are kept.
+ */
+struct srcpos {
+	uint16_t	 dline;
+	uint16_t	 col;
+};
+
+/* Clauses of a rule with a position of their own (struct rule pos[]). */
+enum rule_clause {
+	RC_FROM,
+	RC_TO,
+	RC_PROTO,
+	RC_SPORT,
+	RC_DPORT,
+	RC_TYPE,
+	RC_SRC,
+	RC_DST,
+	RC_STATE,
+	RC_LIMIT,
+	RC_PREFIX,		/* "prefix" of "log prefix" */
+	RC_COMMENT,
+	RC_VERDICT,
+	RC_MAX
+};
+
 struct rule {
 	char		*name;
 	char		*from;		/* zone name, "any" or "self" */
@@ -106,12 +137,24 @@ struct rule {
 	char		*comment;	/* NULL when not given */
 	enum verdict	 verdict;
 	struct srcloc	 loc;
+	struct srcpos	 pos[RC_MAX];	/* clauses; ignored by rule_equal */
 	unsigned	 refs;		/* ruleset.c: rulesets holding it */
 	bool		 packed;	/* ruleset.c: one allocation (rule_pack) */
 };
 
 #define ZONE_EXTERNAL	0x01	/* the internet side */
 #define ZONE_DMZ	0x02	/* the DMZ preset */
+
+/*
+ * Clauses of a zone with a position of their own (struct zone pos[]): the
+ * flags, which can clash. Bad interfaces and networks never get past the
+ * parser, so only objects without positions (JSON) can hold them.
+ */
+enum zone_clause {
+	ZC_EXTERNAL,
+	ZC_DMZ,
+	ZC_MAX
+};
 
 struct zone {
 	char		*name;
@@ -121,6 +164,7 @@ struct zone {
 	size_t		 nnetworks;
 	unsigned	 flags;		/* ZONE_EXTERNAL, ZONE_DMZ */
 	struct srcloc	 loc;
+	struct srcpos	 pos[ZC_MAX];	/* clauses; ignored by zone_equal */
 	unsigned	 refs;
 };
 
@@ -138,6 +182,18 @@ enum nat_kind {
 	NAT_FORWARD,		/* DNAT port forwarding */
 };
 
+/* Clauses of a NAT entry with a position of their own (struct nat pos[]). */
+enum nat_clause {
+	NC_FROM,
+	NC_TO,			/* masquerade/snat: the outgoing zone */
+	NC_AS,			/* snat: "as ADDR" */
+	NC_PROTO,		/* forward */
+	NC_DPORT,
+	NC_TARGET,		/* forward: "to ADDR[:PORT]" */
+	NC_SRC,
+	NC_MAX
+};
+
 struct nat {
 	char		*name;
 	enum nat_kind	 kind;
@@ -150,6 +206,7 @@ struct nat {
 	uint16_t	 target_port;	/* forward: first internal port; 0 = same */
 	struct addrmatch src;		/* optional source restriction */
 	struct srcloc	 loc;
+	struct srcpos	 pos[NC_MAX];	/* clauses; ignored by nat_equal */
 	unsigned	 refs;
 };
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "diag.h"
 #include "parse.h"
 #include "ruleset.h"
@@ -159,7 +160,8 @@ START_TEST(test_all_reported)
 	ck_assert_int_eq(d.v[3].line, 6);
 	ck_assert_int_eq(d.v[4].line, 9);
 	ck_assert_str_eq(d.v[4].file, "v.rules");
-	ck_assert_int_eq(d.v[4].col, 1);
+	/* "nat n masquerade from lan to elsewhere": at its "to" */
+	ck_assert_int_eq(d.v[4].col, 27);
 	diags_free(&d);
 	ruleset_free(rs);
 }
@@ -748,6 +750,365 @@ START_TEST(test_rule_as_whole)
 }
 END_TEST
 
+/*
+ * Where a message about a clause must point: the line and column (1-based)
+ * in text of the first clause that follows the first stmt (substrings).
+ */
+static void
+text_at(const char *text, const char *stmt, const char *clause, int *line,
+    int *col)
+{
+	const char *s, *c, *q, *bol = text;
+
+	s = strstr(text, stmt);
+	ck_assert_msg(s != NULL, "no \"%s\" in the text", stmt);
+	c = strstr(s + strlen(stmt), clause);
+	ck_assert_msg(c != NULL, "no \"%s\" after \"%s\"", clause, stmt);
+	*line = 1;
+	for (q = text; q < c; q++)
+		if (*q == '\n') {
+			(*line)++;
+			bol = q + 1;
+		}
+	*col = (int)(c - bol) + 1;
+}
+
+/* One expected error: its statement and clause in the text, its words. */
+struct at {
+	const char	*stmt;
+	const char	*clause;
+	const char	*msg;
+};
+
+/* The errors of d are exactly want, in order, each at its clause. */
+static void
+expect_at(const struct diags *d, const char *file, const char *text,
+    const struct at *want, size_t nwant)
+{
+	size_t i;
+	int line, col;
+
+	if (d->n != nwant)
+		diags_print(d, stderr);
+	ck_assert_uint_eq(d->n, nwant);
+	for (i = 0; i < nwant; i++) {
+		text_at(text, want[i].stmt, want[i].clause, &line, &col);
+		if (d->v[i].line != line || d->v[i].col != col ||
+		    strstr(d->v[i].msg, want[i].msg) == NULL)
+			fprintf(stderr, "got %d:%d: %s\nwant %d:%d (\"%s\" of "
+			    "\"%s\"): %s\n", d->v[i].line, d->v[i].col,
+			    d->v[i].msg, line, col, want[i].clause,
+			    want[i].stmt, want[i].msg);
+		ck_assert_ptr_nonnull(strstr(d->v[i].msg, want[i].msg));
+		if (file)
+			ck_assert_str_eq(d->v[i].file, file);
+		ck_assert_int_eq(d->v[i].line, line);
+		ck_assert_int_eq(d->v[i].col, col);
+	}
+}
+
+static struct rule *
+rule_named(const struct ruleset *rs, const char *name)
+{
+	ssize_t i = ruleset_find_rule(rs, name);
+
+	ck_assert_int_ge(i, 0);
+	return rs->rules[i];
+}
+
+static struct nat *
+nat_named(const struct ruleset *rs, const char *name)
+{
+	ssize_t i = ruleset_find_nat(rs, name);
+
+	ck_assert_int_ge(i, 0);
+	return rs->nats[i];
+}
+
+/*
+ * Errors about one clause point at the clause's keyword (the protocol or
+ * verdict word itself), on its own line when a list or block before it
+ * spans lines; a clash (address families, dmz and external) at the later
+ * of the two clauses in the text. Rules the
+ * language cannot express are made by changing parsed ones: the positions
+ * stay.
+ */
+START_TEST(test_clause_positions)
+{
+	static const char text[] =
+	    "zone wan { interface eth0; external }\n"
+	    "zone lan { interface eth1; network 192.168.10.0/24 }\n"
+	    "zone both { interface eth5; external; dmz }\n"
+	    "zone ed { interface eth6\n"
+	    "    dmz; external }\n"
+	    "zone nd { network 10.9.0.0/16; dmz }\n"
+	    "set v4 ipv4\n"
+	    "set p port\n"
+	    "rule from-bad from nowhere to self accept\n"
+	    "rule to-bad from lan to mars accept\n"
+	    "rule selfself from self to self accept\n"
+	    "rule badproto from lan to self tcp accept\n"
+	    "rule noproto from lan to self tcp sport 22 accept\n"
+	    "rule dport-set from lan to self tcp dport @v4 accept\n"
+	    "rule rev from lan to self tcp dport 80 accept\n"
+	    "rule icmpt from lan to self icmp type echo-request accept\n"
+	    "rule src-set from lan to self src @nope accept\n"
+	    "rule dst-type from lan to self dst @p accept\n"
+	    "rule hostbits from lan to self dst 10.0.0.0/8 accept\n"
+	    "rule fam from lan to self icmp dst fd00::1 accept\n"
+	    "rule fam-later from lan to self dst fd00::1 icmp accept\n"
+	    "rule st from lan to self state new accept\n"
+	    "rule lim from lan to self accept limit "
+	    "10000000000000000000/second\n"
+	    "rule nolog from lan to self log prefix \"x: \" accept\n"
+	    "rule longc from lan to self accept comment \"c\"\n"
+	    "rule nov from lan to self drop\n"
+	    "rule ml from lan to self tcp dport { 22,\n"
+	    "    80 } src @nope accept\n"
+	    "rule ml-fam from lan to self src { 10.0.0.1,\n"
+	    "    10.0.0.2 } dst fd00::1 accept\n"
+	    "rule ml-first from lan to self dst fd00::1 src { 10.0.0.1,\n"
+	    "    10.0.0.2 } accept\n"
+	    "nat nfrom masquerade from mars to wan\n"
+	    "nat nto masquerade from lan to mars\n"
+	    "nat nas snat from lan to wan as 2001:db8::1 src @v4\n"
+	    "nat nsnat snat from lan to wan as 203.0.113.1\n"
+	    "nat nproto forward from wan tcp dport 81 to 192.168.10.7\n"
+	    "nat nrev forward from wan tcp dport 82 to 192.168.10.7\n"
+	    "nat ntgt forward from wan tcp dport 1000-2000 to "
+	    "192.168.10.7:65000\n"
+	    "nat ndup forward from wan tcp dport 1500 to 192.168.10.8\n"
+	    "nat nsrc masquerade from lan to wan src @nope\n";
+	static const struct at want[] = {
+		{ "zone both", "dmz", "cannot be both dmz and external" },
+		{ "zone ed", "external", "cannot be both dmz and external" },
+		{ "zone nd", "dmz", "a dmz zone needs an interface" },
+		{ "rule from-bad", "from nowhere", "unknown zone \"nowhere\" in "
+		    "from" },
+		{ "rule to-bad", "to mars", "unknown zone \"mars\" in to" },
+		{ "rule selfself", "to self", "from self to self" },
+		{ "rule badproto", "tcp", "unknown protocol 99" },
+		{ "rule noproto", "sport", "sport/dport need tcp, udp or sctp" },
+		{ "rule dport-set", "dport", "dport @v4 is an ipv4 set" },
+		{ "rule rev", "dport", "dport range 90-80 is reversed" },
+		{ "rule icmpt", "type", "an icmp type needs icmp or icmpv6" },
+		{ "rule src-set", "src", "unknown set @nope in src" },
+		{ "rule dst-type", "dst", "dst @p is a port set" },
+		{ "rule hostbits", "dst", "dst address 10.0.0.1/8 has host "
+		    "bits" },
+		{ "rule fam ", "dst", "icmp is IPv4 but dst fd00::1 is IPv6" },
+		{ "rule fam-later", "icmp", "icmp is IPv4 but dst fd00::1" },
+		{ "rule st", "state", "unknown connection state bits 0x18" },
+		{ "rule lim", "limit", "limit rate 10000000000000000000 is too "
+		    "large" },
+		{ "rule nolog", "prefix", "log prefix without log" },
+		{ "rule longc", "comment", "comment is 201 bytes long" },
+		{ "rule nov", "drop", "no verdict" },
+		{ "rule ml ", "src", "unknown set @nope in src" },
+		{ "rule ml-fam", "dst", "src 10.0.0.1, ... is IPv4 but dst "
+		    "fd00::1 is IPv6" },
+		{ "rule ml-first", "src", "src 10.0.0.1, ... is IPv4 but dst "
+		    "fd00::1 is IPv6" },
+		{ "nat nfrom", "from mars", "unknown zone \"mars\" in from" },
+		{ "nat nto", "to mars", "unknown zone \"mars\" in to" },
+		{ "nat nas", "src", "as 2001:db8::1 is IPv6 but src @v4" },
+		{ "nat nsnat", "as 203", "snat as 203.0.113.0/24 is a network" },
+		{ "nat nproto", "tcp", "forward needs tcp, udp or sctp" },
+		{ "nat nrev", "dport", "dport range 90-82 is reversed" },
+		{ "nat ntgt", "to 192", "target ports 65000-66000 run past" },
+		{ "nat ndup", "dport", "tcp port 1500 from zone \"wan\" is "
+		    "already forwarded by nat \"ntgt\"" },
+		{ "nat nsrc", "src", "unknown set @nope in src" },
+	};
+	struct ruleset *rs = parse_ok(text);
+	struct nat *n;
+	struct rule *r;
+	struct diags d;
+
+	rule_named(rs, "badproto")->proto = 99;
+	rule_named(rs, "noproto")->proto = PROTO_NONE;
+	rule_named(rs, "rev")->dport.ranges[0].lo = 90;
+	rule_named(rs, "icmpt")->proto = IPPROTO_TCP;
+	rule_named(rs, "hostbits")->dst.addrs[0].bytes[3] = 1;
+	rule_named(rs, "st")->state |= 0x10;
+	rule_named(rs, "nolog")->log = false;
+	r = rule_named(rs, "longc");
+	free(r->comment);
+	r->comment = calloc(1, 202);
+	memset(r->comment, 'c', 201);
+	rule_named(rs, "nov")->verdict = VERDICT_NONE;
+	n = nat_named(rs, "nsnat");
+	n->snat_addr.prefix = 24;
+	n->snat_addr.bytes[3] = 0;
+	nat_named(rs, "nproto")->proto = IPPROTO_ICMP;
+	nat_named(rs, "nrev")->dport.lo = 90;
+
+	diags_init(&d);
+	validate_ruleset(rs, &d);
+	expect_at(&d, "v.rules", text, want, sizeof(want) / sizeof(want[0]));
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
+/*
+ * Positions travel with a rule or NAT entry: the copies a ruleset keeps
+ * (rule_dup, rule_pack, nat_dup) are reported alike, and a statement given
+ * alone, as the CLI sends it, points into its own text.
+ */
+START_TEST(test_clause_positions_copied)
+{
+	static const char text[] =
+	    "ssh from lan to self tcp dport 22 src @nope accept";
+	static const char ntext[] = "nsrc masquerade from lan to wan src @nope";
+	struct ruleset *rs = with_zones("");
+	struct rule *r, *dup, *packed, *other;
+	struct nat *n, *ndup;
+	struct diags d, d2;
+	char *t1, *t2;
+	int line, col;
+
+	r = rule(text);
+	diags_init(&d);
+	ck_assert_int_eq(validate_rule(rs, r, &d), 1);
+	text_at(text, "ssh", "src", &line, &col);
+	ck_assert_ptr_null(d.v[0].file);
+	ck_assert_int_eq(d.v[0].line, line);
+	ck_assert_int_eq(d.v[0].col, col);
+	t1 = diags_text(&d);
+	diags_free(&d);
+
+	ck_assert_ptr_nonnull(dup = rule_dup(r));
+	ck_assert_ptr_nonnull(packed = rule_pack(r));
+	diags_init(&d);
+	validate_rule(rs, dup, &d);
+	validate_rule(rs, packed, &d);
+	diags_init(&d2);
+	validate_rule(rs, r, &d2);
+	validate_rule(rs, r, &d2);
+	t2 = diags_text(&d2);
+	free(t1);
+	t1 = diags_text(&d);
+	ck_assert_str_eq(t1, t2);
+	free(t1);
+	free(t2);
+	diags_free(&d);
+	diags_free(&d2);
+
+	/* positions are not part of the model */
+	other = rule("ssh   from lan to self tcp dport 22 src @nope accept");
+	ck_assert(rule_equal(r, other));
+	ck_assert(rule_same_match(r, other));
+
+	n = nat(ntext);
+	ck_assert_ptr_nonnull(ndup = nat_dup(n));
+	diags_init(&d);
+	ck_assert_int_eq(validate_nat(rs, ndup, 0, &d), 1);
+	text_at(ntext, "nsrc", "src", &line, &col);
+	ck_assert_int_eq(d.v[0].line, line);
+	ck_assert_int_eq(d.v[0].col, col);
+	diags_free(&d);
+
+	rule_free(r);
+	rule_free(dup);
+	rule_free(packed);
+	rule_free(other);
+	nat_free(n);
+	nat_free(ndup);
+	ruleset_free(rs);
+}
+END_TEST
+
+/*
+ * Objects without positions (from JSON, or built in code) are reported at
+ * their statement, as before positions existed: JSON has none (0:0), code
+ * may give one.
+ */
+START_TEST(test_clause_positions_fallback)
+{
+	struct ruleset *rs = with_zones("");
+	struct rule *r, *j;
+	struct nat *n;
+	struct diags d;
+	json_t *js;
+
+	r = rule("rule x from lan to self src @nope accept");
+	ck_assert_ptr_nonnull(js = codec_encode_rule(r));
+	diags_init(&d);
+	j = codec_decode_rule(js, "", &d);
+	json_decref(js);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_int_eq(validate_rule(rs, j, &d), 1);
+	ck_assert_ptr_nonnull(strstr(d.v[0].msg, "unknown set @nope in src"));
+	ck_assert_ptr_null(d.v[0].file);
+	ck_assert_int_eq(d.v[0].line, 0);
+	ck_assert_int_eq(d.v[0].col, 0);
+	diags_free(&d);
+	rule_free(j);
+
+	/* built in code: a location for the statement, none for clauses */
+	memset(r->pos, 0, sizeof(r->pos));
+	srcloc_set(&r->loc, "built", 7, 3);
+	diags_init(&d);
+	ck_assert_int_eq(validate_rule(rs, r, &d), 1);
+	ck_assert_str_eq(d.v[0].file, "built");
+	ck_assert_int_eq(d.v[0].line, 7);
+	ck_assert_int_eq(d.v[0].col, 3);
+	diags_free(&d);
+	rule_free(r);
+
+	n = nat("n forward from wan tcp dport 80 to 10.0.2.10 src fd00::/8");
+	memset(n->pos, 0, sizeof(n->pos));
+	diags_init(&d);
+	ck_assert_int_eq(validate_nat(rs, n, 0, &d), 1);
+	ck_assert_ptr_nonnull(strstr(d.v[0].msg, "is IPv4 but src fd00::/8"));
+	ck_assert_int_eq(d.v[0].line, 1);
+	ck_assert_int_eq(d.v[0].col, 1);
+	diags_free(&d);
+	nat_free(n);
+	ruleset_free(rs);
+}
+END_TEST
+
+/*
+ * A clause too far from its statement for a struct srcpos (65,535 lines
+ * or columns) is reported at the statement: right, if less precise, where
+ * a clamped position would be wrong.
+ */
+START_TEST(test_clause_positions_far)
+{
+	static const char head[] = "zone lan { interface eth1 }\n";
+	struct ruleset *rs;
+	struct diags d;
+	char *text, *p;
+	size_t gap = 70000;
+
+	text = malloc(sizeof(head) + 2 * gap + 200);
+	ck_assert_ptr_nonnull(text);
+	p = text + sprintf(text, "%srule tall from lan to self tcp dport { 22,",
+	    head);
+	memset(p, '\n', gap);
+	p += gap;
+	p += sprintf(p, "80 } src @nope accept\nrule wide from lan to self");
+	memset(p, ' ', gap);
+	p += gap;
+	sprintf(p, "src @nope accept\n");
+	rs = parse_ok(text);
+	free(text);
+	diags_init(&d);
+	ck_assert_int_eq(validate_ruleset(rs, &d), 2);
+	ck_assert_ptr_nonnull(strstr(d.v[0].msg, "rule \"tall\": unknown set"));
+	ck_assert_int_eq(d.v[0].line, 2);
+	ck_assert_int_eq(d.v[0].col, 1);
+	ck_assert_ptr_nonnull(strstr(d.v[1].msg, "rule \"wide\": unknown set"));
+	ck_assert_int_eq(d.v[1].line, 3 + (int)gap);
+	ck_assert_int_eq(d.v[1].col, 1);
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
 static Suite *
 validate_suite(void)
 {
@@ -769,6 +1130,10 @@ validate_suite(void)
 	tcase_add_test(tc, test_spec_example_valid);
 	tcase_add_test(tc, test_set_elems_as_whole);
 	tcase_add_test(tc, test_rule_as_whole);
+	tcase_add_test(tc, test_clause_positions);
+	tcase_add_test(tc, test_clause_positions_copied);
+	tcase_add_test(tc, test_clause_positions_fallback);
+	tcase_add_test(tc, test_clause_positions_far);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
