@@ -126,16 +126,19 @@ apply_empty(const char *s, size_t len)
 int
 cmd_apply(int argc, char **argv)
 {
-	struct cmdopt	 o[] = { { "--dry-run", false, NULL } };
+	struct cmdopt	 o[] = { { "--dry-run", false, NULL },
+	    { "--confirm", true, NULL } };
 	struct request	 rq = { .method = "PUT", .ctype = "text/plain" };
 	struct srcmap	 m;
 	struct reply	 r;
 	struct stat	 st;
-	json_t		*plan;
+	json_t		*plan, *pend;
+	char		 path[64];
+	const char	*secs;
 	bool		 dry;
 	int		 n, ret, rd;
 
-	if ((n = cmdopt_parse(argc, argv, o, 1)) < 0)
+	if ((n = cmdopt_parse(argc, argv, o, 2)) < 0)
 		return n == -2 ? EXIT_OK : EXIT_USAGE;
 	if (n < 2)
 		return usage_error(argv[0], "missing FILE or DIR");
@@ -143,6 +146,12 @@ cmd_apply(int argc, char **argv)
 		return usage_error(argv[0], "unexpected argument '%s'",
 		    argv[2]);
 	dry = o[0].value != NULL;
+	if ((secs = o[1].value) != NULL && (dry || *secs == '\0' ||
+	    strlen(secs) > 4 || strspn(secs, "0123456789") != strlen(secs) ||
+	    atoi(secs) < 1 || atoi(secs) > 3600))
+		return usage_error(argv[0], dry ? "--confirm and --dry-run "
+		    "exclude each other" : "--confirm takes seconds, 1 to "
+		    "3600");
 	memset(&m, 0, sizeof(m));
 	errno = 0;
 	if (strcmp(argv[1], "-") == 0)
@@ -164,7 +173,11 @@ cmd_apply(int argc, char **argv)
 		    "it would remove every rule (for that, fwctl flush --yes)",
 		    argv[1]);
 	}
-	rq.path = dry ? "/v1/ruleset?dry_run=1" : "/v1/ruleset";
+	if (secs != NULL) {
+		snprintf(path, sizeof(path), "/v1/ruleset?confirm=%s", secs);
+		rq.path = path;
+	} else
+		rq.path = dry ? "/v1/ruleset?dry_run=1" : "/v1/ruleset";
 	rq.body = m.body ? m.body : "";
 	rq.len = m.len;
 	if ((ret = http_do(&rq, &r)) != 0)
@@ -179,11 +192,66 @@ cmd_apply(int argc, char **argv)
 		else
 			printf("applied%s%s%s\n", r.etag ? " (generation " :
 			    "", r.etag ? r.etag : "", r.etag ? ")" : "");
+		pend = json_object_get(r.json, "confirm");
+		if (!opt.json && json_is_object(pend))
+			printf("%sGeneration %" JSON_INTEGER_FORMAT " is "
+			    "reverted in %" JSON_INTEGER_FORMAT " s unless "
+			    "confirmed: fwctl confirm (or fwctl revert now).%s\n",
+			    output_color(C_YELLOW), json_integer_value(
+			    json_object_get(pend, "generation")),
+			    json_integer_value(json_object_get(pend,
+			    "seconds")), output_reset());
+		else if (!opt.json && secs != NULL)
+			printf("Nothing changed: nothing to confirm.\n");
 	}
 	reply_free(&r);
 done:
 	srcmap_free(&m);
 	return ret;
+}
+
+/* POST /v1/confirm or /v1/revert: one word, no arguments. */
+static int
+apply_pending(int argc, char **argv, const char *path)
+{
+	struct request	 rq = { .method = "POST", .path = path };
+	struct reply	 r;
+	json_t		*rev;
+	int		 n, ret;
+
+	if ((n = cmdopt_parse(argc, argv, NULL, 0)) < 0)
+		return n == -2 ? EXIT_OK : EXIT_USAGE;
+	if (n > 1)
+		return usage_error(argv[0], "unexpected argument '%s'",
+		    argv[1]);
+	if ((ret = http_do(&rq, &r)) != 0)
+		return ret;
+	if ((ret = reply_check(argv[0], &r, NULL, NULL)) == 0) {
+		rev = json_object_get(r.json, "reverted");
+		if (opt.json && r.json)
+			output_json(r.json, stdout);
+		else if (json_is_integer(rev))
+			printf("generation %" JSON_INTEGER_FORMAT " reverted: "
+			    "the ruleset before it is back (generation %s)\n",
+			    json_integer_value(rev), r.etag ? r.etag : "?");
+		else
+			printf("generation %s confirmed\n", r.etag ? r.etag :
+			    "?");
+	}
+	reply_free(&r);
+	return ret;
+}
+
+int
+cmd_confirm(int argc, char **argv)
+{
+	return apply_pending(argc, argv, "/v1/confirm");
+}
+
+int
+cmd_revert(int argc, char **argv)
+{
+	return apply_pending(argc, argv, "/v1/revert");
 }
 
 int

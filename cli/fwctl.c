@@ -70,12 +70,20 @@ static const struct cmd cmds[] = {
 	    "add elements to a named set", "" },
 	{ "delete-element", cmd_delete_element, "SET ELEMENT...",
 	    "remove elements from a named set", "" },
-	{ "apply", cmd_apply, "FILE|DIR [--dry-run]",
+	{ "apply", cmd_apply, "FILE|DIR|- [--dry-run|--confirm SECONDS]",
 	    "replace the whole ruleset with rule files, showing the plan",
-	    "A directory is read as its *.rules files in name order.  Prints\n"
-	    "`+`, `-` and `~` lines for what is added, removed and changed,\n"
-	    "then a summary.  --dry-run shows the plan and changes nothing.\n"
-	    "Errors name FILE:LINE:COL.\n" },
+	    "A directory is read as its *.rules files in name order, - as\n"
+	    "standard input.  Prints `+`, `-` and `~` lines for what is added,\n"
+	    "removed and changed, then a summary.  --dry-run shows the plan\n"
+	    "and changes nothing.  Errors name FILE:LINE:COL.\n"
+	    "--confirm SECONDS: unless `fwctl confirm` follows in time, the\n"
+	    "ruleset before it comes back by itself (and at the next start of\n"
+	    "fwctld); until then other changes are refused.  For changes made\n"
+	    "over the connection they might cut.\n" },
+	{ "confirm", cmd_confirm, "",
+	    "keep the ruleset applied with apply --confirm", "" },
+	{ "revert", cmd_revert, "",
+	    "undo apply --confirm now: the ruleset before it comes back", "" },
 	{ "export", cmd_export, "",
 	    "print the ruleset in the rule language (input for apply)", "" },
 	{ "flush", cmd_flush, "--yes",

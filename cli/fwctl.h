@@ -210,6 +210,8 @@ int	 cmd_unblock(int, char **);
 int	 cmd_add_element(int, char **);
 int	 cmd_delete_element(int, char **);
 int	 cmd_apply(int, char **);
+int	 cmd_confirm(int, char **);
+int	 cmd_revert(int, char **);
 int	 cmd_flush(int, char **);
 
 #endif

@@ -67,7 +67,7 @@ int
 cmd_status(int argc, char **argv)
 {
 	struct reply	 r;
-	json_t		*j, *counts, *drift, *present;
+	json_t		*j, *counts, *drift, *present, *pend;
 	const char	*table;
 	int		 ret;
 
@@ -100,6 +100,13 @@ cmd_status(int argc, char **argv)
 		    C_YELLOW : C_NONE), json_is_true(drift) ?
 		    "yes: the kernel table differs from the ruleset" : "none",
 		    output_reset());
+	pend = json_object_get(j, "pending");
+	if (json_is_object(pend))
+		printf("confirm:  %sgeneration %" PRIu64 " is reverted in %"
+		    PRIu64 " s unless confirmed (fwctl confirm; fwctl revert "
+		    "undoes it now)%s\n", output_color(C_YELLOW),
+		    show_uint(pend, "generation"), show_uint(pend,
+		    "seconds_left"), output_reset());
 	printf("ruleset:  ");
 	show_count(counts, "zones", "zone", "zones", ", ");
 	show_count(counts, "policies", "policy", "policies", ", ");

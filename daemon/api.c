@@ -42,6 +42,7 @@
 #define API_DISCARD_MAX		(8u << 20)
 #define API_ERRORS_MAX		50	/* per decoded element list */
 #define API_REPLY_ERRORS_MAX	100	/* errors[] of a problem reply */
+#define API_CONFIRM_MAX		3600	/* s: PUT /v1/ruleset?confirm= */
 
 struct api;
 
@@ -149,6 +150,8 @@ static void	api_set_delete(struct api_req *);
 static void	api_elems_post(struct api_req *);
 static void	api_elems_delete(struct api_req *);
 static void	api_counters(struct api_req *);
+static void	api_confirm(struct api_req *);
+static void	api_revert(struct api_req *);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -157,7 +160,10 @@ static void	api_counters(struct api_req *);
 const struct api_route api_routes[] = {
 	{ "GET", "/v1/status", 0, "", api_status },
 	{ "GET", "/v1/ruleset", 0, "", api_ruleset_get },
-	{ "PUT", "/v1/ruleset", TBODY | API_BIG, "dry_run", api_ruleset_put },
+	{ "PUT", "/v1/ruleset", TBODY | API_BIG, "dry_run,confirm",
+	    api_ruleset_put },
+	{ "POST", "/v1/confirm", MUT, "", api_confirm },
+	{ "POST", "/v1/revert", MUT, "", api_revert },
 	{ "DELETE", "/v1/ruleset", MUT, "dry_run", api_ruleset_delete },
 	{ "GET", "/v1/rules", 0, "", api_rules_list },
 	{ "POST", "/v1/rules", TBODY, "dry_run,position,before,after",
@@ -670,13 +676,16 @@ api_status(struct api_req *r)
 
 	engine_info(r->api->engine, &info);
 	engine_snapshot(r->api->engine, &s);
-	j = json_pack("{s:s, s:I, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, "
-	    "s:I}}",
+	j = json_pack("{s:s, s:I, s:s, s:b, s:b, s:o, s:{s:I, s:I, s:I, s:I, "
+	    "s:I, s:I}}",
 	    "version", FWCTL_VERSION,
 	    "generation", (json_int_t)s.generation,
 	    "table", engine_table(r->api->engine),
 	    "table_present", info.table_present == 1,
 	    "drift", info.drift,
+	    "pending", info.pending == 0 ? json_null() :
+	    json_pack("{s:I, s:I}", "generation", (json_int_t)info.pending,
+	    "seconds_left", (json_int_t)info.pending_secs),
 	    "counts",
 	    "zones", (json_int_t)s.rs->nzones,
 	    "policies", (json_int_t)s.rs->npolicies,
@@ -904,6 +913,36 @@ API_GET(api_set_get, "set", ruleset_find_set, sets, codec_encode_set)
 
 /* ---- changes ---- */
 
+/* ?confirm=SECONDS: revert unless POST /v1/confirm comes in time. */
+static bool
+api_confirm_secs(struct api_req *r, unsigned *secs)
+{
+	const char	*v;
+	char		*end;
+	unsigned long	 n;
+
+	*secs = 0;
+	v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    "confirm");
+	if (v == NULL)
+		return true;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n < 1 ||
+	    n > API_CONFIRM_MAX) {
+		api_problem(r, 400, "confirm", "confirm: expected seconds, 1 "
+		    "to %d", API_CONFIRM_MAX);
+		return false;
+	}
+	if (r->dry_run) {
+		api_problem(r, 400, "confirm", "confirm: a dry run changes "
+		    "nothing to confirm");
+		return false;
+	}
+	*secs = (unsigned)n;
+	return true;
+}
+
 static void
 api_ruleset_put(struct api_req *r)
 {
@@ -912,10 +951,14 @@ api_ruleset_put(struct api_req *r)
 	struct diags		 d;
 	json_t			*j;
 	const char		*text;
+	unsigned		 secs;
 
+	if (!api_confirm_secs(r, &secs))
+		return;
 	memset(&c, 0, sizeof(c));
 	diags_init(&d);
 	c.op = CHANGE_REPLACE;
+	c.confirm_secs = secs;
 	if (r->ctype == CT_TEXT) {
 		if ((text = api_body_text(r)) == NULL)
 			return;
@@ -941,8 +984,44 @@ api_ruleset_put(struct api_req *r)
 		}
 	}
 	diags_free(&d);
-	if (api_run(r, &c, &res))
+	if (api_run(r, &c, &res)) {
 		api_reply_plan(r, &res);
+		if (res.pending && r->json != NULL)
+			json_object_set_new(r->json, "confirm", json_pack(
+			    "{s:I, s:I}", "generation",
+			    (json_int_t)res.generation, "seconds",
+			    (json_int_t)secs));
+	}
+	engine_result_free(&res);
+}
+
+static void
+api_confirm(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+
+	memset(&c, 0, sizeof(c));
+	c.op = CHANGE_CONFIRM;
+	if (api_run(r, &c, &res))
+		api_reply(r, 200, json_pack("{s:I, s:b}", "generation",
+		    (json_int_t)res.generation, "confirmed", true));
+	engine_result_free(&res);
+}
+
+static void
+api_revert(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+
+	memset(&c, 0, sizeof(c));
+	c.op = CHANGE_REVERT;
+	if (api_run(r, &c, &res))
+		api_reply(r, 200, json_pack("{s:I, s:I, s:o}", "generation",
+		    (json_int_t)res.generation, "reverted",
+		    (json_int_t)res.reverted, "plan",
+		    api_plan_json(&res.plan)));
 	engine_result_free(&res);
 }
 

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "log.h"
@@ -48,7 +50,16 @@ struct engine {
 	/* A whole ruleset's worth of memory was freed since the last
 	 * malloc_trim (engine_trim). */
 	atomic_bool	 trim_due;
+	/* A replace that awaits confirmation: its generation (0: none), the
+	 * ruleset it replaced (a copy of our own, also in DIR/pending.json),
+	 * and when it goes back (CLOCK_MONOTONIC ms; tfd fires then). */
+	uint64_t	 pending_gen;
+	struct ruleset	*pending_prev;
+	uint64_t	 pending_due;
+	int		 tfd;
 };
+
+#define ENGINE_REVERT_RETRY	10	/* s, after a revert that failed */
 
 static const char *const engine_status_names[] = {
 	[ENGINE_OK] = "ok",
@@ -114,14 +125,66 @@ engine_new(const char *table, const char *state_dir, struct diags *d)
 	if ((e->table = strdup(table)) == NULL ||
 	    (e->state_dir = strdup(state_dir)) == NULL)
 		goto fail;
+	if ((e->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+	    TFD_CLOEXEC)) == -1) {
+		diags_add(d, NULL, "timerfd: %s", strerror(errno));
+		goto fail;
+	}
 	if ((e->nft = nft_open(table, d)) == NULL)
 		goto fail;
 	return e;
 fail:
+	if (e->tfd > 0)
+		close(e->tfd);
 	free(e->table);
 	free(e->state_dir);
 	free(e);
 	return NULL;
+}
+
+static uint64_t
+engine_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Fires the timer in secs seconds; 0 disarms it. */
+static void
+engine_timer_arm(struct engine *e, unsigned secs)
+{
+	struct itimerspec	 its;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = secs;
+	if (timerfd_settime(e->tfd, 0, &its, NULL) == -1)
+		log_warn("timerfd_settime");
+	e->pending_due = secs ? engine_mono_ms() + (uint64_t)secs * 1000 : 0;
+}
+
+/* Seconds until the pending replace goes back (at least 1 while it is
+ * pending). Called with change_mtx held. */
+static unsigned
+engine_pending_secs(const struct engine *e)
+{
+	uint64_t	 now = engine_mono_ms();
+
+	if (e->pending_gen == 0)
+		return 0;
+	return e->pending_due > now ?
+	    (unsigned)((e->pending_due - now + 999) / 1000) : 1;
+}
+
+/* Nothing awaits confirmation any more. Called with change_mtx held. */
+static void
+engine_pending_drop(struct engine *e)
+{
+	e->pending_gen = 0;
+	ruleset_free(e->pending_prev);
+	e->pending_prev = NULL;
+	engine_timer_arm(e, 0);
 }
 
 void
@@ -147,6 +210,10 @@ engine_free(struct engine *e, bool flush)
 	e->cur = NULL;
 	pthread_mutex_unlock(&e->cur_mtx);
 	nameidx_free(e->ridx);
+	/* DIR/pending.json stays: the next start reverts what was not
+	 * confirmed */
+	ruleset_free(e->pending_prev);
+	close(e->tfd);
 	pthread_mutex_destroy(&e->change_mtx);
 	pthread_mutex_destroy(&e->cur_mtx);
 	free(e->table);
@@ -938,6 +1005,8 @@ engine_op_name(enum change_op op)
 	case CHANGE_ELEMS_ADD:		return "add elements";
 	case CHANGE_ELEMS_DELETE:	return "delete elements";
 	case CHANGE_FLUSH:		return "flush";
+	case CHANGE_CONFIRM:		return "confirm";
+	case CHANGE_REVERT:		return "revert";
 	}
 	return "change";
 }
@@ -971,6 +1040,8 @@ engine_change_complete(const struct change *c)
 	case CHANGE_SET_DELETE:
 		return c->name != NULL;
 	case CHANGE_FLUSH:
+	case CHANGE_CONFIRM:
+	case CHANGE_REVERT:
 		return true;
 	}
 	return false;
@@ -1015,13 +1086,14 @@ engine_check(const struct ruleset *next, const struct change *c,
 void
 engine_change(struct engine *e, struct change *c, struct change_result *res)
 {
-	struct ruleset	*old, *next = NULL;
+	struct ruleset	*old, *next = NULL, *keep = NULL;
 	struct rsref	*nref = NULL, *oref;
 	struct diags	 rd;
 	struct plan	 back;
 	struct edit_effect eff;
-	uint64_t	 gen, now = engine_now_ms();
+	uint64_t	 gen, now = engine_now_ms(), undone = 0;
 	bool		 kernel_changed = false, compact = false;
+	bool		 pending_written = false;
 	char		 summary[512];
 	size_t		 i;
 	int		 rv;
@@ -1047,6 +1119,42 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		diags_add(&res->diags, NULL,
 		    "the ruleset is at generation %" PRIu64 ", not %" PRIu64,
 		    gen, c->expected);
+		goto done;
+	}
+	if (c->op == CHANGE_CONFIRM || c->op == CHANGE_REVERT) {
+		if (e->pending_gen == 0) {
+			engine_fail(res, ENGINE_CONFLICT, NULL, "%s",
+			    "no change awaits confirmation");
+			goto done;
+		}
+		if (c->op == CHANGE_CONFIRM) {
+			/* once confirmed, a start must not revert it */
+			if (state_pending_clear(e->state_dir,
+			    &res->diags) == -1) {
+				res->status = ENGINE_FAILED;
+				goto done;
+			}
+			log_info("%s: generation %" PRIu64 " confirmed",
+			    c->who ? c->who : "?", e->pending_gen);
+			engine_pending_drop(e);
+			res->applied = true;
+			goto done;
+		}
+		/* the ruleset before it, as a new generation, the one path */
+		if ((c->ruleset = ruleset_dup(e->pending_prev)) == NULL) {
+			engine_fail(res, ENGINE_FAILED, NULL, "%s",
+			    "out of memory");
+			goto done;
+		}
+		undone = e->pending_gen;
+		c->op = CHANGE_REPLACE;
+		c->confirm_secs = 0;
+	} else if (e->pending_gen != 0 && !c->dry_run) {
+		engine_fail(res, ENGINE_CONFLICT, NULL, "generation %" PRIu64
+		    " awaits confirmation: confirm it (POST /v1/confirm, fwctl "
+		    "confirm) or revert it (POST /v1/revert, fwctl revert); "
+		    "unconfirmed, it is reverted in %u s", e->pending_gen,
+		    engine_pending_secs(e));
 		goto done;
 	}
 
@@ -1099,8 +1207,16 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		goto done;
 	}
 	if (res->plan.n == 0 && c->op != CHANGE_FLUSH && !e->kernel_unknown) {
-		/* nothing to do: no transaction, no new generation */
+		/* nothing to do: no transaction, no new generation (and
+		 * nothing to confirm; a revert finds the ruleset as it was) */
 		res->applied = true;
+		if (undone != 0 && state_pending_clear(e->state_dir,
+		    &res->diags) == -1)
+			res->status = ENGINE_FAILED;
+		else if (undone != 0) {
+			engine_pending_drop(e);
+			res->reverted = undone;
+		}
 		goto done;
 	}
 	/* what can fail is allocated before the kernel and the disk change:
@@ -1108,6 +1224,21 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	if ((nref = rsref_new(NULL, gen + 1)) == NULL) {
 		engine_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
 		goto done;
+	}
+	/* to be confirmed: what to go back to is on disk before the kernel
+	 * changes, so that a crash at any point still reverts it */
+	if (c->op == CHANGE_REPLACE && c->confirm_secs > 0) {
+		if ((keep = ruleset_dup(old)) == NULL) {
+			engine_fail(res, ENGINE_FAILED, NULL, "%s",
+			    "out of memory");
+			goto done;
+		}
+		if (state_pending_save(e->state_dir, gen + 1, keep,
+		    &res->diags) == -1) {
+			res->status = ENGINE_FAILED;
+			goto done;
+		}
+		pending_written = true;
 	}
 
 	if (c->op == CHANGE_FLUSH)
@@ -1192,6 +1323,30 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	nref = NULL;
 	res->generation = gen + 1;
 	res->applied = true;
+	if (keep != NULL) {
+		e->pending_gen = gen + 1;
+		e->pending_prev = keep;
+		keep = NULL;
+		pending_written = false;
+		engine_timer_arm(e, c->confirm_secs);
+		res->pending = true;
+		log_notice("%s: generation %" PRIu64 " is reverted in %u s "
+		    "unless confirmed", c->who ? c->who : "?", gen + 1,
+		    c->confirm_secs);
+	}
+	if (undone != 0) {
+		/* the state says gen + 1 now: the file may go */
+		diags_init(&rd);
+		if (state_pending_clear(e->state_dir, &rd) == -1)
+			log_warnx("%s: cannot remove pending.json; the next "
+			    "start ignores it", e->state_dir);
+		diags_free(&rd);
+		engine_pending_drop(e);
+		res->reverted = undone;
+		log_notice("%s: generation %" PRIu64 " reverted: the ruleset "
+		    "before it is back as generation %" PRIu64,
+		    c->who ? c->who : "?", undone, gen + 1);
+	}
 	if (compact) {
 		/* the change is on disk already: a failure here costs a longer
 		 * journal, not the change */
@@ -1241,7 +1396,15 @@ done:
 		    res->diags.n && res->diags.v[0].msg ? ": " : "",
 		    res->diags.n && res->diags.v[0].msg ?
 		    res->diags.v[0].msg : "");
+	if (pending_written) {
+		/* the change did not happen: nothing to revert */
+		diags_init(&rd);
+		if (state_pending_clear(e->state_dir, &rd) == -1)
+			log_warnx("%s: cannot remove pending.json", e->state_dir);
+		diags_free(&rd);
+	}
 	pthread_mutex_unlock(&e->change_mtx);
+	ruleset_free(keep);
 	free(nref);		/* never published: rs is still next */
 	if (next != NULL && next->rules_borrowed) {
 		/* old keeps its rules; next owns only the one it added */
@@ -1411,8 +1574,57 @@ engine_info(struct engine *e, struct engine_status_info *info)
 	pthread_mutex_lock(&e->change_mtx);
 	info->table_present = nft_table_present(e->nft);
 	info->drift = nft_drifted(e->nft);
+	info->pending = e->pending_gen;
+	info->pending_secs = engine_pending_secs(e);
 	pthread_mutex_unlock(&e->change_mtx);
 	info->generation = engine_generation(e);
+}
+
+int
+engine_timer_fd(struct engine *e)
+{
+	return e->tfd;
+}
+
+/* The timer fired: the replace that awaits confirmation goes back, unless
+ * it was confirmed or reverted meanwhile. A revert that fails (the disk,
+ * the kernel) is tried again a little later; until then the ruleset that
+ * was not confirmed stays, as it would after any refused change. */
+void
+engine_timer(struct engine *e)
+{
+	struct change		 c;
+	struct change_result	 res;
+	uint64_t		 n, gen;
+	size_t			 i;
+	bool			 due;
+
+	(void)read(e->tfd, &n, sizeof(n));
+	pthread_mutex_lock(&e->change_mtx);
+	gen = e->pending_gen;
+	due = gen != 0 && engine_mono_ms() + 50 >= e->pending_due;
+	pthread_mutex_unlock(&e->change_mtx);
+	if (!due)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.op = CHANGE_REVERT;
+	c.has_expected = true;		/* that one, not a later one */
+	c.expected = gen;
+	c.who = "confirmation timeout";
+	engine_change(e, &c, &res);
+	pthread_mutex_lock(&e->change_mtx);
+	/* still pending: the revert failed (not confirmed meanwhile) */
+	if (e->pending_gen == gen) {
+		for (i = 0; i < res.diags.n; i++)
+			log_warnx("revert of generation %" PRIu64 ": %s", gen,
+			    res.diags.v[i].msg ? res.diags.v[i].msg : "?");
+		log_warnx("generation %" PRIu64 " could not be reverted; "
+		    "trying again in %d s", gen, ENGINE_REVERT_RETRY);
+		engine_timer_arm(e, ENGINE_REVERT_RETRY);
+	}
+	pthread_mutex_unlock(&e->change_mtx);
+	engine_result_free(&res);
+	engine_trim(e);
 }
 
 int

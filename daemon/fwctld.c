@@ -99,11 +99,11 @@ load_rules_dir(const char *dir)
 static void
 startup(struct engine *e, const struct config *cf)
 {
-	struct ruleset	*srs = NULL, *rrs = NULL, *rs;
+	struct ruleset	*srs = NULL, *rrs = NULL, *prs = NULL, *rs;
 	struct diags	 d;
-	uint64_t	 sgen = 0, gen;
-	int		 have_state;
-	bool		 save;
+	uint64_t	 sgen = 0, pgen = 0, gen;
+	int		 have_state, pending;
+	bool		 save, reverted = false;
 
 	diags_init(&d);
 	have_state = state_load(cf->state_dir, &sgen, &srs, &d);
@@ -119,11 +119,34 @@ startup(struct engine *e, const struct config *cf)
 			log_warnx("%s: damaged state ignored", cf->state_dir);
 	}
 	diags_free(&d);
+	/* a replace that was never confirmed is undone by a restart: the
+	 * ruleset before it is the state, as the next generation */
+	diags_init(&d);
+	if ((pending = state_pending_load(cf->state_dir, &pgen, &prs,
+	    &d)) == -1) {
+		log_diags(&d);
+		log_warnx("%s: pending.json does not load; ignored",
+		    cf->state_dir);
+	}
+	diags_free(&d);
+	if (pending == 1 && have_state && pgen == sgen) {
+		log_warnx("generation %" PRIu64 " was never confirmed: the "
+		    "ruleset before it is back, as generation %" PRIu64, sgen,
+		    sgen + 1);
+		ruleset_free(srs);
+		srs = prs;
+		prs = NULL;
+		sgen++;
+		reverted = true;
+	} else if (pending == 1)
+		log_info("%s: pending.json (generation %" PRIu64 ") is not "
+		    "current; ignored", cf->state_dir, pgen);
+	ruleset_free(prs);
 	gen = sgen;
 	if (have_state && !cf->rules_explicit) {
 		rs = srs;
 		srs = NULL;
-		save = false;
+		save = reverted;
 		log_info("loaded state generation %" PRIu64 " from %s", gen,
 		    cf->state_dir);
 	} else if ((rrs = load_rules_dir(cf->rules_dir)) != NULL) {
@@ -132,7 +155,7 @@ startup(struct engine *e, const struct config *cf)
 			ruleset_free(rrs);
 			rs = srs;
 			srs = NULL;
-			save = false;
+			save = reverted;
 		} else {
 			/* srs stays, in case the kernel refuses rrs */
 			rs = rrs;
@@ -144,7 +167,7 @@ startup(struct engine *e, const struct config *cf)
 	} else if (have_state) {
 		rs = srs;
 		srs = NULL;
-		save = false;
+		save = reverted;
 		log_warnx("keeping the last good ruleset, generation %" PRIu64,
 		    gen);
 	} else
@@ -161,7 +184,7 @@ startup(struct engine *e, const struct config *cf)
 		log_warnx("%s cannot be applied: keeping the last good "
 		    "ruleset, generation %" PRIu64, cf->rules_dir, sgen);
 		diags_init(&d);
-		if (engine_start(e, srs, sgen, false, &d) == -1) {
+		if (engine_start(e, srs, sgen, reverted, &d) == -1) {
 			log_diags(&d);
 			fatalx("cannot apply the ruleset to table inet %s",
 			    cf->table);
@@ -170,6 +193,13 @@ startup(struct engine *e, const struct config *cf)
 	}
 	ruleset_free(srs);
 	diags_free(&d);
+	/* started: whatever it said is settled now */
+	if (pending != 0) {
+		diags_init(&d);
+		if (state_pending_clear(cf->state_dir, &d) == -1)
+			log_diags(&d);
+		diags_free(&d);
+	}
 }
 
 static void
@@ -231,7 +261,7 @@ main(int argc, char *argv[])
 	};
 	struct api_config	 ac;
 	struct signalfd_siginfo	 si;
-	struct pollfd		 pfd;
+	struct pollfd		 pfd[2];
 	struct engine		*e;
 	struct api		*api;
 	struct diags		 d;
@@ -379,14 +409,24 @@ main(int argc, char *argv[])
 	    " on %s\nMAINPID=%lu", engine_generation(e), cf.socket,
 	    (unsigned long)getpid());
 
-	pfd.fd = sfd;
-	pfd.events = POLLIN;
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = engine_timer_fd(e);
+	pfd[1].events = POLLIN;
 	for (;;) {
-		if (poll(&pfd, 1, -1) == -1) {
+		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
+		if (pfd[1].revents & POLLIN) {
+			/* a replace was not confirmed in time */
+			engine_timer(e);
+			sd_notifyf(0, "STATUS=serving generation %" PRIu64
+			    " on %s", engine_generation(e), cf.socket);
+		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
 		n = read(sfd, &si, sizeof(si));
 		if (n != (ssize_t)sizeof(si))
 			continue;

@@ -34,6 +34,8 @@
 #define STATE_MAXSIZE	(256u << 20)
 #define STATE_JOURNAL	"journal"
 #define STATE_FLUSHED	"flushed"
+#define STATE_PENDING	"pending.json"
+#define STATE_PENDING_TMP ".pending.json.tmp"
 /* A snapshot is due when the journal outgrows the snapshot (replay then
  * costs about what reading the snapshot does), but not for tiny ones. */
 #define STATE_JOURNAL_MINSIZE	((off_t)256 << 10)
@@ -327,6 +329,44 @@ fail:
 	return NULL;
 }
 
+/* Writes the state document of rs as generation gen into tmp (a new
+ * file), synced. 0, or -1 with a reason in diags (tmp removed). */
+static int
+state_write_tmp(const char *tmp, uint64_t gen, const struct ruleset *rs,
+    struct diags *d)
+{
+	FILE	*f = NULL;
+	int	 fd, saved;
+
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0640)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		state_err(d, tmp, "cannot write state: %s", strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			(void)unlink(tmp);
+		}
+		return -1;
+	}
+	(void)setvbuf(f, NULL, _IOFBF, 256 << 10);
+	errno = 0;
+	if (state_encode(f, gen, rs) == -1 || fflush(f) == EOF ||
+	    fsync(fileno(f)) == -1) {
+		saved = errno;
+		state_err(d, tmp, "cannot write state: %s", saved ?
+		    strerror(saved) : "cannot encode the ruleset");
+		fclose(f);
+		(void)unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) == EOF) {
+		state_err(d, tmp, "cannot write state: %s", strerror(errno));
+		(void)unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 int
 state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
     struct diags *d)
@@ -335,8 +375,6 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
 	char		 hpath[PATH_MAX];
 	uint64_t	*gens = NULL;
 	size_t		 ngens, i;
-	FILE		*f = NULL;
-	int		 fd = -1, saved;
 
 	snprintf(tmp, sizeof(tmp), "%s/%s", dir, STATE_TMP);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, STATE_FILE);
@@ -346,29 +384,8 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
 		    strerror(errno));
 		return -1;
 	}
-	(void)unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0640)) == -1 || (f = fdopen(fd, "w")) == NULL) {
-		state_err(d, tmp, "cannot write state: %s", strerror(errno));
-		goto fail;
-	}
-	fd = -1;		/* f has it */
-	(void)setvbuf(f, NULL, _IOFBF, 256 << 10);
-	errno = 0;
-	if (state_encode(f, gen, rs) == -1 || fflush(f) == EOF ||
-	    fsync(fileno(f)) == -1) {
-		saved = errno;
-		state_err(d, tmp, "cannot write state: %s", saved ?
-		    strerror(saved) : "cannot encode the ruleset");
-		goto fail;
-	}
-	if (fclose(f) == EOF) {
-		f = NULL;
-		state_err(d, tmp, "cannot write state: %s", strerror(errno));
-		(void)unlink(tmp);
+	if (state_write_tmp(tmp, gen, rs, d) == -1)
 		return -1;
-	}
-	f = NULL;
 	/* the history entry shares the data just synced */
 	if (snprintf(hpath, sizeof(hpath), "%s/%" PRIu64 ".json", hist, gen)
 	    >= (int)sizeof(hpath))
@@ -382,19 +399,20 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
 		state_err(d, dst, "cannot replace state: %s", strerror(errno));
 		if (hpath[0] != '\0')
 			(void)unlink(hpath);
-		goto fail;
+		(void)unlink(tmp);
+		return -1;
 	}
 	if (state_fsync_dir(dir) == -1) {
 		/* renamed but maybe not durable: still report it */
 		state_err(d, dir, "cannot sync state directory: %s",
 		    strerror(errno));
-		goto fail;
+		return -1;
 	}
 	/* the snapshot holds the journal's records now */
 	if (state_journal_reset(dir) == -1) {
 		state_err(d, dir, "cannot empty the journal: %s",
 		    strerror(errno));
-		goto fail;
+		return -1;
 	}
 	ngens = state_history(dir, &gens);
 	for (i = STATE_HISTORY; i < ngens; i++) {
@@ -405,15 +423,6 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
 	(void)state_fsync_dir(hist);
 	free(gens);
 	return 0;
-fail:
-	if (f != NULL || fd != -1) {
-		if (f != NULL)
-			fclose(f);
-		else
-			close(fd);
-		(void)unlink(tmp);
-	}
-	return -1;
 }
 
 struct ruleset *
@@ -546,6 +555,61 @@ state_read(const char *path, uint64_t *gen, struct diags *d, bool *exists)
 		rs = state_decode(buf, len, path, gen, d);
 	free(buf);
 	return rs;
+}
+
+int
+state_pending_save(const char *dir, uint64_t gen, const struct ruleset *prev,
+    struct diags *d)
+{
+	char	 tmp[PATH_MAX], dst[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s/%s", dir, STATE_PENDING_TMP);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, STATE_PENDING);
+	if (state_write_tmp(tmp, gen, prev, d) == -1)
+		return -1;
+	if (rename(tmp, dst) == -1) {
+		state_err(d, dst, "cannot write: %s", strerror(errno));
+		(void)unlink(tmp);
+		return -1;
+	}
+	if (state_fsync_dir(dir) == -1) {
+		state_err(d, dir, "cannot sync: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_pending_load(const char *dir, uint64_t *gen, struct ruleset **prev,
+    struct diags *d)
+{
+	char	 path[PATH_MAX];
+	bool	 exists;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_PENDING);
+	*prev = state_read(path, gen, d, &exists);
+	if (*prev != NULL)
+		return 1;
+	return exists ? -1 : 0;
+}
+
+int
+state_pending_clear(const char *dir, struct diags *d)
+{
+	char	 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_PENDING);
+	if (unlink(path) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		state_err(d, path, "cannot remove: %s", strerror(errno));
+		return -1;
+	}
+	if (state_fsync_dir(dir) == -1) {
+		state_err(d, dir, "cannot sync: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- the journal ---- */

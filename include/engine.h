@@ -50,6 +50,8 @@ enum change_op {
 	CHANGE_ELEMS_ADD,	/* name, elems */
 	CHANGE_ELEMS_DELETE,	/* name, elems */
 	CHANGE_FLUSH,		/* empty ruleset, table removed */
+	CHANGE_CONFIRM,		/* keep the replace that awaits it */
+	CHANGE_REVERT,		/* undo it now: the ruleset before it */
 };
 
 struct change {
@@ -72,6 +74,9 @@ struct change {
 	bool		 has_expected;	/* If-Match given */
 	uint64_t	 expected;
 	bool		 dry_run;
+	/* CHANGE_REPLACE: revert unless confirmed within that many seconds
+	 * (0: no confirmation) */
+	unsigned	 confirm_secs;
 	const char	*who;		/* for the log: "uid 0 pid 12", "SIGHUP" */
 };
 
@@ -83,6 +88,10 @@ struct change_result {
 	bool			 applied;
 	size_t			 count;		/* elements added / removed */
 	size_t			 position;	/* rule's 1-based position */
+	/* CHANGE_REPLACE with confirm_secs: it awaits confirmation (not when
+	 * nothing changed); CHANGE_REVERT: the generation undone */
+	bool			 pending;
+	uint64_t		 reverted;
 };
 
 /* A read-only view of the current ruleset that stays valid (and never
@@ -97,6 +106,8 @@ struct engine_status_info {
 	uint64_t	 generation;
 	int		 table_present;
 	bool		 drift;
+	uint64_t	 pending;	/* generation awaiting confirmation, 0 */
+	unsigned	 pending_secs;	/* until it is reverted */
 };
 
 /* Opens the kernel handle; the table is not touched yet. */
@@ -119,6 +130,15 @@ void		 engine_result_free(struct change_result *);
 /* Frees the objects of a change that will not reach engine_change (which
  * would otherwise own them), and clears their pointers. */
 void		 engine_change_free(struct change *);
+/*
+ * A replace made with confirm_secs is reverted when it is not confirmed
+ * in time: the daemon's main loop polls this descriptor and calls
+ * engine_timer when it is readable. Meanwhile every other change but a
+ * dry run is refused (409), so that the revert loses no acknowledged
+ * change.
+ */
+int		 engine_timer_fd(struct engine *);
+void		 engine_timer(struct engine *);
 /* Gives freed memory back to the system when a whole-ruleset change ran
  * since the last call: for the API once a request's reply is freed. */
 void		 engine_trim(struct engine *);

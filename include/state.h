@@ -58,6 +58,19 @@ int	state_load(const char *dir, uint64_t *gen, struct ruleset **,
  */
 int	state_set_flushed(const char *dir, bool flushed, struct diags *);
 bool	state_flushed(const char *dir);
+/*
+ * DIR/pending.json: a replace that awaits confirmation. It holds, as a
+ * state document, the generation that awaits it and the ruleset to go
+ * back to; a start that finds it with that generation still current
+ * starts from that ruleset instead. Written and removed durably: 0, or
+ * -1 with a reason in diags. state_pending_load: 1 with *gen and *prev
+ * set, 0 when there is none, -1 when it is there but does not load.
+ */
+int	state_pending_save(const char *dir, uint64_t gen,
+	    const struct ruleset *prev, struct diags *);
+int	state_pending_load(const char *dir, uint64_t *gen,
+	    struct ruleset **prev, struct diags *);
+int	state_pending_clear(const char *dir, struct diags *);
 /* Decodes one state document (strict, then validated). */
 struct ruleset *state_decode(const char *text, size_t len, const char *file,
 	    uint64_t *gen, struct diags *);

@@ -1730,6 +1730,197 @@ START_TEST(test_permissions)
 }
 END_TEST
 
+/* GET /v1/ruleset in the rule language. */
+static char *
+ruleset_text(void)
+{
+	struct resp	 r;
+	char		*t;
+
+	http(&r, "GET", "/v1/ruleset", NULL, NULL, "Accept: text/plain");
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	t = r.body;
+	r.body = NULL;
+	resp_free(&r);
+	return t;
+}
+
+static json_t *
+status_pending(void)
+{
+	struct resp	 r;
+	json_t		*p;
+
+	http(&r, "GET", "/v1/status", NULL, NULL, NULL);
+	ck_assert_int_eq(r.status, 200);
+	p = json_incref(json_object_get(r.json, "pending"));
+	ck_assert_ptr_nonnull(p);
+	resp_free(&r);
+	return p;
+}
+
+/*
+ * PUT /v1/ruleset?confirm=N: a ruleset that cuts the way in comes back
+ * out by itself when nobody confirms it in time, when asked (revert), and
+ * at the next start; confirmed, it stays. Meanwhile nothing else changes
+ * the ruleset, so the revert loses no acknowledged change.
+ */
+START_TEST(test_confirm_or_revert)
+{
+	struct resp	 r;
+	char		*before, *now, *log;
+	long long	 g0, g, end;
+	json_t		*p;
+	pid_t		 srv;
+
+	srv = lab_serve(lab, "router", "tcp", 8091);
+	ck_assert_int_gt(srv, 0);
+	http(&r, "POST", "/v1/rules", "text/plain",
+	    "cf_open from lan to self tcp dport 8091 accept", NULL);
+	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
+	resp_free(&r);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
+	    NULL, 0), 0);
+	before = ruleset_text();
+	g0 = generation();
+
+	/* not confirmed: the way in closes, then opens again by itself */
+	http(&r, "PUT", "/v1/ruleset?confirm=5", "text/plain", base_rules,
+	    NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	p = json_object_get(r.json, "confirm");
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "generation")),
+	    g0 + 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "seconds")), 5);
+	resp_free(&r);
+	p = status_pending();
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "generation")),
+	    g0 + 1);
+	ck_assert_int_ge(json_integer_value(json_object_get(p,
+	    "seconds_left")), 1);
+	ck_assert_int_le(json_integer_value(json_object_get(p,
+	    "seconds_left")), 5);
+	json_decref(p);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 1000,
+	    NULL, 0), -1);
+	/* no other change meanwhile; a dry run changes nothing: allowed */
+	http(&r, "POST", "/v1/rules", "text/plain",
+	    "cf_other from lan to self tcp dport 8092 accept", NULL);
+	assert_problem(&r, 409);
+	ck_assert_msg(strstr(json_string_value(json_object_get(r.json,
+	    "detail")), "awaits confirmation") != NULL, "%s", r.body);
+	resp_free(&r);
+	http(&r, "PUT", "/v1/ruleset?dry_run=1", "text/plain", before, NULL);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	end = ms_now() + 15000;
+	while ((g = generation()) == g0 + 1 && ms_now() < end)
+		usleep(100000);
+	ck_assert_int_eq(g, g0 + 2);
+	p = status_pending();
+	ck_assert(json_is_null(p));
+	json_decref(p);
+	now = ruleset_text();
+	ck_assert_str_eq(now, before);
+	free(now);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
+	    NULL, 0), 0);
+	log = slurp(logfile, NULL);
+	ck_assert_msg(strstr(log, "reverted") != NULL, "log:\n%s", log);
+	free(log);
+
+	/* confirmed: it stays; a second confirm finds nothing */
+	http(&r, "PUT", "/v1/ruleset?confirm=60", "text/plain", base_rules,
+	    NULL);
+	ck_assert_int_eq(r.status, 200);
+	g = etag_of(&r);
+	resp_free(&r);
+	http(&r, "POST", "/v1/confirm", NULL, NULL, "If-Match: \"1\"");
+	assert_problem(&r, 412);
+	resp_free(&r);
+	http(&r, "POST", "/v1/confirm", NULL, NULL, NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	ck_assert(json_is_true(json_object_get(r.json, "confirmed")));
+	ck_assert_int_eq(etag_of(&r), g);
+	resp_free(&r);
+	p = status_pending();
+	ck_assert(json_is_null(p));
+	json_decref(p);
+	http(&r, "POST", "/v1/confirm", NULL, NULL, NULL);
+	assert_problem(&r, 409);
+	resp_free(&r);
+	http(&r, "POST", "/v1/revert", NULL, NULL, NULL);
+	assert_problem(&r, 409);
+	resp_free(&r);
+	ck_assert_int_eq(generation(), g);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 1000,
+	    NULL, 0), -1);
+
+	/* reverted on request, at once */
+	http(&r, "PUT", "/v1/ruleset", "text/plain", before, NULL);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	http(&r, "PUT", "/v1/ruleset?confirm=60", "text/plain", base_rules,
+	    NULL);
+	ck_assert_int_eq(r.status, 200);
+	g = etag_of(&r);
+	resp_free(&r);
+	http(&r, "POST", "/v1/revert", NULL, NULL, NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json,
+	    "reverted")), g);
+	ck_assert_int_eq(etag_of(&r), g + 1);
+	resp_free(&r);
+	now = ruleset_text();
+	ck_assert_str_eq(now, before);
+	free(now);
+
+	/* and by a restart: the daemon died before anyone confirmed */
+	http(&r, "PUT", "/v1/ruleset?confirm=60", "text/plain", base_rules,
+	    NULL);
+	ck_assert_int_eq(r.status, 200);
+	g = etag_of(&r);
+	resp_free(&r);
+	kill9_daemon();
+	ck_assert_int_eq(daemon_start(false), 0);
+	ck_assert_int_eq(generation(), g + 1);
+	now = ruleset_text();
+	ck_assert_str_eq(now, before);
+	free(now);
+	p = status_pending();
+	ck_assert(json_is_null(p));
+	json_decref(p);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
+	    NULL, 0), 0);
+	log = slurp(logfile, NULL);
+	ck_assert_msg(strstr(log, "was never confirmed") != NULL, "log:\n%s",
+	    log);
+	free(log);
+
+	/* what is not a number of seconds changes nothing */
+	g = generation();
+	http(&r, "PUT", "/v1/ruleset?confirm=0", "text/plain", base_rules,
+	    NULL);
+	assert_problem(&r, 400);
+	resp_free(&r);
+	http(&r, "PUT", "/v1/ruleset?confirm=3601", "text/plain", base_rules,
+	    NULL);
+	assert_problem(&r, 400);
+	resp_free(&r);
+	http(&r, "PUT", "/v1/ruleset?confirm=1x", "text/plain", base_rules,
+	    NULL);
+	assert_problem(&r, 400);
+	resp_free(&r);
+	http(&r, "PUT", "/v1/ruleset?confirm=5&dry_run=1", "text/plain",
+	    base_rules, NULL);
+	assert_problem(&r, 400);
+	resp_free(&r);
+	ck_assert_int_eq(generation(), g);
+	free(before);
+	lab_stop(lab, srv);
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -1768,6 +1959,12 @@ api_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_kill9_keeps_table_and_state);
 	tcase_add_test(tc, test_typo_keeps_last_good);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("confirm");
+	tcase_add_unchecked_fixture(tc, lab_setup, lab_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_confirm_or_revert);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("concurrency");

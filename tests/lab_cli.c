@@ -1294,6 +1294,75 @@ START_TEST(apply_dry_run_and_dirs)
 }
 END_TEST
 
+/* apply --confirm, confirm, revert: the CLI's side of the API's
+ * confirmation (lab_api tests the timeout, traffic and restarts). */
+START_TEST(apply_confirm)
+{
+	struct res	 r;
+	char		 p[PATH_MAX + 32], *before;
+	json_int_t	 g;
+
+	reset();
+	FW_OK(&r, "export");
+	before = r.out;
+	r.out = NULL;
+	res_free(&r);
+	snprintf(p, sizeof(p), "%s/confirm.rules", dir);
+	write_file(p, "zone lan { interface lan0 }\n"
+	    "rule only from lan to self tcp dport 2222 accept\n");
+	g = generation();
+
+	FW_OK(&r, "apply", p, "--confirm", "30");
+	HAS(r.out, "+ rule only");
+	HAS(r.out, "reverted in 30 s unless confirmed");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g + 1);
+	FW_OK(&r, "status");
+	HAS(r.out, "confirm:  generation");
+	res_free(&r);
+	/* nothing else meanwhile */
+	FW_FAILS(&r, 5, "add-rule", "x", "from", "lan", "to", "self", "tcp",
+	    "dport", "1", "accept");
+	HAS(r.err, "awaits confirmation");
+	res_free(&r);
+	FW_OK(&r, "confirm");
+	HAS(r.out, "confirmed");
+	res_free(&r);
+	FW_FAILS(&r, 5, "confirm");
+	HAS(r.err, "no change awaits confirmation");
+	res_free(&r);
+	FW_OK(&r, "status");
+	HASNT(r.out, "confirm:");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g + 1);
+
+	/* reverted at once: the ruleset before it, as a new generation */
+	reset();
+	g = generation();
+	FW_OK(&r, "apply", p, "--confirm=60");
+	res_free(&r);
+	FW_OK(&r, "revert");
+	HAS(r.out, "reverted");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g + 2);
+	FW_OK(&r, "export");
+	ck_assert_str_eq(r.out, before);
+	res_free(&r);
+
+	/* usage errors change nothing */
+	FW_FAILS(&r, 2, "apply", p, "--confirm", "0");
+	res_free(&r);
+	FW_FAILS(&r, 2, "apply", p, "--confirm", "1h");
+	res_free(&r);
+	FW_FAILS(&r, 2, "apply", p, "--confirm", "5", "--dry-run");
+	res_free(&r);
+	FW_FAILS(&r, 2, "confirm", "now");
+	res_free(&r);
+	ck_assert_int_eq(generation(), g + 2);
+	free(before);
+}
+END_TEST
+
 /* fwctl on a pseudo-terminal (script(1)); its output, or NULL when
  * script is not there. */
 static char *
@@ -1623,6 +1692,7 @@ main(void)
 	tcase_add_test(tc, reload_keeps_blocked);
 	tcase_add_test(tc, export_apply_roundtrip);
 	tcase_add_test(tc, apply_dry_run_and_dirs);
+	tcase_add_test(tc, apply_confirm);
 	tcase_add_test(tc, transport_errors);
 	tcase_add_test(tc, colour_only_on_a_terminal);
 	tcase_add_test(tc, start_falls_back_to_state);
