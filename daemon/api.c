@@ -995,34 +995,39 @@ api_ruleset_put(struct api_req *r)
 	engine_result_free(&res);
 }
 
+/* POST /v1/confirm and /v1/revert: what awaits confirmation stays, or
+ * goes now. */
 static void
-api_confirm(struct api_req *r)
+api_pending(struct api_req *r, enum change_op op)
 {
 	struct change		 c;
 	struct change_result	 res;
 
 	memset(&c, 0, sizeof(c));
-	c.op = CHANGE_CONFIRM;
-	if (api_run(r, &c, &res))
-		api_reply(r, 200, json_pack("{s:I, s:b}", "generation",
-		    (json_int_t)res.generation, "confirmed", true));
+	c.op = op;
+	if (api_run(r, &c, &res)) {
+		if (op == CHANGE_CONFIRM)
+			api_reply(r, 200, json_pack("{s:I, s:b}", "generation",
+			    (json_int_t)res.generation, "confirmed", true));
+		else
+			api_reply(r, 200, json_pack("{s:I, s:I, s:o}",
+			    "generation", (json_int_t)res.generation,
+			    "reverted", (json_int_t)res.reverted, "plan",
+			    api_plan_json(&res.plan)));
+	}
 	engine_result_free(&res);
+}
+
+static void
+api_confirm(struct api_req *r)
+{
+	api_pending(r, CHANGE_CONFIRM);
 }
 
 static void
 api_revert(struct api_req *r)
 {
-	struct change		 c;
-	struct change_result	 res;
-
-	memset(&c, 0, sizeof(c));
-	c.op = CHANGE_REVERT;
-	if (api_run(r, &c, &res))
-		api_reply(r, 200, json_pack("{s:I, s:I, s:o}", "generation",
-		    (json_int_t)res.generation, "reverted",
-		    (json_int_t)res.reverted, "plan",
-		    api_plan_json(&res.plan)));
-	engine_result_free(&res);
+	api_pending(r, CHANGE_REVERT);
 }
 
 static void

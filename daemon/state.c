@@ -86,6 +86,16 @@ state_fsync_dir(const char *path)
 	return rv;
 }
 
+/* state_fsync_dir with a reason in diags when it fails. */
+static int
+state_sync(const char *dir, struct diags *d)
+{
+	if (state_fsync_dir(dir) == 0)
+		return 0;
+	state_err(d, dir, "cannot sync: %s", strerror(errno));
+	return -1;
+}
+
 static int
 state_write_all(int fd, const char *buf, size_t len)
 {
@@ -572,10 +582,8 @@ state_pending_save(const char *dir, uint64_t gen, const struct ruleset *prev,
 		(void)unlink(tmp);
 		return -1;
 	}
-	if (state_fsync_dir(dir) == -1) {
-		state_err(d, dir, "cannot sync: %s", strerror(errno));
+	if (state_sync(dir, d) == -1)
 		return -1;
-	}
 	return 0;
 }
 
@@ -593,23 +601,28 @@ state_pending_load(const char *dir, uint64_t *gen, struct ruleset **prev,
 	return exists ? -1 : 0;
 }
 
-int
-state_pending_clear(const char *dir, struct diags *d)
+/* Removes DIR/name durably: 0 once it is gone (or was never there). */
+static int
+state_unlink(const char *dir, const char *name, struct diags *d)
 {
 	char	 path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, STATE_PENDING);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (unlink(path) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		state_err(d, path, "cannot remove: %s", strerror(errno));
 		return -1;
 	}
-	if (state_fsync_dir(dir) == -1) {
-		state_err(d, dir, "cannot sync: %s", strerror(errno));
+	if (state_sync(dir, d) == -1)
 		return -1;
-	}
 	return 0;
+}
+
+int
+state_pending_clear(const char *dir, struct diags *d)
+{
+	return state_unlink(dir, STATE_PENDING, d);
 }
 
 /* ---- the journal ---- */
@@ -1115,30 +1128,22 @@ state_set_flushed(const char *dir, bool flushed, struct diags *d)
 	char	 path[PATH_MAX];
 	int	 fd;
 
+	if (!flushed)
+		return state_unlink(dir, STATE_FLUSHED, d);
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FLUSHED);
-	if (flushed) {
-		if (state_mkdir(dir) == -1 || (fd = open(path, O_WRONLY |
-		    O_CREAT | O_CLOEXEC, 0640)) == -1) {
-			state_err(d, path, "cannot create: %s",
-			    strerror(errno));
-			return -1;
-		}
-		if (fsync(fd) == -1) {
-			state_err(d, path, "cannot sync: %s", strerror(errno));
-			close(fd);
-			return -1;
-		}
+	if (state_mkdir(dir) == -1 || (fd = open(path, O_WRONLY | O_CREAT |
+	    O_CLOEXEC, 0640)) == -1) {
+		state_err(d, path, "cannot create: %s", strerror(errno));
+		return -1;
+	}
+	if (fsync(fd) == -1) {
+		state_err(d, path, "cannot sync: %s", strerror(errno));
 		close(fd);
-	} else if (unlink(path) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		state_err(d, path, "cannot remove: %s", strerror(errno));
 		return -1;
 	}
-	if (state_fsync_dir(dir) == -1) {
-		state_err(d, dir, "cannot sync: %s", strerror(errno));
+	close(fd);
+	if (state_sync(dir, d) == -1)
 		return -1;
-	}
 	return 0;
 }
 
