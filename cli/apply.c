@@ -123,6 +123,20 @@ apply_empty(const char *s, size_t len)
 	return true;
 }
 
+/* Seconds for --confirm: 1 to 3600, digits only. */
+static bool
+apply_secs(const char *s)
+{
+	char		*end;
+	unsigned long	 n;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	return errno == 0 && *end == '\0' && n >= 1 && n <= 3600;
+}
+
 int
 cmd_apply(int argc, char **argv)
 {
@@ -146,9 +160,7 @@ cmd_apply(int argc, char **argv)
 		return usage_error(argv[0], "unexpected argument '%s'",
 		    argv[2]);
 	dry = o[0].value != NULL;
-	if ((secs = o[1].value) != NULL && (dry || *secs == '\0' ||
-	    strlen(secs) > 4 || strspn(secs, "0123456789") != strlen(secs) ||
-	    atoi(secs) < 1 || atoi(secs) > 3600))
+	if ((secs = o[1].value) != NULL && (dry || !apply_secs(secs)))
 		return usage_error(argv[0], dry ? "--confirm and --dry-run "
 		    "exclude each other" : "--confirm takes seconds, 1 to "
 		    "3600");

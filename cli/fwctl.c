@@ -98,7 +98,8 @@ static const char exit_help[] =
     "  2  usage error: unknown command or option, missing argument\n"
     "  3  fwctld is not running (no socket, connection refused)\n"
     "  4  permission denied (on the socket, or HTTP 403)\n"
-    "  5  conflict: the name exists, or the ruleset changed (409, 412)\n"
+    "  5  conflict: the name exists, the ruleset changed, or a change\n"
+    "     awaits confirmation (409, 412)\n"
     "  6  not found (404)\n";
 
 static void
@@ -158,12 +159,17 @@ usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* A generation as fwctld counts them: decimal digits, no sign. */
+/* A generation as fwctld counts them: decimal digits, no sign, 64 bits. */
 static bool
 generation_valid(const char *s)
 {
-	return *s != '\0' && strlen(s) <= 20 &&
-	    strspn(s, "0123456789") == strlen(s);
+	char	*end;
+
+	if (*s == '\0' || strspn(s, "0123456789") != strlen(s))
+		return false;
+	errno = 0;
+	(void)strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
 }
 
 /* Global options may follow the command too (`fwctl list --json`).

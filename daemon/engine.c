@@ -57,6 +57,10 @@ struct engine {
 	struct ruleset	*pending_prev;
 	uint64_t	 pending_due;
 	int		 tfd;
+	/* DIR/pending.json outlived a change that did not happen and could
+	 * not be removed: until it is, no change is taken, lest a restart
+	 * take it for the next change's and revert that. */
+	bool		 pending_stale;
 };
 
 #define ENGINE_REVERT_RETRY	10	/* s, after a revert that failed */
@@ -120,6 +124,7 @@ engine_new(const char *table, const char *state_dir, struct diags *d)
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
+	e->tfd = -1;
 	pthread_mutex_init(&e->change_mtx, NULL);
 	pthread_mutex_init(&e->cur_mtx, NULL);
 	if ((e->table = strdup(table)) == NULL ||
@@ -134,7 +139,7 @@ engine_new(const char *table, const char *state_dir, struct diags *d)
 		goto fail;
 	return e;
 fail:
-	if (e->tfd > 0)
+	if (e->tfd >= 0)
 		close(e->tfd);
 	free(e->table);
 	free(e->state_dir);
@@ -1094,6 +1099,7 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	uint64_t	 gen, now = engine_now_ms(), undone = 0;
 	bool		 kernel_changed = false, compact = false;
 	bool		 pending_written = false;
+	enum change_op	 logop = c->op;
 	char		 summary[512];
 	size_t		 i;
 	int		 rv;
@@ -1120,6 +1126,15 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		    "the ruleset is at generation %" PRIu64 ", not %" PRIu64,
 		    gen, c->expected);
 		goto done;
+	}
+	if (e->pending_stale && !c->dry_run) {
+		if (state_pending_clear(e->state_dir, &res->diags) == -1) {
+			engine_fail(res, ENGINE_FAILED, NULL, "%s", "a stale "
+			    "pending.json cannot be removed; no change is taken "
+			    "until it can, lest a restart revert it");
+			goto done;
+		}
+		e->pending_stale = false;
 	}
 	if (c->op == CHANGE_CONFIRM || c->op == CHANGE_REVERT) {
 		if (e->pending_gen == 0) {
@@ -1167,7 +1182,10 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 			set_sort(next->sets[i]);
 			engine_stamp_set(old, next->sets[i], now);
 		}
-		if (engine_carry_elems(old, next, now) == -1) {
+		/* a revert restores the elements the ruleset before had
+		 * (none changed since: changes were refused), not those of
+		 * the ruleset it undoes */
+		if (undone == 0 && engine_carry_elems(old, next, now) == -1) {
 			engine_fail(res, ENGINE_FAILED, NULL, "%s",
 			    "out of memory");
 			goto done;
@@ -1227,6 +1245,14 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	}
 	/* to be confirmed: what to go back to is on disk before the kernel
 	 * changes, so that a crash at any point still reverts it */
+	if (c->op == CHANGE_REPLACE && c->confirm_secs > 0 && e->flushed) {
+		/* going back would program an empty table, which drops all
+		 * that is new: a lockout, where there was an open host */
+		engine_fail(res, ENGINE_CONFLICT, NULL, "%s", "the table is "
+		    "flushed: there is no ruleset to go back to; apply "
+		    "without confirm");
+		goto done;
+	}
 	if (c->op == CHANGE_REPLACE && c->confirm_secs > 0) {
 		if ((keep = ruleset_dup(old)) == NULL) {
 			engine_fail(res, ENGINE_FAILED, NULL, "%s",
@@ -1384,23 +1410,26 @@ done:
 	if (res->status == ENGINE_OK || res->status == ENGINE_CREATED) {
 		if (c->dry_run)
 			log_debug("%s: %s %s (dry run): %s", c->who ? c->who :
-			    "?", engine_op_name(c->op), c->name ? c->name : "",
+			    "?", engine_op_name(logop), c->name ? c->name : "",
 			    summary);
 		else if (res->generation != gen)
 			log_info("%s: %s: %s (generation %" PRIu64 ")",
-			    c->who ? c->who : "?", engine_op_name(c->op),
+			    c->who ? c->who : "?", engine_op_name(logop),
 			    summary, res->generation);
 	} else
 		log_notice("%s: %s refused (%s)%s%s", c->who ? c->who : "?",
-		    engine_op_name(c->op), engine_status_name(res->status),
+		    engine_op_name(logop), engine_status_name(res->status),
 		    res->diags.n && res->diags.v[0].msg ? ": " : "",
 		    res->diags.n && res->diags.v[0].msg ?
 		    res->diags.v[0].msg : "");
 	if (pending_written) {
 		/* the change did not happen: nothing to revert */
 		diags_init(&rd);
-		if (state_pending_clear(e->state_dir, &rd) == -1)
-			log_warnx("%s: cannot remove pending.json", e->state_dir);
+		if (state_pending_clear(e->state_dir, &rd) == -1) {
+			log_warnx("%s: cannot remove pending.json; no change "
+			    "is taken until it can be", e->state_dir);
+			e->pending_stale = true;
+		}
 		diags_free(&rd);
 	}
 	pthread_mutex_unlock(&e->change_mtx);

@@ -125,7 +125,8 @@ startup(struct engine *e, const struct config *cf)
 	if ((pending = state_pending_load(cf->state_dir, &pgen, &prs,
 	    &d)) == -1) {
 		log_diags(&d);
-		log_warnx("%s: pending.json does not load; ignored",
+		log_warnx("%s: pending.json does not load: a change that was "
+		    "never confirmed may stay; the file is kept for a look",
 		    cf->state_dir);
 	}
 	diags_free(&d);
@@ -193,8 +194,8 @@ startup(struct engine *e, const struct config *cf)
 	}
 	ruleset_free(srs);
 	diags_free(&d);
-	/* started: whatever it said is settled now */
-	if (pending != 0) {
+	/* started: what it said is settled now */
+	if (pending == 1) {
 		diags_init(&d);
 		if (state_pending_clear(cf->state_dir, &d) == -1)
 			log_diags(&d);

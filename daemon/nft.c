@@ -2726,7 +2726,8 @@ seed_counters(struct nft *n, struct work *w)
 		return;
 	if ((idx = strmap_new(dp.n)) == NULL ||
 	    (nextcopy = calloc(dp.n + 1, sizeof(*nextcopy))) == NULL ||
-	    (w->seeds = calloc(w->next.nrules + 1, sizeof(*w->seeds))) == NULL)
+	    (w->seeds == NULL && (w->seeds = calloc(w->next.nrules + 1,
+	    sizeof(*w->seeds))) == NULL))
 		goto out;
 	/* backwards: idx ends at the first copy, nextcopy links the rest */
 	for (i = dp.n; i > 0; i--) {
@@ -4020,7 +4021,7 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	uint32_t genid;
 	size_t i, k, j;
 	int present, tries, cr, rc = -1;
-	bool full, rebuilt = false, carried = false;
+	bool full, rebuilt = false, carried = false, seeded = false;
 
 	memset(&n->stats, 0, sizeof(n->stats));
 	/* without a picture of the kernel (first apply, or the caller does
@@ -4061,9 +4062,11 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		memset(&n->stats, 0, sizeof(n->stats));
 		n->stats.full_rebuild = full;
 		n->stats.compiled_rules = next->nrules + next->nnats;
-		if (full && present == 1 && w.seeds == NULL) {
+		if (full && present == 1 && !seeded) {
+			/* also after a carry that a rebuild made moot */
 			seed_counters(n, &w);
 			seed_elem_counters(n, &w);
+			seeded = true;
 		}
 		if (batch_begin(n, &b, genid) == -1 ||
 		    build(n, &w, &b, full, present == 1) == -1)

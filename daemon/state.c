@@ -582,8 +582,11 @@ state_pending_save(const char *dir, uint64_t gen, const struct ruleset *prev,
 		(void)unlink(tmp);
 		return -1;
 	}
-	if (state_sync(dir, d) == -1)
+	if (state_sync(dir, d) == -1) {
+		/* the caller takes it as not written: it must not stay */
+		(void)unlink(dst);
 		return -1;
+	}
 	return 0;
 }
 

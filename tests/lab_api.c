@@ -1779,6 +1779,10 @@ START_TEST(test_confirm_or_revert)
 	    "cf_open from lan to self tcp dport 8091 accept", NULL);
 	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
 	resp_free(&r);
+	http(&r, "POST", "/v1/rules?position=1", "text/plain",
+	    "cf_block from lan to self src @blocklist drop", NULL);
+	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
+	resp_free(&r);
 	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
 	    NULL, 0), 0);
 	before = ruleset_text();
@@ -1856,15 +1860,31 @@ START_TEST(test_confirm_or_revert)
 	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 1000,
 	    NULL, 0), -1);
 
-	/* reverted on request, at once */
+	/* reverted on request, at once: here the unconfirmed ruleset put
+	 * the lan host in the block list, which the revert takes out */
 	http(&r, "PUT", "/v1/ruleset", "text/plain", before, NULL);
 	ck_assert_int_eq(r.status, 200);
 	resp_free(&r);
-	http(&r, "PUT", "/v1/ruleset?confirm=60", "text/plain", base_rules,
-	    NULL);
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
+	    NULL, 0), 0);
+	{
+		const char *at = strstr(before, "set blocklist ipv4 { timeout "
+		    "1h }");
+		char *blocked;
+
+		ck_assert_msg(at != NULL, "%s", before);
+		ck_assert_int_ne(asprintf(&blocked, "%.*sset blocklist ipv4 { "
+		    "timeout 1h; 10.50.1.10 }%s", (int)(at - before), before,
+		    at + strlen("set blocklist ipv4 { timeout 1h }")), -1);
+		http(&r, "PUT", "/v1/ruleset?confirm=60", "text/plain",
+		    blocked, NULL);
+		free(blocked);
+	}
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
 	g = etag_of(&r);
 	resp_free(&r);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 1000,
+	    NULL, 0), -1);
 	http(&r, "POST", "/v1/revert", NULL, NULL, NULL);
 	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
 	ck_assert_int_eq(json_integer_value(json_object_get(r.json,
@@ -1874,6 +1894,8 @@ START_TEST(test_confirm_or_revert)
 	now = ruleset_text();
 	ck_assert_str_eq(now, before);
 	free(now);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
+	    NULL, 0), 0);
 
 	/* and by a restart: the daemon died before anyone confirmed */
 	http(&r, "PUT", "/v1/ruleset?confirm=60", "text/plain", base_rules,
@@ -1916,6 +1938,18 @@ START_TEST(test_confirm_or_revert)
 	assert_problem(&r, 400);
 	resp_free(&r);
 	ck_assert_int_eq(generation(), g);
+
+	/* after a flush there is nothing to go back to but an open host */
+	http(&r, "DELETE", "/v1/ruleset", NULL, NULL, NULL);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	http(&r, "PUT", "/v1/ruleset?confirm=60", "text/plain", before, NULL);
+	assert_problem(&r, 409);
+	ck_assert_msg(strstr(r.body, "flushed") != NULL, "%s", r.body);
+	resp_free(&r);
+	http(&r, "PUT", "/v1/ruleset", "text/plain", before, NULL);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
 	free(before);
 	lab_stop(lab, srv);
 }
