@@ -1638,6 +1638,82 @@ rule_netmaps(struct cplan *p, const struct ruleset *rs, const char *chain,
 	    d);
 }
 
+/*
+ * A zone with interfaces and networks holds only the traffic of its
+ * interfaces from its networks, for each family it lists networks of:
+ * traffic of those interfaces from other sources is in no zone and goes
+ * where unzoned traffic goes (target), before the interface maps see it.
+ * Link-local IPv6 sources and the unspecified IPv4 source of DHCP are on
+ * the link by definition, so they stay in the zone.
+ */
+static int
+rules_narrow(struct cplan *p, const struct ruleset *rs, const char *chain,
+    const char *target)
+{
+	static const struct addr onlink[] = {
+		{ .family = AF_INET, .prefix = 32 },		/* 0.0.0.0 */
+		{ .family = AF_INET6, .prefix = 10,		/* fe80::/10 */
+		    .bytes = { 0xfe, 0x80 } },
+	};
+	const struct zone *z;
+	struct addrmatch m;
+	struct crule *r;
+	uint8_t lo[16], hi[16];
+	size_t i, j, k, len;
+	char key[64];
+	bool wild;
+	int f, fam, rc = -1;
+
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < rs->nzones; i++) {
+		z = rs->zones[i];
+		if (z->nifaces == 0 || z->nnetworks == 0)
+			continue;
+		free(m.addrs);
+		if ((m.addrs = calloc(z->nnetworks + 1,
+		    sizeof(*m.addrs))) == NULL)
+			goto out;
+		for (f = 0; f < 2; f++) {
+			fam = f == 0 ? AF_INET : AF_INET6;
+			m.naddrs = 0;
+			for (j = 0; j < z->nnetworks; j++)
+				if (z->networks[j].family == fam)
+					m.addrs[m.naddrs++] = z->networks[j];
+			if (m.naddrs == 0)
+				continue;
+			m.addrs[m.naddrs++] = onlink[f];
+			for (k = 0; k < z->nifaces; k++) {
+				snprintf(key, sizeof(key), "~narrow/%zu/%zu/%d",
+				    i, k, f == 0 ? 4 : 6);
+				ifname_key(z->ifaces[k], lo, hi, &wild);
+				len = wild ? strlen(z->ifaces[k]) - 1 : 16;
+				if (len > 16)
+					len = 16;
+				if ((r = cplan_add_rule(p, chain, key,
+				    NULL)) == NULL ||
+				    crule_nfproto(r, fam) == -1)
+					goto out;
+				/* "*" alone is every interface: no compare */
+				if (len > 0 && (crule_meta(r, NFT_META_IIFNAME,
+				    REG1) == -1 || crule_cmp(r, NFT_CMP_EQ, lo,
+				    (uint32_t)len) == -1))
+					goto out;
+				if (crule_match_addrs(r, rs, &m, false,
+				    fam) == -1)
+					goto out;
+				/* not from the zone's networks */
+				r->exprs[r->nexprs - 1].invert = true;
+				if (crule_verdict(r, NFT_GOTO, target) == -1)
+					goto out;
+			}
+		}
+	}
+	rc = 0;
+ out:
+	free(m.addrs);
+	return rc;
+}
+
 static int
 rule_goto(struct cplan *p, const char *chain, const char *target)
 {
@@ -1772,14 +1848,15 @@ compile_filter(struct cplan *p, const struct ruleset *rs, struct diags *d)
 		return -1;
 	n = sides(rs, v);
 
-	/* input: iifname, then source networks, then "any" */
-	if (rules_fastpath(p, "input", NFT_META_IIFNAME) == -1 ||
+	/* input: sources outside their zone's networks, iifname, then
+	 * source networks, then "any" */
+	if ((name = compile_pair_chain(rs, UNZONED, ZONE_SELF)) == NULL ||
+	    rules_fastpath(p, "input", NFT_META_IIFNAME) == -1 ||
+	    rules_narrow(p, rs, "input", name) == -1 ||
 	    rule_ifmap(p, rs, "input", "~zones-if", NFT_META_IIFNAME,
 	    chain_from, ZONE_SELF) == -1 ||
 	    rule_netmaps(p, rs, "input", false, chain_from, ZONE_SELF,
-	    d) == -1)
-		goto out;
-	if ((name = compile_pair_chain(rs, UNZONED, ZONE_SELF)) == NULL ||
+	    d) == -1 ||
 	    rule_goto(p, "input", name) == -1)
 		goto out;
 	free(name);
@@ -1788,6 +1865,7 @@ compile_filter(struct cplan *p, const struct ruleset *rs, struct diags *d)
 	/* forward: pairs of interface zones in one lookup; else the input
 	 * side picks fwd/<zone>, which looks at the output side */
 	if (rules_fastpath(p, "forward", 0) == -1 ||
+	    rules_narrow(p, rs, "forward", "fwd/" UNZONED) == -1 ||
 	    rule_fwd_concat(p, rs) == -1 ||
 	    rule_ifmap(p, rs, "forward", "~zones-if", NFT_META_IIFNAME,
 	    chain_fwd, NULL) == -1 ||

@@ -1244,6 +1244,60 @@ START_TEST(wildcards_and_network_zones)
 }
 END_TEST
 
+/*
+ * A zone with interfaces and networks holds only its interfaces' traffic
+ * from its networks (fwctl.rules(5)): the lan host outside lan's networks
+ * is in no zone, so lan's rules and policies no longer let it through and
+ * rules `from any` do. A family without networks listed is not narrowed.
+ */
+#define NARROW(nets, rules) \
+	"zone dmz { interface dmz0 }\n" \
+	"zone lan { interface lan0; network " nets " }\n" \
+	"policy lan -> dmz accept\n" rules
+
+START_TEST(zone_networks_narrow)
+{
+	char *out;
+
+	start();
+	serve("router", "tcp", 3601);
+	serve("dmz", "tcp", 3602);
+	apply_text(NARROW("10.50.1.0/24",
+	    "rule l from lan to self tcp dport 3601 accept\n"));
+	must_tcp("lan", R_LAN, 3601);
+	must_tcp("lan", H_DMZ, 3602);
+	must_tcp("lan", R_LAN6, 3601);
+
+	/* a /28 that does not hold 10.50.1.10: that host is unzoned */
+	apply_text(NARROW("10.50.1.128/28",
+	    "rule l from lan to self tcp dport 3601 accept\n"));
+	mustnt_tcp("lan", R_LAN, 3601);
+	mustnt_tcp("lan", H_DMZ, 3602);		/* any -> dmz: dropped */
+	must_tcp("lan", R_LAN6, 3601);		/* IPv6 not narrowed */
+	out = lab_output(lab, "router", "nft list chain inet fwctl input");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "iifname \"lan0\" ip saddr != { 0.0.0.0, "
+	    "10.50.1.128/28 } goto any-self") != NULL, "input: %s", out);
+	free(out);
+	/* what is in no zone is what `any` rules are for */
+	apply_text(NARROW("10.50.1.128/28",
+	    "rule a from any to self tcp dport 3601 accept\n"));
+	must_tcp("lan", R_LAN, 3601);
+
+	/* IPv6 narrowed as well (link-local stays on the link) */
+	apply_text(NARROW("10.50.1.0/24, fd50:9::/64",
+	    "rule l from lan to self tcp dport 3601 accept\n"));
+	must_tcp("lan", R_LAN, 3601);
+	mustnt_tcp("lan", R_LAN6, 3601);
+	apply_text(NARROW("10.50.1.0/24, fd50:1::/64",
+	    "rule l from lan to self tcp dport 3601 accept\n"));
+	must_tcp("lan", R_LAN6, 3601);
+	finish();
+}
+END_TEST
+
+#undef NARROW
+
 START_TEST(set_elements_change)
 {
 	static const char rule[] =
@@ -1707,6 +1761,7 @@ kernel_suite(void)
 	tcase_add_test(tc, drift_and_flush);
 	tcase_add_test(tc, zone_change_incremental);
 	tcase_add_test(tc, wildcards_and_network_zones);
+	tcase_add_test(tc, zone_networks_narrow);
 	tcase_add_test(tc, set_elements_change);
 	suite_add_tcase(s, tc);
 	return s;
