@@ -75,14 +75,6 @@ resp_free(struct resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static long long
-ms_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *
 slurp(const char *path, size_t *lenp)
@@ -311,21 +303,6 @@ kernel_has(const char *what)
 	return has;
 }
 
-static bool
-socket_answers(void)
-{
-	struct sockaddr_un	 sun;
-	int			 fd, rv;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
-		return false;
-	rv = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	return rv == 0;
-}
 
 static pid_t
 daemon_pid(void)
@@ -341,7 +318,7 @@ daemon_pid(void)
 static int
 daemon_start(bool with_rules_dir)
 {
-	long long	 end = ms_now() + 20000;
+	long long	 end = lab_now() + 20000;
 	pid_t		 pid;
 
 	unlink(pidfile);
@@ -352,8 +329,8 @@ daemon_start(bool with_rules_dir)
 	    with_rules_dir ? rules_dir : "", TABLE, group_opt, logfile);
 	if (pid == -1)
 		return -1;
-	while (ms_now() < end) {
-		if (socket_answers() && daemon_pid() > 0)
+	while (lab_now() < end) {
+		if (lab_socket_answers(sock) && daemon_pid() > 0)
 			return 0;
 		if (kill(pid, 0) == -1 && errno == ESRCH)
 			break;
@@ -1254,15 +1231,15 @@ static void
 kill9_daemon(void)
 {
 	pid_t		 pid = daemon_pid();
-	long long	 end = ms_now() + 10000;
+	long long	 end = lab_now() + 10000;
 
 	ck_assert_int_gt(pid, 1);
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	/* the threads of a killed process go one by one: wait for the
 	 * last one to let go of the socket */
-	while (socket_answers() && ms_now() < end)
+	while (lab_socket_answers(sock) && lab_now() < end)
 		usleep(20000);
-	ck_assert(!socket_answers());
+	ck_assert(!lab_socket_answers(sock));
 }
 
 START_TEST(test_kill9_keeps_table_and_state)
@@ -1327,9 +1304,9 @@ START_TEST(test_typo_keeps_last_good)
 	spits(path, "rule ok from lan to self tcp dport 1 accept\n");
 	ck_assert_int_eq(kill(daemon_pid(), SIGHUP), 0);
 	{
-		long long end = ms_now() + 10000;
+		long long end = lab_now() + 10000;
 
-		while (generation() == g && ms_now() < end)
+		while (generation() == g && lab_now() < end)
 			usleep(50000);
 	}
 	ck_assert_int_eq(generation(), g + 1);
@@ -1357,7 +1334,7 @@ START_TEST(test_typo_keeps_last_good)
 	    "--state-dir %s/empty2 --rules-dir %s --table fwctl_t3 "
 	    "2>%s/t3.log", fwctld, sock, dir, rules_dir, dir);
 	ck_assert_int_ne(st, 0);
-	ck_assert(socket_answers());
+	ck_assert(lab_socket_answers(sock));
 	st = lab_exec(lab, "router", "nft list table inet fwctl_t3 "
 	    ">/dev/null 2>&1");
 	ck_assert_int_ne(st, 0);
@@ -1365,9 +1342,9 @@ START_TEST(test_typo_keeps_last_good)
 	/* SIGTERM: stops serving, removes the socket, leaves the table */
 	ck_assert_int_eq(kill(daemon_pid(), SIGTERM), 0);
 	{
-		long long end = ms_now() + 10000;
+		long long end = lab_now() + 10000;
 
-		while (access(sock, F_OK) == 0 && ms_now() < end)
+		while (access(sock, F_OK) == 0 && lab_now() < end)
 			usleep(20000);
 	}
 	ck_assert_int_ne(access(sock, F_OK), 0);
@@ -1592,7 +1569,7 @@ big_upload_start(char *reply, size_t size)
 	struct sockaddr_un	 sun;
 	struct pollfd		 pfd;
 	char			 req[512];
-	long long		 end = ms_now() + 10000;
+	long long		 end = lab_now() + 10000;
 	size_t			 off = 0;
 	ssize_t			 n;
 	int			 fd, len;
@@ -1611,7 +1588,7 @@ big_upload_start(char *reply, size_t size)
 	ck_assert_int_eq(write(fd, req, (size_t)len), len);
 	reply[0] = '\0';
 	/* "100 Continue" comes alone; a refusal comes whole, then EOF */
-	while (off < size - 1 && ms_now() < end) {
+	while (off < size - 1 && lab_now() < end) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, 200) <= 0)
@@ -1677,8 +1654,8 @@ START_TEST(test_body_budget)
 	/* the holders hang up mid-request: their shares come back */
 	for (i = 0; i < holders; i++)
 		close(fds[i]);
-	end = ms_now() + 5000;
-	while (!ok && ms_now() < end) {
+	end = lab_now() + 5000;
+	while (!ok && lab_now() < end) {
 		fd = big_upload_start(reply, sizeof(reply));
 		close(fd);
 		ok = strncmp(reply, "HTTP/1.1 100", 12) == 0;
@@ -1817,8 +1794,8 @@ START_TEST(test_confirm_or_revert)
 	http(&r, "PUT", "/v1/ruleset?dry_run=1", "text/plain", before, NULL);
 	ck_assert_int_eq(r.status, 200);
 	resp_free(&r);
-	end = ms_now() + 15000;
-	while ((g = generation()) == g0 + 1 && ms_now() < end)
+	end = lab_now() + 15000;
+	while ((g = generation()) == g0 + 1 && lab_now() < end)
 		usleep(100000);
 	ck_assert_int_eq(g, g0 + 2);
 	p = status_pending();

@@ -34,30 +34,7 @@ static const char base_rules[] =
     "zone lan { interface lan0; network 10.50.1.0/24 }\n"
     "rule ssh from lan to self tcp dport 22 accept\n";
 
-static long long
-ms_now(void)
-{
-	struct timespec	 ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool
-socket_answers(void)
-{
-	struct sockaddr_un	 sun;
-	int			 fd, rv;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
-		return false;
-	rv = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	return rv == 0;
-}
 
 static char *
 slurp(const char *path)
@@ -80,7 +57,6 @@ static void
 setup(void)
 {
 	const char	*env = getenv("FWCTLD");
-	long long	 end;
 	int		 st;
 
 	if (env != NULL)
@@ -106,9 +82,7 @@ setup(void)
 	    "--listen %s --tls-cert %s/cert.pem --tls-key %s/key.pem "
 	    "--tokens %s/tokens 2>%s/log", fwctld, sock, dir, dir, LISTEN,
 	    dir, dir, dir, dir), 0);
-	for (end = ms_now() + 20000; ms_now() < end && !socket_answers();)
-		usleep(20000);
-	ck_assert(socket_answers());
+	ck_assert(lab_wait_socket(sock, 20000) == 0);
 }
 
 static void
@@ -264,7 +238,7 @@ START_TEST(test_bad_configs_refused)
 	    dir, dir, dir, dir);
 	ck_assert_int_ne(st, 0);
 	/* the running daemon is untouched by all that */
-	ck_assert(socket_answers());
+	ck_assert(lab_socket_answers(sock));
 }
 END_TEST
 

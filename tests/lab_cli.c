@@ -72,14 +72,6 @@ res_free(struct res *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static long long
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 buf_add(char **b, size_t *len, const char *data, size_t n)
@@ -104,7 +96,7 @@ run_argv(struct res *r, uid_t uid, char *const *args)
 {
 	int	 po[2], pe[2], st, i, n;
 	size_t	 lo = 0, le = 0;
-	long long end = ms_now() + RUN_TIMEOUT_MS;
+	long long end = lab_now() + RUN_TIMEOUT_MS;
 	char	*argv[64], buf[4096];
 	pid_t	 pid;
 
@@ -138,7 +130,7 @@ run_argv(struct res *r, uid_t uid, char *const *args)
 	for (i = 0; i < 2;) {
 		struct pollfd pfd[2] = { { po[0], POLLIN, 0 },
 		    { pe[0], POLLIN, 0 } };
-		long long left = end - ms_now();
+		long long left = end - lab_now();
 		ssize_t	 k;
 		int	 j;
 
@@ -361,8 +353,6 @@ lab_cli_setup(void)
 {
 	const char	*d = getenv("FWCTLD"), *c = getenv("FWCTL");
 	char		 fwctld[PATH_MAX], path[PATH_MAX];
-	long long	 end;
-	struct stat	 st;
 
 	if (realpath(d && *d ? d : "daemon/fwctld", fwctld) == NULL ||
 	    realpath(c && *c ? c : "cli/fwctl", fwctl) == NULL) {
@@ -395,10 +385,9 @@ lab_cli_setup(void)
 		fprintf(stderr, "lab_cli: cannot start fwctld\n");
 		exit(1);
 	}
-	for (end = ms_now() + 10000; ms_now() < end; usleep(20000))
-		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			return;
-	fprintf(stderr, "lab_cli: fwctld did not create %s; its log:\n",
+	if (lab_wait_socket(sock, 10000) == 0)
+		return;
+	fprintf(stderr, "lab_cli: fwctld does not answer on %s; its log:\n",
 	    sock);
 	snprintf(path, sizeof(path), "cat %s/fwctld.log >&2", dir);
 	if (system(path) == -1)
@@ -1080,7 +1069,7 @@ START_TEST(reload_keeps_blocked)
 	    "accept\n");
 	g = generation();
 	ck_assert_int_eq(kill(daemon_pid, SIGHUP), 0);
-	for (end = ms_now() + 10000; generation() == g && ms_now() < end;)
+	for (end = lab_now() + 10000; generation() == g && lab_now() < end;)
 		usleep(50000);
 	ck_assert_int_eq(generation(), g + 1);
 	ck_assert_uint_eq(set_size("blocklist"), 1);
@@ -1494,10 +1483,10 @@ fallback_status(pid_t pid, const char *d, struct res *r)
 {
 	char		 so[PATH_MAX];
 	char		*args[] = { "--socket", so, "--json", "status", NULL };
-	long long	 end = ms_now() + 10000;
+	long long	 end = lab_now() + 10000;
 
 	snprintf(so, sizeof(so), "%s/s.sock", d);
-	while (ms_now() < end) {
+	while (lab_now() < end) {
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return -1;
 		if (run_argv(r, 0, args) == 0)

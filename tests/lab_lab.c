@@ -41,14 +41,6 @@ lab_teardown(void)
 	lab_sweep();
 }
 
-static long long
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* How many lines of `ip netns list` start with "prefix-". */
 static int
@@ -148,12 +140,12 @@ START_TEST(exec_and_output)
 	ck_assert_int_eq(status, 7);
 	free(out);
 	/* A background child holding stdout does not hold the caller. */
-	t0 = ms_now();
+	t0 = lab_now();
 	out = lab_output(lab, "lan", "sleep 20 & echo started");
 	ck_assert_ptr_nonnull(out);
 	ck_assert_str_eq(out, "started\n");
 	free(out);
-	ck_assert_int_lt(ms_now() - t0, 5000);
+	ck_assert_int_lt(lab_now() - t0, 5000);
 }
 END_TEST
 
@@ -233,10 +225,10 @@ START_TEST(wan_unreachable_without_nat)
 	    2000, src, sizeof(src)), 0);
 	ck_assert_str_eq(src, "fd50::1");
 	/* The lan host's packets arrive but the answers have no route. */
-	t0 = ms_now();
+	t0 = lab_now();
 	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.0.2", 7004, 500,
 	    src, sizeof(src)), -1);
-	ck_assert_int_ge(ms_now() - t0, 400);
+	ck_assert_int_ge(lab_now() - t0, 400);
 	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "fd50::2", 7004, 500,
 	    NULL, 0), -1);
 	ck_assert_int_eq(lab_udp_probe(lab, "lan", "10.50.0.2", 7004, 500,

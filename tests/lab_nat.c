@@ -47,14 +47,6 @@ static const char base_rules[] =
     "src 198.51.100.0/24\n"
     "nat lanweb forward from wan tcp dport 9090 to 10.50.1.10:80\n";
 
-static long long
-lab_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct nft *nf;
 static struct ruleset *cur;	/* what the kernel holds */
@@ -425,11 +417,8 @@ START_TEST(daemon_add_delete_forward)
 	const char *d = getenv("FWCTLD"), *c = getenv("FWCTL");
 	char fwctld[PATH_MAX], fwctl[PATH_MAX], dir[] = "/tmp/fwctl-nat.XXXXXX";
 	char path[PATH_MAX + 32], sock[PATH_MAX + 32];
-	struct stat st;
-	long long end;
 	pid_t pid;
 	FILE *f;
-	int i;
 
 	ck_assert_msg(realpath(d && *d ? d : "daemon/fwctld", fwctld) != NULL &&
 	    realpath(c && *c ? c : "cli/fwctl", fwctl) != NULL,
@@ -448,10 +437,8 @@ START_TEST(daemon_add_delete_forward)
 	    "--state-dir %s/state --rules-dir %s/rules >%s/fwctld.log 2>&1",
 	    fwctld, sock, dir, dir, dir);
 	ck_assert_int_ne(pid, -1);
-	for (i = 0, end = lab_ms() + 10000; lab_ms() < end; usleep(20000))
-		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && ++i > 5)
-			break;
-	ck_assert_msg(S_ISSOCK(st.st_mode), "fwctld did not start");
+	ck_assert_msg(lab_wait_socket(sock, 10000) == 0,
+	    "fwctld did not start");
 
 	assert_seen(reach("wan", "tcp", "10.50.0.1", 8080, OK_MS),
 	    "10.50.0.2", "10.50.2.10", 80);

@@ -7,7 +7,9 @@
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <ctype.h>
@@ -58,7 +60,7 @@ static int	 lab_vexec(struct lab *, const char *, char **, const char *,
 static pid_t	 lab_vspawn(struct lab *, const char *, int *, const char *,
 		    va_list) __attribute__((format(printf, 4, 0)));
 
-static long long
+long long
 lab_now(void)
 {
 	struct timespec ts;
@@ -75,6 +77,37 @@ lab_sleep(int ms)
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
 	nanosleep(&ts, NULL);
+}
+
+bool
+lab_socket_answers(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, rv;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >=
+	    (int)sizeof(sun.sun_path))
+		return false;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	rv = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return rv == 0;
+}
+
+int
+lab_wait_socket(const char *path, int timeout_ms)
+{
+	long long deadline = lab_now() + timeout_ms;
+
+	while (!lab_socket_answers(path)) {
+		if (lab_now() >= deadline)
+			return -1;
+		lab_sleep(20);
+	}
+	return 0;
 }
 
 /* iproute2's `ip`, wherever this distribution keeps it. */

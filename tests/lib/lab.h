@@ -37,6 +37,7 @@
 #define FWCTL_LAB_H
 
 #include <sys/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct lab;
@@ -98,6 +99,12 @@ pid_t		 lab_spawn(struct lab *, const char *role, const char *fmt, ...)
 int		 lab_stop(struct lab *, pid_t pid);
 /* Waits until something listens on proto ("tcp" or "udp") port in the
  * role's namespace: 0, or -1 after timeout_ms. */
+/* Milliseconds of CLOCK_MONOTONIC, for bounded waits. */
+long long	 lab_now(void);
+/* Whether the UNIX socket at path takes a connection (a daemon serves). */
+bool		 lab_socket_answers(const char *path);
+/* Waits until it does: 0, or -1 after timeout_ms. */
+int		 lab_wait_socket(const char *path, int timeout_ms);
 int		 lab_wait_port(struct lab *, const char *role,
 		    const char *proto, int port, int timeout_ms);
 
