@@ -382,9 +382,15 @@ srcnat_one(struct cplan *p, const struct ruleset *rs, const struct nat *n,
 		return -1;
 	if (family != 0 && crule_nfproto(r, family) == -1)
 		return -1;
-	/* `from any`: no source match */
+	/* `from any`: no source match; a zone with interfaces and
+	 * networks holds only its networks' traffic (what the filter
+	 * classifies alike), per family it lists */
 	if (from != NULL && from->nifaces > 0 &&
 	    ex_ifaces(r, NFT_META_IIFNAME, &from, 1) == -1)
+		return -1;
+	if (from != NULL && from->nifaces > 0 &&
+	    (zone_families(from) & fambit(family)) &&
+	    ex_zone_nets(r, rs, from, family) == -1)
 		return -1;
 	if (from != NULL && from->nifaces == 0 &&
 	    ex_zone_nets(r, rs, from, family) == -1)
@@ -436,7 +442,8 @@ compile_srcnat(struct cplan *p, const struct ruleset *rs, const struct nat *n,
 	if (from != NULL && from->nifaces == 0) {
 		fam &= zone_families(from);
 		specific = true;
-	}
+	} else if (from != NULL && zone_families(from) != 0)
+		specific = true;	/* narrowed per family */
 	if (!specific)
 		return srcnat_one(p, rs, n, n->name, 0);
 	if (fam == 0) {

@@ -158,6 +158,17 @@ START_TEST(srcnat_network_zone_and_src)
 	    V4 IIF(LAN0) "payload nh 12 2; cmp eq 0a01; " OIF(WAN0)
 	    "counter; masquerade");
 	cplan_free(&p);
+
+	/* interfaces and networks: only those sources, per family listed */
+	compile_ok("zone lan2 { interface lan2; network 10.2.0.0/16 }\n"
+	    "nat m masquerade from lan2 to wan\n", &p);
+	ck_assert_str_eq(rtext(&p, "postrouting", "m#4"),
+	    V4 IIF("6c616e32000000000000000000000000")
+	    "payload nh 12 2; cmp eq 0a02; " OIF(WAN0) "counter; masquerade");
+	ck_assert_str_eq(rtext(&p, "postrouting", "m#6"),
+	    V6 IIF("6c616e32000000000000000000000000") OIF(WAN0)
+	    "counter; masquerade");
+	cplan_free(&p);
 }
 END_TEST
 

@@ -456,7 +456,8 @@ START_TEST(demo_detects_a_wrong_verdict)
 	    "%s/tools/demo", prefix, copy, 2 * DEMO_MAX_SECS, copy);
 	ck_assert_text(text, st == 1, "tools/demo exited %d, not 1", st);
 	v = verdict_of(text, "lan -> wan 10.50.0.2:80/tcp", 0, &rest);
-	ck_assert_ptr_nonnull(v);
+	ck_assert_text(text, v != NULL, "no line for lan -> wan "
+	    "10.50.0.2:80/tcp");
 	ck_assert_msg(strstr(rest, "WRONG") != NULL,
 	    "without masquerade, lan -> wan is not called wrong: %s %s", v,
 	    rest);
