@@ -1003,6 +1003,7 @@ policy_body(struct parser *p, const struct token *start, struct policy **out)
 	if ((pol = policy_new()) == NULL)
 		return oom(p);
 	srcloc_set(&pol->loc, p->file, start->line, start->col);
+	clause_at(&pol->pos[PC_FROM], &pol->loc, peek(p));
 	if (parse_zoneref(p, &pol->from) == -1)
 		goto fail;
 	if (peek(p)->type != T_ARROW) {
@@ -1010,8 +1011,11 @@ policy_body(struct parser *p, const struct token *start, struct policy **out)
 		goto fail;
 	}
 	advance(p);
-	if (parse_zoneref(p, &pol->to) == -1 ||
-	    parse_verdict(p, &pol->verdict) == -1)
+	clause_at(&pol->pos[PC_TO], &pol->loc, peek(p));
+	if (parse_zoneref(p, &pol->to) == -1)
+		goto fail;
+	clause_at(&pol->pos[PC_VERDICT], &pol->loc, peek(p));
+	if (parse_verdict(p, &pol->verdict) == -1)
 		goto fail;
 	*out = pol;
 	return 0;

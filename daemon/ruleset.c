@@ -317,6 +317,7 @@ policy_dup(const struct policy *s)
 	p->from = dupstr(s->from, &err);
 	p->to = dupstr(s->to, &err);
 	p->verdict = s->verdict;
+	memcpy(p->pos, s->pos, sizeof(p->pos));
 	if (srcloc_copy(&p->loc, &s->loc) == -1 || err) {
 		policy_free(p);
 		return NULL;

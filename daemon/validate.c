@@ -113,6 +113,12 @@ zone_at(const struct zone *z, enum zone_clause c, struct srcloc *buf)
 	return clause_loc(&z->loc, &z->pos[c], buf);
 }
 
+static const struct srcloc *
+policy_at(const struct policy *p, enum policy_clause c, struct srcloc *buf)
+{
+	return clause_loc(&p->loc, &p->pos[c], buf);
+}
+
 static const char *
 nz(const char *s)
 {
@@ -313,22 +319,25 @@ check_policies(struct vctx *v)
 {
 	const struct policy *p, *q;
 	char what[200], buf[512];
+	struct srcloc b;
 	size_t i, j;
 
 	for (i = 0; i < v->rs->npolicies; i++) {
 		p = v->rs->policies[i];
 		snprintf(what, sizeof(what), "policy %s -> %s", nz(p->from),
 		    nz(p->to));
-		check_zoneref(v, what, "from", p->from, &p->loc);
-		check_zoneref(v, what, "to", p->to, &p->loc);
+		/* at the zone word itself: a policy has no keywords */
+		check_zoneref(v, what, "from", p->from,
+		    policy_at(p, PC_FROM, &b));
+		check_zoneref(v, what, "to", p->to, policy_at(p, PC_TO, &b));
 		if (p->from && p->to && strcmp(p->from, ZONE_SELF) == 0 &&
 		    strcmp(p->to, ZONE_SELF) == 0)
-			verr(v, &p->loc, "%s: self -> self is not a zone pair; "
-			    "the host's own loopback traffic is always "
-			    "allowed", what);
+			verr(v, policy_at(p, PC_TO, &b), "%s: self -> self is "
+			    "not a zone pair; the host's own loopback traffic "
+			    "is always allowed", what);
 		if (verdict_name(p->verdict) == NULL)
-			verr(v, &p->loc, "%s: no verdict; expected accept, "
-			    "drop or reject", what);
+			verr(v, policy_at(p, PC_VERDICT, &b), "%s: no verdict; "
+			    "expected accept, drop or reject", what);
 		if (p->from == NULL || p->to == NULL)
 			continue;
 		for (j = 0; j < i; j++) {

@@ -168,11 +168,20 @@ struct zone {
 	unsigned	 refs;
 };
 
+/* Words of a policy with a position of their own (struct policy pos[]). */
+enum policy_clause {
+	PC_FROM,		/* the first zone */
+	PC_TO,			/* the zone after "->" */
+	PC_VERDICT,
+	PC_MAX
+};
+
 struct policy {
 	char		*from;		/* zone name, "any" or "self" */
 	char		*to;		/* zone name, "any" or "self" */
 	enum verdict	 verdict;
 	struct srcloc	 loc;
+	struct srcpos	 pos[PC_MAX];	/* ignored by policy_equal */
 	unsigned	 refs;
 };
 
