@@ -30,6 +30,7 @@
 
 #define STATE_FILE	"state.json"
 #define STATE_TMP	".state.json.tmp"
+#define STATE_OLD	".state.json.old"	/* to put back on a failure */
 #define STATE_HISTDIR	"history"
 #define STATE_MAXSIZE	(256u << 20)
 #define STATE_JOURNAL	"journal"
@@ -382,12 +383,15 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
     struct diags *d)
 {
 	char		 tmp[PATH_MAX], dst[PATH_MAX], hist[PATH_MAX];
-	char		 hpath[PATH_MAX];
+	char		 hpath[PATH_MAX], old[PATH_MAX];
 	uint64_t	*gens = NULL;
 	size_t		 ngens, i;
+	bool		 had_old;
+	int		 saved;
 
 	snprintf(tmp, sizeof(tmp), "%s/%s", dir, STATE_TMP);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, STATE_FILE);
+	snprintf(old, sizeof(old), "%s/%s", dir, STATE_OLD);
 	snprintf(hist, sizeof(hist), "%s/%s", dir, STATE_HISTDIR);
 	if (state_mkdir(dir) == -1 || state_mkdir(hist) == -1) {
 		state_err(d, dir, "cannot create state directory: %s",
@@ -405,25 +409,42 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
 		if (link(tmp, hpath) == -1)
 			hpath[0] = '\0';
 	}
+	/* the state before, kept by a second name until the new one lasts */
+	(void)unlink(old);
+	had_old = link(dst, old) == 0;
 	if (rename(tmp, dst) == -1) {
 		state_err(d, dst, "cannot replace state: %s", strerror(errno));
 		if (hpath[0] != '\0')
 			(void)unlink(hpath);
 		(void)unlink(tmp);
+		if (had_old)
+			(void)unlink(old);
 		return -1;
 	}
 	if (state_fsync_dir(dir) == -1) {
-		/* renamed but maybe not durable: still report it */
+		/* the caller keeps the ruleset before and tells its client
+		 * the change failed: the disk must say the same, not hold a
+		 * state that may or may not have lasted */
+		saved = errno;
+		if (had_old)
+			(void)rename(old, dst);
+		else
+			(void)unlink(dst);
+		(void)state_fsync_dir(dir);
+		if (hpath[0] != '\0')
+			(void)unlink(hpath);
 		state_err(d, dir, "cannot sync state directory: %s",
-		    strerror(errno));
+		    strerror(saved));
 		return -1;
 	}
-	/* the snapshot holds the journal's records now */
-	if (state_journal_reset(dir) == -1) {
-		state_err(d, dir, "cannot empty the journal: %s",
-		    strerror(errno));
-		return -1;
-	}
+	if (had_old)
+		(void)unlink(old);
+	/* the snapshot holds the journal's records now; left there, they
+	 * are at or below its generation and skipped at load, so a journal
+	 * that cannot be emptied costs length, not the change */
+	if (state_journal_reset(dir) == -1)
+		log_warnx("%s: cannot empty the journal (%s); its records are "
+		    "skipped at load", dir, strerror(errno));
 	ngens = state_history(dir, &gens);
 	for (i = STATE_HISTORY; i < ngens; i++) {
 		if (snprintf(hpath, sizeof(hpath), "%s/%" PRIu64 ".json", hist,
