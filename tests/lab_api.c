@@ -815,6 +815,87 @@ START_TEST(test_counters)
 }
 END_TEST
 
+/* Packets counted for a rule, through GET /v1/counters; -1 if absent. */
+static long long
+rule_packets(const char *name)
+{
+	struct resp	 r;
+	json_t		*v;
+	size_t		 i;
+	long long	 n = -1;
+
+	http(&r, "GET", "/v1/counters", NULL, NULL, NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	json_array_foreach(json_object_get(r.json, "counters"), i, v)
+		if (strcmp(json_string_value(json_object_get(v, "kind")),
+		    "rule") == 0 && strcmp(json_string_value(
+		    json_object_get(v, "name")), name) == 0)
+			n = json_integer_value(json_object_get(v, "packets"));
+	resp_free(&r);
+	return n;
+}
+
+/*
+ * Counters belong to the rule: a comment changed or a move through the
+ * API keeps them (the kernel rule is made again); a change of what the
+ * rule matches starts them from zero.
+ */
+START_TEST(test_counters_follow_rules)
+{
+	struct resp	 r;
+	long long	 n;
+	pid_t		 srv;
+
+	srv = lab_serve(lab, "router", "tcp", 8093);
+	ck_assert_int_gt(srv, 0);
+	http(&r, "POST", "/v1/rules", "text/plain",
+	    "cnt from lan to self tcp dport 8093 accept", NULL);
+	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
+	resp_free(&r);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8093, 3000,
+	    NULL, 0), 0);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8093, 3000,
+	    NULL, 0), 0);
+	n = rule_packets("cnt");
+	ck_assert_int_ge(n, 2);
+
+	http(&r, "PUT", "/v1/rules/cnt", "text/plain",
+	    "cnt from lan to self tcp dport 8093 comment \"imap proxy\" accept",
+	    NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	resp_free(&r);
+	ck_assert_int_eq(rule_packets("cnt"), n);
+	ck_assert(kernel_has("imap proxy"));
+
+	/* to the front, in a whole ruleset */
+	{
+		char *t, *text = NULL;
+
+		http(&r, "GET", "/v1/ruleset", NULL, NULL,
+		    "Accept: text/plain");
+		ck_assert_int_eq(r.status, 200);
+		t = strstr(r.body, "rule cnt ");
+		ck_assert_ptr_nonnull(t);
+		*strchr(t, '\n') = '\0';
+		ck_assert_int_ne(asprintf(&text, "%s\n%.*s%s", t,
+		    (int)(t - r.body), r.body, t + strlen(t) + 1), -1);
+		resp_free(&r);
+		http(&r, "PUT", "/v1/ruleset", "text/plain", text, NULL);
+		free(text);
+		ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+		resp_free(&r);
+	}
+	ck_assert_int_eq(rule_packets("cnt"), n);
+
+	http(&r, "PUT", "/v1/rules/cnt", "text/plain",
+	    "cnt from lan to self tcp dport 8094 accept", NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	resp_free(&r);
+	ck_assert_int_eq(rule_packets("cnt"), 0);
+	lab_stop(lab, srv);
+}
+END_TEST
+
 START_TEST(test_ruleset_put_dry_run_flush)
 {
 	struct resp	 r;
@@ -1951,6 +2032,7 @@ api_suite(void)
 	tcase_add_test(tc, test_sets_elements);
 	tcase_add_test(tc, test_set_element_timeout);
 	tcase_add_test(tc, test_counters);
+	tcase_add_test(tc, test_counters_follow_rules);
 	tcase_add_test(tc, test_ruleset_put_dry_run_flush);
 	suite_add_tcase(s, tc);
 
