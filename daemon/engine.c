@@ -85,13 +85,20 @@ engine_status_name(enum engine_status s)
 	return engine_status_names[s];
 }
 
-uint64_t
-engine_now_ms(void)
+static uint64_t
+engine_clock_ms(clockid_t clock)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wall time: element expiry times are kept across restarts. */
+uint64_t
+engine_now_ms(void)
+{
+	return engine_clock_ms(CLOCK_REALTIME);
 }
 
 static struct rsref *
@@ -147,15 +154,6 @@ fail:
 	return NULL;
 }
 
-static uint64_t
-engine_mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Fires the timer in secs seconds; 0 disarms it. */
 static void
 engine_timer_arm(struct engine *e, unsigned secs)
@@ -166,7 +164,8 @@ engine_timer_arm(struct engine *e, unsigned secs)
 	its.it_value.tv_sec = secs;
 	if (timerfd_settime(e->tfd, 0, &its, NULL) == -1)
 		log_warn("timerfd_settime");
-	e->pending_due = secs ? engine_mono_ms() + (uint64_t)secs * 1000 : 0;
+	e->pending_due = secs ? engine_clock_ms(CLOCK_MONOTONIC) +
+	    (uint64_t)secs * 1000 : 0;
 }
 
 /* Seconds until the pending replace goes back (at least 1 while it is
@@ -174,7 +173,7 @@ engine_timer_arm(struct engine *e, unsigned secs)
 static unsigned
 engine_pending_secs(const struct engine *e)
 {
-	uint64_t	 now = engine_mono_ms();
+	uint64_t	 now = engine_clock_ms(CLOCK_MONOTONIC);
 
 	if (e->pending_gen == 0)
 		return 0;
@@ -1631,7 +1630,8 @@ engine_timer(struct engine *e)
 	(void)read(e->tfd, &n, sizeof(n));
 	pthread_mutex_lock(&e->change_mtx);
 	gen = e->pending_gen;
-	due = gen != 0 && engine_mono_ms() + 50 >= e->pending_due;
+	due = gen != 0 &&
+	    engine_clock_ms(CLOCK_MONOTONIC) + 50 >= e->pending_due;
 	pthread_mutex_unlock(&e->change_mtx);
 	if (!due)
 		return;

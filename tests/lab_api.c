@@ -424,6 +424,30 @@ assert_problem(const struct resp *r, int status)
 	ck_assert_ptr_nonnull(header(r, "ETag"));
 }
 
+/* POST path (/v1/rules, with a query) of rule text: 201 asserted; the new
+ * generation. */
+static long long
+post_rule(const char *path, const char *text)
+{
+	struct resp	 r;
+	long long	 g;
+
+	http(&r, "POST", path, "text/plain", text, NULL);
+	ck_assert_msg(r.status == 201, "POST %s %s: %d %s", path, text,
+	    r.status, r.body);
+	g = etag_of(&r);
+	resp_free(&r);
+	return g;
+}
+
+/* Whether the lan host connects to the router's port within ms. */
+static bool
+lan_connects(int port, int ms)
+{
+	return lab_tcp_connect(lab, "lan", "10.50.1.1", port, ms, NULL,
+	    0) == 0;
+}
+
 /* ---- endpoints ---- */
 
 START_TEST(test_status)
@@ -848,14 +872,9 @@ START_TEST(test_counters_follow_rules)
 
 	srv = lab_serve(lab, "router", "tcp", 8093);
 	ck_assert_int_gt(srv, 0);
-	http(&r, "POST", "/v1/rules", "text/plain",
-	    "cnt from lan to self tcp dport 8093 accept", NULL);
-	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
-	resp_free(&r);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8093, 3000,
-	    NULL, 0), 0);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8093, 3000,
-	    NULL, 0), 0);
+	post_rule("/v1/rules", "cnt from lan to self tcp dport 8093 accept");
+	ck_assert(lan_connects(8093, 3000));
+	ck_assert(lan_connects(8093, 3000));
 	n = rule_packets("cnt");
 	ck_assert_int_ge(n, 2);
 
@@ -1328,11 +1347,8 @@ START_TEST(test_kill9_keeps_table_and_state)
 	struct resp	 r;
 	long long	 g;
 
-	http(&r, "POST", "/v1/rules", "text/plain",
-	    "durable1 from lan to self tcp dport 7001 accept", NULL);
-	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
-	g = etag_of(&r);
-	resp_free(&r);
+	g = post_rule("/v1/rules",
+	    "durable1 from lan to self tcp dport 7001 accept");
 	kill9_daemon();
 	/* the host stays protected while the daemon is down */
 	ck_assert(kernel_has("durable1"));
@@ -1355,11 +1371,8 @@ START_TEST(test_typo_keeps_last_good)
 	long long	 g;
 	int		 st;
 
-	http(&r, "POST", "/v1/rules", "text/plain",
-	    "durable2 from lan to self tcp dport 7002 accept", NULL);
-	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
-	g = etag_of(&r);
-	resp_free(&r);
+	g = post_rule("/v1/rules",
+	    "durable2 from lan to self tcp dport 7002 accept");
 	snprintf(path, sizeof(path), "%s/20-typo.rules", rules_dir);
 	spits(path, "rule ok from lan to self tcp dport 1 accept\n"
 	    "rule bad from lan to slef tcp dport 2 acept\n");
@@ -1833,16 +1846,11 @@ START_TEST(test_confirm_or_revert)
 
 	srv = lab_serve(lab, "router", "tcp", 8091);
 	ck_assert_int_gt(srv, 0);
-	http(&r, "POST", "/v1/rules", "text/plain",
-	    "cf_open from lan to self tcp dport 8091 accept", NULL);
-	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
-	resp_free(&r);
-	http(&r, "POST", "/v1/rules?position=1", "text/plain",
-	    "cf_block from lan to self src @blocklist drop", NULL);
-	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
-	resp_free(&r);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
-	    NULL, 0), 0);
+	post_rule("/v1/rules", "cf_open from lan to self tcp dport 8091 "
+	    "accept");
+	post_rule("/v1/rules?position=1", "cf_block from lan to self src "
+	    "@blocklist drop");
+	ck_assert(lan_connects(8091, 3000));
 	before = ruleset_text();
 	g0 = generation();
 
@@ -1863,8 +1871,7 @@ START_TEST(test_confirm_or_revert)
 	ck_assert_int_le(json_integer_value(json_object_get(p,
 	    "seconds_left")), 5);
 	json_decref(p);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 1000,
-	    NULL, 0), -1);
+	ck_assert(!lan_connects(8091, 1000));
 	/* no other change meanwhile; a dry run changes nothing: allowed */
 	http(&r, "POST", "/v1/rules", "text/plain",
 	    "cf_other from lan to self tcp dport 8092 accept", NULL);
@@ -1885,8 +1892,7 @@ START_TEST(test_confirm_or_revert)
 	now = ruleset_text();
 	ck_assert_str_eq(now, before);
 	free(now);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
-	    NULL, 0), 0);
+	ck_assert(lan_connects(8091, 3000));
 	log = slurp(logfile, NULL);
 	ck_assert_msg(strstr(log, "reverted") != NULL, "log:\n%s", log);
 	free(log);
@@ -1915,16 +1921,14 @@ START_TEST(test_confirm_or_revert)
 	assert_problem(&r, 409);
 	resp_free(&r);
 	ck_assert_int_eq(generation(), g);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 1000,
-	    NULL, 0), -1);
+	ck_assert(!lan_connects(8091, 1000));
 
 	/* reverted on request, at once: here the unconfirmed ruleset put
 	 * the lan host in the block list, which the revert takes out */
 	http(&r, "PUT", "/v1/ruleset", "text/plain", before, NULL);
 	ck_assert_int_eq(r.status, 200);
 	resp_free(&r);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
-	    NULL, 0), 0);
+	ck_assert(lan_connects(8091, 3000));
 	{
 		const char *at = strstr(before, "set blocklist ipv4 { timeout "
 		    "1h }");
@@ -1941,8 +1945,7 @@ START_TEST(test_confirm_or_revert)
 	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
 	g = etag_of(&r);
 	resp_free(&r);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 1000,
-	    NULL, 0), -1);
+	ck_assert(!lan_connects(8091, 1000));
 	http(&r, "POST", "/v1/revert", NULL, NULL, NULL);
 	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
 	ck_assert_int_eq(json_integer_value(json_object_get(r.json,
@@ -1952,8 +1955,7 @@ START_TEST(test_confirm_or_revert)
 	now = ruleset_text();
 	ck_assert_str_eq(now, before);
 	free(now);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
-	    NULL, 0), 0);
+	ck_assert(lan_connects(8091, 3000));
 
 	/* and by a restart: the daemon died before anyone confirmed */
 	http(&r, "PUT", "/v1/ruleset?confirm=60", "text/plain", base_rules,
@@ -1970,8 +1972,7 @@ START_TEST(test_confirm_or_revert)
 	p = status_pending();
 	ck_assert(json_is_null(p));
 	json_decref(p);
-	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.1.1", 8091, 3000,
-	    NULL, 0), 0);
+	ck_assert(lan_connects(8091, 3000));
 	log = slurp(logfile, NULL);
 	ck_assert_msg(strstr(log, "was never confirmed") != NULL, "log:\n%s",
 	    log);
