@@ -1351,7 +1351,7 @@ api_object_put(struct api_req *r, const struct api_put *p)
 	if ((obj = api_decode(r, j, p->kind, p->what)) == NULL)
 		goto done;
 	if (!api_name_same(r, api_change_object(&c, p->kind, obj))) {
-		engine_change_free(&c);
+		edit_change_free(&c);
 		goto done;
 	}
 	if (api_run(r, &c, &res))
@@ -1396,7 +1396,7 @@ api_nats_post(struct api_req *r)
 		goto done;
 	r->args[0] = strdup(c.nat->name);
 	if (r->args[0] == NULL) {
-		engine_change_free(&c);
+		edit_change_free(&c);
 		api_problem(r, 500, NULL, "out of memory");
 		goto done;
 	}
@@ -1427,7 +1427,7 @@ api_policies_post(struct api_req *r)
 		goto done;
 	if ((from = strdup(c.policy->from)) == NULL ||
 	    (to = strdup(c.policy->to)) == NULL) {
-		engine_change_free(&c);
+		edit_change_free(&c);
 		api_problem(r, 500, NULL, "out of memory");
 		goto done;
 	}

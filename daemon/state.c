@@ -985,16 +985,16 @@ state_replay(json_t *rec, struct ruleset *rs, struct nameidx **ridx,
 	plan_init(&res.plan);
 	diags_init(&res.diags);
 	if (state_rec_change(rec, rs, &c, d) == -1 ||
-	    !engine_change_complete(&c)) {
+	    !edit_change_complete(&c)) {
 		if (d->n == 0)
 			diags_add(d, NULL, "%s", "incomplete change");
 		goto out;
 	}
-	if (engine_edit(rs, &c, &res, *ridx, engine_now_ms(), &eff) == -1) {
+	if (edit_apply(rs, &c, &res, *ridx, edit_now_ms(), &eff) == -1) {
 		diags_append(d, &res.diags);
 		goto out;
 	}
-	if (*ridx != NULL && engine_index_update(*ridx, &eff) == -1) {
+	if (*ridx != NULL && edit_index_update(*ridx, &eff) == -1) {
 		nameidx_free(*ridx);
 		*ridx = NULL;
 	}
@@ -1070,7 +1070,7 @@ state_journal_load(const char *dir, uint64_t *gen, uint64_t *maxgen,
 			goto bad;
 		}
 		if (rs == NULL && ((rs = ruleset_share(*rsp)) == NULL ||
-		    (ridx = engine_index_build(rs)) == NULL)) {
+		    (ridx = edit_index_build(rs)) == NULL)) {
 			json_decref(rec);
 			goto out;
 		}

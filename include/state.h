@@ -8,7 +8,7 @@
  * {...}}, each appended and fdatasync'd before its reply, so that one
  * change costs one short write rather than the whole ruleset. When the
  * journal outgrows the snapshot a new snapshot replaces both. Loading
- * replays the journal onto the snapshot through engine_edit().
+ * replays the journal onto the snapshot through edit_apply().
  * The last STATE_HISTORY snapshots are kept as DIR/history/<N>.json for
  * rollback and as a fallback when state.json is damaged.
  */
@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "diag.h"
-#include "engine.h"
+#include "edit.h"
 #include "ruleset.h"
 
 #define STATE_HISTORY	5
@@ -30,7 +30,7 @@ int	state_save(const char *dir, uint64_t gen, const struct ruleset *,
 	    struct diags *);
 /*
  * Appends change c, done as generation gen with effect eff and result res
- * (engine_edit), to the journal, durably. 0, or -1 with a reason in diags
+ * (edit_apply), to the journal, durably. 0, or -1 with a reason in diags
  * (the journal is as it was). *compact is set when it is time for a
  * snapshot.
  */

@@ -383,7 +383,7 @@ jchange(struct ruleset **cur, uint64_t gen, enum change_op op,
 		break;
 	}
 	ck_assert_ptr_nonnull(next = ruleset_share(*cur));
-	ck_assert_int_eq(engine_edit(next, &c, &res, NULL, engine_now_ms(),
+	ck_assert_int_eq(edit_apply(next, &c, &res, NULL, edit_now_ms(),
 	    &eff), 0);
 	ck_assert_int_eq(validate_ruleset(next, &d), 0);
 	ck_assert_int_eq(state_append(tmpdir, gen, &c, &eff, &res, &compact,
@@ -598,7 +598,7 @@ START_TEST(test_journal_compaction)
 		    "dport %ju accept", (uintmax_t)gen, (uintmax_t)gen % 60000);
 		ck_assert_ptr_nonnull(c.rule = parse_rule(text, &d));
 		ck_assert_ptr_nonnull(next = ruleset_share(rs));
-		ck_assert_int_eq(engine_edit(next, &c, &res, NULL, 0, &eff), 0);
+		ck_assert_int_eq(edit_apply(next, &c, &res, NULL, 0, &eff), 0);
 		ck_assert_int_eq(state_append(tmpdir, gen, &c, &eff, &res,
 		    &compact, &d), 0);
 		ruleset_free(rs);
