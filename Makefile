@@ -41,7 +41,8 @@ WARN	+= -Werror
 endif
 
 # Lazily expanded: the dependencies may be installed by `make deps` first.
-DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng
+DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng \
+	      libnetfilter_conntrack
 CLI_PKGS = libcurl jansson
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)

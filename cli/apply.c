@@ -141,18 +141,19 @@ int
 cmd_apply(int argc, char **argv)
 {
 	struct cmdopt	 o[] = { { "--dry-run", false, NULL },
-	    { "--confirm", true, NULL } };
+	    { "--confirm", true, NULL },
+	    { "--allow-unfiltered", false, NULL } };
 	struct request	 rq = { .method = "PUT", .ctype = "text/plain" };
 	struct srcmap	 m;
 	struct reply	 r;
 	struct stat	 st;
 	json_t		*plan, *pend;
-	char		 path[64];
+	char		 path[96];
 	const char	*secs;
 	bool		 dry;
 	int		 n, ret, rd;
 
-	if ((n = cmdopt_parse(argc, argv, o, 2)) < 0)
+	if ((n = cmdopt_parse(argc, argv, o, 3)) < 0)
 		return n == -2 ? EXIT_OK : EXIT_USAGE;
 	if (n < 2)
 		return usage_error(argv[0], "missing FILE or DIR");
@@ -185,11 +186,10 @@ cmd_apply(int argc, char **argv)
 		    "it would remove every rule (for that, fwctl flush --yes)",
 		    argv[1]);
 	}
-	if (secs != NULL) {
-		snprintf(path, sizeof(path), "/v1/ruleset?confirm=%s", secs);
-		rq.path = path;
-	} else
-		rq.path = dry ? "/v1/ruleset?dry_run=1" : "/v1/ruleset";
+	snprintf(path, sizeof(path), "/v1/ruleset?dry_run=%d%s%s%s", dry,
+	    secs ? "&confirm=" : "", secs ? secs : "",
+	    o[2].value ? "&allow_unfiltered=1" : "");
+	rq.path = path;
 	rq.body = m.body ? m.body : "";
 	rq.len = m.len;
 	if ((ret = http_do(&rq, &r)) != 0)
@@ -260,10 +260,28 @@ cmd_confirm(int argc, char **argv)
 	return apply_pending(argc, argv, "/v1/confirm");
 }
 
+/* revert: what awaits confirmation goes now; revert --to G brings back
+ * generation G as a new change. */
 int
 cmd_revert(int argc, char **argv)
 {
-	return apply_pending(argc, argv, "/v1/revert");
+	struct cmdopt	 o[] = { { "--to", true, NULL },
+	    { "--dry-run", false, NULL },
+	    { "--allow-unfiltered", false, NULL } };
+	int		 n;
+
+	if ((n = cmdopt_parse(argc, argv, o, 3)) < 0)
+		return n == -2 ? EXIT_OK : EXIT_USAGE;
+	if (n > 1)
+		return usage_error(argv[0], "unexpected argument '%s'",
+		    argv[1]);
+	if (o[0].value != NULL)
+		return live_revert_to(argv[0], o[0].value, o[1].value != NULL,
+		    o[2].value != NULL);
+	if (o[1].value != NULL || o[2].value != NULL)
+		return usage_error(argv[0], "--dry-run and --allow-unfiltered "
+		    "go with --to");
+	return apply_pending(n, argv, "/v1/revert");
 }
 
 int

@@ -8,7 +8,7 @@
 
 static int
 element_send(const char *cmd, const char *method, const char *set,
-    char **elems, size_t n, const char *timeout, const char *verb)
+    char **elems, size_t n, const char *timeout, const char *verb, bool kill)
 {
 	struct request	 rq = { .method = method, .ctype = "application/json" };
 	struct reply	 r;
@@ -30,7 +30,8 @@ element_send(const char *cmd, const char *method, const char *set,
 	}
 	if ((s = json_dumps(body, JSON_COMPACT)) == NULL ||
 	    (e = http_escape(set)) == NULL ||
-	    asprintf(&path, "/v1/sets/%s/elements", e) == -1) {
+	    asprintf(&path, "/v1/sets/%s/elements%s", e, kill ?
+	    "?kill_connections=1" : "") == -1) {
 		path = NULL;
 		goto oom;
 	}
@@ -58,7 +59,17 @@ element_send(const char *cmd, const char *method, const char *set,
 				printf(", timeout %s", timeout);
 			if (r.etag)
 				printf(" (generation %s)", r.etag);
+			cnt = json_object_get(r.json, "connections_ended");
+			if (json_is_integer(cnt))
+				printf("; %" JSON_INTEGER_FORMAT " open "
+				    "connection%s ended", json_integer_value(cnt),
+				    json_integer_value(cnt) == 1 ? "" : "s");
 			putchar('\n');
+			cnt = json_object_get(r.json, "connections_error");
+			if (json_is_string(cnt))
+				fprintf(stderr, "fwctl: %s: open connections "
+				    "may remain: %s\n", cmd,
+				    json_string_value(cnt));
 		}
 	}
 	reply_free(&r);
@@ -77,15 +88,17 @@ int
 cmd_block(int argc, char **argv)
 {
 	struct cmdopt	 o[] = { { "--set", true, NULL },
-	    { "--timeout", true, NULL } };
+	    { "--timeout", true, NULL },
+	    { "--kill-connections", false, NULL } };
 	int		 n;
 
-	if ((n = cmdopt_parse(argc, argv, o, 2)) < 0)
+	if ((n = cmdopt_parse(argc, argv, o, 3)) < 0)
 		return n == -2 ? EXIT_OK : EXIT_USAGE;
 	if (n < 2)
 		return usage_error(argv[0], "missing address");
 	return element_send(argv[0], "POST", o[0].value ? o[0].value :
-	    "blocklist", argv + 1, n - 1, o[1].value, "added");
+	    "blocklist", argv + 1, n - 1, o[1].value, "added",
+	    o[2].value != NULL);
 }
 
 int
@@ -99,7 +112,7 @@ cmd_unblock(int argc, char **argv)
 	if (n < 2)
 		return usage_error(argv[0], "missing address");
 	return element_send(argv[0], "DELETE", o[0].value ? o[0].value :
-	    "blocklist", argv + 1, n - 1, NULL, "removed");
+	    "blocklist", argv + 1, n - 1, NULL, "removed", false);
 }
 
 int
@@ -115,7 +128,7 @@ cmd_add_element(int argc, char **argv)
 	if (n < 3)
 		return usage_error(argv[0], "missing element");
 	return element_send(argv[0], "POST", argv[1], argv + 2, n - 2,
-	    o[0].value, "added");
+	    o[0].value, "added", false);
 }
 
 int
@@ -130,5 +143,5 @@ cmd_delete_element(int argc, char **argv)
 	if (n < 3)
 		return usage_error(argv[0], "missing element");
 	return element_send(argv[0], "DELETE", argv[1], argv + 2, n - 2, NULL,
-	    "removed");
+	    "removed", false);
 }

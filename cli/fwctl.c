@@ -60,17 +60,24 @@ static const struct cmd cmds[] = {
 	    "  fwctl add-set blocklist ipv4 timeout 1h\n"
 	    "  fwctl add-set admins ipv4 '{ 192.168.10.5, 192.168.10.6 }'\n" },
 	{ "delete-set", cmd_delete_set, "NAME", "delete a named set", "" },
-	{ "block", cmd_block, "ADDR... [--set NAME] [--timeout T]",
+	{ "block", cmd_block,
+	    "ADDR... [--set NAME] [--timeout T] [--kill-connections]",
 	    "add addresses to a set (default: blocklist)",
 	    "The set must exist (`fwctl add-set blocklist ipv4`); a rule\n"
-	    "such as `src @blocklist drop` gives it its meaning.\n" },
+	    "such as `rule blocked from wan to all src @blocklist drop`\n"
+	    "gives it its meaning (`to all`: every zone and this host).\n"
+	    "Rules see new connections only; --kill-connections also ends\n"
+	    "the connections the addresses have open, as conntrack -D does.\n"
+	    "Allowed while a change awaits confirmation: elements are data,\n"
+	    "and a revert keeps them.\n" },
 	{ "unblock", cmd_unblock, "ADDR... [--set NAME]",
 	    "remove addresses from a set (default: blocklist)", "" },
 	{ "add-element", cmd_add_element, "SET ELEMENT... [--timeout T]",
 	    "add elements to a named set", "" },
 	{ "delete-element", cmd_delete_element, "SET ELEMENT...",
 	    "remove elements from a named set", "" },
-	{ "apply", cmd_apply, "FILE|DIR|- [--dry-run|--confirm SECONDS]",
+	{ "apply", cmd_apply,
+	    "FILE|DIR|- [--dry-run|--confirm SECONDS] [--allow-unfiltered]",
 	    "replace the whole ruleset with rule files, showing the plan",
 	    "A directory is read as its *.rules files in name order, - as\n"
 	    "standard input.  Prints `+`, `-` and `~` lines for what is added,\n"
@@ -78,14 +85,45 @@ static const struct cmd cmds[] = {
 	    "and changes nothing.  Errors name FILE:LINE:COL.\n"
 	    "--confirm SECONDS: unless `fwctl confirm` follows in time, the\n"
 	    "ruleset before it comes back by itself (and at the next start of\n"
-	    "fwctld); until then other changes are refused.  For changes made\n"
-	    "over the connection they might cut.\n" },
+	    "fwctld); until then other changes are refused (set elements are\n"
+	    "not: they are data).  For changes made over the connection they\n"
+	    "might cut.  A ruleset without zones filters nothing: refused\n"
+	    "unless --allow-unfiltered.\n" },
 	{ "confirm", cmd_confirm, "",
 	    "keep the ruleset applied with apply --confirm", "" },
-	{ "revert", cmd_revert, "",
-	    "undo apply --confirm now: the ruleset before it comes back", "" },
-	{ "export", cmd_export, "",
-	    "print the ruleset in the rule language (input for apply)", "" },
+	{ "revert", cmd_revert, "[--to GEN [--dry-run]]",
+	    "undo apply --confirm now, or go back to generation GEN",
+	    "Without --to: the ruleset before an unconfirmed apply --confirm\n"
+	    "comes back now.  With --to GEN: the ruleset of generation GEN\n"
+	    "(see fwctl history) comes back as a new change, recorded like\n"
+	    "any other; run-time set elements (blocked addresses) stay.\n" },
+	{ "diff", cmd_diff, "",
+	    "the live ruleset against the rules directory",
+	    "Lists what live changes (add-rule, the API, dashboards) made\n"
+	    "that the rules directory does not say: + only live, - only in\n"
+	    "the files, ~ different.  `fwctl save` writes them into the\n"
+	    "directory; `fwctl reload` goes back to the directory.\n" },
+	{ "save", cmd_save, "[--with-elements]",
+	    "write the live ruleset into the rules directory",
+	    "Writes one canonical file, fwctl.rules, and moves the *.rules\n"
+	    "files it replaces into .backup/ in the directory.  Nothing is\n"
+	    "written when the directory already says the live ruleset.\n"
+	    "Run-time set elements stay out unless --with-elements.\n" },
+	{ "reload", cmd_reload,
+	    "[--dry-run|--confirm SECONDS] [--allow-unfiltered]",
+	    "apply the rules directory, showing the plan",
+	    "What SIGHUP does: the rules directory replaces the live ruleset;\n"
+	    "live changes not saved are undone (each is named in the plan\n"
+	    "and the log).  Run-time set elements stay.  A directory that\n"
+	    "declares no zone is refused unless --allow-unfiltered.\n" },
+	{ "history", cmd_history, "[-n N] [--before GEN]",
+	    "who changed what, newest first", "" },
+	{ "show", cmd_show, "--generation GEN [--with-elements]",
+	    "print the ruleset as it was at generation GEN", "" },
+	{ "export", cmd_export, "[--with-elements]",
+	    "print the ruleset in the rule language (input for apply)",
+	    "Run-time set elements (blocked addresses) are data, not the\n"
+	    "declared ruleset: left out unless --with-elements.\n" },
 	{ "flush", cmd_flush, "--yes",
 	    "empty the ruleset and remove the table from the kernel",
 	    "The host is then unprotected: --yes is required.\n" },

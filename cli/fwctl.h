@@ -213,5 +213,13 @@ int	 cmd_apply(int, char **);
 int	 cmd_confirm(int, char **);
 int	 cmd_revert(int, char **);
 int	 cmd_flush(int, char **);
+int	 cmd_diff(int, char **);
+int	 cmd_save(int, char **);
+int	 cmd_reload(int, char **);
+int	 cmd_history(int, char **);
+int	 cmd_show(int, char **);
+/* live.c: revert --to GEN [--dry-run] */
+int	 live_revert_to(const char *cmd, const char *gen, bool dry,
+	    bool allow_unfiltered);
 
 #endif

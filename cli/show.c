@@ -63,11 +63,33 @@ show_count(json_t *counts, const char *key, const char *one,
 	printf("%" PRIu64 " %s%s", n, n == 1 ? one : many, sep);
 }
 
+/* "3 zones: wan, lan, dmz, and this host" (static buffer). */
+static const char *
+status_zones(json_t *zones)
+{
+	static char	 buf[512];
+	json_t		*z;
+	size_t		 i, off;
+	int		 w;
+
+	off = (size_t)snprintf(buf, sizeof(buf), "%zu zone%s: ",
+	    json_array_size(zones), json_array_size(zones) == 1 ? "" : "s");
+	json_array_foreach(zones, i, z) {
+		w = snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " :
+		    "", json_is_string(z) ? json_string_value(z) : "?");
+		if (w < 0 || (size_t)w >= sizeof(buf) - off)
+			return buf;
+		off += (size_t)w;
+	}
+	snprintf(buf + off, sizeof(buf) - off, ", and this host");
+	return buf;
+}
+
 int
 cmd_status(int argc, char **argv)
 {
 	struct reply	 r;
-	json_t		*j, *counts, *drift, *present, *pend;
+	json_t		*j, *counts, *drift, *present, *pend, *filt, *live;
 	const char	*table;
 	int		 ret;
 
@@ -100,6 +122,26 @@ cmd_status(int argc, char **argv)
 		    C_YELLOW : C_NONE), json_is_true(drift) ?
 		    "yes: the kernel table differs from the ruleset" : "none",
 		    output_reset());
+	filt = json_object_get(j, "filtering");
+	if (json_is_object(filt))
+		printf("filters:  %s%s%s\n", output_color(json_is_true(
+		    json_object_get(filt, "active")) ? C_GREEN : C_RED),
+		    json_is_true(json_object_get(filt, "active")) ?
+		    status_zones(json_object_get(filt, "zones")) :
+		    "NOTHING: no zone is declared and fwctld programs no table",
+		    output_reset());
+	live = json_object_get(j, "live_changes");
+	if (json_is_integer(live))
+		printf("live:     %s%" JSON_INTEGER_FORMAT " change%s not in "
+		    "the rules directory%s%s\n", output_color(
+		    json_integer_value(live) ? C_YELLOW : C_NONE),
+		    json_integer_value(live), json_integer_value(live) == 1 ?
+		    "" : "s", json_integer_value(live) ? " (fwctl diff; fwctl "
+		    "save keeps them, a reload undoes them)" : "",
+		    output_reset());
+	else if (json_is_null(live))
+		printf("live:     the rules directory does not load; fwctl "
+		    "diff says why\n");
 	pend = json_object_get(j, "pending");
 	if (json_is_object(pend))
 		printf("confirm:  %sgeneration %" PRIu64 " is reverted in %"
@@ -437,13 +479,19 @@ cmd_counters(int argc, char **argv)
 int
 cmd_export(int argc, char **argv)
 {
+	struct cmdopt	 o[] = { { "--with-elements", false, NULL } };
 	struct request	 rq = { .method = "GET", .path = "/v1/ruleset",
 	    .accept = "text/plain" };
 	struct reply	 r;
-	int		 ret;
+	int		 n, ret;
 
-	if ((ret = show_noargs(argc, argv)) >= 0)
-		return ret;
+	if ((n = cmdopt_parse(argc, argv, o, 1)) < 0)
+		return n == -2 ? EXIT_OK : EXIT_USAGE;
+	if (n > 1)
+		return usage_error(argv[0], "unexpected argument '%s'",
+		    argv[1]);
+	if (o[0].value != NULL)
+		rq.path = "/v1/ruleset?with_elements=1";
 	if (opt.json)
 		rq.accept = NULL;
 	if ((ret = http_do(&rq, &r)) != 0)

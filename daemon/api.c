@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "history.h"
 #include "codec.h"
 #include "log.h"
 #include "parse.h"
@@ -152,6 +153,10 @@ static void	api_elems_delete(struct api_req *);
 static void	api_counters(struct api_req *);
 static void	api_confirm(struct api_req *);
 static void	api_revert(struct api_req *);
+static void	api_diff(struct api_req *);
+static void	api_save(struct api_req *);
+static void	api_reload(struct api_req *);
+static void	api_history(struct api_req *);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -159,11 +164,19 @@ static void	api_revert(struct api_req *);
 
 const struct api_route api_routes[] = {
 	{ "GET", "/v1/status", 0, "", api_status },
-	{ "GET", "/v1/ruleset", 0, "", api_ruleset_get },
-	{ "PUT", "/v1/ruleset", TBODY | API_BIG, "dry_run,confirm",
+	{ "GET", "/v1/ruleset", 0, "generation,with_elements",
+	    api_ruleset_get },
+	{ "PUT", "/v1/ruleset", TBODY | API_BIG,
+	    "dry_run,confirm,allow_unfiltered",
 	    api_ruleset_put },
 	{ "POST", "/v1/confirm", MUT, "", api_confirm },
-	{ "POST", "/v1/revert", MUT, "", api_revert },
+	{ "POST", "/v1/revert", MUT, "dry_run,to,allow_unfiltered",
+	    api_revert },
+	{ "GET", "/v1/diff", 0, "", api_diff },
+	{ "POST", "/v1/save", MUT, "with_elements", api_save },
+	{ "POST", "/v1/reload", MUT, "dry_run,confirm,allow_unfiltered",
+	    api_reload },
+	{ "GET", "/v1/history", 0, "limit,before", api_history },
 	{ "DELETE", "/v1/ruleset", MUT, "dry_run", api_ruleset_delete },
 	{ "GET", "/v1/rules", 0, "", api_rules_list },
 	{ "POST", "/v1/rules", TBODY, "dry_run,position,before,after",
@@ -174,7 +187,8 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/zones", 0, "", api_zones_list },
 	{ "GET", "/v1/zones/{name}", 0, "", api_zone_get },
 	{ "PUT", "/v1/zones/{name}", TBODY, "dry_run", api_zone_put },
-	{ "DELETE", "/v1/zones/{name}", MUT, "dry_run", api_zone_delete },
+	{ "DELETE", "/v1/zones/{name}", MUT, "dry_run,allow_unfiltered",
+	    api_zone_delete },
 	{ "GET", "/v1/policies", 0, "", api_policies_list },
 	{ "POST", "/v1/policies", TBODY, "dry_run", api_policies_post },
 	{ "DELETE", "/v1/policies", MUT, "dry_run,from,to",
@@ -187,7 +201,8 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/sets/{name}", 0, "", api_set_get },
 	{ "PUT", "/v1/sets/{name}", TBODY, "dry_run", api_set_put },
 	{ "DELETE", "/v1/sets/{name}", MUT, "dry_run", api_set_delete },
-	{ "POST", "/v1/sets/{name}/elements", TBODY | API_BIG, "dry_run",
+	{ "POST", "/v1/sets/{name}/elements", TBODY | API_BIG,
+	    "dry_run,kill_connections",
 	    api_elems_post },
 	{ "DELETE", "/v1/sets/{name}/elements", TBODY | API_BIG, "dry_run",
 	    api_elems_delete },
@@ -543,9 +558,17 @@ api_plan_json(const struct plan *p)
  * (r->etag set); otherwise the problem reply is already in r.  A dry run
  * that passed also returns true, with nothing applied.
  */
+static bool	api_bool_arg(struct api_req *, const char *, bool *);
+
 static bool
 api_run(struct api_req *r, struct change *c, struct change_result *res)
 {
+	if (!api_bool_arg(r, "allow_unfiltered", &c->allow_unfiltered)) {
+		/* as the engine would have: a reply, and nothing owned */
+		memset(res, 0, sizeof(*res));
+		edit_change_free(c);
+		return false;
+	}
 	c->who = r->who;
 	c->has_expected = r->has_expected;
 	c->expected = r->expected;
@@ -667,6 +690,50 @@ api_count_elems(const struct ruleset *rs)
 	return n;
 }
 
+/* ?name=N (1..max); *given false when absent. */
+static bool
+api_uint_arg(struct api_req *r, const char *name, uint64_t max,
+    uint64_t *out, bool *given)
+{
+	const char		*v;
+	char			*end;
+	unsigned long long	 n;
+
+	*given = false;
+	v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (v == NULL)
+		return true;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n < 1 ||
+	    n > max) {
+		api_problem(r, 400, name, "%s: expected a number from 1 to %"
+		    PRIu64 ", got \"%.32s\"", name, max, v);
+		return false;
+	}
+	*out = n;
+	*given = true;
+	return true;
+}
+
+/* What the host's firewall does: zones filtered, or nothing at all. */
+static json_t *
+api_filtering(const struct ruleset *rs, bool table)
+{
+	json_t	*z;
+	size_t	 i;
+
+	if ((z = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < rs->nzones; i++)
+		json_array_append_new(z, json_string(rs->zones[i]->name));
+	return json_pack("{s:b, s:o, s:s}", "active", rs->nzones > 0 && table,
+	    "zones", z, "detail", rs->nzones == 0 ? "no zone is declared: "
+	    "fwctld programs no table and filters nothing" : !table ?
+	    "the table is not in the kernel" : "every zone, and this host, "
+	    "as the ruleset says");
+}
+
 static void
 api_status(struct api_req *r)
 {
@@ -693,6 +760,15 @@ api_status(struct api_req *r)
 	    "nat", (json_int_t)s.rs->nnats,
 	    "sets", (json_int_t)s.rs->nsets,
 	    "elements", (json_int_t)api_count_elems(s.rs));
+	if (j != NULL) {
+		json_object_set_new(j, "filtering", api_filtering(s.rs,
+		    info.table_present == 1));
+		json_object_set_new(j, "live_changes", info.live_changes < 0 ?
+		    json_null() : json_integer((json_int_t)info.live_changes));
+		json_object_set_new(j, "history_oldest",
+		    info.history_oldest == 0 ? json_null() :
+		    json_integer((json_int_t)info.history_oldest));
+	}
 	r->has_etag = true;
 	r->etag = s.generation;
 	engine_release(r->api->engine, &s);
@@ -710,22 +786,57 @@ api_wants_text(struct api_req *r)
 	    strstr(a, "application/json") == NULL;
 }
 
+/*
+ * The ruleset: the current one, or the one of ?generation=G from the
+ * history. Run-time set elements are data, not the declared ruleset:
+ * left out unless ?with_elements=1, so that an export applied elsewhere
+ * (or again) declares what the files declare.
+ */
 static void
 api_ruleset_get(struct api_req *r)
 {
 	struct snapshot	 s;
+	struct ruleset	*rs = NULL;
+	struct diags	 d;
+	uint64_t	 gen;
+	bool		 at = false, with = false;
+	int		 rv;
 
+	if (!api_uint_arg(r, "generation", INT64_MAX, &gen, &at) ||
+	    !api_bool_arg(r, "with_elements", &with))
+		return;
 	engine_snapshot(r->api->engine, &s);
 	r->has_etag = true;
 	r->etag = s.generation;
+	if (at && gen != s.generation) {
+		diags_init(&d);
+		rv = engine_ruleset_at(r->api->engine, gen, &rs, &d);
+		if (rv != 1) {
+			if (rv == 0 || gen > s.generation)
+				api_problem(r, 404, "generation", "generation %"
+				    PRIu64 " is not in the history", gen);
+			else
+				api_problem_diags(r, 500, NULL, &d);
+			diags_free(&d);
+			goto out;
+		}
+		diags_free(&d);
+	} else if ((rs = ruleset_share(s.rs)) == NULL) {
+		api_problem(r, 500, NULL, "out of memory");
+		goto out;
+	}
+	if (!with)
+		edit_strip_runtime(rs);
 	if (api_wants_text(r)) {
 		api_reset_reply(r);
-		if ((r->text = print_ruleset_str(s.rs)) == NULL)
+		if ((r->text = print_ruleset_str(rs)) == NULL)
 			api_problem(r, 500, NULL, "out of memory");
 		else
 			r->status = 200;
 	} else
-		api_reply(r, 200, codec_encode_ruleset(s.rs));
+		api_reply(r, 200, codec_encode_ruleset(rs));
+out:
+	ruleset_free(rs);
 	engine_release(r->api->engine, &s);
 }
 
@@ -1024,10 +1135,161 @@ api_confirm(struct api_req *r)
 	api_pending(r, CHANGE_CONFIRM);
 }
 
+/* POST /v1/revert: what awaits confirmation goes now; with ?to=G, the
+ * ruleset of generation G comes back as a new change, recorded like any
+ * other (run-time set elements stay: they are data). */
 static void
 api_revert(struct api_req *r)
 {
-	api_pending(r, CHANGE_REVERT);
+	struct change		 c;
+	struct change_result	 res;
+	struct diags		 d;
+	char			 what[48];
+	uint64_t		 gen;
+	bool			 to;
+	int			 rv;
+
+	if (!api_uint_arg(r, "to", INT64_MAX, &gen, &to))
+		return;
+	if (!to) {
+		api_pending(r, CHANGE_REVERT);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	diags_init(&d);
+	if ((rv = engine_ruleset_at(r->api->engine, gen, &c.ruleset,
+	    &d)) != 1) {
+		r->has_etag = true;
+		r->etag = engine_generation(r->api->engine);
+		if (rv == 0 || gen > r->etag)
+			api_problem(r, 404, "to", "generation %" PRIu64 " is not "
+			    "in the history", gen);
+		else
+			api_problem_diags(r, 500, NULL, &d);
+		diags_free(&d);
+		return;
+	}
+	diags_free(&d);
+	snprintf(what, sizeof(what), "revert to %" PRIu64, gen);
+	c.op = CHANGE_REPLACE;
+	c.what = what;
+	if (api_run(r, &c, &res))
+		api_reply_plan(r, &res);
+	engine_result_free(&res);
+}
+
+/* GET /v1/diff: the live ruleset against the rules directory. */
+static void
+api_diff(struct api_req *r)
+{
+	struct plan	 p;
+	struct diags	 d;
+	uint64_t	 gen;
+
+	diags_init(&d);
+	if (engine_diff(r->api->engine, &p, &gen, &d) == -1) {
+		r->has_etag = true;
+		r->etag = engine_generation(r->api->engine);
+		api_problem_diags(r, 409, "the rules directory does not load; "
+		    "fwctl diff compares with it", &d);
+	} else {
+		r->has_etag = true;
+		r->etag = gen;
+		api_reply(r, 200, json_pack("{s:I, s:o, s:I}", "generation",
+		    (json_int_t)gen, "plan", api_plan_json(&p),
+		    "live_changes", (json_int_t)p.n));
+	}
+	plan_free(&p);
+	diags_free(&d);
+}
+
+/* POST /v1/save: the live ruleset into the rules directory. */
+static void
+api_save(struct api_req *r)
+{
+	struct diags	 d;
+	uint64_t	 gen;
+	char		*backup = NULL;
+	bool		 with = false;
+	int		 rv;
+
+	if (!api_bool_arg(r, "with_elements", &with))
+		return;
+	if (r->dry_run) {
+		api_problem(r, 400, "dry_run", "a save has no dry run: "
+		    "fwctl diff shows what it would write");
+		return;
+	}
+	diags_init(&d);
+	rv = engine_save(r->api->engine, with, &gen, &backup, &d);
+	r->has_etag = true;
+	r->etag = gen;
+	if (rv == -1)
+		api_problem_diags(r, 500, NULL, &d);
+	else
+		api_reply(r, 200, json_pack("{s:I, s:b, s:o}", "generation",
+		    (json_int_t)gen, "saved", rv == 0, "backup", backup ?
+		    json_string(backup) : json_null()));
+	free(backup);
+	diags_free(&d);
+}
+
+/* POST /v1/reload: the rules directory replaces the live ruleset. */
+static void
+api_reload(struct api_req *r)
+{
+	struct change		 c;
+	struct change_result	 res;
+	unsigned		 secs;
+
+	if (!api_confirm_secs(r, &secs))
+		return;
+	memset(&c, 0, sizeof(c));
+	c.confirm_secs = secs;
+	if (!api_bool_arg(r, "allow_unfiltered", &c.allow_unfiltered))
+		return;
+	c.who = r->who;
+	c.has_expected = r->has_expected;
+	c.expected = r->expected;
+	c.dry_run = r->dry_run;
+	engine_reload(r->api->engine, &c, &res);
+	r->has_etag = true;
+	r->etag = res.generation;
+	if (res.status == ENGINE_OK || res.status == ENGINE_CREATED) {
+		api_reply_plan(r, &res);
+		if (res.pending && r->json != NULL)
+			json_object_set_new(r->json, "confirm", json_pack(
+			    "{s:I, s:I}", "generation",
+			    (json_int_t)res.generation, "seconds",
+			    (json_int_t)secs));
+	} else
+		api_problem_diags(r, api_engine_http(res.status), NULL,
+		    &res.diags);
+	engine_result_free(&res);
+}
+
+/* GET /v1/history?limit=N&before=G: newest first. */
+static void
+api_history(struct api_req *r)
+{
+	uint64_t	 limit = 50, before = 0, oldest;
+	bool		 given;
+	json_t		*a;
+
+	if (!api_uint_arg(r, "limit", 1000, &limit, &given) ||
+	    !api_uint_arg(r, "before", INT64_MAX, &before, &given))
+		return;
+	oldest = engine_history_oldest(r->api->engine);
+	r->has_etag = true;
+	r->etag = engine_generation(r->api->engine);
+	if ((a = history_list(engine_state_dir(r->api->engine), before,
+	    (size_t)limit)) == NULL) {
+		api_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	api_reply(r, 200, json_pack("{s:I, s:o, s:o}", "generation",
+	    (json_int_t)r->etag, "entries", a, "oldest", oldest ?
+	    json_integer((json_int_t)oldest) : json_null()));
 }
 
 static void
@@ -1650,8 +1912,10 @@ api_elems(struct api_req *r, enum change_op op)
 	struct change_result	 res;
 	struct snapshot		 s;
 	enum set_type		 type = SET_IPV4;
-	ssize_t			 k;
+	struct diags		 d;
+	ssize_t			 k, ended;
 	uint64_t		 gen;
+	bool			 kill = false;
 
 	if (!api_name_ok(r, r->args[0], false))
 		return;
@@ -1664,6 +1928,13 @@ api_elems(struct api_req *r, enum change_op op)
 		r->has_etag = true;
 		r->etag = gen;
 		api_problem(r, 404, "name", "no set named %s", r->args[0]);
+		return;
+	}
+	if (!api_bool_arg(r, "kill_connections", &kill))
+		return;
+	if (kill && type == SET_PORT) {
+		api_problem(r, 400, "kill_connections", "kill_connections: set "
+		    "%s holds ports, not addresses", r->args[0]);
 		return;
 	}
 	memset(&c, 0, sizeof(c));
@@ -1679,6 +1950,20 @@ api_elems(struct api_req *r, enum change_op op)
 			    "generation", (json_int_t)res.generation,
 			    op == CHANGE_ELEMS_ADD ? "added" : "removed",
 			    (json_int_t)res.count));
+		/* once the block is in place, so that what they send next
+		 * meets it (all given, also those already in the set) */
+		if (kill && !r->dry_run && r->json != NULL) {
+			diags_init(&d);
+			ended = engine_end_connections(r->api->engine, c.elems,
+			    c.nelems, &d);
+			json_object_set_new(r->json, "connections_ended",
+			    json_integer(ended < 0 ? 0 : (json_int_t)ended));
+			if (ended < 0 && d.n > 0)
+				json_object_set_new(r->json,
+				    "connections_error", json_string(
+				    d.v[0].msg ? d.v[0].msg : "?"));
+			diags_free(&d);
+		}
 	}
 	engine_result_free(&res);
 	free(c.elems);
@@ -1929,26 +2214,32 @@ api_if_match(struct api_req *r)
 	return true;
 }
 
+/* ?name, ?name=1|true|yes or ?name=0|false|no; absent leaves *out. */
 static bool
-api_dry_run(struct api_req *r)
+api_bool_arg(struct api_req *r, const char *name, bool *out)
 {
 	const char	*v;
 
-	v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-	    "dry_run");
+	v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 	if (v == NULL)
 		return true;
 	if (*v == '\0' || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
 	    strcmp(v, "yes") == 0)
-		r->dry_run = true;
+		*out = true;
 	else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
 	    strcmp(v, "no") == 0)
-		r->dry_run = false;
+		*out = false;
 	else {
-		api_problem(r, 400, "dry_run", "dry_run: expected 1 or 0");
+		api_problem(r, 400, name, "%s: expected 1 or 0", name);
 		return false;
 	}
 	return true;
+}
+
+static bool
+api_dry_run(struct api_req *r)
+{
+	return api_bool_arg(r, "dry_run", &r->dry_run);
 }
 
 static enum MHD_Result

@@ -366,7 +366,7 @@ codec_encode_set_elem(enum set_type type, const struct set_elem *e)
 		key = enc_addr(&e->key.addr);
 	if (key == NULL)
 		return NULL;
-	if (e->timeout_ms == 0 && e->expires_ms == 0)
+	if (e->timeout_ms == 0 && e->expires_ms == 0 && !e->runtime)
 		return key;
 	if ((o = json_object()) == NULL) {
 		json_decref(key);
@@ -381,6 +381,8 @@ codec_encode_set_elem(enum set_type type, const struct set_elem *e)
 	if (e->expires_ms != 0 && e->expires_ms <= INT64_MAX &&
 	    json_object_set_new(o, "expires",
 	    json_integer((json_int_t)e->expires_ms)) == -1)
+		goto fail;
+	if (e->runtime && json_object_set_new(o, "runtime", json_true()) == -1)
 		goto fail;
 	return o;
 fail:
@@ -1427,7 +1429,7 @@ done:
 }
 
 static const char *const elem_fields[] = {
-	"key", "timeout", "expires", NULL,
+	"key", "timeout", "expires", "runtime", NULL,
 };
 
 static int
@@ -1474,6 +1476,8 @@ codec_decode_set_elem(enum set_type type, const json_t *j, const char *path,
 	    dec_uint(v, p, "a time in ms since the epoch", 0, INT64_MAX, &u,
 	    d) == 0)
 		e->expires_ms = u;
+	if ((v = field(j, "runtime", path, p, sizeof(p))) != NULL)
+		dec_bool(v, p, &e->runtime, d);
 	return d->n > before ? -1 : 0;
 }
 

@@ -966,11 +966,11 @@ compile_pair_chain(const struct ruleset *rs, const char *from, const char *to)
 	return s;
 }
 
-/* Whether a rule's from/to (zone, "self" or "any") covers a side. */
+/* Whether a rule's from/to (zone, "self", "any" or "all") covers a side. */
 static bool
 covers(const char *word, const char *side)
 {
-	if (strcmp(word, side) == 0)
+	if (strcmp(word, side) == 0 || strcmp(word, ZONE_ALL) == 0)
 		return true;
 	return strcmp(word, ZONE_ANY) == 0 && strcmp(side, ZONE_SELF) != 0;
 }
@@ -1309,8 +1309,9 @@ compile_group_step(const struct ruleset *rs, size_t i, char **chain,
 	pr = rs->rules[i - 1];
 	/* one pair chain: `any` is several when there are zones (without
 	 * zones it is the one side, UNZONED) */
-	if (rs->nzones > 0 && (strcmp(ru->from, ZONE_ANY) == 0 ||
-	    strcmp(ru->to, ZONE_ANY) == 0))
+	if ((rs->nzones > 0 && (strcmp(ru->from, ZONE_ANY) == 0 ||
+	    strcmp(ru->to, ZONE_ANY) == 0)) || strcmp(ru->from, ZONE_ALL) == 0 ||
+	    strcmp(ru->to, ZONE_ALL) == 0)
 		return 1;
 	if (!group_same(ru, pr))	/* same sides too */
 		return 1;

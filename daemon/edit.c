@@ -132,71 +132,102 @@ edit_elems_overlap(enum set_type t, const struct set_elem *a,
 }
 
 /*
- * A whole-ruleset replace keeps what was added to dynamic sets at run
- * time (DESIGN: replacing the ruleset leaves the elements of dynamic sets
- * in place): a set of next that has a timeout, and that old has with the
- * same type and timeout, gets old's unexpired elements, with their
- * expiry, beside the ones its text lists. A listed element wins over an
- * old one with the same key or an overlapping one (the lists of next are
- * free of overlaps, so only the neighbours where an old key would go can
- * overlap it). Sets without a timeout take exactly what is listed.
- * next's sets are sorted. 0, or -1 on ENOMEM.
+ * Elements are data (fwctl.rules(5), "Sets"): a whole-ruleset replace
+ * (PUT /v1/ruleset, a reload, a revert) keeps what was added to sets at
+ * run time. A set of next that old has with the same type gets old's
+ * unexpired run-time elements, with their expiry, beside the ones its text
+ * lists, whatever else changed in its definition (its timeout: they keep
+ * the time they had left). A listed element wins over a run-time one with
+ * the same key or an overlapping one (the lists of next are free of
+ * overlaps, so only the neighbours where an old key would go can overlap
+ * it). A set whose type changed takes exactly what is listed. next's sets
+ * are sorted. 0, or -1 on ENOMEM.
  */
+static int
+edit_carry_set(const struct set *os, struct ruleset *next, size_t i,
+    uint64_t now)
+{
+	struct set	*s = next->sets[i];
+	struct set_elem	*add;
+	size_t		 j, n, pos;
+
+	if (os->type != s->type || os->nelems == 0)
+		return 0;
+	if ((add = reallocarray(NULL, os->nelems, sizeof(*add))) == NULL)
+		return -1;
+	for (j = n = 0; j < os->nelems; j++) {
+		if (!os->elems[j].runtime || (os->elems[j].expires_ms != 0 &&
+		    os->elems[j].expires_ms <= now))
+			continue;
+		pos = set_lower_bound(s, &os->elems[j]);
+		if ((pos < s->nelems && edit_elems_overlap(s->type,
+		    &s->elems[pos], &os->elems[j])) || (pos > 0 &&
+		    edit_elems_overlap(s->type, &s->elems[pos - 1],
+		    &os->elems[j])))
+			continue;
+		add[n++] = os->elems[j];
+	}
+	if (os->unsorted)
+		set_elems_sort(s->type, add, n);
+	if (n > 0 && ruleset_update_set(next, i, add, n, NULL) == -1) {
+		free(add);
+		return -1;
+	}
+	free(add);
+	s = next->sets[i];
+	for (j = 0; j < s->nelems; j++)
+		if (s->elems[j].expires_ms != 0 && (s->expiry_hint == 0 ||
+		    s->elems[j].expires_ms < s->expiry_hint))
+			s->expiry_hint = s->elems[j].expires_ms;
+	return 0;
+}
+
 int
 edit_carry_elems(const struct ruleset *old, struct ruleset *next,
     uint64_t now)
 {
-	const struct set *os;
-	struct set	*s;
-	struct set_elem	*add = NULL;
-	size_t		 i, j, n, pos;
+	size_t		 i;
 	ssize_t		 oi;
 
-	for (i = 0; i < next->nsets; i++) {
-		s = next->sets[i];
-		if (s->timeout_ms == 0 ||
-		    (oi = ruleset_find_set(old, s->name)) < 0)
-			continue;
-		os = old->sets[oi];
-		if (os->type != s->type || os->timeout_ms != s->timeout_ms ||
-		    os->nelems == 0)
-			continue;
-		if ((add = reallocarray(NULL, os->nelems, sizeof(*add))) ==
-		    NULL)
+	for (i = 0; i < next->nsets; i++)
+		if ((oi = ruleset_find_set(old, next->sets[i]->name)) >= 0 &&
+		    edit_carry_set(old->sets[oi], next, i, now) == -1)
 			return -1;
-		for (j = n = 0; j < os->nelems; j++) {
-			if (os->elems[j].expires_ms != 0 &&
-			    os->elems[j].expires_ms <= now)
-				continue;
-			pos = set_lower_bound(s, &os->elems[j]);
-			if ((pos < s->nelems && edit_elems_overlap(s->type,
-			    &s->elems[pos], &os->elems[j])) || (pos > 0 &&
-			    edit_elems_overlap(s->type, &s->elems[pos - 1],
-			    &os->elems[j])))
-				continue;
-			add[n++] = os->elems[j];
-		}
-		if (os->unsorted)
-			set_elems_sort(s->type, add, n);
-		if (n > 0 && ruleset_update_set(next, i, add, n, NULL) == -1) {
-			free(add);
-			return -1;
-		}
-		free(add);
-		add = NULL;
-		s = next->sets[i];
-		for (j = 0; j < s->nelems; j++)
-			if (s->elems[j].expires_ms != 0 && (s->expiry_hint ==
-			    0 || s->elems[j].expires_ms < s->expiry_hint))
-				s->expiry_hint = s->elems[j].expires_ms;
-	}
 	return 0;
+}
+
+size_t
+edit_strip_runtime(struct ruleset *rs)
+{
+	const struct set *s;
+	struct set	*own;
+	unsigned char	*drop;
+	size_t		 i, j, k, n = 0;
+
+	for (i = 0; i < rs->nsets; i++) {
+		s = rs->sets[i];
+		for (j = k = 0; j < s->nelems; j++)
+			k += s->elems[j].runtime;
+		if (k == 0)
+			continue;
+		if ((drop = calloc(s->nelems + 1, 1)) == NULL)
+			return n;
+		for (j = 0; j < s->nelems; j++)
+			drop[j] = s->elems[j].runtime;
+		if ((own = ruleset_own_set(rs, i, 0)) != NULL) {
+			set_remove_marked(own, drop);
+			n += k;
+		}
+		free(drop);
+	}
+	return n;
 }
 
 static bool
 edit_zone_known(const struct ruleset *rs, const char *z)
 {
-	if (z == NULL || strcmp(z, ZONE_ANY) == 0 || strcmp(z, ZONE_SELF) == 0)
+	if (z == NULL || strcmp(z, ZONE_ANY) == 0 ||
+	    strcmp(z, ZONE_SELF) == 0 || strcmp(z, ZONE_ALL) == 0)
 		return true;
 	return ruleset_find_zone(rs, z) >= 0;
 }
@@ -489,9 +520,11 @@ edit_elems(struct ruleset *next, struct change *c,
 		if (edit_new_elems(s, NULL, c->elems, c->nelems, now, &add,
 		    &nadd, res) == -1)
 			return -1;
-		for (i = 0; i < nadd; i++)
+		for (i = 0; i < nadd; i++) {
+			add[i].runtime = true;
 			if (plan_add_elem(p, PLAN_ADD, s, &add[i]) == -1)
 				goto nomem;
+		}
 		if (nadd > 0 && ruleset_update_set(next, (size_t)k, add, nadd,
 		    NULL) == -1)
 			goto nomem;
@@ -536,8 +569,10 @@ edit_apply(struct ruleset *next, struct change *c, struct change_result *res,
     const struct nameidx *ridx, uint64_t now, struct edit_effect *eff)
 {
 	struct plan	*p = &res->plan;
+	struct set	*os;
 	ssize_t		 k, slot;
 	size_t		 pos;
+	int		 rv;
 	char		 pname[2 * FWCTL_NAME_MAX + 8];
 
 	memset(eff, 0, sizeof(*eff));
@@ -690,14 +725,24 @@ edit_apply(struct ruleset *next, struct change *c, struct change_result *res,
 		set_sort(c->set);
 		/* elements that stay keep their expiry */
 		edit_stamp_set(next, c->set, now);
-		if ((k = ruleset_find_set(next, c->set->name)) >= 0)
+		if ((k = ruleset_find_set(next, c->set->name)) >= 0) {
+			/* its run-time elements stay where they fit */
+			os = next->sets[k];
+			os->refs++;
 			ruleset_replace_set(next, (size_t)k, c->set);
-		else {
+			rv = edit_carry_set(os, next, (size_t)k, now);
+			set_free(os);
+			if (rv == -1) {
+				c->set = NULL;
+				goto nomem;
+			}
+		} else {
 			if (ruleset_add_set(next, c->set) == -1)
 				goto nomem;
 			res->status = ENGINE_CREATED;
+			k = (ssize_t)next->nsets - 1;
 		}
-		eff->obj = c->set;
+		eff->obj = next->sets[k];
 		c->set = NULL;
 		break;
 	case CHANGE_SET_DELETE:

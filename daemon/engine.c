@@ -19,8 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conntrack.h"
 #include "engine.h"
+#include "history.h"
 #include "log.h"
+#include "rulesdir.h"
 #include "state.h"
 
 /* A current ruleset and the readers holding it. */
@@ -60,9 +63,20 @@ struct engine {
 	 * not be removed: until it is, no change is taken, lest a restart
 	 * take it for the next change's and revert that. */
 	bool		 pending_stale;
+	/* The declared ruleset (NULL: none), and what `status` last found
+	 * between it and the live one, keyed by both. */
+	char		*rules_dir;
+	char		 diff_key[96];
+	size_t		 diff_count;
+	int		 diff_state;	/* 1 known, 0 not yet, -1 no load */
+	struct history_limits hist;
+	uint64_t	 hist_oldest;	/* oldest generation to rebuild */
 };
 
 #define ENGINE_REVERT_RETRY	10	/* s, after a revert that failed */
+#define ENGINE_LOG_ITEMS	200	/* objects a replace names in the log */
+
+static ssize_t	engine_live_changes(struct engine *, uint64_t gen);
 
 static const char *const engine_status_names[] = {
 	[ENGINE_OK] = "ok",
@@ -125,6 +139,8 @@ engine_new(const char *table, const char *state_dir, struct diags *d)
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	e->tfd = -1;
+	e->hist.keep = HISTORY_KEEP;
+	e->hist.days = HISTORY_DAYS;
 	pthread_mutex_init(&e->change_mtx, NULL);
 	pthread_mutex_init(&e->cur_mtx, NULL);
 	if ((e->table = strdup(table)) == NULL ||
@@ -215,7 +231,42 @@ engine_free(struct engine *e, bool flush)
 	pthread_mutex_destroy(&e->cur_mtx);
 	free(e->table);
 	free(e->state_dir);
+	free(e->rules_dir);
 	free(e);
+}
+
+int
+engine_set_rules_dir(struct engine *e, const char *dir)
+{
+	free(e->rules_dir);
+	e->rules_dir = NULL;
+	return dir == NULL || (e->rules_dir = strdup(dir)) != NULL ? 0 : -1;
+}
+
+void
+engine_set_history(struct engine *e, const struct history_limits *lim)
+{
+	e->hist = *lim;
+}
+
+/*
+ * The history entry of an accepted change (generation res->generation).
+ * A snapshot was written with it when it replaced the ruleset: the time
+ * to apply the retention limits. Called with change_mtx held.
+ */
+static void
+engine_history(struct engine *e, const struct change *c,
+    const struct change_result *res, enum change_op logop, bool snapshot)
+{
+	const char	*what = c->what ? c->what : edit_op_name(logop);
+
+	if (history_add(e->state_dir, res->generation, edit_now_ms(), c->who,
+	    what, &res->plan) == -1)
+		log_warn("%s: cannot record generation %" PRIu64 " in the "
+		    "history", e->state_dir, res->generation);
+	if (snapshot || e->hist_oldest == 0)
+		e->hist_oldest = history_prune(e->state_dir, res->generation,
+		    &e->hist);
 }
 
 const char *
@@ -225,51 +276,59 @@ engine_table(const struct engine *e)
 }
 
 
-void
-engine_change(struct engine *e, struct change *c, struct change_result *res)
+/* One change on its way through the engine: engine_change's steps share
+ * it. Everything it holds is released by txn_free. */
+struct txn {
+	struct engine		*e;
+	struct change		*c;
+	struct change_result	*res;
+	struct ruleset		*old;		/* current; not ours */
+	struct ruleset		*next;		/* being built */
+	struct rsref		*nref;		/* to publish next with */
+	struct ruleset		*keep;		/* to go back to unconfirmed */
+	struct edit_effect	 eff;
+	uint64_t		 gen;		/* current generation */
+	uint64_t		 now;
+	uint64_t		 undone;	/* generation a revert undoes */
+	enum change_op		 logop;
+	bool			 kernel_changed;
+	bool			 compact;
+	bool			 pending_written;
+};
+
+/* A change that leaves no zone filters nothing: the table goes. */
+static bool
+engine_unfiltered(const struct ruleset *rs)
 {
-	struct ruleset	*old, *next = NULL, *keep = NULL;
-	struct rsref	*nref = NULL, *oref;
-	struct diags	 rd;
-	struct plan	 back;
-	struct edit_effect eff;
-	uint64_t	 gen, now = edit_now_ms(), undone = 0;
-	bool		 kernel_changed = false, compact = false;
-	bool		 pending_written = false;
-	enum change_op	 logop = c->op;
-	char		 summary[512];
-	size_t		 i;
-	int		 rv;
+	return rs->nzones == 0;
+}
 
-	memset(res, 0, sizeof(*res));
-	memset(&eff, 0, sizeof(eff));
-	plan_init(&res->plan);
-	diags_init(&res->diags);
-	res->status = ENGINE_OK;
+/* Whether c may go ahead: complete, at the expected generation, and not
+ * behind a replace that awaits confirmation (elements may: they are
+ * data, and a revert keeps them). Confirm is done here. 0 to go on. */
+static int
+txn_admit(struct txn *t)
+{
+	struct engine		*e = t->e;
+	struct change		*c = t->c;
+	struct change_result	*res = t->res;
 
-	pthread_mutex_lock(&e->change_mtx);
-	/* only a change swaps cur, and we hold change_mtx */
-	old = e->cur->rs;
-	gen = e->cur->gen;
-	res->generation = gen;
 	if (!edit_change_complete(c)) {
-		edit_fail(res, ENGINE_INVALID, NULL, "%s",
-		    "incomplete change");
-		goto done;
+		edit_fail(res, ENGINE_INVALID, NULL, "%s", "incomplete change");
+		return -1;
 	}
-	if (c->has_expected && c->expected != gen) {
+	if (c->has_expected && c->expected != t->gen) {
 		res->status = ENGINE_STALE;
-		diags_add(&res->diags, NULL,
-		    "the ruleset is at generation %" PRIu64 ", not %" PRIu64,
-		    gen, c->expected);
-		goto done;
+		diags_add(&res->diags, NULL, "the ruleset is at generation %"
+		    PRIu64 ", not %" PRIu64, t->gen, c->expected);
+		return -1;
 	}
 	if (e->pending_stale && !c->dry_run) {
 		if (state_pending_clear(e->state_dir, &res->diags) == -1) {
 			edit_fail(res, ENGINE_FAILED, NULL, "%s", "a stale "
 			    "pending.json cannot be removed; no change is taken "
 			    "until it can, lest a restart revert it");
-			goto done;
+			return -1;
 		}
 		e->pending_stale = false;
 	}
@@ -277,192 +336,263 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 		if (e->pending_gen == 0) {
 			edit_fail(res, ENGINE_CONFLICT, NULL, "%s",
 			    "no change awaits confirmation");
-			goto done;
+			return -1;
 		}
 		if (c->op == CHANGE_CONFIRM) {
 			/* once confirmed, a start must not revert it */
 			if (state_pending_clear(e->state_dir,
 			    &res->diags) == -1) {
 				res->status = ENGINE_FAILED;
-				goto done;
+				return -1;
 			}
 			log_info("%s: generation %" PRIu64 " confirmed",
 			    c->who ? c->who : "?", e->pending_gen);
 			engine_pending_drop(e);
 			res->applied = true;
-			goto done;
+			return -1;
 		}
 		/* the ruleset before it, as a new generation, the one path */
 		if ((c->ruleset = ruleset_dup(e->pending_prev)) == NULL) {
 			edit_fail(res, ENGINE_FAILED, NULL, "%s",
 			    "out of memory");
-			goto done;
+			return -1;
 		}
-		undone = e->pending_gen;
+		t->undone = e->pending_gen;
 		c->op = CHANGE_REPLACE;
 		c->confirm_secs = 0;
-	} else if (e->pending_gen != 0 && !c->dry_run) {
+		c->allow_unfiltered = true;	/* it was so before */
+	} else if (e->pending_gen != 0 && !c->dry_run &&
+	    c->op != CHANGE_ELEMS_ADD && c->op != CHANGE_ELEMS_DELETE) {
 		edit_fail(res, ENGINE_CONFLICT, NULL, "generation %" PRIu64
 		    " awaits confirmation: confirm it (POST /v1/confirm, fwctl "
 		    "confirm) or revert it (POST /v1/revert, fwctl revert); "
 		    "unconfirmed, it is reverted in %u s", e->pending_gen,
 		    engine_pending_secs(e));
-		goto done;
+		return -1;
 	}
+	return 0;
+}
 
-	/* build the new ruleset beside the old one, sharing what stays */
-	eff.diff = eff.check_all = true;
+/* The new ruleset beside the old one, sharing what stays. */
+static int
+txn_build(struct txn *t)
+{
+	struct engine	*e = t->e;
+	struct change	*c = t->c;
+	size_t		 i;
+
+	t->eff.diff = t->eff.check_all = true;
 	if (c->op == CHANGE_REPLACE) {
-		next = c->ruleset;
+		t->next = c->ruleset;
 		c->ruleset = NULL;
-		for (i = 0; i < next->nsets; i++) {
-			set_sort(next->sets[i]);
-			edit_stamp_set(old, next->sets[i], now);
+		/* elements are data: the declared ones from the new ruleset
+		 * (a revert's too), the run-time ones from the current */
+		edit_strip_runtime(t->next);
+		for (i = 0; i < t->next->nsets; i++) {
+			set_sort(t->next->sets[i]);
+			edit_stamp_set(t->old, t->next->sets[i], t->now);
 		}
-		/* a revert restores the elements the ruleset before had
-		 * (none changed since: changes were refused), not those of
-		 * the ruleset it undoes */
-		if (undone == 0 && edit_carry_elems(old, next, now) == -1) {
-			edit_fail(res, ENGINE_FAILED, NULL, "%s",
-			    "out of memory");
-			goto done;
-		}
-	} else if (c->op == CHANGE_FLUSH)
-		next = ruleset_new();
-	else {
+		if (edit_carry_elems(t->old, t->next, t->now) == -1)
+			goto nomem;
+	} else if (c->op == CHANGE_FLUSH) {
+		if ((t->next = ruleset_new()) == NULL)
+			goto nomem;
+	} else {
 		if (e->ridx == NULL)
-			e->ridx = edit_index_build(old);
-		/* the rules without a reference each: settled below */
-		next = ruleset_borrow(old);
+			e->ridx = edit_index_build(t->old);
+		/* the rules without a reference each: settled at publish */
+		if ((t->next = ruleset_borrow(t->old)) == NULL)
+			goto nomem;
+		if (edit_apply(t->next, c, t->res, e->ridx, t->now,
+		    &t->eff) == -1)
+			return -1;
 	}
-	if (next == NULL) {
-		edit_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
-		goto done;
+	edit_prune_expired(t->next, t->now);
+	return 0;
+nomem:
+	edit_fail(t->res, ENGINE_FAILED, NULL, "%s", "out of memory");
+	return -1;
+}
+
+/* Valid, not an accidental end of all filtering, and planned. */
+static int
+txn_check(struct txn *t)
+{
+	struct change	*c = t->c;
+
+	if (edit_check(t->next, c, &t->eff, t->res) == -1)
+		return -1;
+	if (c->op != CHANGE_FLUSH && !c->allow_unfiltered &&
+	    engine_unfiltered(t->next) && !engine_unfiltered(t->old)) {
+		edit_fail(t->res, ENGINE_CONFLICT, NULL, "%s", "this change "
+		    "leaves no zone: fwctld would remove its table and filter "
+		    "nothing; to mean it, ask with allow_unfiltered=1 (fwctl "
+		    "--allow-unfiltered)");
+		return -1;
 	}
-	if (c->op != CHANGE_REPLACE && c->op != CHANGE_FLUSH &&
-	    edit_apply(next, c, res, e->ridx, now, &eff) == -1)
-		goto done;
-	edit_prune_expired(next, now);
-
-	if (edit_check(next, c, &eff, res) == -1)
-		goto done;
-
-	if (eff.diff) {
-		plan_free(&res->plan);
-		plan_init(&res->plan);
-		if (plan_diff(old, next,
-		    &res->plan) == -1) {
-			edit_fail(res, ENGINE_FAILED, NULL, "%s",
+	if (t->eff.diff) {
+		plan_free(&t->res->plan);
+		plan_init(&t->res->plan);
+		if (plan_diff(t->old, t->next, &t->res->plan) == -1) {
+			edit_fail(t->res, ENGINE_FAILED, NULL, "%s",
 			    "out of memory");
-			goto done;
+			return -1;
 		}
 	}
-	if (c->dry_run) {
-		res->applied = false;
-		goto done;
+	return 0;
+}
+
+/* Nothing changes (no transaction, no new generation, nothing to
+ * confirm; a revert finds the ruleset as it was): 1, and done. */
+static int
+txn_noop(struct txn *t)
+{
+	struct engine		*e = t->e;
+	struct change_result	*res = t->res;
+
+	if (res->plan.n != 0 || t->c->op == CHANGE_FLUSH || e->kernel_unknown)
+		return 0;
+	res->applied = true;
+	if (t->undone != 0 && state_pending_clear(e->state_dir,
+	    &res->diags) == -1)
+		res->status = ENGINE_FAILED;
+	else if (t->undone != 0) {
+		engine_pending_drop(e);
+		res->reverted = t->undone;
 	}
-	if (res->plan.n == 0 && c->op != CHANGE_FLUSH && !e->kernel_unknown) {
-		/* nothing to do: no transaction, no new generation (and
-		 * nothing to confirm; a revert finds the ruleset as it was) */
-		res->applied = true;
-		if (undone != 0 && state_pending_clear(e->state_dir,
-		    &res->diags) == -1)
-			res->status = ENGINE_FAILED;
-		else if (undone != 0) {
-			engine_pending_drop(e);
-			res->reverted = undone;
-		}
-		goto done;
+	return 1;
+}
+
+/* What can fail is allocated before the kernel and the disk change: once
+ * the state is written, nothing may fail. A replace to be confirmed puts
+ * what to go back to on disk first, so that a crash at any point still
+ * reverts it. */
+static int
+txn_prepare(struct txn *t)
+{
+	struct engine	*e = t->e;
+	struct change	*c = t->c;
+
+	if ((t->nref = rsref_new(NULL, t->gen + 1)) == NULL) {
+		edit_fail(t->res, ENGINE_FAILED, NULL, "%s", "out of memory");
+		return -1;
 	}
-	/* what can fail is allocated before the kernel and the disk change:
-	 * once the state is written, nothing may fail */
-	if ((nref = rsref_new(NULL, gen + 1)) == NULL) {
-		edit_fail(res, ENGINE_FAILED, NULL, "%s", "out of memory");
-		goto done;
-	}
-	/* to be confirmed: what to go back to is on disk before the kernel
-	 * changes, so that a crash at any point still reverts it */
-	if (c->op == CHANGE_REPLACE && c->confirm_secs > 0 && e->flushed) {
+	if (c->op != CHANGE_REPLACE || c->confirm_secs == 0)
+		return 0;
+	if (e->flushed) {
 		/* going back would program an empty table, which drops all
 		 * that is new: a lockout, where there was an open host */
-		edit_fail(res, ENGINE_CONFLICT, NULL, "%s", "the table is "
+		edit_fail(t->res, ENGINE_CONFLICT, NULL, "%s", "the table is "
 		    "flushed: there is no ruleset to go back to; apply "
 		    "without confirm");
-		goto done;
+		return -1;
 	}
-	if (c->op == CHANGE_REPLACE && c->confirm_secs > 0) {
-		if ((keep = ruleset_dup(old)) == NULL) {
-			edit_fail(res, ENGINE_FAILED, NULL, "%s",
-			    "out of memory");
-			goto done;
-		}
-		if (state_pending_save(e->state_dir, gen + 1, keep,
-		    &res->diags) == -1) {
-			res->status = ENGINE_FAILED;
-			goto done;
-		}
-		pending_written = true;
+	if ((t->keep = ruleset_dup(t->old)) == NULL) {
+		edit_fail(t->res, ENGINE_FAILED, NULL, "%s", "out of memory");
+		return -1;
 	}
+	if (state_pending_save(e->state_dir, t->gen + 1, t->keep,
+	    &t->res->diags) == -1) {
+		t->res->status = ENGINE_FAILED;
+		return -1;
+	}
+	t->pending_written = true;
+	return 0;
+}
 
-	if (c->op == CHANGE_FLUSH)
-		rv = nft_flush(e->nft, &res->diags);
+/* The kernel agrees with next, or nothing changed there. A ruleset
+ * without zones has no table. */
+static int
+txn_kernel(struct txn *t)
+{
+	struct engine	*e = t->e;
+	int		 rv;
+
+	if (t->c->op == CHANGE_FLUSH || engine_unfiltered(t->next))
+		rv = e->kernel_unknown && !e->flushed &&
+		    nft_table_present(e->nft) == 0 ? 0 :
+		    nft_flush(e->nft, &t->res->diags);
 	else
-		rv = nft_apply(e->nft, e->kernel_unknown ? NULL : old, next,
-		    &res->plan, &res->diags);
+		rv = nft_apply(e->nft, e->kernel_unknown ? NULL : t->old,
+		    t->next, &t->res->plan, &t->res->diags);
 	if (rv == -1) {
-		res->status = ENGINE_REFUSED;
-		if (res->diags.n == 0)
-			diags_add(&res->diags, NULL, "%s",
+		t->res->status = ENGINE_REFUSED;
+		if (t->res->diags.n == 0)
+			diags_add(&t->res->diags, NULL, "%s",
 			    "the kernel refused the change");
-		goto done;
+		return -1;
 	}
-	kernel_changed = true;
-	/*
-	 * A flush is marked before its empty state is saved, so that a start
-	 * after either write leaves the table out as the kernel has it; the
-	 * first change after it removes the mark before its own record.
-	 */
+	t->kernel_changed = true;
+	return 0;
+}
+
+/*
+ * On disk before the reply: a whole new ruleset is a snapshot, one change
+ * a journal record. A flush is marked before its empty state is saved, so
+ * that a start after either write leaves the table out as the kernel has
+ * it; the first change after it removes the mark before its own record.
+ */
+static int
+txn_persist(struct txn *t)
+{
+	struct engine	*e = t->e;
+	struct change	*c = t->c;
+	struct diags	 rd;
+	int		 rv;
+
 	if (c->op == CHANGE_FLUSH || e->flushed) {
 		if (state_set_flushed(e->state_dir, c->op == CHANGE_FLUSH,
-		    &res->diags) == -1) {
-			res->status = ENGINE_FAILED;
-			goto done;
+		    &t->res->diags) == -1) {
+			t->res->status = ENGINE_FAILED;
+			return -1;
 		}
 	}
-	/* a whole new ruleset is a snapshot; one change, a journal record */
 	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH)
-		rv = state_save(e->state_dir, gen + 1, next, &res->diags);
+		rv = state_save(e->state_dir, t->gen + 1, t->next,
+		    &t->res->diags);
 	else
-		rv = state_append(e->state_dir, gen + 1, c, &eff, res,
-		    &compact, &res->diags);
-	if (rv == -1) {
-		res->status = ENGINE_FAILED;
-		/* the mark follows the kernel, which goes back */
-		if (c->op == CHANGE_FLUSH || e->flushed) {
-			diags_init(&rd);
-			if (state_set_flushed(e->state_dir, e->flushed,
-			    &rd) == -1)
-				log_warnx("%s: cannot restore the flush mark",
-				    e->state_dir);
-			diags_free(&rd);
-		}
-		goto done;
+		rv = state_append(e->state_dir, t->gen + 1, c, &t->eff,
+		    t->res, &t->compact, &t->res->diags);
+	if (rv == 0)
+		return 0;
+	t->res->status = ENGINE_FAILED;
+	/* the mark follows the kernel, which goes back */
+	if (c->op == CHANGE_FLUSH || e->flushed) {
+		diags_init(&rd);
+		if (state_set_flushed(e->state_dir, e->flushed, &rd) == -1)
+			log_warnx("%s: cannot restore the flush mark",
+			    e->state_dir);
+		diags_free(&rd);
 	}
+	return -1;
+}
+
+/* next becomes current: readers see it from now on. */
+static void
+txn_publish(struct txn *t)
+{
+	struct engine	*e = t->e;
+	struct change	*c = t->c;
+	struct ruleset	*next = t->next;
+	struct rsref	*oref;
+	struct diags	 rd;
+
 	/* last, once the transient memory of the change is free, so that the
 	 * rules kept lie together (and no one sees next yet); the kernel
 	 * layer keeps names, not these pointers */
 	if (c->op == CHANGE_REPLACE)
 		(void)ruleset_pack_rules(next);	/* an optimisation only */
-	nref->rs = next;
+	t->nref->rs = next;
 	/* the index follows before the old ruleset (and what the change
 	 * took out of it) may go */
 	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH ||
-	    (e->ridx != NULL && edit_index_update(e->ridx, &eff) == -1)) {
+	    (e->ridx != NULL && edit_index_update(e->ridx, &t->eff) == -1)) {
 		nameidx_free(e->ridx);
 		e->ridx = NULL;
 	}
-	kernel_changed = false;
-	e->kernel_unknown = e->flushed = c->op == CHANGE_FLUSH;
+	t->kernel_changed = false;
+	e->flushed = c->op == CHANGE_FLUSH;
+	e->kernel_unknown = e->flushed || engine_unfiltered(next);
 	pthread_mutex_lock(&e->cur_mtx);
 	oref = e->cur;
 	if (next->rules_borrowed) {
@@ -470,34 +600,35 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 			/* old goes now, and nobody reads it: its references
 			 * on the rules pass to next, and the one on a rule
 			 * the change took out goes with eff.removed */
-			old->nrules = 0;
+			t->old->nrules = 0;
 			next->rules_borrowed = false;
 		} else {
 			/* a reader holds old, which keeps its own */
-			ruleset_settle_rules(next, eff.added);
-			eff.removed = NULL;
+			ruleset_settle_rules(next, t->eff.added);
+			t->eff.removed = NULL;
 		}
 	}
-	next = NULL;
-	e->cur = nref;
+	t->next = NULL;
+	t->old = NULL;
+	e->cur = t->nref;
 	rsref_put_locked(oref);
 	pthread_mutex_unlock(&e->cur_mtx);
-	oref = nref;
-	nref = NULL;
-	res->generation = gen + 1;
-	res->applied = true;
-	if (keep != NULL) {
-		e->pending_gen = gen + 1;
-		e->pending_prev = keep;
-		keep = NULL;
-		pending_written = false;
+	oref = t->nref;
+	t->nref = NULL;
+	t->res->generation = t->gen + 1;
+	t->res->applied = true;
+	if (t->keep != NULL) {
+		e->pending_gen = t->gen + 1;
+		e->pending_prev = t->keep;
+		t->keep = NULL;
+		t->pending_written = false;
 		engine_timer_arm(e, c->confirm_secs);
-		res->pending = true;
+		t->res->pending = true;
 		log_notice("%s: generation %" PRIu64 " is reverted in %u s "
-		    "unless confirmed", c->who ? c->who : "?", gen + 1,
+		    "unless confirmed", c->who ? c->who : "?", t->gen + 1,
 		    c->confirm_secs);
 	}
-	if (undone != 0) {
+	if (t->undone != 0) {
 		/* the state says gen + 1 now: the file may go */
 		diags_init(&rd);
 		if (state_pending_clear(e->state_dir, &rd) == -1)
@@ -505,61 +636,148 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 			    "start ignores it", e->state_dir);
 		diags_free(&rd);
 		engine_pending_drop(e);
-		res->reverted = undone;
+		t->res->reverted = t->undone;
 		log_notice("%s: generation %" PRIu64 " reverted: the ruleset "
 		    "before it is back as generation %" PRIu64,
-		    c->who ? c->who : "?", undone, gen + 1);
+		    c->who ? c->who : "?", t->undone, t->gen + 1);
 	}
-	if (compact) {
+	if (t->compact) {
 		/* the change is on disk already: a failure here costs a longer
 		 * journal, not the change */
 		diags_init(&rd);
-		if (state_save(e->state_dir, gen + 1, oref->rs, &rd) == -1)
+		if (state_save(e->state_dir, t->gen + 1, oref->rs, &rd) == -1) {
 			log_warnx("%s: cannot write a snapshot; the journal "
 			    "keeps growing", e->state_dir);
-		diags_free(&rd);
-	}
-done:
-	if (kernel_changed) {
-		/* the disk refused: put the kernel back as the model is */
-		diags_init(&rd);
-		plan_init(&back);
-		if (e->flushed) {
-			/* the table was not there before this change */
-			if (nft_flush(e->nft, &rd) == -1) {
-				log_warnx("cannot remove table inet %s again "
-				    "after a failed save", e->table);
-				e->kernel_unknown = true;
-			}
-		} else if (c->op == CHANGE_FLUSH ||
-		    plan_diff(next, old, &back) == -1 ||
-		    nft_apply(e->nft, next, old, &back, &rd) == -1) {
-			if (nft_apply(e->nft, NULL, old, NULL, &rd) == -1) {
-				log_warnx("cannot restore table inet %s after "
-				    "a failed save", e->table);
-				e->kernel_unknown = true;
-			}
+			t->compact = false;
 		}
-		plan_free(&back);
 		diags_free(&rd);
 	}
+	engine_history(e, c, t->res, t->logop, t->compact ||
+	    c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH);
+}
+
+/* The disk refused after the kernel took the change: the kernel goes
+ * back to what the model (the old ruleset) says. */
+static void
+txn_undo_kernel(struct txn *t)
+{
+	struct engine	*e = t->e;
+	struct diags	 rd;
+	struct plan	 back;
+
+	diags_init(&rd);
+	plan_init(&back);
+	if (e->flushed || (e->kernel_unknown && engine_unfiltered(t->old))) {
+		/* the table was not there before this change */
+		if (nft_flush(e->nft, &rd) == -1) {
+			log_warnx("cannot remove table inet %s again after a "
+			    "failed save", e->table);
+			e->kernel_unknown = true;
+		}
+	} else if (t->c->op == CHANGE_FLUSH || engine_unfiltered(t->next) ||
+	    e->kernel_unknown || plan_diff(t->next, t->old, &back) == -1 ||
+	    nft_apply(e->nft, t->next, t->old, &back, &rd) == -1) {
+		if (nft_apply(e->nft, NULL, t->old, NULL, &rd) == -1) {
+			log_warnx("cannot restore table inet %s after a failed "
+			    "save", e->table);
+			e->kernel_unknown = true;
+		}
+	}
+	plan_free(&back);
+	diags_free(&rd);
+}
+
+/* One line for the change; a replace (a reload, a revert) also names
+ * every object it adds, removes or changes, so that nothing a reload
+ * throws away goes unsaid. */
+static void
+txn_log(const struct txn *t)
+{
+	const struct change	*c = t->c;
+	const struct change_result *res = t->res;
+	const struct plan_item	*it;
+	const char		*who = c->who ? c->who : "?";
+	const char		*what = c->what ? c->what :
+				    edit_op_name(t->logop);
+	char			 summary[512];
+	size_t			 i;
+
 	edit_plan_summary(&res->plan, summary, sizeof(summary));
-	if (res->status == ENGINE_OK || res->status == ENGINE_CREATED) {
-		if (c->dry_run)
-			log_debug("%s: %s %s (dry run): %s", c->who ? c->who :
-			    "?", edit_op_name(logop), c->name ? c->name : "",
-			    summary);
-		else if (res->generation != gen)
-			log_info("%s: %s: %s (generation %" PRIu64 ")",
-			    c->who ? c->who : "?", edit_op_name(logop),
-			    summary, res->generation);
-	} else
-		log_notice("%s: %s refused (%s)%s%s", c->who ? c->who : "?",
-		    edit_op_name(logop), engine_status_name(res->status),
+	if (res->status != ENGINE_OK && res->status != ENGINE_CREATED) {
+		log_notice("%s: %s refused (%s)%s%s", who, what,
+		    engine_status_name(res->status),
 		    res->diags.n && res->diags.v[0].msg ? ": " : "",
 		    res->diags.n && res->diags.v[0].msg ?
 		    res->diags.v[0].msg : "");
-	if (pending_written) {
+		return;
+	}
+	if (c->dry_run) {
+		log_debug("%s: %s %s (dry run): %s", who, what,
+		    c->name ? c->name : "", summary);
+		return;
+	}
+	if (res->generation == t->gen)
+		return;
+	log_info("%s: %s: %s (generation %" PRIu64 ")", who, what, summary,
+	    res->generation);
+	if (t->logop != CHANGE_REPLACE && t->logop != CHANGE_REVERT)
+		return;
+	for (i = 0; i < res->plan.n && i < ENGINE_LOG_ITEMS; i++) {
+		it = &res->plan.v[i];
+		if (it->kind == PLAN_ELEMENT)
+			continue;
+		log_info("%s: %s %s %s", what, it->op == PLAN_ADD ? "adds" :
+		    it->op == PLAN_REMOVE ? "removes" : "changes",
+		    plan_kind_name(it->kind), it->name);
+	}
+	if (res->plan.n > ENGINE_LOG_ITEMS)
+		log_info("%s: and %zu more", what,
+		    res->plan.n - ENGINE_LOG_ITEMS);
+}
+
+static void
+txn_free(struct txn *t)
+{
+	ruleset_free(t->keep);
+	free(t->nref);		/* never published: rs is still next */
+	if (t->next != NULL && t->next->rules_borrowed) {
+		/* old keeps its rules; next owns only the one it added */
+		rule_free(t->eff.added);
+		t->eff.removed = NULL;
+	}
+	ruleset_free(t->next);
+	rule_free(t->eff.removed);
+}
+
+void
+engine_change(struct engine *e, struct change *c, struct change_result *res)
+{
+	struct txn	 t;
+	struct diags	 rd;
+
+	memset(res, 0, sizeof(*res));
+	plan_init(&res->plan);
+	diags_init(&res->diags);
+	res->status = ENGINE_OK;
+	memset(&t, 0, sizeof(t));
+	t.e = e;
+	t.c = c;
+	t.res = res;
+	t.now = edit_now_ms();
+	t.logop = c->op;
+
+	pthread_mutex_lock(&e->change_mtx);
+	/* only a change swaps cur, and we hold change_mtx */
+	t.old = e->cur->rs;
+	t.gen = res->generation = e->cur->gen;
+	if (txn_admit(&t) == 0 && txn_build(&t) == 0 && txn_check(&t) == 0 &&
+	    !c->dry_run && !txn_noop(&t) && txn_prepare(&t) == 0 &&
+	    txn_kernel(&t) == 0 && txn_persist(&t) == 0)
+		txn_publish(&t);
+	if (t.kernel_changed)
+		txn_undo_kernel(&t);
+	txn_log(&t);
+	if (t.pending_written) {
 		/* the change did not happen: nothing to revert */
 		diags_init(&rd);
 		if (state_pending_clear(e->state_dir, &rd) == -1) {
@@ -570,15 +788,7 @@ done:
 		diags_free(&rd);
 	}
 	pthread_mutex_unlock(&e->change_mtx);
-	ruleset_free(keep);
-	free(nref);		/* never published: rs is still next */
-	if (next != NULL && next->rules_borrowed) {
-		/* old keeps its rules; next owns only the one it added */
-		rule_free(eff.added);
-		eff.removed = NULL;
-	}
-	ruleset_free(next);
-	rule_free(eff.removed);
+	txn_free(&t);
 	edit_change_free(c);
 	/* a whole ruleset's worth of parsing, planning and encoding was
 	 * freed: the caller gives the pages back (engine_trim) once its
@@ -603,12 +813,14 @@ engine_result_free(struct change_result *res)
 
 int
 engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
-    struct diags *d)
+    const char *what, struct diags *d)
 {
 	struct rsref	*r;
 	uint64_t	 now = edit_now_ms();
 	size_t		 i;
-	bool		 flushed;
+	bool		 flushed, unfiltered;
+	struct change	 c;
+	struct change_result res;
 
 	for (i = 0; i < rs->nsets; i++) {
 		set_sort(rs->sets[i]);
@@ -624,18 +836,25 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	}
 	/*
 	 * The saved state is the empty ruleset of a flush: the table was
-	 * removed on purpose and a restart does not put it back (an empty
-	 * ruleset is a table that drops every new connection to the host);
-	 * the next change programs the whole table.
+	 * removed on purpose and a restart does not put it back; the next
+	 * change programs the whole table. A ruleset without zones has no
+	 * table at all: it filters nothing, and says so.
 	 */
 	flushed = !save && rs->nzones == 0 && rs->npolicies == 0 &&
 	    rs->nrules == 0 && rs->nnats == 0 && rs->nsets == 0 &&
 	    state_flushed(e->state_dir);
+	unfiltered = engine_unfiltered(rs);
 	pthread_mutex_lock(&e->change_mtx);
 	if (flushed)
 		log_info("table inet %s was flushed: it stays removed until "
 		    "the next change", e->table);
-	else if (nft_apply(e->nft, NULL, rs, NULL, d) == -1)
+	else if (unfiltered) {
+		if (nft_flush(e->nft, d) == -1)
+			goto fail_locked;
+		log_warnx("the ruleset declares no zone: fwctld programs no "
+		    "table and NOTHING IS FILTERED; write zones and rules into "
+		    "the rules directory, then `fwctl reload`");
+	} else if (nft_apply(e->nft, NULL, rs, NULL, d) == -1)
 		goto fail_locked;
 	/* the journal of this run starts from a snapshot of its own */
 	if (save && state_set_flushed(e->state_dir, false, d) == -1)
@@ -649,7 +868,18 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	pthread_mutex_unlock(&e->cur_mtx);
 	nameidx_free(e->ridx);
 	e->ridx = edit_index_build(rs);
-	e->kernel_unknown = e->flushed = flushed;
+	e->flushed = flushed;
+	e->kernel_unknown = flushed || unfiltered;
+	if (save) {
+		/* a new generation: in the history like any change */
+		memset(&c, 0, sizeof(c));
+		memset(&res, 0, sizeof(res));
+		c.who = "fwctld";
+		c.what = what ? what : "start";
+		res.generation = gen;
+		plan_init(&res.plan);
+		engine_history(e, &c, &res, CHANGE_REPLACE, true);
+	}
 	pthread_mutex_unlock(&e->change_mtx);
 	/* reading, checking and sending a whole ruleset is behind us */
 	malloc_trim(0);
@@ -742,8 +972,10 @@ engine_info(struct engine *e, struct engine_status_info *info)
 	info->drift = nft_drifted(e->nft);
 	info->pending = e->pending_gen;
 	info->pending_secs = engine_pending_secs(e);
+	info->history_oldest = e->hist_oldest;
 	pthread_mutex_unlock(&e->change_mtx);
 	info->generation = engine_generation(e);
+	info->live_changes = engine_live_changes(e, info->generation);
 }
 
 int
@@ -804,4 +1036,222 @@ engine_counters(struct engine *e, struct nft_counters *c, struct diags *d)
 	rv = nft_counters(e->nft, c, d);
 	pthread_mutex_unlock(&e->change_mtx);
 	return rv;
+}
+
+/* The live ruleset without its run-time elements (data, not declared):
+ * a share of the current one, or NULL on ENOMEM. */
+static struct ruleset *
+engine_declared(struct engine *e, uint64_t *gen)
+{
+	struct snapshot	 s;
+	struct ruleset	*rs;
+
+	engine_snapshot(e, &s);
+	*gen = s.generation;
+	if ((rs = ruleset_share(s.rs)) != NULL)
+		edit_strip_runtime(rs);
+	engine_release(e, &s);
+	return rs;
+}
+
+static int
+engine_rules_load(struct engine *e, struct ruleset **rs, struct diags *d)
+{
+	if (e->rules_dir == NULL) {
+		diags_add(d, NULL, "%s", "fwctld runs without a rules "
+		    "directory");
+		return -1;
+	}
+	return rulesdir_load(e->rules_dir, rs, d);
+}
+
+void
+engine_reload(struct engine *e, struct change *c, struct change_result *res)
+{
+	struct diags	 d;
+
+	diags_init(&d);
+	if (engine_rules_load(e, &c->ruleset, &d) == -1) {
+		memset(res, 0, sizeof(*res));
+		plan_init(&res->plan);
+		res->diags = d;
+		res->status = ENGINE_INVALID;
+		res->generation = engine_generation(e);
+		edit_change_free(c);
+		return;
+	}
+	diags_free(&d);
+	c->op = CHANGE_REPLACE;
+	if (c->what == NULL)
+		c->what = "reload";
+	engine_change(e, c, res);
+}
+
+int
+engine_diff(struct engine *e, struct plan *p, uint64_t *gen, struct diags *d)
+{
+	struct ruleset	*files, *live;
+	int		 rv = -1;
+
+	plan_init(p);
+	if (engine_rules_load(e, &files, d) == -1)
+		return -1;
+	if ((live = engine_declared(e, gen)) == NULL)
+		diags_add(d, NULL, "%s", "out of memory");
+	else if (plan_diff(files, live, p) == -1)
+		diags_add(d, NULL, "%s", "out of memory");
+	else
+		rv = 0;
+	ruleset_free(files);
+	ruleset_free(live);
+	return rv;
+}
+
+/* Objects of the live ruleset that the rules directory does not say:
+ * -1 when it cannot tell (no directory, or it does not load). Cached
+ * while neither side changes. */
+static ssize_t
+engine_live_changes(struct engine *e, uint64_t gen)
+{
+	struct plan	 p;
+	struct diags	 d;
+	char		 key[96], fp[64];
+	uint64_t	 g;
+	ssize_t		 n = -1;
+	bool		 cached;
+
+	if (e->rules_dir == NULL ||
+	    rulesdir_fingerprint(e->rules_dir, fp, sizeof(fp)) == -1)
+		return -1;
+	snprintf(key, sizeof(key), "%" PRIu64 "/%s", gen, fp);
+	pthread_mutex_lock(&e->change_mtx);
+	cached = e->diff_state != 0 && strcmp(key, e->diff_key) == 0;
+	if (cached)
+		n = e->diff_state == 1 ? (ssize_t)e->diff_count : -1;
+	pthread_mutex_unlock(&e->change_mtx);
+	if (cached)
+		return n;
+	diags_init(&d);
+	if (engine_diff(e, &p, &g, &d) == 0 && g == gen)
+		n = (ssize_t)p.n;
+	plan_free(&p);
+	diags_free(&d);
+	pthread_mutex_lock(&e->change_mtx);
+	snprintf(e->diff_key, sizeof(e->diff_key), "%s", key);
+	e->diff_state = n >= 0 ? 1 : -1;
+	e->diff_count = n >= 0 ? (size_t)n : 0;
+	pthread_mutex_unlock(&e->change_mtx);
+	return n;
+}
+
+int
+engine_save(struct engine *e, bool with_elements, uint64_t *gen,
+    char **backup, struct diags *d)
+{
+	struct snapshot	 s;
+	struct ruleset	*live, *files = NULL;
+	struct diags	 ld;
+	int		 rv = -1;
+
+	*backup = NULL;
+	if (e->rules_dir == NULL) {
+		diags_add(d, NULL, "%s", "fwctld runs without a rules "
+		    "directory");
+		return -1;
+	}
+	engine_snapshot(e, &s);
+	*gen = s.generation;
+	/* one save at a time, and none during a change */
+	pthread_mutex_lock(&e->change_mtx);
+	if ((live = ruleset_share(s.rs)) == NULL) {
+		diags_add(d, NULL, "%s", "out of memory");
+		goto out;
+	}
+	if (!with_elements)
+		edit_strip_runtime(live);
+	diags_init(&ld);
+	/* nothing differs: the files stay as the administrator wrote them */
+	if (rulesdir_load(e->rules_dir, &files, &ld) == 0 &&
+	    ruleset_equal(files, live)) {
+		rv = 1;
+		diags_free(&ld);
+		goto out;
+	}
+	diags_free(&ld);
+	if (rulesdir_save(e->rules_dir, live, s.generation, backup, d) == 0) {
+		rv = 0;
+		log_info("saved generation %" PRIu64 " into %s/%s%s%s",
+		    s.generation, e->rules_dir, RULESDIR_SAVED, *backup ?
+		    "; the files it replaced are in " : "", *backup ? *backup :
+		    "");
+	}
+out:
+	ruleset_free(files);
+	ruleset_free(live);
+	engine_release(e, &s);
+	e->diff_state = 0;
+	pthread_mutex_unlock(&e->change_mtx);
+	return rv;
+}
+
+int
+engine_ruleset_at(struct engine *e, uint64_t gen, struct ruleset **rs,
+    struct diags *d)
+{
+	struct snapshot	 s;
+	int		 rv;
+
+	engine_snapshot(e, &s);
+	if (gen == s.generation) {
+		*rs = ruleset_dup(s.rs);
+		engine_release(e, &s);
+		if (*rs == NULL)
+			diags_add(d, NULL, "%s", "out of memory");
+		return *rs != NULL ? 1 : -1;
+	}
+	engine_release(e, &s);
+	pthread_mutex_lock(&e->change_mtx);
+	rv = state_ruleset_at(e->state_dir, gen, rs, d);
+	pthread_mutex_unlock(&e->change_mtx);
+	return rv;
+}
+
+ssize_t
+engine_end_connections(struct engine *e, const struct set_elem *v, size_t n,
+    struct diags *d)
+{
+	struct addr	*a;
+	ssize_t		 k;
+	size_t		 i;
+
+	if ((a = reallocarray(NULL, n + 1, sizeof(*a))) == NULL) {
+		diags_add(d, NULL, "%s", "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		a[i] = v[i].key.addr;
+	k = conntrack_kill_src(a, n, d);
+	free(a);
+	if (k > 0)
+		log_info("ended %zd tracked connection%s from the %zu "
+		    "address%s just added", k, k == 1 ? "" : "s", n, n == 1 ?
+		    "" : "es");
+	return k;
+}
+
+uint64_t
+engine_history_oldest(struct engine *e)
+{
+	uint64_t	 g;
+
+	pthread_mutex_lock(&e->change_mtx);
+	g = e->hist_oldest;
+	pthread_mutex_unlock(&e->change_mtx);
+	return g;
+}
+
+const char *
+engine_state_dir(const struct engine *e)
+{
+	return e->state_dir;
 }

@@ -42,7 +42,23 @@ struct config {
 	bool		 foreground;
 	int		 log_level;
 	bool		 flush_on_exit;
+	struct history_limits hist;
 };
+
+static int
+parse_count(const char *s, unsigned *out)
+{
+	char		*end;
+	unsigned long	 v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    v > 1000000)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
 
 static __attribute__((noreturn)) void
 usage(int status)
@@ -51,6 +67,7 @@ usage(int status)
 	    "usage: fwctld [--socket PATH] [--state-dir DIR] [--rules-dir DIR]\n"
 	    "              [--table NAME] [--group NAME] [--foreground]\n"
 	    "              [--log-level LEVEL] [--flush-on-exit]\n"
+	    "              [--history-keep N] [--history-days D]\n"
 	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
 	    "--tokens FILE]\n"
 	    "       fwctld -n[v] [--rules-dir DIR]\n");
@@ -104,6 +121,7 @@ startup(struct engine *e, const struct config *cf)
 	uint64_t	 sgen = 0, pgen = 0, gen;
 	int		 have_state, pending;
 	bool		 save, reverted = false;
+	char		 what[160];
 
 	diags_init(&d);
 	have_state = state_load(cf->state_dir, &sgen, &srs, &d);
@@ -150,7 +168,18 @@ startup(struct engine *e, const struct config *cf)
 		save = reverted;
 		log_info("loaded state generation %" PRIu64 " from %s", gen,
 		    cf->state_dir);
-	} else if ((rrs = load_rules_dir(cf->rules_dir)) != NULL) {
+	} else if ((rrs = load_rules_dir(cf->rules_dir)) != NULL &&
+	    have_state && rrs->nzones == 0 && srs->nzones > 0) {
+		/* as a reload would be refused: an empty directory is more
+		 * likely an accident than a wish to stop filtering */
+		log_warnx("%s declares no zone: the last good ruleset, "
+		    "generation %" PRIu64 ", stays; to stop filtering, use "
+		    "`fwctl reload --allow-unfiltered`", cf->rules_dir, gen);
+		ruleset_free(rrs);
+		rs = srs;
+		srs = NULL;
+		save = reverted;
+	} else if (rrs != NULL) {
 		if (have_state && ruleset_equal(srs, rrs)) {
 			/* same ruleset: same generation */
 			ruleset_free(rrs);
@@ -175,8 +204,11 @@ startup(struct engine *e, const struct config *cf)
 		fatalx("%s does not load and there is no saved state: "
 		    "not starting", cf->rules_dir);
 
+	snprintf(what, sizeof(what), "%s %s", reverted ? "start: reverted "
+	    "an unconfirmed change;" : "start:", rs == rrs ?
+	    "loaded the rules directory" : "loaded the saved state");
 	diags_init(&d);
-	if (engine_start(e, rs, gen, save, &d) == -1) {
+	if (engine_start(e, rs, gen, save, what, &d) == -1) {
 		log_diags(&d);
 		diags_free(&d);
 		if (srs == NULL)
@@ -185,7 +217,8 @@ startup(struct engine *e, const struct config *cf)
 		log_warnx("%s cannot be applied: keeping the last good "
 		    "ruleset, generation %" PRIu64, cf->rules_dir, sgen);
 		diags_init(&d);
-		if (engine_start(e, srs, sgen, reverted, &d) == -1) {
+		if (engine_start(e, srs, sgen, reverted, "start: the rules "
+		    "directory was refused; kept the saved state", &d) == -1) {
 			log_diags(&d);
 			fatalx("cannot apply the ruleset to table inet %s",
 			    cf->table);
@@ -211,13 +244,8 @@ reload(struct engine *e, const struct config *cf)
 
 	log_info("reloading %s", cf->rules_dir);
 	memset(&c, 0, sizeof(c));
-	c.op = CHANGE_REPLACE;
 	c.who = "SIGHUP";
-	if ((c.ruleset = load_rules_dir(cf->rules_dir)) == NULL) {
-		log_warnx("reload refused: the running ruleset stays");
-		return;
-	}
-	engine_change(e, &c, &res);
+	engine_reload(e, &c, &res);
 	if (res.status != ENGINE_OK && res.status != ENGINE_CREATED) {
 		log_diags(&res.diags);
 		log_warnx("reload refused (%s): the running ruleset stays",
@@ -233,7 +261,7 @@ main(int argc, char *argv[])
 	enum {
 		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
 		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
-		OPT_TOKENS, OPT_FLUSH, OPT_VERSION,
+		OPT_TOKENS, OPT_FLUSH, OPT_VERSION, OPT_HKEEP, OPT_HDAYS,
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -248,6 +276,8 @@ main(int argc, char *argv[])
 		{ "tls-key", required_argument, NULL, OPT_TLSKEY },
 		{ "tokens", required_argument, NULL, OPT_TOKENS },
 		{ "flush-on-exit", no_argument, NULL, OPT_FLUSH },
+		{ "history-keep", required_argument, NULL, OPT_HKEEP },
+		{ "history-days", required_argument, NULL, OPT_HDAYS },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -259,6 +289,7 @@ main(int argc, char *argv[])
 		.table = DEF_TABLE,
 		.group = DEF_GROUP,
 		.log_level = LOG_INFO,
+		.hist = { HISTORY_KEEP, HISTORY_DAYS },
 	};
 	struct api_config	 ac;
 	struct signalfd_siginfo	 si;
@@ -333,6 +364,17 @@ main(int argc, char *argv[])
 		case OPT_FLUSH:
 			cf.flush_on_exit = true;
 			break;
+		case OPT_HKEEP:
+		case OPT_HDAYS:
+			if (parse_count(optarg, ch == OPT_HKEEP ?
+			    &cf.hist.keep : &cf.hist.days) == -1) {
+				fprintf(stderr, "fwctld: --%s: expected a "
+				    "number, 0 for no bound, got %s\n", ch ==
+				    OPT_HKEEP ? "history-keep" : "history-days",
+				    optarg);
+				return 2;
+			}
+			break;
 		case OPT_VERSION:
 			printf("fwctld %s\n", FWCTL_VERSION);
 			return 0;
@@ -391,6 +433,9 @@ main(int argc, char *argv[])
 		log_diags(&d);
 		fatalx("cannot open the netlink socket");
 	}
+	if (engine_set_rules_dir(e, cf.rules_dir) == -1)
+		fatalx("out of memory");
+	engine_set_history(e, &cf.hist);
 	startup(e, &cf);
 
 	if (!cf.foreground) {

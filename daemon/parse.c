@@ -545,7 +545,7 @@ parse_zoneref(struct parser *p, char **out)
 	struct token *t = peek(p);
 
 	if (t->type != T_WORD)
-		return perr(p, t, "expected a zone name, any or self, got %s",
+		return perr(p, t, "expected a zone name, any, self or all, got %s",
 		    tok_desc(t, b, sizeof(b)));
 	return parse_name(p, "zone", out);
 }

@@ -384,8 +384,6 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
 {
 	char		 tmp[PATH_MAX], dst[PATH_MAX], hist[PATH_MAX];
 	char		 hpath[PATH_MAX], old[PATH_MAX];
-	uint64_t	*gens = NULL;
-	size_t		 ngens, i;
 	bool		 had_old;
 	int		 saved;
 
@@ -445,15 +443,46 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
 	if (state_journal_reset(dir) == -1)
 		log_warnx("%s: cannot empty the journal (%s); its records are "
 		    "skipped at load", dir, strerror(errno));
-	ngens = state_history(dir, &gens);
-	for (i = STATE_HISTORY; i < ngens; i++) {
-		if (snprintf(hpath, sizeof(hpath), "%s/%" PRIu64 ".json", hist,
-		    gens[i]) < (int)sizeof(hpath))
-			(void)unlink(hpath);
-	}
 	(void)state_fsync_dir(hist);
-	free(gens);
 	return 0;
+}
+
+uint64_t
+state_history_prune(const char *dir, uint64_t keep_from)
+{
+	char		 path[PATH_MAX];
+	DIR		*dp;
+	struct dirent	*de;
+	uint64_t	*gens = NULL, oldest = 0, g;
+	size_t		 ngens, i;
+	char		*end;
+
+	ngens = state_history(dir, &gens);
+	/* the newest snapshot at or before keep_from: what is older goes */
+	for (i = 0; i < ngens; i++)
+		if (gens[i] <= keep_from) {
+			oldest = gens[i];
+			break;
+		}
+	free(gens);
+	if (oldest == 0)
+		return ngens > 0 ? keep_from : 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_HISTDIR);
+	if ((dp = opendir(path)) == NULL)
+		return oldest;
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		errno = 0;
+		g = strtoull(de->d_name, &end, 10);
+		if (errno != 0 || !((strcmp(end, ".json") == 0 && g < oldest) ||
+		    (strcmp(end, ".journal") == 0 && g <= oldest)))
+			continue;
+		(void)unlinkat(dirfd(dp), de->d_name, 0);
+	}
+	closedir(dp);
+	(void)state_fsync_dir(path);
+	return oldest;
 }
 
 struct ruleset *
@@ -838,14 +867,56 @@ out:
 }
 
 /* Empties the journal once the snapshot holding its records is durable. */
+/* The generation of the journal's first record, or 0 (empty, unreadable):
+ * records begin {"generation": N, so the first bytes say it. */
+static uint64_t
+state_journal_first(const char *path)
+{
+	char		 buf[64], *p, *end;
+	ssize_t		 n;
+	uint64_t	 g;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (strncmp(buf, "{\"generation\":", 14) != 0)
+		return 0;
+	for (p = buf + 14; *p == ' '; p++)
+		;
+	errno = 0;
+	g = strtoull(p, &end, 10);
+	if (errno != 0 || end == p || (*end != ',' && *end != '}'))
+		return 0;
+	return g;
+}
+
+/*
+ * A new snapshot holds the journal's records: the journal goes into
+ * history/ as <first generation>.journal, so that the generations between
+ * two snapshots can still be shown and reverted to, and a new one begins.
+ * Where it cannot be moved it is emptied.
+ */
 static int
 state_journal_reset(const char *dir)
 {
-	char	 path[PATH_MAX];
+	char	 path[PATH_MAX], arch[PATH_MAX];
+	uint64_t first;
 	int	 fd, rv;
 	bool	 created = false;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_JOURNAL);
+	if ((first = state_journal_first(path)) != 0 &&
+	    snprintf(arch, sizeof(arch), "%s/%s/%" PRIu64 ".journal", dir,
+	    STATE_HISTDIR, first) < (int)sizeof(arch) &&
+	    rename(path, arch) == 0) {
+		snprintf(arch, sizeof(arch), "%s/%s", dir, STATE_HISTDIR);
+		(void)state_fsync_dir(arch);
+	}
 	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1 &&
 	    errno == ENOENT) {
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -1014,10 +1085,9 @@ out:
  * replay ends the replay, reported in d; the records before it stand.
  */
 static void
-state_journal_load(const char *dir, uint64_t *gen, uint64_t *maxgen,
-    struct ruleset **rsp, struct diags *d)
+state_journal_load(const char *path, uint64_t limit, uint64_t *gen,
+    uint64_t *maxgen, struct ruleset **rsp, struct diags *d)
 {
-	char		 path[PATH_MAX];
 	struct ruleset	*rs = NULL;
 	struct nameidx	*ridx = NULL;
 	struct diags	 sub;
@@ -1030,7 +1100,6 @@ state_journal_load(const char *dir, uint64_t *gen, uint64_t *maxgen,
 	int		 rv;
 
 	diags_init(&sub);
-	snprintf(path, sizeof(path), "%s/%s", dir, STATE_JOURNAL);
 	if (state_slurp(path, &buf, &len, d) == -1 || len == 0)
 		goto out;
 	end = buf + len;
@@ -1059,7 +1128,7 @@ state_journal_load(const char *dir, uint64_t *gen, uint64_t *maxgen,
 			*maxgen = g;
 		/* folded into the snapshot already (a crash came between the
 		 * snapshot and emptying the journal) */
-		if (broken || g <= at) {
+		if (broken || g <= at || g > limit) {
 			json_decref(rec);
 			continue;
 		}
@@ -1140,8 +1209,55 @@ state_load(const char *dir, uint64_t *gen, struct ruleset **rsp,
 	return 0;
 found:
 	free(gens);
-	state_journal_load(dir, &g, &maxgen, &rs, d);
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_JOURNAL);
+	state_journal_load(path, UINT64_MAX, &g, &maxgen, &rs, d);
 	*gen = g > maxgen ? g : maxgen;
+	*rsp = rs;
+	return 1;
+}
+
+int
+state_ruleset_at(const char *dir, uint64_t want, struct ruleset **rsp,
+    struct diags *d)
+{
+	char		 path[PATH_MAX];
+	struct ruleset	*rs = NULL;
+	uint64_t	*gens = NULL, g = 0, maxgen = 0, s = 0;
+	size_t		 ngens, i, before = d->n;
+	bool		 exists;
+
+	*rsp = NULL;
+	ngens = state_history(dir, &gens);
+	for (i = 0; i < ngens; i++)
+		if (gens[i] <= want) {
+			s = gens[i];
+			break;
+		}
+	free(gens);
+	if (s == 0) {
+		diags_add(d, NULL, "generation %" PRIu64 " is not in the "
+		    "history", want);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s/%" PRIu64 ".json", dir,
+	    STATE_HISTDIR, s);
+	if ((rs = state_read(path, &g, d, &exists)) == NULL)
+		return -1;
+	/* the records after that snapshot: archived, then current */
+	snprintf(path, sizeof(path), "%s/%s/%" PRIu64 ".journal", dir,
+	    STATE_HISTDIR, g + 1);
+	if (g < want && access(path, F_OK) == 0)
+		state_journal_load(path, want, &g, &maxgen, &rs, d);
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_JOURNAL);
+	if (g < want && d->n == before)
+		state_journal_load(path, want, &g, &maxgen, &rs, d);
+	if (g != want) {
+		diags_add(d, NULL, "generation %" PRIu64 " cannot be rebuilt "
+		    "from the history (its records end at %" PRIu64 ")", want,
+		    g);
+		ruleset_free(rs);
+		return -1;
+	}
 	*rsp = rs;
 	return 1;
 }

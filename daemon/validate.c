@@ -134,7 +134,8 @@ family_name(int family)
 static bool
 is_reserved_zone(const char *s)
 {
-	return strcmp(s, ZONE_ANY) == 0 || strcmp(s, ZONE_SELF) == 0;
+	return strcmp(s, ZONE_ANY) == 0 || strcmp(s, ZONE_SELF) == 0 ||
+	    strcmp(s, ZONE_ALL) == 0;
 }
 
 static const struct zone *
@@ -262,8 +263,8 @@ check_zone(struct vctx *v, const struct zone *z)
 
 	check_name(v, "zone", z->name, &z->loc);
 	if (z->name && is_reserved_zone(z->name))
-		verr(v, &z->loc, "zone \"%s\": the name is reserved (any and "
-		    "self stand for every zone and for this host)", name);
+		verr(v, &z->loc, "zone \"%s\": the name is reserved (any, self "
+		    "and all stand for every zone, this host, and both)", name);
 	if (z->nifaces == 0 && z->nnetworks == 0)
 		verr(v, &z->loc, "zone \"%s\" has no interface and no network; "
 		    "expected at least one", name);
@@ -311,7 +312,7 @@ check_zoneref(struct vctx *v, const char *what, const char *pos,
 		verr(v, l, "%s: no %s zone", what, pos);
 	else if (!is_reserved_zone(zone) && find_zone(v->rs, zone) == NULL)
 		verr(v, l, "%s: unknown zone \"%s\" in %s; expected a defined "
-		    "zone, any or self", what, zone, pos);
+		    "zone, any, self or all", what, zone, pos);
 }
 
 static void
@@ -330,6 +331,12 @@ check_policies(struct vctx *v)
 		check_zoneref(v, what, "from", p->from,
 		    policy_at(p, PC_FROM, &b));
 		check_zoneref(v, what, "to", p->to, policy_at(p, PC_TO, &b));
+		if ((p->from && strcmp(p->from, ZONE_ALL) == 0) ||
+		    (p->to && strcmp(p->to, ZONE_ALL) == 0))
+			verr(v, policy_at(p, p->from && strcmp(p->from,
+			    ZONE_ALL) == 0 ? PC_FROM : PC_TO, &b), "%s: all is "
+			    "for rules; a policy is between a zone, any or "
+			    "self and another", what);
 		if (p->from && p->to && strcmp(p->from, ZONE_SELF) == 0 &&
 		    strcmp(p->to, ZONE_SELF) == 0)
 			verr(v, policy_at(p, PC_TO, &b), "%s: self -> self is "

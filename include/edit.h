@@ -69,7 +69,14 @@ struct change {
 	/* CHANGE_REPLACE: revert unless confirmed within that many seconds
 	 * (0: no confirmation) */
 	unsigned	 confirm_secs;
-	const char	*who;		/* for the log: "uid 0 pid 12", "SIGHUP" */
+	const char	*who;		/* for the log and the history: "uid 0
+					 * pid 12", "token ci", "SIGHUP" */
+	/* A change that leaves no zone (nothing filtered, no table) is
+	 * refused unless the request says it means it. */
+	bool		 allow_unfiltered;
+	/* CHANGE_REPLACE: what it is, for the log and the history ("reload",
+	 * "revert to 12"); NULL: "replace ruleset". */
+	const char	*what;
 };
 
 struct change_result {
@@ -138,6 +145,9 @@ void		 edit_stamp_set(const struct ruleset *old, struct set *s,
 /* A whole-ruleset replace keeps old's run-time elements: see edit.c. */
 int		 edit_carry_elems(const struct ruleset *old,
 		    struct ruleset *next, uint64_t now_ms);
+/* Takes the run-time elements out of rs (a ruleset_share of one that may
+ * be read elsewhere), leaving what the ruleset declares; how many. */
+size_t		 edit_strip_runtime(struct ruleset *rs);
 /* Validates next after c (as much of it as c may have touched): 0, or -1
  * with res filled (400, or 409 for name clashes and missing references). */
 int		 edit_check(const struct ruleset *next, const struct change *c,

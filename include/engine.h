@@ -14,8 +14,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "edit.h"
+#include "history.h"
 #include "nft.h"
 
 struct engine;
@@ -34,6 +36,10 @@ struct engine_status_info {
 	bool		 drift;
 	uint64_t	 pending;	/* generation awaiting confirmation, 0 */
 	unsigned	 pending_secs;	/* until it is reverted */
+	/* objects of the live ruleset the rules directory does not say
+	 * (engine_diff); -1: cannot tell */
+	ssize_t		 live_changes;
+	uint64_t	 history_oldest; /* oldest generation to show, 0 */
 };
 
 /* Opens the kernel handle; the table is not touched yet. */
@@ -41,11 +47,19 @@ struct engine	*engine_new(const char *table, const char *state_dir,
 		    struct diags *);
 /*
  * Start-up: makes rs (taken) current with generation gen, applying it to
- * the kernel with no assumption about what is there. save: write the state
- * file (when rs did not come from it). 0, or -1 with diags (nothing kept).
+ * the kernel with no assumption about what is there (a ruleset without
+ * zones removes the table: nothing is filtered). save: write the state
+ * file (when rs did not come from it) and record gen in the history as
+ * what ("loaded /etc/fwctl/rules.d"). 0, or -1 with diags (nothing kept).
  */
 int		 engine_start(struct engine *, struct ruleset *rs, uint64_t gen,
-		    bool save, struct diags *);
+		    bool save, const char *what, struct diags *);
+/* The rules directory, the declared ruleset (engine_rules_*); NULL: none.
+ * 0, or -1 on ENOMEM. */
+int		 engine_set_rules_dir(struct engine *, const char *dir);
+/* How much history is kept (history.h); before the first change. */
+void		 engine_set_history(struct engine *,
+		    const struct history_limits *);
 /* Closes the kernel handle; the table stays unless flush. */
 void		 engine_free(struct engine *, bool flush);
 
@@ -74,5 +88,38 @@ int		 engine_counters(struct engine *, struct nft_counters *,
 		    struct diags *);
 const char	*engine_table(const struct engine *);
 const char	*engine_status_name(enum engine_status);
+
+/*
+ * The rules directory (engine_set_rules_dir) against the live ruleset.
+ *
+ * engine_reload: the directory replaces the live ruleset through the one
+ * path (c says who, dry_run, confirm_secs, allow_unfiltered; the engine
+ * fills c->ruleset); a directory that does not load is ENGINE_INVALID.
+ * engine_diff: what the live ruleset has that the directory does not say
+ * (plan from the files to the live ruleset, run-time elements left out),
+ * at generation *gen; -1 with diags when the directory does not load.
+ * engine_save: writes the live ruleset (with its run-time elements if
+ * asked) into the directory (rulesdir_save); 1 when they already agree
+ * and nothing was written, 0 when saved (*backup: where the files it
+ * replaced went, or NULL), -1 with diags.
+ */
+void		 engine_reload(struct engine *, struct change *c,
+		    struct change_result *res);
+int		 engine_diff(struct engine *, struct plan *, uint64_t *gen,
+		    struct diags *);
+int		 engine_save(struct engine *, bool with_elements, uint64_t *gen,
+		    char **backup, struct diags *);
+/* The ruleset as it was at generation gen (state_ruleset_at): 1 with *rs
+ * set (the caller's), 0 when the history does not reach it, -1. */
+int		 engine_ruleset_at(struct engine *, uint64_t gen,
+		    struct ruleset **rs, struct diags *);
+const char	*engine_state_dir(const struct engine *);
+/* Ends the tracked connections from the n addresses (elements of an
+ * address set) so that a block cuts what they have open: how many, or -1
+ * with diags (conntrack.h). */
+ssize_t		 engine_end_connections(struct engine *,
+		    const struct set_elem *v, size_t n, struct diags *);
+/* The oldest generation the history can still show (0: none yet). */
+uint64_t	 engine_history_oldest(struct engine *);
 
 #endif

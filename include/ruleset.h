@@ -31,6 +31,7 @@
 /* Reserved zone words in from/to positions. */
 #define ZONE_ANY	"any"
 #define ZONE_SELF	"self"
+#define ZONE_ALL	"all"	/* rules only: every zone and this host */
 
 enum verdict {
 	VERDICT_NONE = 0,	/* not given (invalid in a rule or policy) */
@@ -234,6 +235,10 @@ struct set_elem {
 	uint64_t	 expires_ms;	/* wall-clock expiry (ms since epoch) of
 					 * an element with a timeout, for state
 					 * files; 0 = not tracked */
+	bool		 runtime;	/* added at run time (the elements API,
+					 * `fwctl block`): data that a reload or
+					 * a replace keeps, not part of the
+					 * declared ruleset */
 };
 
 /*

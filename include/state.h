@@ -9,8 +9,11 @@
  * change costs one short write rather than the whole ruleset. When the
  * journal outgrows the snapshot a new snapshot replaces both. Loading
  * replays the journal onto the snapshot through edit_apply().
- * The last STATE_HISTORY snapshots are kept as DIR/history/<N>.json for
- * rollback and as a fallback when state.json is damaged.
+ * Every snapshot is also DIR/history/<N>.json, and the journal that
+ * followed it, once a newer snapshot holds it, DIR/history/<N+1>.journal:
+ * together they rebuild any generation kept (state_ruleset_at), for
+ * `fwctl show --generation` and `fwctl revert --to`, and the snapshots are
+ * the fall back when state.json is damaged. history.c bounds them.
  */
 #ifndef FWCTL_STATE_H
 #define FWCTL_STATE_H
@@ -22,7 +25,6 @@
 #include "edit.h"
 #include "ruleset.h"
 
-#define STATE_HISTORY	5
 
 /* A snapshot; empties the journal. 0, or -1 with a reason in diags
  * (nothing replaced). */
@@ -71,6 +73,20 @@ int	state_pending_save(const char *dir, uint64_t gen,
 int	state_pending_load(const char *dir, uint64_t *gen,
 	    struct ruleset **prev, struct diags *);
 int	state_pending_clear(const char *dir, struct diags *);
+/*
+ * The ruleset as it was at generation gen: the newest snapshot at or
+ * before it, with the journal records that follow up to gen. 1 with *rs
+ * set; 0 when the history does not reach back that far; -1 when it does
+ * but does not rebuild (reasons in d).
+ */
+int	state_ruleset_at(const char *dir, uint64_t gen, struct ruleset **rs,
+	    struct diags *);
+/*
+ * Forgets what only generations before keep_from need: the snapshots
+ * older than the newest one at or before keep_from, and their journals.
+ * Returns the oldest generation that can still be rebuilt (0: none).
+ */
+uint64_t state_history_prune(const char *dir, uint64_t keep_from);
 /* Decodes one state document (strict, then validated). */
 struct ruleset *state_decode(const char *text, size_t len, const char *file,
 	    uint64_t *gen, struct diags *);

@@ -161,7 +161,10 @@ START_TEST(test_history_bounded)
 	diags_init(&d);
 	for (g = 1; g <= 9; g++)
 		ck_assert_int_eq(state_save(tmpdir, g, rs, &d), 0);
-	ck_assert_uint_eq(count_history(), STATE_HISTORY);
+	ck_assert_uint_eq(count_history(), 9);
+	/* what only generations before 5 need goes; 5 is the oldest kept */
+	ck_assert_uint_eq(state_history_prune(tmpdir, 5), 5);
+	ck_assert_uint_eq(count_history(), 5);
 	/* the newest are kept, the oldest gone */
 	snprintf(path, sizeof(path), "%s/history/9.json", tmpdir);
 	ck_assert_int_eq(access(path, F_OK), 0);
@@ -469,6 +472,56 @@ jsize(void)
 	return st.st_size;
 }
 
+/* Any generation the history holds comes back as it was: snapshots, the
+ * journal a later snapshot archived, and the current journal. */
+START_TEST(test_history_rebuilds)
+{
+	struct ruleset	*rs = sample(), *at[6] = { NULL }, *back;
+	struct diags	 d;
+	uint64_t	 g;
+
+	diags_init(&d);
+	ck_assert_int_eq(state_save(tmpdir, 1, rs, &d), 0);
+	ck_assert_ptr_nonnull(at[1] = ruleset_dup(rs));
+	jchange(&rs, 2, CHANGE_RULE_ADD, "rule dns from lan to self udp dport "
+	    "53 accept", NULL, 1, NULL);
+	ck_assert_ptr_nonnull(at[2] = ruleset_dup(rs));
+	jchange(&rs, 3, CHANGE_ELEMS_ADD, NULL, "blocklist", 0, jadd);
+	ck_assert_ptr_nonnull(at[3] = ruleset_dup(rs));
+	jchange(&rs, 4, CHANGE_RULE_DELETE, NULL, "ssh", 0, NULL);
+	/* a compaction: the journal of 2..4 moves into the history */
+	ck_assert_int_eq(state_save(tmpdir, 4, rs, &d), 0);
+	ck_assert_ptr_nonnull(at[4] = ruleset_dup(rs));
+	jchange(&rs, 5, CHANGE_RULE_DELETE, NULL, "1", 0, NULL);
+	ck_assert_ptr_nonnull(at[5] = ruleset_dup(rs));
+	for (g = 1; g <= 5; g++) {
+		back = NULL;
+		ck_assert_int_eq(state_ruleset_at(tmpdir, g, &back, &d), 1);
+		if (d.n > 0)
+			diags_print(&d, stderr);
+		ck_assert_uint_eq(d.n, 0);
+		ck_assert_msg(ruleset_equal(back, at[g]), "generation %llu",
+		    (unsigned long long)g);
+		ruleset_free(back);
+	}
+	/* not there yet: the records end before it */
+	ck_assert_int_eq(state_ruleset_at(tmpdir, 6, &back, &d), -1);
+	ck_assert_uint_gt(d.n, 0);
+	diags_free(&d);
+	diags_init(&d);
+	/* forgotten: what only generations before 4 needed */
+	ck_assert_uint_eq(state_history_prune(tmpdir, 4), 4);
+	ck_assert_int_eq(state_ruleset_at(tmpdir, 3, &back, &d), 0);
+	ck_assert_int_eq(state_ruleset_at(tmpdir, 5, &back, &d), 1);
+	ck_assert(ruleset_equal(back, at[5]));
+	ruleset_free(back);
+	for (g = 1; g <= 5; g++)
+		ruleset_free(at[g]);
+	ruleset_free(rs);
+	diags_free(&d);
+}
+END_TEST
+
 START_TEST(test_journal_replay)
 {
 	struct ruleset	*rs = jhistory();
@@ -635,6 +688,7 @@ state_suite(void)
 	tcase_add_test(tc, test_save_fails_cleanly);
 	tcase_add_test(tc, test_expiry_kept);
 	tcase_add_test(tc, test_journal_replay);
+	tcase_add_test(tc, test_history_rebuilds);
 	tcase_add_test(tc, test_journal_torn_tail);
 	tcase_add_test(tc, test_journal_damaged);
 	tcase_add_test(tc, test_journal_snapshot_crash);
