@@ -116,7 +116,7 @@ static const struct cmd cmds[] = {
 	    "live changes not saved are undone (each is named in the plan\n"
 	    "and the log).  Run-time set elements stay.  A directory that\n"
 	    "declares no zone is refused unless --allow-unfiltered.\n" },
-	{ "history", cmd_history, "[-n N] [--before GEN]",
+	{ "history", cmd_history, "[-n|--count N] [--before GEN]",
 	    "who changed what, newest first", "" },
 	{ "show", cmd_show, "--generation GEN [--with-elements]",
 	    "print the ruleset as it was at generation GEN", "" },

@@ -181,7 +181,7 @@ cmd_reload(int argc, char **argv)
 int
 cmd_history(int argc, char **argv)
 {
-	struct cmdopt	 o[] = { { "-n", true, NULL },
+	struct cmdopt	 o[] = { { "--count", true, NULL },
 	    { "--before", true, NULL } };
 	struct reply	 r;
 	struct table	 t;
@@ -193,6 +193,10 @@ cmd_history(int argc, char **argv)
 	size_t		 i;
 	int		 n, ret;
 
+	/* -n N, as head(1) and git log say it */
+	for (n = 1; n < argc; n++)
+		if (strcmp(argv[n], "-n") == 0)
+			argv[n] = "--count";
 	if ((n = cmdopt_parse(argc, argv, o, 2)) < 0)
 		return n == -2 ? EXIT_OK : EXIT_USAGE;
 	if (n > 1)
@@ -201,8 +205,8 @@ cmd_history(int argc, char **argv)
 	if ((o[0].value && (!live_gen(o[0].value) ||
 	    atoi(o[0].value) > 1000)) || (o[1].value &&
 	    !live_gen(o[1].value)))
-		return usage_error(argv[0], "-n takes 1 to 1000 and --before "
-		    "a generation");
+		return usage_error(argv[0], "-n (--count) takes 1 to 1000 and "
+		    "--before a generation");
 	snprintf(path, sizeof(path), "/v1/history?limit=%s%s%s",
 	    o[0].value ? o[0].value : "20", o[1].value ? "&before=" : "",
 	    o[1].value ? o[1].value : "");

@@ -1220,6 +1220,14 @@ api_save(struct api_req *r)
 		    "fwctl diff shows what it would write");
 		return;
 	}
+	if (r->has_expected && r->expected !=
+	    engine_generation(r->api->engine)) {
+		r->has_etag = true;
+		r->etag = engine_generation(r->api->engine);
+		api_problem(r, 412, NULL, "the ruleset is at generation %"
+		    PRIu64 ", not %" PRIu64, r->etag, r->expected);
+		return;
+	}
 	diags_init(&d);
 	rv = engine_save(r->api->engine, with, &gen, &backup, &d);
 	r->has_etag = true;

@@ -9,6 +9,7 @@
 
 #include "checkmode.h"
 #include "diag.h"
+#include "lockout.h"
 #include "parse.h"
 #include "print.h"
 #include "ruleset.h"
@@ -30,6 +31,7 @@ check_main(const char *rules_dir, bool verbose, FILE *out, FILE *err)
 {
 	struct ruleset	*rs;
 	struct diags	 d;
+	size_t		 i;
 	int		 status = 0;
 
 	diags_init(&d);
@@ -42,6 +44,14 @@ check_main(const char *rules_dir, bool verbose, FILE *out, FILE *err)
 	else if (validate_ruleset(rs, &d) != 0)
 		status = 1;
 	diags_print(&d, err);
+	if (status == 0) {
+		/* warnings: the ruleset is valid, but may not be meant */
+		diags_free(&d);
+		diags_init(&d);
+		lockout_warnings(rs, &d);
+		for (i = 0; i < d.n; i++)
+			fprintf(err, "%s: %s\n", rules_dir, d.v[i].msg);
+	}
 	if (status == 0 && verbose && print_ruleset(out, rs) == -1) {
 		fprintf(err, "%s: cannot print the ruleset: %s\n", rules_dir,
 		    strerror(errno));
