@@ -879,7 +879,8 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 		res.generation = gen;
 		plan_init(&res.plan);
 		engine_history(e, &c, &res, CHANGE_REPLACE, true);
-	}
+	} else
+		e->hist_oldest = history_prune(e->state_dir, gen, &e->hist);
 	pthread_mutex_unlock(&e->change_mtx);
 	/* reading, checking and sending a whole ruleset is behind us */
 	malloc_trim(0);

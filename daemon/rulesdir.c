@@ -198,6 +198,7 @@ rulesdir_save(const char *dir, const struct ruleset *rs, uint64_t gen,
 {
 	char		 tmp[PATH_MAX], dst[PATH_MAX], bdir[PATH_MAX];
 	char		 stamp[32], **v;
+	struct stat	 st;
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	ssize_t		 n, i;
@@ -215,7 +216,19 @@ rulesdir_save(const char *dir, const struct ruleset *rs, uint64_t gen,
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(bdir, sizeof(bdir), "%s/%s", dir, RULESDIR_BACKUPS);
 	if ((mkdir(bdir, 0700) == -1 && errno != EEXIST) ||
-	    snprintf(bdir, sizeof(bdir), "%s/%s/%s-g%" PRIu64, dir,
+	    lstat(bdir, &st) == -1) {
+		diags_add(d, NULL, "%s: %s", bdir, strerror(errno));
+		rulesdir_names_free(v, n);
+		return -1;
+	}
+	/* a link or someone else's directory would take root's files */
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+		diags_add(d, NULL, "%s: not a directory of fwctld's own; "
+		    "remove it", bdir);
+		rulesdir_names_free(v, n);
+		return -1;
+	}
+	if (snprintf(bdir, sizeof(bdir), "%s/%s/%s-g%" PRIu64, dir,
 	    RULESDIR_BACKUPS, stamp, gen) >= (int)sizeof(bdir) ||
 	    (mkdir(bdir, 0700) == -1 && errno != EEXIST)) {
 		diags_add(d, NULL, "%s: %s", bdir, strerror(errno));
