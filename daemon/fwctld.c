@@ -120,22 +120,25 @@ startup(struct engine *e, const struct config *cf)
 	struct diags	 d;
 	uint64_t	 sgen = 0, pgen = 0, gen;
 	int		 have_state, pending;
-	bool		 save, reverted = false;
+	bool		 save, reverted = false, fresh;
 	char		 what[160];
 
 	diags_init(&d);
 	have_state = state_load(cf->state_dir, &sgen, &srs, &d);
-	if (d.n > 0) {
+	if (d.n > 0)
 		log_diags(&d);
-		/* state_load went back to the newest history entry that
+	/* a fall back to the history: a new generation, a fresh snapshot */
+	fresh = have_state == 2;
+	if (fresh)
+		/* state_load went back to the newest history snapshot that
 		 * loads, before the rules directory is considered */
-		if (have_state)
-			log_warnx("%s: damaged state passed over; using the "
-			    "newest good history entry, generation %" PRIu64,
-			    cf->state_dir, sgen);
-		else
-			log_warnx("%s: damaged state ignored", cf->state_dir);
-	}
+		log_warnx("%s: damaged state passed over; the newest history "
+		    "snapshot that loads, with the journal records after it, "
+		    "becomes generation %" PRIu64 " (changes after it are "
+		    "lost; the log above says what did not load)",
+		    cf->state_dir, sgen);
+	else if (d.n > 0)
+		log_warnx("%s: damaged state ignored", cf->state_dir);
 	diags_free(&d);
 	/* a replace that was never confirmed is undone by a restart: the
 	 * ruleset before it is the state, as the next generation */
@@ -165,7 +168,7 @@ startup(struct engine *e, const struct config *cf)
 	if (have_state && !cf->rules_explicit) {
 		rs = srs;
 		srs = NULL;
-		save = reverted;
+		save = reverted || fresh;
 		log_info("loaded state generation %" PRIu64 " from %s", gen,
 		    cf->state_dir);
 	} else if ((rrs = load_rules_dir(cf->rules_dir)) != NULL &&
@@ -178,14 +181,14 @@ startup(struct engine *e, const struct config *cf)
 		ruleset_free(rrs);
 		rs = srs;
 		srs = NULL;
-		save = reverted;
+		save = reverted || fresh;
 	} else if (rrs != NULL) {
 		if (have_state && ruleset_equal(srs, rrs)) {
 			/* same ruleset: same generation */
 			ruleset_free(rrs);
 			rs = srs;
 			srs = NULL;
-			save = reverted;
+			save = reverted || fresh;
 		} else {
 			/* srs stays, in case the kernel refuses rrs */
 			rs = rrs;
@@ -197,7 +200,7 @@ startup(struct engine *e, const struct config *cf)
 	} else if (have_state) {
 		rs = srs;
 		srs = NULL;
-		save = reverted;
+		save = reverted || fresh;
 		log_warnx("keeping the last good ruleset, generation %" PRIu64,
 		    gen);
 	} else
@@ -206,7 +209,8 @@ startup(struct engine *e, const struct config *cf)
 
 	snprintf(what, sizeof(what), "%s %s", reverted ? "start: reverted "
 	    "an unconfirmed change;" : "start:", rs == rrs ?
-	    "loaded the rules directory" : "loaded the saved state");
+	    "loaded the rules directory" : fresh ? "the state was damaged; "
+	    "loaded the newest good history" : "loaded the saved state");
 	diags_init(&d);
 	if (engine_start(e, rs, gen, save, what, &d) == -1) {
 		log_diags(&d);
@@ -217,8 +221,9 @@ startup(struct engine *e, const struct config *cf)
 		log_warnx("%s cannot be applied: keeping the last good "
 		    "ruleset, generation %" PRIu64, cf->rules_dir, sgen);
 		diags_init(&d);
-		if (engine_start(e, srs, sgen, reverted, "start: the rules "
-		    "directory was refused; kept the saved state", &d) == -1) {
+		if (engine_start(e, srs, sgen, reverted || fresh, "start: the "
+		    "rules directory was refused; kept the saved state",
+		    &d) == -1) {
 			log_diags(&d);
 			fatalx("cannot apply the ruleset to table inet %s",
 			    cf->table);

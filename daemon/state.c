@@ -1189,7 +1189,7 @@ state_load(const char *dir, uint64_t *gen, struct ruleset **rsp,
 	struct ruleset	*rs;
 	uint64_t	*gens = NULL, g = 0, maxgen = 0;
 	size_t		 ngens, i;
-	bool		 exists;
+	bool		 exists, fell_back = false;
 
 	*rsp = NULL;
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
@@ -1201,19 +1201,35 @@ state_load(const char *dir, uint64_t *gen, struct ruleset **rsp,
 	for (i = 0; i < ngens; i++) {
 		snprintf(path, sizeof(path), "%s/%s/%" PRIu64 ".json", dir,
 		    STATE_HISTDIR, gens[i]);
-		if ((rs = state_read(path, &g, d, &exists)) != NULL)
+		if ((rs = state_read(path, &g, d, &exists)) != NULL) {
+			fell_back = true;
 			goto found;
+		}
 	}
 	free(gens);
 	*gen = maxgen;
 	return 0;
 found:
 	free(gens);
+	if (fell_back) {
+		/* the journal that followed that snapshot, if a newer one
+		 * archived it, then the current one */
+		snprintf(path, sizeof(path), "%s/%s/%" PRIu64 ".journal", dir,
+		    STATE_HISTDIR, g + 1);
+		if (access(path, F_OK) == 0)
+			state_journal_load(path, UINT64_MAX, &g, &maxgen, &rs,
+			    d);
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_JOURNAL);
 	state_journal_load(path, UINT64_MAX, &g, &maxgen, &rs, d);
-	*gen = g > maxgen ? g : maxgen;
 	*rsp = rs;
-	return 1;
+	if (!fell_back) {
+		*gen = g > maxgen ? g : maxgen;
+		return 1;
+	}
+	/* what was lost may have had numbers: never reuse one */
+	*gen = (g > maxgen ? g : maxgen) + 1;
+	return 2;
 }
 
 int

@@ -44,12 +44,14 @@ int	state_append(const char *dir, uint64_t gen, const struct change *c,
 bool	state_needs_snapshot(const char *dir);
 /*
  * Loads state.json, or, when it is missing or damaged, the newest history
- * entry that decodes and validates, then replays the journal records that
- * follow it. A torn last record (a crash while appending) is dropped and
- * logged; a damaged record is reported and ends the replay. Returns 1 with
- * *rs and *gen set, or 0
- * when nothing usable exists (damaged files are reported in diags; *gen is
- * then the highest generation seen, so that numbering goes on).
+ * snapshot that decodes and validates, then replays the journal records
+ * that follow it (archived, then current). A torn last record (a crash
+ * while appending) is dropped and logged; a damaged record is reported and
+ * ends the replay. Returns 1 with *rs and *gen set; 2 when it fell back to
+ * the history: *gen is then a new generation, after every one seen, and
+ * the caller writes a fresh snapshot; or 0 when nothing usable exists
+ * (damaged files are reported in diags; *gen is then the highest
+ * generation seen, so that numbering goes on).
  */
 int	state_load(const char *dir, uint64_t *gen, struct ruleset **,
 	    struct diags *);

@@ -199,18 +199,29 @@ START_TEST(test_corrupt_falls_back)
 	snprintf(path, sizeof(path), "%s/state.json", tmpdir);
 	ck_assert_int_eq(unlink(path), 0);
 	write_file(path, "{\"generation\": 4, \"ruleset\": {\"zones\": [");
-	ck_assert_int_eq(state_load(tmpdir, &gen, &back, &d), 1);
+	ck_assert_int_eq(state_load(tmpdir, &gen, &back, &d), 2);
 	ck_assert_uint_gt(d.n, 0);	/* the damage is reported */
 	ck_assert_ptr_nonnull(strstr(d.v[0].file, "state.json"));
-	ck_assert_uint_eq(gen, 4);
+	/* generation 4's ruleset, as a new generation */
+	ck_assert_uint_eq(gen, 5);
 	ck_assert(ruleset_equal(back, rs2));
 	ruleset_free(back);
 	diags_free(&d);
 
-	/* every file damaged: nothing loads, numbering goes on */
+	/* the newest snapshot damaged too (a link shares the damage): the
+	 * one before, still never an old number */
 	snprintf(path, sizeof(path), "%s/history/4.json", tmpdir);
 	ck_assert_int_eq(unlink(path), 0);
 	write_file(path, "garbage");
+	diags_init(&d);
+	back = NULL;
+	ck_assert_int_eq(state_load(tmpdir, &gen, &back, &d), 2);
+	ck_assert_uint_eq(gen, 5);
+	ck_assert(ruleset_equal(back, rs));
+	ruleset_free(back);
+	diags_free(&d);
+
+	/* every file damaged: nothing loads, numbering goes on */
 	snprintf(path, sizeof(path), "%s/history/3.json", tmpdir);
 	ck_assert_int_eq(unlink(path), 0);
 	write_file(path, "{}");

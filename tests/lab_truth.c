@@ -597,6 +597,61 @@ START_TEST(history_and_revert)
 }
 END_TEST
 
+/*
+ * A damaged state.json (and the newest history snapshot, which is the
+ * same file) at start: fwctld falls back to the snapshot before, as a new
+ * generation with a fresh snapshot, so that what is acknowledged after it
+ * survives every later restart; generations only grow.
+ */
+START_TEST(damaged_state_loses_nothing_after)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	json_int_t	 g0, g1, g2, g3;
+	char		*log, *path;
+	pid_t		 imap;
+	int		 i;
+
+	start(&f, base_rules);
+	ck_assert_int_gt(imap = lab_serve(lab, "router", "tcp", 143), 0);
+	CLI_OK(&f, &r, "add-rule", "pop", "from", "wan", "to", "self", "tcp",
+	    "dport", "110", "accept");
+	fwd_res_free(&r);
+	ck_assert_int_eq(fwd_write(&f, "whole.rules", base_rules), 0);
+	ck_assert_int_ne(asprintf(&path, "%s/whole.rules", f.dir), -1);
+	CLI_OK(&f, &r, "apply", path);		/* a snapshot */
+	fwd_res_free(&r);
+	free(path);
+	g0 = generation(&f);
+	ck_assert_int_eq(fwd_stop(&f, false), 0);
+	ck_assert_int_eq(lab_exec(lab, "router", "truncate -s 100 "
+	    "%s/state/state.json", f.dir), 0);
+	f.from_state = true;
+	ck_assert_int_eq(fwd_start(&f, 15000, "%s", ""), 0);
+	log = fwd_log(&f);
+	HAS(log, "damaged state passed over");
+	free(log);
+	ck_assert_int_gt(g1 = generation(&f), g0);
+	CLI_OK(&f, &r, "add-rule", "imap", "from", "wan", "to", "self", "tcp",
+	    "dport", "143", "accept");
+	fwd_res_free(&r);
+	ck_assert_int_gt(g2 = generation(&f), g1);
+	ck_assert(tcp_ok("wan", "10.50.0.1", 143));
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(fwd_stop(&f, i == 1), 0);
+		ck_assert_int_eq(fwd_start(&f, 15000, "%s", ""), 0);
+		ck_assert_int_ge(g3 = generation(&f), g2);
+		CLI_OK(&f, &r, "list", "rules");
+		HAS(r.out, "imap");
+		fwd_res_free(&r);
+		ck_assert(tcp_ok("wan", "10.50.0.1", 143));
+		g2 = g3;
+	}
+	lab_stop(lab, imap);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 static Suite *
 truth_suite(void)
 {
@@ -610,6 +665,7 @@ truth_suite(void)
 	tcase_add_test(tc, block_blocks);
 	tcase_add_test(tc, elements_are_data);
 	tcase_add_test(tc, history_and_revert);
+	tcase_add_test(tc, damaged_state_loses_nothing_after);
 	suite_add_tcase(s, tc);
 	return s;
 }

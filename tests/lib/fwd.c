@@ -73,8 +73,10 @@ fwd_start(struct fwd *f, int timeout_ms, const char *flags, ...)
 	va_end(ap);
 	(void)unlink(f->sock);
 	f->pid = lab_spawn(f->lab, f->role, "exec %s --foreground --socket %s "
-	    "--state-dir %s/state --rules-dir %s/rules %s >>%s/fwctld.log "
-	    "2>&1", f->fwctld, f->sock, f->dir, f->dir, extra, f->dir);
+	    "--state-dir %s/state %s%s%s %s >>%s/fwctld.log 2>&1", f->fwctld,
+	    f->sock, f->dir, f->from_state ? "" : "--rules-dir ",
+	    f->from_state ? "" : f->dir, f->from_state ? "" : "/rules", extra,
+	    f->dir);
 	if (f->pid == -1)
 		return -1;
 	if (lab_wait_socket(f->sock, timeout_ms) == 0)

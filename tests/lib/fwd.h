@@ -24,6 +24,9 @@ struct fwd {
 	char		 fwctld[PATH_MAX];
 	char		 fwctl[PATH_MAX];
 	pid_t		 pid;		/* -1 when not running */
+	/* fwd_start passes --rules-dir (which makes fwctld start from the
+	 * rules directory rather than its state) unless this is set */
+	bool		 from_state;
 };
 
 /* What a command printed and how it ended. */
