@@ -1,11 +1,25 @@
-/* log.c: syslog, or stderr when running in the foreground. */
+/*
+ * log.c: stderr in the foreground (the journal when stderr is the journal);
+ * in the background syslog, else the journal, else the stderr fwctld was
+ * started with, else the kernel log.  Never nowhere.
+ */
 #ifndef FWCTL_LOG_H
 #define FWCTL_LOG_H
 
 #include <stdbool.h>
 
-/* Levels are syslog's: LOG_ERR .. LOG_DEBUG. */
+enum log_dest {
+	LOG_TO_STDERR,
+	LOG_TO_JOURNAL,
+	LOG_TO_SYSLOG,
+	LOG_TO_KMSG,
+};
+
+/* Levels are syslog's: LOG_ERR .. LOG_DEBUG.  Call it again after
+ * daemon(): the first call keeps a copy of stderr for the background. */
 void	 log_init(const char *ident, bool foreground, int level);
+/* Where messages go now. */
+enum log_dest	 log_destination(void);
 /* "debug", "info", "notice", "warning", "err"; -1 when unknown. */
 int	 log_level_parse(const char *);
 void	 log_setlevel(int);
