@@ -124,12 +124,6 @@ log_init(const char *ident, bool foreground, int level)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
-enum log_dest
-log_destination(void)
-{
-	return log_dest;
-}
-
 int
 log_level_parse(const char *s)
 {

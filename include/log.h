@@ -18,8 +18,6 @@ enum log_dest {
 /* Levels are syslog's: LOG_ERR .. LOG_DEBUG.  Call it again after
  * daemon(): the first call keeps a copy of stderr for the background. */
 void	 log_init(const char *ident, bool foreground, int level);
-/* Where messages go now. */
-enum log_dest	 log_destination(void);
 /* "debug", "info", "notice", "warning", "err"; -1 when unknown. */
 int	 log_level_parse(const char *);
 void	 log_setlevel(int);
