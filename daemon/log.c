@@ -31,6 +31,13 @@
 #define LOG_DEVLOG	"/dev/log"
 #define LOG_JOURNAL	"/run/systemd/journal/socket"
 
+enum log_dest {
+	LOG_TO_STDERR,
+	LOG_TO_JOURNAL,
+	LOG_TO_SYSLOG,
+	LOG_TO_KMSG,
+};
+
 static enum log_dest	 log_dest = LOG_TO_STDERR;
 static int		 log_maxlevel = LOG_INFO;
 static const char	*log_ident = "fwctld";

@@ -8,13 +8,6 @@
 
 #include <stdbool.h>
 
-enum log_dest {
-	LOG_TO_STDERR,
-	LOG_TO_JOURNAL,
-	LOG_TO_SYSLOG,
-	LOG_TO_KMSG,
-};
-
 /* Levels are syslog's: LOG_ERR .. LOG_DEBUG.  Call it again after
  * daemon(): the first call keeps a copy of stderr for the background. */
 void	 log_init(const char *ident, bool foreground, int level);
