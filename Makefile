@@ -2,12 +2,13 @@
 #
 #   make              build daemon/fwctld and cli/fwctl
 #   make check        install missing dependencies (as root), build, run
-#                     every test, then the unit suites again under ASan+UBSan
+#                     every test, the Debian package's (check-package), then
+#                     the unit suites again under ASan+UBSan
 #   make check-san    every test (lab tests included) under ASan+UBSan
 #   make demo         see README
 #   make fuzz         run every fuzz/fuzz_*.c harness (clang, FUZZ_TIME=60 each)
 #   make bench        see BENCHMARKS.md
-#   make install      honours PREFIX and DESTDIR
+#   make install      honours PREFIX and DESTDIR (uninstall too)
 #   V=1               show the commands
 
 PREFIX	?= /usr/local
@@ -18,6 +19,8 @@ DATADIR	?= $(PREFIX)/share
 SYSCONFDIR ?= /etc
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+RULESDIR := $(SYSCONFDIR)/fwctl/rules.d
 
 VERSION	:= 0.1.0
 CC	?= cc
@@ -47,7 +50,7 @@ CLI_PKGS = libcurl jansson
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -MMD -MP \
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -Iinclude -MMD -MP \
 	     -D_GNU_SOURCE -DFWCTL_VERSION='"$(VERSION)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
@@ -69,6 +72,9 @@ UNIT_SRC := $(wildcard tests/check_*.c)
 LAB_SRC	:= $(wildcard tests/lab_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
 LAB_BIN	:= $(LAB_SRC:tests/%.c=$(B)/tests/%)
+MAN5	:= $(wildcard man/*.5)
+MAN8	:= $(wildcard man/*.8)
+RULES_DEFAULT := $(wildcard contrib/rules.d/*.rules)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 LIBFWCTLD := $(B)/libfwctld.a
@@ -81,8 +87,8 @@ FWCTLD	:= daemon/fwctld
 FWCTL	:= cli/fwctl
 endif
 
-.PHONY: all check check-run check-unit check-san deps demo install clean \
-	fuzz bench
+.PHONY: all check check-run check-package check-unit check-san deps demo install uninstall \
+	clean fuzz bench
 .DEFAULT_GOAL := all
 
 all: $(FWCTLD) $(FWCTL)
@@ -116,12 +122,18 @@ $(B)/tools/%: tests/tools/%.c
 # Installs what is missing (apt, as root), then builds and runs every test.
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-run
+	$(Q)$(MAKE) --no-print-directory check-package
 	$(Q)$(MAKE) --no-print-directory SAN=1 check-unit
 
 check-run: all $(UNIT_BIN) $(LAB_BIN) $(TOOL_BIN)
 	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
 	  FWCTL_TOOLS=$(abspath $(B)/tools) FWCTL_SRC=$(CURDIR) \
 	  tests/run $(UNIT_BIN) $(LAB_BIN)
+
+# The Debian package built from a clean clone of HEAD, installed into a
+# throwaway Debian root (tests/package; cached in /var/cache/fwctl-pkgtest)
+check-package:
+	$(Q)FWCTL_SRC=$(CURDIR) tests/package
 
 check-unit: all $(UNIT_BIN)
 	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
@@ -161,20 +173,40 @@ fuzz: $(FUZZ_BIN)
 	    $$(test -e fuzz/$$n.dict && echo -dict=fuzz/$$n.dict) \
 	    build/fuzz/corpus/$$n; done
 
+# DESTDIR stages (the Debian package uses it); PREFIX, SBINDIR... place.
+# Rules files an administrator already has are never overwritten, and
+# uninstall removes only those that are still as installed.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 daemon/fwctld $(DESTDIR)$(SBINDIR)/fwctld
 	install -m 0755 cli/fwctl $(DESTDIR)$(BINDIR)/fwctl
 	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man5/ || true; done
-	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/ || true; done
-	if [ -e contrib/fwctld.service ]; then \
-	  install -d $(DESTDIR)$(UNITDIR); \
-	  sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/fwctld.service > $(DESTDIR)$(UNITDIR)/fwctld.service; fi
-	if [ -e contrib/fwctl.bash-completion ]; then \
-	  install -d $(DESTDIR)$(COMPLETIONDIR); \
-	  install -m 0644 contrib/fwctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/fwctl; fi
-	install -d $(DESTDIR)$(SYSCONFDIR)/fwctl/rules.d
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/fwctld.service \
+	  > $(DESTDIR)$(UNITDIR)/fwctld.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/fwctld.service
+	install -d $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 contrib/fwctl.sysusers $(DESTDIR)$(SYSUSERSDIR)/fwctl.conf
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0644 contrib/fwctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/fwctl
+	install -d $(DESTDIR)$(RULESDIR)
+	for f in $(RULES_DEFAULT); do t=$(DESTDIR)$(RULESDIR)/$${f##*/}; \
+	  if [ -e "$$t" ]; then echo "keeping $$t"; \
+	  else install -m 0644 "$$f" "$$t"; fi; done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/fwctld $(DESTDIR)$(BINDIR)/fwctl
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	rm -f $(DESTDIR)$(UNITDIR)/fwctld.service
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/fwctl.conf
+	rm -f $(DESTDIR)$(COMPLETIONDIR)/fwctl
+	for f in $(RULES_DEFAULT); do t=$(DESTDIR)$(RULESDIR)/$${f##*/}; \
+	  if cmp -s "$$f" "$$t"; then rm -f "$$t"; \
+	  elif [ -e "$$t" ]; then echo "keeping $$t: changed"; fi; done
+	rmdir $(DESTDIR)$(RULESDIR) $(DESTDIR)$(SYSCONFDIR)/fwctl 2>/dev/null || true
 
 # bench/README.md: fwctl against nft -f and iptables-restore, as root.
 # BENCH_ARGS: e.g. --sizes 1000,10000 --runs 3

@@ -1,20 +1,48 @@
 /*
- * Logging.  In the foreground (as under systemd) messages go to stderr,
- * which the journal collects; otherwise to syslog.
+ * Logging that always lands somewhere a person can read it.
+ *
+ * In the foreground messages go to stderr, unless stderr is the journal
+ * (systemd says so in $JOURNAL_STREAM): then to the journal natively, so
+ * that each line keeps its priority.  In the background they go to
+ * syslog when /dev/log takes them, else to the journal when journald
+ * runs, else to the stderr fwctld was started with (kept open across
+ * daemon()), else to the kernel log.  A message the journal refuses goes
+ * to stderr instead.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
+
+#include <systemd/sd-journal.h>
 
 #include "log.h"
 
-static bool	log_fg = true;
-static int	log_maxlevel = LOG_INFO;
-static const char *log_ident = "fwctld";
+#define LOG_DEVLOG	"/dev/log"
+#define LOG_JOURNAL	"/run/systemd/journal/socket"
+
+enum log_dest {
+	LOG_TO_STDERR,
+	LOG_TO_JOURNAL,
+	LOG_TO_SYSLOG,
+	LOG_TO_KMSG,
+};
+
+static enum log_dest	 log_dest = LOG_TO_STDERR;
+static int		 log_maxlevel = LOG_INFO;
+static const char	*log_ident = "fwctld";
+/* stderr as it was at the first log_init, before daemon() closes it */
+static int		 log_errfd = -1;
 /* One line per message even when API threads log at the same time. */
 static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
 
@@ -31,13 +59,75 @@ static const struct {
 	{ "error", LOG_ERR },
 };
 
+/* Whether fd is the stream systemd connected to the journal. */
+static bool
+log_fd_is_journal(int fd)
+{
+	const char		*env = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+
+	if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2)
+		return false;
+	if (fstat(fd, &st) == -1)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/* Whether a datagram socket at path takes a connection: a reader is there. */
+static bool
+log_socket_answers(const char *path)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return rc == 0;
+}
+
+/* Whether fd is open on something other than /dev/null. */
+static bool
+log_fd_useful(int fd)
+{
+	struct stat	 st;
+
+	if (fd == -1 || fstat(fd, &st) == -1)
+		return false;
+	return !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3));
+}
+
+/* Where the background goes: the first place that is there. */
+static enum log_dest
+log_pick_background(void)
+{
+	if (log_socket_answers(LOG_DEVLOG))
+		return LOG_TO_SYSLOG;
+	if (log_socket_answers(LOG_JOURNAL))
+		return LOG_TO_JOURNAL;
+	if (log_fd_useful(log_errfd))
+		return LOG_TO_STDERR;
+	return LOG_TO_KMSG;
+}
+
 void
 log_init(const char *ident, bool foreground, int level)
 {
 	log_ident = ident;
-	log_fg = foreground;
 	log_maxlevel = level;
-	if (!foreground)
+	/* a descriptor of our own: daemon() points fd 2 at /dev/null */
+	if (log_errfd == -1)
+		log_errfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (foreground)
+		log_dest = log_fd_is_journal(STDERR_FILENO) ? LOG_TO_JOURNAL :
+		    LOG_TO_STDERR;
+	else
+		log_dest = log_pick_background();
+	if (log_dest == LOG_TO_SYSLOG)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
@@ -58,6 +148,53 @@ log_setlevel(int level)
 	log_maxlevel = level;
 }
 
+/* "<level>ident[pid]: msg", the kernel log's own way of taking a priority. */
+static bool
+log_kmsg(int level, const char *msg)
+{
+	int	 fd;
+	bool	 ok;
+
+	if ((fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)) == -1)
+		return false;
+	ok = dprintf(fd, "<%d>%s[%ld]: %s\n", LOG_DAEMON | level, log_ident,
+	    (long)getpid(), msg) > 0;
+	close(fd);
+	return ok;
+}
+
+static void
+log_stderr(const char *msg)
+{
+	int	 fd = log_errfd != -1 ? log_errfd : STDERR_FILENO;
+
+	pthread_mutex_lock(&log_mtx);
+	(void)!dprintf(fd, "%s: %s\n", log_ident, msg);
+	pthread_mutex_unlock(&log_mtx);
+}
+
+static void
+log_emit(int level, const char *msg)
+{
+	switch (log_dest) {
+	case LOG_TO_SYSLOG:
+		syslog(level, "%s", msg);
+		return;
+	case LOG_TO_JOURNAL:
+		if (sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
+		    "SYSLOG_IDENTIFIER=%s", log_ident, NULL) >= 0)
+			return;
+		break;
+	case LOG_TO_KMSG:
+		if (log_kmsg(level, msg))
+			return;
+		break;
+	case LOG_TO_STDERR:
+		break;
+	}
+	log_stderr(msg);
+}
+
 static void
 log_vwrite(int level, const char *fmt, va_list ap, int errnum)
 {
@@ -71,13 +208,7 @@ log_vwrite(int level, const char *fmt, va_list ap, int errnum)
 		return;
 	if (errnum != 0 && (size_t)n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(errnum));
-	if (log_fg) {
-		pthread_mutex_lock(&log_mtx);
-		fprintf(stderr, "%s: %s\n", log_ident, buf);
-		fflush(stderr);
-		pthread_mutex_unlock(&log_mtx);
-	} else
-		syslog(level, "%s", buf);
+	log_emit(level, buf);
 }
 
 #define LOG_FN(fn, level)				\

@@ -1,10 +1,15 @@
-/* log.c: syslog, or stderr when running in the foreground. */
+/*
+ * log.c: stderr in the foreground (the journal when stderr is the journal);
+ * in the background syslog, else the journal, else the stderr fwctld was
+ * started with, else the kernel log.  Never nowhere.
+ */
 #ifndef FWCTL_LOG_H
 #define FWCTL_LOG_H
 
 #include <stdbool.h>
 
-/* Levels are syslog's: LOG_ERR .. LOG_DEBUG. */
+/* Levels are syslog's: LOG_ERR .. LOG_DEBUG.  Call it again after
+ * daemon(): the first call keeps a copy of stderr for the background. */
 void	 log_init(const char *ident, bool foreground, int level);
 /* "debug", "info", "notice", "warning", "err"; -1 when unknown. */
 int	 log_level_parse(const char *);
