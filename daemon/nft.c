@@ -5144,9 +5144,9 @@ anon_same(struct dctx *x, const struct nlattr *a, const struct cset *as)
 /*
  * One expression we would send (mine, written by put_expr) against the
  * kernel's: every attribute we send must come back equal (registers as
- * the kernel keeps them, an anonymous set by its elements); counters'
- * values do not count; what the kernel adds must be its default (zero,
- * or the log level warning).
+ * the kernel keeps them, an anonymous set by its elements), or be zero
+ * where the kernel leaves it out; counters' values do not count; what
+ * the kernel adds must be its default (zero, or the log level warning).
  */
 static bool
 expr_same(struct dctx *x, const struct crule *r, const struct cexpr *ce,
@@ -5177,8 +5177,13 @@ expr_same(struct dctx *x, const struct crule *r, const struct cexpr *ce,
 		}
 		if (strcmp(na, "lookup") == 0 && t == NFTA_LOOKUP_SET_ID)
 			continue;
-		if (tb[t] == NULL)
+		if (tb[t] == NULL) {
+			/* the kernel leaves out what does not apply (the
+			 * code of a TCP reset) */
+			if (attr_zero(ta[t]))
+				continue;
 			return false;
+		}
 		if (strcmp(na, "lookup") == 0 && t == NFTA_LOOKUP_SET &&
 		    ce->set == NULL && ce->set_anon > 0 &&
 		    (size_t)ce->set_anon <= r->nanon) {

@@ -1230,9 +1230,10 @@ assert_no_drift(const struct ruleset *rs)
 	nft_drift_free(&dr);
 }
 
-/* The kernel handle of the first rule with this comment in chain. */
+/* The chain ("lan-self/1") and handle of the first rule with this
+ * comment in chain or its sub-chains. */
 static json_int_t
-rule_handle(const char *chain, const char *comment)
+rule_where(const char *chain, const char *comment, char *where, size_t len)
 {
 	json_t *j = nft_json(), *r;
 	json_int_t h;
@@ -1240,9 +1241,41 @@ rule_handle(const char *chain, const char *comment)
 	r = json_rule(j, chain, comment, 0);
 	ck_assert_msg(r != NULL, "no rule \"%s\" in %s", comment, chain);
 	h = json_integer_value(json_object_get(r, "handle"));
+	snprintf(where, len, "%s",
+	    json_string_value(json_object_get(r, "chain")));
 	json_decref(j);
 	ck_assert_int_gt(h, 0);
 	return h;
+}
+
+/* The kernel handle of the first rule with this comment in chain. */
+static json_int_t
+rule_handle(const char *chain, const char *comment)
+{
+	char where[128];
+
+	return rule_where(chain, comment, where, sizeof(where));
+}
+
+/* The priority of one of our base chains, from nft -j. */
+static json_int_t
+chain_prio(const char *name)
+{
+	json_t *j = nft_json(), *o, *c;
+	json_int_t prio = 0;
+	size_t i;
+	bool found = false;
+
+	json_array_foreach(json_object_get(j, "nftables"), i, o)
+		if ((c = json_object_get(o, "chain")) != NULL &&
+		    strcmp(json_string_value(json_object_get(c, "name")),
+		    name) == 0 && json_object_get(c, "prio") != NULL) {
+			prio = json_integer_value(json_object_get(c, "prio"));
+			found = true;
+		}
+	json_decref(j);
+	ck_assert_msg(found, "no base chain %s", name);
+	return prio;
 }
 
 /* Closes our handle as a stopped daemon would: the table stays,
@@ -1416,6 +1449,23 @@ START_TEST(drift_names_fwctl_objects)
 	json_int_t h;
 
 	start();
+	/* wildcards, network zones, rejects, logs, ranges, lists, IPv6 */
+	apply_text("zone lan { interface lan* }\n"
+	    "zone dmz { interface dmz0; network 10.50.2.0/24 }\n"
+	    "zone vpn { network 10.50.0.0/24, fd50::/64 }\n"
+	    "policy self -> vpn drop\n"
+	    "policy lan -> any accept\n"
+	    "rule v from vpn to self tcp dport 3301-3309 accept\n"
+	    "rule rj from vpn to self tcp dport { 2801, 2805 } reject\n"
+	    "rule lg from any to dmz tcp dport 80 dst fd50:2::10 log "
+	    "prefix \"fw: \" drop\n"
+	    "rule ic from lan to self icmp type echo-request accept "
+	    "limit 5/second burst 10\n");
+	assert_no_drift(cur);
+	stop_owner();
+	start_owner();
+	assert_no_drift(cur);
+	apply_fresh(cur);
 	rs = rs_examples();
 	apply(rs);
 	assert_no_drift(cur);
@@ -1431,12 +1481,14 @@ START_TEST(drift_names_fwctl_objects)
 	h = rule_handle("lan-wan", "policy lan -> wan");
 	ck_assert_int_eq(lab_exec(lab, "router", "nft delete rule inet fwctl "
 	    "lan-wan handle %lld", (long long)h), 0);
-	h = rule_handle(NULL, "web");
-	ck_assert_int_eq(lab_exec(lab, "router", "nft -a list table inet fwctl "
-	    "| grep -q 'comment \"web\"' && nft delete rule inet fwctl "
+	h = rule_handle("prerouting", "web");
+	ck_assert_int_eq(lab_exec(lab, "router", "nft delete rule inet fwctl "
 	    "prerouting handle %lld", (long long)h), 0);
 	ck_assert_int_eq(lab_exec(lab, "router", "nft add chain inet fwctl "
 	    "mine && nft add set inet fwctl mine '{ type ipv4_addr; }'"), 0);
+	ck_assert_int_eq(lab_exec(lab, "router", "nft add chain inet fwctl "
+	    "forward '{ type filter hook forward priority %lld; policy drop; "
+	    "}'", (long long)chain_prio("forward")), 0);
 	start_owner();
 	drift(cur, &dr);
 	ck_assert(drift_has(&dr, "set blocklist has an element fwctl did not "
@@ -1447,9 +1499,11 @@ START_TEST(drift_names_fwctl_objects)
 	    "missing", NULL));
 	ck_assert(drift_has(&dr, "chain mine is not fwctl's", NULL));
 	ck_assert(drift_has(&dr, "set mine is not fwctl's", NULL));
-	if (dr.n != 5)
+	ck_assert(drift_has(&dr, "chain forward differs from the ruleset "
+	    "(policy drop where the ruleset says accept)", NULL));
+	if (dr.n != 6)
 		drift_print(&dr);
-	ck_assert_uint_eq(dr.n, 5);
+	ck_assert_uint_eq(dr.n, 6);
 	nft_drift_free(&dr);
 	apply_fresh(cur);
 	assert_no_drift(cur);
@@ -1509,24 +1563,6 @@ START_TEST(drift_names_fwctl_objects)
 	finish();
 }
 END_TEST
-
-/* The chain ("lan-self/1") and handle of the first rule with this
- * comment in chain or its sub-chains. */
-static json_int_t
-rule_where(const char *chain, const char *comment, char *where, size_t len)
-{
-	json_t *j = nft_json(), *r;
-	json_int_t h;
-
-	r = json_rule(j, chain, comment, 0);
-	ck_assert_msg(r != NULL, "no rule \"%s\" in %s", comment, chain);
-	h = json_integer_value(json_object_get(r, "handle"));
-	snprintf(where, len, "%s",
-	    json_string_value(json_object_get(r, "chain")));
-	json_decref(j);
-	ck_assert_int_gt(h, 0);
-	return h;
-}
 
 /*
  * The layout is not drift: user rules spread over sub-chains (and the
