@@ -1644,6 +1644,77 @@ START_TEST(drift_in_subchains_and_groups)
 }
 END_TEST
 
+/*
+ * How a set stores its elements is not drift: a set that became an
+ * interval set stays one (nft.c keeps it), while a fresh compile makes a
+ * hash set of the same hosts. An interval removed by hand is named.
+ */
+START_TEST(drift_ignores_set_storage)
+{
+	static const char text[] = ZONES "set h ipv4 { 10.50.1.10 }\n"
+	    "rule y from lan to self tcp dport 3881 src @h accept\n";
+	struct ruleset *next;
+	struct set_elem el;
+	struct nft_drift dr;
+	struct diags d;
+	struct plan pl;
+	ssize_t si;
+
+	start();
+	serve("router", "tcp", 3881);
+	apply_text(text);
+	next = ruleset_dup(cur);
+	si = ruleset_find_set(next, "h");
+	ck_assert_int_ge(si, 0);
+	memset(&el, 0, sizeof(el));
+	el.key.addr.family = AF_INET;
+	el.key.addr.prefix = 24;
+	el.key.addr.bytes[0] = 10;
+	el.key.addr.bytes[1] = 50;
+	el.key.addr.bytes[2] = 9;
+	ck_assert_int_eq(set_add_elem(next->sets[si], &el), 0);
+	plan_init(&pl);
+	ck_assert_int_eq(plan_add_elem(&pl, PLAN_ADD, next->sets[si], &el),
+	    0);
+	diags_init(&d);
+	ck_assert_int_eq(nft_apply(nf, cur, next, &pl, &d), 0);
+	diags_free(&d);
+	plan_free(&pl);
+	ruleset_free(cur);
+	cur = next;
+	assert_no_drift(cur);
+	/* the network goes; the set stays an interval set */
+	apply_text(text);
+	ck_assert_int_eq(lab_exec(lab, "router", "nft list set inet fwctl h "
+	    "| grep -q 'flags interval'"), 0);
+	assert_no_drift(cur);
+	stop_owner();
+	start_owner();
+	assert_no_drift(cur);
+
+	/* an interval taken out by hand */
+	apply_fresh(cur);
+	apply_text(ZONES "set h ipv4 { 10.50.1.10, 10.50.9.0/24 }\n"
+	    "rule y from lan to self tcp dport 3881 src @h accept\n");
+	must_tcp("lan", R_LAN, 3881);
+	stop_owner();
+	ck_assert_int_eq(lab_exec(lab, "router", "nft delete element inet "
+	    "fwctl h '{ 10.50.9.0/24, 10.50.1.10 }'"), 0);
+	mustnt_tcp("lan", R_LAN, 3881);
+	start_owner();
+	drift(cur, &dr);
+	ck_assert(drift_has(&dr, "set h lacks element "
+	    "10.50.9.0-10.50.9.255", NULL));
+	ck_assert(drift_has(&dr, "set h lacks element 10.50.1.10", NULL));
+	ck_assert_uint_eq(dr.n, 2);
+	nft_drift_free(&dr);
+	apply_fresh(cur);
+	assert_no_drift(cur);
+	must_tcp("lan", R_LAN, 3881);
+	finish();
+}
+END_TEST
+
 START_TEST(zone_change_incremental)
 {
 	const struct nft_stats *st;
@@ -2229,6 +2300,7 @@ kernel_suite(void)
 	tcase_add_test(tc, drift_by_hand_found_and_repaired);
 	tcase_add_test(tc, drift_names_fwctl_objects);
 	tcase_add_test(tc, drift_in_subchains_and_groups);
+	tcase_add_test(tc, drift_ignores_set_storage);
 	tcase_add_test(tc, zone_change_incremental);
 	tcase_add_test(tc, wildcards_and_network_zones);
 	tcase_add_test(tc, zone_networks_narrow);
