@@ -5244,121 +5244,146 @@ rule_same(struct dctx *x, const struct crule *r, const struct dumped *k)
 	return same;
 }
 
+/* What a payload or meta expression loads, in nft's words; NULL for
+ * what nft does not show (the family check before an address). */
+static const char *
+xload(const char *x, const struct nlattr *const *tb)
+{
+	uint32_t base, off, key;
+
+	if (strcmp(x, "payload") == 0 && tb[NFTA_PAYLOAD_BASE] != NULL &&
+	    tb[NFTA_PAYLOAD_OFFSET] != NULL) {
+		base = ntohl(mnl_attr_get_u32(tb[NFTA_PAYLOAD_BASE]));
+		off = ntohl(mnl_attr_get_u32(tb[NFTA_PAYLOAD_OFFSET]));
+		if (base == NFT_PAYLOAD_NETWORK_HEADER)
+			return off == 12 ? "ip saddr" : off == 16 ? "ip daddr" :
+			    off == 8 ? "ip6 saddr" : off == 24 ? "ip6 daddr" :
+			    "network header";
+		if (base == NFT_PAYLOAD_TRANSPORT_HEADER)
+			return off == 0 ? "th sport" : off == 2 ? "th dport" :
+			    "transport header";
+		return "payload";
+	}
+	if (strcmp(x, "meta") == 0 && tb[NFTA_META_KEY] != NULL) {
+		key = ntohl(mnl_attr_get_u32(tb[NFTA_META_KEY]));
+		return key == NFT_META_NFPROTO ? NULL :
+		    key == NFT_META_L4PROTO ? "meta l4proto" :
+		    key == NFT_META_IIFNAME ? "iifname" :
+		    key == NFT_META_OIFNAME ? "oifname" : "meta";
+	}
+	return strcmp(x, "ct") == 0 ? "ct" : NULL;
+}
+
+/* A cmp's value as its load reads (address, port, name), into v. */
+static bool
+xvalue(const char *load, const struct nlattr *data, char *v, size_t len)
+{
+	const struct nlattr *dv[XATTR_MAX];
+	const uint8_t *p;
+	size_t dl;
+
+	memset(dv, 0, sizeof(dv));
+	if (data == NULL || mnl_attr_parse_nested(data, xattr_cb, dv) < 0 ||
+	    dv[NFTA_DATA_VALUE] == NULL)
+		return false;
+	p = mnl_attr_get_payload(dv[NFTA_DATA_VALUE]);
+	dl = mnl_attr_get_payload_len(dv[NFTA_DATA_VALUE]);
+	if (dl == 4 && strncmp(load, "ip ", 3) == 0)
+		inet_ntop(AF_INET, p, v, (socklen_t)len);
+	else if (dl == 16 && strncmp(load, "ip6", 3) == 0)
+		inet_ntop(AF_INET6, p, v, (socklen_t)len);
+	else if (dl == 2)
+		snprintf(v, len, "%u", p[0] << 8 | p[1]);
+	else if (dl == 1)
+		snprintf(v, len, "%u", p[0]);
+	else if (strstr(load, "ifname") != NULL)
+		snprintf(v, len, "\"%.*s\"", (int)strnlen((const char *)p,
+		    dl < 16 ? dl : 16), (const char *)p);
+	else {
+		v[0] = '\0';
+		for (; dl > 0 && strlen(v) + 3 < len; dl--, p++)
+			snprintf(v + strlen(v), len - strlen(v), "%02x", *p);
+	}
+	return true;
+}
+
+/* An immediate's verdict ("accept", "jump lan-self"), into v. */
+static bool
+xverdict(const struct nlattr *data, char *v, size_t len)
+{
+	const struct nlattr *dv[XATTR_MAX], *vv[XATTR_MAX];
+	uint32_t code;
+
+	memset(dv, 0, sizeof(dv));
+	memset(vv, 0, sizeof(vv));
+	if (data == NULL || mnl_attr_parse_nested(data, xattr_cb, dv) < 0 ||
+	    dv[NFTA_DATA_VERDICT] == NULL ||
+	    mnl_attr_parse_nested(dv[NFTA_DATA_VERDICT], xattr_cb, vv) < 0 ||
+	    vv[NFTA_VERDICT_CODE] == NULL)
+		return false;
+	code = ntohl(mnl_attr_get_u32(vv[NFTA_VERDICT_CODE]));
+	snprintf(v, len, "%s%s%s", code == NF_ACCEPT ? "accept" :
+	    code == NF_DROP ? "drop" : code == (uint32_t)NFT_JUMP ? "jump" :
+	    code == (uint32_t)NFT_GOTO ? "goto" :
+	    code == (uint32_t)NFT_RETURN ? "return" : "verdict",
+	    vv[NFTA_VERDICT_CHAIN] != NULL ? " " : "",
+	    vv[NFTA_VERDICT_CHAIN] != NULL ?
+	    mnl_attr_get_str(vv[NFTA_VERDICT_CHAIN]) : "");
+	return true;
+}
+
 /* A short text of a rule nobody in fwctl made: its comment, or its
  * matches and verdict in nft's words where they are common ones. */
 static void
 rule_text(const struct dumped *k, char *buf, size_t len)
 {
-	const struct nlattr *el, *tb[XATTR_MAX], *d;
+	const struct nlattr *tb[XATTR_MAX];
 	struct nlattr *attr;
 	const char *x, *load = NULL;
-	char v[INET6_ADDRSTRLEN + 8];
-	const uint8_t *p;
-	size_t o = 0, dl;
-	uint32_t base = 0, off = 0, key, code;
+	char v[INET6_ADDRSTRLEN + 40];
+	size_t o = 0;
 
 	buf[0] = '\0';
 	if (k->comment != NULL) {
 		snprintf(buf, len, "comment \"%s\"", k->comment);
 		return;
 	}
-	if (k->exprs == NULL)
+	if (k->exprs == NULL || len < 40)
 		return;
 	mnl_attr_for_each_payload(k->exprs, k->exprs_len) {
-		el = attr;
-		if ((x = xparse(el, tb)) == NULL || o + 32 >= len)
-			break;
+		if ((x = xparse(attr, tb)) == NULL || o + 32 >= len) {
+			snprintf(buf + o, len - o, "%s...", o ? " " : "");
+			return;
+		}
 		v[0] = '\0';
-		if (strcmp(x, "payload") == 0 && tb[NFTA_PAYLOAD_BASE] &&
-		    tb[NFTA_PAYLOAD_OFFSET]) {
-			base = ntohl(mnl_attr_get_u32(tb[NFTA_PAYLOAD_BASE]));
-			off = ntohl(mnl_attr_get_u32(tb[NFTA_PAYLOAD_OFFSET]));
-			load = base == NFT_PAYLOAD_NETWORK_HEADER ?
-			    (off == 12 ? "ip saddr" : off == 16 ? "ip daddr" :
-			    off == 8 ? "ip6 saddr" : off == 24 ? "ip6 daddr" :
-			    "network header") :
-			    base == NFT_PAYLOAD_TRANSPORT_HEADER ?
-			    (off == 0 ? "th sport" : off == 2 ? "th dport" :
-			    "transport header") : "payload";
+		if (strcmp(x, "payload") == 0 || strcmp(x, "meta") == 0 ||
+		    strcmp(x, "ct") == 0) {
+			load = xload(x, tb);
 			continue;
 		}
-		if (strcmp(x, "meta") == 0 && tb[NFTA_META_KEY]) {
-			key = ntohl(mnl_attr_get_u32(tb[NFTA_META_KEY]));
-			load = key == NFT_META_NFPROTO ? NULL :
-			    key == NFT_META_L4PROTO ? "meta l4proto" :
-			    key == NFT_META_IIFNAME ? "iifname" :
-			    key == NFT_META_OIFNAME ? "oifname" : "meta";
-			continue;
-		}
-		if (strcmp(x, "ct") == 0) {
-			load = "ct";
-			continue;
-		}
-		if (strcmp(x, "cmp") == 0 && load != NULL &&
-		    (d = tb[NFTA_CMP_DATA]) != NULL) {
-			const struct nlattr *dv[XATTR_MAX];
-
-			memset(dv, 0, sizeof(dv));
-			mnl_attr_parse_nested(d, xattr_cb, dv);
-			if (dv[NFTA_DATA_VALUE] == NULL)
-				continue;
-			p = mnl_attr_get_payload(dv[NFTA_DATA_VALUE]);
-			dl = mnl_attr_get_payload_len(dv[NFTA_DATA_VALUE]);
-			if (dl == 4 && strncmp(load, "ip ", 3) == 0)
-				inet_ntop(AF_INET, p, v, sizeof(v));
-			else if (dl == 16 && strncmp(load, "ip6", 3) == 0)
-				inet_ntop(AF_INET6, p, v, sizeof(v));
-			else if (dl == 2)
-				snprintf(v, sizeof(v), "%u", p[0] << 8 | p[1]);
-			else if (dl == 1)
-				snprintf(v, sizeof(v), "%u", p[0]);
-			else
-				snprintf(v, sizeof(v), "%.*s", (int)(dl < 16 ?
-				    dl : 16), (const char *)p);
-			o += (size_t)snprintf(buf + o, len - o, "%s%s %s",
-			    o ? " " : "", load, v);
+		if (strcmp(x, "cmp") == 0) {
+			if (load != NULL && xvalue(load, tb[NFTA_CMP_DATA], v,
+			    sizeof(v)))
+				o += (size_t)snprintf(buf + o, len - o,
+				    "%s%s %s", o ? " " : "", load, v);
+			o = o < len ? o : len - 1;
 			load = NULL;
 			continue;
 		}
-		if (strcmp(x, "lookup") == 0 && tb[NFTA_LOOKUP_SET]) {
-			o += (size_t)snprintf(buf + o, len - o, "%s%s @%s",
-			    o ? " " : "", load != NULL ? load : "lookup",
-			    mnl_attr_get_str(tb[NFTA_LOOKUP_SET]));
-			load = NULL;
-			continue;
-		}
-		if (strcmp(x, "immediate") == 0 &&
-		    (d = tb[NFTA_IMMEDIATE_DATA]) != NULL) {
-			const struct nlattr *dv[XATTR_MAX], *vv[XATTR_MAX];
-
-			memset(dv, 0, sizeof(dv));
-			memset(vv, 0, sizeof(vv));
-			mnl_attr_parse_nested(d, xattr_cb, dv);
-			if (dv[NFTA_DATA_VERDICT] == NULL)
-				continue;
-			mnl_attr_parse_nested(dv[NFTA_DATA_VERDICT], xattr_cb,
-			    vv);
-			if (vv[NFTA_VERDICT_CODE] == NULL)
-				continue;
-			code = ntohl(mnl_attr_get_u32(vv[NFTA_VERDICT_CODE]));
-			o += (size_t)snprintf(buf + o, len - o, "%s%s%s%s",
-			    o ? " " : "", code == NF_ACCEPT ? "accept" :
-			    code == NF_DROP ? "drop" :
-			    code == (uint32_t)NFT_JUMP ? "jump" :
-			    code == (uint32_t)NFT_GOTO ? "goto" :
-			    code == (uint32_t)NFT_RETURN ? "return" :
-			    "verdict", vv[NFTA_VERDICT_CHAIN] ? " " : "",
-			    vv[NFTA_VERDICT_CHAIN] ? mnl_attr_get_str(
-			    vv[NFTA_VERDICT_CHAIN]) : "");
-			continue;
-		}
-		if (strcmp(x, "counter") == 0 || strcmp(x, "bitwise") == 0)
-			continue;
-		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? " " : "",
-		    x);
+		if (strcmp(x, "lookup") == 0 && tb[NFTA_LOOKUP_SET] != NULL)
+			snprintf(v, sizeof(v), "%s @%s", load != NULL ? load :
+			    "lookup", mnl_attr_get_str(tb[NFTA_LOOKUP_SET]));
+		else if (strcmp(x, "immediate") == 0)
+			xverdict(tb[NFTA_IMMEDIATE_DATA], v, sizeof(v));
+		else if (strcmp(x, "counter") != 0 &&
+		    strcmp(x, "bitwise") != 0)
+			snprintf(v, sizeof(v), "%s", x);
+		load = NULL;
+		if (v[0] != '\0')
+			o += (size_t)snprintf(buf + o, len - o, "%s%s",
+			    o ? " " : "", v);
+		o = o < len ? o : len - 1;	/* cut: "..." next */
 	}
-	if (o >= len - 32)
-		snprintf(buf + (len > 5 ? len - 5 : 0), 5, " ...");
 }
 
 /* --- drift: the comparison ------------------------------------------------ */
@@ -5457,8 +5482,8 @@ layout_jump(const struct dumped *k, const char *chain)
 
 	if (k->comment != NULL || k->exprs == NULL ||
 	    !mnl_attr_ok(el, (int)k->exprs_len) ||
-	    mnl_attr_ok(mnl_attr_next(el), (int)(k->exprs_len -
-	    mnl_attr_get_len(el))))
+	    mnl_attr_ok(mnl_attr_next(el), (int)k->exprs_len -
+	    (int)MNL_ALIGN(mnl_attr_get_len(el))))
 		return false;
 	if ((x = xparse(el, tb)) == NULL || strcmp(x, "immediate") != 0 ||
 	    tb[NFTA_IMMEDIATE_DATA] == NULL)
