@@ -79,6 +79,51 @@ void		 nft_counters_free(struct nft_counters *);
 int		 nft_table_present(struct nft *);
 /* true when another process changed our table since our last commit. */
 bool		 nft_drifted(struct nft *);
+/*
+ * Drift: what differs between the kernel's table and the one next
+ * compiles to, one line per object, named the way a user knows it:
+ *   "rule ssh (chain lan-self) is missing"
+ *   "rule web (chain wan-self) differs from the ruleset"
+ *   "policy lan -> wan (chain lan-wan) is missing"
+ *   "nat entry web (chain prerouting) is missing"
+ *   "chain wan-self has a rule fwctl did not make (handle 42: ip saddr
+ *    10.50.0.2 accept)"  (or: comment "..." when it has one)
+ *   "chain input differs from the ruleset (policy accept where the
+ *    ruleset says drop)", "chain foo is not fwctl's", "chain x is missing"
+ *   "set adm is missing", "set adm lacks element 10.50.1.10",
+ *   "set adm has an element fwctl did not add: 10.50.1.99",
+ *   "set adm differs from the ruleset (its type, flags or timeout)",
+ *   "set foo is not fwctl's", "table inet fwctl is missing"
+ * A rule is fwctl's when a rule in its chain (or the chain's sub-chains)
+ * has its comment and, expression by expression, what nft_apply would
+ * send (anonymous sets by their elements); so a rule edited by hand is
+ * reported twice: the model rule "differs" and the kernel's rule is one
+ * "fwctl did not make". Counters, handles, rule order within a chain
+ * (nft cannot move a rule without making a new one) and the layout
+ * (sub-chains, the jumps to them) do not count. Rules merged into a group
+ * are compared as the group's set elements (named by their rule).
+ * Named sets: the declared elements (and those fwctl added at run time,
+ * which next holds) are compared as keys or intervals, whatever the set's
+ * storage. An element with a timeout (its own or the set's) that the
+ * kernel lacks is not reported: it may have expired while fwctld was
+ * stopped. Every element the kernel has and next does not is reported,
+ * with or without a timeout.
+ * At most 200 lines, then "and N more".
+ */
+struct nft_drift {
+	char	**v;
+	size_t	  n;		/* 0: no drift */
+	bool	  table_missing; /* no table at all (v says so too) */
+};
+
+/* Reads the kernel's table (no write) and compares it with next, compiled
+ * as nft_apply would. 0 with *out filled, -1 with diags on error (out is
+ * then empty). Does not change what a later nft_apply(n, NULL, next, ...)
+ * does. */
+int		 nft_drift_find(struct nft *, const struct ruleset *next,
+		    struct nft_drift *out, struct diags *);
+void		 nft_drift_free(struct nft_drift *);
+
 /* Deletes our table (an explicit act: `fwctl flush`). */
 int		 nft_flush(struct nft *, struct diags *);
 
