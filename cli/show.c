@@ -90,6 +90,7 @@ cmd_status(int argc, char **argv)
 {
 	struct reply	 r;
 	json_t		*j, *counts, *drift, *present, *pend, *filt, *live;
+	json_t		*dstart;
 	const char	*table;
 	int		 ret;
 
@@ -122,6 +123,22 @@ cmd_status(int argc, char **argv)
 		    C_YELLOW : C_NONE), json_is_true(drift) ?
 		    "yes: the kernel table differs from the ruleset" : "none",
 		    output_reset());
+	dstart = json_object_get(j, "drift_at_start");
+	if (json_is_object(dstart)) {
+		json_t	*o;
+		size_t	 i;
+
+		printf("%sat start: %zu change%s made by hand while fwctld was "
+		    "stopped, %s:%s\n", output_color(C_YELLOW),
+		    json_array_size(json_object_get(dstart, "objects")),
+		    json_array_size(json_object_get(dstart, "objects")) == 1 ?
+		    "" : "s", strcmp(show_str(dstart, "policy"), "kept") == 0 ?
+		    "KEPT as found until the next change" : "repaired",
+		    output_reset());
+		json_array_foreach(json_object_get(dstart, "objects"), i, o)
+			printf("          %s\n", json_is_string(o) ?
+			    json_string_value(o) : "?");
+	}
 	filt = json_object_get(j, "filtering");
 	if (json_is_object(filt))
 		printf("filters:  %s%s%s\n", output_color(json_is_true(

@@ -716,6 +716,21 @@ api_uint_arg(struct api_req *r, const char *name, uint64_t max,
 	return true;
 }
 
+/* What was changed by hand while fwctld was stopped, found at start. */
+static json_t *
+api_drift_json(const struct engine_status_info *info)
+{
+	json_t	*a;
+	size_t	 i;
+
+	if (!info->drift_start || (a = json_array()) == NULL)
+		return json_null();
+	for (i = 0; i < info->drift_n; i++)
+		json_array_append_new(a, json_string(info->drift_v[i]));
+	return json_pack("{s:s, s:o}", "policy", info->drift_kept ? "kept" :
+	    "repaired", "objects", a);
+}
+
 /* What the host's firewall does: zones filtered, or nothing at all. */
 static json_t *
 api_filtering(const struct ruleset *rs, bool table)
@@ -768,6 +783,7 @@ api_status(struct api_req *r)
 		json_object_set_new(j, "history_oldest",
 		    info.history_oldest == 0 ? json_null() :
 		    json_integer((json_int_t)info.history_oldest));
+		json_object_set_new(j, "drift_at_start", api_drift_json(&info));
 	}
 	r->has_etag = true;
 	r->etag = s.generation;

@@ -70,7 +70,13 @@ struct engine {
 	size_t		 diff_count;
 	int		 diff_state;	/* 1 known, 0 not yet, -1 no load */
 	struct history_limits hist;
-	uint64_t	 hist_oldest;	/* oldest generation to rebuild */
+	uint64_t	 hist_oldest;	/* oldest generation to show */
+	/* What changed by hand while fwctld was stopped, as found at start
+	 * (nft_drift_find), and whether it was repaired (the policy). */
+	bool		 drift_keep;
+	char		**drift_v;
+	size_t		 drift_n;
+	bool		 drift_kept;
 };
 
 #define ENGINE_REVERT_RETRY	10	/* s, after a revert that failed */
@@ -204,6 +210,7 @@ void
 engine_free(struct engine *e, bool flush)
 {
 	struct diags	 d;
+	size_t		 i;
 
 	if (e == NULL)
 		return;
@@ -232,7 +239,62 @@ engine_free(struct engine *e, bool flush)
 	free(e->table);
 	free(e->state_dir);
 	free(e->rules_dir);
+	for (i = 0; i < e->drift_n; i++)
+		free(e->drift_v[i]);
+	free(e->drift_v);
 	free(e);
+}
+
+void
+engine_set_drift_policy(struct engine *e, bool keep)
+{
+	e->drift_keep = keep;
+}
+
+/*
+ * What someone changed in our table while we were stopped: named in the
+ * log and the history, kept for status. A missing table is not drift (a
+ * reboot, a first start): it is simply programmed. 1 when the table is
+ * to be left as found (the keep policy and something drifted), else 0.
+ * Called with change_mtx held.
+ */
+static int
+engine_drift_at_start(struct engine *e, const struct ruleset *rs,
+    uint64_t gen)
+{
+	struct nft_drift dr;
+	struct diags	 dd;
+	size_t		 i;
+
+	diags_init(&dd);
+	if (nft_drift_find(e->nft, rs, &dr, &dd) == -1) {
+		log_warnx("cannot read table inet %s back to look for changes "
+		    "made by hand: %s", e->table, dd.n && dd.v[0].msg ?
+		    dd.v[0].msg : "?");
+		diags_free(&dd);
+		return 0;
+	}
+	diags_free(&dd);
+	if (dr.n == 0 || dr.table_missing) {
+		nft_drift_free(&dr);
+		return 0;
+	}
+	for (i = 0; i < dr.n; i++)
+		log_warnx("drift: %s", dr.v[i]);
+	log_warnx("table inet %s was changed by hand while fwctld was "
+	    "stopped (%zu difference%s above): %s", e->table, dr.n,
+	    dr.n == 1 ? "" : "s", e->drift_keep ? "KEPT as found, as "
+	    "--on-drift keep says; the next change rebuilds the table" :
+	    "repaired: the table is what the ruleset says");
+	if (history_add(e->state_dir, gen, edit_now_ms(), "fwctld",
+	    e->drift_keep ? "start: drift found, kept" :
+	    "start: drift found, repaired", NULL, dr.v, dr.n) == -1)
+		log_warn("%s: cannot record the drift in the history",
+		    e->state_dir);
+	e->drift_v = dr.v;
+	e->drift_n = dr.n;
+	e->drift_kept = e->drift_keep;
+	return e->drift_keep ? 1 : 0;
 }
 
 int
@@ -261,7 +323,7 @@ engine_history(struct engine *e, const struct change *c,
 	const char	*what = c->what ? c->what : edit_op_name(logop);
 
 	if (history_add(e->state_dir, res->generation, edit_now_ms(), c->who,
-	    what, &res->plan) == -1)
+	    what, &res->plan, NULL, 0) == -1)
 		log_warn("%s: cannot record generation %" PRIu64 " in the "
 		    "history", e->state_dir, res->generation);
 	if (snapshot || e->hist_oldest == 0)
@@ -819,6 +881,7 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	uint64_t	 now = edit_now_ms();
 	size_t		 i;
 	bool		 flushed, unfiltered;
+	int		 kept = 0;
 	struct change	 c;
 	struct change_result res;
 
@@ -854,7 +917,9 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 		log_warnx("the ruleset declares no zone: fwctld programs no "
 		    "table and NOTHING IS FILTERED; write zones and rules into "
 		    "the rules directory, then `fwctl reload`");
-	} else if (nft_apply(e->nft, NULL, rs, NULL, d) == -1)
+	} else if ((kept = engine_drift_at_start(e, rs, gen)) == 1)
+		;	/* left as found: kernel_unknown below */
+	else if (nft_apply(e->nft, NULL, rs, NULL, d) == -1)
 		goto fail_locked;
 	/* the journal of this run starts from a snapshot of its own */
 	if (save && state_set_flushed(e->state_dir, false, d) == -1)
@@ -869,7 +934,7 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	nameidx_free(e->ridx);
 	e->ridx = edit_index_build(rs);
 	e->flushed = flushed;
-	e->kernel_unknown = flushed || unfiltered;
+	e->kernel_unknown = flushed || unfiltered || kept == 1;
 	if (save) {
 		/* a new generation: in the history like any change */
 		memset(&c, 0, sizeof(c));
@@ -974,6 +1039,10 @@ engine_info(struct engine *e, struct engine_status_info *info)
 	info->pending = e->pending_gen;
 	info->pending_secs = engine_pending_secs(e);
 	info->history_oldest = e->hist_oldest;
+	info->drift_start = e->drift_n > 0;
+	info->drift_kept = e->drift_kept;
+	info->drift_v = (const char *const *)e->drift_v;
+	info->drift_n = e->drift_n;
 	pthread_mutex_unlock(&e->change_mtx);
 	info->generation = engine_generation(e);
 	info->live_changes = engine_live_changes(e, info->generation);
@@ -998,7 +1067,8 @@ engine_timer(struct engine *e)
 	size_t			 i;
 	bool			 due;
 
-	(void)read(e->tfd, &n, sizeof(n));
+	if (read(e->tfd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("timerfd");
 	pthread_mutex_lock(&e->change_mtx);
 	gen = e->pending_gen;
 	due = gen != 0 &&

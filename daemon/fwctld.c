@@ -43,6 +43,7 @@ struct config {
 	int		 log_level;
 	bool		 flush_on_exit;
 	struct history_limits hist;
+	bool		 drift_keep;	/* --on-drift keep */
 };
 
 static int
@@ -68,6 +69,7 @@ usage(int status)
 	    "              [--table NAME] [--group NAME] [--foreground]\n"
 	    "              [--log-level LEVEL] [--flush-on-exit]\n"
 	    "              [--history-keep N] [--history-days D]\n"
+	    "              [--on-drift repair|keep]\n"
 	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
 	    "--tokens FILE]\n"
 	    "       fwctld -n[v] [--rules-dir DIR]\n");
@@ -267,6 +269,7 @@ main(int argc, char *argv[])
 		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
 		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
 		OPT_TOKENS, OPT_FLUSH, OPT_VERSION, OPT_HKEEP, OPT_HDAYS,
+		OPT_DRIFT,
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -283,6 +286,7 @@ main(int argc, char *argv[])
 		{ "flush-on-exit", no_argument, NULL, OPT_FLUSH },
 		{ "history-keep", required_argument, NULL, OPT_HKEEP },
 		{ "history-days", required_argument, NULL, OPT_HDAYS },
+		{ "on-drift", required_argument, NULL, OPT_DRIFT },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -369,6 +373,15 @@ main(int argc, char *argv[])
 		case OPT_FLUSH:
 			cf.flush_on_exit = true;
 			break;
+		case OPT_DRIFT:
+			if (strcmp(optarg, "repair") != 0 &&
+			    strcmp(optarg, "keep") != 0) {
+				fprintf(stderr, "fwctld: --on-drift: expected "
+				    "repair or keep, got %s\n", optarg);
+				return 2;
+			}
+			cf.drift_keep = strcmp(optarg, "keep") == 0;
+			break;
 		case OPT_HKEEP:
 		case OPT_HDAYS:
 			if (parse_count(optarg, ch == OPT_HKEEP ?
@@ -441,6 +454,7 @@ main(int argc, char *argv[])
 	if (engine_set_rules_dir(e, cf.rules_dir) == -1)
 		fatalx("out of memory");
 	engine_set_history(e, &cf.hist);
+	engine_set_drift_policy(e, cf.drift_keep);
 	startup(e, &cf);
 
 	if (!cf.foreground) {

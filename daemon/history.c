@@ -37,7 +37,8 @@ history_time(uint64_t ms, char *buf, size_t len)
 
 int
 history_add(const char *dir, uint64_t gen, uint64_t time_ms,
-    const char *who, const char *op, const struct plan *p)
+    const char *who, const char *op, const struct plan *p,
+    char *const *notes, size_t nnotes)
 {
 	char		 path[PATH_MAX], when[64], *line, obj[600];
 	const struct plan_item *it;
@@ -60,10 +61,15 @@ history_add(const char *dir, uint64_t gen, uint64_t time_ms,
 		json_array_append_new(a, json_string(obj));
 		n++;
 	}
+	for (i = 0; i < nnotes; i++)
+		if (n < HISTORY_OBJECTS) {
+			json_array_append_new(a, json_string(notes[i]));
+			n++;
+		}
 	o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}", "generation",
 	    (json_int_t)gen, "time", when, "who", who ? who : "?", "op",
 	    op ? op : "change", "objects", a,
-	    "more", (json_int_t)(p != NULL ? p->n - n : 0));
+	    "more", (json_int_t)((p != NULL ? p->n : 0) + nnotes - n));
 	if (o == NULL)
 		return -1;
 	line = json_dumps(o, JSON_COMPACT);

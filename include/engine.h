@@ -40,6 +40,13 @@ struct engine_status_info {
 	 * (engine_diff); -1: cannot tell */
 	ssize_t		 live_changes;
 	uint64_t	 history_oldest; /* oldest generation to show, 0 */
+	/* what was changed by hand while fwctld was stopped, found at
+	 * start (lines valid as long as the engine), and whether it was
+	 * kept as found (--on-drift keep) rather than repaired */
+	bool		 drift_start;
+	bool		 drift_kept;
+	const char *const *drift_v;
+	size_t		 drift_n;
 };
 
 /* Opens the kernel handle; the table is not touched yet. */
@@ -57,6 +64,10 @@ int		 engine_start(struct engine *, struct ruleset *rs, uint64_t gen,
 /* The rules directory, the declared ruleset (engine_rules_*); NULL: none.
  * 0, or -1 on ENOMEM. */
 int		 engine_set_rules_dir(struct engine *, const char *dir);
+/* What a start does with a table changed by hand while fwctld was
+ * stopped: repair it (the default) or keep it as found until the next
+ * change, reporting it either way. Before engine_start. */
+void		 engine_set_drift_policy(struct engine *, bool keep);
 /* How much history is kept (history.h); before the first change. */
 void		 engine_set_history(struct engine *,
 		    const struct history_limits *);

@@ -28,10 +28,12 @@ struct history_limits {
 	unsigned	 days;		/* 0 = no bound */
 };
 
-/* Appends the entry of generation gen. 0, or -1 with errno (the change
- * stands; the caller logs it). */
+/* Appends the entry of generation gen: the objects of the plan (or
+ * NULL), then the n notes (objects named in words, such as what drifted).
+ * 0, or -1 with errno (the change stands; the caller logs it). */
 int	 history_add(const char *dir, uint64_t gen, uint64_t time_ms,
-	    const char *who, const char *op, const struct plan *);
+	    const char *who, const char *op, const struct plan *,
+	    char *const *notes, size_t n);
 /*
  * Entries newest first, those below generation before (0: from the
  * newest), at most limit: a JSON array (NULL on ENOMEM). *oldest is the

@@ -652,6 +652,97 @@ START_TEST(damaged_state_loses_nothing_after)
 }
 END_TEST
 
+/* By hand, as another tool would: an accept for port 143 inserted where
+ * rule web is, and rule web deleted. */
+static void
+hand_edit(void)
+{
+	char	*out;
+	int	 st;
+
+	out = lab_output_status(lab, &st, "router", "set -e; "
+	    "nft -a list table inet fwctl | awk '/^[[:space:]]*chain /{c=$2} "
+	    "/comment \"web\"/{print c, $NF; exit}' > /tmp/.web.$$; "
+	    "read chain handle < /tmp/.web.$$; rm -f /tmp/.web.$$; "
+	    "nft insert rule inet fwctl $chain tcp dport 143 accept; "
+	    "nft delete rule inet fwctl $chain handle $handle");
+	ck_assert_msg(st == 0, "hand edit failed: %s", out ? out : "");
+	free(out);
+}
+
+/*
+ * nft cannot change fwctld's table while it runs; what someone changes
+ * while it is stopped is found at start, named in the log, status and
+ * history, and repaired (the default) or kept until the next change.
+ */
+START_TEST(drift_found_at_start)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	char		*log, *out;
+	json_t		*j, *d;
+	pid_t		 imap, web;
+	int		 st;
+
+	start(&f, base_rules);
+	ck_assert_int_gt(imap = lab_serve(lab, "router", "tcp", 143), 0);
+	ck_assert_int_gt(web = lab_serve(lab, "router", "tcp", 80), 0);
+	ck_assert(tcp_ok("wan", "10.50.0.1", 80));
+	ck_assert(!tcp_ok("wan", "10.50.0.1", 143));
+	/* owned while it runs: another writer is refused */
+	out = lab_output_status(lab, &st, "router", "nft insert rule inet "
+	    "fwctl input tcp dport 143 accept 2>&1");
+	ck_assert_int_ne(st, 0);
+	HAS(out, "Operation not permitted");
+	free(out);
+	ck_assert(!tcp_ok("wan", "10.50.0.1", 143));
+
+	/* stopped: the table stays, and anyone may change it */
+	ck_assert_int_eq(fwd_stop(&f, false), 0);
+	hand_edit();
+	ck_assert(tcp_ok("wan", "10.50.0.1", 143));
+	ck_assert(!tcp_ok("wan", "10.50.0.1", 80));
+	f.from_state = true;
+	ck_assert_int_eq(fwd_start(&f, 15000, "%s", ""), 0);
+	log = fwd_log(&f);
+	HAS(log, "drift: rule web");
+	HAS(log, "has a rule fwctl did not make");
+	HAS(log, "repaired");
+	free(log);
+	j = status_json(&f);
+	d = json_object_get(j, "drift_at_start");
+	ck_assert(json_is_object(d));
+	ck_assert_str_eq(json_string_value(json_object_get(d, "policy")),
+	    "repaired");
+	ck_assert_uint_eq(json_array_size(json_object_get(d, "objects")), 2);
+	json_decref(j);
+	CLI_OK(&f, &r, "history", "-n", "3");
+	HAS(r.out, "drift found, repaired");
+	fwd_res_free(&r);
+	ck_assert(!tcp_ok("wan", "10.50.0.1", 143));
+	ck_assert(tcp_ok("wan", "10.50.0.1", 80));
+
+	/* the other policy: kept as found, until the next change */
+	ck_assert_int_eq(fwd_stop(&f, false), 0);
+	hand_edit();
+	ck_assert_int_eq(fwd_start(&f, 15000, "%s", "--on-drift keep"), 0);
+	CLI_OK(&f, &r, "status");
+	HAS(r.out, "KEPT as found");
+	HAS(r.out, "rule web");
+	fwd_res_free(&r);
+	ck_assert(tcp_ok("wan", "10.50.0.1", 143));
+	ck_assert(!tcp_ok("wan", "10.50.0.1", 80));
+	CLI_OK(&f, &r, "add-rule", "pop", "from", "wan", "to", "self", "tcp",
+	    "dport", "110", "accept");
+	fwd_res_free(&r);
+	ck_assert(!tcp_ok("wan", "10.50.0.1", 143));
+	ck_assert(tcp_ok("wan", "10.50.0.1", 80));
+	lab_stop(lab, imap);
+	lab_stop(lab, web);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 static Suite *
 truth_suite(void)
 {
@@ -666,6 +757,7 @@ truth_suite(void)
 	tcase_add_test(tc, elements_are_data);
 	tcase_add_test(tc, history_and_revert);
 	tcase_add_test(tc, damaged_state_loses_nothing_after);
+	tcase_add_test(tc, drift_found_at_start);
 	suite_add_tcase(s, tc);
 	return s;
 }
