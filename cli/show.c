@@ -123,6 +123,11 @@ cmd_status(int argc, char **argv)
 		    C_YELLOW : C_NONE), json_is_true(drift) ?
 		    "yes: the kernel table differs from the ruleset" : "none",
 		    output_reset());
+	if (json_is_string(json_object_get(j, "state_error")))
+		printf("state:    %sREAD-ONLY: %s; changes are refused until "
+		    "the state directory can be written%s\n",
+		    output_color(C_RED), show_str(j, "state_error"),
+		    output_reset());
 	dstart = json_object_get(j, "drift_at_start");
 	if (json_is_object(dstart)) {
 		json_t	*o;

@@ -786,6 +786,8 @@ api_status(struct api_req *r)
 		    info.history_oldest == 0 ? json_null() :
 		    json_integer((json_int_t)info.history_oldest));
 		json_object_set_new(j, "drift_at_start", api_drift_json(&info));
+		json_object_set_new(j, "state_error", info.state_error[0] ?
+		    json_string(info.state_error) : json_null());
 	}
 	r->has_etag = true;
 	r->etag = s.generation;

@@ -77,6 +77,9 @@ struct engine {
 	char		**drift_v;
 	size_t		 drift_n;
 	bool		 drift_kept;
+	/* Why the state directory could not be written at start (NULL: it
+	 * could): changes are refused until a snapshot succeeds. */
+	char		*state_error;
 };
 
 #define ENGINE_REVERT_RETRY	10	/* s, after a revert that failed */
@@ -239,10 +242,50 @@ engine_free(struct engine *e, bool flush)
 	free(e->table);
 	free(e->state_dir);
 	free(e->rules_dir);
+	free(e->state_error);
 	for (i = 0; i < e->drift_n; i++)
 		free(e->drift_v[i]);
 	free(e->drift_v);
 	free(e);
+}
+
+/* The state directory cannot be written: say so once, and keep why for
+ * status and for the changes refused meanwhile. Called with change_mtx. */
+static void
+engine_state_broken(struct engine *e, uint64_t gen, const struct diags *d)
+{
+	const char	*why = d->n && d->v[0].msg ? d->v[0].msg : "?";
+
+	log_warnx("%s: cannot write the state (%s): serving generation %"
+	    PRIu64 " as the kernel has it; changes are refused until it can "
+	    "be written", e->state_dir, why, gen);
+	free(e->state_error);
+	e->state_error = strdup(why);
+}
+
+/* Whether changes may be kept: a snapshot of the current ruleset, when
+ * the start could not write one, is tried again first. 0, or -1 with res
+ * filled. Called with change_mtx held. */
+static int
+engine_state_writable(struct engine *e, struct change_result *res)
+{
+	struct diags	 d;
+
+	if (e->state_error == NULL)
+		return 0;
+	diags_init(&d);
+	if (state_save(e->state_dir, e->cur->gen, e->cur->rs, &d) == 0) {
+		log_info("%s: the state can be written again", e->state_dir);
+		free(e->state_error);
+		e->state_error = NULL;
+		diags_free(&d);
+		return 0;
+	}
+	edit_fail(res, ENGINE_FAILED, NULL, "the state directory cannot be "
+	    "written (%s): no change can be kept until it can",
+	    d.n && d.v[0].msg ? d.v[0].msg : "?");
+	diags_free(&d);
+	return -1;
 }
 
 void
@@ -535,6 +578,8 @@ txn_prepare(struct txn *t)
 	struct engine	*e = t->e;
 	struct change	*c = t->c;
 
+	if (engine_state_writable(e, t->res) == -1)
+		return -1;
 	if ((t->nref = rsref_new(NULL, t->gen + 1)) == NULL) {
 		edit_fail(t->res, ENGINE_FAILED, NULL, "%s", "out of memory");
 		return -1;
@@ -882,6 +927,7 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	size_t		 i;
 	bool		 flushed, unfiltered;
 	int		 kept = 0;
+	struct diags	 sd;
 	struct change	 c;
 	struct change_result res;
 
@@ -921,12 +967,19 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 		;	/* left as found: kernel_unknown below */
 	else if (nft_apply(e->nft, NULL, rs, NULL, d) == -1)
 		goto fail_locked;
-	/* the journal of this run starts from a snapshot of its own */
-	if (save && state_set_flushed(e->state_dir, false, d) == -1)
-		goto fail_locked;
-	if ((save || state_needs_snapshot(e->state_dir)) &&
-	    state_save(e->state_dir, gen, rs, d) == -1)
-		goto fail_locked;
+	/*
+	 * The journal of this run starts from a snapshot of its own. A disk
+	 * that cannot take it (full, read-only) does not stop the start,
+	 * which would only loop under Restart=on-failure: fwctld serves what
+	 * the kernel has, says why, and refuses changes until the state can
+	 * be written (engine_state_writable).
+	 */
+	diags_init(&sd);
+	if ((save && state_set_flushed(e->state_dir, false, &sd) == -1) ||
+	    ((save || state_needs_snapshot(e->state_dir)) &&
+	    state_save(e->state_dir, gen, rs, &sd) == -1))
+		engine_state_broken(e, gen, &sd);
+	diags_free(&sd);
 	pthread_mutex_lock(&e->cur_mtx);
 	rsref_put_locked(e->cur);
 	e->cur = r;
@@ -1043,6 +1096,8 @@ engine_info(struct engine *e, struct engine_status_info *info)
 	info->drift_kept = e->drift_kept;
 	info->drift_v = (const char *const *)e->drift_v;
 	info->drift_n = e->drift_n;
+	snprintf(info->state_error, sizeof(info->state_error), "%s",
+	    e->state_error ? e->state_error : "");
 	pthread_mutex_unlock(&e->change_mtx);
 	info->generation = engine_generation(e);
 	info->live_changes = engine_live_changes(e, info->generation);

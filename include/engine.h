@@ -47,6 +47,9 @@ struct engine_status_info {
 	bool		 drift_kept;
 	const char *const *drift_v;
 	size_t		 drift_n;
+	/* why changes are refused: the state directory could not be
+	 * written at start ("" when it could) */
+	char		 state_error[256];
 };
 
 /* Opens the kernel handle; the table is not touched yet. */
