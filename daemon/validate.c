@@ -673,8 +673,10 @@ famwit_add(struct famwit *w, size_t *nw, int family, const struct srcloc *l,
 }
 
 /*
- * An address match: addresses well formed, one family, a set that exists
- * and holds addresses. Adds the match's family (if any) to w.
+ * An address match: addresses well formed, a set that exists and holds
+ * addresses. Adds the match's family to w when it has only one: a list of
+ * both families fixes none (the rule becomes one kernel rule per family,
+ * each with its family's part of the list).
  */
 static void
 check_addrmatch(struct vctx *v, const char *obj, const char *pos,
@@ -683,9 +685,9 @@ check_addrmatch(struct vctx *v, const char *obj, const char *pos,
 {
 	const struct set *s;
 	const char *why;
-	char a[64], b[64];
-	size_t i, first = 0;
-	bool mixed = false;
+	char a[64];
+	size_t i;
+	bool both = false;
 
 	if (m->set) {
 		if (m->naddrs)
@@ -711,15 +713,10 @@ check_addrmatch(struct vctx *v, const char *obj, const char *pos,
 			    addr_format(&m->addrs[i], a, sizeof(a)), why);
 			return;
 		}
-		if (m->addrs[i].family != m->addrs[first].family && !mixed) {
-			verr(v, l, "%s: %s mixes IPv4 and IPv6 addresses (%s and "
-			    "%s); a match holds one family", obj, pos,
-			    addr_format(&m->addrs[first], a, sizeof(a)),
-			    addr_format(&m->addrs[i], b, sizeof(b)));
-			mixed = true;
-		}
+		if (m->addrs[i].family != m->addrs[0].family)
+			both = true;
 	}
-	if (m->naddrs == 0 || mixed)
+	if (m->naddrs == 0 || both)
 		return;
 	famwit_add(w, nw, m->addrs[0].family, l, "%s %s%s", pos,
 	    addr_format(&m->addrs[0], a, sizeof(a)), m->naddrs > 1 ? ", ..." :

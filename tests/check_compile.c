@@ -284,7 +284,23 @@ START_TEST(families_split)
 
 	compile_ok("zone lan { interface lan0 }\n"
 	    "rule r from lan to self src { 10.0.0.1, fd00::1 } accept\n"
-	    "rule t from lan to self tcp dport 22 accept\n", &p);
+	    "rule t from lan to self tcp dport 22 accept\n"
+	    "rule m from lan to self src { 10.0.0.1, fd00::1 } dst 10.0.0.2 "
+	    "accept\n"
+	    "rule l from lan to self dst { 10.0.0.1, fd00::1, 10.0.0.3 } "
+	    "accept\n", &p);
+	/* a mixed list beside a one-family match: that family's part only */
+	ck_assert_str_eq(rtext(&p, "lan-self", "m"),
+	    V4 "payload nh 12 4; cmp eq 0a000001; payload nh 16 4; "
+	    "cmp eq 0a000002; " ACCEPT);
+	ck_assert_str_eq(rtext(&p, "lan-self", "m#6"), "(none)");
+	/* several of one family: a set of that family, the other alone */
+	ck_assert_str_eq(rtext(&p, "lan-self", "l#4"),
+	    V4 "payload nh 16 4; lookup {10.0.0.1, end 10.0.0.2, 10.0.0.3, "
+	    "end 10.0.0.4}; " ACCEPT);
+	ck_assert_str_eq(rtext(&p, "lan-self", "l#6"),
+	    V6 "payload nh 24 16; cmp eq fd000000000000000000000000000001; "
+	    ACCEPT);
 	ck_assert_str_eq(rtext(&p, "lan-self", "r#4"),
 	    V4 "payload nh 12 4; cmp eq 0a000001; " ACCEPT);
 	ck_assert_str_eq(rtext(&p, "lan-self", "r#6"),

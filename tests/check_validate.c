@@ -370,8 +370,7 @@ START_TEST(test_families)
 		"rule \"a\": src @v4 (ipv4 set) is IPv4 but dst fd00::1 is IPv6",
 		"rule \"b\": icmpv6 is IPv6 but src 10.0.0.1 is IPv4",
 		"rule \"c\": icmp is IPv4 but src @v6 (ipv6 set) is IPv6",
-		"rule \"d\": dst mixes IPv4 and IPv6 addresses (10.0.0.1 and "
-		    "fd00::1)",
+		"rule \"d\": icmp is IPv4 but dst fd00::1, ... is IPv6",
 		"rule \"e\": sport @v4 is an ipv4 set; expected a port set",
 		"rule \"f\": dst @p is a port set",
 		"nat \"s\": as 2001:db8::1 is IPv6 but src @v4 (ipv4 set) is IPv4",
@@ -384,7 +383,11 @@ START_TEST(test_families)
 	    "rule a from lan to self src @v4 dst fd00::1 accept\n"
 	    "rule b from lan to self icmpv6 src 10.0.0.1 accept\n"
 	    "rule c from lan to self icmp src @v6 accept\n"
-	    "rule d from lan to self dst { 10.0.0.1, fd00::1 } accept\n"
+	    "rule d from lan to self icmp dst { fd00::1, fd00::2 } accept\n"
+	    "rule dd from lan to self src { 10.0.0.1, fd00::1 } dst 10.0.0.2 "
+	    "accept\n"
+	    "rule de from lan to self icmpv6 dst { 10.0.0.1, fd00::1 } "
+	    "accept\n"
 	    "rule e from lan to self tcp sport @v4 accept\n"
 	    "rule f from lan to self dst @p accept\n"
 	    "nat s snat from lan to wan as 2001:db8::1 src @v4\n"

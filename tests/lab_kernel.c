@@ -1731,6 +1731,46 @@ START_TEST(groups_without_zones)
 }
 END_TEST
 
+/*
+ * One rule with a list of both families (fwctl.rules(5)): validated as
+ * written, it lets the IPv4 and the IPv6 connection to the listed hosts
+ * through, as two kernel rules, and nothing else: not another port, not
+ * another address of the same host.
+ */
+START_TEST(mixed_families)
+{
+	struct ruleset *rs;
+	struct diags d;
+	json_t *j;
+
+	start();
+	ck_assert_int_eq(lab_exec(lab, "dmz", "ip addr add 10.50.2.11/24 dev "
+	    "eth0 && ip addr add fd50:2::11/64 dev eth0 nodad"), 0);
+	serve("dmz", "tcp", 3651);
+	serve("dmz", "tcp", 3652);
+	rs = rs_text(ZONES "rule dual from lan to dmz tcp dport 3651 "
+	    "dst { " H_DMZ ", " H_DMZ6 " } accept\n");
+	diags_init(&d);
+	ck_assert_int_eq(validate_ruleset(rs, &d), 0);
+	diags_free(&d);
+	apply(rs);
+	must_tcp("lan", H_DMZ, 3651);
+	must_tcp("lan", H_DMZ6, 3651);
+	mustnt_tcp("lan", H_DMZ, 3652);
+	mustnt_tcp("lan", H_DMZ6, 3652);
+	mustnt_tcp("lan", "10.50.2.11", 3651);
+	mustnt_tcp("lan", "fd50:2::11", 3651);
+	j = nft_json();
+	ck_assert_ptr_nonnull(json_rule(j, "lan-dmz", "dual", 0));
+	ck_assert_ptr_nonnull(json_rule(j, "lan-dmz", "dual", 1));
+	ck_assert_ptr_null(json_rule(j, "lan-dmz", "dual", 2));
+	json_decref(j);
+	lab_exec(lab, "dmz", "ip addr del 10.50.2.11/24 dev eth0; "
+	    "ip addr del fd50:2::11/64 dev eth0");
+	finish();
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -1764,6 +1804,7 @@ kernel_suite(void)
 	tcase_add_test(tc, wildcards_and_network_zones);
 	tcase_add_test(tc, zone_networks_narrow);
 	tcase_add_test(tc, set_elements_change);
+	tcase_add_test(tc, mixed_families);
 	suite_add_tcase(s, tc);
 	return s;
 }
