@@ -260,6 +260,10 @@ output_scalar(json_t *v)
 			    json_string_value(k), json_string_value(t));
 		if (k != NULL)
 			return output_scalar(k);
+		/* a port written as a service name */
+		k = json_object_get(v, "service");
+		if (json_is_string(k))
+			return output_strdup(json_string_value(k));
 	}
 	return output_strdup("?");
 }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -134,11 +135,35 @@ enc_match(const char *set, const void *items, size_t n, size_t size,
 	return a;
 }
 
+/* A port written as a service name keeps both: {"service", "port"}, so
+ * that a state file reads back without /etc/services. */
+static json_t *
+enc_named_port(const char *name, const struct portrange *pr)
+{
+	return json_pack("{s:s, s:i}", "service", name, "port", (int)pr->lo);
+}
+
 static json_t *
 enc_portmatch(const struct portmatch *pm)
 {
-	return enc_match(pm->set, pm->ranges, pm->nranges,
-	    sizeof(*pm->ranges), enc_port_item);
+	char	 name[FWCTL_SERVICE_MAX + 1];
+	json_t	*a;
+	size_t	 i;
+
+	if (pm->names == NULL)
+		return enc_match(pm->set, pm->ranges, pm->nranges,
+		    sizeof(*pm->ranges), enc_port_item);
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < pm->nranges; i++)
+		if (json_array_append_new(a,
+		    portmatch_name(pm, i, name, sizeof(name)) != NULL ?
+		    enc_named_port(name, &pm->ranges[i]) :
+		    enc_port(&pm->ranges[i])) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
 }
 
 static json_t *
@@ -842,12 +867,6 @@ typedef int (*dec_item_fn)(const json_t *, const char *, void *,
     struct diags *);
 
 static int
-dec_port_item(const json_t *j, const char *path, void *v, struct diags *d)
-{
-	return dec_port(j, path, v, d);
-}
-
-static int
 dec_addr_item(const json_t *j, const char *path, void *v, struct diags *d)
 {
 	return dec_addr(j, path, v, d);
@@ -900,17 +919,103 @@ dec_match(const json_t *j, const char *path, char **set, void **items,
 	return d->n > before ? -1 : 0;
 }
 
+/* A port of a rule: a port item, or a service name looked up later. */
+struct portitem {
+	struct portrange r;
+	char		 name[FWCTL_SERVICE_MAX + 1];	/* "" for a number */
+	bool		 lookup;			/* r still to find */
+};
+
+static const char *const named_port_fields[] = { "service", "port", NULL };
+
 static int
-dec_portmatch(const json_t *j, const char *path, struct portmatch *pm,
+dec_service(const json_t *j, const char *path, struct portitem *it,
     struct diags *d)
 {
-	void	*v = NULL;
-	int	 rv;
+	char	q[64];
 
-	rv = dec_match(j, path, &pm->set, &v, &pm->nranges,
-	    sizeof(*pm->ranges), dec_port_item, true, "port",
-	    "ports and ranges", d);
-	pm->ranges = v;
+	if (!service_name_valid(json_string_value(j))) {
+		derr(d, path, "expected a service name (a letter, then "
+		    "letters, digits, '-', '_', '.' or '+', at most %d), got "
+		    "\"%s\"", FWCTL_SERVICE_MAX, quote_for_msg(
+		    json_string_value(j), json_string_length(j), q,
+		    sizeof(q)));
+		return -1;
+	}
+	snprintf(it->name, sizeof(it->name), "%s", json_string_value(j));
+	return 0;
+}
+
+/* 22, "22", "1000-2000", "ssh" or {"service": "ssh", "port": 22}. */
+static int
+dec_rule_port(const json_t *j, const char *path, void *v, struct diags *d)
+{
+	struct portitem	*it = v;
+	char		 p[CODEC_PATH_MAX];
+	const json_t	*s, *n;
+
+	if (json_is_string(j) && isalpha((unsigned char)
+	    json_string_value(j)[0])) {
+		it->lookup = true;
+		return dec_service(j, path, it, d);
+	}
+	if (!json_is_object(j))
+		return dec_port(j, path, &it->r, d);
+	if (check_object(j, path, "a service", named_port_fields, d) == -1)
+		return -1;
+	s = json_object_get(j, "service");
+	n = json_object_get(j, "port");
+	if (s == NULL || !json_is_string(s)) {
+		derr(d, path_key(p, sizeof(p), path, "service"), "expected a "
+		    "service name (a string)");
+		return -1;
+	}
+	if (dec_service(s, path_key(p, sizeof(p), path, "service"), it,
+	    d) == -1)
+		return -1;
+	if (n == NULL) {
+		it->lookup = true;
+		return 0;
+	}
+	if (!json_is_integer(n))
+		derr(d, path_key(p, sizeof(p), path, "port"), "expected a port "
+		    "0-65535 (an integer)");
+	return json_is_integer(n) ? dec_port(n, path_key(p, sizeof(p), path,
+	    "port"), &it->r, d) : -1;
+}
+
+static int
+dec_portmatch(const json_t *j, const char *path, int proto,
+    struct portmatch *pm, struct diags *d)
+{
+	struct portitem	*v = NULL;
+	void		*items = NULL;
+	char		 p[CODEC_PATH_MAX];
+	size_t		 i, n = 0;
+	int		 rv;
+
+	rv = dec_match(j, path, &pm->set, &items, &n, sizeof(*v),
+	    dec_rule_port, true, "port", "ports, ranges and service names", d);
+	v = items;
+	for (i = 0; i < n; i++) {
+		if (!v[i].lookup)
+			continue;
+		if (service_parse(v[i].name, proto, &v[i].r.lo) == -1) {
+			derr(d, json_is_array(j) ? path_index(p, sizeof(p),
+			    path, i) : path, "unknown service \"%s\": not in "
+			    "/etc/services; expected a port number or a "
+			    "service name", v[i].name);
+			rv = -1;
+		}
+		v[i].r.hi = v[i].r.lo;
+	}
+	for (i = 0; rv == 0 && i < n; i++)
+		if (portmatch_add(pm, &v[i].r, v[i].name[0] ? v[i].name :
+		    NULL) == -1) {
+			derr(d, path, "out of memory");
+			rv = -1;
+		}
+	free(items);
 	return rv;
 }
 
@@ -1284,13 +1389,13 @@ codec_decode_rule(const json_t *j, const char *path, struct diags *d)
 		if (proto_ok && !proto_has_ports(r->proto))
 			derr(d, p, "ports need \"proto\" tcp, udp or sctp");
 		else
-			dec_portmatch(v, p, &r->sport, d);
+			dec_portmatch(v, p, r->proto, &r->sport, d);
 	}
 	if ((v = field(j, "dport", path, p, sizeof(p))) != NULL) {
 		if (proto_ok && !proto_has_ports(r->proto))
 			derr(d, p, "ports need \"proto\" tcp, udp or sctp");
 		else
-			dec_portmatch(v, p, &r->dport, d);
+			dec_portmatch(v, p, r->proto, &r->dport, d);
 	}
 	if ((v = field(j, "icmp_types", path, p, sizeof(p))) != NULL) {
 		if (proto_ok && !proto_is_icmp(r->proto))

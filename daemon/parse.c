@@ -10,6 +10,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -732,15 +733,44 @@ parse_list(struct parser *p, const char *what, bool commas, item_fn fn,
 	}
 }
 
+/* A port match being read, and the protocol its service names are of. */
+struct portctx {
+	struct portmatch	*m;
+	int			 proto;
+};
+
+/* A service name ("ssh") in word t, as its port. */
+static int
+tok_service(struct parser *p, const struct token *t, int proto,
+    struct portrange *r, char *name, size_t len)
+{
+	char b[64];
+
+	if (tok_word(t, name, len) == NULL || !service_name_valid(name))
+		return perr(p, t, "expected a port number (0-65535), a range "
+		    "lo-hi or a service name, got %s", tok_desc(t, b,
+		    sizeof(b)));
+	if (service_parse(name, proto, &r->lo) == -1)
+		return perr(p, t, "unknown service \"%s\": not in "
+		    "/etc/services; expected a port number or a service name",
+		    name);
+	r->hi = r->lo;
+	return 0;
+}
+
 static int
 port_item(struct parser *p, void *ctx)
 {
-	struct portmatch *m = ctx;
+	struct portctx *c = ctx;
+	struct token *t = peek(p);
 	struct portrange r;
+	char name[WORD_MAX];
+	bool named = t->type == T_WORD && isalpha((unsigned char)t->p[0]);
 
-	if (tok_portrange(p, peek(p), &r, true) == -1)
+	if ((named ? tok_service(p, t, c->proto, &r, name, sizeof(name)) :
+	    tok_portrange(p, t, &r, true)) == -1)
 		return -1;
-	if (array_push(&m->ranges, &m->nranges, sizeof(r), &r) == -1)
+	if (portmatch_add(c->m, &r, named ? name : NULL) == -1)
 		return oom(p);
 	advance(p);
 	return 0;
@@ -762,11 +792,14 @@ parse_match(struct parser *p, char **set, const char *what,
 	return parse_list(p, what, false, item, ctx);
 }
 
-/* P: port, range, { list } or @set */
+/* P: port, range, service name, { list } or @set */
 static int
-parse_portmatch(struct parser *p, struct portmatch *m)
+parse_portmatch(struct parser *p, struct portmatch *m, int proto)
 {
-	return parse_match(p, &m->set, "a port or range", port_item, m);
+	struct portctx c = { m, proto };
+
+	return parse_match(p, &m->set, "a port, range or service name",
+	    port_item, &c);
 }
 
 /* One address token appended to v (what: the message's expectation). */
@@ -1175,8 +1208,8 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 			clause_at(&r->pos[is_s ? RC_SPORT : RC_DPORT], &r->loc,
 			    &t);
 			advance(p);
-			if (parse_portmatch(p, is_s ? &r->sport : &r->dport) ==
-			    -1)
+			if (parse_portmatch(p, is_s ? &r->sport : &r->dport,
+			    r->proto) == -1)
 				goto fail;
 		} else if (strcmp(buf, "type") == 0) {
 			if (once(p, &t, &type) == -1)

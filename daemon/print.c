@@ -96,6 +96,7 @@ list_close(FILE *f, size_t n)
 static void
 put_portmatch(FILE *f, const char *kw, const struct portmatch *pm)
 {
+	char	name[FWCTL_SERVICE_MAX + 1];
 	size_t	i;
 
 	if (pm->set == NULL && pm->nranges == 0)
@@ -108,7 +109,10 @@ put_portmatch(FILE *f, const char *kw, const struct portmatch *pm)
 	list_open(f, pm->nranges);
 	for (i = 0; i < pm->nranges; i++) {
 		list_sep(f, i);
-		put_port(f, &pm->ranges[i]);
+		if (portmatch_name(pm, i, name, sizeof(name)) != NULL)
+			fputs(name, f);
+		else
+			put_port(f, &pm->ranges[i]);
 	}
 	list_close(f, pm->nranges);
 }

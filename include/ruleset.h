@@ -58,12 +58,20 @@ struct portrange {
 	uint16_t	 hi;		/* == lo for a single port */
 };
 
-/* A port match: a list of ports and ranges, or one named set of type port. */
+/*
+ * A port match: a list of ports and ranges, or one named set of type port.
+ * names keeps the service names the user wrote (dport ssh), so that the
+ * rule prints back as written: one field per range, separated by ',',
+ * empty for a number ("ssh,,https"); NULL when no range has a name.
+ */
 struct portmatch {
 	struct portrange	*ranges;
 	size_t			 nranges;
 	char			*set;
+	char			*names;
 };
+
+#define FWCTL_SERVICE_MAX	32	/* longest service name taken */
 
 enum limit_unit {
 	LIMIT_SECOND = 1,
@@ -358,7 +366,8 @@ struct rule	*rule_pack(const struct rule *);
 /* Packs the rules of rs that no other ruleset shares. */
 int		 ruleset_pack_rules(struct ruleset *);
 bool		 rule_equal(const struct rule *, const struct rule *);
-/* rule_equal but for the comment: the same packets, counted alike. */
+/* rule_equal but for the comment and how ports were written (ssh or 22):
+ * the same packets, counted alike. */
 bool		 rule_same_match(const struct rule *, const struct rule *);
 struct nat	*nat_new(void);
 struct nat	*nat_ref(struct nat *);
@@ -405,6 +414,15 @@ int		 addrmatch_copy(struct addrmatch *, const struct addrmatch *);
 bool		 addrmatch_equal(const struct addrmatch *,
 		    const struct addrmatch *);
 void		 portmatch_clear(struct portmatch *);
+/* Appends range r, written as service name (NULL for a number). */
+int		 portmatch_add(struct portmatch *, const struct portrange *r,
+		    const char *name);
+/* The service name range i was written as, in buf; NULL for a number. */
+const char	*portmatch_name(const struct portmatch *, size_t i, char *buf,
+		    size_t len);
+/* The same ports, however they were written. */
+bool		 portmatch_same_ports(const struct portmatch *,
+		    const struct portmatch *);
 int		 portmatch_copy(struct portmatch *, const struct portmatch *);
 bool		 portmatch_equal(const struct portmatch *,
 		    const struct portmatch *);
@@ -429,6 +447,15 @@ int		 set_type_parse(const char *, enum set_type *);
 const char	*nat_kind_name(enum nat_kind);
 const char	*proto_name(int proto);
 int		 proto_parse(const char *, int *proto);
+/*
+ * A service name of /etc/services ("ssh") as a port: the entry for proto
+ * (tcp, udp, sctp) first, else one of any protocol, since the registry
+ * gives a service one number whatever the protocol. -1 when unknown or not
+ * a name (letters, digits, '-', '_', '.', '+', a letter first, at most
+ * FWCTL_SERVICE_MAX bytes).
+ */
+int		 service_parse(const char *, int proto, uint16_t *port);
+bool		 service_name_valid(const char *);
 const char	*limit_unit_name(enum limit_unit);
 int		 limit_unit_parse(const char *, enum limit_unit *);
 /* ICMP / ICMPv6 type names ("echo-request"); NULL / -1 when unknown */

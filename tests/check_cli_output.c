@@ -87,6 +87,14 @@ START_TEST(rule_match)
 	free(s);
 	json_decref(r);
 
+	/* ports written as service names read as written */
+	r = js("{\"proto\": \"tcp\", \"dport\": [{\"service\": \"http\", "
+	    "\"port\": 80}, 8080, {\"service\": \"https\", \"port\": 443}]}");
+	s = output_rule_match(r);
+	ck_assert_str_eq(s, "tcp dport { http, 8080, https }");
+	free(s);
+	json_decref(r);
+
 	r = js("{\"name\": \"all\", \"verdict\": \"drop\"}");
 	s = output_rule_match(r);
 	ck_assert_str_eq(s, "");

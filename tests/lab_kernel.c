@@ -1771,6 +1771,22 @@ START_TEST(mixed_families)
 }
 END_TEST
 
+/* A service name of /etc/services opens its port: dport ssh is 22. */
+START_TEST(service_names)
+{
+	start();
+	serve("router", "tcp", 22);
+	serve("router", "tcp", 23);
+	apply_text(ZONES "rule ssh from lan to self tcp dport ssh accept\n");
+	ck_assert_uint_eq(cur->rules[0]->dport.ranges[0].lo, 22);
+	must_tcp("lan", R_LAN, 22);
+	must_tcp("lan", R_LAN6, 22);
+	mustnt_tcp("lan", R_LAN, 23);
+	mustnt_tcp("wan", R_WAN, 22);
+	finish();
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -1805,6 +1821,7 @@ kernel_suite(void)
 	tcase_add_test(tc, zone_networks_narrow);
 	tcase_add_test(tc, set_elements_change);
 	tcase_add_test(tc, mixed_families);
+	tcase_add_test(tc, service_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
