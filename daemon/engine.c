@@ -443,6 +443,8 @@ engine_rule_conflicts(const struct ruleset *rs, const struct rule *r,
 	c += engine_check_set(rs, d, &r->loc, "rule", r->name, r->dst.set);
 	c += engine_check_set(rs, d, &r->loc, "rule", r->name, r->sport.set);
 	c += engine_check_set(rs, d, &r->loc, "rule", r->name, r->dport.set);
+	if (r->name != NULL && ruleset_find_nat(rs, r->name) >= 0)
+		c++;	/* a NAT entry's name (validate.c says so) */
 	return c;
 }
 
@@ -455,6 +457,8 @@ engine_nat_conflicts(const struct ruleset *rs, const struct nat *n,
 	c += engine_check_zone(rs, d, &n->loc, "nat", n->name, n->from);
 	c += engine_check_zone(rs, d, &n->loc, "nat", n->name, n->to);
 	c += engine_check_set(rs, d, &n->loc, "nat", n->name, n->src.set);
+	if (n->name != NULL && ruleset_find_rule(rs, n->name) >= 0)
+		c++;	/* a rule's name (validate.c says so) */
 	return c;
 }
 

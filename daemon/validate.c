@@ -1022,15 +1022,69 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 	check_families(v, obj, w, nw);
 }
 
+/*
+ * A rule and a NAT entry may not share a name: the kernel's counters and
+ * the API's name them alike, so one would show the other's packets.
+ * other is the object of the other kind already holding the name.
+ */
+static void
+name_taken(struct vctx *v, const char *kind, const char *name,
+    const struct srcloc *l, const char *okind, const struct srcloc *ol)
+{
+	char buf[512];
+
+	verr(v, l, "%s \"%s\": the name is taken by %s \"%s\"%s; a rule and "
+	    "a NAT entry need different names (their counters are reported "
+	    "by name)", kind, name, okind, name, first_at(ol, buf,
+	    sizeof(buf)));
+}
+
+/* Every NAT entry against the rules: one pass with a hash index. */
+static void
+check_shared_names(struct vctx *v)
+{
+	const struct ruleset *rs = v->rs;
+	struct strmap *rules;
+	void *at;
+	size_t i;
+
+	if (rs->nnats == 0)
+		return;
+	if ((rules = strmap_new(rs->nrules)) == NULL) {
+		verr(v, NULL, "out of memory checking rule and nat names");
+		return;
+	}
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i]->name != NULL &&
+		    strmap_puts(rules, rs->rules[i]->name, (void *)(i + 1)) ==
+		    -1) {
+			verr(v, NULL, "out of memory checking rule and nat "
+			    "names");
+			strmap_free(rules);
+			return;
+		}
+	for (i = 0; i < rs->nnats && !vfull(v); i++)
+		if (rs->nats[i]->name != NULL && (at = strmap_gets(rules,
+		    rs->nats[i]->name)) != NULL)
+			name_taken(v, "nat", rs->nats[i]->name,
+			    &rs->nats[i]->loc, "rule",
+			    &rs->rules[(size_t)at - 1]->loc);
+	strmap_free(rules);
+}
+
 int
 validate_rule(const struct ruleset *rs, const struct rule *r, struct diags *d)
 {
 	struct vctx v;
+	ssize_t k;
 
 	v.rs = rs;
 	v.d = d;
 	v.n = 0;
 	check_rule(&v, r);
+	if (r->name != NULL && (k = ruleset_find_nat(rs, r->name)) >= 0)
+		name_taken(&v, "rule", r->name, &r->loc, "nat",
+		    &rs->nats[k]->loc);
 	return v.n;
 }
 
@@ -1039,11 +1093,15 @@ validate_nat(const struct ruleset *rs, const struct nat *n, size_t idx,
     struct diags *d)
 {
 	struct vctx v;
+	ssize_t k;
 
 	v.rs = rs;
 	v.d = d;
 	v.n = 0;
 	check_nat(&v, n, idx);
+	if (n->name != NULL && (k = ruleset_find_rule(rs, n->name)) >= 0)
+		name_taken(&v, "nat", n->name, &n->loc, "rule",
+		    &rs->rules[k]->loc);
 	return v.n;
 }
 
@@ -1074,5 +1132,7 @@ validate_ruleset(const struct ruleset *rs, struct diags *d)
 		check_nat(&v, rs->nats[i], i);
 	if (!vfull(&v))
 		check_dups(&v, "nat", rs->nnats, nat_name_at, nat_loc_at);
+	if (!vfull(&v))
+		check_shared_names(&v);
 	return v.n;
 }

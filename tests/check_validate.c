@@ -753,6 +753,51 @@ START_TEST(test_rule_as_whole)
 }
 END_TEST
 
+/* A rule and a NAT entry may not share a name (their counters would mix):
+ * refused in a whole ruleset, at the NAT entry, and for one object added
+ * either way, with the other's place. */
+START_TEST(test_rule_nat_names)
+{
+	const char *want[] = {
+		"nat \"web\": the name is taken by rule \"web\" (first at "
+		    "v.rules:4:1); a rule and a NAT entry need different names",
+		NULL
+	};
+	struct ruleset *rs = with_zones(
+	    "rule web from wan to dmz tcp dport 80 accept\n"
+	    "nat masq masquerade from lan to wan\n"
+	    "nat web forward from wan tcp dport 80 to 10.0.2.10\n");
+	struct diags d;
+	struct rule *r;
+	struct nat *n;
+	char *t;
+
+	expect(rs, want);
+	ruleset_free(rs);
+
+	rs = with_zones("rule web from wan to dmz tcp dport 80 accept\n"
+	    "nat masq masquerade from lan to wan\n");
+	diags_init(&d);
+	r = rule("masq from lan to wan accept");
+	ck_assert_int_eq(ruleset_add_rule(rs, r), 0);
+	ck_assert_int_eq(validate_rule(rs, r, &d), 1);
+	t = diag_format(&d.v[0]);
+	ck_assert_str_eq(t, "1:1: rule \"masq\": the name is taken by nat "
+	    "\"masq\" "
+	    "(first at v.rules:5:1); a rule and a NAT entry need different "
+	    "names (their counters are reported by name)");
+	free(t);
+	diags_free(&d);
+	diags_init(&d);
+	n = nat("web masquerade from dmz to wan");
+	ck_assert_int_eq(ruleset_add_nat(rs, n), 0);
+	ck_assert_int_eq(validate_nat(rs, n, rs->nnats - 1, &d), 1);
+	ck_assert_ptr_nonnull(strstr(d.v[0].msg, "taken by rule \"web\""));
+	diags_free(&d);
+	ruleset_free(rs);
+}
+END_TEST
+
 /*
  * Where a message about a clause must point: the line and column (1-based)
  * in text of the first clause that follows the first stmt (substrings).
@@ -1137,6 +1182,7 @@ validate_suite(void)
 	tcase_add_test(tc, test_clause_positions_copied);
 	tcase_add_test(tc, test_clause_positions_fallback);
 	tcase_add_test(tc, test_clause_positions_far);
+	tcase_add_test(tc, test_rule_nat_names);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
