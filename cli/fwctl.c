@@ -54,7 +54,9 @@ static const struct cmd cmds[] = {
 	{ "add-nat", cmd_add_nat, "NAME NAT...",
 	    "add a NAT entry, e.g. `fwctl add-nat masq masquerade from lan "
 	    "to wan`", "" },
-	{ "delete-nat", cmd_delete_nat, "NAME", "delete a NAT entry", "" },
+	{ "delete-nat", cmd_delete_nat, "NAME|N",
+	    "delete a NAT entry by name or by its number in `fwctl list nat`",
+	    "" },
 	{ "add-set", cmd_add_set, "NAME TYPE [{ ELEMENT, ... }|timeout T]",
 	    "add a named set (TYPE ipv4, ipv6 or port)",
 	    "  fwctl add-set blocklist ipv4 timeout 1h\n"

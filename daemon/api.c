@@ -1147,7 +1147,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > INT32_MAX) {
 				api_problem(r, 400, keys[i],
-				    "position: expected an integer >= 1");
+				    "expected an integer >= 1");
 				return false;
 			}
 			c->position = (size_t)json_integer_value(v);
@@ -1155,7 +1155,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 			if (!json_is_string(v) ||
 			    !name_valid(json_string_value(v))) {
 				api_problem(r, 400, keys[i],
-				    "%s: expected a rule name", keys[i]);
+				    "expected a rule name");
 				return false;
 			}
 			/* j outlives the change: the pointer stays valid */
@@ -1171,7 +1171,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 		if (*q[0] < '0' || *q[0] > '9' || *end != '\0' || errno ||
 		    pos == 0 || pos > INT32_MAX) {
 			api_problem(r, 400, "position",
-			    "position: expected an integer >= 1");
+			    "expected an integer >= 1");
 			return false;
 		}
 		c->position = pos;
@@ -1180,8 +1180,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 		if (q[i] == NULL)
 			continue;
 		if (!name_valid(q[i])) {
-			api_problem(r, 400, keys[i], "%s: expected a rule name",
-			    keys[i]);
+			api_problem(r, 400, keys[i], "expected a rule name");
 			return false;
 		}
 		if (i == 1)

@@ -967,6 +967,13 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 			verr(v, nat_at(n, NC_DPORT, &b), "%s: dport range "
 			    "%u-%u is reversed; expected low-high", obj,
 			    n->dport.lo, n->dport.hi);
+		/* no connection is made to port 0: such an entry would
+		 * forward nothing and open nothing */
+		else if (n->dport.lo == 0)
+			verr(v, nat_at(n, NC_DPORT, &b), "%s: dport %s is not "
+			    "a port connections are made to; expected ports "
+			    "1-65535", obj, n->dport.hi == 0 ? "0" :
+			    "range from 0");
 		/* a good dport range that the target port cannot follow:
 		 * the target is what to change */
 		else if (n->target_port && (uint32_t)n->target_port +

@@ -278,6 +278,9 @@ START_TEST(test_nat_by_hand)
 		    "interface",
 		"nat \"fromself\": from self",
 		"nat \"srcmix\": target 10.0.2.10 is IPv4 but src fd00::/8 is IPv6",
+		"nat \"zero\": dport 0 is not a port connections are made to; "
+		    "expected ports 1-65535",
+		"nat \"zerorange\": dport range from 0 is not a port",
 		NULL
 	};
 
@@ -299,6 +302,10 @@ START_TEST(test_nat_by_hand)
 	n = nat("fromself masquerade from self to wan");
 	ruleset_add_nat(rs, n);
 	n = nat("srcmix forward from wan tcp dport 82 to 10.0.2.10 src fd00::/8");
+	ruleset_add_nat(rs, n);
+	n = nat("zero forward from wan tcp dport 0 to 10.0.2.10:80");
+	ruleset_add_nat(rs, n);
+	n = nat("zerorange forward from wan udp dport 0-10 to 10.0.2.10");
 	ruleset_add_nat(rs, n);
 	expect(rs, want);
 	ruleset_free(rs);

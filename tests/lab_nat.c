@@ -410,6 +410,72 @@ START_TEST(forward_removed_closes)
 }
 END_TEST
 
+/* fwctl's output and exit status for a command against sock. */
+static char *
+cli(const char *fwctl, const char *sock, int *status, const char *args)
+{
+	char *out = lab_output_status(lab, status, "router", "%s --socket %s "
+	    "%s 2>&1", fwctl, sock, args);
+
+	ck_assert_ptr_nonnull(out);
+	return out;
+}
+
+/*
+ * Issue 16's small items through the daemon and CLI, on the entries
+ * daemon_add_delete_forward leaves: masq, dmzout, web6, games, ssh,
+ * lanweb, web8 (numbered 1-7 as `fwctl list nat` shows them).
+ */
+static void
+cli_small_items(const char *fwctl, const char *sock)
+{
+	char *out;
+	int st;
+
+	/* a NAT entry by its number in the list */
+	out = cli(fwctl, sock, &st, "list nat");
+	ck_assert_msg(st == 0 && strstr(out, "web8") != NULL, "%s", out);
+	free(out);
+	out = cli(fwctl, sock, &st, "delete-nat 8");
+	ck_assert_msg(st == 6 && strstr(out, "no NAT entry number 8 (there "
+	    "are 7)") != NULL, "%d %s", st, out);
+	free(out);
+	out = cli(fwctl, sock, &st, "delete-nat 0");
+	ck_assert_msg(st == 2, "%d %s", st, out);
+	free(out);
+	out = cli(fwctl, sock, &st, "delete-nat 7");
+	ck_assert_msg(st == 0 && strstr(out, "web8") != NULL, "%d %s", st,
+	    out);
+	free(out);
+	REFUSED("wan", "tcp", "10.50.0.1", 8088);
+	out = cli(fwctl, sock, &st, "list nat");
+	ck_assert_msg(st == 0 && strstr(out, "web8") == NULL &&
+	    strstr(out, "lanweb") != NULL, "%s", out);
+	free(out);
+
+	/* port 0 forwards nothing: refused */
+	out = cli(fwctl, sock, &st, "add-nat zero forward from wan tcp dport "
+	    "0 to 10.50.2.10:80");
+	ck_assert_msg(st == 1 && strstr(out, "dport 0 is not a port") != NULL,
+	    "%d %s", st, out);
+	free(out);
+
+	/* a rule may not take a NAT entry's name (counters would mix) */
+	out = cli(fwctl, sock, &st, "add-rule masq from lan to wan tcp dport "
+	    "25 drop");
+	ck_assert_msg(st == 5 && strstr(out, "the name is taken by nat "
+	    "\"masq\"") != NULL, "%d %s", st, out);
+	free(out);
+
+	/* a bad position said once */
+	out = cli(fwctl, sock, &st, "add-rule p from lan to wan accept "
+	    "--position 0");
+	ck_assert_msg(st == 1 && strstr(out, "position: expected an integer "
+	    ">= 1") != NULL && strstr(out, "position: position") == NULL,
+	    "%d %s", st, out);
+	free(out);
+}
+
 /* The same through the real daemon and CLI: one `fwctl add-nat` line
  * opens a forward, `fwctl delete-nat` closes it. */
 START_TEST(daemon_add_delete_forward)
@@ -452,6 +518,7 @@ START_TEST(daemon_add_delete_forward)
 	    "10.50.0.2", "10.50.2.10", 80);
 	assert_seen(reach("lan", "tcp", "10.50.0.1", 8088, OK_MS),
 	    "10.50.1.10", "10.50.2.10", 80);
+	cli_small_items(fwctl, sock);
 	lab_stop(lab, pid);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (getenv("KEEP") == NULL && system(path) == -1)
