@@ -467,6 +467,18 @@ cli_small_items(const char *fwctl, const char *sock)
 	    "\"masq\"") != NULL, "%d %s", st, out);
 	free(out);
 
+	/* list sets: the time an element has left */
+	out = cli(fwctl, sock, &st, "add-set bl ipv4 timeout 1h");
+	ck_assert_msg(st == 0, "%d %s", st, out);
+	free(out);
+	out = cli(fwctl, sock, &st, "block 192.0.2.7 --set bl");
+	ck_assert_msg(st == 0, "%d %s", st, out);
+	free(out);
+	out = cli(fwctl, sock, &st, "list sets");
+	ck_assert_msg(st == 0 && (strstr(out, "192.0.2.7 (59m5") != NULL ||
+	    strstr(out, "192.0.2.7 (1h left)") != NULL), "%s", out);
+	free(out);
+
 	/* a bad position said once */
 	out = cli(fwctl, sock, &st, "add-rule p from lan to wan accept "
 	    "--position 0");
