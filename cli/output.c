@@ -416,6 +416,12 @@ output_cat_limit(char **acc, json_t *l)
 		free(s);
 		s = b;
 	}
+	if (json_is_true(json_object_get(l, "per_source"))) {
+		char	*b = output_fmt("%s per source", s);
+
+		free(s);
+		s = b;
+	}
 	output_cat_str(acc, s);
 	free(s);
 }

@@ -326,6 +326,9 @@ codec_encode_rule(const struct rule *r)
 		if (r->limit.burst > 0 && json_object_set_new(l, "burst",
 		    json_integer(r->limit.burst)) == -1)
 			goto fail;
+		if (r->limit.per_source && json_object_set_new(l,
+		    "per_source", json_true()) == -1)
+			goto fail;
 	}
 	if (put_str(o, "comment", r->comment) == -1)
 		goto fail;
@@ -1244,7 +1247,7 @@ codec_decode_policy(const json_t *j, const char *path, struct diags *d)
 }
 
 static const char *const limit_fields[] = {
-	"rate", "per", "burst", NULL,
+	"rate", "per", "burst", "per_source", NULL,
 };
 
 static int
@@ -1272,6 +1275,8 @@ dec_limit(const json_t *j, const char *path, struct limit *l,
 	if ((v = field(j, "burst", path, p, sizeof(p))) != NULL &&
 	    dec_uint(v, p, "a burst", 1, UINT32_MAX, &u, d) == 0)
 		l->burst = (uint32_t)u;
+	if ((v = field(j, "per_source", path, p, sizeof(p))) != NULL)
+		dec_bool(v, p, &l->per_source, d);
 	return d->n > before ? -1 : 0;
 }
 

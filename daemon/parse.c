@@ -1057,7 +1057,7 @@ fail:
 	return -1;
 }
 
-/* "limit [rate] N/unit [burst N]" after the word limit */
+/* "limit [rate] N/unit [burst N] [per source]" after the word limit */
 static int
 parse_limit(struct parser *p, struct limit *l)
 {
@@ -1100,6 +1100,15 @@ parse_limit(struct parser *p, struct limit *l)
 			    "packets, got %s", UINT32_MAX,
 			    tok_desc(&t, b, sizeof(b)));
 		l->burst = (uint32_t)v;
+		advance(p);
+	}
+	if (tok_is(peek(p), "per")) {
+		advance(p);
+		if (!tok_is(peek(p), "source"))
+			return perr(p, peek(p), "expected source after per "
+			    "(limit N/unit per source), got %s",
+			    tok_desc(peek(p), b, sizeof(b)));
+		l->per_source = true;
 		advance(p);
 	}
 	/* at the burst when given, else at the rate */

@@ -259,6 +259,8 @@ fprint_rule(FILE *f, const void *arg)
 		    nn(limit_unit_name(r->limit.unit)));
 		if (r->limit.burst > 0)
 			fprintf(f, " burst %" PRIu32, r->limit.burst);
+		if (r->limit.per_source)
+			fputs(" per source", f);
 	}
 	if (r->log) {
 		fputs(" log", f);

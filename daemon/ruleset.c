@@ -589,7 +589,8 @@ rule_same_match(const struct rule *a, const struct rule *b)
 	    a->state == b->state &&
 	    a->limit.rate == b->limit.rate &&
 	    (a->limit.rate == 0 || (a->limit.unit == b->limit.unit &&
-	    a->limit.burst == b->limit.burst)) &&
+	    a->limit.burst == b->limit.burst &&
+	    a->limit.per_source == b->limit.per_source)) &&
 	    a->log == b->log && str_eq(a->log_prefix, b->log_prefix) &&
 	    a->verdict == b->verdict;
 }

@@ -84,7 +84,13 @@ struct limit {
 	uint64_t	 rate;		/* 0 = no limit */
 	enum limit_unit	 unit;
 	uint32_t	 burst;		/* 0 = not given */
+	bool		 per_source;	/* one bucket per source address, in a
+					 * bounded meter (LIMIT_METER_SIZE) */
 };
+
+/* Source addresses one per-source limit keeps, per IP version; a new
+ * source past that does not match the rule until an entry expires. */
+#define LIMIT_METER_SIZE	65536
 
 /* ct state bits, same values as the kernel's NF_CT_STATE_*_BIT */
 #define CTSTATE_INVALID		0x01

@@ -124,6 +124,13 @@ START_TEST(rule_match)
 	free(s);
 	json_decref(r);
 
+	r = js("{\"proto\": \"icmp\", \"limit\": {\"rate\": 5, "
+	    "\"per\": \"minute\", \"per_source\": true}}");
+	s = output_rule_match(r);
+	ck_assert_str_eq(s, "icmp limit 5/minute per source");
+	free(s);
+	json_decref(r);
+
 	/* ports written as service names read as written */
 	r = js("{\"proto\": \"tcp\", \"dport\": [{\"service\": \"http\", "
 	    "\"port\": 80}, 8080, {\"service\": \"https\", \"port\": 443}]}");

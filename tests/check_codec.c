@@ -196,9 +196,27 @@ START_TEST(encode_rule)
 	    "rule b from any to any drop\n"
 	    "rule c from wan to self icmpv6 type { echo-request, 250 } reject\n"
 	    "rule d from wan to self udp dport @ports src 192.0.2.1 accept "
-	    "log\n");
+	    "log\n"
+	    "rule e from wan to self tcp dport 22 accept limit 3/minute per "
+	    "source\n");
+	struct rule	*r;
+	struct diags	 d;
+	json_t		*j;
 
-	ck_assert_uint_eq(rs->nrules, 4);
+	ck_assert_uint_eq(rs->nrules, 5);
+	j = codec_encode_rule(rs->rules[4]);
+	diags_init(&d);
+	r = codec_decode_rule(j, NULL, &d);
+	ck_assert_uint_eq(d.n, 0);
+	diags_free(&d);
+	ck_assert_ptr_nonnull(r);
+	ck_assert(r->limit.per_source);
+	ck_assert(rule_equal(r, rs->rules[4]));
+	rule_free(r);
+	assert_json(j, "{\"name\": \"e\", \"from\": \"wan\", \"to\": "
+	    "\"self\", \"proto\": \"tcp\", \"dport\": [22], \"verdict\": "
+	    "\"accept\", \"limit\": {\"rate\": 3, \"per\": \"minute\", "
+	    "\"per_source\": true}}");
 	assert_json(codec_encode_rule(rs->rules[0]), "{\"name\": \"a\", "
 	    "\"from\": \"lan\", \"to\": \"self\", \"proto\": \"tcp\", "
 	    "\"sport\": [\"1024-65535\"], \"dport\": [22, \"80-81\"], "

@@ -278,6 +278,38 @@ START_TEST(addresses)
 }
 END_TEST
 
+/* The meter of a per-source limit: one bounded dynamic set per family,
+ * shared by the rule's copies in every chain it covers. */
+START_TEST(limit_meter_sets)
+{
+	struct cplan p;
+	const struct cset *m4, *m6;
+
+	compile_ok("zone lan { interface lan0 }\nzone dmz { interface dmz0 }\n"
+	    "rule r from any to self icmp accept limit 5/minute burst 20 per "
+	    "source\n"
+	    "rule s from any to self tcp dport 22 accept limit 5/hour per "
+	    "source\n", &p);
+	ck_assert_ptr_nonnull(m4 = cplan_set(&p, "__m/r#4"));
+	ck_assert_ptr_null(cplan_set(&p, "__m/r#6"));	/* icmp: IPv4 */
+	ck_assert_uint_eq(m4->flags, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	ck_assert_uint_eq(m4->key_type, CTYPE_IPV4);
+	ck_assert_uint_eq(m4->key_len, 4);
+	ck_assert_uint_eq(m4->size, LIMIT_METER_SIZE);
+	ck_assert_uint_eq(m4->timeout_ms, 4 * 60000);	/* 20 / 5 minutes */
+	ck_assert_ptr_nonnull(m6 = cplan_set(&p, "__m/s#6"));
+	ck_assert_uint_eq(m6->key_type, CTYPE_IPV6);
+	ck_assert_uint_eq(m6->timeout_ms, 3600000);
+	ck_assert_ptr_nonnull(cplan_set(&p, "__m/s#4"));
+	/* one meter, used from every pair chain */
+	ck_assert_ptr_nonnull(strstr(rtext(&p, "lan-self", "s#4"),
+	    "update @__m/s#4"));
+	ck_assert_ptr_nonnull(strstr(rtext(&p, "dmz-self", "s#4"),
+	    "update @__m/s#4"));
+	cplan_free(&p);
+}
+END_TEST
+
 START_TEST(families_split)
 {
 	struct cplan p;
@@ -347,6 +379,14 @@ START_TEST(state_limit_log_reject)
 	    "lan-self", "r"), "limit 10/60 burst 5; " ACCEPT);
 	ck_assert_str_eq(one("rule r from lan to self accept limit 3/second "
 	    "burst 7", "lan-self", "r"), "limit 3/1 burst 7; " ACCEPT);
+	/* per source: a meter per family, the element living until its
+	 * bucket would be full again (burst 7 at 3/second: 3 s) */
+	ck_assert_str_eq(one("rule r from lan to self accept limit 3/second "
+	    "burst 7 per source", "lan-self", "r#4"), V4 "payload nh 12 4; "
+	    "update @__m/r#4 timeout 3000 { limit 3/1 burst 7 }; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self accept limit 10/minute "
+	    "per source", "lan-self", "r#6"), V6 "payload nh 8 16; "
+	    "update @__m/r#6 timeout 60000 { limit 10/60 burst 5 }; " ACCEPT);
 	ck_assert_str_eq(one("rule r from wan to self log prefix \"in: \" "
 	    "drop", "wan-self", "r"), "counter; log \"in: \"; drop");
 	ck_assert_str_eq(one("rule r from wan to self log drop",
@@ -886,6 +926,7 @@ compile_suite(void)
 	tcase_add_test(tc, icmp);
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, families_split);
+	tcase_add_test(tc, limit_meter_sets);
 	tcase_add_test(tc, never_matches);
 	tcase_add_test(tc, state_limit_log_reject);
 	tcase_add_test(tc, comments);

@@ -1787,6 +1787,69 @@ START_TEST(service_names)
 }
 END_TEST
 
+/*
+ * A limit per source: each source address has a bucket of its own in the
+ * rule's meter, so one source spending its burst does not starve another.
+ * Only the first packet of a connection meets the rule (established
+ * traffic passes before it): the burst is a number of connections. A rate
+ * of one an hour refills nothing while the test runs.
+ */
+START_TEST(limit_per_source)
+{
+	json_t *j, *arr, *o, *set;
+	char *out;
+	size_t i;
+	int k;
+	bool seen4 = false;
+
+	start();
+	serve("router", "tcp", 3901);
+	apply_text(ZONES "rule lim from any to self tcp dport 3901 accept "
+	    "limit 1/hour burst 3 per source\n");
+	for (k = 0; k < 3; k++)
+		must_tcp("lan", R_LAN, 3901);
+	mustnt_tcp("lan", R_LAN, 3901);
+	/* the lan host spent its burst; the dmz host has its own */
+	for (k = 0; k < 3; k++)
+		must_tcp("dmz", "10.50.2.1", 3901);
+	mustnt_tcp("dmz", "10.50.2.1", 3901);
+	mustnt_tcp("lan", R_LAN, 3901);
+	/* an IPv6 source is another source, in the IPv6 meter */
+	for (k = 0; k < 3; k++)
+		must_tcp("lan", R_LAN6, 3901);
+	mustnt_tcp("lan", R_LAN6, 3901);
+
+	/* the independent reader: a bounded dynamic set with both hosts */
+	j = nft_json();
+	arr = json_object_get(j, "nftables");
+	json_array_foreach(arr, i, o) {
+		if ((set = json_object_get(o, "set")) == NULL ||
+		    strcmp(json_string_value(json_object_get(set, "name")),
+		    "__m/lim#4") != 0)
+			continue;
+		seen4 = true;
+		ck_assert_int_eq(json_integer_value(json_object_get(set,
+		    "size")), LIMIT_METER_SIZE);
+		ck_assert_int_eq(json_integer_value(json_object_get(set,
+		    "timeout")), 3 * 3600);
+		out = json_dumps(json_object_get(set, "elem"), 0);
+		ck_assert_ptr_nonnull(out);
+		ck_assert_msg(strstr(out, "\"" H_LAN "\"") != NULL &&
+		    strstr(out, "\"10.50.2.10\"") != NULL, "%s", out);
+		free(out);
+	}
+	ck_assert_msg(seen4, "no meter set __m/lim#4");
+	json_decref(j);
+	/* the meter goes with its rule */
+	apply_text(ZONES);
+	out = lab_output(lab, "router", "nft list sets table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "__m/") == NULL, "%s", out);
+	free(out);
+	finish();
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -1822,6 +1885,7 @@ kernel_suite(void)
 	tcase_add_test(tc, set_elements_change);
 	tcase_add_test(tc, mixed_families);
 	tcase_add_test(tc, service_names);
+	tcase_add_test(tc, limit_per_source);
 	suite_add_tcase(s, tc);
 	return s;
 }

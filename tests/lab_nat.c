@@ -479,6 +479,27 @@ cli_small_items(const char *fwctl, const char *sock)
 	    strstr(out, "192.0.2.7 (1h left)") != NULL), "%s", out);
 	free(out);
 
+	/* a per-source limit added and deleted alone: its meter comes and
+	 * goes with it */
+	out = cli(fwctl, sock, &st, "add-rule lim from wan to self tcp dport "
+	    "3999 accept limit 1/hour burst 2 per source");
+	ck_assert_msg(st == 0, "%d %s", st, out);
+	free(out);
+	out = lab_output(lab, "router", "nft list sets table inet fwctl");
+	ck_assert_msg(out != NULL && strstr(out, "__m/lim#4") != NULL &&
+	    strstr(out, "__m/lim#6") != NULL, "%s", out);
+	free(out);
+	out = cli(fwctl, sock, &st, "list rules");
+	ck_assert_msg(st == 0 && strstr(out, "limit 1/hour burst 2 per "
+	    "source") != NULL, "%s", out);
+	free(out);
+	out = cli(fwctl, sock, &st, "delete-rule lim");
+	ck_assert_msg(st == 0, "%d %s", st, out);
+	free(out);
+	out = lab_output(lab, "router", "nft list sets table inet fwctl");
+	ck_assert_msg(out != NULL && strstr(out, "__m/") == NULL, "%s", out);
+	free(out);
+
 	/* a bad position said once */
 	out = cli(fwctl, sock, &st, "add-rule p from lan to wan accept "
 	    "--position 0");
