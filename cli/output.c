@@ -432,6 +432,7 @@ output_rule_match(json_t *r)
 	char	*acc = NULL;
 	json_t	*v;
 
+	output_cat(&acc, NULL, json_object_get(r, "family"));
 	output_cat(&acc, NULL, json_object_get(r, "proto"));
 	output_cat(&acc, "sport", json_object_get(r, "sport"));
 	output_cat(&acc, "dport", json_object_get(r, "dport"));

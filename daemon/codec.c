@@ -244,7 +244,9 @@ codec_encode_policy(const struct policy *p)
 	if (put_str(o, "from", p->from) == -1 ||
 	    put_str(o, "to", p->to) == -1 ||
 	    (p->verdict != VERDICT_NONE &&
-	    put_str(o, "verdict", verdict_name(p->verdict)) == -1))
+	    put_str(o, "verdict", verdict_name(p->verdict)) == -1) ||
+	    (p->log && json_object_set_new(o, "log", json_true()) == -1) ||
+	    put_str(o, "log_prefix", p->log_prefix) == -1)
 		goto fail;
 	return o;
 fail:
@@ -269,6 +271,9 @@ codec_encode_rule(const struct rule *r)
 	if (put_str(o, "name", r->name) == -1 ||
 	    put_str(o, "from", r->from) == -1 ||
 	    put_str(o, "to", r->to) == -1)
+		goto fail;
+	if (r->family != 0 && put_str(o, "family", r->family == AF_INET ?
+	    "ip4" : "ip6") == -1)
 		goto fail;
 	if (r->proto != PROTO_NONE && (s = proto_name(r->proto)) != NULL &&
 	    put_str(o, "proto", s) == -1)
@@ -1216,7 +1221,7 @@ fail:
 }
 
 static const char *const policy_fields[] = {
-	"from", "to", "verdict", NULL,
+	"from", "to", "verdict", "log", "log_prefix", NULL,
 };
 
 struct policy *
@@ -1239,6 +1244,15 @@ codec_decode_policy(const json_t *j, const char *path, struct diags *d)
 		missing(d, path, "verdict", "a policy");
 	else
 		dec_verdict(v, p, &pol->verdict, d);
+	if ((v = field(j, "log", path, p, sizeof(p))) != NULL)
+		dec_bool(v, p, &pol->log, d);
+	if ((v = field(j, "log_prefix", path, p, sizeof(p))) != NULL) {
+		if (!pol->log)
+			derr(d, p, "a log prefix needs \"log\": true");
+		else
+			pol->log_prefix = dec_text(v, p, FWCTL_LOG_PREFIX_MAX,
+			    d);
+	}
 	if (d->n > before) {
 		policy_free(pol);
 		return NULL;
@@ -1362,10 +1376,26 @@ dec_state(const json_t *j, const char *path, unsigned *state,
 	return d->n > before ? -1 : 0;
 }
 
+/* "ip4" or "ip6": a rule for one IP version. */
+static void
+dec_family(const json_t *j, const char *path, int *family, struct diags *d)
+{
+	const char	*s;
+	char		 q[64];
+
+	if ((s = dec_string(j, path, "an IP version", d)) == NULL)
+		return;
+	if (strcmp(s, "ip4") == 0 || strcmp(s, "ip6") == 0)
+		*family = s[2] == '4' ? AF_INET : AF_INET6;
+	else
+		derr(d, path, "expected ip4 or ip6, got \"%s\"",
+		    quote_for_msg(s, strlen(s), q, sizeof(q)));
+}
+
 static const char *const rule_fields[] = {
-	"name", "from", "to", "proto", "sport", "dport", "icmp_types", "src",
-	"dst", "state", "log", "log_prefix", "verdict", "limit", "comment",
-	NULL,
+	"name", "from", "to", "family", "proto", "sport", "dport", "icmp_types",
+	"src", "dst", "state", "log", "log_prefix", "verdict", "limit",
+	"comment", NULL,
 };
 
 struct rule *
@@ -1386,6 +1416,8 @@ codec_decode_rule(const json_t *j, const char *path, struct diags *d)
 	r->name = req_name(j, "name", path, "a rule", d);
 	r->from = req_name(j, "from", path, "a rule", d);
 	r->to = req_name(j, "to", path, "a rule", d);
+	if ((v = field(j, "family", path, p, sizeof(p))) != NULL)
+		dec_family(v, p, &r->family, d);
 	if ((v = field(j, "proto", path, p, sizeof(p))) != NULL &&
 	    dec_proto(v, p, false, &r->proto, d) == -1)
 		proto_ok = false;

@@ -851,6 +851,10 @@ compile_rule(struct cplan *p, const struct ruleset *rs, const struct rule *ru,
 
 	if (ru->limit.per_source)
 		specific = true;	/* a meter per family */
+	if (ru->family != 0) {
+		fam &= family_bits(ru->family);
+		specific = true;
+	}
 	if (ru->proto == IPPROTO_ICMP) {
 		fam &= 1;
 		specific = true;
@@ -894,17 +898,15 @@ policy_find(const struct ruleset *rs, const char *from, const char *to)
 	return i == -1 ? NULL : rs->policies[i];
 }
 
-enum verdict
-compile_policy_verdict(const struct ruleset *rs, const char *from,
-    const char *to, const char **why)
+/* The policy that decides a pair of zones, or NULL (preset, default). */
+static const struct policy *
+policy_deciding(const struct ruleset *rs, const char *from, const char *to)
 {
-	static char buf[2 * FWCTL_NAME_MAX + 32];
 	const struct policy *po = NULL;
 	bool from_zone = strcmp(from, UNZONED) != 0;
 	bool to_zone = strcmp(to, UNZONED) != 0;
 	bool from_self = strcmp(from, ZONE_SELF) == 0;
 	bool to_self = strcmp(to, ZONE_SELF) == 0;
-	enum verdict v;
 
 	/* `any` stands for every zone and for no zone, never for self */
 	if (from_zone && to_zone)
@@ -915,6 +917,18 @@ compile_policy_verdict(const struct ruleset *rs, const char *from,
 		po = policy_find(rs, ZONE_ANY, to);
 	if (po == NULL && !from_self && !to_self)
 		po = policy_find(rs, ZONE_ANY, ZONE_ANY);
+	return po;
+}
+
+enum verdict
+compile_policy_verdict(const struct ruleset *rs, const char *from,
+    const char *to, const char **why)
+{
+	static char buf[2 * FWCTL_NAME_MAX + 32];
+	const struct policy *po = policy_deciding(rs, from, to);
+	bool from_self = strcmp(from, ZONE_SELF) == 0;
+	enum verdict v;
+
 	if (po != NULL) {
 		if (why != NULL) {
 			snprintf(buf, sizeof(buf), "policy %s -> %s",
@@ -933,15 +947,55 @@ compile_policy_verdict(const struct ruleset *rs, const char *from,
 	return from_self ? VERDICT_ACCEPT : VERDICT_DROP;
 }
 
+/*
+ * A policy with log: a rule before the verdict's that logs what falls to
+ * the policy, at most POLICY_LOG_RATE a second per pair (a flood must not
+ * flood the log), and lets it go on to the verdict. The prefix is the
+ * user's, else it names the pair and the verdict.
+ */
+static int
+compile_policy_log(struct cplan *p, const struct policy *po,
+    const char *chain, const char *from, const char *to, enum verdict v)
+{
+	struct crule *r;
+	struct cexpr *e;
+
+	if ((r = cplan_add_rule(p, chain, "~policy-log", NULL)) == NULL)
+		return -1;
+	/* a space before any colon: never mistaken for a rule's name */
+	if (asprintf(&r->comment, "policy %s -> %s log", po->from,
+	    po->to) == -1) {
+		r->comment = NULL;
+		return -1;
+	}
+	if (x_counter(r) == -1 || (e = crule_add(r, CX_LIMIT)) == NULL)
+		return -1;
+	e->rate = POLICY_LOG_RATE;
+	e->unit = 1;
+	e->burst = POLICY_LOG_BURST;
+	if ((e = crule_add(r, CX_LOG)) == NULL)
+		return -1;
+	if (po->log_prefix != NULL)
+		e->prefix = strdup(po->log_prefix);
+	else if (asprintf(&e->prefix, "%.40s->%.40s %s: ", from, to,
+	    verdict_name(v)) == -1)
+		e->prefix = NULL;
+	return e->prefix == NULL ? -1 : 0;
+}
+
 static int
 compile_policy_rule(struct cplan *p, const struct ruleset *rs,
     const char *chain, const char *from, const char *to)
 {
 	const char *why;
 	enum verdict v = compile_policy_verdict(rs, from, to, &why);
+	const struct policy *po = policy_deciding(rs, from, to);
 	struct crule *r;
 	struct cexpr *e;
 
+	if (po != NULL && po->log &&
+	    compile_policy_log(p, po, chain, from, to, v) == -1)
+		return -1;
 	if ((r = cplan_add_rule(p, chain, "~policy", NULL)) == NULL)
 		return -1;
 	/* a space before any colon: never mistaken for a rule's name */

@@ -1028,6 +1028,8 @@ parse_verdict(struct parser *p, enum verdict *v)
 	return 0;
 }
 
+static int	parse_quoted(struct parser *, const char *, size_t, char **);
+
 static int
 policy_body(struct parser *p, const struct token *start, struct policy **out)
 {
@@ -1050,6 +1052,17 @@ policy_body(struct parser *p, const struct token *start, struct policy **out)
 	clause_at(&pol->pos[PC_VERDICT], &pol->loc, peek(p));
 	if (parse_verdict(p, &pol->verdict) == -1)
 		goto fail;
+	if (tok_is(peek(p), "log")) {
+		advance(p);
+		pol->log = true;
+		if (tok_is(peek(p), "prefix")) {
+			clause_at(&pol->pos[PC_PREFIX], &pol->loc, peek(p));
+			advance(p);
+			if (parse_quoted(p, "log prefix", FWCTL_LOG_PREFIX_MAX,
+			    &pol->log_prefix) == -1)
+				goto fail;
+		}
+	}
 	*out = pol;
 	return 0;
 fail:
@@ -1203,6 +1216,16 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 			r->proto = proto;
 			clause_at(&r->pos[RC_PROTO], &r->loc, &t);
 			advance(p);
+		} else if (strcmp(buf, "ip4") == 0 || strcmp(buf, "ip6") == 0) {
+			if (r->family != 0) {
+				perr(p, &t, "a rule takes one IP version; already "
+				    "have %s, got %s", r->family == AF_INET ?
+				    "ip4" : "ip6", tok_desc(&t, b, sizeof(b)));
+				goto fail;
+			}
+			r->family = buf[2] == '4' ? AF_INET : AF_INET6;
+			clause_at(&r->pos[RC_FAMILY], &r->loc, &t);
+			advance(p);
 		} else if (strcmp(buf, "sport") == 0 ||
 		    strcmp(buf, "dport") == 0) {
 			bool is_s = buf[0] == 's';
@@ -1301,8 +1324,9 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 	*out = r;
 	return 0;
 unknown:
-	perr(p, &t, "expected a match (tcp, udp, sctp, icmp, icmpv6, sport, "
-	    "dport, type, src, dst, state), a verdict (accept, drop, reject) "
+	perr(p, &t, "expected a match (ip4, ip6, tcp, udp, sctp, icmp, icmpv6, "
+	    "sport, dport, type, src, dst, state), a verdict (accept, drop, "
+	    "reject) "
 	    "or an option (limit, log, comment), got %s",
 	    tok_desc(&t, b, sizeof(b)));
 fail:

@@ -201,6 +201,12 @@ fprint_policy(FILE *f, const void *arg)
 
 	fprintf(f, "policy %s -> %s %s", nn(p->from), nn(p->to),
 	    nn(verdict_name(p->verdict)));
+	if (p->log)
+		fputs(" log", f);
+	if (p->log_prefix != NULL) {
+		fputs(" prefix ", f);
+		put_quoted(f, p->log_prefix);
+	}
 }
 
 /* The SPEC's order of the ct states. */
@@ -217,6 +223,8 @@ fprint_rule(FILE *f, const void *arg)
 
 	fprintf(f, "rule %s from %s to %s", nn(r->name), nn(r->from),
 	    nn(r->to));
+	if (r->family != 0)
+		fputs(r->family == AF_INET ? " ip4" : " ip6", f);
 	if (r->proto != PROTO_NONE) {
 		fprintf(f, " %s", nn(proto_name(r->proto)));
 		put_portmatch(f, "sport", &r->sport);

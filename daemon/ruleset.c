@@ -371,6 +371,7 @@ policy_free(struct policy *p)
 		return;
 	free(p->from);
 	free(p->to);
+	free(p->log_prefix);
 	srcloc_clear(&p->loc);
 	free(p);
 }
@@ -386,6 +387,8 @@ policy_dup(const struct policy *s)
 	p->from = dupstr(s->from, &err);
 	p->to = dupstr(s->to, &err);
 	p->verdict = s->verdict;
+	p->log = s->log;
+	p->log_prefix = dupstr(s->log_prefix, &err);
 	memcpy(p->pos, s->pos, sizeof(p->pos));
 	if (srcloc_copy(&p->loc, &s->loc) == -1 || err) {
 		policy_free(p);
@@ -398,7 +401,8 @@ bool
 policy_equal(const struct policy *a, const struct policy *b)
 {
 	return str_eq(a->from, b->from) && str_eq(a->to, b->to) &&
-	    a->verdict == b->verdict;
+	    a->verdict == b->verdict && a->log == b->log &&
+	    str_eq(a->log_prefix, b->log_prefix);
 }
 
 /* rules */
@@ -579,6 +583,7 @@ rule_same_match(const struct rule *a, const struct rule *b)
 {
 	return str_eq(a->name, b->name) && str_eq(a->from, b->from) &&
 	    str_eq(a->to, b->to) && a->proto == b->proto &&
+	    a->family == b->family &&
 	    portmatch_same_ports(&a->sport, &b->sport) &&
 	    portmatch_same_ports(&a->dport, &b->dport) &&
 	    a->nicmp_types == b->nicmp_types &&

@@ -338,6 +338,14 @@ check_policies(struct vctx *v)
 		if (verdict_name(p->verdict) == NULL)
 			verr(v, policy_at(p, PC_VERDICT, &b), "%s: no verdict; "
 			    "expected accept, drop or reject", what);
+		if (p->log_prefix && !p->log)
+			verr(v, policy_at(p, PC_PREFIX, &b), "%s: log prefix "
+			    "without log", what);
+		if (p->log_prefix && strlen(p->log_prefix) >
+		    FWCTL_LOG_PREFIX_MAX)
+			verr(v, policy_at(p, PC_PREFIX, &b), "%s: log prefix is "
+			    "%zu bytes long; at most %d allowed", what,
+			    strlen(p->log_prefix), FWCTL_LOG_PREFIX_MAX);
 		if (p->from == NULL || p->to == NULL)
 			continue;
 		for (j = 0; j < i; j++) {
@@ -803,7 +811,7 @@ check_limit(struct vctx *v, const char *obj, const struct limit *lim,
 static void
 check_rule(struct vctx *v, const struct rule *r)
 {
-	struct famwit w[4];
+	struct famwit w[5];
 	struct srcloc b;
 	char obj[96];
 	size_t nw = 0;
@@ -851,6 +859,12 @@ check_rule(struct vctx *v, const struct rule *r)
 		verr(v, rule_at(r, RC_COMMENT, &b), "%s: comment is %zu bytes "
 		    "long; at most %d allowed", obj, strlen(r->comment),
 		    FWCTL_COMMENT_MAX);
+	if (r->family != 0 && r->family != AF_INET && r->family != AF_INET6)
+		verr(v, rule_at(r, RC_FAMILY, &b), "%s: unknown IP version %d; "
+		    "expected ip4 or ip6", obj, r->family);
+	else if (r->family != 0)
+		famwit_add(w, &nw, r->family, rule_at(r, RC_FAMILY, &b), "%s",
+		    r->family == AF_INET ? "ip4" : "ip6");
 	if (r->proto == IPPROTO_ICMP)
 		famwit_add(w, &nw, AF_INET, rule_at(r, RC_PROTO, &b), "icmp");
 	else if (r->proto == IPPROTO_ICMPV6)

@@ -130,6 +130,7 @@ enum rule_clause {
 	RC_PREFIX,		/* "prefix" of "log prefix" */
 	RC_COMMENT,
 	RC_VERDICT,
+	RC_FAMILY,		/* ip4 or ip6 */
 	RC_MAX
 };
 
@@ -137,6 +138,8 @@ struct rule {
 	char		*name;
 	char		*from;		/* zone name, "any" or "self" */
 	char		*to;		/* zone name, "any" or "self" */
+	int		 family;	/* ip4/ip6: AF_INET or AF_INET6, 0 =
+					 * both */
 	int		 proto;		/* PROTO_NONE or IPPROTO_* */
 	struct portmatch sport;		/* tcp/udp/sctp only */
 	struct portmatch dport;
@@ -187,13 +190,21 @@ enum policy_clause {
 	PC_FROM,		/* the first zone */
 	PC_TO,			/* the zone after "->" */
 	PC_VERDICT,
+	PC_PREFIX,		/* "prefix" of "log prefix" */
 	PC_MAX
 };
+
+/* How often a policy logs, per pair of zones: rate per second, burst. */
+#define POLICY_LOG_RATE		1
+#define POLICY_LOG_BURST	10
 
 struct policy {
 	char		*from;		/* zone name, "any" or "self" */
 	char		*to;		/* zone name, "any" or "self" */
 	enum verdict	 verdict;
+	bool		 log;		/* log what the policy decides, at
+					 * most POLICY_LOG_RATE a second */
+	char		*log_prefix;	/* NULL when not given */
 	struct srcloc	 loc;
 	struct srcpos	 pos[PC_MAX];	/* ignored by policy_equal */
 	unsigned	 refs;

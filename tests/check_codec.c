@@ -551,6 +551,59 @@ START_TEST(service_names)
 }
 END_TEST
 
+/* Policy logging and a rule's IP version: JSON and back, and what is
+ * refused. */
+START_TEST(policy_log_and_family)
+{
+	struct ruleset	*rs = parse_text(
+	    "policy any -> self drop log prefix \"in: \"\n"
+	    "policy lan -> wan accept log\n"
+	    "rule a from lan to wan ip6 tcp dport 22 accept\n");
+	struct diags	 d;
+	struct policy	*po;
+	struct rule	*r;
+	json_t		*j;
+	char		*t;
+
+	assert_json(codec_encode_policy(rs->policies[0]), "{\"from\": "
+	    "\"any\", \"to\": \"self\", \"verdict\": \"drop\", \"log\": "
+	    "true, \"log_prefix\": \"in: \"}");
+	assert_json(codec_encode_policy(rs->policies[1]), "{\"from\": "
+	    "\"lan\", \"to\": \"wan\", \"verdict\": \"accept\", \"log\": "
+	    "true}");
+	j = codec_encode_rule(rs->rules[0]);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "family")),
+	    "ip6");
+	diags_init(&d);
+	ck_assert_ptr_nonnull(r = codec_decode_rule(j, NULL, &d));
+	ck_assert(rule_equal(r, rs->rules[0]));
+	rule_free(r);
+	json_decref(j);
+	j = codec_encode_policy(rs->policies[0]);
+	ck_assert_ptr_nonnull(po = codec_decode_policy(j, NULL, &d));
+	ck_assert(policy_equal(po, rs->policies[0]));
+	ck_assert_uint_eq(d.n, 0);
+	policy_free(po);
+	json_decref(j);
+	ruleset_free(rs);
+
+	j = J("{\"from\": \"any\", \"to\": \"self\", \"verdict\": \"drop\", "
+	    "\"log_prefix\": \"x\"}");
+	ck_assert_ptr_null(codec_decode_policy(j, "policies[0]", &d));
+	json_decref(j);
+	j = J("{\"name\": \"r\", \"from\": \"lan\", \"to\": \"wan\", "
+	    "\"family\": \"ipv6\", \"verdict\": \"accept\"}");
+	ck_assert_ptr_null(codec_decode_rule(j, "rules[0]", &d));
+	json_decref(j);
+	t = diags_text(&d);
+	ck_assert_str_eq(t, "policies[0].log_prefix: a log prefix needs "
+	    "\"log\": true\n"
+	    "rules[0].family: expected ip4 or ip6, got \"ipv6\"\n");
+	free(t);
+	diags_free(&d);
+}
+END_TEST
+
 /* ---- strictness ---- */
 
 static const struct {
@@ -995,6 +1048,7 @@ codec_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, decode_shorthand);
 	tcase_add_test(tc, service_names);
+	tcase_add_test(tc, policy_log_and_family);
 	tcase_add_loop_test(tc, decode_rejects, 0,
 	    sizeof(bad_docs) / sizeof(*bad_docs));
 	tcase_add_test(tc, decode_reports_all);

@@ -320,7 +320,9 @@ START_TEST(families_split)
 	    "rule m from lan to self src { 10.0.0.1, fd00::1 } dst 10.0.0.2 "
 	    "accept\n"
 	    "rule l from lan to self dst { 10.0.0.1, fd00::1, 10.0.0.3 } "
-	    "accept\n", &p);
+	    "accept\n"
+	    "rule v6 from lan to self ip6 tcp dport 22 accept\n"
+	    "rule v4 from lan to self ip4 accept\n", &p);
 	/* a mixed list beside a one-family match: that family's part only */
 	ck_assert_str_eq(rtext(&p, "lan-self", "m"),
 	    V4 "payload nh 12 4; cmp eq 0a000001; payload nh 16 4; "
@@ -335,6 +337,10 @@ START_TEST(families_split)
 	    ACCEPT);
 	ck_assert_str_eq(rtext(&p, "lan-self", "r#4"),
 	    V4 "payload nh 12 4; cmp eq 0a000001; " ACCEPT);
+	/* one IP version without an address */
+	ck_assert_str_eq(rtext(&p, "lan-self", "v6"),
+	    V6 TCP "payload th 2 2; cmp eq 0016; " ACCEPT);
+	ck_assert_str_eq(rtext(&p, "lan-self", "v4"), V4 ACCEPT);
 	ck_assert_str_eq(rtext(&p, "lan-self", "r#6"),
 	    V6 "payload nh 8 16; cmp eq fd000000000000000000000000000001; "
 	    ACCEPT);
@@ -421,6 +427,35 @@ START_TEST(comments)
 	ck_assert_int_eq(cplan_rule(&p, "lan-self", "b")->loc->line, 3);
 	cplan_free(&p);
 	ruleset_free(rs);
+}
+END_TEST
+
+/* A policy with log: a rate-limited log rule before the verdict's, in
+ * every pair the policy decides, and not where another decides. */
+START_TEST(policy_log)
+{
+	struct cplan p;
+	const struct crule *r;
+
+	compile_ok("zone lan { interface lan0 }\nzone wan { interface wan0 }\n"
+	    "policy any -> self drop log\n"
+	    "policy lan -> self accept\n"
+	    "policy wan -> lan reject log prefix \"wl: \"\n", &p);
+	ck_assert_str_eq(rtext(&p, "wan-self", "~policy-log"),
+	    "counter; limit 1/1 burst 10; log \"wan->self drop: \"");
+	ck_assert_str_eq(rtext(&p, "wan-self", "~policy"), "counter; drop");
+	ck_assert_str_eq(rtext(&p, "any-self", "~policy-log"),
+	    "counter; limit 1/1 burst 10; log \"any->self drop: \"");
+	ck_assert_str_eq(rtext(&p, "lan-self", "~policy-log"), "(none)");
+	ck_assert_str_eq(rtext(&p, "wan-lan", "~policy-log"),
+	    "counter; limit 1/1 burst 10; log \"wl: \"");
+	ck_assert_str_eq(rtext(&p, "lan-wan", "~policy-log"), "(none)");
+	r = cplan_rule(&p, "wan-self", "~policy-log");
+	ck_assert_str_eq(r->comment, "policy any -> self log");
+	ck_assert_ptr_null(r->name);
+	/* before the verdict */
+	ck_assert(r < cplan_rule(&p, "wan-self", "~policy"));
+	cplan_free(&p);
 }
 END_TEST
 
@@ -927,6 +962,7 @@ compile_suite(void)
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, families_split);
 	tcase_add_test(tc, limit_meter_sets);
+	tcase_add_test(tc, policy_log);
 	tcase_add_test(tc, never_matches);
 	tcase_add_test(tc, state_limit_log_reject);
 	tcase_add_test(tc, comments);

@@ -1850,6 +1850,46 @@ START_TEST(limit_per_source)
 }
 END_TEST
 
+/*
+ * A policy that logs: what falls to it is logged (the log rule counts it)
+ * through a rate limit, then meets the verdict; and a rule for one IP
+ * version without an address.
+ */
+START_TEST(policy_log_and_family)
+{
+	json_t *j, *r, *lg;
+
+	start();
+	serve("router", "tcp", 3961);
+	serve("router", "tcp", 3962);
+	apply_text(ZONES "policy any -> self drop log\n"
+	    "rule v6 from lan to self ip6 tcp dport 3961 accept\n");
+	must_tcp("lan", R_LAN6, 3961);
+	mustnt_tcp("lan", R_LAN, 3961);		/* ip6 only */
+	mustnt_tcp("wan", R_WAN, 3962);		/* to the policy */
+	mustnt_tcp("wan", R_WAN6, 3962);
+
+	j = nft_json();
+	r = json_rule(j, "wan-self", "policy any -> self log", 0);
+	ck_assert_ptr_nonnull(r);
+	lg = json_expr(r, "log");
+	ck_assert_ptr_nonnull(lg);
+	ck_assert_str_eq(json_string_value(json_object_get(lg, "prefix")),
+	    "wan->self drop: ");
+	ck_assert_ptr_nonnull(json_expr(r, "limit"));
+	ck_assert_int_ge(json_packets(r), 2);
+	/* the verdict still comes after it */
+	r = json_rule(j, "wan-self", "policy any -> self", 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_ge(json_packets(r), 2);
+	/* one kernel rule for the ip6 rule, none for IPv4 */
+	ck_assert_ptr_nonnull(json_rule(j, "lan-self", "v6", 0));
+	ck_assert_ptr_null(json_rule(j, "lan-self", "v6", 1));
+	json_decref(j);
+	finish();
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -1886,6 +1926,7 @@ kernel_suite(void)
 	tcase_add_test(tc, mixed_families);
 	tcase_add_test(tc, service_names);
 	tcase_add_test(tc, limit_per_source);
+	tcase_add_test(tc, policy_log_and_family);
 	suite_add_tcase(s, tc);
 	return s;
 }
