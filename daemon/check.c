@@ -1,7 +1,8 @@
 /*
  * `fwctld -n[v] --rules-dir DIR`: the rules directory through the same
- * parse and validate steps as a reload, without touching the kernel; with
- * -v the canonical text (bgpd -nv). The golden tests run through here.
+ * parse and validate steps as a reload, without touching the kernel, and
+ * the lint's warnings; with -v the canonical text (bgpd -nv). The golden
+ * tests run through here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "checkmode.h"
 #include "diag.h"
+#include "lint.h"
 #include "parse.h"
 #include "print.h"
 #include "ruleset.h"
@@ -26,7 +28,8 @@ diags_unreadable(const struct diags *d)
 }
 
 int
-check_main(const char *rules_dir, bool verbose, FILE *out, FILE *err)
+check_main(const char *rules_dir, bool verbose, bool warnings_fatal,
+    FILE *out, FILE *err)
 {
 	struct ruleset	*rs;
 	struct diags	 d;
@@ -41,6 +44,8 @@ check_main(const char *rules_dir, bool verbose, FILE *out, FILE *err)
 		status = diags_unreadable(&d) ? 2 : 1;
 	else if (validate_ruleset(rs, &d) != 0)
 		status = 1;
+	else if (lint_ruleset(rs, &d) > 0 && warnings_fatal)
+		status = 3;
 	diags_print(&d, err);
 	if (status == 0 && verbose && print_ruleset(out, rs) == -1) {
 		fprintf(err, "%s: cannot print the ruleset: %s\n", rules_dir,

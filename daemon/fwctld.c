@@ -53,7 +53,7 @@ usage(int status)
 	    "              [--log-level LEVEL] [--flush-on-exit]\n"
 	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
 	    "--tokens FILE]\n"
-	    "       fwctld -n[v] [--rules-dir DIR]\n");
+	    "       fwctld -n[v] [--warnings-fatal] [--rules-dir DIR]\n");
 	exit(status);
 }
 
@@ -233,7 +233,7 @@ main(int argc, char *argv[])
 	enum {
 		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
 		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
-		OPT_TOKENS, OPT_FLUSH, OPT_VERSION,
+		OPT_TOKENS, OPT_FLUSH, OPT_VERSION, OPT_WFATAL,
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -249,6 +249,7 @@ main(int argc, char *argv[])
 		{ "tokens", required_argument, NULL, OPT_TOKENS },
 		{ "flush-on-exit", no_argument, NULL, OPT_FLUSH },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "warnings-fatal", no_argument, NULL, OPT_WFATAL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -269,7 +270,7 @@ main(int argc, char *argv[])
 	sigset_t		 sigs;
 	const char		*listen_addr = NULL, *tls_cert = NULL;
 	const char		*tls_key = NULL, *tokens = NULL;
-	bool			 check = false, verbose = false;
+	bool			 check = false, verbose = false, wfatal = false;
 	int			 ch, sfd;
 	ssize_t			 n;
 
@@ -336,6 +337,9 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("fwctld %s\n", FWCTL_VERSION);
 			return 0;
+		case OPT_WFATAL:
+			wfatal = true;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -345,8 +349,9 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(2);
 	if (check)
-		return check_main(cf.rules_dir, verbose, stdout, stderr);
-	if (verbose)
+		return check_main(cf.rules_dir, verbose, wfatal, stdout,
+		    stderr);
+	if (verbose || wfatal)
 		usage(2);
 	if ((listen_addr != NULL) != (tls_cert != NULL) ||
 	    (listen_addr != NULL) != (tls_key != NULL) ||

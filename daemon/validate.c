@@ -5,7 +5,7 @@
  * sees the whole model: names, references between objects, address
  * families, and the kernel's limits. Every problem is reported, naming the
  * object, at the clause at fault when the parser recorded where it starts
- * (clause_loc), else at the object's statement.
+ * (srcpos_loc), else at the object's statement.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -77,8 +77,8 @@ first_at(const struct srcloc *l, char *buf, size_t len)
  * keyword ("src" in "src @foo", "to" in "to 10.0.2.10:80"), whatever the
  * value after it: one rule for single values and for lists alike.
  */
-static const struct srcloc *
-clause_loc(const struct srcloc *stmt, const struct srcpos *pos,
+const struct srcloc *
+srcpos_loc(const struct srcloc *stmt, const struct srcpos *pos,
     struct srcloc *buf)
 {
 	if (pos->col == 0 || stmt->line == 0)
@@ -98,25 +98,25 @@ srcloc_after(const struct srcloc *a, const struct srcloc *b)
 static const struct srcloc *
 rule_at(const struct rule *r, enum rule_clause c, struct srcloc *buf)
 {
-	return clause_loc(&r->loc, &r->pos[c], buf);
+	return srcpos_loc(&r->loc, &r->pos[c], buf);
 }
 
 static const struct srcloc *
 nat_at(const struct nat *n, enum nat_clause c, struct srcloc *buf)
 {
-	return clause_loc(&n->loc, &n->pos[c], buf);
+	return srcpos_loc(&n->loc, &n->pos[c], buf);
 }
 
 static const struct srcloc *
 zone_at(const struct zone *z, enum zone_clause c, struct srcloc *buf)
 {
-	return clause_loc(&z->loc, &z->pos[c], buf);
+	return srcpos_loc(&z->loc, &z->pos[c], buf);
 }
 
 static const struct srcloc *
 policy_at(const struct policy *p, enum policy_clause c, struct srcloc *buf)
 {
-	return clause_loc(&p->loc, &p->pos[c], buf);
+	return srcpos_loc(&p->loc, &p->pos[c], buf);
 }
 
 static const char *

@@ -498,6 +498,11 @@ char		*duration_format(uint64_t ms, char *buf, size_t len);
  */
 bool		 limit_fits(const struct limit *l);
 
+/* validate.c: where a clause starts, pos relative to the statement at
+ * stmt, in buf; the statement itself when the position is unknown. */
+const struct srcloc *srcpos_loc(const struct srcloc *stmt,
+		    const struct srcpos *pos, struct srcloc *buf);
+
 /* validate.c: every problem, not only the first. Returns the number of
  * errors added to diags (0 = valid). */
 int		 validate_ruleset(const struct ruleset *, struct diags *);
