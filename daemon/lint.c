@@ -208,10 +208,11 @@ rule_final(const struct rule *r)
 }
 
 /*
- * Rules go into buckets by pair and destination port (one port, or "*"
- * for none, a range, a list or a set): a rule can only be covered by one
- * in a bucket it looks into, so a ruleset of many rules that differ in
- * their port is not compared pair by pair.
+ * Rules go into buckets by pair, destination port and source and
+ * destination address (each one port or host, or "*" for none, a range,
+ * a network, a list or a set): a rule can only be covered by one in a bucket it looks into,
+ * so a ruleset of many rules that differ in a port or a host is not
+ * compared pair by pair.
  */
 struct bucket {
 	size_t	*v;		/* rule indexes, in order */
@@ -226,33 +227,61 @@ struct shadow {
 	size_t		 compared;
 };
 
-static void
-bucket_key(char *buf, size_t len, const char *from, const char *to,
-    const char *port)
-{
-	snprintf(buf, len, "%s\x1f%s\x1f%s", from, to, port);
-}
+#define KEY_MAX		(2 * FWCTL_NAME_MAX + 2 * 64 + 16)
 
-static const char *
-port_key(const struct portmatch *m, char *buf, size_t len)
+/* The values of a rule's key, "*" where it has no single one. */
+struct rkey {
+	char	 port[8];
+	char	 src[64];
+	char	 dst[64];
+};
+
+static void
+key_port(const struct portmatch *m, char *buf, size_t len)
 {
 	if (m->set == NULL && m->nranges == 1 &&
-	    m->ranges[0].lo == m->ranges[0].hi) {
+	    m->ranges[0].lo == m->ranges[0].hi)
 		snprintf(buf, len, "%u", m->ranges[0].lo);
-		return buf;
-	}
-	return "*";
+	else
+		snprintf(buf, len, "*");
+}
+
+/* One host: a network covers more than its own bucket's rules. */
+static void
+key_addr(const struct addrmatch *m, char *buf, size_t len)
+{
+	if (m->set != NULL || m->naddrs != 1 || !addr_is_host(&m->addrs[0]) ||
+	    addr_format(&m->addrs[0], buf, len) == NULL)
+		snprintf(buf, len, "*");
+}
+
+static void
+rkey_of(const struct rule *r, struct rkey *k)
+{
+	key_port(&r->dport, k->port, sizeof(k->port));
+	key_addr(&r->src, k->src, sizeof(k->src));
+	key_addr(&r->dst, k->dst, sizeof(k->dst));
+}
+
+static void
+bucket_key(char *buf, size_t len, const char *from, const char *to,
+    const char *port, const char *src, const char *dst)
+{
+	snprintf(buf, len, "%s\x1f%s\x1f%s\x1f%s\x1f%s", from, to, port,
+	    src, dst);
 }
 
 static int
 shadow_put(struct shadow *s, const struct rule *r, size_t i)
 {
-	char key[2 * FWCTL_NAME_MAX + 16], pk[8];
+	char key[KEY_MAX];
 	struct bucket *b, *nb;
+	struct rkey rk;
 	size_t k;
 
-	bucket_key(key, sizeof(key), r->from, r->to, port_key(&r->dport, pk,
-	    sizeof(pk)));
+	rkey_of(r, &rk);
+	bucket_key(key, sizeof(key), r->from, r->to, rk.port, rk.src,
+	    rk.dst);
 	if ((k = (size_t)strmap_gets(s->idx, key)) == 0) {
 		if ((nb = reallocarray(s->b, s->nb + 1, sizeof(*nb))) == NULL)
 			return -1;
@@ -275,7 +304,7 @@ shadow_put(struct shadow *s, const struct rule *r, size_t i)
 	return 0;
 }
 
-/* The first earlier rule of one bucket that covers rule b, or SIZE_MAX. */
+/* The first earlier rule of one bucket that covers rule b, or best. */
 static size_t
 shadow_find(struct shadow *s, const struct ruleset *rs, const char *key,
     const struct rule *b, size_t best)
@@ -295,27 +324,42 @@ shadow_find(struct shadow *s, const struct ruleset *rs, const char *key,
 	return best;
 }
 
-/* Looks into the buckets of every pair and port that could cover r. */
+/*
+ * Looks into every bucket that could hold a rule covering r: its pair or
+ * `any` in its place, each of its values or "*" (a rule with one value
+ * covers only a rule with that same value).
+ */
 static size_t
 shadow_of(struct shadow *s, const struct ruleset *rs, const struct rule *r)
 {
-	const char *froms[2] = { r->from, ZONE_ANY }, *tos[2] = { r->to,
+	const char *zf[2] = { r->from, ZONE_ANY }, *zt[2] = { r->to,
 	    ZONE_ANY };
-	char key[2 * FWCTL_NAME_MAX + 16], pk[8];
-	const char *ports[2] = { port_key(&r->dport, pk, sizeof(pk)), "*" };
-	size_t best = SIZE_MAX, f, t, p;
+	char key[KEY_MAX];
+	struct rkey rk;
+	const char *v[3][2];
+	size_t best = SIZE_MAX, m, d;
+	unsigned w;
 
-	for (f = 0; f < 2; f++)
-		for (t = 0; t < 2; t++)
-			for (p = 0; p < 2; p++) {
-				if ((f && !zone_covers(ZONE_ANY, r->from)) ||
-				    (t && !zone_covers(ZONE_ANY, r->to)) ||
-				    (p && strcmp(ports[0], "*") == 0))
-					continue;
-				bucket_key(key, sizeof(key), froms[f], tos[t],
-				    ports[p]);
-				best = shadow_find(s, rs, key, r, best);
-			}
+	rkey_of(r, &rk);
+	v[0][0] = rk.port;
+	v[1][0] = rk.src;
+	v[2][0] = rk.dst;
+	for (d = 0; d < 3; d++)
+		v[d][1] = "*";
+	for (m = 0; m < 32; m++) {
+		/* bit 0: any for from, bit 1: any for to, bits 2-4: "*" */
+		if (((m & 1) && !zone_covers(ZONE_ANY, r->from)) ||
+		    ((m & 2) && !zone_covers(ZONE_ANY, r->to)))
+			continue;
+		for (d = 0, w = 0; d < 3; d++)
+			if ((m >> (2 + d) & 1) && strcmp(v[d][0], "*") == 0)
+				w = 1;	/* the same bucket as without the bit */
+		if (w)
+			continue;
+		bucket_key(key, sizeof(key), zf[m & 1], zt[m >> 1 & 1],
+		    v[0][m >> 2 & 1], v[1][m >> 3 & 1], v[2][m >> 4 & 1]);
+		best = shadow_find(s, rs, key, r, best);
+	}
 	return best;
 }
 
