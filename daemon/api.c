@@ -560,14 +560,48 @@ api_run(struct api_req *r, struct change *c, struct change_result *res)
 	return false;
 }
 
+/* A dry run's lint: where, and what ("warning: " dropped). */
+static json_t *
+api_warnings_json(const struct diags *d)
+{
+	json_t		*a, *e;
+	const char	*m;
+	size_t		 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < d->n && i < API_REPLY_ERRORS_MAX; i++) {
+		m = d->v[i].msg ? d->v[i].msg : "";
+		if (strncmp(m, "warning: ", 9) == 0)
+			m += 9;
+		if ((e = json_pack("{s:s}", "message", m)) == NULL)
+			break;
+		if (d->v[i].file)
+			json_object_set_new(e, "file", api_jstr(d->v[i].file));
+		if (d->v[i].line > 0)
+			json_object_set_new(e, "line",
+			    json_integer(d->v[i].line));
+		if (d->v[i].col > 0)
+			json_object_set_new(e, "column",
+			    json_integer(d->v[i].col));
+		json_array_append_new(a, e);
+	}
+	return a;
+}
+
 /* The reply to a dry run of any change, and to PUT /v1/ruleset. */
 static void
 api_reply_plan(struct api_req *r, const struct change_result *res)
 {
-	api_reply(r, 200, json_pack("{s:I, s:o, s:b}",
+	json_t	*j = json_pack("{s:I, s:o, s:b}",
 	    "generation", (json_int_t)res->generation,
 	    "plan", api_plan_json(&res->plan),
-	    "applied", res->applied));
+	    "applied", res->applied);
+
+	if (j != NULL && res->warnings.n > 0)
+		json_object_set_new(j, "warnings",
+		    api_warnings_json(&res->warnings));
+	api_reply(r, 200, j);
 }
 
 static void

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "lint.h"
 #include "log.h"
 #include "print.h"
 #include "state.h"
@@ -1225,6 +1226,7 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	}
 	if (c->dry_run) {
 		res->applied = false;
+		lint_ruleset(next, &res->warnings);
 		goto done;
 	}
 	if (res->plan.n == 0 && c->op != CHANGE_FLUSH && !e->kernel_unknown) {
@@ -1465,6 +1467,7 @@ engine_result_free(struct change_result *res)
 {
 	plan_free(&res->plan);
 	diags_free(&res->diags);
+	diags_free(&res->warnings);
 }
 
 int

@@ -92,6 +92,7 @@ struct change_result {
 	 * nothing changed); CHANGE_REVERT: the generation undone */
 	bool			 pending;
 	uint64_t		 reverted;
+	struct diags		 warnings;	/* a dry run's lint (lint.h) */
 };
 
 /* A read-only view of the current ruleset that stays valid (and never

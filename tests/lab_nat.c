@@ -427,9 +427,10 @@ cli(const char *fwctl, const char *sock, int *status, const char *args)
  * lanweb, web8 (numbered 1-7 as `fwctl list nat` shows them).
  */
 static void
-cli_small_items(const char *fwctl, const char *sock)
+cli_small_items(const char *fwctl, const char *sock, const char *dir)
 {
-	char *out;
+	char *out, path[PATH_MAX + 32], args[2 * PATH_MAX];
+	FILE *f;
 	int st;
 
 	/* a NAT entry by its number in the list */
@@ -500,6 +501,27 @@ cli_small_items(const char *fwctl, const char *sock)
 	ck_assert_msg(out != NULL && strstr(out, "__m/") == NULL, "%s", out);
 	free(out);
 
+	/* a dry run says what the lint finds, at the file's line */
+	snprintf(path, sizeof(path), "%s/lint.rules", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "%srule wan-in from wan to self drop\n"
+	    "rule ssh-in from wan to self tcp dport 22 accept\n", base_rules);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(args, sizeof(args), "apply --dry-run %s", path);
+	out = cli(fwctl, sock, &st, args);
+	ck_assert_msg(st == 0 && strstr(out, "lint.rules:15:1: warning: rule "
+	    "\"ssh-in\" never matches: rule \"wan-in\" (at 14:1) comes "
+	    "first") != NULL, "%d %s", st, out);
+	free(out);
+	snprintf(args, sizeof(args), "--json apply --dry-run %s", path);
+	out = cli(fwctl, sock, &st, args);
+	ck_assert_msg(st == 0 && strstr(out, "\"warnings\"") != NULL &&
+	    strstr(out, "\"line\": 15") != NULL, "%d %s", st, out);
+	free(out);
+	out = cli(fwctl, sock, &st, "list rules");	/* nothing applied */
+	ck_assert_msg(st == 0 && strstr(out, "ssh-in") == NULL, "%s", out);
+	free(out);
+
 	/* a bad position said once */
 	out = cli(fwctl, sock, &st, "add-rule p from lan to wan accept "
 	    "--position 0");
@@ -551,7 +573,7 @@ START_TEST(daemon_add_delete_forward)
 	    "10.50.0.2", "10.50.2.10", 80);
 	assert_seen(reach("lan", "tcp", "10.50.0.1", 8088, OK_MS),
 	    "10.50.1.10", "10.50.2.10", 80);
-	cli_small_items(fwctl, sock);
+	cli_small_items(fwctl, sock, dir);
 	lab_stop(lab, pid);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (getenv("KEEP") == NULL && system(path) == -1)
