@@ -349,6 +349,29 @@ START_TEST(hairpin_from_lan)
 }
 END_TEST
 
+/*
+ * Hairpin from the DMZ: a DMZ host reaching a forwarded service through
+ * the public address gets it, masqueraded when the target is in the DMZ
+ * too (replies come back through the router), and the DMZ preset still
+ * keeps it from the router itself and from the lan directly.
+ */
+START_TEST(hairpin_from_dmz)
+{
+	reset();
+	assert_seen(reach("dmz", "tcp", "10.50.0.1", 8080, OK_MS),
+	    "10.50.2.1", "10.50.2.10", 80);
+	assert_seen(reach("dmz", "tcp", "fd50::1", 8080, OK_MS),
+	    "fd50:2::1", "fd50:2::10", 80);
+	/* a forward into the lan: what the internet may reach, the DMZ may
+	 * reach the same way */
+	assert_seen(reach("dmz", "tcp", "10.50.0.1", 9090, OK_MS),
+	    "10.50.2.10", "10.50.1.10", 80);
+	REFUSED("dmz", "tcp", "10.50.1.10", 80);
+	REFUSED("dmz", "tcp", "10.50.0.1", 5000);	/* the router itself */
+	REFUSED("dmz", "tcp", "10.50.2.1", 8080);	/* its own side: no hairpin */
+}
+END_TEST
+
 START_TEST(dmz_preset)
 {
 	reset();
@@ -597,6 +620,7 @@ main(void)
 	tcase_add_test(tc, forward_port_range);
 	tcase_add_test(tc, forward_source_restriction);
 	tcase_add_test(tc, hairpin_from_lan);
+	tcase_add_test(tc, hairpin_from_dmz);
 	tcase_add_test(tc, dmz_preset);
 	tcase_add_test(tc, forward_removed_closes);
 	tcase_add_test(tc, daemon_add_delete_forward);
