@@ -223,13 +223,13 @@ cmd_apply(int argc, char **argv)
 		else if (json_is_array(plan))
 			output_plan(plan, !dry && json_is_true(
 			    json_object_get(r.json, "applied")), stdout);
+		else
+			printf("applied%s%s%s\n", r.etag ? " (generation " :
+			    "", r.etag ? r.etag : "", r.etag ? ")" : "");
 		if (!opt.json && json_is_array(json_object_get(r.json,
 		    "warnings")))
 			apply_warnings(json_object_get(r.json, "warnings"), &m,
 			    stderr);
-		else
-			printf("applied%s%s%s\n", r.etag ? " (generation " :
-			    "", r.etag ? r.etag : "", r.etag ? ")" : "");
 		pend = json_object_get(r.json, "confirm");
 		if (!opt.json && json_is_object(pend))
 			printf("%sGeneration %" JSON_INTEGER_FORMAT " is "
