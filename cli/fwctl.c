@@ -24,6 +24,15 @@ static const struct cmd cmds[] = {
 	    "packet and byte counters.\n" },
 	{ "counters", cmd_counters, "",
 	    "packets and bytes per rule and NAT entry", "" },
+	{ "explain", cmd_explain,
+	    "[from ZONE|in IFACE] PROTO SRC[:PORT] ['->'] DST[:PORT] "
+	    "[to ZONE|out IFACE]",
+	    "what the ruleset does with one packet",
+	    "Which zones it falls between, which NAT applies, which rule or\n"
+	    "policy decides, and the chains it goes through, e.g.\n"
+	    "  fwctl explain from wan tcp 203.0.113.5:40000 '->' 10.50.0.1:22\n"
+	    "Also: type ICMP-TYPE, state STATE; an IPv6 address with a port\n"
+	    "is written [fd00::1]:22.\n" },
 	{ "add-rule", cmd_add_rule,
 	    "NAME RULE... [--before NAME|--after NAME|--position N]",
 	    "add a rule (appended unless placed)",

@@ -195,6 +195,7 @@ void	 output_caret(FILE *, const char *prefix, const char *text, size_t col);
 int	 cmd_status(int, char **);
 int	 cmd_list(int, char **);
 int	 cmd_counters(int, char **);
+int	 cmd_explain(int, char **);
 int	 cmd_export(int, char **);
 int	 cmd_add_rule(int, char **);
 int	 cmd_replace_rule(int, char **);

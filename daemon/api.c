@@ -27,6 +27,7 @@
 
 #include "api.h"
 #include "codec.h"
+#include "explain.h"
 #include "log.h"
 #include "parse.h"
 #include "print.h"
@@ -152,6 +153,7 @@ static void	api_elems_delete(struct api_req *);
 static void	api_counters(struct api_req *);
 static void	api_confirm(struct api_req *);
 static void	api_revert(struct api_req *);
+static void	api_explain(struct api_req *);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -192,6 +194,7 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/v1/sets/{name}/elements", TBODY | API_BIG, "dry_run",
 	    api_elems_delete },
 	{ "GET", "/v1/counters", 0, "", api_counters },
+	{ "GET", "/v1/explain", 0, "packet", api_explain },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -890,6 +893,52 @@ api_counters(struct api_req *r)
 	engine_release(r->api->engine, &s);
 	nft_counters_free(&c);
 	api_reply(r, 200, a ? json_pack("{s:o}", "counters", a) : NULL);
+}
+
+/* What the ruleset does with ?packet=..., in the rule language's words
+ * (explain.h); the host's addresses tell local destinations apart. */
+static void
+api_explain(struct api_req *r)
+{
+	const char		*text;
+	struct host_addr	*h = NULL;
+	struct snapshot		 s;
+	struct explain		 e;
+	struct packet		 p;
+	struct diags		 d;
+	size_t			 nh;
+
+	text = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    "packet");
+	if (text == NULL) {
+		api_problem(r, 400, "packet", "missing; expected a packet such "
+		    "as \"from wan tcp 203.0.113.5:40000 -> 10.50.0.1:22\"");
+		return;
+	}
+	diags_init(&d);
+	if (explain_parse(text, &p, &d) == -1) {
+		api_problem_diags(r, 400, NULL, &d);
+		diags_free(&d);
+		return;
+	}
+	if (explain_host_addrs(&h, &nh) == -1) {
+		api_problem(r, 503, NULL, "cannot read this host's addresses: "
+		    "%s", strerror(errno));
+		diags_free(&d);
+		return;
+	}
+	engine_snapshot(r->api->engine, &s);
+	r->has_etag = true;
+	r->etag = s.generation;
+	if (explain_packet(s.rs, h, nh, &p, &e, &d) == -1)
+		api_problem_diags(r, 400, NULL, &d);
+	else {
+		api_reply(r, 200, codec_encode_explain(&e));
+		explain_free(&e);
+	}
+	engine_release(r->api->engine, &s);
+	free(h);
+	diags_free(&d);
 }
 
 /* Rule by name or 1-based position. */

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "codec.h"
+#include "explain.h"
 
 #define CODEC_PATH_MAX	256
 #define CODEC_ADDR_MAX	64	/* "ffff:...:ffff/128" with room */
@@ -341,6 +342,50 @@ codec_encode_rule(const struct rule *r)
 fail:
 	json_decref(o);
 	return NULL;
+}
+
+/* "10.0.2.10:80" or "[fd00::1]:80" */
+static json_t *
+enc_endpoint(const struct addr *a, uint16_t port)
+{
+	char	buf[80];
+
+	if (addr_format(a, buf, sizeof(buf)) == NULL)
+		return NULL;
+	return a->family == AF_INET6 ? json_sprintf("[%s]:%u", buf, port) :
+	    json_sprintf("%s:%u", buf, port);
+}
+
+json_t *
+codec_encode_explain(const struct explain *e)
+{
+	json_t	*o, *path;
+	size_t	 i;
+
+	if ((o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+	    "from", e->from, "to", e->to, "hook", e->hook,
+	    "chain", e->chain ? e->chain : "",
+	    "verdict", verdict_name(e->verdict) ? verdict_name(e->verdict) :
+	    "", "decided", e->decided, "comment", e->comment ? e->comment :
+	    "", "policy_log", e->policy_log)) == NULL)
+		return NULL;
+	if (e->rule != NULL)
+		json_object_set_new(o, "rule", json_string(e->rule->name));
+	if (e->dnat != NULL)
+		json_object_set_new(o, "dnat", json_pack("{s:s, s:o, s:b}",
+		    "nat", e->dnat->name, "to", enc_endpoint(&e->dst, e->dport),
+		    "hairpin", e->dnat_hairpin));
+	if (e->snat != NULL)
+		json_object_set_new(o, "snat", json_pack("{s:s, s:s, s:b}",
+		    "nat", e->snat->name, "kind", e->snat_hairpin ?
+		    "masquerade" : nat_kind_name(e->snat->kind), "hairpin",
+		    e->snat_hairpin));
+	if ((path = json_array()) != NULL) {
+		for (i = 0; i < e->npath; i++)
+			json_array_append_new(path, json_string(e->path[i]));
+		json_object_set_new(o, "path", path);
+	}
+	return o;
 }
 
 json_t *

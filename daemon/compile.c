@@ -898,9 +898,8 @@ policy_find(const struct ruleset *rs, const char *from, const char *to)
 	return i == -1 ? NULL : rs->policies[i];
 }
 
-/* The policy that decides a pair of zones, or NULL (preset, default). */
-static const struct policy *
-policy_deciding(const struct ruleset *rs, const char *from, const char *to)
+const struct policy *
+compile_policy_of(const struct ruleset *rs, const char *from, const char *to)
 {
 	const struct policy *po = NULL;
 	bool from_zone = strcmp(from, UNZONED) != 0;
@@ -925,7 +924,7 @@ compile_policy_verdict(const struct ruleset *rs, const char *from,
     const char *to, const char **why)
 {
 	static char buf[2 * FWCTL_NAME_MAX + 32];
-	const struct policy *po = policy_deciding(rs, from, to);
+	const struct policy *po = compile_policy_of(rs, from, to);
 	bool from_self = strcmp(from, ZONE_SELF) == 0;
 	enum verdict v;
 
@@ -989,7 +988,7 @@ compile_policy_rule(struct cplan *p, const struct ruleset *rs,
 {
 	const char *why;
 	enum verdict v = compile_policy_verdict(rs, from, to, &why);
-	const struct policy *po = policy_deciding(rs, from, to);
+	const struct policy *po = compile_policy_of(rs, from, to);
 	struct crule *r;
 	struct cexpr *e;
 

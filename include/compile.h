@@ -235,6 +235,9 @@ char		*compile_pair_chain(const struct ruleset *, const char *from,
  * NULL) says which one decided ("policy lan -> any", "default"). */
 enum verdict	 compile_policy_verdict(const struct ruleset *,
 		    const char *from, const char *to, const char **why);
+/* The policy that decides that pair, or NULL (the preset, the default). */
+const struct policy *compile_policy_of(const struct ruleset *,
+		    const char *from, const char *to);
 
 /* Set elements of a model set, as plan elements (interval pairs where the
  * set is an interval set: cs->flags has NFT_SET_INTERVAL). Appends to cs.
