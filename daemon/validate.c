@@ -1052,12 +1052,16 @@ static void
 name_taken(struct vctx *v, const char *kind, const char *name,
     const struct srcloc *l, const char *okind, const struct srcloc *ol)
 {
-	char buf[512];
+	char at[512] = "";
 
+	if (ol->file && ol->line)
+		snprintf(at, sizeof(at), " (at %s:%d:%d)", ol->file, ol->line,
+		    ol->col);
+	else if (ol->line)
+		snprintf(at, sizeof(at), " (at %d:%d)", ol->line, ol->col);
 	verr(v, l, "%s \"%s\": the name is taken by %s \"%s\"%s; a rule and "
 	    "a NAT entry need different names (their counters are reported "
-	    "by name)", kind, name, okind, name, first_at(ol, buf,
-	    sizeof(buf)));
+	    "by name)", kind, name, okind, name, at);
 }
 
 /* Every NAT entry against the rules: one pass with a hash index. */

@@ -766,7 +766,7 @@ END_TEST
 START_TEST(test_rule_nat_names)
 {
 	const char *want[] = {
-		"nat \"web\": the name is taken by rule \"web\" (first at "
+		"nat \"web\": the name is taken by rule \"web\" (at "
 		    "v.rules:4:1); a rule and a NAT entry need different names",
 		NULL
 	};
@@ -791,7 +791,7 @@ START_TEST(test_rule_nat_names)
 	t = diag_format(&d.v[0]);
 	ck_assert_str_eq(t, "1:1: rule \"masq\": the name is taken by nat "
 	    "\"masq\" "
-	    "(first at v.rules:5:1); a rule and a NAT entry need different "
+	    "(at v.rules:5:1); a rule and a NAT entry need different "
 	    "names (their counters are reported by name)");
 	free(t);
 	diags_free(&d);
