@@ -24,7 +24,7 @@
 
 #define UNZONED		ZONE_ANY	/* the side of a packet in no zone */
 
-/* --- the packet description ---------------------------------------------- */
+/* --- the packet description ------------------------------------------- */
 
 struct words {
 	char	*buf;
@@ -221,7 +221,7 @@ explain_parse(const char *text, struct packet *p, struct diags *d)
 	return rc;
 }
 
-/* --- sides ----------------------------------------------------------------- */
+/* --- sides ------------------------------------------------------------ */
 
 static bool
 iface_match(const char *pattern, const char *name)
@@ -514,7 +514,7 @@ covers(const char *word, const char *side)
 	    strcmp(side, ZONE_SELF) != 0);
 }
 
-/* --- NAT ----------------------------------------------------------------- */
+/* --- NAT ---------------------------------------------------------------- */
 
 static bool
 forward_hairpin_zone(const struct zone *z)
@@ -601,7 +601,7 @@ snat_of(const struct ruleset *rs, const struct packet *p,
 	return NULL;
 }
 
-/* --- the filter ------------------------------------------------------------ */
+/* --- the filter ------------------------------------------------------- */
 
 static int
 set_comment(struct explain *e, const char *fmt, ...)
@@ -759,7 +759,7 @@ explain_free(struct explain *e)
 	e->comment = NULL;
 }
 
-/* --- this host ------------------------------------------------------------- */
+/* --- this host -------------------------------------------------------- */
 
 static int
 prefix_of(const struct sockaddr *m)

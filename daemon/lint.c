@@ -2,8 +2,8 @@
  * Warnings about a valid ruleset: what the kernel takes but the user
  * probably did not mean. A rule shadowed by an earlier one, a rule asking
  * for a connection state that never reaches the rules, a forward to an
- * address no internal zone can hold. Computed on the model; never an error unless
- * the caller makes it one (`fwctld -n --warnings-fatal`).
+ * address no internal zone can hold. Computed on the model; never an
+ * error unless the caller makes it one (`fwctld -n --warnings-fatal`).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -210,9 +210,9 @@ rule_final(const struct rule *r)
 /*
  * Rules go into buckets by pair, destination port and source and
  * destination address (each one port or host, or "*" for none, a range,
- * a network, a list or a set): a rule can only be covered by one in a bucket it looks into,
- * so a ruleset of many rules that differ in a port or a host is not
- * compared pair by pair.
+ * a network, a list or a set): a rule can only be covered by one in a
+ * bucket it looks into, so a ruleset of many rules that differ in a port
+ * or a host is not compared pair by pair.
  */
 struct bucket {
 	size_t	*v;		/* rule indexes, in order */
@@ -383,9 +383,9 @@ lint_rules(struct lctx *c)
 		lint_state(c, r);
 		if (!state_never(r) && (k = shadow_of(&s, rs, r)) != SIZE_MAX) {
 			a = rs->rules[k];
-			lwarn(c, &r->loc, "rule \"%s\" never matches: rule \"%s\"%s "
-			    "comes first and matches every packet it would "
-			    "(%s)", r->name, a->name, at(&a->loc, buf,
+			lwarn(c, &r->loc, "rule \"%s\" never matches: rule "
+			    "\"%s\"%s comes first and matches every packet it "
+			    "would (%s)", r->name, a->name, at(&a->loc, buf,
 			    sizeof(buf)), verdict_name(a->verdict));
 		}
 		if (s.compared >= LINT_COMPARE_MAX) {

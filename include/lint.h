@@ -1,8 +1,9 @@
 /*
  * lint.c: warnings about a ruleset that validates: rules shadowed by an
  * earlier rule or asking for a state that never reaches the rules,
- * forwards to addresses no internal or DMZ zone can hold. Each warning is a diag at the
- * statement or clause at fault, its message starting with "warning: ".
+ * forwards to addresses no internal or DMZ zone can hold. Each warning is
+ * a diag at the statement or clause at fault, its message starting with
+ * "warning: ".
  */
 #ifndef FWCTL_LINT_H
 #define FWCTL_LINT_H
