@@ -24,6 +24,15 @@ static const struct cmd cmds[] = {
 	    "packet and byte counters.\n" },
 	{ "counters", cmd_counters, "",
 	    "packets and bytes per rule and NAT entry", "" },
+	{ "explain", cmd_explain,
+	    "[from ZONE|in IFACE] PROTO SRC[:PORT] ['->'] DST[:PORT] "
+	    "[to ZONE|out IFACE]",
+	    "what the ruleset does with one packet",
+	    "Which zones it falls between, which NAT applies, which rule or\n"
+	    "policy decides, and the chains it goes through, e.g.\n"
+	    "  fwctl explain from wan tcp 203.0.113.5:40000 '->' 10.50.0.1:22\n"
+	    "Also: type ICMP-TYPE, state STATE; an IPv6 address with a port\n"
+	    "is written [fd00::1]:22.\n" },
 	{ "add-rule", cmd_add_rule,
 	    "NAME RULE... [--before NAME|--after NAME|--position N]",
 	    "add a rule (appended unless placed)",
@@ -54,7 +63,9 @@ static const struct cmd cmds[] = {
 	{ "add-nat", cmd_add_nat, "NAME NAT...",
 	    "add a NAT entry, e.g. `fwctl add-nat masq masquerade from lan "
 	    "to wan`", "" },
-	{ "delete-nat", cmd_delete_nat, "NAME", "delete a NAT entry", "" },
+	{ "delete-nat", cmd_delete_nat, "NAME|N",
+	    "delete a NAT entry by name or by its number in `fwctl list nat`",
+	    "" },
 	{ "add-set", cmd_add_set, "NAME TYPE [{ ELEMENT, ... }|timeout T]",
 	    "add a named set (TYPE ipv4, ipv6 or port)",
 	    "  fwctl add-set blocklist ipv4 timeout 1h\n"

@@ -169,6 +169,9 @@ void	 output_json(json_t *, FILE *);
 /* A scalar or array of scalars as "a, b" (a single item bare, a list in
  * braces); NULL when the value is missing.  Caller frees. */
 char	*output_list(json_t *);
+/* A set element: its key, and the time it has left at now_ms (ms since
+ * the epoch) when it expires: "192.0.2.7 (59m58s left)". */
+char	*output_set_elem(json_t *elem, long long now_ms);
 /* A human summary of a rule's or NAT entry's matches. */
 char	*output_rule_match(json_t *rule);
 char	*output_nat_detail(json_t *nat);
@@ -192,6 +195,7 @@ void	 output_caret(FILE *, const char *prefix, const char *text, size_t col);
 int	 cmd_status(int, char **);
 int	 cmd_list(int, char **);
 int	 cmd_counters(int, char **);
+int	 cmd_explain(int, char **);
 int	 cmd_export(int, char **);
 int	 cmd_add_rule(int, char **);
 int	 cmd_replace_rule(int, char **);

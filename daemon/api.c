@@ -30,6 +30,7 @@
 #include "history.h"
 #include "trust.h"
 #include "codec.h"
+#include "explain.h"
 #include "log.h"
 #include "parse.h"
 #include "print.h"
@@ -159,6 +160,7 @@ static void	api_diff(struct api_req *);
 static void	api_save(struct api_req *);
 static void	api_reload(struct api_req *);
 static void	api_history(struct api_req *);
+static void	api_explain(struct api_req *);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -209,6 +211,7 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/v1/sets/{name}/elements", TBODY | API_BIG, "dry_run",
 	    api_elems_delete },
 	{ "GET", "/v1/counters", 0, "", api_counters },
+	{ "GET", "/v1/explain", 0, "packet", api_explain },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -585,14 +588,48 @@ api_run(struct api_req *r, struct change *c, struct change_result *res)
 	return false;
 }
 
+/* A dry run's lint: where, and what ("warning: " dropped). */
+static json_t *
+api_warnings_json(const struct diags *d)
+{
+	json_t		*a, *e;
+	const char	*m;
+	size_t		 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < d->n && i < API_REPLY_ERRORS_MAX; i++) {
+		m = d->v[i].msg ? d->v[i].msg : "";
+		if (strncmp(m, "warning: ", 9) == 0)
+			m += 9;
+		if ((e = json_pack("{s:s}", "message", m)) == NULL)
+			break;
+		if (d->v[i].file)
+			json_object_set_new(e, "file", api_jstr(d->v[i].file));
+		if (d->v[i].line > 0)
+			json_object_set_new(e, "line",
+			    json_integer(d->v[i].line));
+		if (d->v[i].col > 0)
+			json_object_set_new(e, "column",
+			    json_integer(d->v[i].col));
+		json_array_append_new(a, e);
+	}
+	return a;
+}
+
 /* The reply to a dry run of any change, and to PUT /v1/ruleset. */
 static void
 api_reply_plan(struct api_req *r, const struct change_result *res)
 {
-	api_reply(r, 200, json_pack("{s:I, s:o, s:b}",
+	json_t	*j = json_pack("{s:I, s:o, s:b}",
 	    "generation", (json_int_t)res->generation,
 	    "plan", api_plan_json(&res->plan),
-	    "applied", res->applied));
+	    "applied", res->applied);
+
+	if (j != NULL && res->warnings.n > 0)
+		json_object_set_new(j, "warnings",
+		    api_warnings_json(&res->warnings));
+	api_reply(r, 200, j);
 }
 
 static void
@@ -987,6 +1024,52 @@ api_counters(struct api_req *r)
 	engine_release(r->api->engine, &s);
 	nft_counters_free(&c);
 	api_reply(r, 200, a ? json_pack("{s:o}", "counters", a) : NULL);
+}
+
+/* What the ruleset does with ?packet=..., in the rule language's words
+ * (explain.h); the host's addresses tell local destinations apart. */
+static void
+api_explain(struct api_req *r)
+{
+	const char		*text;
+	struct host_addr	*h = NULL;
+	struct snapshot		 s;
+	struct explain		 e;
+	struct packet		 p;
+	struct diags		 d;
+	size_t			 nh;
+
+	text = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    "packet");
+	if (text == NULL) {
+		api_problem(r, 400, "packet", "missing; expected a packet such "
+		    "as \"from wan tcp 203.0.113.5:40000 -> 10.50.0.1:22\"");
+		return;
+	}
+	diags_init(&d);
+	if (explain_parse(text, &p, &d) == -1) {
+		api_problem_diags(r, 400, NULL, &d);
+		diags_free(&d);
+		return;
+	}
+	if (explain_host_addrs(&h, &nh) == -1) {
+		api_problem(r, 503, NULL, "cannot read this host's addresses: "
+		    "%s", strerror(errno));
+		diags_free(&d);
+		return;
+	}
+	engine_snapshot(r->api->engine, &s);
+	r->has_etag = true;
+	r->etag = s.generation;
+	if (explain_packet(s.rs, h, nh, &p, &e, &d) == -1)
+		api_problem_diags(r, 400, NULL, &d);
+	else {
+		api_reply(r, 200, codec_encode_explain(&e));
+		explain_free(&e);
+	}
+	engine_release(r->api->engine, &s);
+	free(h);
+	diags_free(&d);
 }
 
 /* Rule by name or 1-based position. */
@@ -1437,7 +1520,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > INT32_MAX) {
 				api_problem(r, 400, keys[i],
-				    "position: expected an integer >= 1");
+				    "expected an integer >= 1");
 				return false;
 			}
 			c->position = (size_t)json_integer_value(v);
@@ -1445,7 +1528,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 			if (!json_is_string(v) ||
 			    !name_valid(json_string_value(v))) {
 				api_problem(r, 400, keys[i],
-				    "%s: expected a rule name", keys[i]);
+				    "expected a rule name");
 				return false;
 			}
 			/* j outlives the change: the pointer stays valid */
@@ -1461,7 +1544,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 		if (*q[0] < '0' || *q[0] > '9' || *end != '\0' || errno ||
 		    pos == 0 || pos > INT32_MAX) {
 			api_problem(r, 400, "position",
-			    "position: expected an integer >= 1");
+			    "expected an integer >= 1");
 			return false;
 		}
 		c->position = pos;
@@ -1470,8 +1553,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 		if (q[i] == NULL)
 			continue;
 		if (!name_valid(q[i])) {
-			api_problem(r, 400, keys[i], "%s: expected a rule name",
-			    keys[i]);
+			api_problem(r, 400, keys[i], "expected a rule name");
 			return false;
 		}
 		if (i == 1)

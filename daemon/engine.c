@@ -22,6 +22,8 @@
 #include "conntrack.h"
 #include "engine.h"
 #include "history.h"
+#include "lint.h"
+#include "lockout.h"
 #include "log.h"
 #include "rulesdir.h"
 #include "state.h"
@@ -547,6 +549,19 @@ txn_check(struct txn *t)
 	return 0;
 }
 
+/* A dry run: what the ruleset would be may still not be meant. */
+static void
+txn_lint(struct txn *t)
+{
+	t->res->applied = false;
+	lint_ruleset(t->next, &t->res->warnings);
+	/* a change that would cut the administrator off, where it did not
+	 * already */
+	if (!engine_unfiltered(t->next) && lockout_warnings(t->old, NULL,
+	    NULL) == 0)
+		lockout_warnings(t->next, NULL, &t->res->warnings);
+}
+
 /* Nothing changes (no transaction, no new generation, nothing to
  * confirm; a revert finds the ruleset as it was): 1, and done. */
 static int
@@ -877,10 +892,13 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	/* only a change swaps cur, and we hold change_mtx */
 	t.old = e->cur->rs;
 	t.gen = res->generation = e->cur->gen;
-	if (txn_admit(&t) == 0 && txn_build(&t) == 0 && txn_check(&t) == 0 &&
-	    !c->dry_run && !txn_noop(&t) && txn_prepare(&t) == 0 &&
-	    txn_kernel(&t) == 0 && txn_persist(&t) == 0)
-		txn_publish(&t);
+	if (txn_admit(&t) == 0 && txn_build(&t) == 0 && txn_check(&t) == 0) {
+		if (c->dry_run)
+			txn_lint(&t);
+		else if (!txn_noop(&t) && txn_prepare(&t) == 0 &&
+		    txn_kernel(&t) == 0 && txn_persist(&t) == 0)
+			txn_publish(&t);
+	}
 	if (t.kernel_changed)
 		txn_undo_kernel(&t);
 	txn_log(&t);
@@ -916,6 +934,7 @@ engine_result_free(struct change_result *res)
 {
 	plan_free(&res->plan);
 	diags_free(&res->diags);
+	diags_free(&res->warnings);
 }
 
 int

@@ -74,7 +74,7 @@ usage(int status)
 	    "              [--on-drift repair|keep]\n"
 	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
 	    "--tokens FILE]\n"
-	    "       fwctld -n[v] [--rules-dir DIR]\n");
+	    "       fwctld -n[v] [--warnings-fatal] [--rules-dir DIR]\n");
 	exit(status);
 }
 
@@ -267,7 +267,7 @@ main(int argc, char *argv[])
 		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
 		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
 		OPT_TOKENS, OPT_FLUSH, OPT_VERSION, OPT_HKEEP, OPT_HDAYS,
-		OPT_DRIFT,
+		OPT_DRIFT, OPT_WFATAL,
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -286,6 +286,7 @@ main(int argc, char *argv[])
 		{ "history-days", required_argument, NULL, OPT_HDAYS },
 		{ "on-drift", required_argument, NULL, OPT_DRIFT },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "warnings-fatal", no_argument, NULL, OPT_WFATAL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -307,7 +308,7 @@ main(int argc, char *argv[])
 	sigset_t		 sigs;
 	const char		*listen_addr = NULL, *tls_cert = NULL;
 	const char		*tls_key = NULL, *tokens = NULL;
-	bool			 check = false, verbose = false;
+	bool			 check = false, verbose = false, wfatal = false;
 	int			 ch, sfd;
 	ssize_t			 n;
 
@@ -394,6 +395,9 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("fwctld %s\n", FWCTL_VERSION);
 			return 0;
+		case OPT_WFATAL:
+			wfatal = true;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -403,8 +407,9 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(2);
 	if (check)
-		return check_main(cf.rules_dir, verbose, stdout, stderr);
-	if (verbose)
+		return check_main(cf.rules_dir, verbose, wfatal, stdout,
+		    stderr);
+	if (verbose || wfatal)
 		usage(2);
 	if ((listen_addr != NULL) != (tls_cert != NULL) ||
 	    (listen_addr != NULL) != (tls_key != NULL) ||

@@ -769,6 +769,8 @@ set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, cs->data_type);
 	if (cs->timeout_ms != 0)
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, cs->timeout_ms);
+	if (cs->size != 0)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, cs->size);
 	if (cs->counters) {
 		struct nftnl_expr *x;
 
@@ -1023,6 +1025,7 @@ put_expr(struct nlmsghdr *nlh, const struct crule *r, const struct cexpr *e,
 		[CX_LOG] = "log", [CX_REJECT] = "reject",
 		[CX_VERDICT] = "immediate", [CX_IMMEDIATE] = "immediate",
 		[CX_NAT] = "nat", [CX_MASQ] = "masq", [CX_FIB] = "fib",
+		[CX_DYNSET] = "dynset",
 	};
 	struct nlattr *elem, *data, *n1, *n2;
 	const struct cset *as;
@@ -1133,6 +1136,23 @@ put_expr(struct nlmsghdr *nlh, const struct crule *r, const struct cexpr *e,
 		put_u32(nlh, NFTA_FIB_FLAGS, e->key);
 		put_u32(nlh, NFTA_FIB_RESULT, e->op);
 		put_u32(nlh, NFTA_FIB_DREG, e->dreg);
+		break;
+	case CX_DYNSET:
+		/* a meter: the element of the key holds a limit of its own */
+		mnl_attr_put_strz(nlh, NFTA_DYNSET_SET_NAME, e->set);
+		put_u32(nlh, NFTA_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+		put_u32(nlh, NFTA_DYNSET_SREG_KEY, e->sreg);
+		put_u64(nlh, NFTA_DYNSET_TIMEOUT, e->timeout_ms);
+		n1 = mnl_attr_nest_start(nlh, NFTA_DYNSET_EXPR);
+		mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "limit");
+		n2 = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+		put_u64(nlh, NFTA_LIMIT_RATE, e->rate);
+		put_u64(nlh, NFTA_LIMIT_UNIT, e->unit);
+		put_u32(nlh, NFTA_LIMIT_BURST, e->burst);
+		put_u32(nlh, NFTA_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		put_u32(nlh, NFTA_LIMIT_FLAGS, 0);
+		mnl_attr_nest_end(nlh, n2);
+		mnl_attr_nest_end(nlh, n1);
 		break;
 	}
 	mnl_attr_nest_end(nlh, data);
@@ -1923,7 +1943,8 @@ set_same(const struct cset *a, const struct cset *b)
 {
 	return a->flags == b->flags && a->key_type == b->key_type &&
 	    a->key_len == b->key_len && a->data_type == b->data_type &&
-	    a->timeout_ms == b->timeout_ms && a->counters == b->counters;
+	    a->timeout_ms == b->timeout_ms && a->counters == b->counters &&
+	    a->size == b->size;
 }
 
 /* Does rule r look up one of the named sets in 'gone'? */
@@ -1933,7 +1954,8 @@ rule_uses(const struct crule *r, const struct strmap *gone)
 	size_t i;
 
 	for (i = 0; i < r->nexprs; i++)
-		if (r->exprs[i].type == CX_LOOKUP && r->exprs[i].set != NULL &&
+		if ((r->exprs[i].type == CX_LOOKUP ||
+		    r->exprs[i].type == CX_DYNSET) && r->exprs[i].set != NULL &&
 		    strmap_gets(gone, r->exprs[i].set) != NULL)
 			return true;
 	return false;

@@ -50,6 +50,8 @@ enum cx_type {
 	CX_MASQ,
 	CX_FIB,		/* fib lookup: key = NFTA_FIB_F_* flags, op =
 			 * NFT_FIB_RESULT_* -> dreg */
+	CX_DYNSET,	/* update sreg in set (timeout_ms), the element
+			 * holding a limit (rate, unit, burst) of its own */
 };
 
 /* One expression. Fields not used by a type stay zero. */
@@ -73,6 +75,7 @@ struct cexpr {
 	uint64_t	 rate;		/* limit */
 	uint64_t	 unit;		/* limit: seconds */
 	uint32_t	 burst;
+	uint64_t	 timeout_ms;	/* dynset: element timeout */
 	char		*prefix;	/* log */
 	uint32_t	 reject_type;	/* NFT_REJECT_* */
 	uint32_t	 reject_code;
@@ -110,6 +113,7 @@ struct cset {
 					 * interface names */
 	uint64_t	 timeout_ms;	/* default element timeout, 0 = none */
 	bool		 counters;	/* a counter per element (group sets) */
+	uint32_t	 size;		/* most elements (meters), 0 = no bound */
 	struct celem	*elems;
 	size_t		 nelems;
 	size_t		 elems_cap;
@@ -179,9 +183,12 @@ int		 compile_rule_chains(const struct ruleset *, const struct rule *,
  * name (comment) per element. compile.c's GROUP_MIN of 0 turns it off.
  */
 #define GROUP_SET_PREFIX	"__g/"
+/* The meter of a per-source limit: METER_SET_PREFIX "<rule>#4" (or #6). */
+#define METER_SET_PREFIX	"__m/"
 /* Whether next->rules[i] may be part of a group in some pair chain, or
- * sits right next to one there (a conservative answer: true when unsure).
- * nft.c then diffs the whole table rather than placing the rule alone. */
+ * sits right next to one there (a conservative answer: true when unsure),
+ * or comes with a set of its own (a per-source limit's meter). nft.c then
+ * diffs the whole table rather than placing the rule alone. */
 bool		 compile_rule_grouped(const struct ruleset *, size_t i);
 bool		 compile_grouping(void);
 /* GROUP_MIN: the fewest rules a group holds (0: grouping is off). */
@@ -228,6 +235,9 @@ char		*compile_pair_chain(const struct ruleset *, const char *from,
  * NULL) says which one decided ("policy lan -> any", "default"). */
 enum verdict	 compile_policy_verdict(const struct ruleset *,
 		    const char *from, const char *to, const char **why);
+/* The policy that decides that pair, or NULL (the preset, the default). */
+const struct policy *compile_policy_of(const struct ruleset *,
+		    const char *from, const char *to);
 
 /* Set elements of a model set, as plan elements (interval pairs where the
  * set is an interval set: cs->flags has NFT_SET_INTERVAL). Appends to cs.
