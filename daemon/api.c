@@ -29,6 +29,7 @@
 #include "history.h"
 #include "codec.h"
 #include "log.h"
+#include "metrics.h"
 #include "parse.h"
 #include "print.h"
 
@@ -79,6 +80,7 @@ struct api {
 	char			*cert;
 	char			*key;
 	struct api_budget	 budget;	/* buffered request bodies */
+	struct metrics		*metrics;
 };
 
 enum api_ctype {
@@ -119,6 +121,8 @@ struct api_req {
 	unsigned		 status;
 	json_t			*json;		/* reply body (JSON) */
 	char			*text;		/* reply body (text/plain) */
+	size_t			 text_len;	/* 0: strlen(text) */
+	const char		*text_type;	/* NULL: text/plain UTF-8 */
 	bool			 problem;
 	bool			 has_etag;
 	uint64_t		 etag;
@@ -157,6 +161,7 @@ static void	api_diff(struct api_req *);
 static void	api_save(struct api_req *);
 static void	api_reload(struct api_req *);
 static void	api_history(struct api_req *);
+static void	api_metrics(struct api_req *);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -207,6 +212,7 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/v1/sets/{name}/elements", TBODY | API_BIG, "dry_run",
 	    api_elems_delete },
 	{ "GET", "/v1/counters", 0, "", api_counters },
+	{ "GET", "/metrics", 0, "", api_metrics },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -953,7 +959,9 @@ api_counters(struct api_req *r)
 	r->etag = s.generation;
 	if ((a = json_array()) != NULL)
 		for (i = 0; i < c.n; i++) {
-			if (c.v[i].name == NULL)
+			/* policies are in /metrics; here rules and NAT */
+			if (c.v[i].name == NULL ||
+			    strchr(c.v[i].name, ' ') != NULL)
 				continue;
 			o = json_pack("{s:s, s:s, s:I, s:I}",
 			    "kind", ruleset_find_nat(s.rs, c.v[i].name) >= 0 &&
@@ -967,6 +975,25 @@ api_counters(struct api_req *r)
 	engine_release(r->api->engine, &s);
 	nft_counters_free(&c);
 	api_reply(r, 200, a ? json_pack("{s:o}", "counters", a) : NULL);
+}
+
+/* Prometheus' text format (metrics.h). */
+static void
+api_metrics(struct api_req *r)
+{
+	size_t	 len;
+	char	*t;
+
+	if ((t = metrics_render(r->api->metrics, r->api->engine, &len)) ==
+	    NULL) {
+		api_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	api_reset_reply(r);
+	r->text = t;
+	r->text_len = len;
+	r->text_type = "text/plain; version=0.0.4; charset=utf-8";
+	r->status = 200;
 }
 
 /* Rule by name or 1-based position. */
@@ -2263,8 +2290,9 @@ api_send(struct api_req *r)
 	if (r->text != NULL) {
 		buf = r->text;
 		r->text = NULL;
-		len = strlen(buf);
-		ctype = "text/plain; charset=utf-8";
+		len = r->text_len ? r->text_len : strlen(buf);
+		ctype = r->text_type ? r->text_type :
+		    "text/plain; charset=utf-8";
 	} else {
 		if (r->json == NULL)
 			api_problem(r, 500, NULL, "no reply");
@@ -2898,6 +2926,7 @@ api_free(struct api *api)
 	free(api->cert);
 	free(api->listen);
 	free(api->socket_path);
+	metrics_free(api->metrics);
 	free(api);
 }
 
@@ -2914,7 +2943,8 @@ api_new(const struct api_config *cfg, struct diags *d)
 	api->timeout = cfg->timeout ? cfg->timeout : API_TIMEOUT;
 	api->conn_limit = cfg->conn_limit ? cfg->conn_limit : API_CONN_LIMIT;
 	api_budget_init(&api->budget, API_BODY_BUDGET);
-	if ((api->socket_path = strdup(cfg->socket_path)) == NULL)
+	if ((api->socket_path = strdup(cfg->socket_path)) == NULL ||
+	    (api->metrics = metrics_new()) == NULL)
 		goto fail;
 	if (cfg->listen != NULL && api_config_tcp(api, cfg, d) == -1)
 		goto fail;
@@ -2927,10 +2957,20 @@ fail:
 	return NULL;
 }
 
+/* Every change the engine runs, whoever asked: counted for /metrics. */
+static void
+api_observe(void *arg, const struct engine_event *ev)
+{
+	struct api	*api = arg;
+
+	metrics_observe(api->metrics, ev);
+}
+
 int
 api_serve(struct api *api, struct engine *engine, struct diags *d)
 {
 	api->engine = engine;
+	engine_set_observer(engine, api_observe, api);
 	if (api->listen != NULL && api_serve_tcp(api, d) == -1)
 		return -1;
 	api->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
@@ -2962,6 +3002,8 @@ api_stop(struct api *api)
 		MHD_stop_daemon(api->mhd_tcp);
 	if (api->mhd != NULL)
 		MHD_stop_daemon(api->mhd);
+	if (api->engine != NULL)
+		engine_set_observer(api->engine, NULL, NULL);
 	if (api->fd != -1) {
 		close(api->fd);
 		(void)unlink(api->socket_path);
