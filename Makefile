@@ -41,7 +41,7 @@ WARN	+= -Werror
 endif
 
 # Lazily expanded: the dependencies may be installed by `make deps` first.
-DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng \
+DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng libcrypt \
 	      libnetfilter_conntrack
 CLI_PKGS = libcurl jansson
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -40,6 +41,7 @@
 #define API_MAX_SEGS		8
 
 #define API_TOKEN_MIN		16
+#define API_TOKEN_MAX		256
 #define API_FILE_MAX		(1u << 20)
 #define API_DISCARD_MAX		(8u << 20)
 #define API_ERRORS_MAX		50	/* per decoded element list */
@@ -54,10 +56,19 @@ struct api_listener {
 	bool		 tcp;
 };
 
+/* What a token may do: each scope includes the ones before it. */
+enum api_scope {
+	SCOPE_READ = 0,		/* GET */
+	SCOPE_ELEMENTS,		/* and set elements (fail2ban and the like) */
+	SCOPE_WRITE,		/* everything */
+};
+
 struct api_token {
-	char	*name;
-	char	*token;
-	size_t	 len;
+	char		*name;
+	char		*token;		/* a crypt(3) hash, or the token */
+	size_t		 len;
+	bool		 hashed;
+	enum api_scope	 scope;
 };
 
 struct api {
@@ -114,6 +125,7 @@ struct api_req {
 	gid_t			 gid;
 	pid_t			 pid;
 	char			 who[64];
+	enum api_scope		 scope;		/* TCP: the token's */
 	bool			 has_expected;
 	uint64_t		 expected;
 	bool			 dry_run;
@@ -206,10 +218,11 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/sets/{name}", 0, "", api_set_get },
 	{ "PUT", "/v1/sets/{name}", TBODY, "dry_run", api_set_put },
 	{ "DELETE", "/v1/sets/{name}", MUT, "dry_run", api_set_delete },
-	{ "POST", "/v1/sets/{name}/elements", TBODY | API_BIG,
+	{ "POST", "/v1/sets/{name}/elements", TBODY | API_BIG | API_ELEMS,
 	    "dry_run,kill_connections",
 	    api_elems_post },
-	{ "DELETE", "/v1/sets/{name}/elements", TBODY | API_BIG, "dry_run",
+	{ "DELETE", "/v1/sets/{name}/elements", TBODY | API_BIG | API_ELEMS,
+	    "dry_run",
 	    api_elems_delete },
 	{ "GET", "/v1/counters", 0, "", api_counters },
 	{ "GET", "/metrics", 0, "", api_metrics },
@@ -2134,13 +2147,36 @@ api_token_eq(const char *a, size_t alen, const char *b, size_t blen)
 	return d == 0;
 }
 
-/* TCP: "Authorization: Bearer TOKEN", one of the tokens file's. */
+/* Whether t is the token of entry k: its crypt(3) hash computed again
+ * and compared with the stored one, or (a token kept in clear) t itself,
+ * in constant time either way. */
+static bool
+api_token_match(const struct api_token *k, const char *t, size_t len)
+{
+	struct crypt_data	*cd;
+	const char		*h;
+	bool			 ok;
+
+	if (!k->hashed)
+		return api_token_eq(t, len, k->token, k->len);
+	/* 32 KiB of scratch: on the heap, not on a server thread's stack */
+	if ((cd = calloc(1, sizeof(*cd))) == NULL)
+		return false;
+	h = crypt_rn(t, k->token, cd, (int)sizeof(*cd));
+	ok = h != NULL && h[0] != '*' &&
+	    api_token_eq(h, strlen(h), k->token, k->len);
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return ok;
+}
+
+/* TCP: "Authorization: Bearer TOKEN", one of the tokens file's; sets
+ * who and the scope. */
 static bool
 api_bearer_allowed(struct api_req *r)
 {
 	const char	*h, *t;
 	size_t		 i, len;
-	bool		 ok = false;
 
 	snprintf(r->who, sizeof(r->who), "tcp peer");
 	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -2150,14 +2186,32 @@ api_bearer_allowed(struct api_req *r)
 	for (t = h + 7; *t == ' '; t++)
 		;
 	len = strlen(t);
+	if (len < API_TOKEN_MIN || len > API_TOKEN_MAX)
+		return false;
 	for (i = 0; i < r->api->ntokens; i++)
-		if (api_token_eq(t, len, r->api->tokens[i].token,
-		    r->api->tokens[i].len) && !ok) {
-			ok = true;
+		if (api_token_match(&r->api->tokens[i], t, len)) {
 			snprintf(r->who, sizeof(r->who), "token %s",
 			    r->api->tokens[i].name);
+			r->scope = r->api->tokens[i].scope;
+			return true;
 		}
-	return ok;
+	return false;
+}
+
+static const char *
+api_scope_name(enum api_scope s)
+{
+	return s == SCOPE_READ ? "read" : s == SCOPE_ELEMENTS ? "elements" :
+	    "write";
+}
+
+/* What the route needs of a token. */
+static enum api_scope
+api_route_scope(const struct api_route *rt)
+{
+	if (!(rt->flags & API_MUTATE) && strcmp(rt->method, "GET") == 0)
+		return SCOPE_READ;
+	return (rt->flags & API_ELEMS) ? SCOPE_ELEMENTS : SCOPE_WRITE;
 }
 
 static enum api_ctype
@@ -2324,12 +2378,16 @@ api_send(struct api_req *r)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	if (!r->has_etag) {
-		r->has_etag = true;
-		r->etag = engine_generation(r->api->engine);
+	/* who may not read the ruleset learns nothing of it, not even its
+	 * generation */
+	if (r->status != 401 && r->status != 403) {
+		if (!r->has_etag) {
+			r->has_etag = true;
+			r->etag = engine_generation(r->api->engine);
+		}
+		snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", r->etag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	}
-	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", r->etag);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	if (r->status == 405 && r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->status == 503 && r->retry_after)
@@ -2410,6 +2468,12 @@ api_first(struct api_req *r, const char *method, const char *url)
 	api_route_find(r, method, url);
 	if (r->early)
 		return;
+	if (r->tcp && r->scope < api_route_scope(r->route)) {
+		api_early(r, 403, "%s (scope %s) may not %s %s", r->who,
+		    api_scope_name(r->scope), r->route->method,
+		    r->route->path);
+		return;
+	}
 	r->limit = (r->route->flags & API_BIG) ? API_BODY_MAX_BIG :
 	    API_BODY_MAX;
 	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -2752,13 +2816,98 @@ fail:
 	return NULL;
 }
 
-/* "NAME TOKEN" per line; '#' comments and blank lines are skipped. */
+static int
+api_scope_parse(const char *s, enum api_scope *out)
+{
+	if (strcmp(s, "read") == 0)
+		*out = SCOPE_READ;
+	else if (strcmp(s, "elements") == 0)
+		*out = SCOPE_ELEMENTS;
+	else if (strcmp(s, "write") == 0)
+		*out = SCOPE_WRITE;
+	else
+		return -1;
+	return 0;
+}
+
+/* A crypt(3) hash this libcrypt can check ("$6$...", "$y$...", ...). */
+static bool
+api_hash_ok(const char *h)
+{
+	return h[0] == '$' && crypt_checksalt(h) == CRYPT_SALT_OK;
+}
+
+/*
+ * One line's fields: NAME TOKEN (write, the old form) or NAME SCOPE
+ * TOKEN. 0, or -1 with what is wrong in *why.
+ */
+static int
+api_token_fields(char *line, char **name, enum api_scope *scope,
+    char **tok, const char **why)
+{
+	char	*f[4], *sp;
+	int	 n = 0;
+
+	for (f[n] = strtok_r(line, " \t\r", &sp); f[n] != NULL && n < 3;
+	    f[n] = strtok_r(NULL, " \t\r", &sp))
+		n++;
+	*why = "expected NAME [read|elements|write] TOKEN-HASH";
+	if (n < 2 || (n == 3 && f[3] != NULL) || !name_valid(f[0]))
+		return -1;
+	*name = f[0];
+	*scope = SCOPE_WRITE;
+	if (n == 3 && api_scope_parse(f[1], scope) == -1) {
+		*why = "the scope must be read, elements or write";
+		return -1;
+	}
+	*tok = f[n - 1];
+	if (**tok == '$' && !api_hash_ok(*tok)) {
+		*why = "not a crypt(3) hash this system can check (make one "
+		    "with: openssl passwd -6, or mkpasswd -m yescrypt)";
+		return -1;
+	}
+	if (**tok != '$' && strlen(*tok) < API_TOKEN_MIN) {
+		*why = "a token kept in clear must be at least 16 characters";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+api_token_push(struct api *api, const char *name, enum api_scope scope,
+    const char *tok)
+{
+	struct api_token *v;
+
+	if ((v = reallocarray(api->tokens, api->ntokens + 1,
+	    sizeof(*v))) == NULL)
+		return -1;
+	api->tokens = v;
+	v += api->ntokens;
+	v->name = strdup(name);
+	v->token = strdup(tok);
+	if (v->name == NULL || v->token == NULL) {
+		/* never a token of NULL with a length */
+		free(v->name);
+		free(v->token);
+		return -1;
+	}
+	v->len = strlen(tok);
+	v->hashed = tok[0] == '$';
+	v->scope = scope;
+	api->ntokens++;
+	return 0;
+}
+
+/* "NAME [SCOPE] TOKEN" per line; '#' comments and blank lines are
+ * skipped. */
 static int
 api_load_tokens(struct api *api, const char *path, struct diags *d)
 {
-	char		*text, *line, *save, *name, *tok, *rest, *sp;
-	struct api_token *v;
-	int		 lineno = 0, errors = 0;
+	char		*text, *line, *save, *name, *tok;
+	const char	*why;
+	enum api_scope	 scope;
+	int		 lineno = 0, errors = 0, clear = 0;
 	struct srcloc	 l = { NULL, 0, 0 };
 
 	if ((text = api_read_file(path, true, d)) == NULL)
@@ -2771,38 +2920,22 @@ api_load_tokens(struct api *api, const char *path, struct diags *d)
 		if (*line == '#' || *line == '\0' || *line == '\r')
 			continue;
 		srcloc_set(&l, path, lineno, 1);
-		name = strtok_r(line, " \t\r", &sp);
-		tok = strtok_r(NULL, " \t\r", &sp);
-		rest = strtok_r(NULL, " \t\r", &sp);
-		if (name == NULL || tok == NULL || rest != NULL ||
-		    !name_valid(name) || strlen(tok) < API_TOKEN_MIN) {
-			diags_add(d, &l, "expected NAME TOKEN, the token at "
-			    "least %d characters", API_TOKEN_MIN);
+		if (api_token_fields(line, &name, &scope, &tok, &why) == -1) {
+			diags_add(d, &l, "%s", why);
 			errors++;
 			continue;
 		}
-		if ((v = reallocarray(api->tokens, api->ntokens + 1,
-		    sizeof(*v))) == NULL) {
+		if (api_token_push(api, name, scope, tok) == -1) {
 			diags_add(d, NULL, "%s: out of memory", path);
 			errors++;
 			break;
 		}
-		api->tokens = v;
-		v[api->ntokens].name = strdup(name);
-		v[api->ntokens].token = strdup(tok);
-		if (v[api->ntokens].name == NULL ||
-		    v[api->ntokens].token == NULL) {
-			/* never a token of NULL with a length */
-			free(v[api->ntokens].name);
-			free(v[api->ntokens].token);
-			diags_add(d, NULL, "%s: out of memory", path);
-			errors++;
-			break;
-		}
-		v[api->ntokens].len = strlen(tok);
-		api->ntokens++;
+		clear += tok[0] != '$';
 	}
 	srcloc_clear(&l);
+	if (clear > 0 && errors == 0)
+		log_warnx("%s: %d token%s kept in clear; store crypt(3) hashes "
+		    "instead (fwctld(8))", path, clear, clear == 1 ? "" : "s");
 	explicit_bzero(text, strlen(text));
 	free(text);
 	if (errors == 0 && api->ntokens == 0) {

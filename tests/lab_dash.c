@@ -53,10 +53,10 @@ dash_teardown(void)
 	lab = NULL;
 }
 
-/* A fresh router (no fwctld, no table) and a daemon over base_rules
- * started with the flags given. */
+/* A fresh router (no fwctld, no table) and the directory of a daemon
+ * over base_rules, not started yet. */
 static void
-start(struct fwd *f, const char *flags)
+prepare(struct fwd *f)
 {
 	char	 cmd[256];
 
@@ -68,6 +68,12 @@ start(struct fwd *f, const char *flags)
 	lab_exec(lab, "router", "nft delete table inet fwctl 2>/dev/null; "
 	    "true");
 	ck_assert_int_eq(fwd_write(f, "rules/10-base.rules", base_rules), 0);
+}
+
+static void
+start(struct fwd *f, const char *flags)
+{
+	prepare(f);
 	ck_assert_int_eq(fwd_start(f, 15000, "%s", flags), 0);
 }
 
@@ -170,6 +176,193 @@ START_TEST(metrics_follow_traffic)
 }
 END_TEST
 
+#define TOK_RO	"ro-token-0123456789abcdef"
+#define TOK_F2B	"f2b-token-0123456789abcdef"
+#define TOK_RW	"rw-token-0123456789abcdef"
+#define LISTEN	"10.50.1.1:8443"
+#define URL	"https://10.50.1.1:8443"
+
+/* A daemon with the TLS listener and a token of each scope, stored as
+ * crypt(3) SHA-512 hashes (openssl passwd -6), and the flags given. */
+static void
+start_tls(struct fwd *f, const char *extra)
+{
+	int	 st;
+
+	prepare(f);
+	st = lab_exec(lab, "router", "cd %s && openssl req -x509 -newkey ec "
+	    "-pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem "
+	    "-out cert.pem -days 1 -subj /CN=10.50.1.1 "
+	    "-addext subjectAltName=IP:10.50.1.1 >/dev/null 2>&1 && "
+	    "chmod 600 key.pem && { echo '# name scope hash'; "
+	    "printf 'ro read %%s\n' $(printf %%s " TOK_RO " | openssl passwd "
+	    "-6 -stdin); printf 'f2b elements %%s\n' $(printf %%s " TOK_F2B
+	    " | openssl passwd -6 -stdin); printf 'admin write %%s\n' "
+	    "$(printf %%s " TOK_RW " | openssl passwd -6 -stdin); } > tokens "
+	    "&& chmod 600 tokens", f->dir);
+	ck_assert_int_eq(st, 0);
+	ck_assert_int_eq(fwd_start(f, 15000, "--listen " LISTEN " --tls-cert "
+	    "%s/cert.pem --tls-key %s/key.pem --tokens %s/tokens %s", f->dir,
+	    f->dir, f->dir, extra), 0);
+}
+
+/* A request over TLS from the router with curl -i: the status, the
+ * headers and body in *out (the caller's). hdrs: more curl options. */
+static int
+tls(struct fwd *f, const char *token, const char *method, const char *path,
+    const char *hdrs, const char *body, char **out)
+{
+	char	 auth[128] = "";
+	int	 st, code = -1;
+
+	if (token != NULL)
+		snprintf(auth, sizeof(auth), "-H 'Authorization: Bearer %s'",
+		    token);
+	*out = lab_output_status(lab, &st, "router", "curl -s -i --max-time 10 "
+	    "--cacert %s/cert.pem -X %s %s %s %s%s%s '" URL "%s'", f->dir,
+	    method, auth, hdrs ? hdrs : "", body ? "-H 'Content-Type: "
+	    "application/json' --data-binary '" : "", body ? body : "",
+	    body ? "'" : "", path);
+	ck_assert_ptr_nonnull(*out);
+	if (st == 0)
+		(void)sscanf(*out, "HTTP/%*s %d", &code);
+	return code;
+}
+
+/* The whole state a refused request must leave as it was: the ruleset
+ * with its run-time elements, at its generation. */
+static char *
+state(struct fwd *f)
+{
+	struct fwd_res	 r;
+	char		*t;
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(fwd_curl(f, &r, "GET", "/v1/ruleset?with_elements=1",
+	    NULL, NULL), 200);
+	t = r.out;
+	r.out = NULL;
+	fwd_res_free(&r);
+	return t;
+}
+
+/* An example of route rt's path: {name} is an object of base_rules. */
+static void
+route_path(const struct api_route *rt, char *buf, size_t len)
+{
+	const char	*p = strstr(rt->path, "{name}");
+	const char	*name = strstr(rt->path, "/rules/") ? "ssh" :
+			    strstr(rt->path, "/zones/") ? "lan" :
+			    strstr(rt->path, "/nat/") ? "out" : "blocklist";
+
+	if (p == NULL)
+		snprintf(buf, len, "%s", rt->path);
+	else
+		snprintf(buf, len, "%.*s%s%s", (int)(p - rt->path), rt->path,
+		    name, p + 6);
+}
+
+/* Every route of api.c's table the scope may not use gets 403, with
+ * nothing about the ruleset (no ETag, no generation). Returns how many
+ * routes were tried. */
+static int
+refused_routes(struct fwd *f, const char *token, bool elements_ok)
+{
+	char		 path[256], *out;
+	size_t		 i;
+	int		 n = 0, code;
+
+	for (i = 0; i < api_nroutes; i++) {
+		const struct api_route *rt = &api_routes[i];
+
+		if (strcmp(rt->method, "GET") == 0 ||
+		    (elements_ok && (rt->flags & API_ELEMS)))
+			continue;
+		route_path(rt, path, sizeof(path));
+		code = tls(f, token, rt->method, path, NULL,
+		    (rt->flags & API_BODY) ? "{\"elements\":[\"192.0.2.77\"]}" :
+		    NULL, &out);
+		ck_assert_msg(code == 403, "%s %s: %d, expected 403:\n%s",
+		    rt->method, path, code, out);
+		ck_assert_msg(strcasestr(out, "\nETag:") == NULL,
+		    "%s %s: an ETag in a 403:\n%s", rt->method, path, out);
+		HASNT(out, "generation");
+		HAS(out, "application/problem+json");
+		free(out);
+		n++;
+	}
+	return n;
+}
+
+START_TEST(token_scopes)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	char		*before, *after, *out;
+	json_t		*j;
+	pid_t		 srv;
+	int		 n;
+
+	start_tls(&f, "");
+	srv = lab_serve(lab, "router", "tcp", 2201);
+	ck_assert_int_gt(srv, 0);
+	before = state(&f);
+	/* read: every read, no write */
+	ck_assert_int_eq(tls(&f, TOK_RO, "GET", "/v1/status", NULL, NULL,
+	    &out), 200);
+	free(out);
+	ck_assert_int_eq(tls(&f, TOK_RO, "GET", "/metrics", NULL, NULL, &out),
+	    200);
+	HAS(out, "fwctl_generation 1");
+	free(out);
+	n = refused_routes(&f, TOK_RO, false);
+	ck_assert_int_ge(n, 15);
+	/* a wrong token: 401 without the generation either */
+	ck_assert_int_eq(tls(&f, "ro-token-0123456789abcdeX", "GET",
+	    "/v1/status", NULL, NULL, &out), 401);
+	ck_assert_msg(strcasestr(out, "\nETag:") == NULL, "%s", out);
+	free(out);
+	after = state(&f);
+	ck_assert_str_eq(after, before);
+	free(after);
+	/* elements: everything but set elements refused ... */
+	ck_assert_int_eq(refused_routes(&f, TOK_F2B, true), n - 2);
+	ck_assert_int_eq(tls(&f, TOK_F2B, "POST", "/v1/rules", NULL,
+	    "{\"name\":\"x\",\"from\":\"wan\",\"to\":\"self\","
+	    "\"verdict\":\"accept\"}", &out), 403);
+	free(out);
+	after = state(&f);
+	ck_assert_str_eq(after, before);
+	free(after);
+	/* ... and a block that cuts the wan host off */
+	ck_assert_int_eq(lab_tcp_connect(lab, "wan", "10.50.0.1", 2201, 3000,
+	    NULL, 0), 0);
+	ck_assert_int_eq(tls(&f, TOK_F2B, "POST", "/v1/sets/blocklist/elements",
+	    NULL, "{\"elements\":[\"10.50.0.2\"]}", &out), 200);
+	free(out);
+	ck_assert_int_ne(lab_tcp_connect(lab, "wan", "10.50.0.1", 2201, 1500,
+	    NULL, 0), 0);
+	/* the token's name in the history */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(fwd_curl(&f, &r, "GET", "/v1/history?limit=1", NULL,
+	    NULL), 200);
+	ck_assert_ptr_nonnull(j = json_loads(r.out, 0, NULL));
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "entries"), 0), "who")), "token f2b");
+	json_decref(j);
+	fwd_res_free(&r);
+	/* write may add rules */
+	ck_assert_int_eq(tls(&f, TOK_RW, "POST", "/v1/rules", NULL,
+	    "{\"name\":\"x\",\"from\":\"wan\",\"to\":\"self\","
+	    "\"verdict\":\"accept\",\"proto\":\"tcp\",\"dport\":[99]}",
+	    &out), 201);
+	free(out);
+	free(before);
+	lab_stop(lab, srv);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 static Suite *
 dash_suite(void)
 {
@@ -179,6 +372,7 @@ dash_suite(void)
 	tcase_add_unchecked_fixture(tc, dash_setup, dash_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, metrics_follow_traffic);
+	tcase_add_test(tc, token_scopes);
 	suite_add_tcase(s, tc);
 	return s;
 }
