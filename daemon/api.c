@@ -92,6 +92,8 @@ struct api {
 	char			*key;
 	struct api_budget	 budget;	/* buffered request bodies */
 	struct metrics		*metrics;
+	char			*cors[API_CORS_MAX];
+	size_t			 ncors;
 };
 
 enum api_ctype {
@@ -126,6 +128,7 @@ struct api_req {
 	pid_t			 pid;
 	char			 who[64];
 	enum api_scope		 scope;		/* TCP: the token's */
+	const char		*origin;	/* a listed Origin, or NULL */
 	bool			 has_expected;
 	uint64_t		 expected;
 	bool			 dry_run;
@@ -2331,6 +2334,66 @@ api_dry_run(struct api_req *r)
 	return api_bool_arg(r, "dry_run", &r->dry_run);
 }
 
+/* The request's Origin, when it is one of --cors-origin exactly. */
+static void
+api_cors_origin(struct api_req *r)
+{
+	const char	*o;
+	size_t		 i;
+
+	if (r->api->ncors == 0 || (o = MHD_lookup_connection_value(r->conn,
+	    MHD_HEADER_KIND, "Origin")) == NULL)
+		return;
+	for (i = 0; i < r->api->ncors; i++)
+		if (strcmp(o, r->api->cors[i]) == 0)
+			r->origin = r->api->cors[i];
+}
+
+/* Only a listed origin is named, and no credentials are ever allowed:
+ * the browser sends the token itself, in Authorization. */
+static void
+api_cors_headers(struct api_req *r, struct MHD_Response *resp)
+{
+	if (r->api->ncors == 0)
+		return;
+	MHD_add_response_header(resp, "Vary", "Origin");
+	if (r->origin == NULL)
+		return;
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+	    r->origin);
+	MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+	    "ETag, Location, Retry-After, WWW-Authenticate");
+}
+
+/*
+ * A CORS preflight (OPTIONS with Access-Control-Request-Method) is
+ * answered before any token: a browser sends none with it.  204 with the
+ * methods and headers the API takes for a listed origin; 403 with no
+ * CORS header for any other, which the browser takes as a refusal.
+ */
+static enum MHD_Result
+api_preflight(struct api_req *r)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	resp = MHD_create_response_from_buffer(0, NULL,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	api_cors_headers(r, resp);
+	if (r->origin != NULL) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+		    "GET, POST, PUT, DELETE");
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+		    "Authorization, Content-Type, If-Match, Last-Event-ID");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	}
+	ret = MHD_queue_response(r->conn, r->origin ? 204 : 403, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result
 api_send(struct api_req *r)
 {
@@ -2398,6 +2461,7 @@ api_send(struct api_req *r)
 		    "Bearer realm=\"fwctl\"");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
+	api_cors_headers(r, resp);
 	/* the reply is text now: its tree (a whole plan after a full apply)
 	 * and what the change freed go back before the client hears */
 	json_decref(r->json);
@@ -2537,6 +2601,11 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		r->limit = API_BODY_MAX;
 		snprintf(r->method, sizeof(r->method), "%s", method);
 		*con_cls = r;
+		api_cors_origin(r);
+		if (strcmp(method, "OPTIONS") == 0 && MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, "Access-Control-Request-Method") !=
+		    NULL)
+			return api_preflight(r);
 		api_first(r, method, url);
 		if (r->early == 401 || r->early == 403 || r->early == 413 ||
 		    r->early == 503)
@@ -3060,7 +3129,47 @@ api_free(struct api *api)
 	free(api->listen);
 	free(api->socket_path);
 	metrics_free(api->metrics);
+	for (i = 0; i < api->ncors; i++)
+		free(api->cors[i]);
 	free(api);
+}
+
+/* "scheme://host[:port]", as a browser sends it in Origin: no path, no
+ * wildcard. */
+static bool
+api_origin_valid(const char *o)
+{
+	const char	*h;
+
+	if (strncmp(o, "https://", 8) == 0)
+		h = o + 8;
+	else if (strncmp(o, "http://", 7) == 0)
+		h = o + 7;
+	else
+		return false;
+	return *h != '\0' && strlen(o) < 256 &&
+	    strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789.-:[]") ==
+	    strlen(h);
+}
+
+static int
+api_config_cors(struct api *api, const struct api_config *cfg,
+    struct diags *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->ncors && i < API_CORS_MAX; i++) {
+		if (!api_origin_valid(cfg->cors[i])) {
+			diags_add(d, NULL, "--cors-origin %s: expected "
+			    "https://HOST[:PORT] (lower case, no path, no "
+			    "wildcard)", cfg->cors[i]);
+			return -1;
+		}
+		if ((api->cors[i] = strdup(cfg->cors[i])) == NULL)
+			return -1;
+		api->ncors++;
+	}
+	return 0;
 }
 
 struct api *
@@ -3080,6 +3189,8 @@ api_new(const struct api_config *cfg, struct diags *d)
 	    (api->metrics = metrics_new()) == NULL)
 		goto fail;
 	if (cfg->listen != NULL && api_config_tcp(api, cfg, d) == -1)
+		goto fail;
+	if (api_config_cors(api, cfg, d) == -1)
 		goto fail;
 	if (api_listen(api, cfg->socket_path, cfg->group ? cfg->group :
 	    "fwctl", d) == -1)

@@ -70,6 +70,7 @@ usage(int status)
 	    "              [--history-keep N] [--history-days D]\n"
 	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
 	    "--tokens FILE]\n"
+	    "              [--cors-origin ORIGIN]...\n"
 	    "       fwctld -n[v] [--rules-dir DIR]\n");
 	exit(status);
 }
@@ -266,7 +267,7 @@ main(int argc, char *argv[])
 	enum {
 		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
 		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
-		OPT_TOKENS, OPT_FLUSH, OPT_VERSION, OPT_HKEEP, OPT_HDAYS,
+		OPT_TOKENS, OPT_CORS, OPT_FLUSH, OPT_VERSION, OPT_HKEEP, OPT_HDAYS,
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -280,6 +281,7 @@ main(int argc, char *argv[])
 		{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
 		{ "tls-key", required_argument, NULL, OPT_TLSKEY },
 		{ "tokens", required_argument, NULL, OPT_TOKENS },
+		{ "cors-origin", required_argument, NULL, OPT_CORS },
 		{ "flush-on-exit", no_argument, NULL, OPT_FLUSH },
 		{ "history-keep", required_argument, NULL, OPT_HKEEP },
 		{ "history-days", required_argument, NULL, OPT_HDAYS },
@@ -316,6 +318,7 @@ main(int argc, char *argv[])
 	 * buffers get their own mappings, and free memory above 4 MB at the
 	 * top of a heap goes back at once.
 	 */
+	memset(&ac, 0, sizeof(ac));
 	(void)mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	(void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
@@ -365,6 +368,14 @@ main(int argc, char *argv[])
 			break;
 		case OPT_TOKENS:
 			tokens = optarg;
+			break;
+		case OPT_CORS:
+			if (ac.ncors == API_CORS_MAX) {
+				fprintf(stderr, "fwctld: at most %d "
+				    "--cors-origin\n", API_CORS_MAX);
+				return 2;
+			}
+			ac.cors[ac.ncors++] = optarg;
 			break;
 		case OPT_FLUSH:
 			cf.flush_on_exit = true;
@@ -421,7 +432,6 @@ main(int argc, char *argv[])
 		fatal("sigprocmask");
 	signal(SIGPIPE, SIG_IGN);
 
-	memset(&ac, 0, sizeof(ac));
 	ac.socket_path = cf.socket;
 	ac.group = cf.group;
 	ac.listen = listen_addr;

@@ -15,6 +15,8 @@
 struct api;
 struct api_req;
 
+#define API_CORS_MAX	16
+
 struct api_config {
 	const char	*socket_path;
 	const char	*group;		/* may use the API besides root */
@@ -29,6 +31,10 @@ struct api_config {
 	const char	*tls_cert;	/* PEM files */
 	const char	*tls_key;
 	const char	*tokens;
+	/* Origins whose pages may call the API from a browser (CORS):
+	 * "https://host[:port]", exactly; none by default. */
+	const char	*cors[API_CORS_MAX];
+	size_t		 ncors;
 };
 
 /* Route flags. */

@@ -363,6 +363,61 @@ START_TEST(token_scopes)
 }
 END_TEST
 
+#define GOOD	"https://dash.example:8080"
+#define EVIL	"https://evil.example"
+
+START_TEST(cors_listed_origins_only)
+{
+	struct fwd	 f;
+	char		*before, *after, *out;
+
+	start_tls(&f, "--cors-origin " GOOD " --cors-origin "
+	    "https://other.example");
+	before = state(&f);
+	/* a preflight needs no token, and names the origin back */
+	ck_assert_int_eq(tls(&f, NULL, "OPTIONS", "/v1/rules",
+	    "-H 'Origin: " GOOD "' -H 'Access-Control-Request-Method: POST' "
+	    "-H 'Access-Control-Request-Headers: authorization,content-type'",
+	    NULL, &out), 204);
+	HAS(out, "Access-Control-Allow-Origin: " GOOD "\r\n");
+	HAS(out, "Access-Control-Allow-Methods: ");
+	HAS(out, "Authorization");
+	HASNT(out, "Access-Control-Allow-Credentials");
+	free(out);
+	/* a real request from the listed origin */
+	ck_assert_int_eq(tls(&f, TOK_RO, "GET", "/v1/status",
+	    "-H 'Origin: " GOOD "'", NULL, &out), 200);
+	HAS(out, "Access-Control-Allow-Origin: " GOOD "\r\n");
+	HAS(out, "Access-Control-Expose-Headers: ETag");
+	free(out);
+	/* any other origin: not one CORS header, in a preflight (refused)
+	 * or a reply; nor an origin that only starts like a listed one */
+	ck_assert_int_eq(tls(&f, NULL, "OPTIONS", "/v1/rules",
+	    "-H 'Origin: " EVIL "' -H 'Access-Control-Request-Method: POST'",
+	    NULL, &out), 403);
+	HASNT(out, "Access-Control-");
+	free(out);
+	ck_assert_int_eq(tls(&f, NULL, "OPTIONS", "/v1/rules/ssh",
+	    "-H 'Origin: " GOOD ".evil.example' "
+	    "-H 'Access-Control-Request-Method: DELETE'", NULL, &out), 403);
+	HASNT(out, "Access-Control-");
+	free(out);
+	ck_assert_int_eq(tls(&f, TOK_RO, "GET", "/v1/status",
+	    "-H 'Origin: " EVIL "'", NULL, &out), 200);
+	HASNT(out, "Access-Control-");
+	free(out);
+	/* without a token, a preflight-less request is still 401 */
+	ck_assert_int_eq(tls(&f, NULL, "DELETE", "/v1/rules/ssh",
+	    "-H 'Origin: " GOOD "'", NULL, &out), 401);
+	free(out);
+	after = state(&f);
+	ck_assert_str_eq(after, before);
+	free(after);
+	free(before);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 static Suite *
 dash_suite(void)
 {
@@ -373,6 +428,7 @@ dash_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, metrics_follow_traffic);
 	tcase_add_test(tc, token_scopes);
+	tcase_add_test(tc, cors_listed_origins_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
