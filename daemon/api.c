@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "events.h"
 #include "history.h"
 #include "codec.h"
 #include "log.h"
@@ -63,6 +65,13 @@ enum api_scope {
 	SCOPE_WRITE,		/* everything */
 };
 
+/* One reader of GET /v1/events on its connection: the reply's, freed
+ * with it. */
+struct api_stream {
+	struct MHD_Connection	*conn;
+	struct events_reader	*rd;
+};
+
 struct api_token {
 	char		*name;
 	char		*token;		/* a crypt(3) hash, or the token */
@@ -92,6 +101,8 @@ struct api {
 	char			*key;
 	struct api_budget	 budget;	/* buffered request bodies */
 	struct metrics		*metrics;
+	struct events		*events;
+	int			 drift;		/* last told; -1 not yet */
 	char			*cors[API_CORS_MAX];
 	size_t			 ncors;
 };
@@ -129,6 +140,7 @@ struct api_req {
 	char			 who[64];
 	enum api_scope		 scope;		/* TCP: the token's */
 	const char		*origin;	/* a listed Origin, or NULL */
+	struct api_stream	*stream;	/* GET /v1/events */
 	bool			 has_expected;
 	uint64_t		 expected;
 	bool			 dry_run;
@@ -177,6 +189,8 @@ static void	api_save(struct api_req *);
 static void	api_reload(struct api_req *);
 static void	api_history(struct api_req *);
 static void	api_metrics(struct api_req *);
+static void	api_events(struct api_req *);
+static void	api_tick(void *);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -229,6 +243,7 @@ const struct api_route api_routes[] = {
 	    api_elems_delete },
 	{ "GET", "/v1/counters", 0, "", api_counters },
 	{ "GET", "/metrics", 0, "", api_metrics },
+	{ "GET", "/v1/events", 0, "", api_events },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -1009,6 +1024,99 @@ api_metrics(struct api_req *r)
 	r->text = t;
 	r->text_len = len;
 	r->text_type = "text/plain; version=0.0.4; charset=utf-8";
+	r->status = 200;
+}
+
+static void
+api_stream_sleep(void *arg)
+{
+	struct api_stream	*st = arg;
+
+	MHD_suspend_connection(st->conn);
+}
+
+static void
+api_stream_wake(void *arg)
+{
+	struct api_stream	*st = arg;
+
+	MHD_resume_connection(st->conn);
+}
+
+/* Whether the client closed its end: MHD does not see it while the
+ * connection sleeps, and a write may still succeed once after it. */
+static bool
+api_stream_gone(struct api_stream *st)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct pollfd	 p;
+
+	ci = MHD_get_connection_info(st->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return false;
+	p.fd = ci->connect_fd;
+	p.events = POLLRDHUP;
+	p.revents = 0;
+	return poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+static ssize_t
+api_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct api_stream	*st = cls;
+	ssize_t			 n;
+
+	if (api_stream_gone(st) || (n = events_read(st->rd, buf, max)) < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return n;
+}
+
+static void
+api_stream_free(void *cls)
+{
+	struct api_stream	*st = cls;
+
+	events_reader_free(st->rd);
+	free(st);
+}
+
+/* Server-Sent Events (events.h): from the event after Last-Event-ID, or
+ * what comes from now on. */
+static void
+api_events(struct api_req *r)
+{
+	struct api_stream	*st;
+	const char		*h;
+	uint64_t		 last = 0;
+	char			*end;
+
+	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    "Last-Event-ID");
+	if (h != NULL && *h != '\0') {
+		errno = 0;
+		last = strtoull(h, &end, 10);
+		if (*h < '0' || *h > '9' || *end != '\0' || errno != 0) {
+			api_problem(r, 400, "Last-Event-ID", "Last-Event-ID "
+			    "is not an event id of ours: %.40s", h);
+			return;
+		}
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		api_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	st->conn = r->conn;
+	if ((st->rd = events_reader_new(r->api->events, last, api_stream_sleep,
+	    api_stream_wake, st)) == NULL) {
+		free(st);
+		r->retry_after = true;
+		api_problem(r, 503, NULL, "%d event readers at once already; "
+		    "retry later", EVENTS_READERS_MAX);
+		return;
+	}
+	r->stream = st;
 	r->status = 200;
 }
 
@@ -2394,6 +2502,31 @@ api_preflight(struct api_req *r)
 	return ret;
 }
 
+/* The event stream's reply: open-ended, read from the reader as it goes. */
+static enum MHD_Result
+api_send_stream(struct api_req *r)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+	    api_stream_read, r->stream, api_stream_free);
+	if (resp == NULL) {
+		api_stream_free(r->stream);
+		r->stream = NULL;
+		return MHD_NO;
+	}
+	r->stream = NULL;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	api_cors_headers(r, resp);
+	ret = MHD_queue_response(r->conn, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result
 api_send(struct api_req *r)
 {
@@ -2404,6 +2537,8 @@ api_send(struct api_req *r)
 	char			 etag[32];
 	enum MHD_Result		 ret;
 
+	if (r->stream != NULL)
+		return api_send_stream(r);
 	if (r->text != NULL) {
 		buf = r->text;
 		r->text = NULL;
@@ -3088,6 +3223,7 @@ api_serve_tcp(struct api *api, struct diags *d)
 	api->tcp_l.tcp = true;
 	api->mhd_tcp = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME |
 	    (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
 	    api_access, &api->tcp_l,
 	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
@@ -3129,6 +3265,7 @@ api_free(struct api *api)
 	free(api->listen);
 	free(api->socket_path);
 	metrics_free(api->metrics);
+	events_free(api->events);
 	for (i = 0; i < api->ncors; i++)
 		free(api->cors[i]);
 	free(api);
@@ -3185,8 +3322,10 @@ api_new(const struct api_config *cfg, struct diags *d)
 	api->timeout = cfg->timeout ? cfg->timeout : API_TIMEOUT;
 	api->conn_limit = cfg->conn_limit ? cfg->conn_limit : API_CONN_LIMIT;
 	api_budget_init(&api->budget, API_BODY_BUDGET);
+	api->drift = -1;
 	if ((api->socket_path = strdup(cfg->socket_path)) == NULL ||
-	    (api->metrics = metrics_new()) == NULL)
+	    (api->metrics = metrics_new()) == NULL ||
+	    (api->events = events_new(2000, api_tick, api)) == NULL)
 		goto fail;
 	if (cfg->listen != NULL && api_config_tcp(api, cfg, d) == -1)
 		goto fail;
@@ -3203,22 +3342,81 @@ fail:
 
 /* Every change the engine runs, whoever asked: counted for /metrics. */
 static void
+api_publish(struct api *api, const char *type, json_t *j)
+{
+	char	*t;
+
+	if (j == NULL)
+		return;
+	if ((t = json_dumps(j, JSON_COMPACT)) != NULL)
+		(void)events_publish(api->events, type, t);
+	free(t);
+	json_decref(j);
+}
+
+static void
 api_observe(void *arg, const struct engine_event *ev)
 {
 	struct api	*api = arg;
 
 	metrics_observe(api->metrics, ev);
+	if (ev->dry_run || !ev->applied)
+		return;
+	if (ev->op == CHANGE_CONFIRM) {
+		api_publish(api, "confirmed", json_pack("{s:I, s:s}",
+		    "generation", (json_int_t)ev->generation, "who", ev->who));
+		return;
+	}
+	if (ev->reverted != 0) {
+		api_publish(api, "reverted", json_pack("{s:I, s:I, s:s, s:s}",
+		    "generation", (json_int_t)ev->generation, "reverted",
+		    (json_int_t)ev->reverted, "who", ev->who, "summary",
+		    ev->summary));
+		return;
+	}
+	api_publish(api, "change", json_pack("{s:I, s:s, s:s, s:s}",
+	    "generation", (json_int_t)ev->generation, "who", ev->who, "op",
+	    ev->what, "summary", ev->summary));
+	if (ev->pending)
+		api_publish(api, "pending", json_pack("{s:I, s:I, s:s}",
+		    "generation", (json_int_t)ev->generation, "seconds",
+		    (json_int_t)ev->confirm_secs, "who", ev->who));
+}
+
+/* The events' ticker, while someone listens: drift is found by looking. */
+static void
+api_tick(void *arg)
+{
+	struct api			*api = arg;
+	struct engine_status_info	 info;
+
+	if (api->engine == NULL)
+		return;
+	engine_info(api->engine, &info);
+	if ((int)info.drift == api->drift)
+		return;
+	api->drift = info.drift;
+	api_publish(api, "drift", json_pack("{s:b, s:I}", "drift", info.drift,
+	    "generation", (json_int_t)info.generation));
 }
 
 int
 api_serve(struct api *api, struct engine *engine, struct diags *d)
 {
+	struct engine_status_info info;
+
 	api->engine = engine;
 	engine_set_observer(engine, api_observe, api);
+	engine_info(engine, &info);
+	api->drift = info.drift;
+	api_publish(api, "start", json_pack("{s:s, s:I, s:b}", "version",
+	    FWCTL_VERSION, "generation", (json_int_t)info.generation,
+	    "drift", info.drift));
 	if (api->listen != NULL && api_serve_tcp(api, d) == -1)
 		return -1;
 	api->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+	    NULL, NULL,
 	    api_access, &api->unix_l,
 	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
 	    MHD_OPTION_LISTEN_SOCKET, api->fd,
@@ -3242,6 +3440,9 @@ api_stop(struct api *api)
 {
 	if (api == NULL)
 		return;
+	/* event streams end and their connections wake: MHD may not stop
+	 * with a connection suspended */
+	events_close(api->events);
 	if (api->mhd_tcp != NULL)
 		MHD_stop_daemon(api->mhd_tcp);
 	if (api->mhd != NULL)

@@ -17,10 +17,13 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "events.h"
 #include "lib/fwd.h"
 #include "lib/lab.h"
 
 static struct lab *lab;
+
+#define EVENTS_MAX	EVENTS_READERS_MAX
 
 static const char base_rules[] =
     "zone wan { interface wan0; external }\n"
@@ -418,6 +421,144 @@ START_TEST(cors_listed_origins_only)
 }
 END_TEST
 
+/* The file's text (the caller's; "" when missing). */
+static char *
+slurp(const char *path)
+{
+	FILE	*fp = fopen(path, "r");
+	char	*buf;
+	size_t	 n = 0;
+
+	ck_assert_ptr_nonnull(buf = calloc(1, 1 << 16));
+	if (fp != NULL) {
+		n = fread(buf, 1, (1 << 16) - 1, fp);
+		fclose(fp);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Waits up to ms for sub in the file: the time it took, or -1. */
+static long long
+wait_for(const char *path, const char *sub, int ms)
+{
+	long long	 t0 = lab_now();
+	char		*t;
+	bool		 found;
+
+	for (;;) {
+		t = slurp(path);
+		found = strstr(t, sub) != NULL;
+		free(t);
+		if (found)
+			return lab_now() - t0;
+		if (lab_now() - t0 > ms)
+			return -1;
+		usleep(20000);
+	}
+}
+
+/* An event stream read with curl -N into DIR/name, in the background. */
+static pid_t
+listen_events(struct fwd *f, const char *name, const char *last_id)
+{
+	char	 path[128];
+	pid_t	 pid;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	/* 503 when readers are at their bound: curl tries again */
+	pid = lab_spawn(lab, "router", "exec curl -sN --max-time 60 "
+	    "--retry 10 --retry-delay 1 "
+	    "--unix-socket %s %s%s%s http://fwctld/v1/events > %s", f->sock,
+	    last_id ? "-H 'Last-Event-ID: " : "", last_id ? last_id : "",
+	    last_id ? "'" : "", path);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_msg(wait_for(path, "retry: ", 10000) >= 0,
+	    "no event stream in %s", path);
+	return pid;
+}
+
+/* The id of the last event in text that holds sub. */
+static unsigned long long
+event_id(const char *text, const char *sub)
+{
+	const char	*p = strstr(text, sub), *id = NULL, *q;
+
+	ck_assert_msg(p != NULL, "no '%s' in:\n%s", sub, text);
+	for (q = text; (q = strstr(q, "id: ")) != NULL && q < p; q += 4)
+		id = q;
+	ck_assert_ptr_nonnull(id);
+	return strtoull(id + 4, NULL, 10);
+}
+
+START_TEST(events_live_and_resumed)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	char		 path[128], last[32], *t;
+	unsigned long long id, id2, id3;
+	long long	 took;
+	pid_t		 ev, more[EVENTS_MAX];
+	int		 i, code;
+
+	start(&f, "");
+	snprintf(path, sizeof(path), "%s/ev1", f.dir);
+	ev = listen_events(&f, "ev1", NULL);
+	/* a change made with the CLI is on the stream within a second of
+	 * the CLI's answer */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(fwd_cli(&f, &r, "add-rule", "web", "from", "wan",
+	    "to", "self", "tcp", "dport", "80", "accept", (char *)NULL), 0);
+	fwd_res_free(&r);
+	took = wait_for(path, "\"summary\":\"+rule web\"", 1000);
+	ck_assert_msg(took >= 0, "no change event within 1 s:\n%s",
+	    t = slurp(path));
+	t = slurp(path);
+	HAS(t, "event: change\ndata: {\"generation\":2,");
+	HAS(t, "\"who\":\"uid 0 pid ");
+	id = event_id(t, "+rule web");
+	free(t);
+	/* the reader goes; two changes happen while it is away */
+	ck_assert_int_eq(lab_stop(lab, ev), 0);
+	ck_assert_int_eq(fwd_cli(&f, &r, "add-rule", "mail", "from", "wan",
+	    "to", "self", "tcp", "dport", "25", "accept", (char *)NULL), 0);
+	fwd_res_free(&r);
+	ck_assert_int_eq(fwd_cli(&f, &r, "delete-rule", "web", (char *)NULL),
+	    0);
+	fwd_res_free(&r);
+	/* back with Last-Event-ID: both, in order, nothing twice, no gap */
+	snprintf(last, sizeof(last), "%llu", id);
+	snprintf(path, sizeof(path), "%s/ev2", f.dir);
+	ev = listen_events(&f, "ev2", last);
+	ck_assert_int_ge(wait_for(path, "-rule web", 5000), 0);
+	t = slurp(path);
+	HASNT(t, "+rule web");
+	HASNT(t, "event: gap");
+	id2 = event_id(t, "+rule mail");
+	id3 = event_id(t, "-rule web");
+	ck_assert_uint_eq(id2, id + 1);
+	ck_assert_uint_eq(id3, id + 2);
+	free(t);
+	/* readers are bounded: one more than the bound waits its turn */
+	for (i = 0; i < EVENTS_MAX - 1; i++) {
+		snprintf(last, sizeof(last), "more%d", i);
+		more[i] = listen_events(&f, last, NULL);
+	}
+	memset(&r, 0, sizeof(r));
+	code = fwd_curl(&f, &r, "GET", "/v1/events", NULL, NULL);
+	ck_assert_msg(code == 503, "reader %d: %d %s", EVENTS_MAX + 1, code,
+	    r.out);
+	fwd_res_free(&r);
+	/* and one that goes makes room */
+	ck_assert_int_eq(lab_stop(lab, more[0]), 0);
+	more[0] = listen_events(&f, "again", NULL);
+	for (i = 0; i < EVENTS_MAX - 1; i++)
+		lab_stop(lab, more[i]);
+	lab_stop(lab, ev);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 static Suite *
 dash_suite(void)
 {
@@ -429,6 +570,7 @@ dash_suite(void)
 	tcase_add_test(tc, metrics_follow_traffic);
 	tcase_add_test(tc, token_scopes);
 	tcase_add_test(tc, cors_listed_origins_only);
+	tcase_add_test(tc, events_live_and_resumed);
 	suite_add_tcase(s, tc);
 	return s;
 }
