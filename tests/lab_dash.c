@@ -33,6 +33,7 @@ static const char base_rules[] =
     "rule drop-blocked from wan to self src @blocklist drop\n"
     "rule ssh from any to self tcp dport 22 accept\n"
     "rule svc from wan to self tcp dport 2201 accept\n"
+    "rule api from lan to self tcp dport 8443 accept\n"
     "nat out masquerade from lan to wan\n";
 
 #define HAS(s, sub) ck_assert_msg(strstr((s), (sub)) != NULL,		\
@@ -172,7 +173,7 @@ START_TEST(metrics_follow_traffic)
 	    "result=\"conflict\"}"), 1);
 	ck_assert_int_eq(sample(m, "fwctl_apply_duration_seconds_count"), 1);
 	ck_assert_int_eq(sample(m, "fwctl_generation"), 2);
-	ck_assert_int_eq(sample(m, "fwctl_objects{kind=\"rules\"}"), 4);
+	ck_assert_int_eq(sample(m, "fwctl_objects{kind=\"rules\"}"), 5);
 	free(m);
 	lab_stop(lab, srv);
 	fwd_cleanup(&f);
@@ -207,6 +208,9 @@ start_tls(struct fwd *f, const char *extra)
 	ck_assert_int_eq(fwd_start(f, 15000, "--listen " LISTEN " --tls-cert "
 	    "%s/cert.pem --tls-key %s/key.pem --tokens %s/tokens %s", f->dir,
 	    f->dir, f->dir, extra), 0);
+	/* the socket takes connections before the ruleset is applied, the
+	 * TCP listener only after */
+	ck_assert_int_eq(lab_wait_port(lab, "router", "tcp", 8443, 15000), 0);
 }
 
 /* A request over TLS from the router with curl -i: the status, the
@@ -559,6 +563,94 @@ START_TEST(events_live_and_resumed)
 }
 END_TEST
 
+/* fwctl in the lan host, against the router's fwctld over TLS: its
+ * exit status, its output in *out (the caller's). */
+static int
+remote(struct fwd *f, const char *env, const char *args, char **out)
+{
+	int	 st;
+
+	*out = lab_output_status(lab, &st, "lan", "cd %s && env -u "
+	    "FWCTL_TOKEN -u FWCTL_URL %s %s --no-color %s 2>&1", f->dir,
+	    env, f->fwctl, args);
+	ck_assert_ptr_nonnull(*out);
+	return st;
+}
+
+START_TEST(cli_over_tls)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	char		*out, *before;
+	json_t		*j;
+	int		 st;
+
+	start_tls(&f, "");
+	ck_assert_int_eq(lab_exec(lab, "router", "cd %s && umask 077 && "
+	    "printf '%%s\\n' " TOK_RW " > rw.tok && printf '%%s\\n' "
+	    TOK_RO " > ro.tok", f.dir), 0);
+#define REMOTE "--url " URL " --cacert cert.pem "
+	/* the same commands, the same replies, from another host */
+	st = remote(&f, "", REMOTE "--token-file rw.tok add-rule imap from "
+	    "wan to self tcp dport 143 accept", &out);
+	ck_assert_msg(st == 0, "exit %d: %s", st, out);
+	HAS(out, "rule imap added at position 5 (generation 2)");
+	free(out);
+	ck_assert_int_eq(remote(&f, "", REMOTE "--token-file rw.tok list "
+	    "rules", &out), 0);
+	HAS(out, "imap");
+	free(out);
+	/* the environment instead of options, and the same exit statuses:
+	 * 5 for a name that exists, 6 for one that does not */
+	ck_assert_int_eq(remote(&f, "FWCTL_URL=" URL " FWCTL_CACERT=cert.pem "
+	    "FWCTL_TOKEN=" TOK_RW, "add-rule imap from wan to self tcp dport "
+	    "143 accept", &out), 5);
+	free(out);
+	ck_assert_int_eq(remote(&f, "FWCTL_URL=" URL " FWCTL_CACERT=cert.pem "
+	    "FWCTL_TOKEN=" TOK_RW, "delete-rule nosuch", &out), 6);
+	free(out);
+	before = state(&f);
+	/* 4: a read-only token may not change, a wrong one may not read */
+	ck_assert_int_eq(remote(&f, "", REMOTE "--token-file ro.tok status",
+	    &out), 0);
+	free(out);
+	ck_assert_int_eq(remote(&f, "", REMOTE "--token-file ro.tok "
+	    "delete-rule imap", &out), 4);
+	HAS(out, "scope read");
+	free(out);
+	ck_assert_int_eq(remote(&f, "FWCTL_TOKEN=not-the-token-0123456789",
+	    REMOTE "status", &out), 4);
+	free(out);
+	/* 3: nobody there; and a certificate not checked is no connection */
+	ck_assert_int_eq(remote(&f, "", "--url https://10.50.1.10:8444 "
+	    "--cacert cert.pem --token-file rw.tok status", &out), 3);
+	free(out);
+	ck_assert_int_eq(remote(&f, "", "--url " URL " --token-file rw.tok "
+	    "status", &out), 3);
+	HAS(out, "TLS");
+	free(out);
+	/* 2: a token must not travel in clear */
+	ck_assert_int_eq(remote(&f, "", "--url http://10.50.1.1:8443 "
+	    "--token-file rw.tok status", &out), 2);
+	free(out);
+	out = state(&f);
+	ck_assert_str_eq(out, before);
+	free(out);
+	free(before);
+	/* the change is the token's in the history */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(fwd_curl(&f, &r, "GET", "/v1/history?limit=1", NULL,
+	    NULL), 200);
+	ck_assert_ptr_nonnull(j = json_loads(r.out, 0, NULL));
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "entries"), 0), "who")), "token admin");
+	json_decref(j);
+	fwd_res_free(&r);
+	fwd_cleanup(&f);
+#undef REMOTE
+}
+END_TEST
+
 static Suite *
 dash_suite(void)
 {
@@ -571,6 +663,7 @@ dash_suite(void)
 	tcase_add_test(tc, token_scopes);
 	tcase_add_test(tc, cors_listed_origins_only);
 	tcase_add_test(tc, events_live_and_resumed);
+	tcase_add_test(tc, cli_over_tls);
 	suite_add_tcase(s, tc);
 	return s;
 }
