@@ -48,7 +48,8 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -MMD -MP \
-	     -D_GNU_SOURCE -DFWCTL_VERSION='"$(VERSION)"'
+	     -D_GNU_SOURCE -DFWCTL_VERSION='"$(VERSION)"' \
+	     -DFWCTL_UI_DIR='"$(DATADIR)/fwctl/ui"'
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 ifeq ($(V),1)
@@ -118,10 +119,16 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-run
 	$(Q)$(MAKE) --no-print-directory SAN=1 check-unit
 
+# Every reply of the lab suites is recorded and checked against
+# docs/openapi.yaml, which is linted too (tools/openapi/run).
 check-run: all $(UNIT_BIN) $(LAB_BIN) $(TOOL_BIN)
+	$(Q)rm -f $(B)/api-trace.jsonl
 	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
 	  FWCTL_TOOLS=$(abspath $(B)/tools) FWCTL_SRC=$(CURDIR) \
+	  FWCTLD_API_TRACE=$(abspath $(B))/api-trace.jsonl \
 	  tests/run $(UNIT_BIN) $(LAB_BIN)
+	$(Q)tools/openapi/run lint
+	$(Q)tools/openapi/run replies $(B)/api-trace.jsonl
 
 check-unit: all $(UNIT_BIN)
 	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
@@ -175,6 +182,9 @@ install: all
 	  install -d $(DESTDIR)$(COMPLETIONDIR); \
 	  install -m 0644 contrib/fwctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/fwctl; fi
 	install -d $(DESTDIR)$(SYSCONFDIR)/fwctl/rules.d
+	install -d $(DESTDIR)$(DATADIR)/fwctl/ui
+	install -m 0644 contrib/ui/index.html contrib/ui/fwctl.js \
+	  contrib/ui/fwctl.css $(DESTDIR)$(DATADIR)/fwctl/ui/
 
 # bench/README.md: fwctl against nft -f and iptables-restore, as root.
 # BENCH_ARGS: e.g. --sizes 1000,10000 --runs 3

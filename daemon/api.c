@@ -35,6 +35,11 @@
 #include "metrics.h"
 #include "parse.h"
 #include "print.h"
+#include "ui.h"
+
+#ifndef FWCTL_UI_DIR
+#define FWCTL_UI_DIR	"/usr/local/share/fwctl/ui"
+#endif
 
 #define API_THREADS		4
 #define API_CONN_LIMIT		64
@@ -49,6 +54,7 @@
 #define API_ERRORS_MAX		50	/* per decoded element list */
 #define API_REPLY_ERRORS_MAX	100	/* errors[] of a problem reply */
 #define API_CONFIRM_MAX		3600	/* s: PUT /v1/ruleset?confirm= */
+#define API_TRACE_MAX		(1u << 20)	/* body bytes in a trace line */
 
 struct api;
 
@@ -103,6 +109,8 @@ struct api {
 	struct metrics		*metrics;
 	struct events		*events;
 	int			 drift;		/* last told; -1 not yet */
+	int			 trace_fd;	/* $FWCTLD_API_TRACE, or -1 */
+	struct ui		*ui;		/* the dashboard, or NULL */
 	char			*cors[API_CORS_MAX];
 	size_t			 ncors;
 };
@@ -141,6 +149,7 @@ struct api_req {
 	enum api_scope		 scope;		/* TCP: the token's */
 	const char		*origin;	/* a listed Origin, or NULL */
 	struct api_stream	*stream;	/* GET /v1/events */
+	char			 url[256];	/* as asked, for the trace */
 	bool			 has_expected;
 	uint64_t		 expected;
 	bool			 dry_run;
@@ -191,6 +200,8 @@ static void	api_history(struct api_req *);
 static void	api_metrics(struct api_req *);
 static void	api_events(struct api_req *);
 static void	api_tick(void *);
+static void	api_trace(struct api_req *, unsigned, const char *,
+		    const char *, size_t);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -2497,7 +2508,92 @@ api_preflight(struct api_req *r)
 		    "Authorization, Content-Type, If-Match, Last-Event-ID");
 		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
 	}
+	api_trace(r, r->origin ? 204 : 403, NULL, NULL, 0);
 	ret = MHD_queue_response(r->conn, r->origin ? 204 : 403, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * With FWCTLD_API_TRACE=FILE in its environment, fwctld appends one JSON
+ * line per reply to FILE: the route (or the URL when none matched), the
+ * status, the content type and the body (up to API_TRACE_MAX). The test
+ * suites record every reply so, and tools/openapi checks each against
+ * docs/openapi.yaml.
+ */
+static void
+api_trace(struct api_req *r, unsigned status, const char *ctype,
+    const char *body, size_t len)
+{
+	json_t	*j;
+	char	*line;
+	size_t	 n;
+
+	if (r->api->trace_fd == -1)
+		return;
+	j = json_pack("{s:s, s:s, s:o, s:i, s:s?, s:o}", "method", r->method,
+	    "url", r->url, "route", r->route ?
+	    json_string(r->route->path) : json_null(), "status", (int)status,
+	    "ctype", ctype, "body", body == NULL ? json_null() :
+	    len > API_TRACE_MAX ? json_false() : json_stringn(body, len));
+	if (j == NULL)
+		return;
+	if ((line = json_dumps(j, JSON_COMPACT)) != NULL) {
+		n = strlen(line);
+		line[n] = '\n';
+		/* one write per line: O_APPEND keeps lines whole */
+		(void)!write(r->api->trace_fd, line, n + 1);
+		line[n] = '\0';
+	}
+	free(line);
+	json_decref(j);
+}
+
+/*
+ * The dashboard's files at /ui/ (TCP only, and no token: they hold no
+ * data; the page asks for one).  The page may load nothing from anywhere
+ * else, nor be framed.
+ */
+static enum MHD_Result
+api_send_ui(struct api_req *r, const char *method, const char *url)
+{
+	const struct ui_file	*f = NULL;
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+	unsigned		 status = 200;
+	const char		*text = NULL;
+
+	if (strcmp(url, "/ui") == 0) {
+		status = 301;
+		text = "see /ui/\n";
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = 405;
+		text = "the dashboard's files are read with GET\n";
+	} else if ((f = ui_find(r->api->ui, url + 4)) == NULL) {
+		status = 404;
+		text = "no such file\n";
+	}
+	resp = f ? MHD_create_response_from_buffer(f->len, f->data,
+	    MHD_RESPMEM_PERSISTENT) : MHD_create_response_from_buffer(
+	    strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    f ? f->ctype : "text/plain; charset=utf-8");
+	if (status == 301)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/ui/");
+	if (status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    "GET, HEAD");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-cache");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    "default-src 'none'; script-src 'self'; style-src 'self'; "
+	    "img-src 'self'; connect-src 'self'; base-uri 'none'; "
+	    "form-action 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -2517,6 +2613,7 @@ api_send_stream(struct api_req *r)
 		return MHD_NO;
 	}
 	r->stream = NULL;
+	api_trace(r, 200, "text/event-stream", NULL, 0);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/event-stream");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
@@ -2576,6 +2673,7 @@ api_send(struct api_req *r)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	api_trace(r, r->status, ctype, buf, len);
 	/* who may not read the ruleset learns nothing of it, not even its
 	 * generation */
 	if (r->status != 401 && r->status != 403) {
@@ -2735,8 +2833,12 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		r->conn = conn;
 		r->limit = API_BODY_MAX;
 		snprintf(r->method, sizeof(r->method), "%s", method);
+		snprintf(r->url, sizeof(r->url), "%s", url);
 		*con_cls = r;
 		api_cors_origin(r);
+		if (r->tcp && api->ui != NULL && strncmp(url, "/ui", 3) == 0 &&
+		    (url[3] == '\0' || url[3] == '/'))
+			return api_send_ui(r, method, url);
 		if (strcmp(method, "OPTIONS") == 0 && MHD_lookup_connection_value(
 		    conn, MHD_HEADER_KIND, "Access-Control-Request-Method") !=
 		    NULL)
@@ -3266,6 +3368,9 @@ api_free(struct api *api)
 	free(api->socket_path);
 	metrics_free(api->metrics);
 	events_free(api->events);
+	ui_free(api->ui);
+	if (api->trace_fd != -1)
+		close(api->trace_fd);
 	for (i = 0; i < api->ncors; i++)
 		free(api->cors[i]);
 	free(api);
@@ -3309,14 +3414,39 @@ api_config_cors(struct api *api, const struct api_config *cfg,
 	return 0;
 }
 
+/* The dashboard: the files of --ui-dir, or those installed if there. */
+static int
+api_config_ui(struct api *api, const struct api_config *cfg,
+    struct diags *d)
+{
+	struct diags	 quiet;
+
+	if (cfg->ui_dir != NULL && *cfg->ui_dir == '\0')
+		return 0;
+	if (cfg->ui_dir != NULL)
+		return (api->ui = ui_load(cfg->ui_dir, d)) == NULL ? -1 : 0;
+	diags_init(&quiet);
+	if ((api->ui = ui_load(FWCTL_UI_DIR, &quiet)) == NULL)
+		log_info("no dashboard: %s", quiet.n && quiet.v[0].msg ?
+		    quiet.v[0].msg : FWCTL_UI_DIR);
+	diags_free(&quiet);
+	return 0;
+}
+
 struct api *
 api_new(const struct api_config *cfg, struct diags *d)
 {
 	struct api	*api;
+	const char	*env;
 
 	if ((api = calloc(1, sizeof(*api))) == NULL)
 		return NULL;
 	api->fd = -1;
+	api->trace_fd = -1;
+	if ((env = getenv("FWCTLD_API_TRACE")) != NULL && *env != '\0' &&
+	    (api->trace_fd = open(env, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC, 0600)) == -1)
+		log_warnx("FWCTLD_API_TRACE %s: %s", env, strerror(errno));
 	api->unix_l.api = api;
 	api->threads = cfg->threads ? cfg->threads : API_THREADS;
 	api->timeout = cfg->timeout ? cfg->timeout : API_TIMEOUT;
@@ -3329,7 +3459,8 @@ api_new(const struct api_config *cfg, struct diags *d)
 		goto fail;
 	if (cfg->listen != NULL && api_config_tcp(api, cfg, d) == -1)
 		goto fail;
-	if (api_config_cors(api, cfg, d) == -1)
+	if (api_config_cors(api, cfg, d) == -1 ||
+	    (cfg->listen != NULL && api_config_ui(api, cfg, d) == -1))
 		goto fail;
 	if (api_listen(api, cfg->socket_path, cfg->group ? cfg->group :
 	    "fwctl", d) == -1)

@@ -70,7 +70,7 @@ usage(int status)
 	    "              [--history-keep N] [--history-days D]\n"
 	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
 	    "--tokens FILE]\n"
-	    "              [--cors-origin ORIGIN]...\n"
+	    "              [--cors-origin ORIGIN]... [--ui-dir DIR]\n"
 	    "       fwctld -n[v] [--rules-dir DIR]\n");
 	exit(status);
 }
@@ -267,7 +267,7 @@ main(int argc, char *argv[])
 	enum {
 		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
 		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
-		OPT_TOKENS, OPT_CORS, OPT_FLUSH, OPT_VERSION, OPT_HKEEP, OPT_HDAYS,
+		OPT_TOKENS, OPT_CORS, OPT_UIDIR, OPT_FLUSH, OPT_VERSION, OPT_HKEEP, OPT_HDAYS,
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -282,6 +282,7 @@ main(int argc, char *argv[])
 		{ "tls-key", required_argument, NULL, OPT_TLSKEY },
 		{ "tokens", required_argument, NULL, OPT_TOKENS },
 		{ "cors-origin", required_argument, NULL, OPT_CORS },
+		{ "ui-dir", required_argument, NULL, OPT_UIDIR },
 		{ "flush-on-exit", no_argument, NULL, OPT_FLUSH },
 		{ "history-keep", required_argument, NULL, OPT_HKEEP },
 		{ "history-days", required_argument, NULL, OPT_HDAYS },
@@ -376,6 +377,9 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			ac.cors[ac.ncors++] = optarg;
+			break;
+		case OPT_UIDIR:
+			ac.ui_dir = optarg;
 			break;
 		case OPT_FLUSH:
 			cf.flush_on_exit = true;

@@ -35,6 +35,10 @@ struct api_config {
 	 * "https://host[:port]", exactly; none by default. */
 	const char	*cors[API_CORS_MAX];
 	size_t		 ncors;
+	/* The dashboard's files (ui.h), served at /ui/ on the TCP listener:
+	 * NULL for the installed ones (none there: no dashboard), "" for no
+	 * dashboard. */
+	const char	*ui_dir;
 };
 
 /* Route flags. */
