@@ -2589,7 +2589,7 @@ api_send_ui(struct api_req *r, const char *method, const char *url)
 	    "no-cache");
 	MHD_add_response_header(resp, "Content-Security-Policy",
 	    "default-src 'none'; script-src 'self'; style-src 'self'; "
-	    "img-src 'self'; connect-src 'self'; base-uri 'none'; "
+	    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
 	    "form-action 'none'; frame-ancestors 'none'");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");

@@ -651,6 +651,90 @@ START_TEST(cli_over_tls)
 }
 END_TEST
 
+/* Where the browser test leaves its screenshots (kept after the run). */
+static void
+artefacts(char *buf, size_t len)
+{
+	const char	*a = getenv("FWCTL_ARTEFACTS");
+	const char	*src = getenv("FWCTL_SRC");
+
+	if (a != NULL && *a)
+		snprintf(buf, len, "%s/lab_dash", a);
+	else
+		snprintf(buf, len, "%s/build/artefacts/lab_dash",
+		    src ? src : ".");
+}
+
+START_TEST(dashboard_in_browser)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	char		 art[512], out[600], flags[600], *t;
+	const char	*src = getenv("FWCTL_SRC") ? getenv("FWCTL_SRC") : ".";
+	pid_t		 srv, drv;
+	json_t		*j;
+	long long	 seen;
+	const char	*p;
+
+	artefacts(art, sizeof(art));
+	ck_assert_int_eq(lab_exec(lab, "router", "mkdir -p %s && rm -f %s/*",
+	    art, art), 0);
+	/* npm in the host's namespace: the lab has no way out */
+	snprintf(flags, sizeof(flags), "%s/tests/ui/run --install", src);
+	ck_assert_int_eq(system(flags), 0);
+	snprintf(flags, sizeof(flags), "--ui-dir %s/contrib/ui", src);
+	start_tls(&f, flags);
+	srv = lab_serve(lab, "router", "tcp", 2201);
+	ck_assert_int_gt(srv, 0);
+	ck_assert_int_eq(lab_tcp_connect(lab, "wan", "10.50.0.1", 2201, 3000,
+	    NULL, 0), 0);
+	/* the browser runs on the lan host, as an admin's would */
+	snprintf(out, sizeof(out), "%s/drive.out", art);
+	drv = lab_spawn(lab, "lan", "exec %s/tests/ui/run " URL " " TOK_RW
+	    " %s newrule 10.50.0.2 > %s 2> %s/drive.err", src, art, out, art);
+	ck_assert_int_gt(drv, 0);
+	ck_assert_msg(wait_for(out, "READY", 90000) >= 0, "the page did not "
+	    "show the ruleset:\n%s", t = slurp(out));
+	t = slurp(out);
+	HAS(t, "ZONES wan lan self\n");
+	HAS(t, "RULES drop-blocked ssh svc api\n");
+	free(t);
+	/* a rule added with the CLI appears on its own within a second */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(fwd_cli(&f, &r, "add-rule", "newrule", "from", "wan",
+	    "to", "self", "tcp", "dport", "8080", "accept", (char *)NULL), 0);
+	fwd_res_free(&r);
+	ck_assert_int_eq(lab_exec(lab, "router", "touch %s/added", art), 0);
+	ck_assert_msg(wait_for(out, "SHOT 3-blocked.png", 90000) >= 0,
+	    "the page did not block:\n%s", t = slurp(out));
+	t = slurp(out);
+	ck_assert_msg((p = strstr(t, "SEEN ")) != NULL && p[-1] == '\n',
+	    "the rule did not appear within 1 s:\n%s", t);
+	seen = atoll(p + 5);
+	ck_assert_int_le(seen, 1000);
+	HAS(t, "BLOCKED\n");
+	HASNT(t, "PAGE ERRORS");
+	free(t);
+	lab_stop(lab, drv);
+	/* the block made on the page is in the set and stops the wan host */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(fwd_curl(&f, &r, "GET", "/v1/sets/blocklist", NULL,
+	    NULL), 200);
+	ck_assert_ptr_nonnull(j = json_loads(r.out, 0, NULL));
+	HAS(r.out, "\"10.50.0.2\"");
+	json_decref(j);
+	fwd_res_free(&r);
+	ck_assert_int_ne(lab_tcp_connect(lab, "wan", "10.50.0.1", 2201, 1500,
+	    NULL, 0), 0);
+	/* the screenshots are kept */
+	ck_assert_int_eq(lab_exec(lab, "router", "test -s %s/1-ruleset.png && "
+	    "test -s %s/2-rule-added.png && test -s %s/3-blocked.png", art, art,
+	    art), 0);
+	lab_stop(lab, srv);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 static Suite *
 dash_suite(void)
 {
@@ -664,6 +748,7 @@ dash_suite(void)
 	tcase_add_test(tc, cors_listed_origins_only);
 	tcase_add_test(tc, events_live_and_resumed);
 	tcase_add_test(tc, cli_over_tls);
+	tcase_add_test(tc, dashboard_in_browser);
 	suite_add_tcase(s, tc);
 	return s;
 }
