@@ -24,7 +24,8 @@ struct events_slot {
 
 struct events_reader {
 	struct events	*ev;
-	uint64_t	 cursor;	/* last id read */
+	uint64_t	 cursor;	/* last id read whole */
+	size_t		 off;		/* bytes of the next one sent */
 	bool		 hello;		/* the retry: line is sent */
 	bool		 waiting;	/* asleep until wake */
 	bool		 ping;		/* a comment is due */
@@ -168,6 +169,8 @@ events_publish(struct events *ev, const char *type, const char *data)
 	    id, type, EVENTS_DATA_MAX, data);
 	if (ev->closed || len < 0) {
 		pthread_mutex_unlock(&ev->mtx);
+		if (len >= 0)
+			free(text);
 		return 0;
 	}
 	s = &ev->ring[id % EVENTS_RING];
@@ -241,12 +244,48 @@ events_put(char *buf, size_t max, size_t *out, const char *s, size_t len)
 	return true;
 }
 
+/*
+ * The events after the cursor, as much as fits: an event larger than
+ * what is left of buf goes in parts (r->off), so that any buffer size
+ * makes progress.  An event cut short because the ring moved on under a
+ * very slow reader is ended with a blank line, to keep the stream's
+ * framing; its reader then gets a gap.
+ */
+static void
+events_copy(struct events_reader *r, uint64_t oldest, char *buf, size_t max,
+    size_t *out)
+{
+	struct events		*ev = r->ev;
+	struct events_slot	*s;
+	size_t			 n;
+
+	if (r->off > 0 && (r->cursor + 1 < oldest ||
+	    ev->ring[(r->cursor + 1) % EVENTS_RING].id != r->cursor + 1)) {
+		if (!events_put(buf, max, out, "\n\n", 2))
+			return;
+		r->off = 0;
+	}
+	while (r->cursor + 1 >= oldest && r->cursor + 1 < ev->next &&
+	    *out < max) {
+		s = &ev->ring[(r->cursor + 1) % EVENTS_RING];
+		n = s->len - r->off;
+		if (n > max - *out)
+			n = max - *out;
+		memcpy(buf + *out, s->text + r->off, n);
+		*out += n;
+		r->off += n;
+		if (r->off < s->len)
+			break;
+		r->off = 0;
+		r->cursor++;
+	}
+}
+
 ssize_t
 events_read(struct events_reader *r, char *buf, size_t max)
 {
 	struct events	*ev = r->ev;
-	struct events_slot *s;
-	uint64_t	 oldest, id;
+	uint64_t	 oldest;
 	size_t		 out = 0;
 	char		 gap[128];
 	int		 n;
@@ -256,11 +295,14 @@ events_read(struct events_reader *r, char *buf, size_t max)
 		pthread_mutex_unlock(&ev->mtx);
 		return -1;
 	}
-	if (!r->hello)
-		r->hello = events_put(buf, max, &out, "retry: 2000\n\n", 13);
+	if (!r->hello) {
+		/* first, or never: not in the middle of an event */
+		r->hello = true;
+		(void)events_put(buf, max, &out, "retry: 2000\n\n", 13);
+	}
 	oldest = ev->next - ev->first > EVENTS_RING ? ev->next - EVENTS_RING :
 	    ev->first;
-	if (r->cursor + 1 < oldest) {
+	if (r->cursor + 1 < oldest && r->off == 0) {
 		/* what it missed is gone: it must read the state again */
 		n = snprintf(gap, sizeof(gap), "event: gap\ndata: "
 		    "{\"after\":%" PRIu64 ",\"next\":%" PRIu64 "}\n\n",
@@ -268,16 +310,13 @@ events_read(struct events_reader *r, char *buf, size_t max)
 		if (events_put(buf, max, &out, gap, (size_t)n))
 			r->cursor = oldest - 1;
 	}
-	for (id = r->cursor + 1; id < ev->next && r->cursor + 1 >= oldest;
-	    id++) {
-		s = &ev->ring[id % EVENTS_RING];
-		if (!events_put(buf, max, &out, s->text, s->len))
-			break;
-		r->cursor = id;
-	}
-	if (out == 0 && r->ping && events_put(buf, max, &out, ": ping\n\n", 8))
+	events_copy(r, oldest, buf, max, &out);
+	if (out == 0 && r->off == 0 && r->ping &&
+	    events_put(buf, max, &out, ": ping\n\n", 8))
 		r->ping = false;
-	if (out == 0) {
+	/* asleep only with nothing to send: what did not fit in a tiny
+	 * buffer is asked for again */
+	if (out == 0 && r->cursor + 1 >= ev->next && r->off == 0) {
 		r->waiting = true;
 		r->sleep(r->arg);
 	}
