@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -35,6 +34,7 @@
 #include "metrics.h"
 #include "parse.h"
 #include "print.h"
+#include "token.h"
 #include "ui.h"
 
 #ifndef FWCTL_UI_DIR
@@ -47,8 +47,6 @@
 #define API_MAX_ARGS		2
 #define API_MAX_SEGS		8
 
-#define API_TOKEN_MIN		16
-#define API_TOKEN_MAX		256
 #define API_FILE_MAX		(1u << 20)
 #define API_DISCARD_MAX		(8u << 20)
 #define API_ERRORS_MAX		50	/* per decoded element list */
@@ -64,26 +62,11 @@ struct api_listener {
 	bool		 tcp;
 };
 
-/* What a token may do: each scope includes the ones before it. */
-enum api_scope {
-	SCOPE_READ = 0,		/* GET */
-	SCOPE_ELEMENTS,		/* and set elements (fail2ban and the like) */
-	SCOPE_WRITE,		/* everything */
-};
-
 /* One reader of GET /v1/events on its connection: the reply's, freed
  * with it. */
 struct api_stream {
 	struct MHD_Connection	*conn;
 	struct events_reader	*rd;
-};
-
-struct api_token {
-	char		*name;
-	char		*token;		/* a crypt(3) hash, or the token */
-	size_t		 len;
-	bool		 hashed;
-	enum api_scope	 scope;
 };
 
 struct api {
@@ -101,8 +84,7 @@ struct api {
 	unsigned		 conn_limit;
 	char			*listen;	/* TCP: "ADDR:PORT", or NULL */
 	struct sockaddr_storage	 tcp_addr;
-	struct api_token	*tokens;
-	size_t			 ntokens;
+	struct tokens		*tokens;
 	char			*cert;
 	char			*key;
 	struct api_budget	 budget;	/* buffered request bodies */
@@ -146,7 +128,7 @@ struct api_req {
 	gid_t			 gid;
 	pid_t			 pid;
 	char			 who[64];
-	enum api_scope		 scope;		/* TCP: the token's */
+	enum token_scope	 scope;		/* TCP: the token's */
 	const char		*origin;	/* a listed Origin, or NULL */
 	struct api_stream	*stream;	/* GET /v1/events */
 	char			 url[256];	/* as asked, for the trace */
@@ -2257,48 +2239,12 @@ api_peer_allowed(struct api_req *r, int fd)
 	return ok;
 }
 
-/* Compares in time that depends on the lengths only. */
-static bool
-api_token_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	unsigned char	 d = alen != blen;
-	size_t		 i;
-
-	for (i = 0; i < alen && i < blen; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
-}
-
-/* Whether t is the token of entry k: its crypt(3) hash computed again
- * and compared with the stored one, or (a token kept in clear) t itself,
- * in constant time either way. */
-static bool
-api_token_match(const struct api_token *k, const char *t, size_t len)
-{
-	struct crypt_data	*cd;
-	const char		*h;
-	bool			 ok;
-
-	if (!k->hashed)
-		return api_token_eq(t, len, k->token, k->len);
-	/* 32 KiB of scratch: on the heap, not on a server thread's stack */
-	if ((cd = calloc(1, sizeof(*cd))) == NULL)
-		return false;
-	h = crypt_rn(t, k->token, cd, (int)sizeof(*cd));
-	ok = h != NULL && h[0] != '*' &&
-	    api_token_eq(h, strlen(h), k->token, k->len);
-	explicit_bzero(cd, sizeof(*cd));
-	free(cd);
-	return ok;
-}
-
 /* TCP: "Authorization: Bearer TOKEN", one of the tokens file's; sets
  * who and the scope. */
 static bool
 api_bearer_allowed(struct api_req *r)
 {
-	const char	*h, *t;
-	size_t		 i, len;
+	const char	*h, *t, *name;
 
 	snprintf(r->who, sizeof(r->who), "tcp peer");
 	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -2307,33 +2253,19 @@ api_bearer_allowed(struct api_req *r)
 		return false;
 	for (t = h + 7; *t == ' '; t++)
 		;
-	len = strlen(t);
-	if (len < API_TOKEN_MIN || len > API_TOKEN_MAX)
+	if ((name = token_check(r->api->tokens, t, &r->scope)) == NULL)
 		return false;
-	for (i = 0; i < r->api->ntokens; i++)
-		if (api_token_match(&r->api->tokens[i], t, len)) {
-			snprintf(r->who, sizeof(r->who), "token %s",
-			    r->api->tokens[i].name);
-			r->scope = r->api->tokens[i].scope;
-			return true;
-		}
-	return false;
-}
-
-static const char *
-api_scope_name(enum api_scope s)
-{
-	return s == SCOPE_READ ? "read" : s == SCOPE_ELEMENTS ? "elements" :
-	    "write";
+	snprintf(r->who, sizeof(r->who), "token %s", name);
+	return true;
 }
 
 /* What the route needs of a token. */
-static enum api_scope
+static enum token_scope
 api_route_scope(const struct api_route *rt)
 {
 	if (!(rt->flags & API_MUTATE) && strcmp(rt->method, "GET") == 0)
-		return SCOPE_READ;
-	return (rt->flags & API_ELEMS) ? SCOPE_ELEMENTS : SCOPE_WRITE;
+		return TOKEN_READ;
+	return (rt->flags & API_ELEMS) ? TOKEN_ELEMENTS : TOKEN_WRITE;
 }
 
 static enum api_ctype
@@ -2767,7 +2699,7 @@ api_first(struct api_req *r, const char *method, const char *url)
 		return;
 	if (r->tcp && r->scope < api_route_scope(r->route)) {
 		api_early(r, 403, "%s (scope %s) may not %s %s", r->who,
-		    api_scope_name(r->scope), r->route->method,
+		    token_scope_name(r->scope), r->route->method,
 		    r->route->path);
 		return;
 	}
@@ -3122,133 +3054,24 @@ fail:
 	return NULL;
 }
 
-static int
-api_scope_parse(const char *s, enum api_scope *out)
-{
-	if (strcmp(s, "read") == 0)
-		*out = SCOPE_READ;
-	else if (strcmp(s, "elements") == 0)
-		*out = SCOPE_ELEMENTS;
-	else if (strcmp(s, "write") == 0)
-		*out = SCOPE_WRITE;
-	else
-		return -1;
-	return 0;
-}
-
-/* A crypt(3) hash this libcrypt can check ("$6$...", "$y$...", ...). */
-static bool
-api_hash_ok(const char *h)
-{
-	return h[0] == '$' && crypt_checksalt(h) == CRYPT_SALT_OK;
-}
-
-/*
- * One line's fields: NAME TOKEN (write, the old form) or NAME SCOPE
- * TOKEN. 0, or -1 with what is wrong in *why.
- */
-static int
-api_token_fields(char *line, char **name, enum api_scope *scope,
-    char **tok, const char **why)
-{
-	char	*f[4], *sp;
-	int	 n = 0;
-
-	for (f[n] = strtok_r(line, " \t\r", &sp); f[n] != NULL && n < 3;
-	    f[n] = strtok_r(NULL, " \t\r", &sp))
-		n++;
-	*why = "expected NAME [read|elements|write] TOKEN-HASH";
-	if (n < 2 || (n == 3 && f[3] != NULL) || !name_valid(f[0]))
-		return -1;
-	*name = f[0];
-	*scope = SCOPE_WRITE;
-	if (n == 3 && api_scope_parse(f[1], scope) == -1) {
-		*why = "the scope must be read, elements or write";
-		return -1;
-	}
-	*tok = f[n - 1];
-	if (**tok == '$' && !api_hash_ok(*tok)) {
-		*why = "not a crypt(3) hash this system can check (make one "
-		    "with: openssl passwd -6, or mkpasswd -m yescrypt)";
-		return -1;
-	}
-	if (**tok != '$' && strlen(*tok) < API_TOKEN_MIN) {
-		*why = "a token kept in clear must be at least 16 characters";
-		return -1;
-	}
-	return 0;
-}
-
-static int
-api_token_push(struct api *api, const char *name, enum api_scope scope,
-    const char *tok)
-{
-	struct api_token *v;
-
-	if ((v = reallocarray(api->tokens, api->ntokens + 1,
-	    sizeof(*v))) == NULL)
-		return -1;
-	api->tokens = v;
-	v += api->ntokens;
-	v->name = strdup(name);
-	v->token = strdup(tok);
-	if (v->name == NULL || v->token == NULL) {
-		/* never a token of NULL with a length */
-		free(v->name);
-		free(v->token);
-		return -1;
-	}
-	v->len = strlen(tok);
-	v->hashed = tok[0] == '$';
-	v->scope = scope;
-	api->ntokens++;
-	return 0;
-}
-
-/* "NAME [SCOPE] TOKEN" per line; '#' comments and blank lines are
- * skipped. */
+/* The tokens file: a secret, so only root may have written it. */
 static int
 api_load_tokens(struct api *api, const char *path, struct diags *d)
 {
-	char		*text, *line, *save, *name, *tok;
-	const char	*why;
-	enum api_scope	 scope;
-	int		 lineno = 0, errors = 0, clear = 0;
-	struct srcloc	 l = { NULL, 0, 0 };
+	char	*text;
+	size_t	 clear;
 
 	if ((text = api_read_file(path, true, d)) == NULL)
 		return -1;
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		lineno++;
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (*line == '#' || *line == '\0' || *line == '\r')
-			continue;
-		srcloc_set(&l, path, lineno, 1);
-		if (api_token_fields(line, &name, &scope, &tok, &why) == -1) {
-			diags_add(d, &l, "%s", why);
-			errors++;
-			continue;
-		}
-		if (api_token_push(api, name, scope, tok) == -1) {
-			diags_add(d, NULL, "%s: out of memory", path);
-			errors++;
-			break;
-		}
-		clear += tok[0] != '$';
-	}
-	srcloc_clear(&l);
-	if (clear > 0 && errors == 0)
-		log_warnx("%s: %d token%s kept in clear; store crypt(3) hashes "
-		    "instead (fwctld(8))", path, clear, clear == 1 ? "" : "s");
+	api->tokens = token_parse(text, path, &clear, d);
 	explicit_bzero(text, strlen(text));
 	free(text);
-	if (errors == 0 && api->ntokens == 0) {
-		diags_add(d, NULL, "%s: no tokens", path);
-		errors++;
-	}
-	return errors ? -1 : 0;
+	if (api->tokens == NULL)
+		return -1;
+	if (clear > 0)
+		log_warnx("%s: %zu token%s kept in clear; store crypt(3) hashes "
+		    "instead (fwctld(8))", path, clear, clear == 1 ? "" : "s");
+	return 0;
 }
 
 static int
@@ -3345,7 +3168,7 @@ api_serve_tcp(struct api *api, struct diags *d)
 		return -1;
 	}
 	log_info("listening on %s (TLS, %zu token%s)", api->listen,
-	    api->ntokens, api->ntokens == 1 ? "" : "s");
+	    token_count(api->tokens), token_count(api->tokens) == 1 ? "" : "s");
 	return 0;
 }
 
@@ -3354,12 +3177,7 @@ api_free(struct api *api)
 {
 	size_t	 i;
 
-	for (i = 0; i < api->ntokens; i++) {
-		explicit_bzero(api->tokens[i].token, api->tokens[i].len);
-		free(api->tokens[i].token);
-		free(api->tokens[i].name);
-	}
-	free(api->tokens);
+	token_free(api->tokens);
 	if (api->key != NULL)
 		explicit_bzero(api->key, strlen(api->key));
 	free(api->key);

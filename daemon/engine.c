@@ -118,7 +118,6 @@ engine_clock_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-
 static struct rsref *
 rsref_new(struct ruleset *rs, uint64_t gen)
 {
