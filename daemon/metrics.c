@@ -347,6 +347,10 @@ metrics_state(FILE *f, struct metrics *m, struct engine *e,
 	metrics_gauge(f, "fwctl_pending_seconds_left", "Seconds until the "
 	    "generation awaiting confirmation is reverted (0: none)",
 	    (double)(info->pending ? info->pending_secs : 0));
+	metrics_gauge(f, "fwctl_pending_deadline_timestamp_seconds", "When "
+	    "the generation awaiting confirmation is reverted, in seconds "
+	    "since the epoch (0: none)", info->pending ?
+	    (double)(time(NULL) + (time_t)info->pending_secs) : 0);
 	metrics_gauge(f, "fwctl_counters_up",
 	    "1 when the kernel's counters could be read", have);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -563,6 +564,77 @@ START_TEST(events_live_and_resumed)
 }
 END_TEST
 
+/* A ruleset change that awaits confirmation, as `fwctl apply --confirm`
+ * makes it: base_rules and one more rule; the HTTP status. */
+static int
+put_confirm(struct fwd *f, const char *rule)
+{
+	struct fwd_res	 r;
+	char		 body[2048];
+	int		 code;
+
+	snprintf(body, sizeof(body), "%s%s\n", base_rules, rule);
+	memset(&r, 0, sizeof(r));
+	code = fwd_curl(f, &r, "PUT", "/v1/ruleset?confirm=60", "text/plain",
+	    body);
+	fwd_res_free(&r);
+	return code;
+}
+
+START_TEST(pending_confirmed_reverted)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	char		 path[128], *m, *t;
+	long long	 now = (long long)time(NULL), deadline;
+	pid_t		 ev;
+
+	start(&f, "");
+	snprintf(path, sizeof(path), "%s/ev", f.dir);
+	ev = listen_events(&f, "ev", NULL);
+	/* pending: in the metrics with its deadline, and on the stream */
+	ck_assert_int_eq(put_confirm(&f, "rule extra from wan to self tcp "
+	    "dport 81 accept"), 200);
+	m = metrics(&f);
+	ck_assert_int_eq(sample(m, "fwctl_pending_generation"), 2);
+	ck_assert_int_gt(sample(m, "fwctl_pending_seconds_left"), 0);
+	ck_assert_int_le(sample(m, "fwctl_pending_seconds_left"), 60);
+	deadline = sample(m, "fwctl_pending_deadline_timestamp_seconds");
+	ck_assert_int_gt(deadline, now);
+	ck_assert_int_le(deadline, now + 120);
+	free(m);
+	ck_assert_int_ge(wait_for(path, "event: pending\ndata: "
+	    "{\"generation\":2,\"seconds\":60,", 5000), 0);
+	/* confirmed */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(fwd_curl(&f, &r, "POST", "/v1/confirm", NULL, NULL),
+	    200);
+	fwd_res_free(&r);
+	ck_assert_int_ge(wait_for(path, "event: confirmed\n", 5000), 0);
+	m = metrics(&f);
+	ck_assert_int_eq(sample(m, "fwctl_pending_generation"), 0);
+	ck_assert_int_eq(sample(m, "fwctl_pending_deadline_timestamp_seconds"),
+	    0);
+	ck_assert_int_eq(sample(m, "fwctl_changes_total{op=\"confirm\","
+	    "result=\"ok\"}"), 1);
+	free(m);
+	/* and one reverted: the generation before it back as a new one */
+	ck_assert_int_eq(put_confirm(&f, "rule other from wan to self tcp "
+	    "dport 82 accept"), 200);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(fwd_curl(&f, &r, "POST", "/v1/revert", NULL, NULL),
+	    200);
+	fwd_res_free(&r);
+	ck_assert_int_ge(wait_for(path, "event: reverted\ndata: "
+	    "{\"generation\":4,\"reverted\":3,", 5000), 0);
+	t = slurp(path);
+	HAS(t, "\"op\":\"replace ruleset\"");
+	free(t);
+	lab_stop(lab, ev);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 /* fwctl in the lan host, against the router's fwctld over TLS: its
  * exit status, its output in *out (the caller's). */
 static int
@@ -747,6 +819,7 @@ dash_suite(void)
 	tcase_add_test(tc, token_scopes);
 	tcase_add_test(tc, cors_listed_origins_only);
 	tcase_add_test(tc, events_live_and_resumed);
+	tcase_add_test(tc, pending_confirmed_reverted);
 	tcase_add_test(tc, cli_over_tls);
 	tcase_add_test(tc, dashboard_in_browser);
 	suite_add_tcase(s, tc);
