@@ -747,6 +747,7 @@ START_TEST(dashboard_in_browser)
 	json_t		*j;
 	long long	 seen;
 	const char	*p;
+	int		 i;
 
 	artefacts(art, sizeof(art));
 	ck_assert_int_eq(lab_exec(lab, "router", "mkdir -p %s && rm -f %s/*",
@@ -771,13 +772,20 @@ START_TEST(dashboard_in_browser)
 	HAS(t, "ZONES wan lan self\n");
 	HAS(t, "RULES drop-blocked ssh svc api\n");
 	free(t);
+	/* traffic to rule svc: its rate on the page rises */
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(lab_tcp_connect(lab, "wan", "10.50.0.1", 2201,
+		    3000, NULL, 0), 0);
+	ck_assert_int_eq(lab_exec(lab, "router", "touch %s/traffic", art), 0);
+	ck_assert_msg(wait_for(out, "MOVING ", 60000) >= 0, "svc's rate did "
+	    "not move on the page:\n%s", t = slurp(out));
 	/* a rule added with the CLI appears on its own within a second */
 	memset(&r, 0, sizeof(r));
 	ck_assert_int_eq(fwd_cli(&f, &r, "add-rule", "newrule", "from", "wan",
 	    "to", "self", "tcp", "dport", "8080", "accept", (char *)NULL), 0);
 	fwd_res_free(&r);
 	ck_assert_int_eq(lab_exec(lab, "router", "touch %s/added", art), 0);
-	ck_assert_msg(wait_for(out, "SHOT 3-blocked.png", 90000) >= 0,
+	ck_assert_msg(wait_for(out, "SHOT 4-blocked.png", 90000) >= 0,
 	    "the page did not block:\n%s", t = slurp(out));
 	t = slurp(out);
 	ck_assert_msg((p = strstr(t, "SEEN ")) != NULL && p[-1] == '\n',
@@ -800,8 +808,8 @@ START_TEST(dashboard_in_browser)
 	    NULL, 0), 0);
 	/* the screenshots are kept */
 	ck_assert_int_eq(lab_exec(lab, "router", "test -s %s/1-ruleset.png && "
-	    "test -s %s/2-rule-added.png && test -s %s/3-blocked.png", art, art,
-	    art), 0);
+	    "test -s %s/2-traffic.png && test -s %s/3-rule-added.png && "
+	    "test -s %s/4-blocked.png", art, art, art, art), 0);
 	lab_stop(lab, srv);
 	fwd_cleanup(&f);
 }

@@ -4,9 +4,11 @@
 // line on stdout (the C test reads them) and each with a screenshot in
 // OUTDIR:
 //   1. the page with the token: the lab's zones in the matrix, its rules
-//   2. waits for OUTDIR/added (the test made a rule with the CLI), then
+//   2. waits for OUTDIR/traffic (the test sent some to rule svc), then
+//      for svc's packets/s to rise above 0: "MOVING"
+//   3. waits for OUTDIR/added (the test made a rule with the CLI), then
 //      for that rule's row: "SEEN ms" measured from the file's appearance
-//   3. blocks ADDR on the page (set blocklist): "BLOCKED"
+//   4. blocks ADDR on the page (set blocklist): "BLOCKED"
 // Bounded throughout; exit 1 with the reason on failure.
 //
 //   node tests/ui/drive.js URL TOKEN OUTDIR RULE ADDR
@@ -76,9 +78,37 @@ async function main() {
 		    (rows) => rows.map((r) => r.dataset.rule));
 		say('ZONES ' + zones.join(' '));
 		say('RULES ' + rules.join(' '));
+		// the first reading of the counters: rates start from it
+		await page.waitForFunction(() => {
+			const l = document.querySelector(
+			    '#rules tr[data-rule="svc"] svg.spark polyline');
+			return l && l.getAttribute('points') !== '';
+		}, { timeout: STEP_MS });
 		await shot(page, '1-ruleset.png');
 		say('READY');
-		// 2: a rule made elsewhere shows up on its own
+		// 2: counters move, as rates
+		await waitFile(path.join(outdir, 'traffic'), 60000);
+		const seen = [];
+		for (const end = Date.now() + STEP_MS; Date.now() < end;) {
+			const v = await page.$eval('#rules tr[data-rule="svc"] td[data-pps]',
+			    (td) => td.dataset.pps);
+			seen.push(v);
+			if (Number(v) > 0)
+				break;
+			await new Promise((ok) => setTimeout(ok, 100));
+		}
+		if (!(Number(seen[seen.length - 1]) > 0)) {
+			const rules = await page.evaluate(async (tok) => {
+				const r = await fetch('/v1/counters', { headers:
+				    { Authorization: 'Bearer ' + tok } });
+				return r.status + ' ' + await r.text();
+			}, token);
+			throw new Error('svc packets/s stayed ' + [...new Set(seen)] +
+			    '; counters: ' + rules);
+		}
+		say('MOVING ' + seen[seen.length - 1]);
+		await shot(page, '2-traffic.png');
+		// 3: a rule made elsewhere shows up on its own
 		const t0 = await waitFile(path.join(outdir, 'added'), 60000);
 		try {
 			await page.waitForSelector(`#rules tr[data-rule="${rule}"]`,
@@ -87,8 +117,8 @@ async function main() {
 		} catch (e) {
 			say('NOT SEEN within 1000 ms');
 		}
-		await shot(page, '2-rule-added.png');
-		// 3: block an address from the page
+		await shot(page, '3-rule-added.png');
+		// 4: block an address from the page
 		await page.type('#block-addr', addr);
 		await page.select('#block-set', 'blocklist');
 		await page.click('#block-btn');
@@ -99,7 +129,7 @@ async function main() {
 		await page.waitForSelector(`[data-set="blocklist"] li[data-element="${addr}"]`,
 		    { timeout: STEP_MS });
 		say('BLOCKED');
-		await shot(page, '3-blocked.png');
+		await shot(page, '4-blocked.png');
 		if (errors.length)
 			say('PAGE ERRORS ' + JSON.stringify(errors));
 	} catch (e) {
