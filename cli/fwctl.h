@@ -28,6 +28,12 @@ enum {
 /* Global options, set by main() before a command runs. */
 struct options {
 	const char	*socket;
+	/* fwctld's TCP listener instead of the socket: "https://host:port",
+	 * its CA, and the bearer token (from --token-file or FWCTL_TOKEN) */
+	const char	*url;
+	const char	*cacert;
+	const char	*token_file;
+	char		*token;
 	const char	*if_match;	/* generation every change must find */
 	bool		 json;
 	bool		 color;		/* stdout is a tty, NO_COLOR unset */

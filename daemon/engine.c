@@ -82,6 +82,8 @@ struct engine {
 	/* Why the state directory could not be written at start (NULL: it
 	 * could): changes are refused until a snapshot succeeds. */
 	char		*state_error;
+	engine_observer	 obs;		/* metrics and events, or NULL */
+	void		*obs_arg;
 };
 
 #define ENGINE_REVERT_RETRY	10	/* s, after a revert that failed */
@@ -118,6 +120,14 @@ engine_clock_ms(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t
+engine_clock_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static struct rsref *
 rsref_new(struct ruleset *rs, uint64_t gen)
@@ -872,10 +882,46 @@ txn_free(struct txn *t)
 }
 
 void
+engine_set_observer(struct engine *e, engine_observer fn, void *arg)
+{
+	e->obs = fn;
+	e->obs_arg = arg;
+}
+
+/* Tells the observer what the change did (still under change_mtx, so
+ * that it hears the changes in their order). */
+static void
+txn_observe(const struct txn *t, uint64_t start)
+{
+	const struct change	*c = t->c;
+	struct engine_event	 ev;
+	char			 summary[512];
+
+	if (t->e->obs == NULL)
+		return;
+	edit_plan_summary(&t->res->plan, summary, sizeof(summary));
+	memset(&ev, 0, sizeof(ev));
+	ev.op = t->logop;
+	ev.status = t->res->status;
+	ev.dry_run = c->dry_run;
+	ev.applied = t->res->applied;
+	ev.generation = t->res->generation;
+	ev.who = c->who ? c->who : "?";
+	ev.what = c->what ? c->what : edit_op_name(t->logop);
+	ev.summary = summary;
+	ev.usecs = engine_clock_us() - start;
+	ev.pending = t->res->pending;
+	ev.confirm_secs = c->confirm_secs;
+	ev.reverted = t->res->reverted;
+	t->e->obs(t->e->obs_arg, &ev);
+}
+
+void
 engine_change(struct engine *e, struct change *c, struct change_result *res)
 {
 	struct txn	 t;
 	struct diags	 rd;
+	uint64_t	 start = engine_clock_us();
 
 	memset(res, 0, sizeof(*res));
 	plan_init(&res->plan);
@@ -902,6 +948,7 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	if (t.kernel_changed)
 		txn_undo_kernel(&t);
 	txn_log(&t);
+	txn_observe(&t, start);
 	if (t.pending_written) {
 		/* the change did not happen: nothing to revert */
 		diags_init(&rd);
