@@ -3462,6 +3462,11 @@ api_serve(struct api *api, struct engine *engine, struct diags *d)
 	struct engine_status_info info;
 
 	api->engine = engine;
+	if (events_start(api->events) == -1) {
+		diags_add(d, NULL, "cannot start the events thread: %s",
+		    strerror(errno));
+		return -1;
+	}
 	engine_set_observer(engine, api_observe, api);
 	engine_info(engine, &info);
 	api->drift = info.drift;
@@ -3499,6 +3504,10 @@ api_stop(struct api *api)
 	/* event streams end and their connections wake: MHD may not stop
 	 * with a connection suspended */
 	events_close(api->events);
+	/* the workers of a pool wait on the listening socket: with suspend
+	 * and resume on, MHD 0.9.75 does not wake them itself at stop */
+	if (api->fd != -1)
+		(void)shutdown(api->fd, SHUT_RDWR);
 	if (api->mhd_tcp != NULL)
 		MHD_stop_daemon(api->mhd_tcp);
 	if (api->mhd != NULL)

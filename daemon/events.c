@@ -117,12 +117,18 @@ events_new(unsigned tick_ms, void (*tick)(void *), void *arg)
 	ev->tick_ms = tick_ms ? tick_ms : 1000;
 	ev->tick = tick;
 	ev->tick_arg = arg;
-	if (pthread_create(&ev->ticker, NULL, events_ticker, ev) != 0) {
-		events_free(ev);
-		return NULL;
-	}
-	ev->have_ticker = true;
 	return ev;
+}
+
+int
+events_start(struct events *ev)
+{
+	if (ev->have_ticker)
+		return 0;
+	if (pthread_create(&ev->ticker, NULL, events_ticker, ev) != 0)
+		return -1;
+	ev->have_ticker = true;
+	return 0;
 }
 
 void

@@ -465,7 +465,6 @@ main(int argc, char *argv[])
 	}
 	diags_free(&d);
 
-	memset(&ac, 0, sizeof(ac));
 	ac.socket_path = cf.socket;
 	ac.group = cf.group;
 	ac.listen = listen_addr;

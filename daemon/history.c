@@ -76,6 +76,9 @@ history_add(const char *dir, uint64_t gen, uint64_t time_ms,
 	json_decref(o);
 	if (line == NULL)
 		return -1;
+	snprintf(path, sizeof(path), "%s/history", dir);
+	if (mkdir(path, 0750) == -1 && errno != EEXIST)
+		goto out;
 	snprintf(path, sizeof(path), "%s/%s", dir, HISTORY_FILE);
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0640)) == -1)

@@ -25,6 +25,10 @@ struct events_reader;
 /* fn(arg), run by the ticker thread every tick_ms while readers exist
  * (the API looks for drift there). */
 struct events	*events_new(unsigned tick_ms, void (*tick)(void *), void *arg);
+/* Starts the ticker thread: after the process has forked for good (a
+ * thread does not survive daemon(3), and joining its leftover id would
+ * wait on another). 0, or -1. */
+int		 events_start(struct events *);
 /* Wakes every reader for the last time (their streams end), stops the
  * ticker, frees; every reader must be gone (events_reader_free) before
  * the memory goes, so call events_close first and free after. */

@@ -71,6 +71,7 @@ START_TEST(in_order_and_resumed)
 	char			*t, want[64];
 
 	ck_assert_ptr_nonnull(ev);
+	ck_assert_int_eq(events_start(ev), 0);
 	/* a new reader without an id gets what comes, not what was */
 	id1 = events_publish(ev, "change", "{\"generation\":2}");
 	ck_assert_uint_gt(id1, 0);
@@ -114,6 +115,7 @@ START_TEST(slow_reader_told_of_gap)
 	int			 i;
 
 	ck_assert_ptr_nonnull(ev);
+	ck_assert_int_eq(events_start(ev), 0);
 	first = events_publish(ev, "change", "{}");
 	r = events_reader_new(ev, first, on_sleep, on_wake, &sl);
 	ck_assert_ptr_nonnull(r);
@@ -148,6 +150,7 @@ START_TEST(readers_bounded_and_closed)
 	int			 i;
 
 	ck_assert_ptr_nonnull(ev);
+	ck_assert_int_eq(events_start(ev), 0);
 	for (i = 0; i < EVENTS_READERS_MAX; i++) {
 		r[i] = events_reader_new(ev, 0, on_sleep, on_wake, &sl);
 		ck_assert_ptr_nonnull(r[i]);

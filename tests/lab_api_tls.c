@@ -83,6 +83,8 @@ setup(void)
 	    "--tokens %s/tokens 2>%s/log", fwctld, sock, dir, dir, LISTEN,
 	    dir, dir, dir, dir), 0);
 	ck_assert(lab_wait_socket(sock, 20000) == 0);
+	/* the TCP listener comes once the ruleset is applied */
+	ck_assert(lab_wait_port(lab, "router", "tcp", 8443, 20000) == 0);
 }
 
 static void

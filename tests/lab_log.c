@@ -36,7 +36,12 @@ static const char change_and_stop[] =
     "--data-binary 'web from lan to self tcp dport 80 accept' "
     "http://l/v1/rules >/dev/null || exit 8; "
     "for p in $(ip netns pids \"$(ip netns identify)\"); do "
-    "[ \"$(cat /proc/$p/comm 2>/dev/null)\" = fwctld ] && kill $p; done; wait";
+    "[ \"$(cat /proc/$p/comm 2>/dev/null)\" = fwctld ] && kill $p; done; wait; "
+    /* gone, not only told: the next test's fwctld takes over the table */
+    "i=0; while (for p in $(ip netns pids \"$(ip netns identify)\"); do "
+    "[ \"$(cat /proc/$p/comm 2>/dev/null)\" = fwctld ] && "
+    "! grep -q '^State:.*zombie' /proc/$p/status && exit 0; done; "
+    "exit 1); do i=$((i+1)); [ $i -lt 200 ] || exit 7; sleep 0.1; done";
 
 static void
 setup(void)
