@@ -1210,6 +1210,95 @@ START_TEST(test_hostile)
 }
 END_TEST
 
+/* Connects to the daemon's socket; the fd. */
+static int
+raw_connect(void)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)),
+	    0);
+	return fd;
+}
+
+/* Reads a reply's head (up to the blank line) into buf, bounded. */
+static void
+raw_reply(int fd, char *buf, size_t size)
+{
+	long long	 end = lab_now() + lab_ms(10000);
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 off = 0;
+	ssize_t		 n;
+
+	buf[0] = '\0';
+	while (off < size - 1 && strstr(buf, "\r\n\r\n") == NULL &&
+	    lab_now() < end) {
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		if ((n = read(fd, buf + off, size - 1 - off)) <= 0)
+			break;
+		off += (size_t)n;
+		buf[off] = '\0';
+	}
+}
+
+/*
+ * A body over the limit, announced by Content-Length: a client that sends
+ * it at once can send all of it and then reads its 413 (the connection is
+ * not closed under it mid-upload, which would lose the reply); one that
+ * waits for the go-ahead (Expect: 100-continue) gets 413 instead and
+ * sends nothing.
+ */
+START_TEST(test_too_large_read_then_refused)
+{
+	size_t		 total = 2u << 20, sent = 0;
+	long long	 end = lab_now() + lab_ms(20000), g0 = generation();
+	struct pollfd	 pfd;
+	char		 head[256], chunk[65536], reply[4096];
+	ssize_t		 n;
+	int		 fd, len;
+
+	fd = raw_connect();
+	len = snprintf(head, sizeof(head), "POST /v1/rules HTTP/1.1\r\n"
+	    "Host: localhost\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n", total);
+	ck_assert_int_eq(send(fd, head, (size_t)len, MSG_NOSIGNAL), len);
+	memset(chunk, ' ', sizeof(chunk));
+	while (sent < total && lab_now() < end) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		n = send(fd, chunk, total - sent < sizeof(chunk) ?
+		    total - sent : sizeof(chunk), MSG_NOSIGNAL);
+		ck_assert_msg(n > 0, "after %zu of %zu bytes: %s", sent, total,
+		    n == 0 ? "nothing sent" : strerror(errno));
+		sent += (size_t)n;
+	}
+	ck_assert_msg(sent == total, "sent %zu of %zu bytes", sent, total);
+	raw_reply(fd, reply, sizeof(reply));
+	close(fd);
+	ck_assert_msg(strncmp(reply, "HTTP/1.1 413", 12) == 0, "reply: %s",
+	    reply);
+
+	fd = raw_connect();
+	len = snprintf(head, sizeof(head), "POST /v1/rules HTTP/1.1\r\n"
+	    "Host: localhost\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nExpect: 100-continue\r\n\r\n", total);
+	ck_assert_int_eq(send(fd, head, (size_t)len, MSG_NOSIGNAL), len);
+	raw_reply(fd, reply, sizeof(reply));
+	close(fd);
+	ck_assert_msg(strncmp(reply, "HTTP/1.1 413", 12) == 0, "reply: %s",
+	    reply);
+	ck_assert_int_eq(generation(), g0);
+}
+END_TEST
 
 /* The daemon's peak resident memory in kB (VmHWM), or -1. */
 static long
@@ -2043,6 +2132,7 @@ api_suite(void)
 	tcase_add_loop_test(tc, test_hostile, 0,
 	    (int)(sizeof(hostile) / sizeof(hostile[0])));
 	tcase_add_test(tc, test_hostile_line_numbers);
+	tcase_add_test(tc, test_too_large_read_then_refused);
 	tcase_add_test(tc, test_error_caps);
 	tcase_add_test(tc, test_elements_text_separators);
 	tcase_add_test(tc, test_body_budget);
