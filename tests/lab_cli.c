@@ -36,6 +36,7 @@ static struct lab *lab;
 static char	 dir[64];		/* the test's temp dir */
 static char	 sock[PATH_MAX];
 static char	 fwctl[PATH_MAX];
+static char	*fwctl_copy;		/* one that nobody may run */
 static pid_t	 daemon_pid = -1;
 
 static const char base_rules[] =
@@ -101,7 +102,10 @@ run_argv(struct res *r, uid_t uid, char *const *args)
 	pid_t	 pid;
 
 	memset(r, 0, sizeof(*r));
-	argv[0] = fwctl;
+	/* another user may not reach the checkout (under /root, 0700) */
+	if (uid != 0)
+		ck_assert_msg(fwctl_copy != NULL, "no copy of fwctl to run");
+	argv[0] = uid != 0 ? fwctl_copy : fwctl;
 	for (n = 0; args[n] != NULL && n < 62; n++)
 		argv[n + 1] = args[n];
 	argv[n + 1] = NULL;
@@ -119,7 +123,7 @@ run_argv(struct res *r, uid_t uid, char *const *args)
 		if (uid != 0 && (setgroups(0, NULL) == -1 ||
 		    setgid(65534) == -1 || setuid(uid) == -1))
 			_exit(126);
-		execv(fwctl, argv);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	ck_assert_int_ne(pid, -1);
@@ -374,6 +378,7 @@ lab_cli_setup(void)
 	snprintf(path, sizeof(path), "%s/state", dir);
 	mkdir(path, 0700);
 	snprintf(sock, sizeof(sock), "%s/fwctld.sock", dir);
+	fwctl_copy = lab_copy_program(fwctl);
 	if ((lab = lab_up()) == NULL) {
 		fprintf(stderr, "lab_cli: lab_up failed\n");
 		exit(1);
@@ -401,6 +406,8 @@ lab_cli_teardown(void)
 
 	lab_down(lab);
 	lab = NULL;
+	lab_copy_remove(fwctl_copy);
+	fwctl_copy = NULL;
 	if (dir[0] && getenv("KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		if (system(cmd) == -1)
