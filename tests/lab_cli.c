@@ -30,7 +30,7 @@
 
 #include "lib/lab.h"
 
-#define RUN_TIMEOUT_MS	30000
+#define RUN_TIMEOUT_MS	lab_ms(30000)
 
 static struct lab *lab;
 static char	 dir[64];		/* the test's temp dir */
@@ -1076,7 +1076,8 @@ START_TEST(reload_keeps_blocked)
 	    "accept\n");
 	g = generation();
 	ck_assert_int_eq(kill(daemon_pid, SIGHUP), 0);
-	for (end = lab_now() + 10000; generation() == g && lab_now() < end;)
+	for (end = lab_now() + lab_ms(10000);
+	    generation() == g && lab_now() < end;)
 		usleep(50000);
 	ck_assert_int_eq(generation(), g + 1);
 	ck_assert_uint_eq(set_size("blocklist"), 1);
@@ -1370,9 +1371,9 @@ run_tty(const char *env, const char *args)
 
 	if (access("/usr/bin/script", X_OK) != 0)
 		return NULL;
-	snprintf(cmd, sizeof(cmd), "env %s timeout 30 /usr/bin/script -qec "
-	    "'%s --socket %s %s' /dev/null </dev/null", env, fwctl, sock,
-	    args);
+	snprintf(cmd, sizeof(cmd), "env %s timeout %d /usr/bin/script -qec "
+	    "'%s --socket %s %s' /dev/null </dev/null", env,
+	    lab_ms(30000) / 1000, fwctl, sock, args);
 	f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
 	buf_add(&out, &len, "", 0);
@@ -1490,7 +1491,7 @@ fallback_status(pid_t pid, const char *d, struct res *r)
 {
 	char		 so[PATH_MAX];
 	char		*args[] = { "--socket", so, "--json", "status", NULL };
-	long long	 end = lab_now() + 10000;
+	long long	 end = lab_now() + lab_ms(10000);
 
 	snprintf(so, sizeof(so), "%s/s.sock", d);
 	while (lab_now() < end) {
