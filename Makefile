@@ -5,6 +5,8 @@
 #                     every test, the Debian package's (check-package), then
 #                     the unit suites again under ASan+UBSan
 #   make check-san    every test (lab tests included) under ASan+UBSan
+#   make check-stress the lab suites three times in a row beside two
+#                     CPU-burning processes, with waits scaled (README)
 #   make demo         see README
 #   make fuzz         run every fuzz/fuzz_*.c harness (clang, FUZZ_TIME=60 each)
 #   make bench        see BENCHMARKS.md
@@ -88,8 +90,8 @@ FWCTLD	:= daemon/fwctld
 FWCTL	:= cli/fwctl
 endif
 
-.PHONY: all check check-run check-package check-unit check-san deps demo install uninstall \
-	clean fuzz bench
+.PHONY: all check check-run check-package check-unit check-san check-stress \
+	deps demo install uninstall clean fuzz bench
 .DEFAULT_GOAL := all
 
 all: $(FWCTLD) $(FWCTL)
@@ -148,6 +150,22 @@ check-unit: all $(UNIT_BIN)
 
 check-san: deps
 	$(Q)$(MAKE) --no-print-directory SAN=1 check-run
+
+# A busy machine: STRESS_SUITES (the lab suites, where timing matters)
+# STRESS_RUNS times in a row beside STRESS_BURNERS processes that burn a
+# CPU each; every wait for what must happen is STRESS_SCALE times longer
+# (FWCTL_TEST_TIMEOUT_SCALE, tests/lib/lab.h).
+STRESS_RUNS ?= 3
+STRESS_BURNERS ?= 2
+STRESS_SCALE ?= 4
+STRESS_SUITES ?= $(LAB_BIN)
+check-stress: deps
+	$(Q)$(MAKE) --no-print-directory all $(STRESS_SUITES) $(TOOL_BIN)
+	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
+	  FWCTL_TOOLS=$(abspath $(B)/tools) FWCTL_SRC=$(CURDIR) \
+	  FWCTL_TEST_TIMEOUT_SCALE=$(STRESS_SCALE) \
+	  tests/stress $(STRESS_RUNS) $(STRESS_BURNERS) \
+	  tests/run $(STRESS_SUITES)
 
 deps:
 	$(Q)tools/deps check

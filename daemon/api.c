@@ -2769,6 +2769,27 @@ api_busy(struct api_req *r)
 }
 
 /*
+ * A Content-Length over the limit.  A client waiting for the go-ahead
+ * (Expect: 100-continue) hears 413 before it sends the body.  One already
+ * sending would find the connection closed before it reads a reply sent
+ * now: its body, if not too big even for that, is read and dropped, and
+ * the 413 follows (api_access).
+ */
+static void
+api_too_large(struct api_req *r, unsigned long long n)
+{
+	const char	*ex = MHD_lookup_connection_value(r->conn,
+			    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+	if ((ex != NULL && strcasecmp(ex, "100-continue") == 0) ||
+	    n > (unsigned long long)r->limit + API_DISCARD_MAX)
+		api_early(r, 413, "the body is larger than %zu bytes",
+		    r->limit);
+	else
+		r->too_large = true;
+}
+
+/*
  * First call: everything that can be decided from the request line and
  * headers (access, route, size, query, content type); a refusal is kept in
  * r->early.
@@ -2815,8 +2836,7 @@ api_first(struct api_req *r, const char *method, const char *url)
 		if (errno != 0 || *end != '\0')
 			n = 0;
 		if (n > r->limit) {
-			api_early(r, 413, "the body is larger than %zu bytes",
-			    r->limit);
+			api_too_large(r, n);
 			return;
 		}
 	}

@@ -130,7 +130,7 @@ http_as(struct resp *r, uid_t uid, gid_t gid, gid_t sgid, const char *method,
     const char *hdr, const char *hdr2)
 {
 	char		 req[192], bodyf[192], hdrf[192], url[1024];
-	char		 cth[128], code[16], at[200];
+	char		 cth[128], code[16], at[200], maxt[16];
 	const char	*argv[40];
 	int		 argc = 0, p[2], st;
 	pid_t		 pid;
@@ -150,8 +150,9 @@ http_as(struct resp *r, uid_t uid, gid_t gid, gid_t sgid, const char *method,
 	argv[argc++] = "curl";
 	argv[argc++] = "-sS";
 	argv[argc++] = "--path-as-is";
+	snprintf(maxt, sizeof(maxt), "%d", lab_ms(30000) / 1000);
 	argv[argc++] = "--max-time";
-	argv[argc++] = "30";
+	argv[argc++] = maxt;
 	argv[argc++] = "--unix-socket";
 	argv[argc++] = sock;
 	argv[argc++] = "-X";
@@ -318,7 +319,7 @@ daemon_pid(void)
 static int
 daemon_start(bool with_rules_dir)
 {
-	long long	 end = lab_now() + 20000;
+	long long	 end = lab_now() + lab_ms(20000);
 	pid_t		 pid;
 
 	unlink(pidfile);
@@ -785,6 +786,7 @@ START_TEST(test_set_element_timeout)
 {
 	struct resp	 r;
 	json_t		*el;
+	long long	 end;
 
 	/* an element with a timeout, in a set with a default timeout */
 	http(&r, "POST", "/v1/sets/blocklist/elements", "application/json",
@@ -807,7 +809,10 @@ START_TEST(test_set_element_timeout)
 	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
 	resp_free(&r);
 	ck_assert(kernel_has("203.0.113.9"));
-	usleep(2500000);
+	/* the kernel drops it after 1 s; a loaded machine may take longer */
+	end = lab_now() + lab_ms(5000);
+	while (kernel_has("203.0.113.9") && lab_now() < end)
+		usleep(100000);
 	ck_assert(!kernel_has("203.0.113.9"));
 	http(&r, "GET", "/v1/sets/blocklist", NULL, NULL, NULL);
 	ck_assert_ptr_null(strstr(r.body, "203.0.113.9"));
@@ -1215,6 +1220,97 @@ START_TEST(test_hostile)
 END_TEST
 
 
+/* Connects to the daemon's socket; the fd. */
+static int
+raw_connect(void)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)),
+	    0);
+	return fd;
+}
+
+/* Reads a reply's head (up to the blank line) into buf, bounded. */
+static void
+raw_reply(int fd, char *buf, size_t size)
+{
+	long long	 end = lab_now() + lab_ms(10000);
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 off = 0;
+	ssize_t		 n;
+
+	buf[0] = '\0';
+	while (off < size - 1 && strstr(buf, "\r\n\r\n") == NULL &&
+	    lab_now() < end) {
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		if ((n = read(fd, buf + off, size - 1 - off)) <= 0)
+			break;
+		off += (size_t)n;
+		buf[off] = '\0';
+	}
+}
+
+/*
+ * A body over the limit, announced by Content-Length: a client that sends
+ * it at once can send all of it and then reads its 413 (the connection is
+ * not closed under it mid-upload, which would lose the reply); one that
+ * waits for the go-ahead (Expect: 100-continue) gets 413 instead and
+ * sends nothing.
+ */
+START_TEST(test_too_large_read_then_refused)
+{
+	size_t		 total = 2u << 20, sent = 0;
+	long long	 end = lab_now() + lab_ms(20000), g0 = generation();
+	struct pollfd	 pfd;
+	char		 head[256], chunk[65536], reply[4096];
+	ssize_t		 n;
+	int		 fd, len;
+
+	fd = raw_connect();
+	len = snprintf(head, sizeof(head), "POST /v1/rules HTTP/1.1\r\n"
+	    "Host: localhost\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n", total);
+	ck_assert_int_eq(send(fd, head, (size_t)len, MSG_NOSIGNAL), len);
+	memset(chunk, ' ', sizeof(chunk));
+	while (sent < total && lab_now() < end) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		n = send(fd, chunk, total - sent < sizeof(chunk) ?
+		    total - sent : sizeof(chunk), MSG_NOSIGNAL);
+		ck_assert_msg(n > 0, "after %zu of %zu bytes: %s", sent, total,
+		    n == 0 ? "nothing sent" : strerror(errno));
+		sent += (size_t)n;
+	}
+	ck_assert_msg(sent == total, "sent %zu of %zu bytes", sent, total);
+	raw_reply(fd, reply, sizeof(reply));
+	close(fd);
+	ck_assert_msg(strncmp(reply, "HTTP/1.1 413", 12) == 0, "reply: %s",
+	    reply);
+
+	fd = raw_connect();
+	len = snprintf(head, sizeof(head), "POST /v1/rules HTTP/1.1\r\n"
+	    "Host: localhost\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nExpect: 100-continue\r\n\r\n", total);
+	ck_assert_int_eq(send(fd, head, (size_t)len, MSG_NOSIGNAL), len);
+	raw_reply(fd, reply, sizeof(reply));
+	close(fd);
+	ck_assert_msg(strncmp(reply, "HTTP/1.1 413", 12) == 0, "reply: %s",
+	    reply);
+	ck_assert_int_eq(generation(), g0);
+}
+END_TEST
+
+
 /* The daemon's peak resident memory in kB (VmHWM), or -1. */
 static long
 daemon_hwm_kb(void)
@@ -1335,7 +1431,7 @@ static void
 kill9_daemon(void)
 {
 	pid_t		 pid = daemon_pid();
-	long long	 end = lab_now() + 10000;
+	long long	 end = lab_now() + lab_ms(10000);
 
 	ck_assert_int_gt(pid, 1);
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
@@ -1396,13 +1492,25 @@ START_TEST(test_typo_keeps_last_good)
 
 	/* SIGHUP with the typo: refused, still serving the same */
 	ck_assert_int_eq(kill(daemon_pid(), SIGHUP), 0);
-	usleep(500000);
+	{
+		long long end = lab_now() + lab_ms(10000);
+		bool	  refused = false;
+
+		while (!refused && lab_now() < end) {
+			log = slurp(logfile, NULL);
+			refused = strstr(log, "reload refused") != NULL;
+			free(log);
+			if (!refused)
+				usleep(50000);
+		}
+		ck_assert_msg(refused, "no \"reload refused\" in the log");
+	}
 	ck_assert_int_eq(generation(), g);
 	/* fixed: SIGHUP loads the directory */
 	spits(path, "rule ok from lan to self tcp dport 1 accept\n");
 	ck_assert_int_eq(kill(daemon_pid(), SIGHUP), 0);
 	{
-		long long end = lab_now() + 10000;
+		long long end = lab_now() + lab_ms(10000);
 
 		while (generation() == g && lab_now() < end)
 			usleep(50000);
@@ -1440,7 +1548,7 @@ START_TEST(test_typo_keeps_last_good)
 	/* SIGTERM: stops serving, removes the socket, leaves the table */
 	ck_assert_int_eq(kill(daemon_pid(), SIGTERM), 0);
 	{
-		long long end = lab_now() + 10000;
+		long long end = lab_now() + lab_ms(10000);
 
 		while (access(sock, F_OK) == 0 && lab_now() < end)
 			usleep(20000);
@@ -1667,7 +1775,7 @@ big_upload_start(char *reply, size_t size)
 	struct sockaddr_un	 sun;
 	struct pollfd		 pfd;
 	char			 req[512];
-	long long		 end = lab_now() + 10000;
+	long long		 end = lab_now() + lab_ms(10000);
 	size_t			 off = 0;
 	ssize_t			 n;
 	int			 fd, len;
@@ -1752,7 +1860,7 @@ START_TEST(test_body_budget)
 	/* the holders hang up mid-request: their shares come back */
 	for (i = 0; i < holders; i++)
 		close(fds[i]);
-	end = lab_now() + 5000;
+	end = lab_now() + lab_ms(5000);
 	while (!ok && lab_now() < end) {
 		fd = big_upload_start(reply, sizeof(reply));
 		close(fd);
@@ -1847,6 +1955,9 @@ START_TEST(test_confirm_or_revert)
 	long long	 g0, g, end;
 	json_t		*p;
 	pid_t		 srv;
+	/* long enough for the checks made before it runs out */
+	int		 win = lab_ms(5000) / 1000;
+	char		 url[64];
 
 	srv = lab_serve(lab, "router", "tcp", 8091);
 	ck_assert_int_gt(srv, 0);
@@ -1859,13 +1970,14 @@ START_TEST(test_confirm_or_revert)
 	g0 = generation();
 
 	/* not confirmed: the way in closes, then opens again by itself */
-	http(&r, "PUT", "/v1/ruleset?confirm=5", "text/plain", base_rules,
-	    NULL);
+	snprintf(url, sizeof(url), "/v1/ruleset?confirm=%d", win);
+	http(&r, "PUT", url, "text/plain", base_rules, NULL);
 	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
 	p = json_object_get(r.json, "confirm");
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "generation")),
 	    g0 + 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(p, "seconds")), 5);
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "seconds")),
+	    win);
 	resp_free(&r);
 	p = status_pending();
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "generation")),
@@ -1873,7 +1985,7 @@ START_TEST(test_confirm_or_revert)
 	ck_assert_int_ge(json_integer_value(json_object_get(p,
 	    "seconds_left")), 1);
 	ck_assert_int_le(json_integer_value(json_object_get(p,
-	    "seconds_left")), 5);
+	    "seconds_left")), win);
 	json_decref(p);
 	ck_assert(!lan_connects(8091, 1000));
 	/* no other change meanwhile; a dry run changes nothing: allowed */
@@ -1886,7 +1998,7 @@ START_TEST(test_confirm_or_revert)
 	http(&r, "PUT", "/v1/ruleset?dry_run=1", "text/plain", before, NULL);
 	ck_assert_int_eq(r.status, 200);
 	resp_free(&r);
-	end = lab_now() + 15000;
+	end = lab_now() + lab_ms(15000);
 	while ((g = generation()) == g0 + 1 && lab_now() < end)
 		usleep(100000);
 	ck_assert_int_eq(g, g0 + 2);
@@ -2047,6 +2159,7 @@ api_suite(void)
 	tcase_add_loop_test(tc, test_hostile, 0,
 	    (int)(sizeof(hostile) / sizeof(hostile[0])));
 	tcase_add_test(tc, test_hostile_line_numbers);
+	tcase_add_test(tc, test_too_large_read_then_refused);
 	tcase_add_test(tc, test_error_caps);
 	tcase_add_test(tc, test_elements_text_separators);
 	tcase_add_test(tc, test_body_budget);

@@ -108,9 +108,9 @@ curl(const char *role, const char *args)
 	char	*out;
 	int	 st;
 
-	out = lab_output_status(lab, &st, role, "curl -s --max-time 5 "
-	    "--cacert %s/cert.pem -o /dev/null -w '%%{http_code}' %s", dir,
-	    args);
+	out = lab_output_status(lab, &st, role, "curl -s --max-time %d "
+	    "--cacert %s/cert.pem -o /dev/null -w '%%{http_code}' %s",
+	    lab_ms(5000) / 1000, dir, args);
 	ck_assert_ptr_nonnull(out);
 	return out;
 }
@@ -131,8 +131,8 @@ START_TEST(test_token_required)
 	ck_assert_str_eq(out, "401");
 	free(out);
 	/* a problem+json body and the challenge */
-	out = lab_output(lab, "router", "curl -s -i --max-time 5 --cacert "
-	    "%s/cert.pem " URL "/v1/ruleset", dir);
+	out = lab_output(lab, "router", "curl -s -i --max-time %d --cacert "
+	    "%s/cert.pem " URL "/v1/ruleset", lab_ms(5000) / 1000, dir);
 	ck_assert_ptr_nonnull(out);
 	ck_assert_ptr_nonnull(strcasestr(out, "WWW-Authenticate: Bearer"));
 	ck_assert_ptr_nonnull(strstr(out, "application/problem+json"));

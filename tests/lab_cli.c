@@ -30,12 +30,13 @@
 
 #include "lib/lab.h"
 
-#define RUN_TIMEOUT_MS	30000
+#define RUN_TIMEOUT_MS	lab_ms(30000)
 
 static struct lab *lab;
 static char	 dir[64];		/* the test's temp dir */
 static char	 sock[PATH_MAX];
 static char	 fwctl[PATH_MAX];
+static char	*fwctl_copy;		/* one that nobody may run */
 static pid_t	 daemon_pid = -1;
 
 static const char base_rules[] =
@@ -101,7 +102,10 @@ run_argv(struct res *r, uid_t uid, char *const *args)
 	pid_t	 pid;
 
 	memset(r, 0, sizeof(*r));
-	argv[0] = fwctl;
+	/* another user may not reach the checkout (under /root, 0700) */
+	if (uid != 0)
+		ck_assert_msg(fwctl_copy != NULL, "no copy of fwctl to run");
+	argv[0] = uid != 0 ? fwctl_copy : fwctl;
 	for (n = 0; args[n] != NULL && n < 62; n++)
 		argv[n + 1] = args[n];
 	argv[n + 1] = NULL;
@@ -119,7 +123,7 @@ run_argv(struct res *r, uid_t uid, char *const *args)
 		if (uid != 0 && (setgroups(0, NULL) == -1 ||
 		    setgid(65534) == -1 || setuid(uid) == -1))
 			_exit(126);
-		execv(fwctl, argv);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	ck_assert_int_ne(pid, -1);
@@ -374,6 +378,7 @@ lab_cli_setup(void)
 	snprintf(path, sizeof(path), "%s/state", dir);
 	mkdir(path, 0700);
 	snprintf(sock, sizeof(sock), "%s/fwctld.sock", dir);
+	fwctl_copy = lab_copy_program(fwctl);
 	if ((lab = lab_up()) == NULL) {
 		fprintf(stderr, "lab_cli: lab_up failed\n");
 		exit(1);
@@ -401,6 +406,8 @@ lab_cli_teardown(void)
 
 	lab_down(lab);
 	lab = NULL;
+	lab_copy_remove(fwctl_copy);
+	fwctl_copy = NULL;
 	if (dir[0] && getenv("KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		if (system(cmd) == -1)
@@ -1069,7 +1076,8 @@ START_TEST(reload_keeps_blocked)
 	    "accept\n");
 	g = generation();
 	ck_assert_int_eq(kill(daemon_pid, SIGHUP), 0);
-	for (end = lab_now() + 10000; generation() == g && lab_now() < end;)
+	for (end = lab_now() + lab_ms(10000);
+	    generation() == g && lab_now() < end;)
 		usleep(50000);
 	ck_assert_int_eq(generation(), g + 1);
 	ck_assert_uint_eq(set_size("blocklist"), 1);
@@ -1364,9 +1372,9 @@ run_tty(const char *env, const char *args)
 
 	if (access("/usr/bin/script", X_OK) != 0)
 		return NULL;
-	snprintf(cmd, sizeof(cmd), "env %s timeout 30 /usr/bin/script -qec "
-	    "'%s --socket %s %s' /dev/null </dev/null", env, fwctl, sock,
-	    args);
+	snprintf(cmd, sizeof(cmd), "env %s timeout %d /usr/bin/script -qec "
+	    "'%s --socket %s %s' /dev/null </dev/null", env,
+	    lab_ms(30000) / 1000, fwctl, sock, args);
 	f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
 	buf_add(&out, &len, "", 0);
@@ -1484,7 +1492,7 @@ fallback_status(pid_t pid, const char *d, struct res *r)
 {
 	char		 so[PATH_MAX];
 	char		*args[] = { "--socket", so, "--json", "status", NULL };
-	long long	 end = lab_now() + 10000;
+	long long	 end = lab_now() + lab_ms(10000);
 
 	snprintf(so, sizeof(so), "%s/s.sock", d);
 	while (lab_now() < end) {

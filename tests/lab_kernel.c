@@ -37,7 +37,7 @@
 #define H_DMZ6	"fd50:2::10"
 #define H_LAN	"10.50.1.10"
 
-#define OK_MS	2000		/* a connection that must work */
+#define OK_MS	lab_ms(2000)	/* a connection that must work */
 /* a source-port range: rules that can never be merged into a group, for
  * the tests of one kernel rule per user rule (sub-chains, single rules) */
 #define NOGROUP	"1-65535"

@@ -28,7 +28,7 @@
 #include "ruleset.h"
 
 #define WAIT_MS		1500	/* a connection that should fail */
-#define OK_MS		5000	/* one that should succeed */
+#define OK_MS		lab_ms(5000)	/* one that should succeed */
 
 static struct lab *lab;
 

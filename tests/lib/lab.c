@@ -69,6 +69,30 @@ lab_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int
+lab_ms(int ms)
+{
+	static double	 scale;
+	const char	*env;
+	char		*end;
+	double		 v;
+
+	if (scale == 0) {
+		scale = 1;
+		if ((env = getenv("FWCTL_TEST_TIMEOUT_SCALE")) != NULL &&
+		    *env != '\0') {
+			v = strtod(env, &end);
+			if (*end == '\0' && v >= 1 && v <= 100)
+				scale = v;
+			else
+				fprintf(stderr, "lab: FWCTL_TEST_TIMEOUT_SCALE="
+				    "\"%s\": expected a number from 1 to 100; "
+				    "using 1\n", env);
+		}
+	}
+	return (int)(ms * scale);
+}
+
 static void
 lab_sleep(int ms)
 {
@@ -100,7 +124,7 @@ lab_socket_answers(const char *path)
 int
 lab_wait_socket(const char *path, int timeout_ms)
 {
-	long long deadline = lab_now() + timeout_ms;
+	long long deadline = lab_now() + lab_ms(timeout_ms);
 
 	while (!lab_socket_answers(path)) {
 		if (lab_now() >= deadline)
@@ -322,7 +346,7 @@ lab_runf(int quiet, const char *fmt, ...)
 	argv[argc] = NULL;
 	if (argc > 0 && strcmp(argv[0], "ip") == 0)
 		argv[0] = (char *)(uintptr_t)lab_ip();
-	rc = lab_run(argv, NULL, quiet, LAB_SETUP_MS);
+	rc = lab_run(argv, NULL, quiet, lab_ms(LAB_SETUP_MS));
 	if (rc != 0 && !quiet) {
 		fprintf(stderr, "lab: failed (status %d):", rc);
 		for (argc = 0; argv[argc]; argc++)
@@ -587,7 +611,7 @@ lab_setup_sh(struct lab *lab, int role, const char *script)
 	char *argv[] = { (char *)(uintptr_t)lab_ip(), "netns", "exec",
 	    lab->ns[role], "sh", "-c", (char *)(uintptr_t)script, NULL };
 
-	if (lab_run(argv, NULL, 0, LAB_SETUP_MS) != 0) {
+	if (lab_run(argv, NULL, 0, lab_ms(LAB_SETUP_MS)) != 0) {
 		fprintf(stderr, "lab: failed in %s: %s\n", lab->ns[role],
 		    script);
 		return -1;
@@ -666,7 +690,7 @@ lab_build(struct lab *lab)
 static int
 lab_wait_links(struct lab *lab)
 {
-	long long deadline = lab_now() + LAB_SETUP_MS;
+	long long deadline = lab_now() + lab_ms(LAB_SETUP_MS);
 	char *argv[] = { (char *)(uintptr_t)lab_ip(), "-o", "-n", NULL,
 	    "link", "show", "type", "veth", NULL };
 	char *out, *line, *save;
@@ -676,7 +700,7 @@ lab_wait_links(struct lab *lab)
 		argv[3] = lab->ns[i];
 		for (;;) {
 			out = NULL;
-			if (lab_run(argv, &out, 0, LAB_SETUP_MS) != 0) {
+			if (lab_run(argv, &out, 0, lab_ms(LAB_SETUP_MS)) != 0) {
 				free(out);
 				return -1;
 			}
@@ -690,7 +714,8 @@ lab_wait_links(struct lab *lab)
 				break;
 			if (lab_now() >= deadline) {
 				fprintf(stderr, "lab: links in %s still down "
-				    "after %d ms\n", lab->ns[i], LAB_SETUP_MS);
+				    "after %d ms\n", lab->ns[i],
+				    lab_ms(LAB_SETUP_MS));
 				return -1;
 			}
 			lab_sleep(10);
@@ -851,7 +876,7 @@ lab_vexec(struct lab *lab, const char *role, char **out, const char *fmt,
 		free(cmd);
 		return -1;
 	}
-	rc = lab_run(argv, out, 0, LAB_CMD_TIMEOUT_MS);
+	rc = lab_run(argv, out, 0, lab_ms(LAB_CMD_TIMEOUT_MS));
 	free(cmd);
 	return rc;
 }
@@ -984,7 +1009,7 @@ int
 lab_wait_port(struct lab *lab, const char *role, const char *proto, int port,
     int timeout_ms)
 {
-	long long deadline = lab_now() + timeout_ms;
+	long long deadline = lab_now() + lab_ms(timeout_ms);
 	char *out;
 	int p, found;
 
@@ -1001,7 +1026,7 @@ lab_wait_port(struct lab *lab, const char *role, const char *proto, int port,
 		lab_sleep(20);
 	}
 	fprintf(stderr, "lab: nothing listens on %s port %d in %s after "
-	    "%d ms\n", proto, port, role, timeout_ms);
+	    "%d ms\n", proto, port, role, lab_ms(timeout_ms));
 	return -1;
 }
 
@@ -1021,7 +1046,8 @@ lab_probe(void)
 pid_t
 lab_serve(struct lab *lab, const char *role, const char *proto, int port)
 {
-	long long deadline = lab_now() + 5000;
+	/* it returns as soon as the server listens: room for a busy host */
+	long long deadline = lab_now() + lab_ms(10000);
 	struct pollfd pfd;
 	char line[128];
 	size_t len = 0;
@@ -1156,4 +1182,76 @@ lab_ping(struct lab *lab, const char *from, const char *addr, int timeout_ms)
 		return -1;
 	return lab_exec(lab, from, "exec %s ping %s --timeout %d >/dev/null",
 	    lab_tool("probe"), addr, timeout_ms) == 0 ? 0 : -1;
+}
+
+/* Copies the file at from to a new file to, mode 0755: 0, or -1. */
+static int
+lab_copy_file(const char *from, const char *to)
+{
+	char	 buf[65536];
+	ssize_t	 n = 0;
+	int	 in, out, rc = -1;
+
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "lab: %s: %s\n", from, strerror(errno));
+		return -1;
+	}
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0755)) == -1) {
+		fprintf(stderr, "lab: %s: %s\n", to, strerror(errno));
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	/* the umask may have narrowed the mode given to open */
+	if (n == 0 && fchmod(out, 0755) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "lab: copying %s to %s: %s\n", from, to,
+		    strerror(errno));
+	if (close(out) == -1)
+		rc = -1;
+	close(in);
+	return rc;
+}
+
+char *
+lab_copy_program(const char *path)
+{
+	char		 dir[] = "/tmp/fwctl-prog.XXXXXX", *copy;
+	const char	*base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (mkdtemp(dir) == NULL) {
+		fprintf(stderr, "lab: mkdtemp %s: %s\n", dir, strerror(errno));
+		return NULL;
+	}
+	/* others may go through to the program, not list or add to it */
+	if (chmod(dir, 0711) == -1 ||
+	    asprintf(&copy, "%s/%s", dir, base) == -1) {
+		rmdir(dir);
+		return NULL;
+	}
+	if (lab_copy_file(path, copy) == -1) {
+		lab_copy_remove(copy);
+		return NULL;
+	}
+	return copy;
+}
+
+void
+lab_copy_remove(char *copy)
+{
+	char	*slash;
+
+	if (copy == NULL)
+		return;
+	unlink(copy);
+	if ((slash = strrchr(copy, '/')) != NULL) {
+		*slash = '\0';
+		rmdir(copy);
+	}
+	free(copy);
 }

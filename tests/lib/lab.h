@@ -42,8 +42,21 @@
 
 struct lab;
 
-/* Longest a lab_exec/lab_output command may run before it is killed. */
+/* Longest a lab_exec/lab_output command may run before it is killed
+ * (scaled by lab_ms). */
 #define LAB_CMD_TIMEOUT_MS	60000
+
+/*
+ * How long to wait for something that must happen, on this machine: ms
+ * times FWCTL_TEST_TIMEOUT_SCALE (a number >= 1, default 1), so that a
+ * loaded machine gets more time without slowing an idle one.  Every wait
+ * of this library for a condition (sockets, ports, setup, commands) goes
+ * through it; tests use it for their own bounds on what must succeed.
+ * A wait for something that must NOT happen (a dropped connection) needs
+ * no scaling: load cannot make it flake.  tests/run passes the same scale
+ * to Check's per-test timeouts as CK_TIMEOUT_MULTIPLIER.
+ */
+int		 lab_ms(int ms);
 
 /* Builds the topology; NULL with the reason on stderr. */
 struct lab	*lab_up(void);
@@ -97,14 +110,14 @@ pid_t		 lab_spawn(struct lab *, const char *role, const char *fmt, ...)
 /* Kills (SIGTERM, then SIGKILL after 1 s) and reaps a group spawned by
  * this same process; 0, or -1 if pid is not one. */
 int		 lab_stop(struct lab *, pid_t pid);
-/* Waits until something listens on proto ("tcp" or "udp") port in the
- * role's namespace: 0, or -1 after timeout_ms. */
 /* Milliseconds of CLOCK_MONOTONIC, for bounded waits. */
 long long	 lab_now(void);
 /* Whether the UNIX socket at path takes a connection (a daemon serves). */
 bool		 lab_socket_answers(const char *path);
-/* Waits until it does: 0, or -1 after timeout_ms. */
+/* Waits until it does: 0, or -1 after lab_ms(timeout_ms). */
 int		 lab_wait_socket(const char *path, int timeout_ms);
+/* Waits until something listens on proto ("tcp" or "udp") port in the
+ * role's namespace: 0, or -1 after lab_ms(timeout_ms). */
 int		 lab_wait_port(struct lab *, const char *role,
 		    const char *proto, int port, int timeout_ms);
 
@@ -134,6 +147,18 @@ int		 lab_udp_probe(struct lab *, const char *from, const char *addr,
 		    int port, int timeout_ms, char *seen_src, size_t len);
 int		 lab_ping(struct lab *, const char *from, const char *addr,
 		    int timeout_ms);
+
+/*
+ * A copy of the program at path that any user may run, for tests that run
+ * a build product as another user (nobody): the checkout itself may lie
+ * under a directory only root can enter (/root is 0700).  The copy lives
+ * in a directory of its own under /tmp (mode 0711, the program 0755);
+ * its path (malloc'd), or NULL.  lab_copy_remove deletes both and frees
+ * it; NULL is a no-op.  Make it in an unchecked fixture so that it goes
+ * even when a test fails.
+ */
+char		*lab_copy_program(const char *path);
+void		 lab_copy_remove(char *copy);
 
 /* Path of a tool built from tests/tools/ (static buffer). */
 const char	*lab_tool(const char *name);
