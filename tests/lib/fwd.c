@@ -91,7 +91,7 @@ fwd_wait(struct fwd *f, int timeout_ms)
 
 	/* the socket takes connections before the start is over: wait for
 	 * an answer to a request */
-	end = lab_now() + timeout_ms;
+	end = lab_now() + lab_ms(timeout_ms);
 	while (lab_wait_socket(f->sock, timeout_ms) == 0 &&
 	    lab_now() < end) {
 		code = fwd_curl(f, &r, "GET", "/v1/status", NULL, NULL);
@@ -214,7 +214,7 @@ fwd_run(struct fwd_res *r, char *const *argv)
 {
 	int		 po[2], pe[2], st, open_fds = 2, j;
 	size_t		 lo = 0, le = 0;
-	long long	 end = lab_now() + FWD_RUN_MS, left;
+	long long	 end = lab_now() + lab_ms(FWD_RUN_MS), left;
 	char		 buf[4096];
 	ssize_t		 k;
 	pid_t		 pid;
