@@ -170,6 +170,22 @@ struct kstate {
 	struct strmap	*names;		/* user rule name -> its first copy */
 };
 
+/*
+ * A list (ports, addresses, ICMP types) that rules look up, as a named set
+ * of the table shared by every rule with the same list: "__l/<hash of its
+ * content>" (docs/design-compile.md, "Lists").
+ */
+#define LIST_SET_PREFIX	"__l/"
+
+struct lset {
+	char		*content;	/* canonical: type and elements */
+	bool		 live;		/* in the kernel since a commit */
+	bool		 fresh;		/* made by the batch being built */
+	bool		 dead;		/* deleted by the batch being built */
+	bool		 used;		/* scratch: a rule of the plan uses it */
+	char		 name[24];
+};
+
 /* Replies to a batch. */
 struct reply {
 	struct batch	*b;
@@ -193,9 +209,17 @@ struct nft {
 	struct kstate	 st;		/* chains and rules */
 	uint32_t	 genid;		/* after our last commit */
 	uint32_t	 set_id;
+	struct strmap	*lsets;		/* shared lists: name -> struct lset */
+	struct lset	**lsv;		/* the same, to walk */
+	size_t		 nlsv;
+	size_t		 lsv_cap;
 	size_t		 sndbuf;
 	struct nft_stats stats;
 };
+
+static void	lists_reset(struct nft *);
+static void	lists_abort(struct nft *);
+static void	lists_commit(struct nft *);
 
 static void
 batch_free(struct batch *b)
@@ -734,6 +758,9 @@ nft_close(struct nft *n)
 	if (n->nl != NULL)
 		mnl_socket_close(n->nl);
 	state_clear(n);
+	lists_reset(n);
+	strmap_free(n->lsets);
+	free(n->lsv);
 	free(n->table);
 	free(n);
 }
@@ -748,6 +775,7 @@ nft_last_stats(const struct nft *n)
 
 static int	emit_chain(struct nft *, struct batch *, const struct cchain *,
 		    bool);
+static int	emit_delset(struct nft *, struct batch *, const struct cset *);
 
 static struct nftnl_set *
 set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
@@ -966,6 +994,215 @@ emit_set(struct nft *n, struct batch *b, const struct cset *cs, bool anon,
 	return rc;
 }
 
+/* --- lists shared between rules ---------------------------------------- */
+
+/*
+ * A rule's list (ports, addresses, ICMP types) becomes a named set that
+ * every rule with the same list shares, instead of an anonymous set per
+ * rule: the kernel binds each new anonymous set by walking the whole
+ * transaction and names it by scanning every set of the table, so a
+ * table of thousands of lists cost time in the square of their number.
+ * Verdict maps (zone dispatch, a few) stay anonymous: their elements
+ * name chains.
+ */
+static bool
+list_shared(const struct cset *as)
+{
+	return (as->flags & NFT_SET_MAP) == 0;
+}
+
+/* The canonical content of a list (NULL: out of memory), and its name:
+ * LIST_SET_PREFIX and a 64-bit hash of the content. */
+static char *
+list_content(const struct cset *as, char name[24])
+{
+	static const char hex[] = "0123456789abcdef";
+	const struct celem *e;
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	size_t len, o, i, j;
+	char *c;
+
+	len = 80 + as->nelems * (2 * sizeof(e->key) + 1);
+	if ((c = malloc(len)) == NULL)
+		return NULL;
+	o = (size_t)snprintf(c, len, "%x/%u/%u/%u/%d:", as->flags &
+	    ~(uint32_t)(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT), as->key_type,
+	    as->key_len, as->data_type, as->key_host_order);
+	for (i = 0; i < as->nelems; i++) {
+		e = &as->elems[i];
+		for (j = 0; j < e->key_len && j < sizeof(e->key); j++) {
+			c[o++] = hex[e->key[j] >> 4];
+			c[o++] = hex[e->key[j] & 15];
+		}
+		c[o++] = e->end ? '-' : ',';
+	}
+	c[o] = '\0';
+	for (i = 0; i < o; i++) {
+		h ^= (uint8_t)c[i];
+		h *= 1099511628211ULL;
+	}
+	snprintf(name, 24, LIST_SET_PREFIX "%016" PRIx64, h);
+	return c;
+}
+
+static void
+list_remove_at(struct nft *n, size_t i)
+{
+	struct lset *ls = n->lsv[i];
+
+	strmap_del(n->lsets, ls->name, strlen(ls->name));
+	free(ls->content);
+	free(ls);
+	n->lsv[i] = n->lsv[--n->nlsv];
+}
+
+/* Every list forgotten: the table goes, or is made again. */
+static void
+lists_reset(struct nft *n)
+{
+	while (n->nlsv > 0)
+		list_remove_at(n, n->nlsv - 1);
+}
+
+/* A batch starts: what an unsent batch made or deleted did not happen. */
+static void
+lists_abort(struct nft *n)
+{
+	size_t i = 0;
+
+	while (i < n->nlsv) {
+		n->lsv[i]->dead = false;
+		if (n->lsv[i]->fresh) {
+			list_remove_at(n, i);
+			continue;
+		}
+		i++;
+	}
+}
+
+/* The batch was committed. */
+static void
+lists_commit(struct nft *n)
+{
+	size_t i = 0;
+
+	while (i < n->nlsv) {
+		if (n->lsv[i]->dead) {
+			list_remove_at(n, i);
+			continue;
+		}
+		if (n->lsv[i]->fresh) {
+			n->lsv[i]->live = true;
+			n->lsv[i]->fresh = false;
+		}
+		i++;
+	}
+}
+
+static struct lset *
+list_add(struct nft *n, const char *name, char *content)
+{
+	struct lset *ls, **v;
+	size_t ncap;
+
+	if (n->lsets == NULL && (n->lsets = strmap_new(64)) == NULL)
+		return NULL;
+	if (n->nlsv == n->lsv_cap) {
+		ncap = n->lsv_cap ? 2 * n->lsv_cap : 64;
+		if ((v = reallocarray(n->lsv, ncap, sizeof(*v))) == NULL)
+			return NULL;
+		n->lsv = v;
+		n->lsv_cap = ncap;
+	}
+	if ((ls = calloc(1, sizeof(*ls))) == NULL)
+		return NULL;
+	snprintf(ls->name, sizeof(ls->name), "%s", name);
+	if (strmap_puts(n->lsets, ls->name, ls) == -1) {
+		free(ls);
+		return NULL;
+	}
+	ls->content = content;
+	n->lsv[n->nlsv++] = ls;
+	return ls;
+}
+
+/*
+ * The name of the shared set holding list as, made in this batch when the
+ * kernel lacks it; "" when it cannot be shared (another list with the same
+ * hash, or one this batch deletes): the caller makes it anonymous. NULL
+ * on error.
+ */
+static const char *
+list_get(struct nft *n, struct batch *b, const struct cset *as,
+    const char *what, const struct srcloc *loc)
+{
+	struct lset *ls;
+	struct cset tmp;
+	char name[24], *c;
+
+	if ((c = list_content(as, name)) == NULL)
+		return NULL;
+	if (n->lsets != NULL && (ls = strmap_gets(n->lsets, name)) != NULL) {
+		bool same = strcmp(ls->content, c) == 0 && !ls->dead;
+
+		free(c);
+		return same ? ls->name : "";
+	}
+	if ((ls = list_add(n, name, c)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	ls->fresh = true;
+	tmp = *as;
+	tmp.name = ls->name;
+	tmp.flags = (as->flags & ~(uint32_t)NFT_SET_ANONYMOUS) |
+	    NFT_SET_CONSTANT;
+	if (emit_set(n, b, &tmp, false, ++n->set_id, what, loc, NULL) == -1)
+		return NULL;
+	return ls->name;
+}
+
+/*
+ * After a whole diff: the shared lists no rule of plan p uses any more are
+ * deleted (after the rules that used them, earlier in the batch). The
+ * single-rule paths leave them, to the next whole diff or rebuild.
+ */
+static int
+lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
+{
+	struct lset *ls;
+	struct cset tmp;
+	char name[24], *c;
+	size_t i, j;
+
+	if (n->nlsv == 0)
+		return 0;
+	for (i = 0; i < n->nlsv; i++)
+		n->lsv[i]->used = false;
+	for (i = 0; i < p->nrules; i++)
+		for (j = 0; j < p->rules[i].nanon; j++) {
+			if (!list_shared(&p->rules[i].anon[j]))
+				continue;
+			if ((c = list_content(&p->rules[i].anon[j], name)) ==
+			    NULL)
+				return -1;
+			free(c);
+			if ((ls = strmap_gets(n->lsets, name)) != NULL)
+				ls->used = true;
+		}
+	memset(&tmp, 0, sizeof(tmp));
+	for (i = 0; i < n->nlsv; i++) {
+		ls = n->lsv[i];
+		if (!ls->live || ls->used)
+			continue;
+		tmp.name = ls->name;
+		if (emit_delset(n, b, &tmp) == -1)
+			return -1;
+		ls->dead = true;
+	}
+	return 0;
+}
+
 static char *
 rule_what(const struct crule *r)
 {
@@ -1013,6 +1250,7 @@ put_data(struct nlmsghdr *nlh, uint16_t type, const void *v, uint32_t len)
  */
 static void
 put_expr(struct nlmsghdr *nlh, const struct crule *r, const struct cexpr *e,
+    const char *const *lnames,
     const uint32_t *ids, const struct seed *seed)
 {
 	static const char *const names[] = {
@@ -1071,8 +1309,16 @@ put_expr(struct nlmsghdr *nlh, const struct crule *r, const struct cexpr *e,
 			as = &r->anon[e->set_anon - 1];
 			if (as->flags & NFT_SET_MAP)
 				put_u32(nlh, NFTA_LOOKUP_DREG, e->dreg);
-			mnl_attr_put_strz(nlh, NFTA_LOOKUP_SET, "__set%d");
-			put_u32(nlh, NFTA_LOOKUP_SET_ID, ids[e->set_anon - 1]);
+			if (lnames != NULL && lnames[e->set_anon - 1] != NULL) {
+				/* a shared list, by name */
+				mnl_attr_put_strz(nlh, NFTA_LOOKUP_SET,
+				    lnames[e->set_anon - 1]);
+			} else {
+				mnl_attr_put_strz(nlh, NFTA_LOOKUP_SET,
+				    "__set%d");
+				put_u32(nlh, NFTA_LOOKUP_SET_ID,
+				    ids[e->set_anon - 1]);
+			}
 		}
 		if (e->invert)
 			put_u32(nlh, NFTA_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
@@ -1154,6 +1400,7 @@ emit_rule(struct nft *n, struct batch *b, const struct crule *r,
 	struct nlattr *list;
 	struct bobj *o;
 	uint32_t *ids = NULL, idbuf[4];
+	const char **lnames = NULL, *lnbuf[4], *nm;
 	uint16_t flags;
 	uint8_t ud[NFT_USERDATA_MAXLEN];
 	size_t i, len;
@@ -1164,9 +1411,22 @@ emit_rule(struct nft *n, struct batch *b, const struct crule *r,
 		if ((what = rule_what(r)) == NULL)
 			return -1;
 		ids = r->nanon <= 4 ? idbuf : calloc(r->nanon, sizeof(*ids));
-		if (ids == NULL)
+		lnames = r->nanon <= 4 ? lnbuf : calloc(r->nanon,
+		    sizeof(*lnames));
+		if (ids == NULL || lnames == NULL)
 			goto out;
 		for (i = 0; i < r->nanon; i++) {
+			lnames[i] = NULL;
+			ids[i] = 0;
+			if (list_shared(&r->anon[i])) {
+				if ((nm = list_get(n, b, &r->anon[i], what,
+				    r->loc)) == NULL)
+					goto out;
+				if (*nm != '\0') {
+					lnames[i] = nm;
+					continue;
+				}
+			}
 			ids[i] = ++n->set_id;
 			if (emit_set(n, b, &r->anon[i], true, ids[i], what,
 			    r->loc, NULL) == -1)
@@ -1185,7 +1445,7 @@ emit_rule(struct nft *n, struct batch *b, const struct crule *r,
 		put_u64(nlh, NFTA_RULE_POSITION, before);
 	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
 	for (i = 0; i < r->nexprs; i++)
-		put_expr(nlh, r, &r->exprs[i], ids, seed);
+		put_expr(nlh, r, &r->exprs[i], lnames, ids, seed);
 	mnl_attr_nest_end(nlh, list);
 	if (r->comment != NULL) {
 		/* userdata: one comment TLV (type, length, text and NUL) */
@@ -1210,6 +1470,8 @@ emit_rule(struct nft *n, struct batch *b, const struct crule *r,
  out:
 	if (ids != idbuf)
 		free(ids);
+	if (lnames != lnbuf)
+		free(lnames);
 	free(what);
 	return rc;
 }
@@ -1384,6 +1646,7 @@ batch_begin(struct nft *n, struct batch *b, uint32_t genid)
 	char *p;
 
 	b->seq0 = n->seq;
+	lists_abort(n);
 	if ((p = batch_room(b)) == NULL)
 		return -1;
 	nlh = nftnl_batch_begin(p, n->seq++);
@@ -1510,7 +1773,10 @@ batch_send(struct nft *n, struct batch *b, struct reply *rp)
 			rp->error = errno ? errno : EPROTO;
 	}
 	free(buf);
-	return rp->error == 0 ? 0 : -1;
+	if (rp->error != 0)
+		return -1;
+	lists_commit(n);
+	return 0;
 }
 
 static void
@@ -2104,6 +2370,8 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 		goto out;
 
 	if (full) {
+		/* the table is made again, and its lists with it */
+		lists_reset(n);
 		if (table_exists && emit_table(n, b, true) == -1)
 			goto out;
 		if (emit_table(n, b, false) == -1)
@@ -2398,6 +2666,8 @@ build(struct nft *n, struct work *w, struct batch *b, bool full,
 			if (emit_seg(n, w, b, nc, k) == -1)
 				goto out;
 	}
+	if (!full && lists_gc(n, b, nx) == -1)
+		goto out;
 	rc = b->err ? -1 : 0;
  out:
 	free(oldc);
@@ -4375,6 +4645,7 @@ nft_flush(struct nft *n, struct diags *d)
 	}
 	if (present == 0) {
 		state_clear(n);
+		lists_reset(n);
 		return 0;
 	}
 	if (batch_begin(n, &b, genid) == -1 || emit_table(n, &b, true) == -1 ||
@@ -4387,6 +4658,7 @@ nft_flush(struct nft *n, struct diags *d)
 		goto out;
 	}
 	state_clear(n);
+	lists_reset(n);
 	get_genid(n, &n->genid);
 	rc = 0;
  out:
@@ -5136,7 +5408,9 @@ anon_same(struct dctx *x, const struct nlattr *a, const struct cset *as)
 	struct dset *ds;
 
 	if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0 ||
-	    (ds = dset_get(x, mnl_attr_get_str(a))) == NULL || !ds->anon)
+	    (ds = dset_get(x, mnl_attr_get_str(a))) == NULL ||
+	    (!ds->anon && strncmp(ds->s.name, LIST_SET_PREFIX,
+	    strlen(LIST_SET_PREFIX)) != 0))
 		return false;
 	return sets_same_elems(&ds->s, as) == 1;
 }
@@ -5222,7 +5496,7 @@ rule_same(struct dctx *x, const struct crule *r, const struct dumped *k)
 	nlh = mnl_nlmsg_put_header(x->xbuf);
 	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
 	for (i = 0; i < r->nexprs; i++)
-		put_expr(nlh, r, &r->exprs[i], ids, NULL);
+		put_expr(nlh, r, &r->exprs[i], NULL, ids, NULL);
 	mnl_attr_nest_end(nlh, list);
 	free(ids);
 	b = k->exprs;
@@ -5695,7 +5969,9 @@ drift_sets(struct dctx *x, const struct cplan *p)
 		drift_elems(x, cs, ds);
 	}
 	for (i = 0; i < x->nsets; i++)
-		if (!x->sets[i].anon && cplan_set(p, x->sets[i].s.name) == NULL)
+		if (!x->sets[i].anon && cplan_set(p, x->sets[i].s.name) == NULL &&
+		    strncmp(x->sets[i].s.name, LIST_SET_PREFIX,
+		    strlen(LIST_SET_PREFIX)) != 0)
 			drift_say(x, "set %s is not fwctl's", x->sets[i].s.name);
 }
 
