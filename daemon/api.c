@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -27,6 +28,7 @@
 
 #include "api.h"
 #include "history.h"
+#include "trust.h"
 #include "codec.h"
 #include "log.h"
 #include "parse.h"
@@ -2634,6 +2636,7 @@ api_listen(struct api *api, const char *path, const char *group,
 	mode_t			 mask;
 	int			 fd, rv;
 	const char		*what;
+	char			 dir[PATH_MAX];
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -2645,6 +2648,10 @@ api_listen(struct api *api, const char *path, const char *group,
 	what = "create the socket directory";
 	if (api_mkdirs(path) == -1)
 		goto fail;
+	/* another user's directory could swap the socket for theirs */
+	if (snprintf(dir, sizeof(dir), "%s", path) < (int)sizeof(dir) &&
+	    trust_dir(dirname(dir), "socket directory", d) == -1)
+		return -1;
 	what = "remove the stale socket";
 	if (api_socket_stale(path) == -1)
 		goto fail;

@@ -4,6 +4,7 @@
  * leaves the table in the kernel: the host stays protected.
  */
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,8 +24,9 @@
 #include "checkmode.h"
 #include "engine.h"
 #include "log.h"
-#include "parse.h"
+#include "rulesdir.h"
 #include "state.h"
+#include "trust.h"
 
 #define DEF_SOCKET	"/run/fwctl/fwctld.sock"
 #define DEF_STATE_DIR	"/var/lib/fwctl"
@@ -97,13 +99,9 @@ load_rules_dir(const char *dir)
 	struct diags	 d;
 
 	diags_init(&d);
-	if ((rs = ruleset_new()) == NULL)
-		fatalx("out of memory");
-	if (parse_dir(rs, dir, &d) > 0 || validate_ruleset(rs, &d) > 0) {
+	if (rulesdir_load(dir, &rs, &d) == -1) {
 		log_diags(&d);
 		log_warnx("%s: %zu error%s", dir, d.n, d.n == 1 ? "" : "s");
-		ruleset_free(rs);
-		rs = NULL;
 	}
 	diags_free(&d);
 	return rs;
@@ -433,6 +431,19 @@ main(int argc, char *argv[])
 	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0)
 		fatal("sigprocmask");
 	signal(SIGPIPE, SIG_IGN);
+
+	/* what root keeps its state in must be root's alone */
+	diags_init(&d);
+	if ((mkdir(cf.state_dir, 0750) == -1 && errno != EEXIST) ||
+	    trust_dir(cf.state_dir, "state directory", &d) == -1) {
+		if (d.n == 0)
+			diags_add(&d, NULL, "%s: %s", cf.state_dir,
+			    strerror(errno));
+		log_diags(&d);
+		fatalx("not starting: the state directory could be turned "
+		    "against root");
+	}
+	diags_free(&d);
 
 	memset(&ac, 0, sizeof(ac));
 	ac.socket_path = cf.socket;

@@ -19,6 +19,7 @@
 #include "parse.h"
 #include "print.h"
 #include "rulesdir.h"
+#include "trust.h"
 
 #define RULESDIR_TMP	".fwctl.rules.tmp"
 
@@ -30,12 +31,36 @@ rulesdir_is_rules(const char *name)
 	return name[0] != '.' && n > 6 && strcmp(name + n - 6, ".rules") == 0;
 }
 
+static ssize_t	rulesdir_names(const char *, char ***);
+static void	rulesdir_names_free(char **, ssize_t);
+
+/* Every *.rules file root will read: none of another user's making. */
+static int
+rulesdir_trust(const char *dir, struct diags *d)
+{
+	char	**v;
+	ssize_t	 n, i;
+	int	 rv = 0;
+
+	if (trust_dir(dir, "rules directory", d) == -1)
+		return -1;
+	if ((n = rulesdir_names(dir, &v)) < 0)
+		return 0;	/* parse_dir says why */
+	for (i = 0; i < n; i++)
+		if (trust_file(dir, v[i], d) == -1)
+			rv = -1;
+	rulesdir_names_free(v, n);
+	return rv;
+}
+
 int
 rulesdir_load(const char *dir, struct ruleset **rsp, struct diags *d)
 {
 	struct ruleset	*rs;
 
 	*rsp = NULL;
+	if (rulesdir_trust(dir, d) == -1)
+		return -1;
 	if ((rs = ruleset_new()) == NULL) {
 		diags_add(d, NULL, "%s", "out of memory");
 		return -1;

@@ -67,6 +67,43 @@ state_set(json_t *o, const char *key, json_t *v)
 	return v != NULL && json_object_set_new(o, key, v) == 0;
 }
 
+/* from copied to to, durably, replacing it at once: 0, or -1. */
+static int
+state_copy(const char *from, const char *to)
+{
+	char	 tmp[PATH_MAX], buf[65536];
+	ssize_t	 n, w;
+	int	 in, out = -1, rv = -1;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", to) >= (int)sizeof(tmp) ||
+	    (in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	(void)unlink(tmp);
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0640)) == -1)
+		goto out;
+	/* in the kernel where it can; by hand where it cannot */
+	while ((n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) > 0)
+		;
+	if (n == -1 && (errno == EXDEV || errno == ENOSYS ||
+	    errno == EINVAL || errno == EOPNOTSUPP)) {
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if ((w = write(out, buf, (size_t)n)) != n) {
+				n = -1;
+				break;
+			}
+	}
+	if (n == 0 && fdatasync(out) == 0 && rename(tmp, to) == 0)
+		rv = 0;
+out:
+	if (out != -1)
+		close(out);
+	if (rv == -1)
+		(void)unlink(tmp);
+	close(in);
+	return rv;
+}
+
 static int
 state_mkdir(const char *path)
 {
@@ -398,14 +435,13 @@ state_save(const char *dir, uint64_t gen, const struct ruleset *rs,
 	}
 	if (state_write_tmp(tmp, gen, rs, d) == -1)
 		return -1;
-	/* the history entry shares the data just synced */
+	/* the history entry is a copy, not a second name: damage to
+	 * state.json must not reach it */
 	if (snprintf(hpath, sizeof(hpath), "%s/%" PRIu64 ".json", hist, gen)
-	    >= (int)sizeof(hpath))
+	    >= (int)sizeof(hpath) || state_copy(tmp, hpath) == -1) {
+		log_warn("%s: no history snapshot of generation %" PRIu64,
+		    hist, gen);
 		hpath[0] = '\0';
-	else {
-		(void)unlink(hpath);
-		if (link(tmp, hpath) == -1)
-			hpath[0] = '\0';
 	}
 	/* the state before, kept by a second name until the new one lasts */
 	(void)unlink(old);
@@ -567,7 +603,7 @@ state_slurp(const char *path, char **bufp, size_t *lenp, struct diags *d)
 
 	*bufp = NULL;
 	*lenp = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		state_err(d, path, "cannot open: %s", strerror(errno));
@@ -833,10 +869,11 @@ state_append(const char *dir, uint64_t gen, const struct change *c,
 	/* one line, written at once: a crash leaves at most a torn tail */
 	len = strlen(text);
 	text[len++] = '\n';
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1 &&
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)) ==
+	    -1 &&
 	    errno == ENOENT) {
 		if (state_mkdir(dir) == -1 || (fd = open(path, O_WRONLY |
-		    O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1)
+		    O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640)) == -1)
 			goto fail;
 		created = true;
 	}
@@ -917,10 +954,11 @@ state_journal_reset(const char *dir)
 		snprintf(arch, sizeof(arch), "%s/%s", dir, STATE_HISTDIR);
 		(void)state_fsync_dir(arch);
 	}
-	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1 &&
+	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)) ==
+	    -1 &&
 	    errno == ENOENT) {
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0640);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0640);
 		created = true;
 	}
 	if (fd == -1)
@@ -1288,7 +1326,7 @@ state_set_flushed(const char *dir, bool flushed, struct diags *d)
 		return state_unlink(dir, STATE_FLUSHED, d);
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FLUSHED);
 	if (state_mkdir(dir) == -1 || (fd = open(path, O_WRONLY | O_CREAT |
-	    O_CLOEXEC, 0640)) == -1) {
+	    O_CLOEXEC | O_NOFOLLOW, 0640)) == -1) {
 		state_err(d, path, "cannot create: %s", strerror(errno));
 		return -1;
 	}

@@ -183,6 +183,28 @@ START_TEST(test_history_bounded)
 }
 END_TEST
 
+/* state.json damaged in place (not replaced): its history snapshot is a
+ * copy, and rebuilds exactly that generation, as a new one. */
+START_TEST(test_history_is_a_copy)
+{
+	struct ruleset	*rs = sample(), *back = NULL;
+	struct diags	 d;
+	char		 path[PATH_MAX];
+	uint64_t	 gen = 0;
+
+	diags_init(&d);
+	ck_assert_int_eq(state_save(tmpdir, 7, rs, &d), 0);
+	snprintf(path, sizeof(path), "%s/state.json", tmpdir);
+	ck_assert_int_eq(truncate(path, 100), 0);
+	ck_assert_int_eq(state_load(tmpdir, &gen, &back, &d), 2);
+	ck_assert_uint_eq(gen, 8);
+	ck_assert(ruleset_equal(back, rs));
+	ruleset_free(back);
+	ruleset_free(rs);
+	diags_free(&d);
+}
+END_TEST
+
 START_TEST(test_corrupt_falls_back)
 {
 	struct ruleset	*rs = sample(), *rs2, *back = NULL;
@@ -208,8 +230,8 @@ START_TEST(test_corrupt_falls_back)
 	ruleset_free(back);
 	diags_free(&d);
 
-	/* the newest snapshot damaged too (a link shares the damage): the
-	 * one before, still never an old number */
+	/* the newest snapshot damaged too: the one before, still never an
+	 * old number */
 	snprintf(path, sizeof(path), "%s/history/4.json", tmpdir);
 	ck_assert_int_eq(unlink(path), 0);
 	write_file(path, "garbage");
@@ -695,6 +717,7 @@ state_suite(void)
 	tcase_add_test(tc, test_empty_dir);
 	tcase_add_test(tc, test_history_bounded);
 	tcase_add_test(tc, test_corrupt_falls_back);
+	tcase_add_test(tc, test_history_is_a_copy);
 	tcase_add_test(tc, test_strict_decode);
 	tcase_add_test(tc, test_save_fails_cleanly);
 	tcase_add_test(tc, test_expiry_kept);

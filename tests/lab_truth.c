@@ -743,6 +743,95 @@ START_TEST(drift_found_at_start)
 }
 END_TEST
 
+/*
+ * What fwctld opens as root cannot be turned against it: a state
+ * directory others may write is refused at start, rules files of another
+ * user's or writable by others are not read, and links planted in the
+ * state directory are not followed.
+ */
+START_TEST(files_cannot_be_turned)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	char		 victim[] = "/tmp/fwctl-victim.XXXXXX", *log, *s;
+	json_int_t	 g;
+	int		 fd;
+
+	start(&f, base_rules);
+	/* links in the state directory: neither created nor written */
+	ck_assert_int_ne(fd = mkstemp(victim), -1);
+	ck_assert_int_eq(write(fd, "keep\n", 5), 5);
+	close(fd);
+	ck_assert_int_eq(lab_exec(lab, "router", "rm -f %s/state/flushed && "
+	    "ln -s %s.new %s/state/flushed", f.dir, victim, f.dir), 0);
+	ck_assert_int_ne(fwd_curl(&f, &r, "DELETE", "/v1/ruleset", NULL,
+	    NULL), 200);
+	fwd_res_free(&r);
+	ck_assert_int_eq(lab_exec(lab, "router", "test ! -e %s.new", victim),
+	    0);
+	ck_assert_int_eq(fwd_stop(&f, false), 0);
+	ck_assert_int_eq(lab_exec(lab, "router", "rm -f %s/state/flushed "
+	    "%s/state/journal && ln -s %s %s/state/journal", f.dir, f.dir,
+	    victim, f.dir), 0);
+	f.from_state = true;
+	ck_assert_int_eq(fwd_start(&f, 15000, "%s", ""), 0);
+	fwd_cli(&f, &r, "add-rule", "x", "from", "wan", "to", "self", "tcp",
+	    "dport", "9", "accept", (char *)NULL);
+	fwd_res_free(&r);
+	s = lab_output(lab, "router", "cat %s", victim);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "keep\n");
+	free(s);
+	ck_assert_int_eq(fwd_stop(&f, false), 0);
+	ck_assert_int_eq(lab_exec(lab, "router", "rm -f %s/state/journal %s",
+	    f.dir, victim), 0);
+
+	/* a state directory others may write: fwctld does not start */
+	ck_assert_int_eq(lab_exec(lab, "router", "chmod 0777 %s/state",
+	    f.dir), 0);
+	ck_assert_int_eq(fwd_start(&f, 3000, "%s", ""), -1);
+	ck_assert_int_eq(fwd_stop(&f, false), 0);
+	log = fwd_log(&f);
+	HAS(log, "is writable by others");
+	HAS(log, "not starting");
+	free(log);
+	ck_assert_int_eq(lab_exec(lab, "router", "chmod 0700 %s/state",
+	    f.dir), 0);
+	f.from_state = false;
+	ck_assert_int_eq(fwd_start(&f, 15000, "%s", ""), 0);
+
+	/* rules files of another user's, or that others may write */
+	g = generation(&f);
+	ck_assert_int_eq(fwd_write(&f, "rules/50-evil.rules",
+	    "rule evil from wan to self accept\n"), 0);
+	ck_assert_int_eq(lab_exec(lab, "router", "chown 65534 "
+	    "%s/rules/50-evil.rules", f.dir), 0);
+	ck_assert_int_eq(fwd_cli(&f, &r, "reload", (char *)NULL), 1);
+	HAS(r.err, "50-evil.rules: not read: owned by uid 65534");
+	fwd_res_free(&r);
+	ck_assert_int_eq(lab_exec(lab, "router", "chown 0 "
+	    "%s/rules/50-evil.rules && chmod 0666 %s/rules/50-evil.rules",
+	    f.dir, f.dir), 0);
+	ck_assert_int_eq(fwd_cli(&f, &r, "reload", (char *)NULL), 1);
+	HAS(r.err, "writable by others");
+	fwd_res_free(&r);
+	ck_assert_int_eq(generation(&f), g);
+	CLI_OK(&f, &r, "list", "rules");
+	HASNT(r.out, "evil");
+	fwd_res_free(&r);
+	/* a rules directory others may write: nothing in it is read */
+	ck_assert_int_eq(lab_exec(lab, "router", "rm %s/rules/50-evil.rules "
+	    "&& chmod 0777 %s/rules", f.dir, f.dir), 0);
+	ck_assert_int_eq(fwd_cli(&f, &r, "reload", (char *)NULL), 1);
+	HAS(r.err, "rules directory");
+	HAS(r.err, "writable by others");
+	fwd_res_free(&r);
+	ck_assert_int_eq(lab_exec(lab, "router", "chmod 0755 %s/rules",
+	    f.dir), 0);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 static Suite *
 truth_suite(void)
 {
@@ -758,6 +847,7 @@ truth_suite(void)
 	tcase_add_test(tc, history_and_revert);
 	tcase_add_test(tc, damaged_state_loses_nothing_after);
 	tcase_add_test(tc, drift_found_at_start);
+	tcase_add_test(tc, files_cannot_be_turned);
 	suite_add_tcase(s, tc);
 	return s;
 }

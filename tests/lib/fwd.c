@@ -64,9 +64,12 @@ fwd_init(struct fwd *f, struct lab *lab, const char *role)
 int
 fwd_start(struct fwd *f, int timeout_ms, const char *flags, ...)
 {
-	char	 extra[1024];
-	char	*log;
-	va_list	 ap;
+	char		 extra[1024];
+	char		*log;
+	va_list		 ap;
+	struct fwd_res	 r;
+	long long	 end;
+	int		 code;
 
 	va_start(ap, flags);
 	vsnprintf(extra, sizeof(extra), flags, ap);
@@ -79,10 +82,19 @@ fwd_start(struct fwd *f, int timeout_ms, const char *flags, ...)
 	    f->dir);
 	if (f->pid == -1)
 		return -1;
-	if (lab_wait_socket(f->sock, timeout_ms) == 0)
-		return 0;
+	/* the socket takes connections before the start is over: wait for
+	 * an answer to a request */
+	end = lab_now() + timeout_ms;
+	while (lab_wait_socket(f->sock, timeout_ms) == 0 &&
+	    lab_now() < end) {
+		code = fwd_curl(f, &r, "GET", "/v1/status", NULL, NULL);
+		fwd_res_free(&r);
+		if (code == 200)
+			return 0;
+		usleep(50000);
+	}
 	log = fwd_log(f);
-	fprintf(stderr, "fwd: fwctld does not serve on %s; its log:\n%s\n",
+	fprintf(stderr, "fwd: fwctld does not answer on %s; its log:\n%s\n",
 	    f->sock, log ? log : "");
 	free(log);
 	return -1;
