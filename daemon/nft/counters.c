@@ -148,10 +148,18 @@ seed_counters(struct nft *n, struct work *w)
 	struct strmap *idx = NULL;
 	size_t i, at, *nextcopy = NULL;
 	char *k = NULL;
+	uint32_t g;
 
-	dp.counters = true;
-	if (dump_rules(n, &dp) == -1)
-		return;
+	if (n->kept != NULL && get_genid(n, &g) == 0 && g == n->kept_gen) {
+		/* what the drift check just read: the table is the same */
+		dp = *n->kept;
+		memset(n->kept, 0, sizeof(*n->kept));
+	} else {
+		dp.counters = true;
+		if (dump_rules(n, &dp) == -1)
+			return;
+	}
+	kept_free(n);
 	if ((idx = strmap_new(dp.n)) == NULL ||
 	    (nextcopy = calloc(dp.n + 1, sizeof(*nextcopy))) == NULL ||
 	    (w->seeds == NULL && (w->seeds = calloc(w->next.nrules + 1,

@@ -1049,6 +1049,7 @@ nft_apply(struct nft *n, const struct ruleset *prev,
  nomem:
 	diags_add(d, NULL, "nft: %s", strerror(errno ? errno : ENOMEM));
  out:
+	kept_free(n);		/* stale after any change */
 	batch_free(&b);
 	work_free(&w);
 	/* a big compile leaves the heap large; give it back */

@@ -1292,6 +1292,29 @@ drift_sets(struct dctx *x, const struct cplan *p)
 			drift_say(x, "set %s is not fwctl's", x->sets[i].s.name);
 }
 
+/* Keeps the rules read (their counters, not their expressions) for the
+ * adoption that usually follows: its seeds need not read them again. */
+static void
+drift_keep(struct nft *n, struct dump *dp)
+{
+	size_t i;
+
+	kept_free(n);
+	if (dp->n == 0 || (n->kept = malloc(sizeof(*n->kept))) == NULL ||
+	    get_genid(n, &n->kept_gen) == -1) {
+		free(n->kept);
+		n->kept = NULL;
+		dump_free(dp);
+		return;
+	}
+	for (i = 0; i < dp->n; i++) {
+		free(dp->v[i].exprs);
+		dp->v[i].exprs = NULL;
+	}
+	*n->kept = *dp;
+	memset(dp, 0, sizeof(*dp));
+}
+
 int
 nft_drift_find(struct nft *n, const struct ruleset *next,
     struct nft_drift *out, struct diags *d)
@@ -1322,6 +1345,7 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 		drift_say(&x, "table inet %s is missing", n->table);
 	} else {
 		dp.exprs = true;
+		dp.counters = true;	/* kept for the adoption's seeds */
 		if (drift_read(&x) == -1 || dump_rules(n, &dp) == -1) {
 			diags_add(d, NULL, "reading table inet %s: %s",
 			    n->table, strerror(errno));
@@ -1345,7 +1369,7 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
  fail:
 	nft_drift_free(out);
  out:
-	dump_free(&dp);
+	drift_keep(n, &dp);
 	dctx_free(&x);
 	cplan_free(&p);
 	return rc;

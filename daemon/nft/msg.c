@@ -891,6 +891,16 @@ dump_free(struct dump *dp)
 	memset(dp, 0, sizeof(*dp));
 }
 
+/* Forgets the rules the drift check kept for an adoption. */
+void
+kept_free(struct nft *n)
+{
+	if (n->kept != NULL)
+		dump_free(n->kept);
+	free(n->kept);
+	n->kept = NULL;
+}
+
 static int
 chain_name_cb(const struct nlmsghdr *nlh, void *data)
 {

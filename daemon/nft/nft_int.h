@@ -225,6 +225,11 @@ struct nft {
 	size_t		 lsv_cap;
 	size_t		 sndbuf;
 	struct nft_stats stats;
+	/* the rules (with counters) the drift check read at start, for the
+	 * adoption that follows to seed counters from without reading them
+	 * again; good while the generation is kept_gen */
+	struct dump	*kept;
+	uint32_t	 kept_gen;
 };
 
 struct dumped {
@@ -334,6 +339,7 @@ struct nlmsghdr *query_elems(struct nft *n, char *buf, const char *set);
 struct nlmsghdr *query_rules(struct nft *n, char *buf, const char *chain,
 		    uint64_t handle);
 void	dump_free(struct dump *dp);
+void	kept_free(struct nft *n);
 int	dump_one(struct nft *n, const char *chain, struct names *nm,
 		    struct dump *dp);
 int	dump_rules(struct nft *n, struct dump *dp);

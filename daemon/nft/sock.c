@@ -253,6 +253,7 @@ nft_close(struct nft *n)
 		mnl_socket_close(n->nl);
 	state_clear(n);
 	lists_reset(n);
+	kept_free(n);
 	strmap_free(n->lsets);
 	free(n->lsv);
 	free(n->table);
