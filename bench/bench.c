@@ -13,8 +13,11 @@
  *
  * Workloads, per size N: N distinct "source address + TCP port -> accept"
  * rules in one input chain, loaded into an empty namespace; one rule added
- * and deleted in a chain of N; and a named set of S addresses loaded, bulk
- * filled and changed one element at a time.
+ * and deleted in a chain of N; a named set of S addresses loaded, bulk
+ * filled and changed one element at a time; and mixed rulesets of eight
+ * interleaved shapes over several zones (lists, prefixes, ranges with
+ * limit, log, IPv6, ICMP with limit, reject, `from <zone> to any`), loaded,
+ * started with, and changed one rule of each shape at a time.
  */
 #include <sys/mount.h>
 #include <sys/prctl.h>
