@@ -1,10 +1,8 @@
 /*
- * nft/nft_int.h: what the parts of the kernel layer share (the files of
- * daemon/nft/).
- * The layer as a whole is include/nft.h; docs/design-compile.md says how
- * it works.
- */
-/*
+ * nft/nft_int.h: what the files of daemon/nft/ share (types, and what one
+ * file offers the others). The layer as a whole is include/nft.h;
+ * docs/design-compile.md says how it works and which file does what.
+ *
  * The kernel: one long-lived netlink socket, one batch per change.
  *
  * daemon/nft/ keeps a small picture of what the kernel holds: per chain the
