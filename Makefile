@@ -44,14 +44,15 @@ WARN	+= -Werror
 endif
 
 # Lazily expanded: the dependencies may be installed by `make deps` first.
-DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng \
+DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng libcrypt \
 	      libnetfilter_conntrack
 CLI_PKGS = libcurl jansson
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -Iinclude -MMD -MP \
-	     -D_GNU_SOURCE -DFWCTL_VERSION='"$(VERSION)"'
+	     -D_GNU_SOURCE -DFWCTL_VERSION='"$(VERSION)"' \
+	     -DFWCTL_UI_DIR='"$(DATADIR)/fwctl/ui"'
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 ifeq ($(V),1)
@@ -126,10 +127,16 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-package
 	$(Q)$(MAKE) --no-print-directory SAN=1 check-unit
 
+# Every reply of the lab suites is recorded and checked against
+# docs/openapi.yaml, which is linted too (tools/openapi/run).
 check-run: all $(UNIT_BIN) $(LAB_BIN) $(TOOL_BIN)
+	$(Q)rm -f $(B)/api-trace.jsonl
 	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
 	  FWCTL_TOOLS=$(abspath $(B)/tools) FWCTL_SRC=$(CURDIR) \
+	  FWCTLD_API_TRACE=$(abspath $(B))/api-trace.jsonl \
 	  tests/run $(UNIT_BIN) $(LAB_BIN)
+	$(Q)tools/openapi/run lint
+	$(Q)tools/openapi/run replies $(B)/api-trace.jsonl
 
 # The Debian package built from a clean clone of HEAD, installed into a
 # throwaway Debian root (tests/package; cached in /var/cache/fwctl-pkgtest)
@@ -196,6 +203,9 @@ install: all
 	for f in $(RULES_DEFAULT); do t=$(DESTDIR)$(RULESDIR)/$${f##*/}; \
 	  if [ -e "$$t" ]; then echo "keeping $$t"; \
 	  else install -m 0644 "$$f" "$$t"; fi; done
+	install -d $(DESTDIR)$(DATADIR)/fwctl/ui
+	install -m 0644 contrib/ui/index.html contrib/ui/fwctl.js \
+	  contrib/ui/fwctl.css $(DESTDIR)$(DATADIR)/fwctl/ui/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/fwctld $(DESTDIR)$(BINDIR)/fwctl
@@ -204,6 +214,10 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/fwctld.service
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/fwctl.conf
 	rm -f $(DESTDIR)$(COMPLETIONDIR)/fwctl
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/fwctl/ui/,index.html fwctl.js \
+	  fwctl.css)
+	rmdir $(DESTDIR)$(DATADIR)/fwctl/ui $(DESTDIR)$(DATADIR)/fwctl \
+	  2>/dev/null || true
 	for f in $(RULES_DEFAULT); do t=$(DESTDIR)$(RULESDIR)/$${f##*/}; \
 	  if cmp -s "$$f" "$$t"; then rm -f "$$t"; \
 	  elif [ -e "$$t" ]; then echo "keeping $$t: changed"; fi; done

@@ -137,6 +137,28 @@ apply_secs(const char *s)
 	return errno == 0 && *end == '\0' && n >= 1 && n <= 3600;
 }
 
+/* The lint's warnings of a dry run, at the file and line they are about
+ * (the body is the files one after the other). */
+static void
+apply_warnings(json_t *w, const struct srcmap *m, FILE *f)
+{
+	const struct srcmap_file *sf;
+	json_t		*e;
+	const char	*msg;
+	size_t		 i;
+	int		 line, col, fl;
+
+	json_array_foreach(w, i, e) {
+		msg = json_string_value(json_object_get(e, "message"));
+		line = (int)json_integer_value(json_object_get(e, "line"));
+		col = (int)json_integer_value(json_object_get(e, "column"));
+		if (line > 0 && (sf = srcmap_find(m, line, &fl)) != NULL)
+			fprintf(f, "%s:%d:%d: ", sf->path, fl, col);
+		fprintf(f, "%swarning: %s%s\n", output_color(C_YELLOW),
+		    msg ? msg : "?", output_reset());
+	}
+}
+
 int
 cmd_apply(int argc, char **argv)
 {
@@ -204,6 +226,10 @@ cmd_apply(int argc, char **argv)
 		else
 			printf("applied%s%s%s\n", r.etag ? " (generation " :
 			    "", r.etag ? r.etag : "", r.etag ? ")" : "");
+		if (!opt.json && json_is_array(json_object_get(r.json,
+		    "warnings")))
+			apply_warnings(json_object_get(r.json, "warnings"), &m,
+			    stderr);
 		pend = json_object_get(r.json, "confirm");
 		if (!opt.json && json_is_object(pend))
 			printf("%sGeneration %" JSON_INTEGER_FORMAT " is "

@@ -1,6 +1,7 @@
 /* edit.c: the commands that add, replace and delete one object.  The
  * object travels as rule-language text; fwctld parses it and answers with
  * the same errors a rules file gets. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -390,9 +391,63 @@ cmd_add_nat(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * `delete-nat 3`: the third entry of `fwctl list nat`. NAT entries have no
+ * position in the API, so the number is read from the list, and the
+ * delete is made conditional on the generation of that list: an entry
+ * moved by a change in between is not deleted by mistake.
+ */
+static int
+edit_delete_nat_at(const char *cmd, const char *num)
+{
+	struct request	 rq = { .method = "DELETE" };
+	struct reply	 r, d;
+	json_t		*a, *n;
+	char		*path = NULL, *end;
+	unsigned long	 k;
+	int		 ret;
+
+	errno = 0;
+	k = strtoul(num, &end, 10);
+	if (*end != '\0' || errno != 0 || k == 0)
+		return usage_error(cmd, "expected a name or a number >= 1, not "
+		    "'%s'", num);
+	if ((ret = http_get_json(cmd, "/v1/nat", &r)) != 0)
+		return ret;
+	a = json_object_get(r.json, "nat");
+	if (!json_is_array(a) || k > json_array_size(a)) {
+		fprintf(stderr, "fwctl: %s: no NAT entry number %lu (there "
+		    "are %zu)\n", cmd, k, json_array_size(a));
+		reply_free(&r);
+		return EXIT_NOTFOUND;
+	}
+	n = json_object_get(json_array_get(a, k - 1), "name");
+	if (!json_is_string(n) ||
+	    (path = edit_path("/v1/nat", json_string_value(n))) == NULL) {
+		reply_free(&r);
+		return EXIT_REFUSED;
+	}
+	rq.path = path;
+	rq.if_match = r.etag;
+	if ((ret = http_do(&rq, &d)) == 0) {
+		if ((ret = reply_check(cmd, &d, NULL, NULL)) == 0)
+			edit_done(&d, "nat", json_string_value(n), "deleted");
+		reply_free(&d);
+	}
+	free(path);
+	reply_free(&r);
+	return ret;
+}
+
 int
 cmd_delete_nat(int argc, char **argv)
 {
+	int	n;
+
+	if ((n = cmdopt_parse(argc, argv, NULL, 0)) < 0)
+		return n == -2 ? EXIT_OK : EXIT_USAGE;
+	if (n == 2 && argv[1][0] >= '0' && argv[1][0] <= '9')
+		return edit_delete_nat_at(argv[0], argv[1]);
 	return edit_delete_named(argc, argv, "/v1/nat", "nat");
 }
 

@@ -24,6 +24,15 @@ static const struct cmd cmds[] = {
 	    "packet and byte counters.\n" },
 	{ "counters", cmd_counters, "",
 	    "packets and bytes per rule and NAT entry", "" },
+	{ "explain", cmd_explain,
+	    "[from ZONE|in IFACE] PROTO SRC[:PORT] ['->'] DST[:PORT] "
+	    "[to ZONE|out IFACE]",
+	    "what the ruleset does with one packet",
+	    "Which zones it falls between, which NAT applies, which rule or\n"
+	    "policy decides, and the chains it goes through, e.g.\n"
+	    "  fwctl explain from wan tcp 203.0.113.5:40000 '->' 10.50.0.1:22\n"
+	    "Also: type ICMP-TYPE, state STATE; an IPv6 address with a port\n"
+	    "is written [fd00::1]:22.\n" },
 	{ "add-rule", cmd_add_rule,
 	    "NAME RULE... [--before NAME|--after NAME|--position N]",
 	    "add a rule (appended unless placed)",
@@ -54,7 +63,9 @@ static const struct cmd cmds[] = {
 	{ "add-nat", cmd_add_nat, "NAME NAT...",
 	    "add a NAT entry, e.g. `fwctl add-nat masq masquerade from lan "
 	    "to wan`", "" },
-	{ "delete-nat", cmd_delete_nat, "NAME", "delete a NAT entry", "" },
+	{ "delete-nat", cmd_delete_nat, "NAME|N",
+	    "delete a NAT entry by name or by its number in `fwctl list nat`",
+	    "" },
 	{ "add-set", cmd_add_set, "NAME TYPE [{ ELEMENT, ... }|timeout T]",
 	    "add a named set (TYPE ipv4, ipv6 or port)",
 	    "  fwctl add-set blocklist ipv4 timeout 1h\n"
@@ -135,7 +146,7 @@ static const char exit_help[] =
     "  1  fwctld refused the request (its message says why)\n"
     "  2  usage error: unknown command or option, missing argument\n"
     "  3  fwctld is not running (no socket, connection refused)\n"
-    "  4  permission denied (on the socket, or HTTP 403)\n"
+    "  4  permission denied (on the socket, or HTTP 401, 403)\n"
     "  5  conflict: the name exists, the ruleset changed, or a change\n"
     "     awaits confirmation (409, 412)\n"
     "  6  not found (404)\n";
@@ -145,8 +156,9 @@ usage(FILE *f)
 {
 	size_t	 i;
 
-	fprintf(f, "usage: fwctl [--socket PATH] [--json] [--no-color] "
-	    "[--if-match GEN]\n"
+	fprintf(f, "usage: fwctl [--socket PATH | --url URL --token-file FILE "
+	    "[--cacert FILE]]\n"
+	    "             [--json] [--no-color] [--if-match GEN]\n"
 	    "             COMMAND [ARGS...]\n"
 	    "       fwctl COMMAND --help | --help | --version\n\ncommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -154,6 +166,12 @@ usage(FILE *f)
 	fprintf(f, "\noptions:\n"
 	    "  --socket PATH   fwctld's socket (default $FWCTL_SOCKET, else "
 	    FWCTL_DEFAULT_SOCKET ")\n"
+	    "  --url URL       fwctld's TCP listener, https://HOST:PORT\n"
+	    "                  (default $FWCTL_URL); instead of the socket\n"
+	    "  --token-file F  the bearer token for --url (first line of F;\n"
+	    "                  default $FWCTL_TOKEN, the token itself)\n"
+	    "  --cacert FILE   CA certificates to check fwctld's with\n"
+	    "                  (default $FWCTL_CACERT, else the system's)\n"
 	    "  --json          print the API's JSON\n"
 	    "  --no-color      never colour the output\n"
 	    "  --if-match GEN  change the ruleset only if it is still at\n"
@@ -210,6 +228,79 @@ generation_valid(const char *s)
 	return errno == 0 && *end == '\0';
 }
 
+/* --socket, --url, --token-file and --cacert, as "--x V" or "--x=V". */
+static int
+global_value(int argc, char **argv, int i)
+{
+	static const struct {
+		const char	*name;
+		const char	**to;
+	} v[] = {
+		{ "--socket", &opt.socket },
+		{ "--url", &opt.url },
+		{ "--token-file", &opt.token_file },
+		{ "--cacert", &opt.cacert },
+	};
+	size_t	 k, len;
+
+	for (k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+		len = strlen(v[k].name);
+		if (strcmp(argv[i], v[k].name) == 0) {
+			if (i + 1 >= argc)
+				return -1;
+			*v[k].to = argv[i + 1];
+			return 2;
+		}
+		if (strncmp(argv[i], v[k].name, len) == 0 &&
+		    argv[i][len] == '=') {
+			*v[k].to = argv[i] + len + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The TCP listener: an https URL (a token must not travel in clear) and
+ * the token, from --token-file (its first line) or FWCTL_TOKEN. 0, or an
+ * exit status after a message.
+ */
+static int
+remote_setup(void)
+{
+	const char	*env;
+	FILE		*f;
+	char		 line[1024];
+	size_t		 n;
+
+	if (opt.url == NULL)
+		return 0;
+	if (strncmp(opt.url, "https://", 8) != 0 || opt.url[8] == '\0')
+		return usage_error(NULL, "--url takes https://HOST:PORT (fwctld "
+		    "--listen serves TLS only), not '%s'", opt.url);
+	if (opt.token_file != NULL) {
+		if ((f = fopen(opt.token_file, "r")) == NULL) {
+			fprintf(stderr, "fwctl: --token-file %s: %s\n",
+			    opt.token_file, strerror(errno));
+			return EXIT_USAGE;
+		}
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+		n = strcspn(line, "\r\n");
+		line[n] = '\0';
+		opt.token = strdup(line);
+		explicit_bzero(line, sizeof(line));
+	} else if ((env = getenv("FWCTL_TOKEN")) != NULL)
+		opt.token = strdup(env);
+	if (opt.token == NULL || *opt.token == '\0') {
+		fprintf(stderr, "fwctl: --url needs a token: --token-file FILE "
+		    "or FWCTL_TOKEN\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 /* Global options may follow the command too (`fwctl list --json`).
  * Returns how many words it took, 0 when argv[i] is not one, -1 when its
  * value is missing, -2 when its value is wrong (after a message). */
@@ -245,17 +336,7 @@ global_opt(int argc, char **argv, int i)
 		opt.color = false;
 		return 1;
 	}
-	if (strcmp(argv[i], "--socket") == 0) {
-		if (i + 1 >= argc)
-			return -1;
-		opt.socket = argv[i + 1];
-		return 2;
-	}
-	if (strncmp(argv[i], "--socket=", 9) == 0) {
-		opt.socket = argv[i] + 9;
-		return 1;
-	}
-	return 0;
+	return global_value(argc, argv, i);
 }
 
 int
@@ -329,6 +410,10 @@ fwctl_main(int argc, char **argv)
 
 	opt.socket = (env = getenv("FWCTL_SOCKET")) && *env ? env :
 	    FWCTL_DEFAULT_SOCKET;
+	if ((env = getenv("FWCTL_URL")) != NULL && *env)
+		opt.url = env;
+	if ((env = getenv("FWCTL_CACERT")) != NULL && *env)
+		opt.cacert = env;
 	env = getenv("NO_COLOR");
 	opt.color = isatty(STDOUT_FILENO) && (env == NULL || *env == '\0');
 
@@ -369,12 +454,17 @@ fwctl_main(int argc, char **argv)
 	if ((c = cmd_find(argv[i])) == NULL)
 		return usage_error(NULL, "unknown command '%s' (see fwctl "
 		    "--help)", argv[i]);
+	if ((ret = remote_setup()) != 0)
+		return ret;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "fwctl: cannot initialise libcurl\n");
 		return EXIT_REFUSED;
 	}
 	ret = c->fn(argc - i, argv + i);
 	curl_global_cleanup();
+	if (opt.token != NULL)
+		explicit_bzero(opt.token, strlen(opt.token));
+	free(opt.token);
 	return ret;
 }
 

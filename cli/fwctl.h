@@ -28,6 +28,12 @@ enum {
 /* Global options, set by main() before a command runs. */
 struct options {
 	const char	*socket;
+	/* fwctld's TCP listener instead of the socket: "https://host:port",
+	 * its CA, and the bearer token (from --token-file or FWCTL_TOKEN) */
+	const char	*url;
+	const char	*cacert;
+	const char	*token_file;
+	char		*token;
 	const char	*if_match;	/* generation every change must find */
 	bool		 json;
 	bool		 color;		/* stdout is a tty, NO_COLOR unset */
@@ -169,6 +175,9 @@ void	 output_json(json_t *, FILE *);
 /* A scalar or array of scalars as "a, b" (a single item bare, a list in
  * braces); NULL when the value is missing.  Caller frees. */
 char	*output_list(json_t *);
+/* A set element: its key, and the time it has left at now_ms (ms since
+ * the epoch) when it expires: "192.0.2.7 (59m58s left)". */
+char	*output_set_elem(json_t *elem, long long now_ms);
 /* A human summary of a rule's or NAT entry's matches. */
 char	*output_rule_match(json_t *rule);
 char	*output_nat_detail(json_t *nat);
@@ -192,6 +201,7 @@ void	 output_caret(FILE *, const char *prefix, const char *text, size_t col);
 int	 cmd_status(int, char **);
 int	 cmd_list(int, char **);
 int	 cmd_counters(int, char **);
+int	 cmd_explain(int, char **);
 int	 cmd_export(int, char **);
 int	 cmd_add_rule(int, char **);
 int	 cmd_replace_rule(int, char **);

@@ -1,4 +1,5 @@
-/* http.c: one request to fwctld over its UNIX socket, with libcurl.
+/* http.c: one request to fwctld over its UNIX socket (or its TCP
+ * listener with --url), with libcurl.
  * Transport failures and HTTP statuses become the documented exit
  * statuses here, so commands only say what to send. */
 #include <sys/stat.h>
@@ -77,35 +78,98 @@ http_unreachable(int err)
 	}
 }
 
+/* Where fwctld is, for messages. */
+static const char *
+http_where(void)
+{
+	return opt.url ? opt.url : opt.socket;
+}
+
+/* The transport: the socket, or --url with TLS and the bearer token.
+ * 0, or an exit status after a message. */
+static int
+http_transport(CURL *c, const char *path, char **url,
+    struct curl_slist **h)
+{
+	struct stat	 st;
+	char		*auth;
+	size_t		 len;
+
+	if (opt.url == NULL) {
+		/* stat first: curl reports a missing socket as a mere
+		 * "couldn't connect" */
+		if (stat(opt.socket, &st) == -1)
+			return http_unreachable(errno);
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "fwctl: %s is not a socket\n",
+			    opt.socket);
+			return EXIT_NODAEMON;
+		}
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, opt.socket);
+		if (asprintf(url, "http://localhost%s", path) == -1)
+			*url = NULL;
+		return 0;
+	}
+	len = strlen(opt.url);
+	while (len > 0 && opt.url[len - 1] == '/')
+		len--;
+	if (asprintf(url, "%.*s%s", (int)len, opt.url, path) == -1)
+		*url = NULL;
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	if (opt.cacert != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, opt.cacert);
+	if (asprintf(&auth, "Authorization: Bearer %s", opt.token) == -1)
+		return 0;
+	*h = curl_slist_append(*h, auth);
+	explicit_bzero(auth, strlen(auth));
+	free(auth);
+	return 0;
+}
+
+/* A failed transfer: which exit status, and why. */
+static int
+http_failed(CURL *c, CURLcode rc)
+{
+	long	 oserr = 0;
+
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
+	if (rc == CURLE_COULDNT_CONNECT && oserr != 0 && opt.url == NULL)
+		return http_unreachable((int)oserr);
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	    rc == CURLE_OPERATION_TIMEDOUT) {
+		fprintf(stderr, "fwctl: cannot reach fwctld at %s: %s\n",
+		    http_where(), curl_easy_strerror(rc));
+		return EXIT_NODAEMON;
+	}
+	if (rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CONNECT_ERROR) {
+		fprintf(stderr, "fwctl: %s: TLS: %s (see --cacert)\n",
+		    http_where(), curl_easy_strerror(rc));
+		return EXIT_NODAEMON;
+	}
+	fprintf(stderr, "fwctl: lost the connection to fwctld at %s: %s\n",
+	    http_where(), curl_easy_strerror(rc));
+	return EXIT_NODAEMON;
+}
+
 int
 http_do(const struct request *rq, struct reply *r)
 {
 	CURL			*c = NULL;
 	struct curl_slist	*h = NULL;
 	struct buf		 b = { NULL, 0 };
-	struct stat		 st;
 	char			*url = NULL, hdr[128];
 	const char		*ct = NULL, *if_match = rq->if_match;
-	long			 oserr = 0;
 	CURLcode		 rc;
 	int			 ret = EXIT_NODAEMON;
 
 	memset(r, 0, sizeof(*r));
-	/* stat first: curl reports a missing socket as a mere
-	 * "couldn't connect" */
-	if (stat(opt.socket, &st) == -1)
-		return http_unreachable(errno);
-	if (!S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, "fwctl: %s is not a socket\n", opt.socket);
-		return EXIT_NODAEMON;
-	}
-	if (asprintf(&url, "http://localhost%s", rq->path) == -1) {
-		url = NULL;
-		goto oom;
-	}
 	if ((c = curl_easy_init()) == NULL)
 		goto oom;
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, opt.socket);
+	if ((ret = http_transport(c, rq->path, &url, &h)) != 0)
+		goto fail;
+	if (url == NULL || (opt.url != NULL && h == NULL))
+		goto oom;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_cb);
@@ -141,14 +205,7 @@ http_do(const struct request *rq, struct reply *r)
 		goto oom;
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if ((rc = curl_easy_perform(c)) != CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
-		if (rc == CURLE_COULDNT_CONNECT && oserr != 0)
-			ret = http_unreachable((int)oserr);
-		else {
-			fprintf(stderr, "fwctl: lost the connection to fwctld "
-			    "at %s: %s\n", opt.socket, curl_easy_strerror(rc));
-			ret = EXIT_NODAEMON;
-		}
+		ret = http_failed(c, rc);
 		goto fail;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -228,6 +285,7 @@ http_exit_status(long status)
 	if (status >= 200 && status < 300)
 		return EXIT_OK;
 	switch (status) {
+	case 401:
 	case 403:
 		return EXIT_PERM;
 	case 404:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -237,6 +238,55 @@ output_json(json_t *j, FILE *f)
 	free(s);
 }
 
+/* A time left in its two largest units, rounded down: "1d2h", "59m58s". */
+static char *
+output_left(long long ms)
+{
+	static const struct { char u; long long s; } units[] = {
+		{ 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 } };
+	long long s = ms / 1000, n;
+	char buf[64];
+	size_t i, o = 0, used = 0;
+
+	if (s <= 0)
+		return output_strdup("expiring");
+	for (i = 0; i < 4 && used < 2; i++) {
+		if ((n = s / units[i].s) == 0 && used == 0)
+			continue;
+		s %= units[i].s;
+		used++;
+		if (n > 0)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%lld%c",
+			    n, units[i].u);
+	}
+	return output_fmt("%s left", buf);
+}
+
+static char *output_scalar(json_t *);
+
+char *
+output_set_elem(json_t *v, long long now_ms)
+{
+	json_t	*k = json_object_get(v, "key");
+	json_t	*t = json_object_get(v, "timeout");
+	json_t	*x = json_object_get(v, "expires");
+	char	*key, *left, *s;
+
+	if (!json_is_object(v) || k == NULL)
+		return output_scalar(v);
+	key = output_scalar(k);
+	if (json_is_integer(x)) {
+		left = output_left(json_integer_value(x) - now_ms);
+		s = output_fmt("%s (%s)", key, left);
+		free(left);
+	} else if (json_is_string(t))
+		s = output_fmt("%s (timeout %s)", key, json_string_value(t));
+	else
+		return key;
+	free(key);
+	return s;
+}
+
 /* One scalar as text; strings bare, integers in decimal. */
 static char *
 output_scalar(json_t *v)
@@ -251,15 +301,19 @@ output_scalar(json_t *v)
 	if (json_is_false(v))
 		return output_strdup("no");
 	if (json_is_object(v)) {
-		/* a set element with its own timeout */
 		json_t	*k = json_object_get(v, "key");
-		json_t	*t = json_object_get(v, "timeout");
+		struct timespec ts;
 
-		if (json_is_string(k) && json_is_string(t))
-			return output_fmt("%s (timeout %s)",
-			    json_string_value(k), json_string_value(t));
-		if (k != NULL)
-			return output_scalar(k);
+		/* a set element with a timeout: the time it has left */
+		if (k != NULL) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			return output_set_elem(v, (long long)ts.tv_sec * 1000 +
+			    ts.tv_nsec / 1000000);
+		}
+		/* a port written as a service name */
+		k = json_object_get(v, "service");
+		if (json_is_string(k))
+			return output_strdup(json_string_value(k));
 	}
 	return output_strdup("?");
 }
@@ -362,6 +416,12 @@ output_cat_limit(char **acc, json_t *l)
 		free(s);
 		s = b;
 	}
+	if (json_is_true(json_object_get(l, "per_source"))) {
+		char	*b = output_fmt("%s per source", s);
+
+		free(s);
+		s = b;
+	}
 	output_cat_str(acc, s);
 	free(s);
 }
@@ -372,6 +432,7 @@ output_rule_match(json_t *r)
 	char	*acc = NULL;
 	json_t	*v;
 
+	output_cat(&acc, NULL, json_object_get(r, "family"));
 	output_cat(&acc, NULL, json_object_get(r, "proto"));
 	output_cat(&acc, "sport", json_object_get(r, "sport"));
 	output_cat(&acc, "dport", json_object_get(r, "dport"));

@@ -123,6 +123,11 @@ cmd_status(int argc, char **argv)
 		    C_YELLOW : C_NONE), json_is_true(drift) ?
 		    "yes: the kernel table differs from the ruleset" : "none",
 		    output_reset());
+	if (json_is_string(json_object_get(j, "state_error")))
+		printf("state:    %sREAD-ONLY: %s; changes are refused until "
+		    "the state directory can be written%s\n",
+		    output_color(C_RED), show_str(j, "state_error"),
+		    output_reset());
 	dstart = json_object_get(j, "drift_at_start");
 	if (json_is_object(dstart)) {
 		json_t	*o;
@@ -263,17 +268,18 @@ show_zones(json_t *a)
 static void
 show_policies(json_t *a)
 {
-	static const char *const head[] = { "#", "FROM", "", "TO", "VERDICT" };
+	static const char *const head[] = { "#", "FROM", "", "TO", "VERDICT",
+	    "LOG" };
 	struct table	 t;
 	json_t		*p;
 	size_t		 i;
 
-	table_init(&t, head, 5);
+	table_init(&t, head, 6);
 	t.rightalign = 1u << 0;
 	t.ccol = 4;
 	json_array_foreach(a, i, p) {
 		char	 num[24];
-		const char *cells[5];
+		const char *cells[6];
 
 		snprintf(num, sizeof(num), "%zu", i + 1);
 		cells[0] = num;
@@ -281,6 +287,10 @@ show_policies(json_t *a)
 		cells[2] = "->";
 		cells[3] = show_str(p, "to");
 		cells[4] = show_str(p, "verdict");
+		/* the prefix when given, else whether it logs */
+		cells[5] = *show_str(p, "log_prefix") ? show_str(p,
+		    "log_prefix") : json_is_true(json_object_get(p, "log")) ?
+		    "yes" : "";
 		table_row(&t, cells);
 		table_row_color(&t, show_verdict_color(cells[4]));
 	}

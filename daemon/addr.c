@@ -7,7 +7,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +297,45 @@ int
 proto_parse(const char *s, int *proto)
 {
 	return word_value(protos, s, proto);
+}
+
+bool
+service_name_valid(const char *s)
+{
+	size_t i;
+
+	if (!isalpha((unsigned char)s[0]) || strlen(s) > FWCTL_SERVICE_MAX)
+		return false;
+	for (i = 1; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("-_.+", s[i]) == NULL)
+			return false;
+	return true;
+}
+
+/* getservbyname_r: the daemon serves requests from more than one thread. */
+static int
+service_lookup(const char *name, const char *proto, uint16_t *port)
+{
+	struct servent se, *res = NULL;
+	char buf[4096];
+
+	if (getservbyname_r(name, proto, &se, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
+		return -1;
+	*port = ntohs((uint16_t)res->s_port);
+	return 0;
+}
+
+int
+service_parse(const char *s, int proto, uint16_t *port)
+{
+	const char *pn = proto_name(proto);
+
+	if (!service_name_valid(s))
+		return -1;
+	if (pn != NULL && service_lookup(s, pn, port) == 0)
+		return 0;
+	return service_lookup(s, NULL, port);
 }
 
 static const struct word limit_units[] = {

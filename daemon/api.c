@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,21 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "events.h"
 #include "history.h"
 #include "trust.h"
 #include "codec.h"
+#include "explain.h"
 #include "log.h"
+#include "metrics.h"
 #include "parse.h"
 #include "print.h"
+#include "token.h"
+#include "ui.h"
+
+#ifndef FWCTL_UI_DIR
+#define FWCTL_UI_DIR	"/usr/local/share/fwctl/ui"
+#endif
 
 #define API_THREADS		4
 #define API_CONN_LIMIT		64
@@ -40,12 +50,12 @@
 #define API_MAX_ARGS		2
 #define API_MAX_SEGS		8
 
-#define API_TOKEN_MIN		16
 #define API_FILE_MAX		(1u << 20)
 #define API_DISCARD_MAX		(8u << 20)
 #define API_ERRORS_MAX		50	/* per decoded element list */
 #define API_REPLY_ERRORS_MAX	100	/* errors[] of a problem reply */
 #define API_CONFIRM_MAX		3600	/* s: PUT /v1/ruleset?confirm= */
+#define API_TRACE_MAX		(1u << 20)	/* body bytes in a trace line */
 
 struct api;
 
@@ -55,10 +65,11 @@ struct api_listener {
 	bool		 tcp;
 };
 
-struct api_token {
-	char	*name;
-	char	*token;
-	size_t	 len;
+/* One reader of GET /v1/events on its connection: the reply's, freed
+ * with it. */
+struct api_stream {
+	struct MHD_Connection	*conn;
+	struct events_reader	*rd;
 };
 
 struct api {
@@ -76,11 +87,17 @@ struct api {
 	unsigned		 conn_limit;
 	char			*listen;	/* TCP: "ADDR:PORT", or NULL */
 	struct sockaddr_storage	 tcp_addr;
-	struct api_token	*tokens;
-	size_t			 ntokens;
+	struct tokens		*tokens;
 	char			*cert;
 	char			*key;
 	struct api_budget	 budget;	/* buffered request bodies */
+	struct metrics		*metrics;
+	struct events		*events;
+	int			 drift;		/* last told; -1 not yet */
+	int			 trace_fd;	/* $FWCTLD_API_TRACE, or -1 */
+	struct ui		*ui;		/* the dashboard, or NULL */
+	char			*cors[API_CORS_MAX];
+	size_t			 ncors;
 };
 
 enum api_ctype {
@@ -114,6 +131,10 @@ struct api_req {
 	gid_t			 gid;
 	pid_t			 pid;
 	char			 who[64];
+	enum token_scope	 scope;		/* TCP: the token's */
+	const char		*origin;	/* a listed Origin, or NULL */
+	struct api_stream	*stream;	/* GET /v1/events */
+	char			 url[256];	/* as asked, for the trace */
 	bool			 has_expected;
 	uint64_t		 expected;
 	bool			 dry_run;
@@ -121,6 +142,8 @@ struct api_req {
 	unsigned		 status;
 	json_t			*json;		/* reply body (JSON) */
 	char			*text;		/* reply body (text/plain) */
+	size_t			 text_len;	/* 0: strlen(text) */
+	const char		*text_type;	/* NULL: text/plain UTF-8 */
 	bool			 problem;
 	bool			 has_etag;
 	uint64_t		 etag;
@@ -159,6 +182,12 @@ static void	api_diff(struct api_req *);
 static void	api_save(struct api_req *);
 static void	api_reload(struct api_req *);
 static void	api_history(struct api_req *);
+static void	api_explain(struct api_req *);
+static void	api_metrics(struct api_req *);
+static void	api_events(struct api_req *);
+static void	api_tick(void *);
+static void	api_trace(struct api_req *, unsigned, const char *,
+		    const char *, size_t);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -203,12 +232,16 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/sets/{name}", 0, "", api_set_get },
 	{ "PUT", "/v1/sets/{name}", TBODY, "dry_run", api_set_put },
 	{ "DELETE", "/v1/sets/{name}", MUT, "dry_run", api_set_delete },
-	{ "POST", "/v1/sets/{name}/elements", TBODY | API_BIG,
+	{ "POST", "/v1/sets/{name}/elements", TBODY | API_BIG | API_ELEMS,
 	    "dry_run,kill_connections",
 	    api_elems_post },
-	{ "DELETE", "/v1/sets/{name}/elements", TBODY | API_BIG, "dry_run",
+	{ "DELETE", "/v1/sets/{name}/elements", TBODY | API_BIG | API_ELEMS,
+	    "dry_run",
 	    api_elems_delete },
 	{ "GET", "/v1/counters", 0, "", api_counters },
+	{ "GET", "/v1/explain", 0, "packet", api_explain },
+	{ "GET", "/metrics", 0, "", api_metrics },
+	{ "GET", "/v1/events", 0, "", api_events },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -585,14 +618,48 @@ api_run(struct api_req *r, struct change *c, struct change_result *res)
 	return false;
 }
 
+/* A dry run's lint: where, and what ("warning: " dropped). */
+static json_t *
+api_warnings_json(const struct diags *d)
+{
+	json_t		*a, *e;
+	const char	*m;
+	size_t		 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < d->n && i < API_REPLY_ERRORS_MAX; i++) {
+		m = d->v[i].msg ? d->v[i].msg : "";
+		if (strncmp(m, "warning: ", 9) == 0)
+			m += 9;
+		if ((e = json_pack("{s:s}", "message", m)) == NULL)
+			break;
+		if (d->v[i].file)
+			json_object_set_new(e, "file", api_jstr(d->v[i].file));
+		if (d->v[i].line > 0)
+			json_object_set_new(e, "line",
+			    json_integer(d->v[i].line));
+		if (d->v[i].col > 0)
+			json_object_set_new(e, "column",
+			    json_integer(d->v[i].col));
+		json_array_append_new(a, e);
+	}
+	return a;
+}
+
 /* The reply to a dry run of any change, and to PUT /v1/ruleset. */
 static void
 api_reply_plan(struct api_req *r, const struct change_result *res)
 {
-	api_reply(r, 200, json_pack("{s:I, s:o, s:b}",
+	json_t	*j = json_pack("{s:I, s:o, s:b}",
 	    "generation", (json_int_t)res->generation,
 	    "plan", api_plan_json(&res->plan),
-	    "applied", res->applied));
+	    "applied", res->applied);
+
+	if (j != NULL && res->warnings.n > 0)
+		json_object_set_new(j, "warnings",
+		    api_warnings_json(&res->warnings));
+	api_reply(r, 200, j);
 }
 
 static void
@@ -786,6 +853,8 @@ api_status(struct api_req *r)
 		    info.history_oldest == 0 ? json_null() :
 		    json_integer((json_int_t)info.history_oldest));
 		json_object_set_new(j, "drift_at_start", api_drift_json(&info));
+		json_object_set_new(j, "state_error", info.state_error[0] ?
+		    json_string(info.state_error) : json_null());
 	}
 	r->has_etag = true;
 	r->etag = s.generation;
@@ -971,7 +1040,9 @@ api_counters(struct api_req *r)
 	r->etag = s.generation;
 	if ((a = json_array()) != NULL)
 		for (i = 0; i < c.n; i++) {
-			if (c.v[i].name == NULL)
+			/* policies are in /metrics; here rules and NAT */
+			if (c.v[i].name == NULL ||
+			    strchr(c.v[i].name, ' ') != NULL)
 				continue;
 			o = json_pack("{s:s, s:s, s:I, s:I}",
 			    "kind", ruleset_find_nat(s.rs, c.v[i].name) >= 0 &&
@@ -985,6 +1056,164 @@ api_counters(struct api_req *r)
 	engine_release(r->api->engine, &s);
 	nft_counters_free(&c);
 	api_reply(r, 200, a ? json_pack("{s:o}", "counters", a) : NULL);
+}
+
+/* What the ruleset does with ?packet=..., in the rule language's words
+ * (explain.h); the host's addresses tell local destinations apart. */
+static void
+api_explain(struct api_req *r)
+{
+	const char		*text;
+	struct host_addr	*h = NULL;
+	struct snapshot		 s;
+	struct explain		 e;
+	struct packet		 p;
+	struct diags		 d;
+	size_t			 nh;
+
+	text = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    "packet");
+	if (text == NULL) {
+		api_problem(r, 400, "packet", "missing; expected a packet such "
+		    "as \"from wan tcp 203.0.113.5:40000 -> 10.50.0.1:22\"");
+		return;
+	}
+	diags_init(&d);
+	if (explain_parse(text, &p, &d) == -1) {
+		api_problem_diags(r, 400, NULL, &d);
+		diags_free(&d);
+		return;
+	}
+	if (explain_host_addrs(&h, &nh) == -1) {
+		api_problem(r, 503, NULL, "cannot read this host's addresses: "
+		    "%s", strerror(errno));
+		diags_free(&d);
+		return;
+	}
+	engine_snapshot(r->api->engine, &s);
+	r->has_etag = true;
+	r->etag = s.generation;
+	if (explain_packet(s.rs, h, nh, &p, &e, &d) == -1)
+		api_problem_diags(r, 400, NULL, &d);
+	else {
+		api_reply(r, 200, codec_encode_explain(&e));
+		explain_free(&e);
+	}
+	engine_release(r->api->engine, &s);
+	free(h);
+	diags_free(&d);
+}
+
+/* Prometheus' text format (metrics.h). */
+static void
+api_metrics(struct api_req *r)
+{
+	size_t	 len;
+	char	*t;
+
+	if ((t = metrics_render(r->api->metrics, r->api->engine, &len)) ==
+	    NULL) {
+		api_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	api_reset_reply(r);
+	r->text = t;
+	r->text_len = len;
+	r->text_type = "text/plain; version=0.0.4; charset=utf-8";
+	r->status = 200;
+}
+
+static void
+api_stream_sleep(void *arg)
+{
+	struct api_stream	*st = arg;
+
+	MHD_suspend_connection(st->conn);
+}
+
+static void
+api_stream_wake(void *arg)
+{
+	struct api_stream	*st = arg;
+
+	MHD_resume_connection(st->conn);
+}
+
+/* Whether the client closed its end: MHD does not see it while the
+ * connection sleeps, and a write may still succeed once after it. */
+static bool
+api_stream_gone(struct api_stream *st)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct pollfd	 p;
+
+	ci = MHD_get_connection_info(st->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return false;
+	p.fd = ci->connect_fd;
+	p.events = POLLRDHUP;
+	p.revents = 0;
+	return poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+static ssize_t
+api_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct api_stream	*st = cls;
+	ssize_t			 n;
+
+	if (api_stream_gone(st) || (n = events_read(st->rd, buf, max)) < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return n;
+}
+
+static void
+api_stream_free(void *cls)
+{
+	struct api_stream	*st = cls;
+
+	events_reader_free(st->rd);
+	free(st);
+}
+
+/* Server-Sent Events (events.h): from the event after Last-Event-ID, or
+ * what comes from now on. */
+static void
+api_events(struct api_req *r)
+{
+	struct api_stream	*st;
+	const char		*h;
+	uint64_t		 last = 0;
+	char			*end;
+
+	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    "Last-Event-ID");
+	if (h != NULL && *h != '\0') {
+		errno = 0;
+		last = strtoull(h, &end, 10);
+		if (*h < '0' || *h > '9' || *end != '\0' || errno != 0) {
+			api_problem(r, 400, "Last-Event-ID", "Last-Event-ID "
+			    "is not an event id of ours: %.40s", h);
+			return;
+		}
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		api_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	st->conn = r->conn;
+	if ((st->rd = events_reader_new(r->api->events, last, api_stream_sleep,
+	    api_stream_wake, st)) == NULL) {
+		free(st);
+		r->retry_after = true;
+		api_problem(r, 503, NULL, "%d event readers at once already; "
+		    "retry later", EVENTS_READERS_MAX);
+		return;
+	}
+	r->stream = st;
+	r->status = 200;
 }
 
 /* Rule by name or 1-based position. */
@@ -1435,7 +1664,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > INT32_MAX) {
 				api_problem(r, 400, keys[i],
-				    "position: expected an integer >= 1");
+				    "expected an integer >= 1");
 				return false;
 			}
 			c->position = (size_t)json_integer_value(v);
@@ -1443,7 +1672,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 			if (!json_is_string(v) ||
 			    !name_valid(json_string_value(v))) {
 				api_problem(r, 400, keys[i],
-				    "%s: expected a rule name", keys[i]);
+				    "expected a rule name");
 				return false;
 			}
 			/* j outlives the change: the pointer stays valid */
@@ -1459,7 +1688,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 		if (*q[0] < '0' || *q[0] > '9' || *end != '\0' || errno ||
 		    pos == 0 || pos > INT32_MAX) {
 			api_problem(r, 400, "position",
-			    "position: expected an integer >= 1");
+			    "expected an integer >= 1");
 			return false;
 		}
 		c->position = pos;
@@ -1468,8 +1697,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 		if (q[i] == NULL)
 			continue;
 		if (!name_valid(q[i])) {
-			api_problem(r, 400, keys[i], "%s: expected a rule name",
-			    keys[i]);
+			api_problem(r, 400, keys[i], "expected a rule name");
 			return false;
 		}
 		if (i == 1)
@@ -2113,25 +2341,12 @@ api_peer_allowed(struct api_req *r, int fd)
 	return ok;
 }
 
-/* Compares in time that depends on the lengths only. */
-static bool
-api_token_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	unsigned char	 d = alen != blen;
-	size_t		 i;
-
-	for (i = 0; i < alen && i < blen; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
-}
-
-/* TCP: "Authorization: Bearer TOKEN", one of the tokens file's. */
+/* TCP: "Authorization: Bearer TOKEN", one of the tokens file's; sets
+ * who and the scope. */
 static bool
 api_bearer_allowed(struct api_req *r)
 {
-	const char	*h, *t;
-	size_t		 i, len;
-	bool		 ok = false;
+	const char	*h, *t, *name;
 
 	snprintf(r->who, sizeof(r->who), "tcp peer");
 	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -2140,15 +2355,19 @@ api_bearer_allowed(struct api_req *r)
 		return false;
 	for (t = h + 7; *t == ' '; t++)
 		;
-	len = strlen(t);
-	for (i = 0; i < r->api->ntokens; i++)
-		if (api_token_eq(t, len, r->api->tokens[i].token,
-		    r->api->tokens[i].len) && !ok) {
-			ok = true;
-			snprintf(r->who, sizeof(r->who), "token %s",
-			    r->api->tokens[i].name);
-		}
-	return ok;
+	if ((name = token_check(r->api->tokens, t, &r->scope)) == NULL)
+		return false;
+	snprintf(r->who, sizeof(r->who), "token %s", name);
+	return true;
+}
+
+/* What the route needs of a token. */
+static enum token_scope
+api_route_scope(const struct api_route *rt)
+{
+	if (!(rt->flags & API_MUTATE) && strcmp(rt->method, "GET") == 0)
+		return TOKEN_READ;
+	return (rt->flags & API_ELEMS) ? TOKEN_ELEMENTS : TOKEN_WRITE;
 }
 
 static enum api_ctype
@@ -2268,6 +2487,177 @@ api_dry_run(struct api_req *r)
 	return api_bool_arg(r, "dry_run", &r->dry_run);
 }
 
+/* The request's Origin, when it is one of --cors-origin exactly. */
+static void
+api_cors_origin(struct api_req *r)
+{
+	const char	*o;
+	size_t		 i;
+
+	if (r->api->ncors == 0 || (o = MHD_lookup_connection_value(r->conn,
+	    MHD_HEADER_KIND, "Origin")) == NULL)
+		return;
+	for (i = 0; i < r->api->ncors; i++)
+		if (strcmp(o, r->api->cors[i]) == 0)
+			r->origin = r->api->cors[i];
+}
+
+/* Only a listed origin is named, and no credentials are ever allowed:
+ * the browser sends the token itself, in Authorization. */
+static void
+api_cors_headers(struct api_req *r, struct MHD_Response *resp)
+{
+	if (r->api->ncors == 0)
+		return;
+	MHD_add_response_header(resp, "Vary", "Origin");
+	if (r->origin == NULL)
+		return;
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+	    r->origin);
+	MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+	    "ETag, Location, Retry-After, WWW-Authenticate");
+}
+
+/*
+ * A CORS preflight (OPTIONS with Access-Control-Request-Method) is
+ * answered before any token: a browser sends none with it.  204 with the
+ * methods and headers the API takes for a listed origin; 403 with no
+ * CORS header for any other, which the browser takes as a refusal.
+ */
+static enum MHD_Result
+api_preflight(struct api_req *r)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	resp = MHD_create_response_from_buffer(0, NULL,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	api_cors_headers(r, resp);
+	if (r->origin != NULL) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+		    "GET, POST, PUT, DELETE");
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+		    "Authorization, Content-Type, If-Match, Last-Event-ID");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	}
+	api_trace(r, r->origin ? 204 : 403, NULL, NULL, 0);
+	ret = MHD_queue_response(r->conn, r->origin ? 204 : 403, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * With FWCTLD_API_TRACE=FILE in its environment, fwctld appends one JSON
+ * line per reply to FILE: the route (or the URL when none matched), the
+ * status, the content type and the body (up to API_TRACE_MAX). The test
+ * suites record every reply so, and tools/openapi checks each against
+ * docs/openapi.yaml.
+ */
+static void
+api_trace(struct api_req *r, unsigned status, const char *ctype,
+    const char *body, size_t len)
+{
+	json_t	*j;
+	char	*line;
+	size_t	 n;
+
+	if (r->api->trace_fd == -1)
+		return;
+	j = json_pack("{s:s, s:s, s:o, s:i, s:s?, s:o}", "method", r->method,
+	    "url", r->url, "route", r->route ?
+	    json_string(r->route->path) : json_null(), "status", (int)status,
+	    "ctype", ctype, "body", body == NULL ? json_null() :
+	    len > API_TRACE_MAX ? json_false() : json_stringn(body, len));
+	if (j == NULL)
+		return;
+	if ((line = json_dumps(j, JSON_COMPACT)) != NULL) {
+		n = strlen(line);
+		line[n] = '\n';
+		/* one write per line: O_APPEND keeps lines whole */
+		(void)!write(r->api->trace_fd, line, n + 1);
+		line[n] = '\0';
+	}
+	free(line);
+	json_decref(j);
+}
+
+/*
+ * The dashboard's files at /ui/ (TCP only, and no token: they hold no
+ * data; the page asks for one).  The page may load nothing from anywhere
+ * else, nor be framed.
+ */
+static enum MHD_Result
+api_send_ui(struct api_req *r, const char *method, const char *url)
+{
+	const struct ui_file	*f = NULL;
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+	unsigned		 status = 200;
+	const char		*text = NULL;
+
+	if (strcmp(url, "/ui") == 0) {
+		status = 301;
+		text = "see /ui/\n";
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = 405;
+		text = "the dashboard's files are read with GET\n";
+	} else if ((f = ui_find(r->api->ui, url + 4)) == NULL) {
+		status = 404;
+		text = "no such file\n";
+	}
+	resp = f ? MHD_create_response_from_buffer(f->len, f->data,
+	    MHD_RESPMEM_PERSISTENT) : MHD_create_response_from_buffer(
+	    strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    f ? f->ctype : "text/plain; charset=utf-8");
+	if (status == 301)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/ui/");
+	if (status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    "GET, HEAD");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-cache");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    "default-src 'none'; script-src 'self'; style-src 'self'; "
+	    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+	    "form-action 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* The event stream's reply: open-ended, read from the reader as it goes. */
+static enum MHD_Result
+api_send_stream(struct api_req *r)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+	    api_stream_read, r->stream, api_stream_free);
+	if (resp == NULL) {
+		api_stream_free(r->stream);
+		r->stream = NULL;
+		return MHD_NO;
+	}
+	r->stream = NULL;
+	api_trace(r, 200, "text/event-stream", NULL, 0);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	api_cors_headers(r, resp);
+	ret = MHD_queue_response(r->conn, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result
 api_send(struct api_req *r)
 {
@@ -2278,11 +2668,14 @@ api_send(struct api_req *r)
 	char			 etag[32];
 	enum MHD_Result		 ret;
 
+	if (r->stream != NULL)
+		return api_send_stream(r);
 	if (r->text != NULL) {
 		buf = r->text;
 		r->text = NULL;
-		len = strlen(buf);
-		ctype = "text/plain; charset=utf-8";
+		len = r->text_len ? r->text_len : strlen(buf);
+		ctype = r->text_type ? r->text_type :
+		    "text/plain; charset=utf-8";
 	} else {
 		if (r->json == NULL)
 			api_problem(r, 500, NULL, "no reply");
@@ -2314,12 +2707,17 @@ api_send(struct api_req *r)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	if (!r->has_etag) {
-		r->has_etag = true;
-		r->etag = engine_generation(r->api->engine);
+	api_trace(r, r->status, ctype, buf, len);
+	/* who may not read the ruleset learns nothing of it, not even its
+	 * generation */
+	if (r->status != 401 && r->status != 403) {
+		if (!r->has_etag) {
+			r->has_etag = true;
+			r->etag = engine_generation(r->api->engine);
+		}
+		snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", r->etag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	}
-	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", r->etag);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	if (r->status == 405 && r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->status == 503 && r->retry_after)
@@ -2330,6 +2728,7 @@ api_send(struct api_req *r)
 		    "Bearer realm=\"fwctl\"");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
+	api_cors_headers(r, resp);
 	/* the reply is text now: its tree (a whole plan after a full apply)
 	 * and what the change freed go back before the client hears */
 	json_decref(r->json);
@@ -2400,6 +2799,12 @@ api_first(struct api_req *r, const char *method, const char *url)
 	api_route_find(r, method, url);
 	if (r->early)
 		return;
+	if (r->tcp && r->scope < api_route_scope(r->route)) {
+		api_early(r, 403, "%s (scope %s) may not %s %s", r->who,
+		    token_scope_name(r->scope), r->route->method,
+		    r->route->path);
+		return;
+	}
 	r->limit = (r->route->flags & API_BIG) ? API_BODY_MAX_BIG :
 	    API_BODY_MAX;
 	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -2462,7 +2867,16 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		r->conn = conn;
 		r->limit = API_BODY_MAX;
 		snprintf(r->method, sizeof(r->method), "%s", method);
+		snprintf(r->url, sizeof(r->url), "%s", url);
 		*con_cls = r;
+		api_cors_origin(r);
+		if (r->tcp && api->ui != NULL && strncmp(url, "/ui", 3) == 0 &&
+		    (url[3] == '\0' || url[3] == '/'))
+			return api_send_ui(r, method, url);
+		if (strcmp(method, "OPTIONS") == 0 && MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, "Access-Control-Request-Method") !=
+		    NULL)
+			return api_preflight(r);
 		api_first(r, method, url);
 		if (r->early == 401 || r->early == 403 || r->early == 413 ||
 		    r->early == 503)
@@ -2747,64 +3161,24 @@ fail:
 	return NULL;
 }
 
-/* "NAME TOKEN" per line; '#' comments and blank lines are skipped. */
+/* The tokens file: a secret, so only root may have written it. */
 static int
 api_load_tokens(struct api *api, const char *path, struct diags *d)
 {
-	char		*text, *line, *save, *name, *tok, *rest, *sp;
-	struct api_token *v;
-	int		 lineno = 0, errors = 0;
-	struct srcloc	 l = { NULL, 0, 0 };
+	char	*text;
+	size_t	 clear;
 
 	if ((text = api_read_file(path, true, d)) == NULL)
 		return -1;
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		lineno++;
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (*line == '#' || *line == '\0' || *line == '\r')
-			continue;
-		srcloc_set(&l, path, lineno, 1);
-		name = strtok_r(line, " \t\r", &sp);
-		tok = strtok_r(NULL, " \t\r", &sp);
-		rest = strtok_r(NULL, " \t\r", &sp);
-		if (name == NULL || tok == NULL || rest != NULL ||
-		    !name_valid(name) || strlen(tok) < API_TOKEN_MIN) {
-			diags_add(d, &l, "expected NAME TOKEN, the token at "
-			    "least %d characters", API_TOKEN_MIN);
-			errors++;
-			continue;
-		}
-		if ((v = reallocarray(api->tokens, api->ntokens + 1,
-		    sizeof(*v))) == NULL) {
-			diags_add(d, NULL, "%s: out of memory", path);
-			errors++;
-			break;
-		}
-		api->tokens = v;
-		v[api->ntokens].name = strdup(name);
-		v[api->ntokens].token = strdup(tok);
-		if (v[api->ntokens].name == NULL ||
-		    v[api->ntokens].token == NULL) {
-			/* never a token of NULL with a length */
-			free(v[api->ntokens].name);
-			free(v[api->ntokens].token);
-			diags_add(d, NULL, "%s: out of memory", path);
-			errors++;
-			break;
-		}
-		v[api->ntokens].len = strlen(tok);
-		api->ntokens++;
-	}
-	srcloc_clear(&l);
+	api->tokens = token_parse(text, path, &clear, d);
 	explicit_bzero(text, strlen(text));
 	free(text);
-	if (errors == 0 && api->ntokens == 0) {
-		diags_add(d, NULL, "%s: no tokens", path);
-		errors++;
-	}
-	return errors ? -1 : 0;
+	if (api->tokens == NULL)
+		return -1;
+	if (clear > 0)
+		log_warnx("%s: %zu token%s kept in clear; store crypt(3) hashes "
+		    "instead (fwctld(8))", path, clear, clear == 1 ? "" : "s");
+	return 0;
 }
 
 static int
@@ -2881,6 +3255,7 @@ api_serve_tcp(struct api *api, struct diags *d)
 	api->tcp_l.tcp = true;
 	api->mhd_tcp = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME |
 	    (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
 	    api_access, &api->tcp_l,
 	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
@@ -2900,7 +3275,7 @@ api_serve_tcp(struct api *api, struct diags *d)
 		return -1;
 	}
 	log_info("listening on %s (TLS, %zu token%s)", api->listen,
-	    api->ntokens, api->ntokens == 1 ? "" : "s");
+	    token_count(api->tokens), token_count(api->tokens) == 1 ? "" : "s");
 	return 0;
 }
 
@@ -2909,37 +3284,108 @@ api_free(struct api *api)
 {
 	size_t	 i;
 
-	for (i = 0; i < api->ntokens; i++) {
-		explicit_bzero(api->tokens[i].token, api->tokens[i].len);
-		free(api->tokens[i].token);
-		free(api->tokens[i].name);
-	}
-	free(api->tokens);
+	token_free(api->tokens);
 	if (api->key != NULL)
 		explicit_bzero(api->key, strlen(api->key));
 	free(api->key);
 	free(api->cert);
 	free(api->listen);
 	free(api->socket_path);
+	metrics_free(api->metrics);
+	events_free(api->events);
+	ui_free(api->ui);
+	if (api->trace_fd != -1)
+		close(api->trace_fd);
+	for (i = 0; i < api->ncors; i++)
+		free(api->cors[i]);
 	free(api);
+}
+
+/* "scheme://host[:port]", as a browser sends it in Origin: no path, no
+ * wildcard. */
+static bool
+api_origin_valid(const char *o)
+{
+	const char	*h;
+
+	if (strncmp(o, "https://", 8) == 0)
+		h = o + 8;
+	else if (strncmp(o, "http://", 7) == 0)
+		h = o + 7;
+	else
+		return false;
+	return *h != '\0' && strlen(o) < 256 &&
+	    strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789.-:[]") ==
+	    strlen(h);
+}
+
+static int
+api_config_cors(struct api *api, const struct api_config *cfg,
+    struct diags *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->ncors && i < API_CORS_MAX; i++) {
+		if (!api_origin_valid(cfg->cors[i])) {
+			diags_add(d, NULL, "--cors-origin %s: expected "
+			    "https://HOST[:PORT] (lower case, no path, no "
+			    "wildcard)", cfg->cors[i]);
+			return -1;
+		}
+		if ((api->cors[i] = strdup(cfg->cors[i])) == NULL)
+			return -1;
+		api->ncors++;
+	}
+	return 0;
+}
+
+/* The dashboard: the files of --ui-dir, or those installed if there. */
+static int
+api_config_ui(struct api *api, const struct api_config *cfg,
+    struct diags *d)
+{
+	struct diags	 quiet;
+
+	if (cfg->ui_dir != NULL && *cfg->ui_dir == '\0')
+		return 0;
+	if (cfg->ui_dir != NULL)
+		return (api->ui = ui_load(cfg->ui_dir, d)) == NULL ? -1 : 0;
+	diags_init(&quiet);
+	if ((api->ui = ui_load(FWCTL_UI_DIR, &quiet)) == NULL)
+		log_info("no dashboard: %s", quiet.n && quiet.v[0].msg ?
+		    quiet.v[0].msg : FWCTL_UI_DIR);
+	diags_free(&quiet);
+	return 0;
 }
 
 struct api *
 api_new(const struct api_config *cfg, struct diags *d)
 {
 	struct api	*api;
+	const char	*env;
 
 	if ((api = calloc(1, sizeof(*api))) == NULL)
 		return NULL;
 	api->fd = -1;
+	api->trace_fd = -1;
+	if ((env = getenv("FWCTLD_API_TRACE")) != NULL && *env != '\0' &&
+	    (api->trace_fd = open(env, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC, 0600)) == -1)
+		log_warnx("FWCTLD_API_TRACE %s: %s", env, strerror(errno));
 	api->unix_l.api = api;
 	api->threads = cfg->threads ? cfg->threads : API_THREADS;
 	api->timeout = cfg->timeout ? cfg->timeout : API_TIMEOUT;
 	api->conn_limit = cfg->conn_limit ? cfg->conn_limit : API_CONN_LIMIT;
 	api_budget_init(&api->budget, API_BODY_BUDGET);
-	if ((api->socket_path = strdup(cfg->socket_path)) == NULL)
+	api->drift = -1;
+	if ((api->socket_path = strdup(cfg->socket_path)) == NULL ||
+	    (api->metrics = metrics_new()) == NULL ||
+	    (api->events = events_new(2000, api_tick, api)) == NULL)
 		goto fail;
 	if (cfg->listen != NULL && api_config_tcp(api, cfg, d) == -1)
+		goto fail;
+	if (api_config_cors(api, cfg, d) == -1 ||
+	    (cfg->listen != NULL && api_config_ui(api, cfg, d) == -1))
 		goto fail;
 	if (api_listen(api, cfg->socket_path, cfg->group ? cfg->group :
 	    "fwctl", d) == -1)
@@ -2950,14 +3396,83 @@ fail:
 	return NULL;
 }
 
+/* Every change the engine runs, whoever asked: counted for /metrics. */
+static void
+api_publish(struct api *api, const char *type, json_t *j)
+{
+	char	*t;
+
+	if (j == NULL)
+		return;
+	if ((t = json_dumps(j, JSON_COMPACT)) != NULL)
+		(void)events_publish(api->events, type, t);
+	free(t);
+	json_decref(j);
+}
+
+static void
+api_observe(void *arg, const struct engine_event *ev)
+{
+	struct api	*api = arg;
+
+	metrics_observe(api->metrics, ev);
+	if (ev->dry_run || !ev->applied)
+		return;
+	if (ev->op == CHANGE_CONFIRM) {
+		api_publish(api, "confirmed", json_pack("{s:I, s:s}",
+		    "generation", (json_int_t)ev->generation, "who", ev->who));
+		return;
+	}
+	if (ev->reverted != 0) {
+		api_publish(api, "reverted", json_pack("{s:I, s:I, s:s, s:s}",
+		    "generation", (json_int_t)ev->generation, "reverted",
+		    (json_int_t)ev->reverted, "who", ev->who, "summary",
+		    ev->summary));
+		return;
+	}
+	api_publish(api, "change", json_pack("{s:I, s:s, s:s, s:s}",
+	    "generation", (json_int_t)ev->generation, "who", ev->who, "op",
+	    ev->what, "summary", ev->summary));
+	if (ev->pending)
+		api_publish(api, "pending", json_pack("{s:I, s:I, s:s}",
+		    "generation", (json_int_t)ev->generation, "seconds",
+		    (json_int_t)ev->confirm_secs, "who", ev->who));
+}
+
+/* The events' ticker, while someone listens: drift is found by looking. */
+static void
+api_tick(void *arg)
+{
+	struct api			*api = arg;
+	struct engine_status_info	 info;
+
+	if (api->engine == NULL)
+		return;
+	engine_info(api->engine, &info);
+	if ((int)info.drift == api->drift)
+		return;
+	api->drift = info.drift;
+	api_publish(api, "drift", json_pack("{s:b, s:I}", "drift", info.drift,
+	    "generation", (json_int_t)info.generation));
+}
+
 int
 api_serve(struct api *api, struct engine *engine, struct diags *d)
 {
+	struct engine_status_info info;
+
 	api->engine = engine;
+	engine_set_observer(engine, api_observe, api);
+	engine_info(engine, &info);
+	api->drift = info.drift;
+	api_publish(api, "start", json_pack("{s:s, s:I, s:b}", "version",
+	    FWCTL_VERSION, "generation", (json_int_t)info.generation,
+	    "drift", info.drift));
 	if (api->listen != NULL && api_serve_tcp(api, d) == -1)
 		return -1;
 	api->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+	    NULL, NULL,
 	    api_access, &api->unix_l,
 	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
 	    MHD_OPTION_LISTEN_SOCKET, api->fd,
@@ -2981,10 +3496,15 @@ api_stop(struct api *api)
 {
 	if (api == NULL)
 		return;
+	/* event streams end and their connections wake: MHD may not stop
+	 * with a connection suspended */
+	events_close(api->events);
 	if (api->mhd_tcp != NULL)
 		MHD_stop_daemon(api->mhd_tcp);
 	if (api->mhd != NULL)
 		MHD_stop_daemon(api->mhd);
+	if (api->engine != NULL)
+		engine_set_observer(api->engine, NULL, NULL);
 	if (api->fd != -1) {
 		close(api->fd);
 		(void)unlink(api->socket_path);

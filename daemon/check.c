@@ -1,7 +1,8 @@
 /*
  * `fwctld -n[v] --rules-dir DIR`: the rules directory through the same
- * parse and validate steps as a reload, without touching the kernel; with
- * -v the canonical text (bgpd -nv). The golden tests run through here.
+ * parse and validate steps as a reload, without touching the kernel, and
+ * the warnings of the lint and of lockout.c; with -v the canonical text (bgpd -nv). The golden
+ * tests run through here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "checkmode.h"
 #include "diag.h"
+#include "lint.h"
 #include "lockout.h"
 #include "parse.h"
 #include "print.h"
@@ -27,11 +29,11 @@ diags_unreadable(const struct diags *d)
 }
 
 int
-check_main(const char *rules_dir, bool verbose, FILE *out, FILE *err)
+check_main(const char *rules_dir, bool verbose, bool warnings_fatal,
+    FILE *out, FILE *err)
 {
 	struct ruleset	*rs;
 	struct diags	 d;
-	size_t		 i;
 	int		 status = 0;
 
 	diags_init(&d);
@@ -43,15 +45,10 @@ check_main(const char *rules_dir, bool verbose, FILE *out, FILE *err)
 		status = diags_unreadable(&d) ? 2 : 1;
 	else if (validate_ruleset(rs, &d) != 0)
 		status = 1;
+	else if (lint_ruleset(rs, &d) + lockout_warnings(rs, rules_dir,
+	    &d) > 0 && warnings_fatal)
+		status = 3;
 	diags_print(&d, err);
-	if (status == 0) {
-		/* warnings: the ruleset is valid, but may not be meant */
-		diags_free(&d);
-		diags_init(&d);
-		lockout_warnings(rs, &d);
-		for (i = 0; i < d.n; i++)
-			fprintf(err, "%s: %s\n", rules_dir, d.v[i].msg);
-	}
 	if (status == 0 && verbose && print_ruleset(out, rs) == -1) {
 		fprintf(err, "%s: cannot print the ruleset: %s\n", rules_dir,
 		    strerror(errno));

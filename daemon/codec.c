@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <jansson.h>
 
 #include "codec.h"
+#include "explain.h"
 
 #define CODEC_PATH_MAX	256
 #define CODEC_ADDR_MAX	64	/* "ffff:...:ffff/128" with room */
@@ -134,11 +136,35 @@ enc_match(const char *set, const void *items, size_t n, size_t size,
 	return a;
 }
 
+/* A port written as a service name keeps both: {"service", "port"}, so
+ * that a state file reads back without /etc/services. */
+static json_t *
+enc_named_port(const char *name, const struct portrange *pr)
+{
+	return json_pack("{s:s, s:i}", "service", name, "port", (int)pr->lo);
+}
+
 static json_t *
 enc_portmatch(const struct portmatch *pm)
 {
-	return enc_match(pm->set, pm->ranges, pm->nranges,
-	    sizeof(*pm->ranges), enc_port_item);
+	char	 name[FWCTL_SERVICE_MAX + 1];
+	json_t	*a;
+	size_t	 i;
+
+	if (pm->names == NULL)
+		return enc_match(pm->set, pm->ranges, pm->nranges,
+		    sizeof(*pm->ranges), enc_port_item);
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < pm->nranges; i++)
+		if (json_array_append_new(a,
+		    portmatch_name(pm, i, name, sizeof(name)) != NULL ?
+		    enc_named_port(name, &pm->ranges[i]) :
+		    enc_port(&pm->ranges[i])) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
 }
 
 static json_t *
@@ -219,7 +245,9 @@ codec_encode_policy(const struct policy *p)
 	if (put_str(o, "from", p->from) == -1 ||
 	    put_str(o, "to", p->to) == -1 ||
 	    (p->verdict != VERDICT_NONE &&
-	    put_str(o, "verdict", verdict_name(p->verdict)) == -1))
+	    put_str(o, "verdict", verdict_name(p->verdict)) == -1) ||
+	    (p->log && json_object_set_new(o, "log", json_true()) == -1) ||
+	    put_str(o, "log_prefix", p->log_prefix) == -1)
 		goto fail;
 	return o;
 fail:
@@ -244,6 +272,9 @@ codec_encode_rule(const struct rule *r)
 	if (put_str(o, "name", r->name) == -1 ||
 	    put_str(o, "from", r->from) == -1 ||
 	    put_str(o, "to", r->to) == -1)
+		goto fail;
+	if (r->family != 0 && put_str(o, "family", r->family == AF_INET ?
+	    "ip4" : "ip6") == -1)
 		goto fail;
 	if (r->proto != PROTO_NONE && (s = proto_name(r->proto)) != NULL &&
 	    put_str(o, "proto", s) == -1)
@@ -301,6 +332,9 @@ codec_encode_rule(const struct rule *r)
 		if (r->limit.burst > 0 && json_object_set_new(l, "burst",
 		    json_integer(r->limit.burst)) == -1)
 			goto fail;
+		if (r->limit.per_source && json_object_set_new(l,
+		    "per_source", json_true()) == -1)
+			goto fail;
 	}
 	if (put_str(o, "comment", r->comment) == -1)
 		goto fail;
@@ -308,6 +342,50 @@ codec_encode_rule(const struct rule *r)
 fail:
 	json_decref(o);
 	return NULL;
+}
+
+/* "10.0.2.10:80" or "[fd00::1]:80" */
+static json_t *
+enc_endpoint(const struct addr *a, uint16_t port)
+{
+	char	buf[80];
+
+	if (addr_format(a, buf, sizeof(buf)) == NULL)
+		return NULL;
+	return a->family == AF_INET6 ? json_sprintf("[%s]:%u", buf, port) :
+	    json_sprintf("%s:%u", buf, port);
+}
+
+json_t *
+codec_encode_explain(const struct explain *e)
+{
+	json_t	*o, *path;
+	size_t	 i;
+
+	if ((o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+	    "from", e->from, "to", e->to, "hook", e->hook,
+	    "chain", e->chain ? e->chain : "",
+	    "verdict", verdict_name(e->verdict) ? verdict_name(e->verdict) :
+	    "", "decided", e->decided, "comment", e->comment ? e->comment :
+	    "", "policy_log", e->policy_log)) == NULL)
+		return NULL;
+	if (e->rule != NULL)
+		json_object_set_new(o, "rule", json_string(e->rule->name));
+	if (e->dnat != NULL)
+		json_object_set_new(o, "dnat", json_pack("{s:s, s:o, s:b}",
+		    "nat", e->dnat->name, "to", enc_endpoint(&e->dst, e->dport),
+		    "hairpin", e->dnat_hairpin));
+	if (e->snat != NULL)
+		json_object_set_new(o, "snat", json_pack("{s:s, s:s, s:b}",
+		    "nat", e->snat->name, "kind", e->snat_hairpin ?
+		    "masquerade" : nat_kind_name(e->snat->kind), "hairpin",
+		    e->snat_hairpin));
+	if ((path = json_array()) != NULL) {
+		for (i = 0; i < e->npath; i++)
+			json_array_append_new(path, json_string(e->path[i]));
+		json_object_set_new(o, "path", path);
+	}
+	return o;
 }
 
 json_t *
@@ -844,12 +922,6 @@ typedef int (*dec_item_fn)(const json_t *, const char *, void *,
     struct diags *);
 
 static int
-dec_port_item(const json_t *j, const char *path, void *v, struct diags *d)
-{
-	return dec_port(j, path, v, d);
-}
-
-static int
 dec_addr_item(const json_t *j, const char *path, void *v, struct diags *d)
 {
 	return dec_addr(j, path, v, d);
@@ -902,17 +974,103 @@ dec_match(const json_t *j, const char *path, char **set, void **items,
 	return d->n > before ? -1 : 0;
 }
 
+/* A port of a rule: a port item, or a service name looked up later. */
+struct portitem {
+	struct portrange r;
+	char		 name[FWCTL_SERVICE_MAX + 1];	/* "" for a number */
+	bool		 lookup;			/* r still to find */
+};
+
+static const char *const named_port_fields[] = { "service", "port", NULL };
+
 static int
-dec_portmatch(const json_t *j, const char *path, struct portmatch *pm,
+dec_service(const json_t *j, const char *path, struct portitem *it,
     struct diags *d)
 {
-	void	*v = NULL;
-	int	 rv;
+	char	q[64];
 
-	rv = dec_match(j, path, &pm->set, &v, &pm->nranges,
-	    sizeof(*pm->ranges), dec_port_item, true, "port",
-	    "ports and ranges", d);
-	pm->ranges = v;
+	if (!service_name_valid(json_string_value(j))) {
+		derr(d, path, "expected a service name (a letter, then "
+		    "letters, digits, '-', '_', '.' or '+', at most %d), got "
+		    "\"%s\"", FWCTL_SERVICE_MAX, quote_for_msg(
+		    json_string_value(j), json_string_length(j), q,
+		    sizeof(q)));
+		return -1;
+	}
+	snprintf(it->name, sizeof(it->name), "%s", json_string_value(j));
+	return 0;
+}
+
+/* 22, "22", "1000-2000", "ssh" or {"service": "ssh", "port": 22}. */
+static int
+dec_rule_port(const json_t *j, const char *path, void *v, struct diags *d)
+{
+	struct portitem	*it = v;
+	char		 p[CODEC_PATH_MAX];
+	const json_t	*s, *n;
+
+	if (json_is_string(j) && isalpha((unsigned char)
+	    json_string_value(j)[0])) {
+		it->lookup = true;
+		return dec_service(j, path, it, d);
+	}
+	if (!json_is_object(j))
+		return dec_port(j, path, &it->r, d);
+	if (check_object(j, path, "a service", named_port_fields, d) == -1)
+		return -1;
+	s = json_object_get(j, "service");
+	n = json_object_get(j, "port");
+	if (s == NULL || !json_is_string(s)) {
+		derr(d, path_key(p, sizeof(p), path, "service"), "expected a "
+		    "service name (a string)");
+		return -1;
+	}
+	if (dec_service(s, path_key(p, sizeof(p), path, "service"), it,
+	    d) == -1)
+		return -1;
+	if (n == NULL) {
+		it->lookup = true;
+		return 0;
+	}
+	if (!json_is_integer(n))
+		derr(d, path_key(p, sizeof(p), path, "port"), "expected a port "
+		    "0-65535 (an integer)");
+	return json_is_integer(n) ? dec_port(n, path_key(p, sizeof(p), path,
+	    "port"), &it->r, d) : -1;
+}
+
+static int
+dec_portmatch(const json_t *j, const char *path, int proto,
+    struct portmatch *pm, struct diags *d)
+{
+	struct portitem	*v = NULL;
+	void		*items = NULL;
+	char		 p[CODEC_PATH_MAX];
+	size_t		 i, n = 0;
+	int		 rv;
+
+	rv = dec_match(j, path, &pm->set, &items, &n, sizeof(*v),
+	    dec_rule_port, true, "port", "ports, ranges and service names", d);
+	v = items;
+	for (i = 0; i < n; i++) {
+		if (!v[i].lookup)
+			continue;
+		if (service_parse(v[i].name, proto, &v[i].r.lo) == -1) {
+			derr(d, json_is_array(j) ? path_index(p, sizeof(p),
+			    path, i) : path, "unknown service \"%s\": not in "
+			    "/etc/services; expected a port number or a "
+			    "service name", v[i].name);
+			rv = -1;
+		}
+		v[i].r.hi = v[i].r.lo;
+	}
+	for (i = 0; rv == 0 && i < n; i++)
+		if (portmatch_add(pm, &v[i].r, v[i].name[0] ? v[i].name :
+		    NULL) == -1) {
+			derr(d, path, "out of memory");
+			rv = -1;
+		}
+	free(items);
 	return rv;
 }
 
@@ -1110,7 +1268,7 @@ fail:
 }
 
 static const char *const policy_fields[] = {
-	"from", "to", "verdict", NULL,
+	"from", "to", "verdict", "log", "log_prefix", NULL,
 };
 
 struct policy *
@@ -1133,6 +1291,15 @@ codec_decode_policy(const json_t *j, const char *path, struct diags *d)
 		missing(d, path, "verdict", "a policy");
 	else
 		dec_verdict(v, p, &pol->verdict, d);
+	if ((v = field(j, "log", path, p, sizeof(p))) != NULL)
+		dec_bool(v, p, &pol->log, d);
+	if ((v = field(j, "log_prefix", path, p, sizeof(p))) != NULL) {
+		if (!pol->log)
+			derr(d, p, "a log prefix needs \"log\": true");
+		else
+			pol->log_prefix = dec_text(v, p, FWCTL_LOG_PREFIX_MAX,
+			    d);
+	}
 	if (d->n > before) {
 		policy_free(pol);
 		return NULL;
@@ -1141,7 +1308,7 @@ codec_decode_policy(const json_t *j, const char *path, struct diags *d)
 }
 
 static const char *const limit_fields[] = {
-	"rate", "per", "burst", NULL,
+	"rate", "per", "burst", "per_source", NULL,
 };
 
 static int
@@ -1169,6 +1336,8 @@ dec_limit(const json_t *j, const char *path, struct limit *l,
 	if ((v = field(j, "burst", path, p, sizeof(p))) != NULL &&
 	    dec_uint(v, p, "a burst", 1, UINT32_MAX, &u, d) == 0)
 		l->burst = (uint32_t)u;
+	if ((v = field(j, "per_source", path, p, sizeof(p))) != NULL)
+		dec_bool(v, p, &l->per_source, d);
 	return d->n > before ? -1 : 0;
 }
 
@@ -1254,10 +1423,26 @@ dec_state(const json_t *j, const char *path, unsigned *state,
 	return d->n > before ? -1 : 0;
 }
 
+/* "ip4" or "ip6": a rule for one IP version. */
+static void
+dec_family(const json_t *j, const char *path, int *family, struct diags *d)
+{
+	const char	*s;
+	char		 q[64];
+
+	if ((s = dec_string(j, path, "an IP version", d)) == NULL)
+		return;
+	if (strcmp(s, "ip4") == 0 || strcmp(s, "ip6") == 0)
+		*family = s[2] == '4' ? AF_INET : AF_INET6;
+	else
+		derr(d, path, "expected ip4 or ip6, got \"%s\"",
+		    quote_for_msg(s, strlen(s), q, sizeof(q)));
+}
+
 static const char *const rule_fields[] = {
-	"name", "from", "to", "proto", "sport", "dport", "icmp_types", "src",
-	"dst", "state", "log", "log_prefix", "verdict", "limit", "comment",
-	NULL,
+	"name", "from", "to", "family", "proto", "sport", "dport", "icmp_types",
+	"src", "dst", "state", "log", "log_prefix", "verdict", "limit",
+	"comment", NULL,
 };
 
 struct rule *
@@ -1278,6 +1463,8 @@ codec_decode_rule(const json_t *j, const char *path, struct diags *d)
 	r->name = req_name(j, "name", path, "a rule", d);
 	r->from = req_name(j, "from", path, "a rule", d);
 	r->to = req_name(j, "to", path, "a rule", d);
+	if ((v = field(j, "family", path, p, sizeof(p))) != NULL)
+		dec_family(v, p, &r->family, d);
 	if ((v = field(j, "proto", path, p, sizeof(p))) != NULL &&
 	    dec_proto(v, p, false, &r->proto, d) == -1)
 		proto_ok = false;
@@ -1286,13 +1473,13 @@ codec_decode_rule(const json_t *j, const char *path, struct diags *d)
 		if (proto_ok && !proto_has_ports(r->proto))
 			derr(d, p, "ports need \"proto\" tcp, udp or sctp");
 		else
-			dec_portmatch(v, p, &r->sport, d);
+			dec_portmatch(v, p, r->proto, &r->sport, d);
 	}
 	if ((v = field(j, "dport", path, p, sizeof(p))) != NULL) {
 		if (proto_ok && !proto_has_ports(r->proto))
 			derr(d, p, "ports need \"proto\" tcp, udp or sctp");
 		else
-			dec_portmatch(v, p, &r->dport, d);
+			dec_portmatch(v, p, r->proto, &r->dport, d);
 	}
 	if ((v = field(j, "icmp_types", path, p, sizeof(p))) != NULL) {
 		if (proto_ok && !proto_is_icmp(r->proto))

@@ -732,14 +732,88 @@ rule_comment(const struct rule *ru)
 	return s;
 }
 
+/*
+ * The meter of a per-source limit: a set of source addresses of one
+ * family, filled by the packet path, each element with a limit of its
+ * own. One per rule and family, shared by the rule's copies in every
+ * chain, so that a source has one bucket per rule. Bounded: when it is
+ * full, a new source finds no element and the rule does not match it.
+ */
+static const char *
+meter_set(struct cplan *p, const struct rule *ru, int family,
+    uint64_t timeout_ms)
+{
+	struct cset *cs;
+	char *name;
+
+	if (asprintf(&name, METER_SET_PREFIX "%s#%d", ru->name,
+	    family == AF_INET ? 4 : 6) == -1)
+		return NULL;
+	if ((cs = (struct cset *)(uintptr_t)cplan_set(p, name)) != NULL) {
+		free(name);
+		return cs->name;
+	}
+	if (grow(&p->sets, &p->sets_cap, p->nsets, sizeof(*cs)) == -1) {
+		free(name);
+		return NULL;
+	}
+	cs = &p->sets[p->nsets++];
+	memset(cs, 0, sizeof(*cs));
+	cs->name = name;
+	cs->flags = NFT_SET_TIMEOUT | NFT_SET_EVAL;
+	cs->key_type = family == AF_INET ? CTYPE_IPV4 : CTYPE_IPV6;
+	cs->key_len = family == AF_INET ? 4 : 16;
+	cs->timeout_ms = timeout_ms;
+	cs->size = LIMIT_METER_SIZE;
+	cs->loc = &ru->loc;
+	return cs->name;
+}
+
+/*
+ * A limit: one bucket for the rule, or with per source one per source
+ * address in the rule's meter (family is then 4 or 6). A source's element
+ * lives while its packets come and until its bucket would be full again,
+ * so that letting it expire gives no source more than its rate.
+ */
+static int
+x_limit(struct cplan *p, struct crule *r, const struct rule *ru, int family)
+{
+	const struct limit *l = &ru->limit;
+	struct cexpr *e;
+	uint64_t unit_ms = limit_unit_seconds(l->unit) * 1000, timeout;
+	uint32_t burst = l->burst != 0 ? l->burst : FWCTL_LIMIT_BURST_DEFAULT;
+	const char *set = NULL;
+
+	if (l->per_source) {
+		timeout = (burst + l->rate - 1) / l->rate;
+		timeout = unit_ms * (timeout > 1 ? timeout : 1);
+		if (timeout > FWCTL_TIMEOUT_MAX_MS)
+			timeout = FWCTL_TIMEOUT_MAX_MS;
+		if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, family == AF_INET ?
+		    12 : 8, family == AF_INET ? 4 : 16) == -1 ||
+		    (set = meter_set(p, ru, family, timeout)) == NULL)
+			return -1;
+	}
+	if ((e = crule_add(r, l->per_source ? CX_DYNSET : CX_LIMIT)) == NULL)
+		return -1;
+	e->rate = l->rate;
+	e->unit = limit_unit_seconds(l->unit);
+	e->burst = burst;
+	if (set != NULL) {
+		e->sreg = REG1;
+		e->timeout_ms = cplan_set(p, set)->timeout_ms;
+		if ((e->set = strdup(set)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 /* One kernel rule for ru in chain, restricted to family (0 = both). */
 static int
 compile_rule_one(struct cplan *p, const struct ruleset *rs,
     const struct rule *ru, const char *chain, const char *key, int family)
 {
 	struct crule *r;
-	struct limit l = ru->limit;
-	struct cexpr *e;
 
 	if ((r = cplan_add_rule(p, chain, key, ru->name)) == NULL)
 		return -1;
@@ -760,13 +834,8 @@ compile_rule_one(struct cplan *p, const struct ruleset *rs,
 		return -1;
 	if (ru->state != 0 && x_ctstate(r, ru->state) == -1)
 		return -1;
-	if (l.rate != 0) {
-		if ((e = crule_add(r, CX_LIMIT)) == NULL)
-			return -1;
-		e->rate = l.rate;
-		e->unit = limit_unit_seconds(l.unit);
-		e->burst = l.burst != 0 ? l.burst : 5;
-	}
+	if (ru->limit.rate != 0 && x_limit(p, r, ru, family) == -1)
+		return -1;
 	return x_tail(r, ru, family);
 }
 
@@ -780,6 +849,12 @@ compile_rule(struct cplan *p, const struct ruleset *rs, const struct rule *ru,
 	char key[FWCTL_NAME_MAX + 4];
 	bool specific = false;
 
+	if (ru->limit.per_source)
+		specific = true;	/* a meter per family */
+	if (ru->family != 0) {
+		fam &= family_bits(ru->family);
+		specific = true;
+	}
 	if (ru->proto == IPPROTO_ICMP) {
 		fam &= 1;
 		specific = true;
@@ -823,17 +898,14 @@ policy_find(const struct ruleset *rs, const char *from, const char *to)
 	return i == -1 ? NULL : rs->policies[i];
 }
 
-enum verdict
-compile_policy_verdict(const struct ruleset *rs, const char *from,
-    const char *to, const char **why)
+const struct policy *
+compile_policy_of(const struct ruleset *rs, const char *from, const char *to)
 {
-	static char buf[2 * FWCTL_NAME_MAX + 32];
 	const struct policy *po = NULL;
 	bool from_zone = strcmp(from, UNZONED) != 0;
 	bool to_zone = strcmp(to, UNZONED) != 0;
 	bool from_self = strcmp(from, ZONE_SELF) == 0;
 	bool to_self = strcmp(to, ZONE_SELF) == 0;
-	enum verdict v;
 
 	/* `any` stands for every zone and for no zone, never for self */
 	if (from_zone && to_zone)
@@ -844,6 +916,18 @@ compile_policy_verdict(const struct ruleset *rs, const char *from,
 		po = policy_find(rs, ZONE_ANY, to);
 	if (po == NULL && !from_self && !to_self)
 		po = policy_find(rs, ZONE_ANY, ZONE_ANY);
+	return po;
+}
+
+enum verdict
+compile_policy_verdict(const struct ruleset *rs, const char *from,
+    const char *to, const char **why)
+{
+	static char buf[2 * FWCTL_NAME_MAX + 32];
+	const struct policy *po = compile_policy_of(rs, from, to);
+	bool from_self = strcmp(from, ZONE_SELF) == 0;
+	enum verdict v;
+
 	if (po != NULL) {
 		if (why != NULL) {
 			snprintf(buf, sizeof(buf), "policy %s -> %s",
@@ -862,15 +946,55 @@ compile_policy_verdict(const struct ruleset *rs, const char *from,
 	return from_self ? VERDICT_ACCEPT : VERDICT_DROP;
 }
 
+/*
+ * A policy with log: a rule before the verdict's that logs what falls to
+ * the policy, at most POLICY_LOG_RATE a second per pair (a flood must not
+ * flood the log), and lets it go on to the verdict. The prefix is the
+ * user's, else it names the pair and the verdict.
+ */
+static int
+compile_policy_log(struct cplan *p, const struct policy *po,
+    const char *chain, const char *from, const char *to, enum verdict v)
+{
+	struct crule *r;
+	struct cexpr *e;
+
+	if ((r = cplan_add_rule(p, chain, "~policy-log", NULL)) == NULL)
+		return -1;
+	/* a space before any colon: never mistaken for a rule's name */
+	if (asprintf(&r->comment, "policy %s -> %s log", po->from,
+	    po->to) == -1) {
+		r->comment = NULL;
+		return -1;
+	}
+	if (x_counter(r) == -1 || (e = crule_add(r, CX_LIMIT)) == NULL)
+		return -1;
+	e->rate = POLICY_LOG_RATE;
+	e->unit = 1;
+	e->burst = POLICY_LOG_BURST;
+	if ((e = crule_add(r, CX_LOG)) == NULL)
+		return -1;
+	if (po->log_prefix != NULL)
+		e->prefix = strdup(po->log_prefix);
+	else if (asprintf(&e->prefix, "%.40s->%.40s %s: ", from, to,
+	    verdict_name(v)) == -1)
+		e->prefix = NULL;
+	return e->prefix == NULL ? -1 : 0;
+}
+
 static int
 compile_policy_rule(struct cplan *p, const struct ruleset *rs,
     const char *chain, const char *from, const char *to)
 {
 	const char *why;
 	enum verdict v = compile_policy_verdict(rs, from, to, &why);
+	const struct policy *po = compile_policy_of(rs, from, to);
 	struct crule *r;
 	struct cexpr *e;
 
+	if (po != NULL && po->log &&
+	    compile_policy_log(p, po, chain, from, to, v) == -1)
+		return -1;
 	if ((r = cplan_add_rule(p, chain, "~policy", NULL)) == NULL)
 		return -1;
 	/* a space before any colon: never mistaken for a rule's name */
@@ -1371,10 +1495,14 @@ compile_group_step(const struct ruleset *rs, size_t i, char **chain,
 bool
 compile_rule_grouped(const struct ruleset *rs, size_t i)
 {
+	const struct rule *ru = rs->rules[i];
 	const char **v;
 	size_t n, a, b;
 	bool unsure = false, in = false;
 
+	/* a meter set comes and goes with the rule: the whole diff */
+	if (ru->limit.per_source)
+		return true;
 	if (GROUP_MIN == 0)
 		return false;
 	/* unsure when out of memory: the caller takes the whole way */
@@ -2380,6 +2508,11 @@ sb_expr(struct sbuf *b, const struct crule *r, const struct cexpr *e)
 		sb_printf(b, "limit %" PRIu64 "/%" PRIu64 " burst %u",
 		    e->rate, e->unit, e->burst);
 		break;
+	case CX_DYNSET:
+		sb_printf(b, "update @%s timeout %" PRIu64 " { limit %" PRIu64
+		    "/%" PRIu64 " burst %u }", e->set, e->timeout_ms, e->rate,
+		    e->unit, e->burst);
+		break;
 	case CX_LOG:
 		sb_printf(b, "log");
 		if (e->prefix != NULL)
@@ -2546,6 +2679,7 @@ cplan_rule_hash(const struct crule *r)
 		mix_u64(&f, e->rate);
 		mix_u64(&f, e->unit);
 		mix_u64(&f, e->burst);
+		mix_u64(&f, e->timeout_ms);
 		mix_str(&f, e->prefix);
 		mix_u64(&f, e->reject_type);
 		mix_u64(&f, e->reject_code);

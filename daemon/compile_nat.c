@@ -8,8 +8,8 @@
  *   version. Keys: the entry's name (#4/#6 when split by version).
  * - forward: prerouting DNAT from the `from` zone to any address of the
  *   host (fib daddr type local: the public address may be dynamic), and
- *   "name#hairpin" the same from internal zones when the address is not
- *   on their own side. The filter side is one rule per forward in chain
+ *   "name#hairpin" the same from internal and DMZ zones when the address
+ *   is not on their own side. The filter side is one rule per forward in chain
  *   nat-open (ct status dnat, to the target and its port), jumped to
  *   from every forwarding pair chain just before its policy.
  *   Postrouting "~name/hairpin/zone" masquerades DNATed flows that leave
@@ -35,8 +35,8 @@
 					 * with a 16-byte IPv6 address */
 #define OPEN_CHAIN	"nat-open"
 
-/* Zones a forward's DNAT applies to: its own, and every internal zone
- * (hairpin: they may use the public address too). */
+/* Zones a forward's DNAT applies to: its own, and every internal and DMZ
+ * zone (hairpin: they may use the public address too). */
 struct srcs {
 	const struct zone	**v;
 	size_t			  n;
@@ -279,10 +279,12 @@ zone_get(const struct ruleset *rs, const char *name)
 	return rs->zones[i];
 }
 
+/* A zone whose hosts may use the public address of a forward: the
+ * internal ones and the DMZ (hairpin), not the external side. */
 static bool
-zone_internal(const struct zone *z)
+zone_hairpin(const struct zone *z)
 {
-	return !(z->flags & (ZONE_EXTERNAL | ZONE_DMZ));
+	return !(z->flags & ZONE_EXTERNAL);
 }
 
 static int
@@ -468,7 +470,7 @@ compile_srcnat(struct cplan *p, const struct ruleset *rs, const struct nat *n,
 /* --- port forwards ------------------------------------------------------ */
 
 /* The zones whose traffic a forward takes: its own and, for hairpin, the
- * internal ones. */
+ * internal ones and the DMZ. */
 static int
 forward_srcs(const struct ruleset *rs, const struct nat *n, struct srcs *s)
 {
@@ -481,7 +483,7 @@ forward_srcs(const struct ruleset *rs, const struct nat *n, struct srcs *s)
 	if (from != NULL)
 		s->v[s->n++] = from;
 	for (i = 0; i < rs->nzones; i++)
-		if (rs->zones[i] != from && zone_internal(rs->zones[i]))
+		if (rs->zones[i] != from && zone_hairpin(rs->zones[i]))
 			s->v[s->n++] = rs->zones[i];
 	return 0;
 }
@@ -681,7 +683,7 @@ forward_hairpin(struct cplan *p, const struct ruleset *rs,
 	for (i = 0; i < s->n; i++) {
 		const struct zone *z = s->v[i];
 
-		if (z->nifaces == 0 || !zone_internal(z))
+		if (z->nifaces == 0 || !zone_hairpin(z))
 			continue;
 		if (asprintf(&key, "~%s/hairpin/%s", n->name, z->name) == -1)
 			return -1;

@@ -266,6 +266,8 @@ edit_rule_conflicts(const struct ruleset *rs, const struct rule *r,
 	c += edit_check_set(rs, d, &r->loc, "rule", r->name, r->dst.set);
 	c += edit_check_set(rs, d, &r->loc, "rule", r->name, r->sport.set);
 	c += edit_check_set(rs, d, &r->loc, "rule", r->name, r->dport.set);
+	if (r->name != NULL && ruleset_find_nat(rs, r->name) >= 0)
+		c++;	/* a NAT entry's name (validate.c says so) */
 	return c;
 }
 
@@ -278,6 +280,8 @@ edit_nat_conflicts(const struct ruleset *rs, const struct nat *n,
 	c += edit_check_zone(rs, d, &n->loc, "nat", n->name, n->from);
 	c += edit_check_zone(rs, d, &n->loc, "nat", n->name, n->to);
 	c += edit_check_set(rs, d, &n->loc, "nat", n->name, n->src.set);
+	if (n->name != NULL && ruleset_find_rule(rs, n->name) >= 0)
+		c++;	/* a rule's name (validate.c says so) */
 	return c;
 }
 

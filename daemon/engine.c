@@ -22,6 +22,8 @@
 #include "conntrack.h"
 #include "engine.h"
 #include "history.h"
+#include "lint.h"
+#include "lockout.h"
 #include "log.h"
 #include "rulesdir.h"
 #include "state.h"
@@ -77,6 +79,11 @@ struct engine {
 	char		**drift_v;
 	size_t		 drift_n;
 	bool		 drift_kept;
+	/* Why the state directory could not be written at start (NULL: it
+	 * could): changes are refused until a snapshot succeeds. */
+	char		*state_error;
+	engine_observer	 obs;		/* metrics and events, or NULL */
+	void		*obs_arg;
 };
 
 #define ENGINE_REVERT_RETRY	10	/* s, after a revert that failed */
@@ -113,6 +120,14 @@ engine_clock_ms(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t
+engine_clock_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static struct rsref *
 rsref_new(struct ruleset *rs, uint64_t gen)
@@ -239,10 +254,50 @@ engine_free(struct engine *e, bool flush)
 	free(e->table);
 	free(e->state_dir);
 	free(e->rules_dir);
+	free(e->state_error);
 	for (i = 0; i < e->drift_n; i++)
 		free(e->drift_v[i]);
 	free(e->drift_v);
 	free(e);
+}
+
+/* The state directory cannot be written: say so once, and keep why for
+ * status and for the changes refused meanwhile. Called with change_mtx. */
+static void
+engine_state_broken(struct engine *e, uint64_t gen, const struct diags *d)
+{
+	const char	*why = d->n && d->v[0].msg ? d->v[0].msg : "?";
+
+	log_warnx("%s: cannot write the state (%s): serving generation %"
+	    PRIu64 " as the kernel has it; changes are refused until it can "
+	    "be written", e->state_dir, why, gen);
+	free(e->state_error);
+	e->state_error = strdup(why);
+}
+
+/* Whether changes may be kept: a snapshot of the current ruleset, when
+ * the start could not write one, is tried again first. 0, or -1 with res
+ * filled. Called with change_mtx held. */
+static int
+engine_state_writable(struct engine *e, struct change_result *res)
+{
+	struct diags	 d;
+
+	if (e->state_error == NULL)
+		return 0;
+	diags_init(&d);
+	if (state_save(e->state_dir, e->cur->gen, e->cur->rs, &d) == 0) {
+		log_info("%s: the state can be written again", e->state_dir);
+		free(e->state_error);
+		e->state_error = NULL;
+		diags_free(&d);
+		return 0;
+	}
+	edit_fail(res, ENGINE_FAILED, NULL, "the state directory cannot be "
+	    "written (%s): no change can be kept until it can",
+	    d.n && d.v[0].msg ? d.v[0].msg : "?");
+	diags_free(&d);
+	return -1;
 }
 
 void
@@ -504,6 +559,19 @@ txn_check(struct txn *t)
 	return 0;
 }
 
+/* A dry run: what the ruleset would be may still not be meant. */
+static void
+txn_lint(struct txn *t)
+{
+	t->res->applied = false;
+	lint_ruleset(t->next, &t->res->warnings);
+	/* a change that would cut the administrator off, where it did not
+	 * already */
+	if (!engine_unfiltered(t->next) && lockout_warnings(t->old, NULL,
+	    NULL) == 0)
+		lockout_warnings(t->next, NULL, &t->res->warnings);
+}
+
 /* Nothing changes (no transaction, no new generation, nothing to
  * confirm; a revert finds the ruleset as it was): 1, and done. */
 static int
@@ -535,6 +603,8 @@ txn_prepare(struct txn *t)
 	struct engine	*e = t->e;
 	struct change	*c = t->c;
 
+	if (engine_state_writable(e, t->res) == -1)
+		return -1;
 	if ((t->nref = rsref_new(NULL, t->gen + 1)) == NULL) {
 		edit_fail(t->res, ENGINE_FAILED, NULL, "%s", "out of memory");
 		return -1;
@@ -812,10 +882,46 @@ txn_free(struct txn *t)
 }
 
 void
+engine_set_observer(struct engine *e, engine_observer fn, void *arg)
+{
+	e->obs = fn;
+	e->obs_arg = arg;
+}
+
+/* Tells the observer what the change did (still under change_mtx, so
+ * that it hears the changes in their order). */
+static void
+txn_observe(const struct txn *t, uint64_t start)
+{
+	const struct change	*c = t->c;
+	struct engine_event	 ev;
+	char			 summary[512];
+
+	if (t->e->obs == NULL)
+		return;
+	edit_plan_summary(&t->res->plan, summary, sizeof(summary));
+	memset(&ev, 0, sizeof(ev));
+	ev.op = t->logop;
+	ev.status = t->res->status;
+	ev.dry_run = c->dry_run;
+	ev.applied = t->res->applied;
+	ev.generation = t->res->generation;
+	ev.who = c->who ? c->who : "?";
+	ev.what = c->what ? c->what : edit_op_name(t->logop);
+	ev.summary = summary;
+	ev.usecs = engine_clock_us() - start;
+	ev.pending = t->res->pending;
+	ev.confirm_secs = c->confirm_secs;
+	ev.reverted = t->res->reverted;
+	t->e->obs(t->e->obs_arg, &ev);
+}
+
+void
 engine_change(struct engine *e, struct change *c, struct change_result *res)
 {
 	struct txn	 t;
 	struct diags	 rd;
+	uint64_t	 start = engine_clock_us();
 
 	memset(res, 0, sizeof(*res));
 	plan_init(&res->plan);
@@ -832,13 +938,17 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	/* only a change swaps cur, and we hold change_mtx */
 	t.old = e->cur->rs;
 	t.gen = res->generation = e->cur->gen;
-	if (txn_admit(&t) == 0 && txn_build(&t) == 0 && txn_check(&t) == 0 &&
-	    !c->dry_run && !txn_noop(&t) && txn_prepare(&t) == 0 &&
-	    txn_kernel(&t) == 0 && txn_persist(&t) == 0)
-		txn_publish(&t);
+	if (txn_admit(&t) == 0 && txn_build(&t) == 0 && txn_check(&t) == 0) {
+		if (c->dry_run)
+			txn_lint(&t);
+		else if (!txn_noop(&t) && txn_prepare(&t) == 0 &&
+		    txn_kernel(&t) == 0 && txn_persist(&t) == 0)
+			txn_publish(&t);
+	}
 	if (t.kernel_changed)
 		txn_undo_kernel(&t);
 	txn_log(&t);
+	txn_observe(&t, start);
 	if (t.pending_written) {
 		/* the change did not happen: nothing to revert */
 		diags_init(&rd);
@@ -871,6 +981,7 @@ engine_result_free(struct change_result *res)
 {
 	plan_free(&res->plan);
 	diags_free(&res->diags);
+	diags_free(&res->warnings);
 }
 
 int
@@ -882,6 +993,7 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 	size_t		 i;
 	bool		 flushed, unfiltered;
 	int		 kept = 0;
+	struct diags	 sd;
 	struct change	 c;
 	struct change_result res;
 
@@ -921,12 +1033,19 @@ engine_start(struct engine *e, struct ruleset *rs, uint64_t gen, bool save,
 		;	/* left as found: kernel_unknown below */
 	else if (nft_apply(e->nft, NULL, rs, NULL, d) == -1)
 		goto fail_locked;
-	/* the journal of this run starts from a snapshot of its own */
-	if (save && state_set_flushed(e->state_dir, false, d) == -1)
-		goto fail_locked;
-	if ((save || state_needs_snapshot(e->state_dir)) &&
-	    state_save(e->state_dir, gen, rs, d) == -1)
-		goto fail_locked;
+	/*
+	 * The journal of this run starts from a snapshot of its own. A disk
+	 * that cannot take it (full, read-only) does not stop the start,
+	 * which would only loop under Restart=on-failure: fwctld serves what
+	 * the kernel has, says why, and refuses changes until the state can
+	 * be written (engine_state_writable).
+	 */
+	diags_init(&sd);
+	if ((save && state_set_flushed(e->state_dir, false, &sd) == -1) ||
+	    ((save || state_needs_snapshot(e->state_dir)) &&
+	    state_save(e->state_dir, gen, rs, &sd) == -1))
+		engine_state_broken(e, gen, &sd);
+	diags_free(&sd);
 	pthread_mutex_lock(&e->cur_mtx);
 	rsref_put_locked(e->cur);
 	e->cur = r;
@@ -1043,6 +1162,8 @@ engine_info(struct engine *e, struct engine_status_info *info)
 	info->drift_kept = e->drift_kept;
 	info->drift_v = (const char *const *)e->drift_v;
 	info->drift_n = e->drift_n;
+	snprintf(info->state_error, sizeof(info->state_error), "%s",
+	    e->state_error ? e->state_error : "");
 	pthread_mutex_unlock(&e->change_mtx);
 	info->generation = engine_generation(e);
 	info->live_changes = engine_live_changes(e, info->generation);

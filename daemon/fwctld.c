@@ -74,7 +74,8 @@ usage(int status)
 	    "              [--on-drift repair|keep]\n"
 	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
 	    "--tokens FILE]\n"
-	    "       fwctld -n[v] [--rules-dir DIR]\n");
+	    "              [--cors-origin ORIGIN]... [--ui-dir DIR]\n"
+	    "       fwctld -n[v] [--warnings-fatal] [--rules-dir DIR]\n");
 	exit(status);
 }
 
@@ -266,8 +267,8 @@ main(int argc, char *argv[])
 	enum {
 		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
 		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
-		OPT_TOKENS, OPT_FLUSH, OPT_VERSION, OPT_HKEEP, OPT_HDAYS,
-		OPT_DRIFT,
+		OPT_TOKENS, OPT_CORS, OPT_UIDIR, OPT_FLUSH, OPT_VERSION,
+		OPT_HKEEP, OPT_HDAYS, OPT_DRIFT, OPT_WFATAL,
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -281,11 +282,14 @@ main(int argc, char *argv[])
 		{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
 		{ "tls-key", required_argument, NULL, OPT_TLSKEY },
 		{ "tokens", required_argument, NULL, OPT_TOKENS },
+		{ "cors-origin", required_argument, NULL, OPT_CORS },
+		{ "ui-dir", required_argument, NULL, OPT_UIDIR },
 		{ "flush-on-exit", no_argument, NULL, OPT_FLUSH },
 		{ "history-keep", required_argument, NULL, OPT_HKEEP },
 		{ "history-days", required_argument, NULL, OPT_HDAYS },
 		{ "on-drift", required_argument, NULL, OPT_DRIFT },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "warnings-fatal", no_argument, NULL, OPT_WFATAL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -307,7 +311,7 @@ main(int argc, char *argv[])
 	sigset_t		 sigs;
 	const char		*listen_addr = NULL, *tls_cert = NULL;
 	const char		*tls_key = NULL, *tokens = NULL;
-	bool			 check = false, verbose = false;
+	bool			 check = false, verbose = false, wfatal = false;
 	int			 ch, sfd;
 	ssize_t			 n;
 
@@ -318,6 +322,7 @@ main(int argc, char *argv[])
 	 * buffers get their own mappings, and free memory above 4 MB at the
 	 * top of a heap goes back at once.
 	 */
+	memset(&ac, 0, sizeof(ac));
 	(void)mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	(void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
@@ -368,6 +373,17 @@ main(int argc, char *argv[])
 		case OPT_TOKENS:
 			tokens = optarg;
 			break;
+		case OPT_CORS:
+			if (ac.ncors == API_CORS_MAX) {
+				fprintf(stderr, "fwctld: at most %d "
+				    "--cors-origin\n", API_CORS_MAX);
+				return 2;
+			}
+			ac.cors[ac.ncors++] = optarg;
+			break;
+		case OPT_UIDIR:
+			ac.ui_dir = optarg;
+			break;
 		case OPT_FLUSH:
 			cf.flush_on_exit = true;
 			break;
@@ -394,6 +410,9 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("fwctld %s\n", FWCTL_VERSION);
 			return 0;
+		case OPT_WFATAL:
+			wfatal = true;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -403,8 +422,9 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(2);
 	if (check)
-		return check_main(cf.rules_dir, verbose, stdout, stderr);
-	if (verbose)
+		return check_main(cf.rules_dir, verbose, wfatal, stdout,
+		    stderr);
+	if (verbose || wfatal)
 		usage(2);
 	if ((listen_addr != NULL) != (tls_cert != NULL) ||
 	    (listen_addr != NULL) != (tls_key != NULL) ||

@@ -4,6 +4,7 @@
  * depends on what it cannot know (addresses, set contents, rates).
  */
 #include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "compile.h"
@@ -83,14 +84,18 @@ lockout_side(const struct ruleset *rs, const char *z, const char **why)
 }
 
 int
-lockout_warnings(const struct ruleset *rs, struct diags *d)
+lockout_warnings(const struct ruleset *rs, const char *where,
+    struct diags *d)
 {
 	const char	*why = NULL, *first = NULL;
+	struct srcloc	 at = { (char *)(uintptr_t)where, 0, 0 };
 	size_t		 i;
 
 	if (rs->nzones == 0) {
-		diags_add(d, NULL, "warning: the ruleset declares no zone: "
-		    "fwctld programs no table and filters nothing");
+		if (d != NULL)
+			diags_add(d, where ? &at : NULL, "warning: the ruleset "
+			    "declares no zone: fwctld programs no table and "
+			    "filters nothing");
 		return 1;
 	}
 	for (i = 0; i < rs->nzones; i++) {
@@ -101,11 +106,13 @@ lockout_warnings(const struct ruleset *rs, struct diags *d)
 	}
 	if (lockout_side(rs, ZONE_ANY, &why))
 		return 0;	/* interfaces in no zone */
+	if (d == NULL)
+		return 1;
 	if (first == NULL || strcmp(first, "default") == 0)
 		first = "the built-in drop";
 	else if (strcmp(first, "preset") == 0)
 		first = "the dmz preset";
-	diags_add(d, NULL, "warning: no zone can open an SSH connection (tcp "
+	diags_add(d, where ? &at : NULL, "warning: no zone can open an SSH connection (tcp "
 	    "port %d) to this host (from %s: %s%s); make sure there is another "
 	    "way in before you apply it, or use fwctl apply --confirm",
 	    LOCKOUT_PORT, rs->zones[0]->name, strncmp(first, "policy ", 7) &&

@@ -10,6 +10,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -732,15 +733,44 @@ parse_list(struct parser *p, const char *what, bool commas, item_fn fn,
 	}
 }
 
+/* A port match being read, and the protocol its service names are of. */
+struct portctx {
+	struct portmatch	*m;
+	int			 proto;
+};
+
+/* A service name ("ssh") in word t, as its port. */
+static int
+tok_service(struct parser *p, const struct token *t, int proto,
+    struct portrange *r, char *name, size_t len)
+{
+	char b[64];
+
+	if (tok_word(t, name, len) == NULL || !service_name_valid(name))
+		return perr(p, t, "expected a port number (0-65535), a range "
+		    "lo-hi or a service name, got %s", tok_desc(t, b,
+		    sizeof(b)));
+	if (service_parse(name, proto, &r->lo) == -1)
+		return perr(p, t, "unknown service \"%s\": not in "
+		    "/etc/services; expected a port number or a service name",
+		    name);
+	r->hi = r->lo;
+	return 0;
+}
+
 static int
 port_item(struct parser *p, void *ctx)
 {
-	struct portmatch *m = ctx;
+	struct portctx *c = ctx;
+	struct token *t = peek(p);
 	struct portrange r;
+	char name[WORD_MAX];
+	bool named = t->type == T_WORD && isalpha((unsigned char)t->p[0]);
 
-	if (tok_portrange(p, peek(p), &r, true) == -1)
+	if ((named ? tok_service(p, t, c->proto, &r, name, sizeof(name)) :
+	    tok_portrange(p, t, &r, true)) == -1)
 		return -1;
-	if (array_push(&m->ranges, &m->nranges, sizeof(r), &r) == -1)
+	if (portmatch_add(c->m, &r, named ? name : NULL) == -1)
 		return oom(p);
 	advance(p);
 	return 0;
@@ -762,11 +792,14 @@ parse_match(struct parser *p, char **set, const char *what,
 	return parse_list(p, what, false, item, ctx);
 }
 
-/* P: port, range, { list } or @set */
+/* P: port, range, service name, { list } or @set */
 static int
-parse_portmatch(struct parser *p, struct portmatch *m)
+parse_portmatch(struct parser *p, struct portmatch *m, int proto)
 {
-	return parse_match(p, &m->set, "a port or range", port_item, m);
+	struct portctx c = { m, proto };
+
+	return parse_match(p, &m->set, "a port, range or service name",
+	    port_item, &c);
 }
 
 /* One address token appended to v (what: the message's expectation). */
@@ -995,6 +1028,8 @@ parse_verdict(struct parser *p, enum verdict *v)
 	return 0;
 }
 
+static int	parse_quoted(struct parser *, const char *, size_t, char **);
+
 static int
 policy_body(struct parser *p, const struct token *start, struct policy **out)
 {
@@ -1017,6 +1052,17 @@ policy_body(struct parser *p, const struct token *start, struct policy **out)
 	clause_at(&pol->pos[PC_VERDICT], &pol->loc, peek(p));
 	if (parse_verdict(p, &pol->verdict) == -1)
 		goto fail;
+	if (tok_is(peek(p), "log")) {
+		advance(p);
+		pol->log = true;
+		if (tok_is(peek(p), "prefix")) {
+			clause_at(&pol->pos[PC_PREFIX], &pol->loc, peek(p));
+			advance(p);
+			if (parse_quoted(p, "log prefix", FWCTL_LOG_PREFIX_MAX,
+			    &pol->log_prefix) == -1)
+				goto fail;
+		}
+	}
 	*out = pol;
 	return 0;
 fail:
@@ -1024,7 +1070,7 @@ fail:
 	return -1;
 }
 
-/* "limit [rate] N/unit [burst N]" after the word limit */
+/* "limit [rate] N/unit [burst N] [per source]" after the word limit */
 static int
 parse_limit(struct parser *p, struct limit *l)
 {
@@ -1067,6 +1113,15 @@ parse_limit(struct parser *p, struct limit *l)
 			    "packets, got %s", UINT32_MAX,
 			    tok_desc(&t, b, sizeof(b)));
 		l->burst = (uint32_t)v;
+		advance(p);
+	}
+	if (tok_is(peek(p), "per")) {
+		advance(p);
+		if (!tok_is(peek(p), "source"))
+			return perr(p, peek(p), "expected source after per "
+			    "(limit N/unit per source), got %s",
+			    tok_desc(peek(p), b, sizeof(b)));
+		l->per_source = true;
 		advance(p);
 	}
 	/* at the burst when given, else at the rate */
@@ -1161,6 +1216,16 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 			r->proto = proto;
 			clause_at(&r->pos[RC_PROTO], &r->loc, &t);
 			advance(p);
+		} else if (strcmp(buf, "ip4") == 0 || strcmp(buf, "ip6") == 0) {
+			if (r->family != 0) {
+				perr(p, &t, "a rule takes one IP version; already "
+				    "have %s, got %s", r->family == AF_INET ?
+				    "ip4" : "ip6", tok_desc(&t, b, sizeof(b)));
+				goto fail;
+			}
+			r->family = buf[2] == '4' ? AF_INET : AF_INET6;
+			clause_at(&r->pos[RC_FAMILY], &r->loc, &t);
+			advance(p);
 		} else if (strcmp(buf, "sport") == 0 ||
 		    strcmp(buf, "dport") == 0) {
 			bool is_s = buf[0] == 's';
@@ -1175,8 +1240,8 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 			clause_at(&r->pos[is_s ? RC_SPORT : RC_DPORT], &r->loc,
 			    &t);
 			advance(p);
-			if (parse_portmatch(p, is_s ? &r->sport : &r->dport) ==
-			    -1)
+			if (parse_portmatch(p, is_s ? &r->sport : &r->dport,
+			    r->proto) == -1)
 				goto fail;
 		} else if (strcmp(buf, "type") == 0) {
 			if (once(p, &t, &type) == -1)
@@ -1259,8 +1324,9 @@ rule_body(struct parser *p, const struct token *start, struct rule **out)
 	*out = r;
 	return 0;
 unknown:
-	perr(p, &t, "expected a match (tcp, udp, sctp, icmp, icmpv6, sport, "
-	    "dport, type, src, dst, state), a verdict (accept, drop, reject) "
+	perr(p, &t, "expected a match (ip4, ip6, tcp, udp, sctp, icmp, icmpv6, "
+	    "sport, dport, type, src, dst, state), a verdict (accept, drop, "
+	    "reject) "
 	    "or an option (limit, log, comment), got %s",
 	    tok_desc(&t, b, sizeof(b)));
 fail:

@@ -96,6 +96,7 @@ list_close(FILE *f, size_t n)
 static void
 put_portmatch(FILE *f, const char *kw, const struct portmatch *pm)
 {
+	char	name[FWCTL_SERVICE_MAX + 1];
 	size_t	i;
 
 	if (pm->set == NULL && pm->nranges == 0)
@@ -108,7 +109,10 @@ put_portmatch(FILE *f, const char *kw, const struct portmatch *pm)
 	list_open(f, pm->nranges);
 	for (i = 0; i < pm->nranges; i++) {
 		list_sep(f, i);
-		put_port(f, &pm->ranges[i]);
+		if (portmatch_name(pm, i, name, sizeof(name)) != NULL)
+			fputs(name, f);
+		else
+			put_port(f, &pm->ranges[i]);
 	}
 	list_close(f, pm->nranges);
 }
@@ -197,6 +201,12 @@ fprint_policy(FILE *f, const void *arg)
 
 	fprintf(f, "policy %s -> %s %s", nn(p->from), nn(p->to),
 	    nn(verdict_name(p->verdict)));
+	if (p->log)
+		fputs(" log", f);
+	if (p->log_prefix != NULL) {
+		fputs(" prefix ", f);
+		put_quoted(f, p->log_prefix);
+	}
 }
 
 /* The SPEC's order of the ct states. */
@@ -213,6 +223,8 @@ fprint_rule(FILE *f, const void *arg)
 
 	fprintf(f, "rule %s from %s to %s", nn(r->name), nn(r->from),
 	    nn(r->to));
+	if (r->family != 0)
+		fputs(r->family == AF_INET ? " ip4" : " ip6", f);
 	if (r->proto != PROTO_NONE) {
 		fprintf(f, " %s", nn(proto_name(r->proto)));
 		put_portmatch(f, "sport", &r->sport);
@@ -255,6 +267,8 @@ fprint_rule(FILE *f, const void *arg)
 		    nn(limit_unit_name(r->limit.unit)));
 		if (r->limit.burst > 0)
 			fprintf(f, " burst %" PRIu32, r->limit.burst);
+		if (r->limit.per_source)
+			fputs(" per source", f);
 	}
 	if (r->log) {
 		fputs(" log", f);

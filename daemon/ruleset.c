@@ -161,6 +161,7 @@ portmatch_clear(struct portmatch *m)
 {
 	free(m->ranges);
 	free(m->set);
+	free(m->names);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -172,6 +173,7 @@ portmatch_copy(struct portmatch *d, const struct portmatch *s)
 	d->ranges = dupmem(s->ranges, s->nranges, sizeof(*s->ranges), &err);
 	d->nranges = d->ranges ? s->nranges : 0;
 	d->set = dupstr(s->set, &err);
+	d->names = dupstr(s->names, &err);
 	if (err) {
 		portmatch_clear(d);
 		return -1;
@@ -179,8 +181,69 @@ portmatch_copy(struct portmatch *d, const struct portmatch *s)
 	return 0;
 }
 
+/* names grows by field i: the i empty fields before it (i - 1 commas)
+ * are written first when it was NULL. */
+static int
+portmatch_add_name(struct portmatch *m, size_t i, const char *name)
+{
+	size_t old = m->names ? strlen(m->names) : i > 0 ? i - 1 : 0, len;
+	char *v;
+
+	if (m->names == NULL && name == NULL)
+		return 0;
+	len = old + 1 + (name ? strlen(name) : 0);
+	if ((v = realloc(m->names, len + 1)) == NULL)
+		return -1;
+	if (m->names == NULL)
+		memset(v, ',', old);
+	v[old] = '\0';
+	if (i > 0)
+		strcat(v, ",");
+	if (name != NULL)
+		strcat(v, name);
+	m->names = v;
+	return 0;
+}
+
+int
+portmatch_add(struct portmatch *m, const struct portrange *r,
+    const char *name)
+{
+	struct portrange *v;
+
+	if ((v = reallocarray(m->ranges, m->nranges + 1, sizeof(*v))) == NULL)
+		return -1;
+	m->ranges = v;
+	if (portmatch_add_name(m, m->nranges, name) == -1)
+		return -1;
+	v[m->nranges++] = *r;
+	return 0;
+}
+
+const char *
+portmatch_name(const struct portmatch *m, size_t i, char *buf, size_t len)
+{
+	const char *f = m->names, *end;
+	size_t n;
+
+	if (f == NULL || i >= m->nranges)
+		return NULL;
+	for (; i > 0 && f != NULL; i--)
+		if ((f = strchr(f, ',')) != NULL)
+			f++;
+	if (f == NULL)
+		return NULL;
+	end = strchr(f, ',');
+	n = end ? (size_t)(end - f) : strlen(f);
+	if (n == 0 || n >= len)
+		return NULL;
+	memcpy(buf, f, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 bool
-portmatch_equal(const struct portmatch *a, const struct portmatch *b)
+portmatch_same_ports(const struct portmatch *a, const struct portmatch *b)
 {
 	size_t i;
 
@@ -191,6 +254,12 @@ portmatch_equal(const struct portmatch *a, const struct portmatch *b)
 		    a->ranges[i].hi != b->ranges[i].hi)
 			return false;
 	return true;
+}
+
+bool
+portmatch_equal(const struct portmatch *a, const struct portmatch *b)
+{
+	return portmatch_same_ports(a, b) && str_eq(a->names, b->names);
 }
 
 /* zones */
@@ -302,6 +371,7 @@ policy_free(struct policy *p)
 		return;
 	free(p->from);
 	free(p->to);
+	free(p->log_prefix);
 	srcloc_clear(&p->loc);
 	free(p);
 }
@@ -317,6 +387,8 @@ policy_dup(const struct policy *s)
 	p->from = dupstr(s->from, &err);
 	p->to = dupstr(s->to, &err);
 	p->verdict = s->verdict;
+	p->log = s->log;
+	p->log_prefix = dupstr(s->log_prefix, &err);
 	memcpy(p->pos, s->pos, sizeof(p->pos));
 	if (srcloc_copy(&p->loc, &s->loc) == -1 || err) {
 		policy_free(p);
@@ -329,7 +401,8 @@ bool
 policy_equal(const struct policy *a, const struct policy *b)
 {
 	return str_eq(a->from, b->from) && str_eq(a->to, b->to) &&
-	    a->verdict == b->verdict;
+	    a->verdict == b->verdict && a->log == b->log &&
+	    str_eq(a->log_prefix, b->log_prefix);
 }
 
 /* rules */
@@ -439,6 +512,7 @@ rule_pack(const struct rule *s)
 
 	len = pack_len(sizeof(*r)) + PACK_STR(s->name) + PACK_STR(s->from) +
 	    PACK_STR(s->to) + PACK_STR(s->sport.set) + PACK_STR(s->dport.set) +
+	    PACK_STR(s->sport.names) + PACK_STR(s->dport.names) +
 	    PACK_STR(s->src.set) + PACK_STR(s->dst.set) +
 	    PACK_STR(s->log_prefix) + PACK_STR(s->comment) +
 	    PACK_STR(s->loc.file) +
@@ -459,6 +533,8 @@ rule_pack(const struct rule *s)
 	PUT_STR(to);
 	PUT_STR(sport.set);
 	PUT_STR(dport.set);
+	PUT_STR(sport.names);
+	PUT_STR(dport.names);
 	PUT_STR(src.set);
 	PUT_STR(dst.set);
 	PUT_STR(log_prefix);
@@ -497,7 +573,9 @@ ruleset_pack_rules(struct ruleset *rs)
 bool
 rule_equal(const struct rule *a, const struct rule *b)
 {
-	return rule_same_match(a, b) && str_eq(a->comment, b->comment);
+	return rule_same_match(a, b) && str_eq(a->comment, b->comment) &&
+	    str_eq(a->sport.names, b->sport.names) &&
+	    str_eq(a->dport.names, b->dport.names);
 }
 
 bool
@@ -505,8 +583,9 @@ rule_same_match(const struct rule *a, const struct rule *b)
 {
 	return str_eq(a->name, b->name) && str_eq(a->from, b->from) &&
 	    str_eq(a->to, b->to) && a->proto == b->proto &&
-	    portmatch_equal(&a->sport, &b->sport) &&
-	    portmatch_equal(&a->dport, &b->dport) &&
+	    a->family == b->family &&
+	    portmatch_same_ports(&a->sport, &b->sport) &&
+	    portmatch_same_ports(&a->dport, &b->dport) &&
 	    a->nicmp_types == b->nicmp_types &&
 	    (a->nicmp_types == 0 ||
 	    memcmp(a->icmp_types, b->icmp_types, a->nicmp_types) == 0) &&
@@ -515,7 +594,8 @@ rule_same_match(const struct rule *a, const struct rule *b)
 	    a->state == b->state &&
 	    a->limit.rate == b->limit.rate &&
 	    (a->limit.rate == 0 || (a->limit.unit == b->limit.unit &&
-	    a->limit.burst == b->limit.burst)) &&
+	    a->limit.burst == b->limit.burst &&
+	    a->limit.per_source == b->limit.per_source)) &&
 	    a->log == b->log && str_eq(a->log_prefix, b->log_prefix) &&
 	    a->verdict == b->verdict;
 }

@@ -5,7 +5,7 @@
  * sees the whole model: names, references between objects, address
  * families, and the kernel's limits. Every problem is reported, naming the
  * object, at the clause at fault when the parser recorded where it starts
- * (clause_loc), else at the object's statement.
+ * (srcpos_loc), else at the object's statement.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -77,8 +77,8 @@ first_at(const struct srcloc *l, char *buf, size_t len)
  * keyword ("src" in "src @foo", "to" in "to 10.0.2.10:80"), whatever the
  * value after it: one rule for single values and for lists alike.
  */
-static const struct srcloc *
-clause_loc(const struct srcloc *stmt, const struct srcpos *pos,
+const struct srcloc *
+srcpos_loc(const struct srcloc *stmt, const struct srcpos *pos,
     struct srcloc *buf)
 {
 	if (pos->col == 0 || stmt->line == 0)
@@ -98,25 +98,25 @@ srcloc_after(const struct srcloc *a, const struct srcloc *b)
 static const struct srcloc *
 rule_at(const struct rule *r, enum rule_clause c, struct srcloc *buf)
 {
-	return clause_loc(&r->loc, &r->pos[c], buf);
+	return srcpos_loc(&r->loc, &r->pos[c], buf);
 }
 
 static const struct srcloc *
 nat_at(const struct nat *n, enum nat_clause c, struct srcloc *buf)
 {
-	return clause_loc(&n->loc, &n->pos[c], buf);
+	return srcpos_loc(&n->loc, &n->pos[c], buf);
 }
 
 static const struct srcloc *
 zone_at(const struct zone *z, enum zone_clause c, struct srcloc *buf)
 {
-	return clause_loc(&z->loc, &z->pos[c], buf);
+	return srcpos_loc(&z->loc, &z->pos[c], buf);
 }
 
 static const struct srcloc *
 policy_at(const struct policy *p, enum policy_clause c, struct srcloc *buf)
 {
-	return clause_loc(&p->loc, &p->pos[c], buf);
+	return srcpos_loc(&p->loc, &p->pos[c], buf);
 }
 
 static const char *
@@ -345,6 +345,14 @@ check_policies(struct vctx *v)
 		if (verdict_name(p->verdict) == NULL)
 			verr(v, policy_at(p, PC_VERDICT, &b), "%s: no verdict; "
 			    "expected accept, drop or reject", what);
+		if (p->log_prefix && !p->log)
+			verr(v, policy_at(p, PC_PREFIX, &b), "%s: log prefix "
+			    "without log", what);
+		if (p->log_prefix && strlen(p->log_prefix) >
+		    FWCTL_LOG_PREFIX_MAX)
+			verr(v, policy_at(p, PC_PREFIX, &b), "%s: log prefix is "
+			    "%zu bytes long; at most %d allowed", what,
+			    strlen(p->log_prefix), FWCTL_LOG_PREFIX_MAX);
 		if (p->from == NULL || p->to == NULL)
 			continue;
 		for (j = 0; j < i; j++) {
@@ -680,8 +688,10 @@ famwit_add(struct famwit *w, size_t *nw, int family, const struct srcloc *l,
 }
 
 /*
- * An address match: addresses well formed, one family, a set that exists
- * and holds addresses. Adds the match's family (if any) to w.
+ * An address match: addresses well formed, a set that exists and holds
+ * addresses. Adds the match's family to w when it has only one: a list of
+ * both families fixes none (the rule becomes one kernel rule per family,
+ * each with its family's part of the list).
  */
 static void
 check_addrmatch(struct vctx *v, const char *obj, const char *pos,
@@ -690,9 +700,9 @@ check_addrmatch(struct vctx *v, const char *obj, const char *pos,
 {
 	const struct set *s;
 	const char *why;
-	char a[64], b[64];
-	size_t i, first = 0;
-	bool mixed = false;
+	char a[64];
+	size_t i;
+	bool both = false;
 
 	if (m->set) {
 		if (m->naddrs)
@@ -718,15 +728,10 @@ check_addrmatch(struct vctx *v, const char *obj, const char *pos,
 			    addr_format(&m->addrs[i], a, sizeof(a)), why);
 			return;
 		}
-		if (m->addrs[i].family != m->addrs[first].family && !mixed) {
-			verr(v, l, "%s: %s mixes IPv4 and IPv6 addresses (%s and "
-			    "%s); a match holds one family", obj, pos,
-			    addr_format(&m->addrs[first], a, sizeof(a)),
-			    addr_format(&m->addrs[i], b, sizeof(b)));
-			mixed = true;
-		}
+		if (m->addrs[i].family != m->addrs[0].family)
+			both = true;
 	}
-	if (m->naddrs == 0 || mixed)
+	if (m->naddrs == 0 || both)
 		return;
 	famwit_add(w, nw, m->addrs[0].family, l, "%s %s%s", pos,
 	    addr_format(&m->addrs[0], a, sizeof(a)), m->naddrs > 1 ? ", ..." :
@@ -813,7 +818,7 @@ check_limit(struct vctx *v, const char *obj, const struct limit *lim,
 static void
 check_rule(struct vctx *v, const struct rule *r)
 {
-	struct famwit w[4];
+	struct famwit w[5];
 	struct srcloc b;
 	char obj[96];
 	size_t nw = 0;
@@ -861,6 +866,12 @@ check_rule(struct vctx *v, const struct rule *r)
 		verr(v, rule_at(r, RC_COMMENT, &b), "%s: comment is %zu bytes "
 		    "long; at most %d allowed", obj, strlen(r->comment),
 		    FWCTL_COMMENT_MAX);
+	if (r->family != 0 && r->family != AF_INET && r->family != AF_INET6)
+		verr(v, rule_at(r, RC_FAMILY, &b), "%s: unknown IP version %d; "
+		    "expected ip4 or ip6", obj, r->family);
+	else if (r->family != 0)
+		famwit_add(w, &nw, r->family, rule_at(r, RC_FAMILY, &b), "%s",
+		    r->family == AF_INET ? "ip4" : "ip6");
 	if (r->proto == IPPROTO_ICMP)
 		famwit_add(w, &nw, AF_INET, rule_at(r, RC_PROTO, &b), "icmp");
 	else if (r->proto == IPPROTO_ICMPV6)
@@ -977,6 +988,13 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 			verr(v, nat_at(n, NC_DPORT, &b), "%s: dport range "
 			    "%u-%u is reversed; expected low-high", obj,
 			    n->dport.lo, n->dport.hi);
+		/* no connection is made to port 0: such an entry would
+		 * forward nothing and open nothing */
+		else if (n->dport.lo == 0)
+			verr(v, nat_at(n, NC_DPORT, &b), "%s: dport %s is not "
+			    "a port connections are made to; expected ports "
+			    "1-65535", obj, n->dport.hi == 0 ? "0" :
+			    "range from 0");
 		/* a good dport range that the target port cannot follow:
 		 * the target is what to change */
 		else if (n->target_port && (uint32_t)n->target_port +
@@ -1032,15 +1050,73 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 	check_families(v, obj, w, nw);
 }
 
+/*
+ * A rule and a NAT entry may not share a name: the kernel's counters and
+ * the API's name them alike, so one would show the other's packets.
+ * other is the object of the other kind already holding the name.
+ */
+static void
+name_taken(struct vctx *v, const char *kind, const char *name,
+    const struct srcloc *l, const char *okind, const struct srcloc *ol)
+{
+	char at[512] = "";
+
+	if (ol->file && ol->line)
+		snprintf(at, sizeof(at), " (at %s:%d:%d)", ol->file, ol->line,
+		    ol->col);
+	else if (ol->line)
+		snprintf(at, sizeof(at), " (at %d:%d)", ol->line, ol->col);
+	verr(v, l, "%s \"%s\": the name is taken by %s \"%s\"%s; a rule and "
+	    "a NAT entry need different names (their counters are reported "
+	    "by name)", kind, name, okind, name, at);
+}
+
+/* Every NAT entry against the rules: one pass with a hash index. */
+static void
+check_shared_names(struct vctx *v)
+{
+	const struct ruleset *rs = v->rs;
+	struct strmap *rules;
+	void *at;
+	size_t i;
+
+	if (rs->nnats == 0)
+		return;
+	if ((rules = strmap_new(rs->nrules)) == NULL) {
+		verr(v, NULL, "out of memory checking rule and nat names");
+		return;
+	}
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i]->name != NULL &&
+		    strmap_puts(rules, rs->rules[i]->name, (void *)(i + 1)) ==
+		    -1) {
+			verr(v, NULL, "out of memory checking rule and nat "
+			    "names");
+			strmap_free(rules);
+			return;
+		}
+	for (i = 0; i < rs->nnats && !vfull(v); i++)
+		if (rs->nats[i]->name != NULL && (at = strmap_gets(rules,
+		    rs->nats[i]->name)) != NULL)
+			name_taken(v, "nat", rs->nats[i]->name,
+			    &rs->nats[i]->loc, "rule",
+			    &rs->rules[(size_t)at - 1]->loc);
+	strmap_free(rules);
+}
+
 int
 validate_rule(const struct ruleset *rs, const struct rule *r, struct diags *d)
 {
 	struct vctx v;
+	ssize_t k;
 
 	v.rs = rs;
 	v.d = d;
 	v.n = 0;
 	check_rule(&v, r);
+	if (r->name != NULL && (k = ruleset_find_nat(rs, r->name)) >= 0)
+		name_taken(&v, "rule", r->name, &r->loc, "nat",
+		    &rs->nats[k]->loc);
 	return v.n;
 }
 
@@ -1049,11 +1125,15 @@ validate_nat(const struct ruleset *rs, const struct nat *n, size_t idx,
     struct diags *d)
 {
 	struct vctx v;
+	ssize_t k;
 
 	v.rs = rs;
 	v.d = d;
 	v.n = 0;
 	check_nat(&v, n, idx);
+	if (n->name != NULL && (k = ruleset_find_rule(rs, n->name)) >= 0)
+		name_taken(&v, "nat", n->name, &n->loc, "rule",
+		    &rs->rules[k]->loc);
 	return v.n;
 }
 
@@ -1084,5 +1164,7 @@ validate_ruleset(const struct ruleset *rs, struct diags *d)
 		check_nat(&v, rs->nats[i], i);
 	if (!vfull(&v))
 		check_dups(&v, "nat", rs->nnats, nat_name_at, nat_loc_at);
+	if (!vfull(&v))
+		check_shared_names(&v);
 	return v.n;
 }

@@ -15,6 +15,8 @@
 struct api;
 struct api_req;
 
+#define API_CORS_MAX	16
+
 struct api_config {
 	const char	*socket_path;
 	const char	*group;		/* may use the API besides root */
@@ -22,11 +24,21 @@ struct api_config {
 	unsigned	 conn_limit;	/* 0 = default */
 	unsigned	 timeout;	/* seconds; 0 = default */
 	/* Optional TCP listener with TLS and bearer tokens; all four or none.
-	 * The tokens file holds "NAME TOKEN" lines. */
+	 * The tokens file holds "NAME [SCOPE] TOKEN" lines, TOKEN a crypt(3)
+	 * hash (or, warned about, the token itself); SCOPE read, elements or
+	 * write (the default). */
 	const char	*listen;	/* "ADDR:PORT", "[ADDR6]:PORT" */
 	const char	*tls_cert;	/* PEM files */
 	const char	*tls_key;
 	const char	*tokens;
+	/* Origins whose pages may call the API from a browser (CORS):
+	 * "https://host[:port]", exactly; none by default. */
+	const char	*cors[API_CORS_MAX];
+	size_t		 ncors;
+	/* The dashboard's files (ui.h), served at /ui/ on the TCP listener:
+	 * NULL for the installed ones (none there: no dashboard), "" for no
+	 * dashboard. */
+	const char	*ui_dir;
 };
 
 /* Route flags. */
@@ -34,6 +46,7 @@ struct api_config {
 #define API_TEXT	0x02	/* the body may be rule-language text */
 #define API_BIG		0x04	/* a whole ruleset: the large body limit */
 #define API_MUTATE	0x08	/* changes the ruleset (If-Match, dry_run) */
+#define API_ELEMS	0x10	/* set elements: a token of scope elements may */
 
 struct api_route {
 	const char	*method;

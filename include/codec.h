@@ -16,6 +16,9 @@ json_t		*codec_encode_rule(const struct rule *);
 json_t		*codec_encode_nat(const struct nat *);
 json_t		*codec_encode_set(const struct set *);
 json_t		*codec_encode_set_elem(enum set_type, const struct set_elem *);
+/* What the ruleset does with a packet (explain.h), for GET /v1/explain. */
+struct explain;
+json_t		*codec_encode_explain(const struct explain *);
 
 /*
  * Decoders are strict: unknown fields, wrong types, out-of-range values

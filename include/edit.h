@@ -91,6 +91,7 @@ struct change_result {
 	 * nothing changed); CHANGE_REVERT: the generation undone */
 	bool			 pending;
 	uint64_t		 reverted;
+	struct diags		 warnings;	/* a dry run's lint (lint.h) */
 };
 
 /*

@@ -47,6 +47,9 @@ struct engine_status_info {
 	bool		 drift_kept;
 	const char *const *drift_v;
 	size_t		 drift_n;
+	/* why changes are refused: the state directory could not be
+	 * written at start ("" when it could) */
+	char		 state_error[256];
 };
 
 /* Opens the kernel handle; the table is not touched yet. */
@@ -132,5 +135,30 @@ ssize_t		 engine_end_connections(struct engine *,
 		    const struct set_elem *v, size_t n, struct diags *);
 /* The oldest generation the history can still show (0: none yet). */
 uint64_t	 engine_history_oldest(struct engine *);
+
+/*
+ * What one change did, told to the observer (engine_set_observer) once
+ * per engine_change, dry runs and refusals included, in the order the
+ * changes ran.  The strings live until the observer returns.
+ */
+struct engine_event {
+	enum change_op		 op;
+	enum engine_status	 status;
+	bool			 dry_run;
+	bool			 applied;	/* a new generation */
+	uint64_t		 generation;	/* after the change */
+	const char		*who;
+	const char		*what;		/* "add rule", "reload" */
+	const char		*summary;	/* "+rule ssh" */
+	uint64_t		 usecs;		/* how long it took */
+	bool			 pending;	/* awaits confirmation */
+	unsigned		 confirm_secs;
+	uint64_t		 reverted;	/* generation undone, 0 */
+};
+typedef void	(*engine_observer)(void *arg, const struct engine_event *);
+/* Called under the engine's change lock: must be quick and must not
+ * call back into the engine. Set before the first change. */
+void		 engine_set_observer(struct engine *, engine_observer,
+		    void *arg);
 
 #endif

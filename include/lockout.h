@@ -14,8 +14,10 @@
 
 #define LOCKOUT_PORT	22	/* SSH: how administrators come in */
 
-/* Adds a warning to d for a ruleset without zones (nothing filtered) and
- * for one where no zone can reach SSH on this host; how many. */
-int	 lockout_warnings(const struct ruleset *, struct diags *);
+/* Adds a warning to d (NULL: only counts) for a ruleset without zones
+ * (nothing filtered) and for one where no zone can reach SSH on this
+ * host, located at file where (NULL: none); how many. */
+int	 lockout_warnings(const struct ruleset *, const char *where,
+	    struct diags *);
 
 #endif

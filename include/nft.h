@@ -20,7 +20,8 @@
 struct nft;
 
 struct nft_counter {
-	char		*name;		/* rule (or nat entry) name */
+	char		*name;		/* rule (or nat entry) name, or
+					 * "policy FROM -> TO" */
 	uint64_t	 packets;
 	uint64_t	 bytes;
 };

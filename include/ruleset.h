@@ -59,12 +59,20 @@ struct portrange {
 	uint16_t	 hi;		/* == lo for a single port */
 };
 
-/* A port match: a list of ports and ranges, or one named set of type port. */
+/*
+ * A port match: a list of ports and ranges, or one named set of type port.
+ * names keeps the service names the user wrote (dport ssh), so that the
+ * rule prints back as written: one field per range, separated by ',',
+ * empty for a number ("ssh,,https"); NULL when no range has a name.
+ */
 struct portmatch {
 	struct portrange	*ranges;
 	size_t			 nranges;
 	char			*set;
+	char			*names;
 };
+
+#define FWCTL_SERVICE_MAX	32	/* longest service name taken */
 
 enum limit_unit {
 	LIMIT_SECOND = 1,
@@ -77,7 +85,13 @@ struct limit {
 	uint64_t	 rate;		/* 0 = no limit */
 	enum limit_unit	 unit;
 	uint32_t	 burst;		/* 0 = not given */
+	bool		 per_source;	/* one bucket per source address, in a
+					 * bounded meter (LIMIT_METER_SIZE) */
 };
+
+/* Source addresses one per-source limit keeps, per IP version; a new
+ * source past that does not match the rule until an entry expires. */
+#define LIMIT_METER_SIZE	65536
 
 /* ct state bits, same values as the kernel's NF_CT_STATE_*_BIT */
 #define CTSTATE_INVALID		0x01
@@ -117,6 +131,7 @@ enum rule_clause {
 	RC_PREFIX,		/* "prefix" of "log prefix" */
 	RC_COMMENT,
 	RC_VERDICT,
+	RC_FAMILY,		/* ip4 or ip6 */
 	RC_MAX
 };
 
@@ -124,6 +139,8 @@ struct rule {
 	char		*name;
 	char		*from;		/* zone name, "any" or "self" */
 	char		*to;		/* zone name, "any" or "self" */
+	int		 family;	/* ip4/ip6: AF_INET or AF_INET6, 0 =
+					 * both */
 	int		 proto;		/* PROTO_NONE or IPPROTO_* */
 	struct portmatch sport;		/* tcp/udp/sctp only */
 	struct portmatch dport;
@@ -174,13 +191,21 @@ enum policy_clause {
 	PC_FROM,		/* the first zone */
 	PC_TO,			/* the zone after "->" */
 	PC_VERDICT,
+	PC_PREFIX,		/* "prefix" of "log prefix" */
 	PC_MAX
 };
+
+/* How often a policy logs, per pair of zones: rate per second, burst. */
+#define POLICY_LOG_RATE		1
+#define POLICY_LOG_BURST	10
 
 struct policy {
 	char		*from;		/* zone name, "any" or "self" */
 	char		*to;		/* zone name, "any" or "self" */
 	enum verdict	 verdict;
+	bool		 log;		/* log what the policy decides, at
+					 * most POLICY_LOG_RATE a second */
+	char		*log_prefix;	/* NULL when not given */
 	struct srcloc	 loc;
 	struct srcpos	 pos[PC_MAX];	/* ignored by policy_equal */
 	unsigned	 refs;
@@ -363,7 +388,8 @@ struct rule	*rule_pack(const struct rule *);
 /* Packs the rules of rs that no other ruleset shares. */
 int		 ruleset_pack_rules(struct ruleset *);
 bool		 rule_equal(const struct rule *, const struct rule *);
-/* rule_equal but for the comment: the same packets, counted alike. */
+/* rule_equal but for the comment and how ports were written (ssh or 22):
+ * the same packets, counted alike. */
 bool		 rule_same_match(const struct rule *, const struct rule *);
 struct nat	*nat_new(void);
 struct nat	*nat_ref(struct nat *);
@@ -410,6 +436,15 @@ int		 addrmatch_copy(struct addrmatch *, const struct addrmatch *);
 bool		 addrmatch_equal(const struct addrmatch *,
 		    const struct addrmatch *);
 void		 portmatch_clear(struct portmatch *);
+/* Appends range r, written as service name (NULL for a number). */
+int		 portmatch_add(struct portmatch *, const struct portrange *r,
+		    const char *name);
+/* The service name range i was written as, in buf; NULL for a number. */
+const char	*portmatch_name(const struct portmatch *, size_t i, char *buf,
+		    size_t len);
+/* The same ports, however they were written. */
+bool		 portmatch_same_ports(const struct portmatch *,
+		    const struct portmatch *);
 int		 portmatch_copy(struct portmatch *, const struct portmatch *);
 bool		 portmatch_equal(const struct portmatch *,
 		    const struct portmatch *);
@@ -434,6 +469,15 @@ int		 set_type_parse(const char *, enum set_type *);
 const char	*nat_kind_name(enum nat_kind);
 const char	*proto_name(int proto);
 int		 proto_parse(const char *, int *proto);
+/*
+ * A service name of /etc/services ("ssh") as a port: the entry for proto
+ * (tcp, udp, sctp) first, else one of any protocol, since the registry
+ * gives a service one number whatever the protocol. -1 when unknown or not
+ * a name (letters, digits, '-', '_', '.', '+', a letter first, at most
+ * FWCTL_SERVICE_MAX bytes).
+ */
+int		 service_parse(const char *, int proto, uint16_t *port);
+bool		 service_name_valid(const char *);
 const char	*limit_unit_name(enum limit_unit);
 int		 limit_unit_parse(const char *, enum limit_unit *);
 /* ICMP / ICMPv6 type names ("echo-request"); NULL / -1 when unknown */
@@ -458,6 +502,11 @@ char		*duration_format(uint64_t ms, char *buf, size_t len);
  * (unit in ns / rate) * burst in 64 bits and refuses what overflows.
  */
 bool		 limit_fits(const struct limit *l);
+
+/* validate.c: where a clause starts, pos relative to the statement at
+ * stmt, in buf; the statement itself when the position is unknown. */
+const struct srcloc *srcpos_loc(const struct srcloc *stmt,
+		    const struct srcpos *pos, struct srcloc *buf);
 
 /* validate.c: every problem, not only the first. Returns the number of
  * errors added to diags (0 = valid). */

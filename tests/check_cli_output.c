@@ -56,6 +56,43 @@ START_TEST(sizes)
 }
 END_TEST
 
+/* A set element that expires shows the time it has left, not the
+ * timeout it was given (`fwctl list sets`). */
+START_TEST(set_elem_left)
+{
+	static const struct {
+		const char	*json;
+		const char	*want;
+	} c[] = {
+		{ "{\"key\": \"192.0.2.7\", \"timeout\": \"1h\", "
+		    "\"expires\": 1003600000}", "192.0.2.7 (1h left)" },
+		{ "{\"key\": \"192.0.2.7\", \"expires\": 1003598500}",
+		    "192.0.2.7 (59m58s left)" },
+		{ "{\"key\": \"192.0.2.7\", \"expires\": 1093600000}",
+		    "192.0.2.7 (1d2h left)" },
+		{ "{\"key\": \"192.0.2.7\", \"expires\": 1000000999}",
+		    "192.0.2.7 (expiring)" },
+		{ "{\"key\": \"192.0.2.7\", \"expires\": 999000000}",
+		    "192.0.2.7 (expiring)" },
+		{ "{\"key\": \"22\", \"timeout\": \"10m\"}",
+		    "22 (timeout 10m)" },
+		{ "\"10.0.0.0/8\"", "10.0.0.0/8" },
+	};
+	size_t i;
+	json_t *j;
+	char *s;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		j = json_loads(c[i].json, JSON_DECODE_ANY, NULL);
+		ck_assert_ptr_nonnull(j);
+		s = output_set_elem(j, 1000000000LL);
+		ck_assert_str_eq(s, c[i].want);
+		free(s);
+		json_decref(j);
+	}
+}
+END_TEST
+
 START_TEST(rule_match)
 {
 	json_t	*r;
@@ -84,6 +121,21 @@ START_TEST(rule_match)
 	    "\"limit\": {\"rate\": 5, \"per\": \"second\", \"burst\": 10}}");
 	s = output_rule_match(r);
 	ck_assert_str_eq(s, "icmp type echo-request limit 5/second burst 10");
+	free(s);
+	json_decref(r);
+
+	r = js("{\"proto\": \"icmp\", \"limit\": {\"rate\": 5, "
+	    "\"per\": \"minute\", \"per_source\": true}}");
+	s = output_rule_match(r);
+	ck_assert_str_eq(s, "icmp limit 5/minute per source");
+	free(s);
+	json_decref(r);
+
+	/* ports written as service names read as written */
+	r = js("{\"proto\": \"tcp\", \"dport\": [{\"service\": \"http\", "
+	    "\"port\": 80}, 8080, {\"service\": \"https\", \"port\": 443}]}");
+	s = output_rule_match(r);
+	ck_assert_str_eq(s, "tcp dport { http, 8080, https }");
 	free(s);
 	json_decref(r);
 
@@ -370,6 +422,7 @@ main(void)
 
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, rule_match);
+	tcase_add_test(tc, set_elem_left);
 	tcase_add_test(tc, nat_detail);
 	tcase_add_test(tc, table_aligned);
 	tcase_add_test(tc, table_color);

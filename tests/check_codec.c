@@ -196,9 +196,27 @@ START_TEST(encode_rule)
 	    "rule b from any to any drop\n"
 	    "rule c from wan to self icmpv6 type { echo-request, 250 } reject\n"
 	    "rule d from wan to self udp dport @ports src 192.0.2.1 accept "
-	    "log\n");
+	    "log\n"
+	    "rule e from wan to self tcp dport 22 accept limit 3/minute per "
+	    "source\n");
+	struct rule	*r;
+	struct diags	 d;
+	json_t		*j;
 
-	ck_assert_uint_eq(rs->nrules, 4);
+	ck_assert_uint_eq(rs->nrules, 5);
+	j = codec_encode_rule(rs->rules[4]);
+	diags_init(&d);
+	r = codec_decode_rule(j, NULL, &d);
+	ck_assert_uint_eq(d.n, 0);
+	diags_free(&d);
+	ck_assert_ptr_nonnull(r);
+	ck_assert(r->limit.per_source);
+	ck_assert(rule_equal(r, rs->rules[4]));
+	rule_free(r);
+	assert_json(j, "{\"name\": \"e\", \"from\": \"wan\", \"to\": "
+	    "\"self\", \"proto\": \"tcp\", \"dport\": [22], \"verdict\": "
+	    "\"accept\", \"limit\": {\"rate\": 3, \"per\": \"minute\", "
+	    "\"per_source\": true}}");
 	assert_json(codec_encode_rule(rs->rules[0]), "{\"name\": \"a\", "
 	    "\"from\": \"lan\", \"to\": \"self\", \"proto\": \"tcp\", "
 	    "\"sport\": [\"1024-65535\"], \"dport\": [22, \"80-81\"], "
@@ -452,6 +470,140 @@ START_TEST(decode_shorthand)
 }
 END_TEST
 
+/* Service names: written as the user wrote them, with the port beside,
+ * so that a state file reads back without /etc/services; a name alone is
+ * looked up for the rule's protocol. */
+START_TEST(service_names)
+{
+	struct ruleset	*rs = parse_text(
+	    "rule a from lan to self tcp dport { ssh, 8080, https } sport "
+	    "domain accept\n");
+	json_t		*j;
+	struct diags	 d;
+	struct rule	*r;
+	char		*t, buf[FWCTL_SERVICE_MAX + 1];
+
+	j = codec_encode_rule(rs->rules[0]);
+	diags_init(&d);
+	r = codec_decode_rule(j, NULL, &d);
+	ck_assert_uint_eq(d.n, 0);
+	diags_free(&d);
+	assert_json(j, "{\"name\": \"a\", \"from\": \"lan\", \"to\": "
+	    "\"self\", \"proto\": \"tcp\", \"sport\": [{\"service\": "
+	    "\"domain\", \"port\": 53}], \"dport\": [{\"service\": \"ssh\", "
+	    "\"port\": 22}, 8080, {\"service\": \"https\", \"port\": 443}], "
+	    "\"verdict\": \"accept\"}");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(rule_equal(r, rs->rules[0]));
+	rule_free(r);
+	ruleset_free(rs);
+
+	/* the port beside a name is taken as given: no lookup */
+	j = J("{\"name\": \"r\", \"from\": \"lan\", \"to\": \"self\", "
+	    "\"proto\": \"udp\", \"dport\": [\"domain\", {\"service\": "
+	    "\"mine\", \"port\": 4000}, \"ntp\"], \"verdict\": \"accept\"}");
+	diags_init(&d);
+	r = codec_decode_rule(j, NULL, &d);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_uint_eq(r->dport.nranges, 3);
+	ck_assert_uint_eq(r->dport.ranges[0].lo, 53);
+	ck_assert_uint_eq(r->dport.ranges[1].lo, 4000);
+	ck_assert_uint_eq(r->dport.ranges[2].hi, 123);
+	ck_assert_str_eq(portmatch_name(&r->dport, 1, buf, sizeof(buf)),
+	    "mine");
+	rule_free(r);
+	diags_free(&d);
+	json_decref(j);
+
+	j = J("{\"name\": \"r\", \"from\": \"lan\", \"to\": \"self\", "
+	    "\"proto\": \"tcp\", \"dport\": [\"nosuchservice\", "
+	    "{\"service\": \"x y\", \"port\": 1}, {\"service\": \"z\", "
+	    "\"port\": 70000}, {\"service\": \"z\", \"why\": 1}], "
+	    "\"verdict\": \"accept\"}");
+	diags_init(&d);
+	ck_assert_ptr_null(codec_decode_rule(j, "rules[0]", &d));
+	t = diags_text(&d);
+	ck_assert_str_eq(t, "rules[0].dport[1].service: expected a service "
+	    "name (a letter, then letters, digits, '-', '_', '.' or '+', at "
+	    "most 32), got \"x y\"\n"
+	    "rules[0].dport[2].port: expected a port 0-65535, got 70000\n"
+	    "rules[0].dport[3].why: unknown field in a service; expected one "
+	    "of: service, port\n"
+	    "rules[0].dport[0]: unknown service \"nosuchservice\": not in "
+	    "/etc/services; expected a port number or a service name\n"
+	    "rules[0].dport[3]: unknown service \"z\": not in /etc/services; "
+	    "expected a port number or a service name\n");
+	free(t);
+	diags_free(&d);
+	json_array_remove(json_object_get(j, "dport"), 3);
+	json_array_remove(json_object_get(j, "dport"), 2);
+	json_array_remove(json_object_get(j, "dport"), 1);
+	diags_init(&d);
+	ck_assert_ptr_null(codec_decode_rule(j, "rules[0]", &d));
+	t = diags_text(&d);
+	ck_assert_str_eq(t, "rules[0].dport[0]: unknown service "
+	    "\"nosuchservice\": not in /etc/services; expected a port number "
+	    "or a service name\n");
+	free(t);
+	diags_free(&d);
+	json_decref(j);
+}
+END_TEST
+
+/* Policy logging and a rule's IP version: JSON and back, and what is
+ * refused. */
+START_TEST(policy_log_and_family)
+{
+	struct ruleset	*rs = parse_text(
+	    "policy any -> self drop log prefix \"in: \"\n"
+	    "policy lan -> wan accept log\n"
+	    "rule a from lan to wan ip6 tcp dport 22 accept\n");
+	struct diags	 d;
+	struct policy	*po;
+	struct rule	*r;
+	json_t		*j;
+	char		*t;
+
+	assert_json(codec_encode_policy(rs->policies[0]), "{\"from\": "
+	    "\"any\", \"to\": \"self\", \"verdict\": \"drop\", \"log\": "
+	    "true, \"log_prefix\": \"in: \"}");
+	assert_json(codec_encode_policy(rs->policies[1]), "{\"from\": "
+	    "\"lan\", \"to\": \"wan\", \"verdict\": \"accept\", \"log\": "
+	    "true}");
+	j = codec_encode_rule(rs->rules[0]);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "family")),
+	    "ip6");
+	diags_init(&d);
+	ck_assert_ptr_nonnull(r = codec_decode_rule(j, NULL, &d));
+	ck_assert(rule_equal(r, rs->rules[0]));
+	rule_free(r);
+	json_decref(j);
+	j = codec_encode_policy(rs->policies[0]);
+	ck_assert_ptr_nonnull(po = codec_decode_policy(j, NULL, &d));
+	ck_assert(policy_equal(po, rs->policies[0]));
+	ck_assert_uint_eq(d.n, 0);
+	policy_free(po);
+	json_decref(j);
+	ruleset_free(rs);
+
+	j = J("{\"from\": \"any\", \"to\": \"self\", \"verdict\": \"drop\", "
+	    "\"log_prefix\": \"x\"}");
+	ck_assert_ptr_null(codec_decode_policy(j, "policies[0]", &d));
+	json_decref(j);
+	j = J("{\"name\": \"r\", \"from\": \"lan\", \"to\": \"wan\", "
+	    "\"family\": \"ipv6\", \"verdict\": \"accept\"}");
+	ck_assert_ptr_null(codec_decode_rule(j, "rules[0]", &d));
+	json_decref(j);
+	t = diags_text(&d);
+	ck_assert_str_eq(t, "policies[0].log_prefix: a log prefix needs "
+	    "\"log\": true\n"
+	    "rules[0].family: expected ip4 or ip6, got \"ipv6\"\n");
+	free(t);
+	diags_free(&d);
+}
+END_TEST
+
 /* ---- strictness ---- */
 
 static const struct {
@@ -656,7 +808,8 @@ START_TEST(decode_reports_all)
 	ck_assert_msg(strstr(t, "rules[0].dport[0]: expected a port 0-65535, "
 	    "got -1") != NULL, "%s", t);
 	ck_assert_msg(strstr(t, "rules[0].dport[1]:") != NULL, "%s", t);
-	ck_assert_msg(strstr(t, "rules[0].dport[2]:") != NULL, "%s", t);
+	ck_assert_msg(strstr(t, "rules[0].dport[2]: unknown service \"x\"") !=
+	    NULL, "%s", t);
 	ck_assert_msg(strstr(t, "nat[0].to: missing") != NULL, "%s", t);
 	ck_assert_msg(strstr(t, "nat[0].as: missing") != NULL, "%s", t);
 	ck_assert_uint_eq(d.n, 6);
@@ -894,6 +1047,8 @@ codec_suite(void)
 	tc = tcase_create("decode");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, decode_shorthand);
+	tcase_add_test(tc, service_names);
+	tcase_add_test(tc, policy_log_and_family);
 	tcase_add_loop_test(tc, decode_rejects, 0,
 	    sizeof(bad_docs) / sizeof(*bad_docs));
 	tcase_add_test(tc, decode_reports_all);

@@ -278,15 +278,69 @@ START_TEST(addresses)
 }
 END_TEST
 
+/* The meter of a per-source limit: one bounded dynamic set per family,
+ * shared by the rule's copies in every chain it covers. */
+START_TEST(limit_meter_sets)
+{
+	struct cplan p;
+	const struct cset *m4, *m6;
+
+	compile_ok("zone lan { interface lan0 }\nzone dmz { interface dmz0 }\n"
+	    "rule r from any to self icmp accept limit 5/minute burst 20 per "
+	    "source\n"
+	    "rule s from any to self tcp dport 22 accept limit 5/hour per "
+	    "source\n", &p);
+	ck_assert_ptr_nonnull(m4 = cplan_set(&p, "__m/r#4"));
+	ck_assert_ptr_null(cplan_set(&p, "__m/r#6"));	/* icmp: IPv4 */
+	ck_assert_uint_eq(m4->flags, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	ck_assert_uint_eq(m4->key_type, CTYPE_IPV4);
+	ck_assert_uint_eq(m4->key_len, 4);
+	ck_assert_uint_eq(m4->size, LIMIT_METER_SIZE);
+	ck_assert_uint_eq(m4->timeout_ms, 4 * 60000);	/* 20 / 5 minutes */
+	ck_assert_ptr_nonnull(m6 = cplan_set(&p, "__m/s#6"));
+	ck_assert_uint_eq(m6->key_type, CTYPE_IPV6);
+	ck_assert_uint_eq(m6->timeout_ms, 3600000);
+	ck_assert_ptr_nonnull(cplan_set(&p, "__m/s#4"));
+	/* one meter, used from every pair chain */
+	ck_assert_ptr_nonnull(strstr(rtext(&p, "lan-self", "s#4"),
+	    "update @__m/s#4"));
+	ck_assert_ptr_nonnull(strstr(rtext(&p, "dmz-self", "s#4"),
+	    "update @__m/s#4"));
+	cplan_free(&p);
+}
+END_TEST
+
 START_TEST(families_split)
 {
 	struct cplan p;
 
 	compile_ok("zone lan { interface lan0 }\n"
 	    "rule r from lan to self src { 10.0.0.1, fd00::1 } accept\n"
-	    "rule t from lan to self tcp dport 22 accept\n", &p);
+	    "rule t from lan to self tcp dport 22 accept\n"
+	    "rule m from lan to self src { 10.0.0.1, fd00::1 } dst 10.0.0.2 "
+	    "accept\n"
+	    "rule l from lan to self dst { 10.0.0.1, fd00::1, 10.0.0.3 } "
+	    "accept\n"
+	    "rule v6 from lan to self ip6 tcp dport 22 accept\n"
+	    "rule v4 from lan to self ip4 accept\n", &p);
+	/* a mixed list beside a one-family match: that family's part only */
+	ck_assert_str_eq(rtext(&p, "lan-self", "m"),
+	    V4 "payload nh 12 4; cmp eq 0a000001; payload nh 16 4; "
+	    "cmp eq 0a000002; " ACCEPT);
+	ck_assert_str_eq(rtext(&p, "lan-self", "m#6"), "(none)");
+	/* several of one family: a set of that family, the other alone */
+	ck_assert_str_eq(rtext(&p, "lan-self", "l#4"),
+	    V4 "payload nh 16 4; lookup {10.0.0.1, end 10.0.0.2, 10.0.0.3, "
+	    "end 10.0.0.4}; " ACCEPT);
+	ck_assert_str_eq(rtext(&p, "lan-self", "l#6"),
+	    V6 "payload nh 24 16; cmp eq fd000000000000000000000000000001; "
+	    ACCEPT);
 	ck_assert_str_eq(rtext(&p, "lan-self", "r#4"),
 	    V4 "payload nh 12 4; cmp eq 0a000001; " ACCEPT);
+	/* one IP version without an address */
+	ck_assert_str_eq(rtext(&p, "lan-self", "v6"),
+	    V6 TCP "payload th 2 2; cmp eq 0016; " ACCEPT);
+	ck_assert_str_eq(rtext(&p, "lan-self", "v4"), V4 ACCEPT);
 	ck_assert_str_eq(rtext(&p, "lan-self", "r#6"),
 	    V6 "payload nh 8 16; cmp eq fd000000000000000000000000000001; "
 	    ACCEPT);
@@ -331,6 +385,14 @@ START_TEST(state_limit_log_reject)
 	    "lan-self", "r"), "limit 10/60 burst 5; " ACCEPT);
 	ck_assert_str_eq(one("rule r from lan to self accept limit 3/second "
 	    "burst 7", "lan-self", "r"), "limit 3/1 burst 7; " ACCEPT);
+	/* per source: a meter per family, the element living until its
+	 * bucket would be full again (burst 7 at 3/second: 3 s) */
+	ck_assert_str_eq(one("rule r from lan to self accept limit 3/second "
+	    "burst 7 per source", "lan-self", "r#4"), V4 "payload nh 12 4; "
+	    "update @__m/r#4 timeout 3000 { limit 3/1 burst 7 }; " ACCEPT);
+	ck_assert_str_eq(one("rule r from lan to self accept limit 10/minute "
+	    "per source", "lan-self", "r#6"), V6 "payload nh 8 16; "
+	    "update @__m/r#6 timeout 60000 { limit 10/60 burst 5 }; " ACCEPT);
 	ck_assert_str_eq(one("rule r from wan to self log prefix \"in: \" "
 	    "drop", "wan-self", "r"), "counter; log \"in: \"; drop");
 	ck_assert_str_eq(one("rule r from wan to self log drop",
@@ -365,6 +427,35 @@ START_TEST(comments)
 	ck_assert_int_eq(cplan_rule(&p, "lan-self", "b")->loc->line, 3);
 	cplan_free(&p);
 	ruleset_free(rs);
+}
+END_TEST
+
+/* A policy with log: a rate-limited log rule before the verdict's, in
+ * every pair the policy decides, and not where another decides. */
+START_TEST(policy_log)
+{
+	struct cplan p;
+	const struct crule *r;
+
+	compile_ok("zone lan { interface lan0 }\nzone wan { interface wan0 }\n"
+	    "policy any -> self drop log\n"
+	    "policy lan -> self accept\n"
+	    "policy wan -> lan reject log prefix \"wl: \"\n", &p);
+	ck_assert_str_eq(rtext(&p, "wan-self", "~policy-log"),
+	    "counter; limit 1/1 burst 10; log \"wan->self drop: \"");
+	ck_assert_str_eq(rtext(&p, "wan-self", "~policy"), "counter; drop");
+	ck_assert_str_eq(rtext(&p, "any-self", "~policy-log"),
+	    "counter; limit 1/1 burst 10; log \"any->self drop: \"");
+	ck_assert_str_eq(rtext(&p, "lan-self", "~policy-log"), "(none)");
+	ck_assert_str_eq(rtext(&p, "wan-lan", "~policy-log"),
+	    "counter; limit 1/1 burst 10; log \"wl: \"");
+	ck_assert_str_eq(rtext(&p, "lan-wan", "~policy-log"), "(none)");
+	r = cplan_rule(&p, "wan-self", "~policy-log");
+	ck_assert_str_eq(r->comment, "policy any -> self log");
+	ck_assert_ptr_null(r->name);
+	/* before the verdict */
+	ck_assert(r < cplan_rule(&p, "wan-self", "~policy"));
+	cplan_free(&p);
 }
 END_TEST
 
@@ -870,6 +961,8 @@ compile_suite(void)
 	tcase_add_test(tc, icmp);
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, families_split);
+	tcase_add_test(tc, limit_meter_sets);
+	tcase_add_test(tc, policy_log);
 	tcase_add_test(tc, never_matches);
 	tcase_add_test(tc, state_limit_log_reject);
 	tcase_add_test(tc, comments);

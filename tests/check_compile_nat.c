@@ -28,8 +28,11 @@ static const char zones[] =
 #define LAN0	"6c616e30000000000000000000000000"
 #define WAN0	"77616e30000000000000000000000000"
 #define DMZ0	"646d7a30000000000000000000000000"
-#define WAN_LAN	"meta iifname; lookup {\"lan0\", end \"lan0\", \"wan0\", " \
-		"end \"wan0\"}; "
+/* the zones a forward takes: its own (wan) and, hairpin, lan and dmz */
+#define WAN_LAN	"meta iifname; lookup {\"dmz0\", end \"dmz0\", \"lan0\", " \
+		"end \"lan0\", \"wan0\", end \"wan0\"}; "
+#define LAN_DMZ	"meta iifname; lookup {\"dmz0\", end \"dmz0\", \"lan0\", " \
+		"end \"lan0\"}; "
 #define LOCAL	"fib daddr result 3; cmp eq 02000000; "
 #define NOT_IIF_LOCAL "fib daddr iif result 3; cmp ne 02000000; "
 
@@ -183,10 +186,10 @@ START_TEST(forward_single_port)
 	ck_assert_str_eq(rtext(&p, "prerouting", "web"),
 	    V4 IIF(WAN0) LOCAL TCP "payload th 2 2; cmp eq 01bb; counter; "
 	    "imm r1 0a32020a; imm r2 20fb; dnat ip addr r1 proto r2 flags 2");
-	/* hairpin: from the internal lan, to an address of the host that
-	 * is not the lan side's own */
+	/* hairpin: from the internal lan and the dmz, to an address of the
+	 * host that is not their own side's */
 	ck_assert_str_eq(rtext(&p, "prerouting", "web#hairpin"),
-	    V4 IIF(LAN0) LOCAL NOT_IIF_LOCAL TCP "payload th 2 2; "
+	    V4 LAN_DMZ LOCAL NOT_IIF_LOCAL TCP "payload th 2 2; "
 	    "cmp eq 01bb; counter; imm r1 0a32020a; imm r2 20fb; "
 	    "dnat ip addr r1 proto r2 flags 2");
 	ck_assert_str_eq(cplan_rule(&p, "prerouting", "web#hairpin")->name,
@@ -202,10 +205,13 @@ START_TEST(forward_single_port)
 	    DNATED V4 "payload nh 16 4; cmp eq 0a32020a; " TCP
 	    "payload th 2 2; cmp eq 20fb; " IIF(LAN0) OIF(LAN0)
 	    "counter; masquerade");
-	/* not for the external or the dmz zone */
-	ck_assert_str_eq(rtext(&p, "postrouting", "~web/hairpin/wan"),
-	    "(none)");
+	/* and through the dmz (a dmz host reaching its neighbour by the
+	 * public address); not for the external zone */
 	ck_assert_str_eq(rtext(&p, "postrouting", "~web/hairpin/dmz"),
+	    DNATED V4 "payload nh 16 4; cmp eq 0a32020a; " TCP
+	    "payload th 2 2; cmp eq 20fb; " IIF(DMZ0) OIF(DMZ0)
+	    "counter; masquerade");
+	ck_assert_str_eq(rtext(&p, "postrouting", "~web/hairpin/wan"),
 	    "(none)");
 	cplan_free(&p);
 }
@@ -307,8 +313,10 @@ START_TEST(order_in_chains)
 	ck_assert_int_eq(rpos(&p, "prerouting", "a"), 2);
 	ck_assert_int_eq(rpos(&p, "prerouting", "a#hairpin"), 3);
 	ck_assert_int_eq(rpos(&p, "postrouting", "~b/hairpin/lan"), 0);
-	ck_assert_int_eq(rpos(&p, "postrouting", "~a/hairpin/lan"), 1);
-	ck_assert_int_eq(rpos(&p, "postrouting", "masq"), 2);
+	ck_assert_int_eq(rpos(&p, "postrouting", "~b/hairpin/dmz"), 1);
+	ck_assert_int_eq(rpos(&p, "postrouting", "~a/hairpin/lan"), 2);
+	ck_assert_int_eq(rpos(&p, "postrouting", "~a/hairpin/dmz"), 3);
+	ck_assert_int_eq(rpos(&p, "postrouting", "masq"), 4);
 	cplan_free(&p);
 }
 END_TEST

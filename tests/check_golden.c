@@ -7,6 +7,7 @@
  * where the tree lives.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <dirent.h>
@@ -68,7 +69,7 @@ struct run {
 
 /* check_main on a directory holding only NAME.rules, run from inside it. */
 static void
-run_case(const char *name, bool verbose, struct run *r)
+run_case_fatal(const char *name, bool verbose, bool fatal, struct run *r)
 {
 	char	 tmpl[] = "/tmp/fwctl-golden.XXXXXX", *src, *link, cwd[PATH_MAX];
 	size_t	 olen = 0, elen = 0;
@@ -83,7 +84,7 @@ run_case(const char *name, bool verbose, struct run *r)
 
 	ck_assert_ptr_nonnull(out = open_memstream(&r->out, &olen));
 	ck_assert_ptr_nonnull(err = open_memstream(&r->err, &elen));
-	r->status = check_main(".", verbose, out, err);
+	r->status = check_main(".", verbose, fatal, out, err);
 	fclose(out);
 	fclose(err);
 
@@ -94,6 +95,12 @@ run_case(const char *name, bool verbose, struct run *r)
 	free(src);
 }
 
+static void
+run_case(const char *name, bool verbose, struct run *r)
+{
+	run_case_fatal(name, verbose, false, r);
+}
+
 START_TEST(golden_case)
 {
 	const char	*name = cases[_i];
@@ -102,6 +109,9 @@ START_TEST(golden_case)
 
 	ck_assert_int_ne(asprintf(&path, "%s/%s.out", golden_dir, name), -1);
 	want_out = slurp(path);
+	free(path);
+	ck_assert_int_ne(asprintf(&path, "%s/%s.warn", golden_dir, name), -1);
+	want_warn = slurp(path);
 	free(path);
 	ck_assert_int_ne(asprintf(&path, "%s/%s.err", golden_dir, name), -1);
 	want_err = slurp(path);
@@ -116,14 +126,22 @@ START_TEST(golden_case)
 	if (want_out != NULL) {
 		ck_assert_msg(r.status == 0, "%s: status %d, errors:\n%s", name,
 		    r.status, r.err);
-		/* a valid ruleset may still draw warnings: exactly these */
 		ck_assert_msg(strcmp(r.err, want_warn ? want_warn : "") == 0,
-		    "%s: stderr:\n%s--- want:\n%s", name, r.err,
-		    want_warn ? want_warn : "");
+		    "%s: warnings differ\n--- got:\n%s--- want:\n%s", name,
+		    r.err, want_warn ? want_warn : "");
 		ck_assert_msg(strcmp(r.out, want_out) == 0,
 		    "%s: output differs\n--- got:\n%s--- want:\n%s", name,
 		    r.out, want_out);
+		free(r.out);
+		free(r.err);
+		/* --warnings-fatal: the same words, and a failure when
+		 * there are warnings */
+		run_case_fatal(name, false, true, &r);
+		ck_assert_int_eq(r.status, want_warn != NULL ? 3 : 0);
+		ck_assert_str_eq(r.err, want_warn ? want_warn : "");
 	} else {
+		ck_assert_msg(want_warn == NULL, "%s: a .warn beside a .err",
+		    name);
 		ck_assert_msg(r.status == 1, "%s: status %d, want 1", name,
 		    r.status);
 		ck_assert_msg(strcmp(r.out, "") == 0, "%s: printed although "
@@ -188,6 +206,32 @@ START_TEST(golden_quiet)
 }
 END_TEST
 
+/* The daemon itself: warnings are not errors, unless asked for. */
+START_TEST(warnings_fatal_binary)
+{
+	const char	*bin = getenv("FWCTLD");
+	char		 tmpl[] = "/tmp/fwctl-golden.XXXXXX", *cmd;
+	int		 st;
+
+	ck_assert_msg(bin != NULL && *bin != '\0', "FWCTLD is not set");
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	ck_assert_int_ne(asprintf(&cmd, "ln -s %s/lint-never.rules %s/ && "
+	    "%s -n --rules-dir %s 2>/dev/null", golden_dir, tmpl, bin, tmpl),
+	    -1);
+	st = system(cmd);
+	free(cmd);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	ck_assert_int_ne(asprintf(&cmd, "%s -n --warnings-fatal --rules-dir "
+	    "%s 2>/dev/null", bin, tmpl), -1);
+	st = system(cmd);
+	free(cmd);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %d", st);
+	ck_assert_int_ne(asprintf(&cmd, "rm -rf %s", tmpl), -1);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+END_TEST
+
 START_TEST(check_unreadable)
 {
 	char	*out = NULL, *err = NULL;
@@ -195,8 +239,8 @@ START_TEST(check_unreadable)
 	FILE	*fo = open_memstream(&out, &olen), *fe;
 
 	fe = open_memstream(&err, &elen);
-	ck_assert_int_eq(check_main("/nonexistent/fwctl-rules", true, fo, fe),
-	    2);
+	ck_assert_int_eq(check_main("/nonexistent/fwctl-rules", true, false,
+	    fo, fe), 2);
 	fclose(fo);
 	fclose(fe);
 	ck_assert_str_eq(out, "");
@@ -216,7 +260,7 @@ START_TEST(check_example_rules)
 
 	fe = open_memstream(&err, &elen);
 	ck_assert_int_ne(asprintf(&dir, "%s/rules", src_dir()), -1);
-	ck_assert_int_eq(check_main(dir, true, fo, fe), 0);
+	ck_assert_int_eq(check_main(dir, true, false, fo, fe), 0);
 	fclose(fo);
 	fclose(fe);
 	ck_assert_msg(strcmp(err, "") == 0, "%s", err);
@@ -308,6 +352,7 @@ main(void)
 	tcase_add_loop_test(tc, golden_out_is_canonical, 0, (int)ncases);
 	tcase_add_test(tc, golden_quiet);
 	tcase_add_test(tc, check_unreadable);
+	tcase_add_test(tc, warnings_fatal_binary);
 	tcase_add_test(tc, check_example_rules);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

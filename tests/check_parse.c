@@ -959,8 +959,14 @@ static const struct bad {
 	    "rule \"a\": unknown set @nope in src" },
 	{ "rule a from lan to self src 10.0.0.1 dst fd00::1 accept", 1, 38,
 	    "rule \"a\": src 10.0.0.1 is IPv4 but dst fd00::1 is IPv6" },
-	{ "rule a from lan to self src { 10.0.0.1, fd00::1 } accept", 1, 25,
-	    "src mixes IPv4 and IPv6" },
+	{ "rule a from lan to self tcp dport { 22, nosuch } accept", 1, 41,
+	    "unknown service \"nosuch\": not in /etc/services" },
+	{ "rule a from lan to self tcp dport a:b accept", 1, 35,
+	    "expected a port number (0-65535), a range lo-hi or a service "
+	    "name, got \"a:b\"" },
+	{ "rule a from lan to self src { 10.0.0.1, 10.0.0.0/8 } dst "
+	    "{ fd00::1, fd00::2 } accept", 1, 54, "src 10.0.0.1, ... is IPv4 "
+	    "but dst fd00::1, ... is IPv6" },
 	{ "rule a from lan to self icmp dst fd00::1 accept", 1, 30,
 	    "icmp is IPv4 but dst fd00::1 is IPv6" },
 	{ "set blk ipv4\nrule a from lan to self tcp dport @blk accept", 2, 29,

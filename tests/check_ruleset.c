@@ -123,6 +123,62 @@ START_TEST(dup_is_equal_and_deep)
 }
 END_TEST
 
+/* Service names ride beside the ranges, one field each; packing, copying
+ * and equality keep them; the same ports written otherwise are the same
+ * match but not the same rule. */
+START_TEST(port_names)
+{
+	struct portrange r[] = { { 22, 22 }, { 80, 80 }, { 1000, 2000 },
+	    { 443, 443 } };
+	const char *names[] = { NULL, "http", NULL, "https" };
+	struct rule *a = mkrule("a", "lan", "self", 8), *b, *c;
+	char buf[FWCTL_SERVICE_MAX + 1];
+	size_t i;
+
+	portmatch_clear(&a->dport);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(portmatch_add(&a->dport, &r[i], names[i]), 0);
+	ck_assert_str_eq(a->dport.names, ",http,,https");
+	for (i = 0; i < 4; i++) {
+		ck_assert_uint_eq(a->dport.ranges[i].lo, r[i].lo);
+		if (names[i] == NULL)
+			ck_assert_ptr_null(portmatch_name(&a->dport, i, buf,
+			    sizeof(buf)));
+		else
+			ck_assert_str_eq(portmatch_name(&a->dport, i, buf,
+			    sizeof(buf)), names[i]);
+	}
+	ck_assert_ptr_null(portmatch_name(&a->dport, 4, buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(b = rule_pack(a));
+	ck_assert(rule_equal(a, b));
+	ck_assert_str_eq(portmatch_name(&b->dport, 3, buf, sizeof(buf)),
+	    "https");
+	ck_assert_ptr_nonnull(c = rule_dup(b));
+	ck_assert(rule_equal(c, a));
+	free(c->dport.names);
+	c->dport.names = NULL;		/* { 22, 80, 1000-2000, 443 } */
+	ck_assert(!rule_equal(c, a));
+	ck_assert(rule_same_match(c, a));
+	rule_free(a);
+	rule_free(b);
+	rule_free(c);
+
+	/* names only from the first range on, and only the first */
+	a = mkrule("a", "lan", "self", 8);
+	portmatch_clear(&a->dport);
+	ck_assert_int_eq(portmatch_add(&a->dport, &r[0], NULL), 0);
+	ck_assert_ptr_null(a->dport.names);
+	ck_assert_int_eq(portmatch_add(&a->dport, &r[1], "http"), 0);
+	ck_assert_str_eq(a->dport.names, ",http");
+	portmatch_clear(&a->dport);
+	ck_assert_int_eq(portmatch_add(&a->dport, &r[1], "http"), 0);
+	ck_assert_int_eq(portmatch_add(&a->dport, &r[0], NULL), 0);
+	ck_assert_str_eq(a->dport.names, "http,");
+	ck_assert_ptr_null(portmatch_name(&a->dport, 1, buf, sizeof(buf)));
+	rule_free(a);
+}
+END_TEST
+
 /* A borrowed copy holds no reference on the rules: the lender's pass to
  * it (nrules = 0, then freed), or it takes its own (settle); freed unsettled
  * it leaves them all alone.  Under ASan a wrong count shows as a leak or a
@@ -460,6 +516,7 @@ ruleset_suite(void)
 	TCase *tc = tcase_create("model");
 
 	tcase_add_test(tc, dup_is_equal_and_deep);
+	tcase_add_test(tc, port_names);
 	tcase_add_test(tc, share_is_shallow);
 	tcase_add_test(tc, borrow_hands_over);
 	tcase_add_test(tc, set_order);

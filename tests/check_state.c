@@ -460,7 +460,7 @@ jhistory(void)
 	    0, NULL);
 	jchange(&rs, 6, CHANGE_POLICY_PUT, "policy lan -> dmz drop", NULL, 0,
 	    NULL);
-	jchange(&rs, 7, CHANGE_NAT_ADD, "nat web forward from wan tcp dport "
+	jchange(&rs, 7, CHANGE_NAT_ADD, "nat webfwd forward from wan tcp dport "
 	    "8080 to 192.168.10.7:80", NULL, 0, NULL);
 	jchange(&rs, 8, CHANGE_SET_PUT, "set ports port { 22, 80-90 }", NULL, 0,
 	    NULL);
@@ -468,7 +468,7 @@ jhistory(void)
 	jchange(&rs, 10, CHANGE_ELEMS_DELETE, NULL, "admins", 0, jdel);
 	jchange(&rs, 11, CHANGE_RULE_DELETE, NULL, "ssh", 0, NULL);
 	jchange(&rs, 12, CHANGE_RULE_DELETE, NULL, "1", 0, NULL);
-	jchange(&rs, 13, CHANGE_NAT_DELETE, NULL, "web", 0, NULL);
+	jchange(&rs, 13, CHANGE_NAT_DELETE, NULL, "webfwd", 0, NULL);
 	jchange(&rs, 14, CHANGE_POLICY_DELETE, "dmz", "lan", 0, NULL);
 	jchange(&rs, 15, CHANGE_SET_DELETE, NULL, "ports", 0, NULL);
 	diags_free(&d);

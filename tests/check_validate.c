@@ -278,6 +278,9 @@ START_TEST(test_nat_by_hand)
 		    "interface",
 		"nat \"fromself\": from self",
 		"nat \"srcmix\": target 10.0.2.10 is IPv4 but src fd00::/8 is IPv6",
+		"nat \"zero\": dport 0 is not a port connections are made to; "
+		    "expected ports 1-65535",
+		"nat \"zerorange\": dport range from 0 is not a port",
 		NULL
 	};
 
@@ -299,6 +302,10 @@ START_TEST(test_nat_by_hand)
 	n = nat("fromself masquerade from self to wan");
 	ruleset_add_nat(rs, n);
 	n = nat("srcmix forward from wan tcp dport 82 to 10.0.2.10 src fd00::/8");
+	ruleset_add_nat(rs, n);
+	n = nat("zero forward from wan tcp dport 0 to 10.0.2.10:80");
+	ruleset_add_nat(rs, n);
+	n = nat("zerorange forward from wan udp dport 0-10 to 10.0.2.10");
 	ruleset_add_nat(rs, n);
 	expect(rs, want);
 	ruleset_free(rs);
@@ -370,8 +377,7 @@ START_TEST(test_families)
 		"rule \"a\": src @v4 (ipv4 set) is IPv4 but dst fd00::1 is IPv6",
 		"rule \"b\": icmpv6 is IPv6 but src 10.0.0.1 is IPv4",
 		"rule \"c\": icmp is IPv4 but src @v6 (ipv6 set) is IPv6",
-		"rule \"d\": dst mixes IPv4 and IPv6 addresses (10.0.0.1 and "
-		    "fd00::1)",
+		"rule \"d\": icmp is IPv4 but dst fd00::1, ... is IPv6",
 		"rule \"e\": sport @v4 is an ipv4 set; expected a port set",
 		"rule \"f\": dst @p is a port set",
 		"nat \"s\": as 2001:db8::1 is IPv6 but src @v4 (ipv4 set) is IPv4",
@@ -384,7 +390,11 @@ START_TEST(test_families)
 	    "rule a from lan to self src @v4 dst fd00::1 accept\n"
 	    "rule b from lan to self icmpv6 src 10.0.0.1 accept\n"
 	    "rule c from lan to self icmp src @v6 accept\n"
-	    "rule d from lan to self dst { 10.0.0.1, fd00::1 } accept\n"
+	    "rule d from lan to self icmp dst { fd00::1, fd00::2 } accept\n"
+	    "rule dd from lan to self src { 10.0.0.1, fd00::1 } dst 10.0.0.2 "
+	    "accept\n"
+	    "rule de from lan to self icmpv6 dst { 10.0.0.1, fd00::1 } "
+	    "accept\n"
 	    "rule e from lan to self tcp sport @v4 accept\n"
 	    "rule f from lan to self dst @p accept\n"
 	    "nat s snat from lan to wan as 2001:db8::1 src @v4\n"
@@ -747,6 +757,51 @@ START_TEST(test_rule_as_whole)
 		diags_free(&d2);
 		ruleset_free(rs);
 	}
+}
+END_TEST
+
+/* A rule and a NAT entry may not share a name (their counters would mix):
+ * refused in a whole ruleset, at the NAT entry, and for one object added
+ * either way, with the other's place. */
+START_TEST(test_rule_nat_names)
+{
+	const char *want[] = {
+		"nat \"web\": the name is taken by rule \"web\" (at "
+		    "v.rules:4:1); a rule and a NAT entry need different names",
+		NULL
+	};
+	struct ruleset *rs = with_zones(
+	    "rule web from wan to dmz tcp dport 80 accept\n"
+	    "nat masq masquerade from lan to wan\n"
+	    "nat web forward from wan tcp dport 80 to 10.0.2.10\n");
+	struct diags d;
+	struct rule *r;
+	struct nat *n;
+	char *t;
+
+	expect(rs, want);
+	ruleset_free(rs);
+
+	rs = with_zones("rule web from wan to dmz tcp dport 80 accept\n"
+	    "nat masq masquerade from lan to wan\n");
+	diags_init(&d);
+	r = rule("masq from lan to wan accept");
+	ck_assert_int_eq(ruleset_add_rule(rs, r), 0);
+	ck_assert_int_eq(validate_rule(rs, r, &d), 1);
+	t = diag_format(&d.v[0]);
+	ck_assert_str_eq(t, "1:1: rule \"masq\": the name is taken by nat "
+	    "\"masq\" "
+	    "(at v.rules:5:1); a rule and a NAT entry need different "
+	    "names (their counters are reported by name)");
+	free(t);
+	diags_free(&d);
+	diags_init(&d);
+	n = nat("web masquerade from dmz to wan");
+	ck_assert_int_eq(ruleset_add_nat(rs, n), 0);
+	ck_assert_int_eq(validate_nat(rs, n, rs->nnats - 1, &d), 1);
+	ck_assert_ptr_nonnull(strstr(d.v[0].msg, "taken by rule \"web\""));
+	diags_free(&d);
+	ruleset_free(rs);
 }
 END_TEST
 
@@ -1134,6 +1189,7 @@ validate_suite(void)
 	tcase_add_test(tc, test_clause_positions_copied);
 	tcase_add_test(tc, test_clause_positions_fallback);
 	tcase_add_test(tc, test_clause_positions_far);
+	tcase_add_test(tc, test_rule_nat_names);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -2327,6 +2327,165 @@ START_TEST(groups_without_zones)
 END_TEST
 
 /*
+ * One rule with a list of both families (fwctl.rules(5)): validated as
+ * written, it lets the IPv4 and the IPv6 connection to the listed hosts
+ * through, as two kernel rules, and nothing else: not another port, not
+ * another address of the same host.
+ */
+START_TEST(mixed_families)
+{
+	struct ruleset *rs;
+	struct diags d;
+	json_t *j;
+
+	start();
+	ck_assert_int_eq(lab_exec(lab, "dmz", "ip addr add 10.50.2.11/24 dev "
+	    "eth0 && ip addr add fd50:2::11/64 dev eth0 nodad"), 0);
+	serve("dmz", "tcp", 3651);
+	serve("dmz", "tcp", 3652);
+	rs = rs_text(ZONES "rule dual from lan to dmz tcp dport 3651 "
+	    "dst { " H_DMZ ", " H_DMZ6 " } accept\n");
+	diags_init(&d);
+	ck_assert_int_eq(validate_ruleset(rs, &d), 0);
+	diags_free(&d);
+	apply(rs);
+	must_tcp("lan", H_DMZ, 3651);
+	must_tcp("lan", H_DMZ6, 3651);
+	mustnt_tcp("lan", H_DMZ, 3652);
+	mustnt_tcp("lan", H_DMZ6, 3652);
+	mustnt_tcp("lan", "10.50.2.11", 3651);
+	mustnt_tcp("lan", "fd50:2::11", 3651);
+	j = nft_json();
+	ck_assert_ptr_nonnull(json_rule(j, "lan-dmz", "dual", 0));
+	ck_assert_ptr_nonnull(json_rule(j, "lan-dmz", "dual", 1));
+	ck_assert_ptr_null(json_rule(j, "lan-dmz", "dual", 2));
+	json_decref(j);
+	lab_exec(lab, "dmz", "ip addr del 10.50.2.11/24 dev eth0; "
+	    "ip addr del fd50:2::11/64 dev eth0");
+	finish();
+}
+END_TEST
+
+/* A service name of /etc/services opens its port: dport ssh is 22. */
+START_TEST(service_names)
+{
+	start();
+	serve("router", "tcp", 22);
+	serve("router", "tcp", 23);
+	apply_text(ZONES "rule ssh from lan to self tcp dport ssh accept\n");
+	ck_assert_uint_eq(cur->rules[0]->dport.ranges[0].lo, 22);
+	must_tcp("lan", R_LAN, 22);
+	must_tcp("lan", R_LAN6, 22);
+	mustnt_tcp("lan", R_LAN, 23);
+	mustnt_tcp("wan", R_WAN, 22);
+	finish();
+}
+END_TEST
+
+/*
+ * A limit per source: each source address has a bucket of its own in the
+ * rule's meter, so one source spending its burst does not starve another.
+ * Only the first packet of a connection meets the rule (established
+ * traffic passes before it): the burst is a number of connections. A rate
+ * of one an hour refills nothing while the test runs.
+ */
+START_TEST(limit_per_source)
+{
+	json_t *j, *arr, *o, *set;
+	char *out;
+	size_t i;
+	int k;
+	bool seen4 = false;
+
+	start();
+	serve("router", "tcp", 3901);
+	apply_text(ZONES "rule lim from any to self tcp dport 3901 accept "
+	    "limit 1/hour burst 3 per source\n");
+	for (k = 0; k < 3; k++)
+		must_tcp("lan", R_LAN, 3901);
+	mustnt_tcp("lan", R_LAN, 3901);
+	/* the lan host spent its burst; the dmz host has its own */
+	for (k = 0; k < 3; k++)
+		must_tcp("dmz", "10.50.2.1", 3901);
+	mustnt_tcp("dmz", "10.50.2.1", 3901);
+	mustnt_tcp("lan", R_LAN, 3901);
+	/* an IPv6 source is another source, in the IPv6 meter */
+	for (k = 0; k < 3; k++)
+		must_tcp("lan", R_LAN6, 3901);
+	mustnt_tcp("lan", R_LAN6, 3901);
+
+	/* the independent reader: a bounded dynamic set with both hosts */
+	j = nft_json();
+	arr = json_object_get(j, "nftables");
+	json_array_foreach(arr, i, o) {
+		if ((set = json_object_get(o, "set")) == NULL ||
+		    strcmp(json_string_value(json_object_get(set, "name")),
+		    "__m/lim#4") != 0)
+			continue;
+		seen4 = true;
+		ck_assert_int_eq(json_integer_value(json_object_get(set,
+		    "size")), LIMIT_METER_SIZE);
+		ck_assert_int_eq(json_integer_value(json_object_get(set,
+		    "timeout")), 3 * 3600);
+		out = json_dumps(json_object_get(set, "elem"), 0);
+		ck_assert_ptr_nonnull(out);
+		ck_assert_msg(strstr(out, "\"" H_LAN "\"") != NULL &&
+		    strstr(out, "\"10.50.2.10\"") != NULL, "%s", out);
+		free(out);
+	}
+	ck_assert_msg(seen4, "no meter set __m/lim#4");
+	json_decref(j);
+	/* the meter goes with its rule */
+	apply_text(ZONES);
+	out = lab_output(lab, "router", "nft list sets table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "__m/") == NULL, "%s", out);
+	free(out);
+	finish();
+}
+END_TEST
+
+/*
+ * A policy that logs: what falls to it is logged (the log rule counts it)
+ * through a rate limit, then meets the verdict; and a rule for one IP
+ * version without an address.
+ */
+START_TEST(policy_log_and_family)
+{
+	json_t *j, *r, *lg;
+
+	start();
+	serve("router", "tcp", 3961);
+	serve("router", "tcp", 3962);
+	apply_text(ZONES "policy any -> self drop log\n"
+	    "rule v6 from lan to self ip6 tcp dport 3961 accept\n");
+	must_tcp("lan", R_LAN6, 3961);
+	mustnt_tcp("lan", R_LAN, 3961);		/* ip6 only */
+	mustnt_tcp("wan", R_WAN, 3962);		/* to the policy */
+	mustnt_tcp("wan", R_WAN6, 3962);
+
+	j = nft_json();
+	r = json_rule(j, "wan-self", "policy any -> self log", 0);
+	ck_assert_ptr_nonnull(r);
+	lg = json_expr(r, "log");
+	ck_assert_ptr_nonnull(lg);
+	ck_assert_str_eq(json_string_value(json_object_get(lg, "prefix")),
+	    "wan->self drop: ");
+	ck_assert_ptr_nonnull(json_expr(r, "limit"));
+	ck_assert_int_ge(json_packets(r), 2);
+	/* the verdict still comes after it */
+	r = json_rule(j, "wan-self", "policy any -> self", 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_ge(json_packets(r), 2);
+	/* one kernel rule for the ip6 rule, none for IPv4 */
+	ck_assert_ptr_nonnull(json_rule(j, "lan-self", "v6", 0));
+	ck_assert_ptr_null(json_rule(j, "lan-self", "v6", 1));
+	json_decref(j);
+	finish();
+}
+END_TEST
+
+/*
  * Lists are named sets shared by every rule with the same list
  * (docs/design-compile.md, "Lists"): two rules with one list share one
  * set, traffic goes by the lists, a whole apply removes a list no rule
@@ -2509,6 +2668,10 @@ kernel_suite(void)
 	tcase_add_test(tc, wildcards_and_network_zones);
 	tcase_add_test(tc, zone_networks_narrow);
 	tcase_add_test(tc, set_elements_change);
+	tcase_add_test(tc, mixed_families);
+	tcase_add_test(tc, service_names);
+	tcase_add_test(tc, limit_per_source);
+	tcase_add_test(tc, policy_log_and_family);
 	tcase_add_test(tc, lists_shared);
 	tcase_add_test(tc, start_reads_once);
 	suite_add_tcase(s, tc);

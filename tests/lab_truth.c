@@ -832,6 +832,65 @@ START_TEST(files_cannot_be_turned)
 }
 END_TEST
 
+/*
+ * A full disk at start, with a journal to fold: fwctld starts and serves
+ * reads, says why changes fail, refuses them without touching the kernel
+ * for good, and takes them again once there is room. The state directory
+ * is a small tmpfs in a mount namespace of fwctld's own, which goes with
+ * it whatever happens to the test.
+ */
+START_TEST(full_disk_at_start)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	json_t		*j;
+	pid_t		 imap;
+
+	start(&f, base_rules);
+	ck_assert_int_gt(imap = lab_serve(lab, "router", "tcp", 143), 0);
+	CLI_OK(&f, &r, "add-rule", "pop", "from", "wan", "to", "self", "tcp",
+	    "dport", "110", "accept");
+	fwd_res_free(&r);
+	ck_assert_int_eq(fwd_stop(&f, false), 0);
+	f.pid = lab_spawn(lab, "router", "cd %s && cp -a state state.bak && "
+	    "exec unshare -m --propagation private sh -c 'mount -t tmpfs -o "
+	    "size=256k,mode=0700 tmpfs state && cp -a state.bak/. state/ && "
+	    "{ dd if=/dev/zero of=state/fill bs=4k 2>/dev/null; true; } && "
+	    "exec %s --foreground --socket %s --state-dir %s/state "
+	    ">>fwctld.log 2>&1'", f.dir, f.fwctld, f.sock, f.dir);
+	ck_assert_int_gt(f.pid, 0);
+	ck_assert_int_eq(fwd_wait(&f, 15000), 0);
+	/* it serves, filtering as before, and says why changes fail */
+	j = status_json(&f);
+	ck_assert(json_is_string(json_object_get(j, "state_error")));
+	json_decref(j);
+	CLI_OK(&f, &r, "status");
+	HAS(r.out, "READ-ONLY");
+	fwd_res_free(&r);
+	CLI_OK(&f, &r, "list", "rules");
+	HAS(r.out, "pop");
+	fwd_res_free(&r);
+	ck_assert(!tcp_ok("wan", "10.50.0.1", 143));
+	ck_assert_int_eq(fwd_cli(&f, &r, "add-rule", "imap", "from", "wan",
+	    "to", "self", "tcp", "dport", "143", "accept", (char *)NULL), 1);
+	HAS(r.err, "cannot be written");
+	fwd_res_free(&r);
+	ck_assert(!tcp_ok("wan", "10.50.0.1", 143));
+	/* room again: the change is taken, and kept */
+	ck_assert_int_eq(lab_exec(lab, "router", "nsenter -m -t %d rm -f "
+	    "%s/state/fill", (int)f.pid, f.dir), 0);
+	CLI_OK(&f, &r, "add-rule", "imap", "from", "wan", "to", "self", "tcp",
+	    "dport", "143", "accept");
+	fwd_res_free(&r);
+	ck_assert(tcp_ok("wan", "10.50.0.1", 143));
+	j = status_json(&f);
+	ck_assert(json_is_null(json_object_get(j, "state_error")));
+	json_decref(j);
+	lab_stop(lab, imap);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 static Suite *
 truth_suite(void)
 {
@@ -848,6 +907,7 @@ truth_suite(void)
 	tcase_add_test(tc, damaged_state_loses_nothing_after);
 	tcase_add_test(tc, drift_found_at_start);
 	tcase_add_test(tc, files_cannot_be_turned);
+	tcase_add_test(tc, full_disk_at_start);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -457,6 +457,10 @@ comment_name(const char *c)
 {
 	size_t i;
 
+	/* a declared policy's verdict counts under "policy FROM -> TO"
+	 * (nft_counter), whatever zone pair chain it sits in */
+	if (strncmp(c, "policy ", 7) == 0 && strstr(c, " -> ") != NULL)
+		return strlen(c);
 	for (i = 0; c[i] != '\0' && c[i] != ':'; i++)
 		if (c[i] == ' ')
 			return 0;
@@ -470,7 +474,7 @@ nft_counters(struct nft *n, struct nft_counters *out, struct diags *d)
 	struct strmap *idx;
 	struct nft_counter *c;
 	size_t i, len, at;
-	char name[FWCTL_NAME_MAX + 1];
+	char name[2 * FWCTL_NAME_MAX + 16];
 
 	memset(out, 0, sizeof(*out));
 	dp.counters = true;
@@ -485,7 +489,7 @@ nft_counters(struct nft *n, struct nft_counters *out, struct diags *d)
 	for (i = 0; i < dp.n; i++) {
 		if (dp.v[i].comment == NULL ||
 		    (len = comment_name(dp.v[i].comment)) == 0 ||
-		    len > FWCTL_NAME_MAX)
+		    len >= sizeof(name))
 			continue;
 		memcpy(name, dp.v[i].comment, len);
 		name[len] = '\0';

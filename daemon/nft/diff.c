@@ -110,7 +110,8 @@ set_same(const struct cset *a, const struct cset *b)
 {
 	return a->flags == b->flags && a->key_type == b->key_type &&
 	    a->key_len == b->key_len && a->data_type == b->data_type &&
-	    a->timeout_ms == b->timeout_ms && a->counters == b->counters;
+	    a->timeout_ms == b->timeout_ms && a->counters == b->counters &&
+	    a->size == b->size;
 }
 
 /* Does rule r look up one of the named sets in 'gone'? */
@@ -120,7 +121,8 @@ rule_uses(const struct crule *r, const struct strmap *gone)
 	size_t i;
 
 	for (i = 0; i < r->nexprs; i++)
-		if (r->exprs[i].type == CX_LOOKUP && r->exprs[i].set != NULL &&
+		if ((r->exprs[i].type == CX_LOOKUP ||
+		    r->exprs[i].type == CX_DYNSET) && r->exprs[i].set != NULL &&
 		    strmap_gets(gone, r->exprs[i].set) != NULL)
 			return true;
 	return false;

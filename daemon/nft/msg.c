@@ -25,6 +25,8 @@ set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, cs->data_type);
 	if (cs->timeout_ms != 0)
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, cs->timeout_ms);
+	if (cs->size != 0)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, cs->size);
 	if (cs->counters) {
 		struct nftnl_expr *x;
 
@@ -280,6 +282,7 @@ put_expr(struct nlmsghdr *nlh, const struct crule *r, const struct cexpr *e,
 		[CX_LOG] = "log", [CX_REJECT] = "reject",
 		[CX_VERDICT] = "immediate", [CX_IMMEDIATE] = "immediate",
 		[CX_NAT] = "nat", [CX_MASQ] = "masq", [CX_FIB] = "fib",
+		[CX_DYNSET] = "dynset",
 	};
 	struct nlattr *elem, *data, *n1, *n2;
 	const struct cset *as;
@@ -398,6 +401,23 @@ put_expr(struct nlmsghdr *nlh, const struct crule *r, const struct cexpr *e,
 		put_u32(nlh, NFTA_FIB_FLAGS, e->key);
 		put_u32(nlh, NFTA_FIB_RESULT, e->op);
 		put_u32(nlh, NFTA_FIB_DREG, e->dreg);
+		break;
+	case CX_DYNSET:
+		/* a meter: the element of the key holds a limit of its own */
+		mnl_attr_put_strz(nlh, NFTA_DYNSET_SET_NAME, e->set);
+		put_u32(nlh, NFTA_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+		put_u32(nlh, NFTA_DYNSET_SREG_KEY, e->sreg);
+		put_u64(nlh, NFTA_DYNSET_TIMEOUT, e->timeout_ms);
+		n1 = mnl_attr_nest_start(nlh, NFTA_DYNSET_EXPR);
+		mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "limit");
+		n2 = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+		put_u64(nlh, NFTA_LIMIT_RATE, e->rate);
+		put_u64(nlh, NFTA_LIMIT_UNIT, e->unit);
+		put_u32(nlh, NFTA_LIMIT_BURST, e->burst);
+		put_u32(nlh, NFTA_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		put_u32(nlh, NFTA_LIMIT_FLAGS, 0);
+		mnl_attr_nest_end(nlh, n2);
+		mnl_attr_nest_end(nlh, n1);
 		break;
 	}
 	mnl_attr_nest_end(nlh, data);

@@ -65,11 +65,7 @@ int
 fwd_start(struct fwd *f, int timeout_ms, const char *flags, ...)
 {
 	char		 extra[1024];
-	char		*log;
 	va_list		 ap;
-	struct fwd_res	 r;
-	long long	 end;
-	int		 code;
 
 	va_start(ap, flags);
 	vsnprintf(extra, sizeof(extra), flags, ap);
@@ -82,6 +78,17 @@ fwd_start(struct fwd *f, int timeout_ms, const char *flags, ...)
 	    f->dir);
 	if (f->pid == -1)
 		return -1;
+	return fwd_wait(f, timeout_ms);
+}
+
+int
+fwd_wait(struct fwd *f, int timeout_ms)
+{
+	struct fwd_res	 r;
+	long long	 end;
+	char		*log;
+	int		 code;
+
 	/* the socket takes connections before the start is over: wait for
 	 * an answer to a request */
 	end = lab_now() + timeout_ms;

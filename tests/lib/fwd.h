@@ -45,6 +45,9 @@ int	 fwd_init(struct fwd *, struct lab *, const char *role);
  * does not). Its output goes to DIR/fwctld.log, appended. */
 int	 fwd_start(struct fwd *, int timeout_ms, const char *flags, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Waits until the fwctld of f->pid answers a request: 0, or -1 with its
+ * log on stderr. For a daemon started by hand (lab_spawn). */
+int	 fwd_wait(struct fwd *, int timeout_ms);
 /* SIGTERM (SIGKILL with kill9), then waits for it: the table stays. */
 int	 fwd_stop(struct fwd *, bool kill9);
 /* Stops it if running and removes the directory (kept with KEEP set). */
