@@ -65,7 +65,8 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-DAEMON_SRC := $(filter-out daemon/fwctld.c,$(wildcard daemon/*.c))
+DAEMON_SRC := $(filter-out daemon/fwctld.c,$(wildcard daemon/*.c)) \
+	      $(wildcard daemon/nft/*.c)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
 CLI_SRC	:= $(wildcard cli/*.c)
 CLI_OBJ	:= $(CLI_SRC:%.c=$(B)/%.o)

@@ -13,8 +13,11 @@
  *
  * Workloads, per size N: N distinct "source address + TCP port -> accept"
  * rules in one input chain, loaded into an empty namespace; one rule added
- * and deleted in a chain of N; and a named set of S addresses loaded, bulk
- * filled and changed one element at a time.
+ * and deleted in a chain of N; a named set of S addresses loaded, bulk
+ * filled and changed one element at a time; and mixed rulesets of eight
+ * interleaved shapes over several zones (lists, prefixes, ranges with
+ * limit, log, IPv6, ICMP with limit, reject, `from <zone> to any`), loaded,
+ * started with, and changed one rule of each shape at a time.
  */
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -77,6 +80,8 @@ struct tools {
 	char	*ipt_legacy;		/* iptables-legacy-restore */
 	char	*ipt_nft_cmd;		/* iptables-nft */
 	char	*ipt_legacy_cmd;	/* iptables-legacy */
+	char	*ip6t_nft;		/* ip6tables-nft-restore */
+	char	*ip6t_legacy;		/* ip6tables-legacy-restore */
 	char	*ufw;
 	char	*firewalld;
 	char	*fwctld;
@@ -86,6 +91,8 @@ struct tools {
 static struct {
 	uint32_t	 sizes[MAX_SIZES];
 	size_t		 nsizes;
+	uint32_t	 mixed[MAX_SIZES];	/* sizes of the mixed rulesets */
+	size_t		 nmixed;
 	uint32_t	 set_size;
 	int		 runs;
 	int		 ops;
@@ -99,6 +106,8 @@ static struct {
 } cf;
 
 static char		*slurp(const char *, size_t *);
+static bool		 timed_out(const char *, uint32_t);
+static void		 print_mixed_targets(void);
 
 static struct metric	*metrics;
 static size_t		 nmetrics;
@@ -118,6 +127,7 @@ struct daemon {
 	size_t	 len;
 	const char *failkey;		/* recorded as failed if it won't start */
 	uint32_t failsize;
+	double	 ready_ms;		/* start-up bound */
 };
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -792,34 +802,28 @@ rm_tree(const char *dir)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Starts fwctld with an empty ruleset in this namespace and waits for it. */
-static void
-daemon_start(struct daemon *d, const char *tag, const char *failkey,
-    uint32_t failsize)
+/*
+ * Starts fwctld in d's directory (made by daemon_start) and waits until it
+ * answers; the time from fork to the first answer is the start's.
+ */
+static double
+daemon_spawn(struct daemon *d)
 {
 	char	*state, *rules;
 	double	 t0, ms;
 	pid_t	 pid;
 	int	 fd, st;
 
-	memset(d, 0, sizeof(*d));
-	d->failkey = failkey;
-	d->failsize = failsize;
-	snprintf(d->dir, sizeof(d->dir), "%s/run-%s-%d", cf.workdir, tag,
-	    (int)getpid());
-	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
 	state = xasprintf("%s/state", d->dir);
 	rules = xasprintf("%s/rules.d", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/fwctld.log", d->dir);
-	if (mkdir(d->dir, 0700) == -1 || mkdir(state, 0700) == -1 ||
-	    mkdir(rules, 0700) == -1)
-		die("%s: %s", d->dir, strerror(errno));
+	t0 = now_ms();
 	if ((pid = fork()) == -1)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		/* dies with the worker, so the namespace cannot outlive it */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if ((fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1) {
+		if ((fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600)) !=
+		    -1) {
 			dup2(fd, 1);
 			dup2(fd, 2);
 			close(fd);
@@ -832,13 +836,15 @@ daemon_start(struct daemon *d, const char *tag, const char *failkey,
 	d->pid = pid;
 	free(state);
 	free(rules);
-	if ((d->curl = curl_easy_init()) == NULL)
-		die("curl_easy_init failed");
-	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->sock);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, curl_sink);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, d);
-	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, (long)cf.req_timeout);
-	t0 = now_ms();
+	if (d->curl == NULL) {
+		if ((d->curl = curl_easy_init()) == NULL)
+			die("curl_easy_init failed");
+		curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->sock);
+		curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, curl_sink);
+		curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, d);
+		curl_easy_setopt(d->curl, CURLOPT_TIMEOUT,
+		    (long)cf.req_timeout);
+	}
 	for (;;) {
 		if (access(d->sock, F_OK) == 0 &&
 		    api(d, "GET", "/v1/status", NULL, NULL, 0, &ms) == 200)
@@ -856,18 +862,74 @@ daemon_start(struct daemon *d, const char *tag, const char *failkey,
 			emit(d->failkey, d->failsize, 0, 0, 0, 0, 0, note);
 			_exit(0);
 		}
-		if (now_ms() - t0 > READY_MS) {
-			fprintf(stderr, "bench: fwctld not ready after %d ms\n",
-			    READY_MS);
+		if (now_ms() - t0 > d->ready_ms) {
+			char note[64];
+
+			fprintf(stderr, "bench: fwctld not ready after %.0f "
+			    "ms\n", d->ready_ms);
+			snprintf(note, sizeof(note), "timeout: not ready after "
+			    "%.0f ms", d->ready_ms);
+			emit(d->failkey, d->failsize, 0, 0, 0, 0, 0, note);
 			kill(d->pid, SIGKILL);
 			_exit(2);
 		}
-		usleep(5000);
+		usleep(2000);
 	}
+	return now_ms() - t0;
+}
+
+/*
+ * Starts fwctld in this namespace and waits for it: with an empty ruleset,
+ * or with the rules of the file rules (copied into its rules directory).
+ */
+static double
+daemon_start_with(struct daemon *d, const char *tag, const char *failkey,
+    uint32_t failsize, const char *rules)
+{
+	char	*state, *dir, *dst, *buf;
+	size_t	 len;
+	FILE	*f;
+
+	memset(d, 0, sizeof(*d));
+	d->failkey = failkey;
+	d->failsize = failsize;
+	d->ready_ms = READY_MS;
+	snprintf(d->dir, sizeof(d->dir), "%s/run-%s-%d", cf.workdir, tag,
+	    (int)getpid());
+	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
+	state = xasprintf("%s/state", d->dir);
+	dir = xasprintf("%s/rules.d", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/fwctld.log", d->dir);
+	if (mkdir(d->dir, 0700) == -1 || mkdir(state, 0700) == -1 ||
+	    mkdir(dir, 0700) == -1)
+		die("%s: %s", d->dir, strerror(errno));
+	if (rules != NULL) {
+		/* a large ruleset takes longer to start: bounded by the
+		 * worker's own timeout instead */
+		d->ready_ms = (cf.timeout - 10) * 1000.0;
+		dst = xasprintf("%s/bench.rules", dir);
+		buf = slurp(rules, &len);
+		f = wopen(dst);
+		fwrite(buf, 1, len, f);
+		wclose(f, dst);
+		free(buf);
+		free(dst);
+	}
+	free(state);
+	free(dir);
+	return daemon_spawn(d);
 }
 
 static void
-daemon_stop(struct daemon *d)
+daemon_start(struct daemon *d, const char *tag, const char *failkey,
+    uint32_t failsize)
+{
+	daemon_start_with(d, tag, failkey, failsize, NULL);
+}
+
+/* Stops fwctld, keeping its directory (state, rules) for a restart. */
+static void
+daemon_halt(struct daemon *d)
 {
 	double	t0 = now_ms();
 
@@ -880,6 +942,12 @@ daemon_stop(struct daemon *d)
 		}
 		usleep(2000);
 	}
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+	daemon_halt(d);
 	curl_easy_cleanup(d->curl);
 	free(d->body);
 	if (!cf.keep)
@@ -1572,6 +1640,7 @@ print_targets(void)
 	verdict("fwctld VmRSS with 50000 rules loaded <= 60 MB", f > 0,
 	    f > 0 && f <= 60 * 1024, "%.1f MB (VmHWM %.1f MB)", f / 1024,
 	    med("mem.api.hwm", 50000) / 1024);
+	print_mixed_targets();
 	printf("  (the 10-changes-in-50000 target is asserted by "
 	    "tests/lab_bench_plan.c)\n");
 	printf("\n%d PASS, %d MISS, %d not measured\n", npass, nmiss, nna);
@@ -1588,6 +1657,666 @@ print_checks(void)
 			printf("CHECK FAILED %s at %u: %s\n", metrics[i].key,
 			    metrics[i].size, metrics[i].note);
 	return bad;
+}
+
+/* ---- mixed rulesets ------------------------------------------------ */
+
+/*
+ * Rule i of a mixed ruleset has shape i % MIX_SHAPES and serial j = i /
+ * MIX_SHAPES, which makes its addresses and ports distinct.  Rules added
+ * one at a time take serials from MIX_EXTRA_J on: no loaded rule has
+ * them (100,000 rules use j < 12,500; every form is distinct for j <
+ * 16,384).
+ */
+#define MIX_SHAPES	8
+#define MIX_EXTRA_J	16000
+
+static const char *const mix_shape[MIX_SHAPES] = {
+	"wan->dmz dport {80,443} dst H",
+	"wan->any src P/24 drop",
+	"lan->wan dst P/24 dport P",
+	"any->self dport A-B src H lim",
+	"any->self dport P src H log",
+	"lan->dmz src v6 P/64 dport 22",
+	"wan->self icmp src H limit",
+	"dmz->wan udp dport P reject",
+};
+
+static void
+mix_host(int k, uint32_t j, char *b, size_t n)
+{
+	snprintf(b, n, "172.%d.%u.%u", 16 + k, (j >> 8) & 255, j & 255);
+}
+
+static unsigned
+mix_port(uint32_t j)
+{
+	return 1024 + j % 60000;
+}
+
+/* The rule in fwctl's language, without "rule NAME". */
+static void
+mix_fwctl(int k, uint32_t j, char *b, size_t n)
+{
+	char	h[32];
+
+	mix_host(k, j, h, sizeof(h));
+	switch (k) {
+	case 0:
+		snprintf(b, n, "from wan to dmz tcp dport { 80, 443 } dst %s "
+		    "accept", h);
+		break;
+	case 1:
+		snprintf(b, n, "from wan to any src 10.%u.%u.0/24 drop",
+		    64 + (j >> 8), j & 255);
+		break;
+	case 2:
+		snprintf(b, n, "from lan to wan dst 100.%u.%u.0/24 tcp dport "
+		    "%u accept", 64 + (j >> 8), j & 255, mix_port(j));
+		break;
+	case 3:
+		snprintf(b, n, "from any to self tcp dport %u-%u src %s accept "
+		    "limit 10/second", 2000 + (j % 6000) * 10,
+		    2009 + (j % 6000) * 10, h);
+		break;
+	case 4:
+		snprintf(b, n, "from any to self tcp dport %u src %s accept "
+		    "log", mix_port(j), h);
+		break;
+	case 5:
+		snprintf(b, n, "from lan to dmz src fd00:%x::/64 tcp dport 22 "
+		    "accept", j + 1);
+		break;
+	case 6:
+		snprintf(b, n, "from wan to self icmp type echo-request src %s "
+		    "accept limit 5/second", h);
+		break;
+	default:
+		snprintf(b, n, "from dmz to wan udp dport %u dst %s reject",
+		    mix_port(j), h);
+		break;
+	}
+}
+
+/* The same rule for nft: its chain and its words. */
+static const char *
+mix_nft(int k, uint32_t j, char *b, size_t n)
+{
+	char	h[32];
+
+	mix_host(k, j, h, sizeof(h));
+	switch (k) {
+	case 0:
+		snprintf(b, n, "iifname \"wan0\" oifname \"dmz0\" tcp dport "
+		    "{ 80, 443 } ip daddr %s accept", h);
+		return "forward";
+	case 1:
+		snprintf(b, n, "iifname \"wan0\" ip saddr 10.%u.%u.0/24 drop",
+		    64 + (j >> 8), j & 255);
+		return "forward";
+	case 2:
+		snprintf(b, n, "iifname \"lan0\" oifname \"wan0\" ip daddr "
+		    "100.%u.%u.0/24 tcp dport %u accept", 64 + (j >> 8),
+		    j & 255, mix_port(j));
+		return "forward";
+	case 3:
+		snprintf(b, n, "ip saddr %s tcp dport %u-%u limit rate "
+		    "10/second accept", h, 2000 + (j % 6000) * 10,
+		    2009 + (j % 6000) * 10);
+		return "input";
+	case 4:
+		snprintf(b, n, "ip saddr %s tcp dport %u log accept", h,
+		    mix_port(j));
+		return "input";
+	case 5:
+		snprintf(b, n, "iifname \"lan0\" oifname \"dmz0\" ip6 saddr "
+		    "fd00:%x::/64 tcp dport 22 accept", j + 1);
+		return "forward";
+	case 6:
+		snprintf(b, n, "iifname \"wan0\" ip saddr %s icmp type "
+		    "echo-request limit rate 5/second accept", h);
+		return "input";
+	default:
+		snprintf(b, n, "iifname \"dmz0\" oifname \"wan0\" ip daddr %s "
+		    "udp dport %u reject", h, mix_port(j));
+		return "forward";
+	}
+}
+
+/* The same rule for iptables-restore (IPv6: ip6tables-restore). */
+static void
+mix_ipt(FILE *f4, FILE *f6, int k, uint32_t j)
+{
+	char	h[32];
+
+	mix_host(k, j, h, sizeof(h));
+	switch (k) {
+	case 0:
+		fprintf(f4, "-A FORWARD -i wan0 -o dmz0 -d %s/32 -p tcp -m "
+		    "multiport --dports 80,443 -j ACCEPT\n", h);
+		break;
+	case 1:
+		fprintf(f4, "-A FORWARD -i wan0 -s 10.%u.%u.0/24 -j DROP\n",
+		    64 + (j >> 8), j & 255);
+		break;
+	case 2:
+		fprintf(f4, "-A FORWARD -i lan0 -o wan0 -d 100.%u.%u.0/24 -p "
+		    "tcp -m tcp --dport %u -j ACCEPT\n", 64 + (j >> 8),
+		    j & 255, mix_port(j));
+		break;
+	case 3:
+		fprintf(f4, "-A INPUT -s %s/32 -p tcp -m tcp --dport %u:%u -m "
+		    "limit --limit 10/second -j ACCEPT\n", h,
+		    2000 + (j % 6000) * 10, 2009 + (j % 6000) * 10);
+		break;
+	case 4:
+		/* iptables logs with a rule of its own */
+		fprintf(f4, "-A INPUT -s %s/32 -p tcp -m tcp --dport %u -j "
+		    "LOG\n-A INPUT -s %s/32 -p tcp -m tcp --dport %u -j "
+		    "ACCEPT\n", h, mix_port(j), h, mix_port(j));
+		break;
+	case 5:
+		fprintf(f6, "-A FORWARD -i lan0 -o dmz0 -s fd00:%x::/64 -p tcp "
+		    "-m tcp --dport 22 -j ACCEPT\n", j + 1);
+		break;
+	case 6:
+		fprintf(f4, "-A INPUT -i wan0 -s %s/32 -p icmp -m icmp "
+		    "--icmp-type 8 -m limit --limit 5/second -j ACCEPT\n", h);
+		break;
+	default:
+		fprintf(f4, "-A FORWARD -i dmz0 -o wan0 -d %s/32 -p udp -m udp "
+		    "--dport %u -j REJECT\n", h, mix_port(j));
+		break;
+	}
+}
+
+static void
+gen_mixed(uint32_t n)
+{
+	char		 b[256], *p, *p4, *p6;
+	const char	*chain;
+	FILE		*f, *f4, *f6;
+	uint32_t	 i;
+	int		 c;
+
+	p = wpath("mixed-%u.rules", n);
+	f = wopen(p);
+	fprintf(f, "zone wan { interface wan0; external }\n"
+	    "zone lan { interface lan0 }\nzone dmz { interface dmz0 }\n"
+	    "policy lan -> wan accept\n");
+	for (i = 0; i < n; i++) {
+		mix_fwctl((int)(i % MIX_SHAPES), i / MIX_SHAPES, b, sizeof(b));
+		fprintf(f, "rule m%u %s\n", i, b);
+	}
+	wclose(f, p);
+	free(p);
+
+	/* nft: one chain per hook, in rule order */
+	p = wpath("mixed-%u.nft", n);
+	f = wopen(p);
+	fprintf(f, "table inet bench {\n");
+	for (c = 0; c < 2; c++) {
+		fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority 0; "
+		    "policy accept;\n", c ? "forward" : "input",
+		    c ? "forward" : "input");
+		for (i = 0; i < n; i++) {
+			chain = mix_nft((int)(i % MIX_SHAPES), i / MIX_SHAPES,
+			    b, sizeof(b));
+			if ((chain[0] == 'f') == (c == 1))
+				fprintf(f, "\t\t%s\n", b);
+		}
+		fprintf(f, "\t}\n");
+	}
+	fprintf(f, "}\n");
+	wclose(f, p);
+	free(p);
+
+	p4 = wpath("mixed-%u.ipt", n);
+	p6 = wpath("mixed-%u.ip6t", n);
+	f4 = wopen(p4);
+	f6 = wopen(p6);
+	fprintf(f4, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+	    ":OUTPUT ACCEPT [0:0]\n");
+	fprintf(f6, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+	    ":OUTPUT ACCEPT [0:0]\n");
+	for (i = 0; i < n; i++)
+		mix_ipt(f4, f6, (int)(i % MIX_SHAPES), i / MIX_SHAPES);
+	fprintf(f4, "COMMIT\n");
+	fprintf(f6, "COMMIT\n");
+	wclose(f4, p4);
+	wclose(f6, p6);
+	free(p4);
+	free(p6);
+}
+
+static void
+unlink_mixed(uint32_t n)
+{
+	static const char *const ext[] = { "rules", "nft", "ipt", "ip6t" };
+	char	*p;
+	size_t	 i;
+
+	for (i = 0; i < 4; i++) {
+		p = wpath("mixed-%u.%s", n, ext[i]);
+		unlink(p);
+		free(p);
+	}
+}
+
+/* Splits text at spaces into argv[from...]; returns the next free slot. */
+static int
+split_words(char *text, char **argv, int from, int max)
+{
+	char	*w, *save = NULL;
+
+	for (w = strtok_r(text, " ", &save); w != NULL && from < max - 1;
+	    w = strtok_r(NULL, " ", &save))
+		argv[from++] = w;
+	argv[from] = NULL;
+	return from;
+}
+
+/* A peer loads the mixed ruleset: nft -f, or iptables and ip6tables. */
+static void
+w_mix_peer(uint32_t n, const void *arg)
+{
+	int	 which = *(const int *)arg;
+	char	*f4, *f6, *cmd;
+
+	if (which == 0) {
+		f4 = wpath("mixed-%u.nft", n);
+		char *argv[] = { cf.t.nft, "-f", f4, NULL };
+		timed("mix.load.nft", n, argv, NULL);
+		free(f4);
+		return;
+	}
+	f4 = wpath("mixed-%u.ipt", n);
+	f6 = wpath("mixed-%u.ip6t", n);
+	cmd = xasprintf("%s %s && %s %s", which == 1 ? cf.t.ipt_nft :
+	    cf.t.ipt_legacy, f4, which == 1 ? cf.t.ip6t_nft :
+	    cf.t.ip6t_legacy, f6);
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	timed(which == 1 ? "mix.load.ipt-nft" : "mix.load.ipt-legacy", n,
+	    argv, NULL);
+	free(cmd);
+	free(f4);
+	free(f6);
+}
+
+/* fwctld loads the mixed ruleset: PUT (API), or fwctl apply (CLI). */
+static void
+w_mix_fwctl(uint32_t n, const void *arg)
+{
+	bool		 cli = *(const bool *)arg;
+	struct daemon	 d;
+	char		*file, *body, note[96];
+	size_t		 len;
+	long		 got;
+
+	file = wpath("mixed-%u.rules", n);
+	daemon_start(&d, "mixload", cli ? "mix.load.fwctl-cli" :
+	    "mix.load.fwctl-api", n);
+	if (cli) {
+		char *argv[] = { cf.t.fwctl, "--socket", d.sock, "apply", file,
+		    NULL };
+		timed("mix.load.fwctl-cli", n, argv, NULL);
+	} else {
+		body = slurp(file, &len);
+		timed_api(&d, "mix.load.fwctl-api", n, "PUT", "/v1/ruleset",
+		    "text/plain", body, len);
+		free(body);
+		daemon_mem(&d, "mix.mem", n);
+	}
+	if ((got = daemon_count(&d, "rules")) != (long)n) {
+		snprintf(note, sizeof(note), "the daemon holds %ld rules, not "
+		    "%u", got, n);
+		emit("check.fwctl-mix-load", n, 0, 0, 0, 0, 0, note);
+	}
+	daemon_stop(&d);
+	free(file);
+}
+
+/*
+ * fwctld starts with the mixed ruleset in its rules directory: into an
+ * empty namespace (a boot), then again over the table it left (a
+ * restart: the table is adopted, drift looked for, counters kept).
+ */
+static void
+w_mix_start(uint32_t n, const void *arg)
+{
+	struct daemon	 d;
+	char		*file;
+	double		 ms;
+
+	(void)arg;
+	file = wpath("mixed-%u.rules", n);
+	ms = daemon_start_with(&d, "mixstart", "mix.start.boot", n, file);
+	emit("mix.start.boot", n, 1, ms, 0, 0, 0, NULL);
+	daemon_halt(&d);
+	d.failkey = "mix.start.restart";
+	ms = daemon_spawn(&d);
+	emit("mix.start.restart", n, 1, ms, 0, 0, 0, NULL);
+	if (daemon_count(&d, "rules") != (long)n)
+		emit("check.fwctl-mix-start", n, 0, 0, 0, 0, 0,
+		    "the daemon does not hold the rules after a restart");
+	daemon_stop(&d);
+	free(file);
+}
+
+/* One rule of every shape added and deleted, ops times: fwctl CLI. */
+static void
+w_mix_incr_fwctl(uint32_t n, const void *arg)
+{
+	struct daemon	 d;
+	char		*file, *body, text[256], name[32], ka[32], kd[32];
+	char		*argv[64];
+	size_t		 len;
+	double		 ms;
+	long		 st;
+	int		 k, op, w;
+
+	(void)arg;
+	file = wpath("mixed-%u.rules", n);
+	daemon_start(&d, "mixincr", "mix.add.0", n);
+	body = slurp(file, &len);
+	if ((st = api(&d, "PUT", "/v1/ruleset", "text/plain", body, len,
+	    &ms)) != 200) {
+		char note[160];
+
+		api_note(&d, st, note, sizeof(note));
+		emit("mix.add.0", n, 0, 0, 0, 0, 0, note);
+		goto out;
+	}
+	for (op = 0; op < cf.ops; op++)
+		for (k = 0; k < MIX_SHAPES; k++) {
+			snprintf(name, sizeof(name), "x%d-%d", k, op);
+			snprintf(ka, sizeof(ka), "mix.add.%d", k);
+			snprintf(kd, sizeof(kd), "mix.del.%d", k);
+			mix_fwctl(k, MIX_EXTRA_J + (uint32_t)op, text,
+			    sizeof(text));
+			argv[0] = cf.t.fwctl;
+			argv[1] = "--socket";
+			argv[2] = d.sock;
+			argv[3] = "add-rule";
+			argv[4] = name;
+			split_words(text, argv, 5, 64);
+			if (timed(ka, n, argv, NULL) != 0)
+				continue;
+			w = 0;
+			argv[w++] = cf.t.fwctl;
+			argv[w++] = "--socket";
+			argv[w++] = d.sock;
+			argv[w++] = "delete-rule";
+			argv[w++] = name;
+			argv[w] = NULL;
+			timed(kd, n, argv, NULL);
+		}
+	if (daemon_count(&d, "rules") != (long)n)
+		emit("check.fwctl-mix-incr", n, 0, 0, 0, 0, 0,
+		    "rule count changed after add/delete pairs");
+out:
+	free(body);
+	daemon_stop(&d);
+	free(file);
+}
+
+/* The same with nft: add rule (echoing the handle), delete by handle. */
+static void
+w_mix_incr_nft(uint32_t n, const void *arg)
+{
+	char		*file, *out, text[256], ka[32], kd[32], h[24];
+	char		*argv[64];
+	const char	*chain;
+	long		 handle;
+	int		 k, op;
+
+	(void)arg;
+	file = wpath("mixed-%u.nft", n);
+	out = wpath("out.%d", (int)getpid());
+	{
+		char *load[] = { cf.t.nft, "-f", file, NULL };
+		setup(load);
+	}
+	for (op = 0; op < cf.ops; op++)
+		for (k = 0; k < MIX_SHAPES; k++) {
+			snprintf(ka, sizeof(ka), "mix.add.nft.%d", k);
+			snprintf(kd, sizeof(kd), "mix.del.nft.%d", k);
+			chain = mix_nft(k, MIX_EXTRA_J + (uint32_t)op, text,
+			    sizeof(text));
+			argv[0] = cf.t.nft;
+			argv[1] = "-e";
+			argv[2] = "-a";
+			argv[3] = "add";
+			argv[4] = "rule";
+			argv[5] = "inet";
+			argv[6] = "bench";
+			argv[7] = (char *)(uintptr_t)chain;
+			split_words(text, argv, 8, 64);
+			if (timed(ka, n, argv, out) != 0)
+				continue;
+			if ((handle = nft_handle(out)) < 0) {
+				emit(kd, n, 0, 0, 0, 0, 0,
+				    "no handle echoed by nft -e -a");
+				continue;
+			}
+			snprintf(h, sizeof(h), "%ld", handle);
+			char *del[] = { cf.t.nft, "delete", "rule", "inet",
+			    "bench", (char *)(uintptr_t)chain, "handle", h,
+			    NULL };
+			timed(kd, n, del, NULL);
+		}
+	unlink(out);
+	free(out);
+	free(file);
+}
+
+/* ---- the report: mixed rulesets ------------------------------------ */
+
+static const struct label mix_load_rows[] = {
+	{ "mix.load.nft", "nft -f", NULL },
+	{ "mix.load.ipt-nft", "ip(6)tables-nft-restore", NULL },
+	{ "mix.load.ipt-legacy", "ip(6)tables-legacy-restore", NULL },
+	{ "mix.load.fwctl-api", "fwctl PUT /v1/ruleset (API)",
+	    "mix.load.nft" },
+	{ "mix.load.fwctl-cli", "fwctl apply FILE (whole CLI)",
+	    "mix.load.nft" },
+	{ "mix.start.boot", "fwctld start, empty namespace", NULL },
+	{ "mix.start.restart", "fwctld restart over its table", NULL },
+	{ NULL, NULL, NULL }
+};
+
+/* The median of every sample of prefix.0 .. prefix.7 together. */
+static double
+mix_med_all(const char *prefix, uint32_t size)
+{
+	struct metric	*m;
+	double		*v = NULL, r;
+	size_t		 n = 0;
+	char		 key[32];
+	int		 k;
+
+	for (k = 0; k < MIX_SHAPES; k++) {
+		snprintf(key, sizeof(key), "%s.%d", prefix, k);
+		if ((m = metric_get(key, size, false)) == NULL || m->n == 0)
+			continue;
+		if ((v = realloc(v, (n + m->n) * sizeof(*v))) == NULL)
+			die("out of memory");
+		memcpy(v + n, m->ms, m->n * sizeof(*v));
+		n += m->n;
+	}
+	r = n ? median(v, n) : -1;
+	free(v);
+	return r;
+}
+
+/* The shape with the largest median under prefix, and that median. */
+static double
+mix_worst(const char *prefix, uint32_t size, int *worst)
+{
+	char	key[32];
+	double	w = -1, x;
+	int	k;
+
+	*worst = -1;
+	for (k = 0; k < MIX_SHAPES; k++) {
+		snprintf(key, sizeof(key), "%s.%d", prefix, k);
+		if ((x = med(key, size)) > w) {
+			w = x;
+			*worst = k;
+		}
+	}
+	return w;
+}
+
+static void
+print_mixed(uint32_t n)
+{
+	static char	 lab[4 * MIX_SHAPES][64], key[4 * MIX_SHAPES][32];
+	struct label	 rows[4 * MIX_SHAPES + 1];
+	char		 title[160];
+	double		 rss, hwm;
+	int		 k, i = 0, w;
+
+	snprintf(title, sizeof(title), "== %u mixed rules (%d shapes): full "
+	    "load into an empty namespace, start (%d runs) ==", n, MIX_SHAPES,
+	    cf.runs);
+	print_table(title, mix_load_rows, n);
+	rss = med("mix.mem.rss", n);
+	hwm = med("mix.mem.hwm", n);
+	if (rss > 0)
+		printf("  fwctld memory with %u mixed rules loaded: VmRSS %.1f "
+		    "MB, VmHWM %.1f MB\n", n, rss / 1024, hwm / 1024);
+	for (k = 0; k < MIX_SHAPES; k++) {
+		snprintf(key[i], sizeof(key[i]), "mix.add.%d", k);
+		snprintf(lab[i], sizeof(lab[i]), "add %.30s", mix_shape[k]);
+		rows[i] = (struct label){ key[i], lab[i], key[i + 2] };
+		i++;
+		snprintf(key[i], sizeof(key[i]), "mix.del.%d", k);
+		snprintf(lab[i], sizeof(lab[i]), "  delete");
+		rows[i] = (struct label){ key[i], lab[i], key[i + 2] };
+		i++;
+		snprintf(key[i], sizeof(key[i]), "mix.add.nft.%d", k);
+		snprintf(lab[i], sizeof(lab[i]), "  nft -e -a add rule");
+		rows[i] = (struct label){ key[i], lab[i], NULL };
+		i++;
+		snprintf(key[i], sizeof(key[i]), "mix.del.nft.%d", k);
+		snprintf(lab[i], sizeof(lab[i]), "  nft delete rule handle H");
+		rows[i] = (struct label){ key[i], lab[i], NULL };
+		i++;
+	}
+	rows[i] = (struct label){ NULL, NULL, NULL };
+	snprintf(title, sizeof(title), "== %u mixed rules: one rule of each "
+	    "shape added, then deleted; fwctl add-rule / delete-rule, whole "
+	    "CLI (%d runs x %d) ==", n, cf.runs, cf.ops);
+	print_table(title, rows, n);
+	if (mix_med_all("mix.add", n) > 0) {
+		printf("  every shape together: add-rule median %.1f ms, "
+		    "delete-rule median %.1f ms\n", mix_med_all("mix.add", n),
+		    mix_med_all("mix.del", n));
+		printf("  worst shape: add %.1f ms (", mix_worst("mix.add", n,
+		    &w));
+		printf("%s), ", w >= 0 ? mix_shape[w] : "?");
+		printf("delete %.1f ms (", mix_worst("mix.del", n, &w));
+		printf("%s)\n", w >= 0 ? mix_shape[w] : "?");
+	}
+	fflush(stdout);
+}
+
+static void
+print_mixed_targets(void)
+{
+	double	f, p, a1, a50, worst_ratio;
+	int	i, k, w;
+	static const uint32_t full_sizes[] = { 10000, 50000 };
+
+	for (i = 0; i < 2; i++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "full apply of %u mixed rules "
+		    "through the daemon <= 0.5x nft -f", full_sizes[i]);
+		f = med("mix.load.fwctl-api", full_sizes[i]);
+		p = med("mix.load.nft", full_sizes[i]);
+		verdict(what, f > 0 && p > 0, f > 0 && p > 0 && f <= 0.5 * p,
+		    "API %.1f ms / nft -f %.1f ms = %.2fx (whole CLI: %.2fx)",
+		    f, p, p > 0 ? f / p : 0,
+		    p > 0 ? med("mix.load.fwctl-cli", full_sizes[i]) / p : 0);
+	}
+	f = med("mix.start.boot", 50000);
+	p = med("mix.start.restart", 50000);
+	verdict("fwctld start with 50000 mixed rules <= 2 s (boot and "
+	    "restart)", f > 0 && p > 0, f > 0 && p > 0 && f <= 2000 &&
+	    p <= 2000, "boot %.0f ms, restart %.0f ms", f, p);
+	for (i = 0; i < 2; i++) {
+		const char *pre = i == 0 ? "mix.add" : "mix.del";
+		const char *cmd = i == 0 ? "add-rule" : "delete-rule";
+		char what[96], key[32];
+
+		snprintf(what, sizeof(what), "fwctl %s of every shape in 50000 "
+		    "mixed rules <= 5 ms", cmd);
+		a50 = mix_worst(pre, 50000, &w);
+		verdict(what, a50 > 0, a50 > 0 && a50 <= 5.0, "worst %.2f ms "
+		    "(%s)", a50, w >= 0 ? mix_shape[w] : "?");
+		worst_ratio = -1;
+		w = -1;
+		for (k = 0; k < MIX_SHAPES; k++) {
+			snprintf(key, sizeof(key), "%s.%d", pre, k);
+			a1 = med(key, 1000);
+			a50 = med(key, 50000);
+			if (a1 > 0 && a50 > 0 && a50 / a1 > worst_ratio) {
+				worst_ratio = a50 / a1;
+				w = k;
+			}
+		}
+		snprintf(what, sizeof(what), "fwctl %s flat for every shape: "
+		    "50000 <= 1.5x 1000", cmd);
+		verdict(what, worst_ratio > 0, worst_ratio > 0 &&
+		    worst_ratio <= 1.5, "worst %.2fx (%s)", worst_ratio,
+		    w >= 0 ? mix_shape[w] : "?");
+	}
+	f = med("mix.mem.rss", 50000);
+	verdict("fwctld VmRSS with 50000 mixed rules loaded <= 60 MB", f > 0,
+	    f > 0 && f <= 60 * 1024, "%.1f MB (VmHWM %.1f MB)", f / 1024,
+	    med("mix.mem.hwm", 50000) / 1024);
+}
+
+static void
+run_mixed(uint32_t n)
+{
+	static const int	 which[3] = { 0, 1, 2 };
+	static const bool	 t = true, f = false;
+	int			 r;
+
+	fprintf(stderr, "bench: %u mixed rules: generating\n", n);
+	gen_mixed(n);
+	fprintf(stderr, "bench: %u mixed rules: full loads and starts, %d "
+	    "runs\n", n, cf.runs);
+	for (r = 0; r < cf.runs; r++) {
+		if (cf.peers) {
+			in_namespace(w_mix_peer, n, &which[0]);
+			if (cf.t.ipt_nft && cf.t.ip6t_nft)
+				in_namespace(w_mix_peer, n, &which[1]);
+			if (cf.t.ipt_legacy && cf.t.ip6t_legacy)
+				in_namespace(w_mix_peer, n, &which[2]);
+		}
+		if (!timed_out("mix.load.fwctl-api", n))
+			in_namespace(w_mix_fwctl, n, &f);
+		if (!timed_out("mix.load.fwctl-cli", n))
+			in_namespace(w_mix_fwctl, n, &t);
+		if (!timed_out("mix.start.boot", n) &&
+		    !timed_out("mix.start.restart", n))
+			in_namespace(w_mix_start, n, NULL);
+	}
+	fprintf(stderr, "bench: %u mixed rules: one rule of each shape added "
+	    "and deleted, %d runs x %d\n", n, cf.runs, cf.ops);
+	for (r = 0; r < cf.runs; r++) {
+		if (cf.peers)
+			in_namespace(w_mix_incr_nft, n, NULL);
+		if (!timed_out("mix.add.0", n))
+			in_namespace(w_mix_incr_fwctl, n, NULL);
+	}
+	if (!cf.keep)
+		unlink_mixed(n);
+	print_mixed(n);
 }
 
 /* ---- main ---------------------------------------------------------- */
@@ -1612,14 +2341,17 @@ static __attribute__((noreturn)) void
 usage(int st)
 {
 	fprintf(st ? stderr : stdout,
-	    "usage: bench [--sizes N,N,...] [--set-size S] [--runs R] "
-	    "[--ops K]\n"
+	    "usage: bench [--sizes N,N,...] [--mixed-sizes N,N,...] "
+	    "[--set-size S]\n"
+	    "             [--runs R] [--ops K]\n"
 	    "             [--fwctld PATH] [--fwctl PATH] [--no-peers] "
 	    "[--workdir DIR]\n"
 	    "             [--keep] [--timeout SECONDS] "
 	    "[--request-timeout SECONDS] [--verbose]\n"
-	    "defaults: --sizes 1000,10000,50000,100000 --set-size 100000 "
-	    "--runs 5 --ops 3\n");
+	    "defaults: --sizes 1000,10000,50000,100000 --mixed-sizes "
+	    "1000,10000,50000,100000\n"
+	    "          --set-size 100000 --runs 5 --ops 3 (a size list of "
+	    "0: none)\n");
 	exit(st);
 }
 
@@ -1636,22 +2368,26 @@ parse_u32(const char *s, const char *what)
 	return (uint32_t)v;
 }
 
-static void
-parse_sizes(char *s)
+/* A list of sizes; "0" alone: none. */
+static size_t
+parse_sizes(char *s, uint32_t *out, const char *what)
 {
 	char	*t, *save = NULL;
+	size_t	 n = 0;
 
-	cf.nsizes = 0;
+	if (strcmp(s, "0") == 0)
+		return 0;
 	for (t = strtok_r(s, ",", &save); t != NULL;
 	    t = strtok_r(NULL, ",", &save)) {
-		if (cf.nsizes == MAX_SIZES)
-			die("--sizes: at most %d sizes", MAX_SIZES);
-		if ((cf.sizes[cf.nsizes++] = parse_u32(t, "--sizes")) == 0 ||
-		    cf.sizes[cf.nsizes - 1] > (1u << 24))
-			die("--sizes: 1 to %u", 1u << 24);
+		if (n == MAX_SIZES)
+			die("%s: at most %d sizes", what, MAX_SIZES);
+		if ((out[n++] = parse_u32(t, what)) == 0 ||
+		    out[n - 1] > (1u << 24))
+			die("%s: 1 to %u", what, 1u << 24);
 	}
-	if (cf.nsizes == 0)
-		die("--sizes: give at least one size");
+	if (n == 0)
+		die("%s: give at least one size (0: none)", what);
+	return n;
 }
 
 static char *
@@ -1767,6 +2503,8 @@ run_all(void)
 		}
 		print_size(n);
 	}
+	for (s = 0; s < cf.nmixed; s++)
+		run_mixed(cf.mixed[s]);
 	if (cf.set_size > 0) {
 		fprintf(stderr, "bench: set of %u elements, %d runs\n",
 		    cf.set_size, cf.runs);
@@ -1827,12 +2565,13 @@ int
 main(int argc, char **argv)
 {
 	static const char	*def_sizes = "1000,10000,50000,100000";
-	char			*sizes, *fwctld = NULL, *fwctl = NULL;
+	char			*sizes, *fwctld = NULL, *fwctl = NULL, *mixed;
 	char			*fwctld_src, *fwctl_src;
 	char			 tmpl[] = "/var/tmp/fwctl-bench.XXXXXX";
 	int			 i, bad;
 
 	sizes = strdup(def_sizes);
+	mixed = strdup(def_sizes);
 	cf.set_size = 100000;
 	cf.runs = 5;
 	cf.ops = 3;
@@ -1849,6 +2588,9 @@ main(int argc, char **argv)
 		else if (OPTV("--sizes")) {
 			free(sizes);
 			sizes = strdup(v);
+		} else if (OPTV("--mixed-sizes")) {
+			free(mixed);
+			mixed = strdup(v);
 		} else if (OPTV("--set-size"))
 			cf.set_size = parse_u32(v, a);
 		else if (OPTV("--runs"))
@@ -1882,8 +2624,10 @@ main(int argc, char **argv)
 	    cf.req_timeout >= cf.timeout)
 		die("--runs and --ops: 1 to 100; --timeout: at least 10; "
 		    "--request-timeout: under --timeout");
-	parse_sizes(sizes);
+	cf.nsizes = parse_sizes(sizes, cf.sizes, "--sizes");
 	free(sizes);
+	cf.nmixed = parse_sizes(mixed, cf.mixed, "--mixed-sizes");
+	free(mixed);
 	if (geteuid() != 0)
 		die("run as root: every measurement makes a network namespace");
 
@@ -1894,6 +2638,8 @@ main(int argc, char **argv)
 	cf.t.ipt_legacy = find_tool("iptables-legacy-restore");
 	cf.t.ipt_nft_cmd = find_tool("iptables-nft");
 	cf.t.ipt_legacy_cmd = find_tool("iptables-legacy");
+	cf.t.ip6t_nft = find_tool("ip6tables-nft-restore");
+	cf.t.ip6t_legacy = find_tool("ip6tables-legacy-restore");
 	cf.t.ufw = find_tool("ufw");
 	cf.t.firewalld = find_tool("firewalld");
 	if (cf.t.nft == NULL)
@@ -1916,6 +2662,9 @@ main(int argc, char **argv)
 	printf("fwctl benchmark: %ld CPUs, sizes", sysconf(_SC_NPROCESSORS_ONLN));
 	for (i = 0; i < (int)cf.nsizes; i++)
 		printf("%s%u", i ? "," : " ", cf.sizes[i]);
+	printf(", mixed");
+	for (i = 0; i < (int)cf.nmixed; i++)
+		printf("%s%u", i ? "," : " ", cf.mixed[i]);
 	printf(", set %u, %d runs, %d ops, state on %s\n", cf.set_size,
 	    cf.runs, cf.ops, cf.workdir);
 	printf("fwctld %s (copied to the work directory)\n", fwctld_src);

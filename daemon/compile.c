@@ -1374,42 +1374,80 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 }
 
 /*
- * The nearest rule before (dir -1) or after (dir 1) rules[i] that matters
- * to a group holding rules[i] or around it: one with the same sides (the
- * only ones a group of rules[i] could hold), or one in every chain of
- * rules[i] (a wall between it and anything further). Rules in none of
- * its chains or in some of them and unfit for a group are passed over.
- * *unsure when a rule fit for a group with other sides is in the way (it
- * may or may not share a chain) or the walk is too long.
+ * The nearest rule before (dir -1) or after (dir 1) rules[*k] in the pair
+ * chain from -> to (the rules covering it, as compile_pair takes them),
+ * or NULL; *k becomes its index. *unsure when the walk is too long.
  */
 static const struct rule *
-group_near(const struct ruleset *rs, size_t i, int dir, bool *unsure)
+chain_near(const struct ruleset *rs, size_t *k, int dir, const char *from,
+    const char *to, bool *unsure)
 {
-	const struct rule *ru = rs->rules[i], *o;
-	size_t k = i, steps = 0;
+	const struct rule *o;
+	size_t steps = 0;
 
 	for (;;) {
 		if (dir < 0) {
-			if (k == 0)
+			if (*k == 0)
 				return NULL;
-			k--;
-		} else if (++k >= rs->nrules)
+			(*k)--;
+		} else if (++*k >= rs->nrules)
 			return NULL;
 		if (++steps > GROUP_SCAN) {
 			*unsure = true;
 			return NULL;
 		}
-		o = rs->rules[k];
-		if (strcmp(o->from, ru->from) == 0 &&
-		    strcmp(o->to, ru->to) == 0)
-			return o;
-		if (group_family(o) != -1) {
-			*unsure = true;
-			return NULL;
-		}
-		if (covers(o->from, ru->from) && covers(o->to, ru->to))
+		o = rs->rules[*k];
+		if (covers(o->from, from) && covers(o->to, to))
 			return o;
 	}
+}
+
+/* How many rules of chain from -> to next to rules[i] on side dir have
+ * the shape of like, in a row (counted up to GROUP_MIN). */
+static size_t
+run_len(const struct ruleset *rs, size_t i, int dir, const char *from,
+    const char *to, const struct rule *like, bool *unsure)
+{
+	const struct rule *o;
+	size_t n = 0, k = i;
+
+	while (n < GROUP_MIN && (o = chain_near(rs, &k, dir, from, to,
+	    unsure)) != NULL && group_same(like, o))
+		n++;
+	return n;
+}
+
+/*
+ * Whether rules[i] is, was or would be in a group of chain from -> to:
+ * with its neighbours of the same shape a run of GROUP_MIN, or between
+ * two rules of a run that long. Runs too short to be a group do not
+ * count: the rule is one of its own either way.
+ */
+static bool
+grouped_in(const struct ruleset *rs, size_t i, const char *from,
+    const char *to, bool *unsure)
+{
+	const struct rule *ru = rs->rules[i], *pb, *nb;
+	size_t k, before = 0, after = 0, n = 1;
+
+	if (!covers(ru->from, from) || !covers(ru->to, to))
+		return false;
+	k = i;
+	pb = chain_near(rs, &k, -1, from, to, unsure);
+	k = i;
+	nb = chain_near(rs, &k, 1, from, to, unsure);
+	if (pb != NULL)
+		before = run_len(rs, i, -1, from, to, pb, unsure);
+	if (nb != NULL)
+		after = run_len(rs, i, 1, from, to, nb, unsure);
+	if (pb != NULL && nb != NULL && group_same(pb, nb) &&
+	    before + after >= GROUP_MIN)
+		return true;
+	if (pb != NULL && group_same(ru, pb))
+		n += before;
+	if (nb != NULL && group_same(ru, nb))
+		n += after;
+	return n >= GROUP_MIN;
 }
 
 size_t
@@ -1457,23 +1495,29 @@ compile_group_step(const struct ruleset *rs, size_t i, char **chain,
 bool
 compile_rule_grouped(const struct ruleset *rs, size_t i)
 {
-	const struct rule *ru = rs->rules[i], *pb, *nb;
-	bool unsure = false;
+	const struct rule *ru = rs->rules[i];
+	const char **v;
+	size_t n, a, b;
+	bool unsure = false, in = false;
 
 	/* a meter set comes and goes with the rule: the whole diff */
 	if (ru->limit.per_source)
 		return true;
 	if (GROUP_MIN == 0)
 		return false;
-	pb = group_near(rs, i, -1, &unsure);
-	nb = group_near(rs, i, 1, &unsure);
-	if (unsure)
+	/* unsure when out of memory: the caller takes the whole way */
+	if ((v = calloc(rs->nzones + 2, sizeof(*v))) == NULL)
 		return true;
-	/* rules[i] in a group, or between two rules of one */
-	if ((pb != NULL && group_same(ru, pb)) ||
-	    (nb != NULL && group_same(ru, nb)))
-		return true;
-	return pb != NULL && nb != NULL && group_same(pb, nb);
+	n = sides(rs, v);
+	v[n] = ZONE_SELF;
+	/* every pair chain rules[i] lands in, each on its own: rules of
+	 * other sides in between count only where they share the chain */
+	for (a = 0; a <= n && !in && !unsure; a++)
+		for (b = 0; b <= n && !in && !unsure; b++)
+			if (a < n || b < n)
+				in = grouped_in(rs, i, v[a], v[b], &unsure);
+	free(v);
+	return in || unsure;
 }
 
 /* Fills one pair chain: every rule for the pair, in order, then the

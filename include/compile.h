@@ -4,8 +4,8 @@
  * The output is fwctl's own picture of the table (struct cplan): chains,
  * named sets and rules made of expressions that map one to one onto
  * nf_tables expressions. It holds no libnftnl object, so unit tests compare
- * it as data and as text (cplan_rule_format), and nft.c alone translates it
- * into netlink messages. nft.c also diffs the plan against what the kernel
+ * it as data and as text (cplan_rule_format), and nft/ alone translates it
+ * into netlink messages. nft/ also diffs the plan against what the kernel
  * holds rule by rule: a rule's identity is (chain, key), its content a hash
  * of its expressions (cplan_rule_hash).
  *
@@ -101,10 +101,11 @@ struct celem {
 };
 
 struct cset {
-	char		*name;		/* named sets: the user's name; anonymous
-					 * sets get "__set%d" from nft.c */
-	uint32_t	 flags;		/* NFT_SET_* (ANONYMOUS|CONSTANT added for
-					 * anonymous sets by nft.c) */
+	char		*name;		/* named sets: the user's name; a rule's
+					 * lists are named by nft/lists.c
+					 * ("__l/<hash>"), its maps "__set%d" */
+	uint32_t	 flags;		/* NFT_SET_* (CONSTANT, and ANONYMOUS
+					 * for maps, added by nft/) */
 	uint32_t	 key_type;	/* CTYPE_*; concatenations shifted by 6 */
 	uint32_t	 key_len;
 	uint32_t	 data_type;	/* maps: CTYPE_VERDICT */
@@ -144,7 +145,7 @@ struct cchain {
 	int32_t		 prio;
 	int		 policy;	/* NF_ACCEPT / NF_DROP */
 	bool		 pair;		/* a zone pair's chain: user rules, then
-					 * fwctl's own (nft.c may spread the
+					 * fwctl's own (nft/ may spread the
 					 * user rules over sub-chains) */
 };
 
@@ -187,7 +188,7 @@ int		 compile_rule_chains(const struct ruleset *, const struct rule *,
 #define METER_SET_PREFIX	"__m/"
 /* Whether next->rules[i] may be part of a group in some pair chain, or
  * sits right next to one there (a conservative answer: true when unsure),
- * or comes with a set of its own (a per-source limit's meter). nft.c then
+ * or comes with a set of its own (a per-source limit's meter). nft/ then
  * diffs the whole table rather than placing the rule alone. */
 bool		 compile_rule_grouped(const struct ruleset *, size_t i);
 bool		 compile_grouping(void);
@@ -198,11 +199,11 @@ size_t		 compile_group_min(void);
  * shape as rules[i - 1]. Then 0, with the pair chain (caller frees), the
  * set element of rules[i] (el) and of rules[i - 1] (pel), comments owned
  * by the caller; 1 otherwise; -1 out of memory. Whether rules[i - 1] is
- * in a group is nft.c's to find in its picture. */
+ * in a group is nft/'s to find in its picture. */
 int		 compile_group_step(const struct ruleset *, size_t i,
 		    char **chain, struct celem *el, struct celem *pel);
 
-/* Lookups for tests and nft.c; NULL when absent. */
+/* Lookups for tests and nft/; NULL when absent. */
 const struct cchain *cplan_chain(const struct cplan *, const char *name);
 const struct cset *cplan_set(const struct cplan *, const char *name);
 const struct crule *cplan_rule(const struct cplan *, const char *chain,

@@ -1,5 +1,5 @@
 /*
- * nft.c: the kernel. The only file that speaks netlink (libmnl, libnftnl),
+ * nft.h: the kernel. daemon/nft/ alone speaks netlink (libmnl, libnftnl),
  * together with compile.c which builds the nf_tables objects. Knows nothing
  * of HTTP or JSON.
  *
@@ -58,7 +58,7 @@ void		 nft_close(struct nft *);
  * through this handle), or NULL when unknown (first apply after start:
  * the table is created or adopted and reconciled as a whole, atomically).
  * plan lists prev -> next differences (plan_diff, or a one-item plan built
- * by the caller); NULL means "compute it". nft.c diffs the compiled
+ * by the caller); NULL means "compute it". daemon/nft/ diffs the compiled
  * tables itself (see docs/design-compile.md); a plan made only of
  * PLAN_ELEMENT items is sent as it is, without compiling. Unchanged rules
  * keep their counters; elements of sets that did not change survive.

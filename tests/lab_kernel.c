@@ -286,6 +286,63 @@ finish(void)
 	cur = NULL;
 }
 
+/* The shared list a rule refers to ("@__l/..." in its lookup), or NULL. */
+static const char *
+json_list_ref(json_t *rule)
+{
+	json_t *e, *m;
+	const char *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(rule, "expr"), i, e)
+		if ((m = json_object_get(e, "match")) != NULL &&
+		    (v = json_string_value(json_object_get(m, "right"))) !=
+		    NULL && strncmp(v, "@__l/", 5) == 0)
+			return v + 1;
+	return NULL;
+}
+
+/* How many shared lists of that type the table has. */
+static int
+json_lists(json_t *root, const char *type)
+{
+	json_t *arr = json_object_get(root, "nftables"), *o, *st;
+	const char *name, *t;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(arr, i, o) {
+		if ((st = json_object_get(o, "set")) == NULL)
+			continue;
+		name = json_string_value(json_object_get(st, "name"));
+		t = json_string_value(json_object_get(st, "type"));
+		if (name != NULL && strncmp(name, "__l/", 4) == 0 &&
+		    t != NULL && strcmp(t, type) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* The list named after `after` in text (nft list output) holds elems. */
+static void
+assert_list_holds(const char *text, const char *after, const char *elems)
+{
+	const char *p = strstr(text, after);
+	char name[64], *out;
+	size_t len;
+
+	ck_assert_msg(p != NULL, "no \"%s\" in %s", after, text);
+	p += strlen(after);
+	len = strcspn(p, " \n");
+	ck_assert(len > 0 && len < sizeof(name));
+	memcpy(name, p, len);
+	name[len] = '\0';
+	out = lab_output(lab, "router", "nft list set inet fwctl %s", name);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, elems) != NULL, "set %s: %s", name, out);
+	free(out);
+}
+
 /* --- tests ------------------------------------------------------------ */
 
 START_TEST(minimal_end_to_end)
@@ -1805,8 +1862,9 @@ START_TEST(zone_networks_narrow)
 	must_tcp("lan", R_LAN6, 3601);		/* IPv6 not narrowed */
 	out = lab_output(lab, "router", "nft list chain inet fwctl input");
 	ck_assert_ptr_nonnull(out);
-	ck_assert_msg(strstr(out, "iifname \"lan0\" ip saddr != { 0.0.0.0, "
-	    "10.50.1.128/28 } goto any-self") != NULL, "input: %s", out);
+	ck_assert_msg(strstr(out, "iifname \"lan0\" ip saddr != @__l/") !=
+	    NULL && strstr(out, " goto any-self") != NULL, "input: %s", out);
+	assert_list_holds(out, "ip saddr != @", "{ 0.0.0.0, 10.50.1.128/28 }");
 	free(out);
 	/* what is in no zone is what `any` rules are for */
 	apply_text(NARROW("10.50.1.128/28",
@@ -2427,6 +2485,152 @@ START_TEST(policy_log_and_family)
 }
 END_TEST
 
+/*
+ * Lists are named sets shared by every rule with the same list
+ * (docs/design-compile.md, "Lists"): two rules with one list share one
+ * set, traffic goes by the lists, a whole apply removes a list no rule
+ * uses, single-rule changes make their list, and none of it is drift.
+ */
+START_TEST(lists_shared)
+{
+	json_t *j, *ra, *rb, *rc;
+	const char *la, *lb, *lc;
+	int p;
+
+	start();
+	for (p = 3701; p <= 3706; p++)
+		serve("router", "tcp", p);
+	apply_text("zone lan { interface lan0 }\n"
+	    "rule a from lan to self tcp dport { 3701, 3702 } accept\n"
+	    "rule b from lan to self tcp dport { 3701, 3702 } src "
+	    "10.50.1.0/24 accept\n"
+	    "rule c from lan to self tcp dport { 3703, 3704 } accept\n");
+	must_tcp("lan", R_LAN, 3701);
+	must_tcp("lan", R_LAN, 3702);
+	must_tcp("lan", R_LAN, 3704);
+	mustnt_tcp("lan", R_LAN, 3705);
+	j = nft_json();
+	ck_assert_ptr_nonnull(ra = json_rule(j, "lan-self", "a", 0));
+	ck_assert_ptr_nonnull(rb = json_rule(j, "lan-self", "b", 0));
+	ck_assert_ptr_nonnull(rc = json_rule(j, "lan-self", "c", 0));
+	ck_assert_ptr_nonnull(la = json_list_ref(ra));
+	ck_assert_ptr_nonnull(lb = json_list_ref(rb));
+	ck_assert_ptr_nonnull(lc = json_list_ref(rc));
+	ck_assert_str_eq(la, lb);		/* one set for one list */
+	ck_assert_str_ne(la, lc);
+	ck_assert_int_eq(json_lists(j, "inet_service"), 2);
+	json_decref(j);
+	assert_no_drift(cur);
+
+	/* c goes in a whole apply: its list goes with it */
+	apply_text("zone lan { interface lan0 }\n"
+	    "rule a from lan to self tcp dport { 3701, 3702 } accept\n"
+	    "rule b from lan to self tcp dport { 3701, 3702 } src "
+	    "10.50.1.0/24 accept\n");
+	mustnt_tcp("lan", R_LAN, 3704);
+	must_tcp("lan", R_LAN, 3701);
+	j = nft_json();
+	ck_assert_int_eq(json_lists(j, "inet_service"), 1);
+	json_decref(j);
+
+	/* one rule with a new list, the way add-rule sends it */
+	apply_plan(rs_text("zone lan { interface lan0 }\n"
+	    "rule a from lan to self tcp dport { 3701, 3702 } accept\n"
+	    "rule b from lan to self tcp dport { 3701, 3702 } src "
+	    "10.50.1.0/24 accept\n"
+	    "rule d from lan to self tcp dport { 3705, 3706 } accept\n"),
+	    PLAN_ADD, "d");
+	must_tcp("lan", R_LAN, 3705);
+	must_tcp("lan", R_LAN, 3706);
+	mustnt_tcp("lan", R_LAN, 3704);
+	j = nft_json();
+	ck_assert_int_eq(json_lists(j, "inet_service"), 2);
+	json_decref(j);
+	assert_no_drift(cur);
+	/* and deleted again: closed, and still no drift */
+	apply_plan(rs_text("zone lan { interface lan0 }\n"
+	    "rule a from lan to self tcp dport { 3701, 3702 } accept\n"
+	    "rule b from lan to self tcp dport { 3701, 3702 } src "
+	    "10.50.1.0/24 accept\n"), PLAN_REMOVE, "d");
+	mustnt_tcp("lan", R_LAN, 3705);
+	must_tcp("lan", R_LAN, 3702);
+	assert_no_drift(cur);
+	finish();
+}
+END_TEST
+
+/* Packets of rule name in lan-self, as `nft -j` shows them. */
+static json_int_t
+lan_self_packets(const char *name)
+{
+	json_t *j = nft_json(), *r;
+	json_int_t pk;
+
+	r = json_rule(j, "lan-self", name, 0);
+	ck_assert_msg(r != NULL, "no rule %s in lan-self", name);
+	pk = json_packets(r);
+	json_decref(j);
+	return pk;
+}
+
+/*
+ * A start reads the table once: the drift check's read gives the adoption
+ * its counters (no second dump), but only while the table is as read: a
+ * rule deleted by hand in between is not given back its old count.
+ */
+START_TEST(start_reads_once)
+{
+	struct nft_drift dr;
+	json_int_t pa, pb;
+	char *out, *h;
+	int i;
+
+	start();
+	serve("router", "tcp", 3011);
+	serve("router", "tcp", 3012);
+	apply_text(ZONES "rule a from lan to self tcp dport 3011 accept\n"
+	    "rule b from lan to self tcp dport 3012 accept\n");
+	for (i = 0; i < 2; i++) {
+		must_tcp("lan", R_LAN, 3011);
+		must_tcp("lan", R_LAN, 3012);
+	}
+	pa = lan_self_packets("a");
+	pb = lan_self_packets("b");
+	ck_assert_int_ge(pa, 2);
+	ck_assert_int_ge(pb, 2);
+
+	/* a restart: no drift, and the counts carried through the rebuild */
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	apply_fresh(cur);
+	ck_assert(nft_last_stats(nf)->full_rebuild);
+	ck_assert_int_eq(lan_self_packets("a"), pa);
+	ck_assert_int_eq(lan_self_packets("b"), pb);
+
+	/* again, with b deleted by hand after the drift check read it */
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	out = lab_output(lab, "router", "nft -a list chain inet fwctl "
+	    "lan-self | grep 'comment \"b\"'");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(h = strstr(out, "# handle "));
+	ck_assert_int_eq(lab_exec(lab, "router", "nft delete rule inet fwctl "
+	    "lan-self handle %d", atoi(h + 9)), 0);
+	free(out);
+	apply_fresh(cur);
+	ck_assert_int_eq(lan_self_packets("a"), pa);
+	ck_assert_int_eq(lan_self_packets("b"), 0);	/* a new rule */
+	must_tcp("lan", R_LAN, 3012);
+	finish();
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -2468,6 +2672,8 @@ kernel_suite(void)
 	tcase_add_test(tc, service_names);
 	tcase_add_test(tc, limit_per_source);
 	tcase_add_test(tc, policy_log_and_family);
+	tcase_add_test(tc, lists_shared);
+	tcase_add_test(tc, start_reads_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

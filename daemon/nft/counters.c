@@ -1,0 +1,549 @@
+/*
+ * nft/counters.c: Counters: read per rule name (nft_counters), and carried
+ * over to kernel objects made again for rules whose matches did not change,
+ * or seeded from the table a restart adopts.
+ */
+#include "nft_int.h"
+
+/* The counters of a group's elements, by the rule name in each element's
+ * comment (with chain: by pair_key(chain, name)), added to out (idx: name
+ * -> position + 1). */
+struct gctr {
+	struct nft_counters	*out;
+	struct strmap		*idx;
+	int			 err;
+	const char		*chain;		/* or NULL */
+	size_t			 clen;
+};
+
+/* "lan-self/3" -> "lan-self": no zone name starts with a digit, so a last
+ * component of digits alone is always a sub-chain's number. */
+void
+seg_strip(char *chain)
+{
+	char *p = strrchr(chain, '/');
+
+	if (p == NULL || p[1] == '\0' || p[strspn(p + 1, "0123456789") + 1] !=
+	    '\0')
+		return;
+	*p = '\0';
+}
+
+int
+elem_comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **out = data;
+	const char *s = nftnl_udata_get(attr);
+	uint8_t len = nftnl_udata_len(attr);
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT &&
+	    len > 0 && s[len - 1] == '\0')
+		*out = s;
+	return 0;
+}
+
+static int
+ctr_add(struct nft_counters *out, struct strmap *idx, const char *name,
+    uint64_t packets, uint64_t bytes)
+{
+	struct nft_counter *c, *nv;
+	size_t at = (size_t)strmap_gets(idx, name);
+
+	if (at == 0) {
+		/* out->v has room for one more than out->n */
+		if ((nv = reallocarray(out->v, out->n + 2,
+		    sizeof(*nv))) == NULL)
+			return -1;
+		out->v = nv;
+		c = &out->v[out->n];
+		memset(c, 0, sizeof(*c));
+		if ((c->name = strdup(name)) == NULL ||
+		    strmap_puts(idx, name, (void *)(out->n + 1)) == -1)
+			return -1;
+		out->n++;
+	} else
+		c = &out->v[at - 1];
+	c->packets += packets;
+	c->bytes += bytes;
+	return 0;
+}
+
+static int
+elem_ctr_cb(struct nftnl_expr *x, void *data)
+{
+	uint64_t *pb = data;
+
+	if (strcmp(nftnl_expr_get_str(x, NFTNL_EXPR_NAME), "counter") == 0) {
+		pb[0] += nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
+		pb[1] += nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_BYTES);
+	}
+	return 0;
+}
+
+static int
+group_elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gctr *g = data;
+	struct nftnl_set *s;
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	const char *comment;
+	const void *ud;
+	uint32_t len;
+	uint64_t pb[2];
+	char key[1024];
+
+	if ((s = nftnl_set_alloc()) == NULL) {
+		g->err = ENOMEM;
+		return MNL_CB_OK;
+	}
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0 ||
+	    (it = nftnl_set_elems_iter_create(s)) == NULL) {
+		nftnl_set_free(s);
+		return MNL_CB_OK;
+	}
+	for (e = nftnl_set_elems_iter_next(it); e != NULL;
+	    e = nftnl_set_elems_iter_next(it)) {
+		comment = NULL;
+		if ((ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA,
+		    &len)) != NULL)
+			nftnl_udata_parse(ud, len, elem_comment_cb, &comment);
+		if (comment == NULL || strlen(comment) > FWCTL_NAME_MAX)
+			continue;
+		pb[0] = pb[1] = 0;
+		nftnl_set_elem_expr_foreach(e, elem_ctr_cb, pb);
+		if (g->chain != NULL)
+			snprintf(key, sizeof(key), "%.*s\n%s", (int)g->clen,
+			    g->chain, comment);
+		if (ctr_add(g->out, g->idx, g->chain != NULL ? key : comment,
+		    pb[0], pb[1]) == -1)
+			g->err = ENOMEM;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int
+group_counters(struct nft *n, const struct cset *cs, struct gctr *g)
+{
+	char buf[QUERY_BUF];
+	struct nlmsghdr *nlh;
+
+	if ((nlh = query_elems(n, buf, cs->name)) == NULL)
+		return -1;
+	return talk(n, nlh, group_elems_cb, g);
+}
+
+/*
+ * Adopting a table (first apply after a restart): it is built again, but
+ * every rule starts with the counters the old table had for the rule of
+ * the same chain and comment (the n-th copy for the n-th copy), so a
+ * restart does not reset what users see.
+ */
+void
+seed_counters(struct nft *n, struct work *w)
+{
+	struct dump dp = { 0 };
+	struct strmap *idx = NULL;
+	size_t i, at, *nextcopy = NULL;
+	char *k = NULL;
+	uint32_t g;
+
+	if (n->kept != NULL && get_genid(n, &g) == 0 && g == n->kept_gen) {
+		/* what the drift check just read: the table is the same */
+		dp = *n->kept;
+		memset(n->kept, 0, sizeof(*n->kept));
+	} else {
+		dp.counters = true;
+		if (dump_rules(n, &dp) == -1)
+			return;
+	}
+	kept_free(n);
+	if ((idx = strmap_new(dp.n)) == NULL ||
+	    (nextcopy = calloc(dp.n + 1, sizeof(*nextcopy))) == NULL ||
+	    (w->seeds == NULL && (w->seeds = calloc(w->next.nrules + 1,
+	    sizeof(*w->seeds))) == NULL))
+		goto out;
+	/* backwards: idx ends at the first copy, nextcopy links the rest */
+	for (i = dp.n; i > 0; i--) {
+		if (dp.v[i - 1].comment == NULL)
+			continue;
+		/* a rule of a sub-chain "<chain>/<n>" is one of <chain>'s */
+		seg_strip(dp.v[i - 1].chain);
+		if ((k = pair_key(dp.v[i - 1].chain, dp.v[i - 1].comment)) ==
+		    NULL)
+			goto out;
+		nextcopy[i - 1] = (size_t)strmap_gets(idx, k);
+		if (strmap_puts(idx, k, (void *)i) == -1)
+			goto out;
+		free(k);
+		k = NULL;
+	}
+	for (i = 0; i < w->next.nrules; i++) {
+		const struct crule *r = &w->next.rules[i];
+
+		if (r->comment == NULL)
+			continue;
+		if ((k = pair_key(r->chain, r->comment)) == NULL)
+			goto out;
+		if ((at = (size_t)strmap_gets(idx, k)) != 0) {
+			w->seeds[i].packets = dp.v[at - 1].packets;
+			w->seeds[i].bytes = dp.v[at - 1].bytes;
+			w->seeds[i].set = true;
+			if (nextcopy[at - 1] != 0)
+				strmap_puts(idx, k, (void *)nextcopy[at - 1]);
+			else
+				strmap_del(idx, k, strlen(k));
+		}
+		free(k);
+		k = NULL;
+	}
+ out:
+	free(k);
+	free(nextcopy);
+	strmap_free(idx);
+	dump_free(&dp);
+}
+
+/*
+ * The counters the kernel holds now, into old (idx: pair_key -> position
+ * + 1): with rules, every user rule of the picture, by its chain and key
+ * (found by handle); and the elements of the group sets among
+ * sets[0..nsets), by their chain and rule name. A group rule's element
+ * and the rule of the same name outside a group share a key. What cannot
+ * be read is left out; -1 on ENOMEM only.
+ */
+static int
+old_counters(struct nft *n, bool rules, const struct cset *sets,
+    size_t nsets, struct nft_counters *old, struct strmap *idx)
+{
+	struct dump dp = { 0 };
+	struct strmap *byhandle = NULL;
+	struct kchain *c;
+	struct kent *e;
+	size_t i, j, k;
+	char *pk;
+	int rc = -1, added;
+
+	dp.counters = true;
+	if (rules && dump_rules(n, &dp) == 0) {
+		if ((byhandle = strmap_new(dp.n)) == NULL)
+			goto out;
+		for (i = 0; i < n->st.n; i++) {
+			c = n->st.v[i];
+			for (k = 0; k < c->nsegs; k++)
+				for (j = 0; j < c->segs[k]->n; j++) {
+					e = c->segs[k]->v[j];
+					if (strmap_put(byhandle, &e->handle,
+					    sizeof(e->handle), e) == -1)
+						goto out;
+				}
+		}
+		for (i = 0; i < dp.n; i++) {
+			if ((e = strmap_get(byhandle, &dp.v[i].handle,
+			    sizeof(dp.v[i].handle))) == NULL)
+				continue;
+			if ((pk = pair_key(e->chain->def.name, e->key)) == NULL)
+				goto out;
+			added = ctr_add(old, idx, pk, dp.v[i].packets,
+			    dp.v[i].bytes);
+			free(pk);
+			if (added == -1)
+				goto out;
+		}
+	}
+	for (i = 0; i < nsets; i++) {
+		struct gctr g = { .out = old, .idx = idx };
+
+		if (!sets[i].counters ||
+		    (g.clen = group_chain(sets[i].name, &g.chain)) == 0)
+			continue;
+		if (group_counters(n, &sets[i], &g) == -1 && g.err == 0)
+			continue;	/* gone, or unreadable: not carried */
+		if (g.err)
+			goto out;
+	}
+	rc = 0;
+ out:
+	strmap_free(byhandle);
+	dump_free(&dp);
+	return rc;
+}
+
+/* w->eseeds: the counters of old (idx) whose pair keys are in want (NULL:
+ * all of them). -1 on ENOMEM. */
+static int
+elem_seeds(struct work *w, const struct nft_counters *old,
+    const struct strmap *want)
+{
+	size_t i, m = 0;
+
+	strmap_free(w->eseeds);
+	free(w->eseedv);
+	w->eseeds = NULL;
+	if ((w->eseedv = calloc(old->n + 1, sizeof(*w->eseedv))) == NULL ||
+	    (w->eseeds = strmap_new(old->n)) == NULL)
+		return -1;
+	for (i = 0; i < old->n; i++) {
+		if (want != NULL && strmap_gets(want, old->v[i].name) == NULL)
+			continue;
+		w->eseedv[m].packets = old->v[i].packets;
+		w->eseedv[m].bytes = old->v[i].bytes;
+		w->eseedv[m].set = true;
+		if (strmap_puts(w->eseeds, old->v[i].name, &w->eseedv[m++]) ==
+		    -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* After a restart: the elements of the group sets the new plan names
+ * start with what the kernel's sets of those names counted. */
+void
+seed_elem_counters(struct nft *n, struct work *w)
+{
+	struct nft_counters old = { 0 };
+	struct strmap *idx;
+
+	if ((idx = strmap_new(64)) == NULL)
+		return;
+	if (old_counters(n, false, w->next.sets, w->next.nsets, &old,
+	    idx) == 0 && old.n > 0)
+		elem_seeds(w, &old, NULL);
+	strmap_free(idx);
+	nft_counters_free(&old);
+}
+
+/* 1 when rule name is in both rulesets with the same matches, 0 when not,
+ * -1 on ENOMEM. The name indexes are made at the first call. */
+static int
+rule_kept(struct nameidx **pidx, struct nameidx **nidx,
+    const struct ruleset *prev, const struct ruleset *next, const char *name)
+{
+	const struct rule *a, *b;
+	size_t i;
+
+	if (*pidx == NULL) {
+		if ((*pidx = nameidx_new(prev->nrules)) == NULL ||
+		    (*nidx = nameidx_new(next->nrules)) == NULL)
+			return -1;
+		for (i = 0; i < prev->nrules; i++)
+			if (nameidx_put(*pidx, prev->rules[i]) == -1)
+				return -1;
+		for (i = 0; i < next->nrules; i++)
+			if (nameidx_put(*nidx, next->rules[i]) == -1)
+				return -1;
+	}
+	a = nameidx_get(*pidx, name);
+	b = nameidx_get(*nidx, name);
+	return a != NULL && b != NULL && rule_same_match(a, b);
+}
+
+/*
+ * Counters follow a rule whose kernel object is made again although the
+ * rule did not change (but for its comment): a group split, joined or
+ * renamed, a rule that moved. After a first build, the new objects (user
+ * rules without a handle, group elements the kernel lacks) of such rules
+ * look up the counters of the old objects, read now, by chain and key; a
+ * rule leaving a group takes its element's count, one joining it its
+ * rule's. 1 when something was seeded (the caller builds again), 0 when
+ * nothing is to carry, -1 on ENOMEM. Packets counted between the read
+ * and the commit are lost to the count.
+ */
+int
+carry_counters(struct nft *n, struct work *w, const struct ruleset *prev,
+    const struct ruleset *next)
+{
+	const struct cplan *nx = &w->next;
+	const struct cset none = { 0 };
+	struct nameidx *pidx = NULL, *nidx = NULL;
+	struct strmap *want = NULL, *idx = NULL;
+	struct nft_counters old = { 0 };
+	const struct celem **ev = NULL;
+	const struct crule *r;
+	const char *chain;
+	size_t *rules = NULL, nr = 0, i, j, k, at, clen;
+	ssize_t m;
+	char key[1024], *pk;
+	int rc = -1, kept;
+	static char mark;
+
+	if (prev == NULL)
+		return 0;
+	if ((want = strmap_new(16)) == NULL ||
+	    (rules = calloc(nx->nrules + 1, sizeof(*rules))) == NULL)
+		goto out;
+	/* user rules the kernel will get anew */
+	for (i = 0; i < w->st.n; i++) {
+		struct kchain *c = w->st.v[i];
+
+		for (k = 0; k < c->nsegs; k++)
+			for (j = 0; j < c->segs[k]->n; j++) {
+				struct kent *e = c->segs[k]->v[j];
+
+				r = &nx->rules[e->aux];
+				if (e->handle != 0 || r->name == NULL)
+					continue;
+				if ((kept = rule_kept(&pidx, &nidx, prev, next,
+				    r->name)) == -1)
+					goto out;
+				if (kept)
+					rules[nr++] = e->aux;
+			}
+	}
+	/* group elements the kernel will get anew */
+	for (i = 0; i < nx->nsets; i++) {
+		const struct cset *ns = &nx->sets[i], *os;
+
+		if (!ns->counters || (clen = group_chain(ns->name, &chain)) == 0)
+			continue;
+		os = cplan_set(&n->cur, ns->name);
+		if ((m = elems_lacking(ns, os != NULL && set_same(os, ns) ? os :
+		    &none, &ev)) == -1)
+			goto out;
+		for (j = 0; j < (size_t)m; j++) {
+			if (ev[j]->comment == NULL)
+				continue;
+			if ((kept = rule_kept(&pidx, &nidx, prev, next,
+			    ev[j]->comment)) == -1)
+				goto out;
+			snprintf(key, sizeof(key), "%.*s\n%s", (int)clen, chain,
+			    ev[j]->comment);
+			if (kept && strmap_puts(want, key, &mark) == -1)
+				goto out;
+		}
+	}
+	rc = 0;
+	if (nr == 0 && strmap_count(want) == 0)
+		goto out;
+	rc = -1;
+	if ((idx = strmap_new(64)) == NULL ||
+	    old_counters(n, true, n->cur.sets, n->cur.nsets, &old, idx) == -1)
+		goto out;
+	if (nr > 0 && w->seeds == NULL &&
+	    (w->seeds = calloc(nx->nrules + 1, sizeof(*w->seeds))) == NULL)
+		goto out;
+	for (i = 0; i < nr; i++) {
+		r = &nx->rules[rules[i]];
+		if ((pk = pair_key(r->chain, r->key)) == NULL)
+			goto out;
+		at = (size_t)strmap_gets(idx, pk);
+		free(pk);
+		if (at == 0)
+			continue;
+		w->seeds[rules[i]].packets = old.v[at - 1].packets;
+		w->seeds[rules[i]].bytes = old.v[at - 1].bytes;
+		w->seeds[rules[i]].set = true;
+	}
+	if (strmap_count(want) > 0 && elem_seeds(w, &old, want) == -1)
+		goto out;
+	rc = 1;
+ out:
+	free(rules);
+	free(ev);
+	nameidx_free(pidx);
+	nameidx_free(nidx);
+	strmap_free(want);
+	strmap_free(idx);
+	nft_counters_free(&old);
+	return rc;
+}
+
+/* "name" or "name: comment"; fwctl's own rules have a space before any
+ * colon ("policy lan -> wan") and no name. */
+static size_t
+comment_name(const char *c)
+{
+	size_t i;
+
+	/* a declared policy's verdict counts under "policy FROM -> TO"
+	 * (nft_counter), whatever zone pair chain it sits in */
+	if (strncmp(c, "policy ", 7) == 0 && strstr(c, " -> ") != NULL)
+		return strlen(c);
+	for (i = 0; c[i] != '\0' && c[i] != ':'; i++)
+		if (c[i] == ' ')
+			return 0;
+	return i;
+}
+
+int
+nft_counters(struct nft *n, struct nft_counters *out, struct diags *d)
+{
+	struct dump dp = { 0 };
+	struct strmap *idx;
+	struct nft_counter *c;
+	size_t i, len, at;
+	char name[2 * FWCTL_NAME_MAX + 16];
+
+	memset(out, 0, sizeof(*out));
+	dp.counters = true;
+	if (dump_rules(n, &dp) == -1) {
+		diags_add(d, NULL, "reading counters of table inet %s: %s",
+		    n->table, strerror(errno));
+		return -1;
+	}
+	if ((idx = strmap_new(dp.n)) == NULL ||
+	    (out->v = calloc(dp.n + 1, sizeof(*out->v))) == NULL)
+		goto nomem;
+	for (i = 0; i < dp.n; i++) {
+		if (dp.v[i].comment == NULL ||
+		    (len = comment_name(dp.v[i].comment)) == 0 ||
+		    len >= sizeof(name))
+			continue;
+		memcpy(name, dp.v[i].comment, len);
+		name[len] = '\0';
+		/* a rule with `any` or both families has several copies */
+		at = (size_t)strmap_gets(idx, name);
+		if (at == 0) {
+			c = &out->v[out->n];
+			if ((c->name = strdup(name)) == NULL ||
+			    strmap_puts(idx, name, (void *)(out->n + 1)) == -1)
+				goto nomem;
+			out->n++;
+		} else
+			c = &out->v[at - 1];
+		c->packets += dp.v[i].packets;
+		c->bytes += dp.v[i].bytes;
+	}
+	/* rules merged into groups count in their set's elements */
+	for (i = 0; i < n->cur.nsets; i++) {
+		struct gctr g = { .out = out, .idx = idx };
+
+		if (!n->cur.sets[i].counters)
+			continue;
+		if (group_counters(n, &n->cur.sets[i], &g) == -1 &&
+		    errno != ENOENT) {
+			strmap_free(idx);
+			dump_free(&dp);
+			nft_counters_free(out);
+			diags_add(d, NULL, "reading counters of set %s: %s",
+			    n->cur.sets[i].name, strerror(errno));
+			return -1;
+		}
+		if (g.err)
+			goto nomem;
+	}
+	strmap_free(idx);
+	dump_free(&dp);
+	return 0;
+ nomem:
+	strmap_free(idx);
+	dump_free(&dp);
+	nft_counters_free(out);
+	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+	return -1;
+}
+
+void
+nft_counters_free(struct nft_counters *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		free(c->v[i].name);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}

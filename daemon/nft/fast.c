@@ -1,0 +1,999 @@
+/*
+ * nft/fast.c: The fast paths: set elements alone, one rule joining or
+ * leaving a group (one element), a few rules compiled and placed by handle;
+ * and splitting a segment that grew.
+ */
+#include "nft_int.h"
+
+struct fitem {
+	const struct rule *ru;
+	size_t		 mi;		/* index in next */
+	size_t		 first;		/* its kernel rules in the compile */
+	size_t		 last;
+	bool		 carry;		/* moved, or only its comment changed:
+					 * its counts go along */
+};
+
+struct fadd {
+	const struct crule *r;
+	struct kchain	*c;
+	struct kseg	*seg;		/* NULL: a new sub-chain, fsegs[nseg] */
+	size_t		 nseg;
+	struct kent	*before;	/* the rule that follows it, or NULL */
+	uint64_t	 handle;
+};
+
+struct fseg {
+	struct kchain	*c;
+	uint32_t	 id;
+	uint64_t	 jump;
+	bool		 sent;
+	struct kseg	*seg;
+};
+
+/* Whether plan is only set elements of sets we hold: then the change
+ * needs neither a compile nor a diff. */
+bool
+plan_elements_only(const struct nft *n, const struct ruleset *prev,
+    const struct ruleset *next, const struct plan *plan)
+{
+	const struct cset *cs;
+	ssize_t si;
+	size_t i;
+
+	if (!n->have || prev == NULL || plan == NULL || plan->n == 0)
+		return false;
+	for (i = 0; i < plan->n; i++) {
+		if (plan->v[i].kind != PLAN_ELEMENT ||
+		    (plan->v[i].op != PLAN_ADD && plan->v[i].op != PLAN_REMOVE))
+			return false;
+		if ((si = ruleset_find_set(plan->v[i].op == PLAN_ADD ? next :
+		    prev, plan->v[i].name)) == -1 ||
+		    (cs = cplan_set(&n->cur, plan->v[i].name)) == NULL)
+			return false;
+		/* a network into a hash set: the set becomes an interval
+		 * set, which the whole diff does */
+		if (plan->v[i].op == PLAN_ADD &&
+		    !(cs->flags & NFT_SET_INTERVAL) &&
+		    !compile_elem_single(next->sets[si], &plan->v[i].key))
+			return false;
+	}
+	return true;
+}
+
+/* An element's key in a set's index: start or end, and the key bytes. */
+static size_t
+eidx_key(const struct celem *e, char *buf)
+{
+	buf[0] = e->end ? 'E' : 'S';
+	memcpy(buf + 1, e->key, e->key_len);
+	return 1 + e->key_len;
+}
+
+/* The index of the elements of n->cur.sets[i] (key -> position + 1),
+ * made on first use; elements removed since are holes (key_len 0) until
+ * the next whole diff packs the set. */
+static struct strmap *
+cur_eidx(struct nft *n, size_t i)
+{
+	struct cset *cs = &n->cur.sets[i];
+	char k[40];
+	size_t j, len;
+
+	if (n->eidx == NULL &&
+	    (n->eidx = calloc(n->cur.nsets + 1, sizeof(*n->eidx))) == NULL)
+		return NULL;
+	if (n->eidx[i] != NULL)
+		return n->eidx[i];
+	if ((n->eidx[i] = strmap_new(cs->nelems)) == NULL)
+		return NULL;
+	for (j = 0; j < cs->nelems; j++) {
+		if (cs->elems[j].key_len == 0)
+			continue;
+		len = eidx_key(&cs->elems[j], k);
+		if (strmap_put(n->eidx[i], k, len, (void *)(j + 1)) == -1) {
+			strmap_free(n->eidx[i]);
+			n->eidx[i] = NULL;
+			return NULL;
+		}
+	}
+	return n->eidx[i];
+}
+
+void
+cur_eidx_free(struct nft *n)
+{
+	size_t i;
+
+	if (n->eidx != NULL)
+		for (i = 0; i < n->cur.nsets; i++)
+			strmap_free(n->eidx[i]);
+	free(n->eidx);
+	n->eidx = NULL;
+}
+
+/* Packs the holes out of our sets, before a whole diff walks them. */
+void
+cur_pack(struct nft *n)
+{
+	struct cset *cs;
+	size_t i, j, m;
+
+	cur_eidx_free(n);
+	for (i = 0; i < n->cur.nsets; i++) {
+		cs = &n->cur.sets[i];
+		for (j = 0, m = 0; j < cs->nelems; j++)
+			if (cs->elems[j].key_len != 0)
+				cs->elems[m++] = cs->elems[j];
+		cs->nelems = m;
+	}
+}
+
+/* Keeps our picture of set i in step after an element change. */
+static int
+cur_elems_update(struct nft *n, size_t si, const struct cset *tmp, bool add)
+{
+	struct cset *cs = &n->cur.sets[si];
+	struct strmap *ix;
+	struct celem *e;
+	char k[40];
+	size_t i, at, len;
+
+	if ((ix = cur_eidx(n, si)) == NULL)
+		return -1;
+	for (i = 0; i < tmp->nelems; i++) {
+		len = eidx_key(&tmp->elems[i], k);
+		at = (size_t)strmap_get(ix, k, len);
+		if (!add) {
+			if (at != 0) {
+				free(cs->elems[at - 1].chain);
+				free(cs->elems[at - 1].comment);
+				memset(&cs->elems[at - 1], 0, sizeof(*e));
+				strmap_del(ix, k, len);
+			}
+			continue;
+		}
+		if (at != 0)
+			continue;
+		if (cs->nelems == cs->elems_cap) {
+			size_t ncap = cs->elems_cap ? cs->elems_cap * 2 : 8;
+
+			if ((e = reallocarray(cs->elems, ncap,
+			    sizeof(*e))) == NULL)
+				return -1;
+			cs->elems = e;
+			cs->elems_cap = ncap;
+		}
+		cs->elems[cs->nelems] = tmp->elems[i];
+		cs->elems[cs->nelems].chain = NULL;
+		if (strmap_put(ix, k, len, (void *)(cs->nelems + 1)) == -1)
+			return -1;
+		cs->nelems++;
+	}
+	return 0;
+}
+
+static ssize_t
+cur_set_index(struct nft *n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n->cur.nsets; i++)
+		if (strcmp(n->cur.sets[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/*
+ * The plan's elements alone. Items in a row for one set and one way
+ * (a bulk add) go together, 128 elements a message.
+ */
+int
+apply_elems(struct nft *n, const struct ruleset *prev,
+    const struct ruleset *next, const struct plan *plan, struct diags *d)
+{
+	struct batch b = { 0 };
+	struct reply rp = { 0 };
+	struct cset *tmp = NULL, *cs;
+	const struct set *set = NULL;
+	const struct celem **v = NULL;
+	uint32_t genid;
+	size_t i, j, nruns = 0, *run_si = NULL;
+	ssize_t si = -1;
+	bool *run_add = NULL;
+	const struct srcloc **run_loc = NULL;
+	int tries, rc = -1;
+	bool add;
+
+	if ((tmp = calloc(plan->n, sizeof(*tmp))) == NULL ||
+	    (run_si = calloc(plan->n, sizeof(*run_si))) == NULL ||
+	    (run_add = calloc(plan->n, sizeof(*run_add))) == NULL ||
+	    (run_loc = calloc(plan->n, sizeof(*run_loc))) == NULL)
+		goto nomem;
+	for (i = 0; i < plan->n; i++) {
+		const struct plan_item *it = &plan->v[i];
+		const struct ruleset *rs;
+
+		add = it->op == PLAN_ADD;
+		rs = add ? next : prev;
+		if (nruns == 0 || run_add[nruns - 1] != add ||
+		    strcmp(n->cur.sets[run_si[nruns - 1]].name,
+		    it->name) != 0) {
+			set = rs->sets[ruleset_find_set(rs, it->name)];
+			si = cur_set_index(n, it->name);
+			cs = &n->cur.sets[si];
+			tmp[nruns].key_type = cs->key_type;
+			tmp[nruns].key_len = cs->key_len;
+			tmp[nruns].flags = cs->flags;
+			run_si[nruns] = (size_t)si;
+			run_add[nruns] = add;
+			run_loc[nruns] = &set->loc;
+			nruns++;
+		}
+		if (compile_set_elem(set, &it->key, &tmp[nruns - 1]) == -1)
+			goto nomem;
+	}
+	for (tries = 0; tries < 3; tries++) {
+		if (get_genid(n, &genid) == -1) {
+			diags_add(d, NULL, "reading the kernel's ruleset: %s",
+			    strerror(errno));
+			goto out;
+		}
+		batch_free(&b);
+		memset(&rp, 0, sizeof(rp));
+		memset(&n->stats, 0, sizeof(n->stats));
+		if (batch_begin(n, &b, genid) == -1)
+			goto nomem;
+		for (i = 0; i < nruns; i++) {
+			add = run_add[i];
+			cs = &n->cur.sets[run_si[i]];
+			free(v);
+			if ((v = calloc(tmp[i].nelems + 1, sizeof(*v))) == NULL)
+				goto nomem;
+			for (j = 0; j < tmp[i].nelems; j++)
+				v[j] = &tmp[i].elems[j];
+			tmp[i].name = cs->name;	/* borrowed for messages */
+			if (tmp[i].nelems > 0 && emit_elems(n, &b, &tmp[i],
+			    false, 0, v, tmp[i].nelems, !add,
+			    run_loc[i], NULL) == -1)
+				goto nomem;
+			tmp[i].name = NULL;
+			if (add)
+				n->stats.elems_added += tmp[i].nelems;
+			else
+				n->stats.elems_deleted += tmp[i].nelems;
+		}
+		if (batch_end(n, &b) == -1)
+			goto nomem;
+		n->stats.msgs = b.nobjs;
+		n->stats.bytes = b.len;
+		if (batch_send(n, &b, &rp) == 0)
+			break;
+		if (rp.error == ERESTART)
+			continue;
+		reply_diag(n, &b, &rp, d);
+		goto out;
+	}
+	if (tries == 3) {
+		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
+		    "nothing was applied");
+		goto out;
+	}
+	for (i = 0; i < nruns; i++)
+		if (cur_elems_update(n, run_si[i], &tmp[i], run_add[i]) == -1) {
+			state_clear(n);	/* the next apply rebuilds */
+			break;
+		}
+	if (get_genid(n, &n->genid) == -1)
+		n->genid = 0;
+	rc = 0;
+	goto out;
+ nomem:
+	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+ out:
+	free(run_si);
+	free(run_add);
+	free(run_loc);
+	if (tmp != NULL)
+		for (i = 0; i < plan->n; i++) {
+			tmp[i].name = NULL;
+			free(tmp[i].elems);
+		}
+	free(tmp);
+	free(v);
+	batch_free(&b);
+	return rc;
+}
+
+/*
+ * A set the kernel holds as an interval set stays one when its last
+ * network goes: made a hash set again, it would have to be made anew with
+ * every rule that uses it (and their counters).
+ */
+int
+keep_interval(struct nft *n, const struct ruleset *next, struct cplan *p)
+{
+	const struct cset *old;
+	const struct set *set;
+	struct cset *cs;
+	ssize_t si;
+	size_t i, j;
+
+	for (i = 0; i < p->nsets; i++) {
+		cs = &p->sets[i];
+		if ((cs->flags & NFT_SET_INTERVAL) ||
+		    (old = cplan_set(&n->cur, cs->name)) == NULL ||
+		    !(old->flags & NFT_SET_INTERVAL) ||
+		    (si = ruleset_find_set(next, cs->name)) == -1)
+			continue;
+		set = next->sets[si];
+		cs->flags |= NFT_SET_INTERVAL;
+		cs->nelems = 0;
+		for (j = 0; j < set->nelems; j++)
+			if (compile_set_elem(set, &set->elems[j], cs) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/*
+ * Moves the second half of segment k of chain c into a new sub-chain
+ * right after it, in one transaction: the moved rules are compiled again
+ * from the model (their hash must not change) and start with the counters
+ * the kernel had for them a moment before. Returns 0 / -1; on -1 nothing
+ * changed, or our picture was dropped.
+ */
+static int
+split_seg(struct nft *n, const struct ruleset *next,
+    const struct strmap *byname, struct kchain *c, size_t k)
+{
+	struct kseg *sg = c->segs[k], *ns = NULL;
+	struct cplan tmp;
+	struct dump dp = { 0 };
+	struct batch b = { 0 };
+	struct reply rp = { 0 };
+	struct diags d;
+	struct strmap *ctr = NULL;
+	struct kent *e;
+	const struct rule *ru;
+	size_t m = sg->n / 2, cnt = sg->n - m, i, j, first, *ci = NULL;
+	uint64_t *nh = NULL, jump = 0;
+	struct seed *seeds = NULL;
+	char name[600], oname[600];
+	uint32_t id, genid;
+	int tries, rc = -1;
+
+	memset(&tmp, 0, sizeof(tmp));
+	diags_init(&d);
+	if ((ci = calloc(cnt, sizeof(*ci))) == NULL ||
+	    (nh = calloc(cnt, sizeof(*nh))) == NULL ||
+	    (seeds = calloc(cnt, sizeof(*seeds))) == NULL)
+		goto out;
+	for (i = 0; i < cnt; i++) {
+		e = sg->v[m + i];
+		if ((ru = strmap_get(byname, e->key,
+		    key_name_len(e->key))) == NULL)
+			goto out;
+		first = tmp.nrules;
+		if (compile_rule_chains(next, ru, &tmp, &d) == -1)
+			goto out;
+		for (j = first; j < tmp.nrules; j++)
+			if (strcmp(tmp.rules[j].chain, c->def.name) == 0 &&
+			    strcmp(tmp.rules[j].key, e->key) == 0)
+				break;
+		if (j == tmp.nrules ||
+		    cplan_rule_hash(&tmp.rules[j]) != e->hash)
+			goto out;	/* the model is not what the kernel has */
+		ci[i] = j;
+	}
+	/* the counters, as late as possible */
+	seg_chain(c, sg, oname, sizeof(oname));
+	dp.counters = true;
+	if (dump_one(n, oname, NULL, &dp) == -1 || dp.err ||
+	    (ctr = strmap_new(dp.n)) == NULL)
+		goto out;
+	for (j = 0; j < dp.n; j++)
+		if (strmap_put(ctr, &dp.v[j].handle, sizeof(dp.v[j].handle),
+		    &dp.v[j]) == -1)
+			goto out;
+	for (i = 0; i < cnt; i++) {
+		const struct dumped *x = strmap_get(ctr, &sg->v[m + i]->handle,
+		    sizeof(uint64_t));
+
+		if (x != NULL) {
+			seeds[i].packets = x->packets;
+			seeds[i].bytes = x->bytes;
+			seeds[i].set = true;
+		}
+	}
+	id = c->next_id++;
+	snprintf(name, sizeof(name), "%s/%u", c->def.name, id);
+	for (tries = 0; tries < 3; tries++) {
+		if (get_genid(n, &genid) == -1)
+			goto out;
+		batch_free(&b);
+		memset(&rp, 0, sizeof(rp));
+		rp.echo = true;
+		if (batch_begin(n, &b, genid) == -1 ||
+		    emit_subchain(n, &b, name, false) == -1 ||
+		    emit_jump(n, &b, c->def.name, name, after_seg(c, k), true,
+		    &jump) == -1)
+			goto out;
+		for (i = 0; i < cnt; i++)
+			if (emit_rule(n, &b, &tmp.rules[ci[i]], name, 0, true,
+			    &seeds[i], &nh[i]) == -1)
+				goto out;
+		for (i = 0; i < cnt; i++)
+			if (emit_delrule(n, &b, oname, sg->v[m + i]->key,
+			    sg->v[m + i]->handle) == -1)
+				goto out;
+		if (batch_end(n, &b) == -1)
+			goto out;
+		if (batch_send(n, &b, &rp) == 0)
+			break;
+		if (rp.error != ERESTART && rp.error != EINTR)
+			goto out;
+	}
+	if (tries == 3)
+		goto out;
+	n->stats.msgs += b.nobjs;
+	n->stats.bytes += b.len;
+	/* committed: the picture follows */
+	if ((ns = calloc(1, sizeof(*ns))) == NULL ||
+	    ptr_push(&c->segs, &c->nsegs, &c->segs_cap, ns) == -1) {
+		free(ns);
+		goto lost;
+	}
+	memmove(&c->segs[k + 2], &c->segs[k + 1],
+	    (c->nsegs - k - 2) * sizeof(*c->segs));
+	c->segs[k + 1] = ns;
+	ns->id = id;
+	ns->jump = jump;
+	for (i = 0; i < cnt; i++) {
+		e = sg->v[m + i];
+		if (ptr_push(&ns->v, &ns->n, &ns->cap, e) == -1)
+			goto lost;
+		e->seg = ns;
+		e->handle = nh[i];
+		if (nh[i] == 0)
+			goto lost;
+	}
+	sg->n = m;
+	if (jump == 0)
+		goto lost;
+	rc = 0;
+	goto out;
+ lost:
+	state_clear(n);
+ out:
+	strmap_free(ctr);
+	dump_free(&dp);
+	batch_free(&b);
+	cplan_free(&tmp);
+	diags_free(&d);
+	free(ci);
+	free(nh);
+	free(seeds);
+	return rc;
+}
+
+/* Splits every segment that grew past SEG_SPLIT through inserts. */
+void
+split_big(struct nft *n, const struct ruleset *next)
+{
+	struct strmap *byname = NULL;
+	struct kchain *c;
+	size_t i, k;
+
+	for (i = 0; i < n->st.n && n->have; i++) {
+		c = n->st.v[i];
+		for (k = 0; k < c->nsegs && n->have; k++) {
+			if (c->segs[k]->n <= SEG_SPLIT)
+				continue;
+			if (byname == NULL) {
+				size_t r;
+
+				if ((byname = strmap_new(next->nrules)) == NULL)
+					return;
+				for (r = 0; r < next->nrules; r++)
+					if (strmap_puts(byname,
+					    next->rules[r]->name,
+					    next->rules[r]) == -1) {
+						strmap_free(byname);
+						return;
+					}
+			}
+			/* a failure leaves a big segment: still right */
+			(void)split_seg(n, next, byname, c, k);
+		}
+	}
+	strmap_free(byname);
+}
+
+static int
+fitem_cmp(const void *a, const void *b)
+{
+	const struct fitem *x = a, *y = b;
+
+	return x->mi < y->mi ? -1 : x->mi > y->mi;
+}
+
+/* The first kernel copy in chain c of the first rule after next->rules[mi]
+ * that has one there and stays: a new rule goes just before it. *unsure
+ * is set when the walk passed a rule that may be part of a group (whose
+ * kernel rule has no copy under the rule's name). */
+static struct kent *
+neighbour(struct nft *n, const struct ruleset *next, size_t mi,
+    const struct kchain *c, const struct strmap *planned, bool *unsure)
+{
+	struct kent *e;
+	size_t k;
+
+	for (k = mi + 1; k < next->nrules; k++) {
+		if (strmap_gets(planned, next->rules[k]->name) != NULL)
+			continue;
+		for (e = strmap_gets(n->st.names, next->rules[k]->name);
+		    e != NULL; e = e->next_copy)
+			if (e->chain == c)
+				return e;
+		if (compile_rule_grouped(next, k)) {
+			*unsure = true;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The index of a planned rule in rs: the position the engine put in the
+ * plan when it names the same rule (no walk of a large ruleset), else a
+ * lookup by name.
+ */
+static ssize_t
+plan_rule_index(const struct ruleset *rs, const struct plan_item *it)
+{
+	if (it->pos > 0 && it->pos <= rs->nrules &&
+	    strcmp(rs->rules[it->pos - 1]->name, it->name) == 0)
+		return (ssize_t)it->pos - 1;
+	return ruleset_find_rule(rs, it->name);
+}
+
+/*
+ * A plan made of rules alone (the engine's one-item plans, or a replace
+ * that differs in a few rules): only those rules are compiled, their old
+ * copies deleted by handle and the new ones put before the next rule that
+ * stays, found through the names index. Nothing here grows with the
+ * ruleset but the walk to that neighbour. Returns 1 when the plan is not
+ * one this path takes (the caller diffs the whole table), else 0 / -1.
+ */
+int
+apply_rules(struct nft *n, const struct ruleset *prev,
+    const struct ruleset *next, const struct plan *plan, struct diags *d)
+{
+	struct strmap *planned = NULL, *byname = NULL;
+	struct fitem *items = NULL;
+	struct fadd *adds = NULL, *a;
+	struct fseg *fsegs = NULL;
+	struct seed *seeds = NULL;
+	struct kent **dels = NULL, *e;
+	struct cplan tmp;
+	struct batch b = { 0 };
+	struct reply rp = { 0 };
+	struct kseg *last;
+	char name[600];
+	const char *chain;
+	uint64_t before;
+	uint32_t genid;
+	size_t i, j, k, nitems = 0, ndels = 0, dels_cap = 0, nfsegs = 0;
+	ssize_t mi;
+	int tries, rc = -1;
+	bool unsure = false;
+	static char mark;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (!n->have || prev == NULL || plan == NULL || plan->n == 0 ||
+	    plan->n > FAST_MAX)
+		return 1;
+	for (i = 0; i < plan->n; i++)
+		if (plan->v[i].kind != PLAN_RULE)
+			return 1;
+	if ((planned = strmap_new(plan->n)) == NULL ||
+	    (items = calloc(plan->n, sizeof(*items))) == NULL)
+		goto nomem;
+	/* many rules (a replace that differs in a few hundred): find them
+	 * through an index rather than one walk of the ruleset each */
+	if (plan->n > 16) {
+		if ((byname = strmap_new(next->nrules)) == NULL)
+			goto nomem;
+		for (i = 0; i < next->nrules; i++)
+			if (strmap_puts(byname, next->rules[i]->name,
+			    (void *)(i + 1)) == -1)
+				goto nomem;
+	}
+	for (i = 0; i < plan->n; i++) {
+		const struct plan_item *it = &plan->v[i];
+
+		if (strmap_puts(planned, it->name, &mark) == -1)
+			goto nomem;
+		/* a rule in or next to a group changes the group's set or
+		 * splits it: the whole diff does that */
+		if ((it->op == PLAN_REMOVE || it->op == PLAN_CHANGE) &&
+		    compile_grouping() &&
+		    ((mi = plan_rule_index(prev, it)) == -1 ||
+		    compile_rule_grouped(prev, (size_t)mi))) {
+			rc = 1;
+			goto out;
+		}
+		if (it->op == PLAN_REMOVE || it->op == PLAN_CHANGE)
+			for (e = strmap_gets(n->st.names, it->name); e != NULL;
+			    e = e->next_copy)
+				if (ptr_push(&dels, &ndels, &dels_cap,
+				    e) == -1)
+					goto nomem;
+		if (it->op == PLAN_ADD || it->op == PLAN_CHANGE) {
+			if (byname != NULL)
+				mi = (ssize_t)(size_t)strmap_gets(byname,
+				    it->name) - 1;
+			else
+				mi = plan_rule_index(next, it);
+			if (mi == -1 || compile_rule_grouped(next,
+			    (size_t)mi)) {
+				rc = 1;	/* not what next says, or a group */
+				goto out;
+			}
+			items[nitems].ru = next->rules[mi];
+			items[nitems].mi = (size_t)mi;
+			if (it->op == PLAN_CHANGE &&
+			    (mi = plan_rule_index(prev, it)) != -1)
+				items[nitems].carry = rule_same_match(
+				    prev->rules[mi], items[nitems].ru);
+			nitems++;
+		}
+	}
+	/* in the order of the ruleset, so that rules that go before one
+	 * neighbour go there in order */
+	qsort(items, nitems, sizeof(*items), fitem_cmp);
+	for (i = 0; i < nitems; i++) {
+		items[i].first = tmp.nrules;
+		if (compile_rule_chains(next, items[i].ru, &tmp, d) == -1) {
+			if (d->n == 0)
+				diags_add(d, NULL, "compile: %s",
+				    strerror(ENOMEM));
+			goto out;
+		}
+		items[i].last = tmp.nrules;
+	}
+	n->stats.compiled_rules = nitems;
+	if ((adds = calloc(tmp.nrules + 1, sizeof(*adds))) == NULL ||
+	    (fsegs = calloc(tmp.nrules + 1, sizeof(*fsegs))) == NULL)
+		goto nomem;
+	/* where each copy goes */
+	for (i = 0; i < nitems; i++)
+		for (j = items[i].first; j < items[i].last; j++) {
+			a = &adds[j];
+			a->r = &tmp.rules[j];
+			a->c = kstate_chain(&n->st, a->r->chain);
+			if (a->c == NULL || !a->c->def.pair ||
+			    a->r->name == NULL || a->c->nsegs == 0) {
+				rc = 1;	/* a chain we do not hold */
+				goto out;
+			}
+			a->before = neighbour(n, next, items[i].mi, a->c,
+			    planned, &unsure);
+			if (unsure) {
+				rc = 1;	/* next to a group: diff it */
+				goto out;
+			}
+			if (a->before != NULL) {
+				a->seg = a->before->seg;
+				continue;
+			}
+			/* at the end: the last sub-chain, a new one when it
+			 * is full */
+			for (k = nfsegs; k > 0; k--)
+				if (fsegs[k - 1].c == a->c)
+					break;
+			if (k > 0) {
+				a->nseg = k - 1;
+				continue;
+			}
+			last = a->c->segs[a->c->nsegs - 1];
+			if (last->n + last->aux < SEG_MAX) {
+				a->seg = last;
+				last->aux++;
+				continue;
+			}
+			fsegs[nfsegs].c = a->c;
+			fsegs[nfsegs].id = a->c->next_id++;
+			a->nseg = nfsegs++;
+		}
+	/* a rule moved or given another comment keeps its counts: each new
+	 * copy starts where the old copy of its chain and key stood */
+	for (i = 0; i < nitems; i++) {
+		if (!items[i].carry)
+			continue;
+		if (seeds == NULL &&
+		    (seeds = calloc(tmp.nrules + 1, sizeof(*seeds))) == NULL)
+			goto nomem;
+		for (j = items[i].first; j < items[i].last; j++)
+			for (k = 0; k < ndels; k++)
+				if (dels[k]->chain == adds[j].c &&
+				    strcmp(dels[k]->key, adds[j].r->key) == 0) {
+					rule_seed(n, dels[k], &seeds[j]);
+					break;
+				}
+	}
+
+	for (tries = 0; tries < 3; tries++) {
+		if (get_genid(n, &genid) == -1) {
+			diags_add(d, NULL, "reading the kernel's ruleset: %s",
+			    strerror(errno));
+			goto out;
+		}
+		batch_free(&b);
+		memset(&rp, 0, sizeof(rp));
+		rp.echo = true;
+		memset(&n->stats, 0, sizeof(n->stats));
+		n->stats.compiled_rules = nitems;
+		for (k = 0; k < nfsegs; k++)
+			fsegs[k].sent = false;
+		if (batch_begin(n, &b, genid) == -1)
+			goto nomem;
+		for (i = 0; i < ndels; i++)
+			if (emit_delrule(n, &b, seg_chain(dels[i]->chain,
+			    dels[i]->seg, name, sizeof(name)), dels[i]->key,
+			    dels[i]->handle) == -1)
+				goto nomem;
+		for (j = 0; j < tmp.nrules; j++) {
+			a = &adds[j];
+			if (a->seg == NULL) {
+				struct fseg *fs = &fsegs[a->nseg];
+
+				snprintf(name, sizeof(name), "%s/%u",
+				    fs->c->def.name, fs->id);
+				if (!fs->sent && (emit_subchain(n, &b, name,
+				    false) == -1 || emit_jump(n, &b,
+				    fs->c->def.name, name, next_handle(
+				    fs->c->own, fs->c->nown, 0), true,
+				    &fs->jump) == -1))
+					goto nomem;
+				fs->sent = true;
+				chain = name;
+				before = 0;
+			} else {
+				chain = seg_chain(a->c, a->seg, name,
+				    sizeof(name));
+				if (a->before != NULL)
+					before = a->before->handle;
+				else if (a->seg->id == 0)
+					before = after_seg(a->c, 0);
+				else
+					before = 0;
+			}
+			if (emit_rule(n, &b, a->r, chain, before, true,
+			    seeds != NULL ? &seeds[j] : NULL, &a->handle) == -1)
+				goto nomem;
+		}
+		if (b.nobjs == 1) {
+			n->stats.msgs = 0;	/* nothing to send */
+			rc = 0;
+			goto out;
+		}
+		if (batch_end(n, &b) == -1)
+			goto nomem;
+		n->stats.msgs = b.nobjs;
+		n->stats.bytes = b.len;
+		if (batch_send(n, &b, &rp) == 0)
+			break;
+		if (rp.error == ERESTART || rp.error == EINTR)
+			continue;
+		if (nft_table_present(n) != 1 || nft_drifted(n)) {
+			/* our picture is wrong: the caller rebuilds */
+			state_clear(n);
+			rc = 1;
+			goto out;
+		}
+		reply_diag(n, &b, &rp, d);
+		goto out;
+	}
+	if (tries == 3) {
+		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
+		    "nothing was applied");
+		goto out;
+	}
+
+	/* committed: the picture follows */
+	for (i = 0; i < ndels; i++)
+		kent_drop(&n->st, dels[i]);
+	ndels = 0;
+	for (k = 0; k < nfsegs; k++) {
+		if ((fsegs[k].seg = kchain_add_seg(fsegs[k].c,
+		    fsegs[k].id)) == NULL)
+			goto lost;
+		fsegs[k].seg->jump = fsegs[k].jump;
+		if (fsegs[k].jump == 0)
+			goto lost;
+	}
+	for (j = 0; j < tmp.nrules; j++) {
+		a = &adds[j];
+		if (a->handle == 0 || (e = kent_new(a->r->key)) == NULL)
+			goto lost;
+		e->hash = cplan_rule_hash(a->r);
+		e->handle = a->handle;
+		if (kent_link(&n->st, a->c, a->seg != NULL ? a->seg :
+		    fsegs[a->nseg].seg, e, a->before) == -1) {
+			if (e->chain == NULL)
+				free(e);
+			goto lost;
+		}
+	}
+	split_big(n, next);
+	if (get_genid(n, &n->genid) == -1)
+		n->genid = 0;
+	rc = 0;
+	goto out;
+ lost:
+	/* the kernel has the change but our picture of it is incomplete:
+	 * the next change rebuilds the table */
+	state_clear(n);
+	get_genid(n, &n->genid);
+	rc = 0;
+	goto out;
+ nomem:
+	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+ out:
+	if (adds != NULL)
+		for (j = 0; j < tmp.nrules; j++)
+			if (adds[j].seg != NULL && n->have)
+				adds[j].seg->aux = 0;
+	free(adds);
+	free(fsegs);
+	free(seeds);
+	free(dels);
+	free(items);
+	strmap_free(planned);
+	strmap_free(byname);
+	cplan_free(&tmp);
+	batch_free(&b);
+	return rc;
+}
+
+/*
+ * One rule joining or leaving a group next to the rule before it (the
+ * engine's one-item plans: `fwctl add-rule` at the end of a run, a delete
+ * inside one): one element of the group's set, found through the picture,
+ * and no compile. Returns 1 when the plan is not such a change (the other
+ * paths take it), else 0 / -1.
+ */
+int
+apply_group(struct nft *n, const struct ruleset *prev,
+    const struct ruleset *next, const struct plan *plan, struct diags *d)
+{
+	const struct plan_item *it;
+	const struct ruleset *rs;
+	struct celem el, pel;
+	struct cset tmp, *cs = NULL;
+	struct strmap *ix = NULL;
+	struct batch b = { 0 };
+	struct reply rp = { 0 };
+	const struct celem *v[1];
+	char *chain = NULL, prefix[600], k[40];
+	size_t si, at = 0, len, j, live;
+	uint32_t genid;
+	ssize_t mi;
+	int tries, rc = 1;
+	bool add;
+
+	memset(&el, 0, sizeof(el));
+	memset(&pel, 0, sizeof(pel));
+	memset(&tmp, 0, sizeof(tmp));
+	if (compile_group_min() == 0 || !n->have || prev == NULL ||
+	    plan == NULL || plan->n != 1)
+		return 1;
+	it = &plan->v[0];
+	if (it->kind != PLAN_RULE ||
+	    (it->op != PLAN_ADD && it->op != PLAN_REMOVE))
+		return 1;
+	add = it->op == PLAN_ADD;
+	rs = add ? next : prev;
+	if ((mi = plan_rule_index(rs, it)) == -1)
+		return 1;
+	if ((rc = compile_group_step(rs, (size_t)mi, &chain, &el,
+	    &pel)) != 0)
+		goto out;
+	rc = 1;
+	/* the group of the rule before, by its key and name */
+	snprintf(prefix, sizeof(prefix), GROUP_SET_PREFIX "%s/", chain);
+	for (si = 0; si < n->cur.nsets; si++) {
+		cs = &n->cur.sets[si];
+		if (!cs->counters || cs->key_len != el.key_len ||
+		    strncmp(cs->name, prefix, strlen(prefix)) != 0)
+			continue;
+		if ((ix = cur_eidx(n, si)) == NULL)
+			goto nomem;
+		len = eidx_key(&pel, k);
+		at = (size_t)strmap_get(ix, k, len);
+		if (at != 0 && cs->elems[at - 1].comment != NULL &&
+		    strcmp(cs->elems[at - 1].comment, pel.comment) == 0)
+			break;
+	}
+	if (si == n->cur.nsets)
+		goto out;
+	len = eidx_key(&el, k);
+	at = (size_t)strmap_get(ix, k, len);
+	if (add && at != 0)
+		goto out;	/* a key twice: the group is no more */
+	if (!add) {
+		if (at == 0 || cs->elems[at - 1].comment == NULL ||
+		    strcmp(cs->elems[at - 1].comment, el.comment) != 0)
+			goto out;
+		/* what stays must still be a group */
+		for (j = 0, live = 0; j < cs->nelems &&
+		    live <= compile_group_min(); j++)
+			if (cs->elems[j].key_len != 0)
+				live++;
+		if (live <= compile_group_min())
+			goto out;
+	}
+	rc = -1;
+	tmp.key_type = cs->key_type;
+	tmp.key_len = cs->key_len;
+	tmp.flags = cs->flags;
+	tmp.counters = true;
+	tmp.elems = &el;
+	tmp.nelems = 1;
+	v[0] = &el;
+	for (tries = 0; tries < 3; tries++) {
+		if (get_genid(n, &genid) == -1) {
+			diags_add(d, NULL, "reading the kernel's ruleset: %s",
+			    strerror(errno));
+			goto out;
+		}
+		batch_free(&b);
+		memset(&rp, 0, sizeof(rp));
+		memset(&n->stats, 0, sizeof(n->stats));
+		tmp.name = cs->name;	/* borrowed for messages */
+		if (batch_begin(n, &b, genid) == -1 ||
+		    emit_elems(n, &b, &tmp, false, 0, v, 1, !add, NULL,
+		    NULL) == -1 ||
+		    batch_end(n, &b) == -1)
+			goto nomem;
+		tmp.name = NULL;
+		n->stats.compiled_rules = 1;
+		if (add)
+			n->stats.elems_added = 1;
+		else
+			n->stats.elems_deleted = 1;
+		n->stats.msgs = b.nobjs;
+		n->stats.bytes = b.len;
+		if (batch_send(n, &b, &rp) == 0)
+			break;
+		if (rp.error == ERESTART)
+			continue;
+		reply_diag(n, &b, &rp, d);
+		goto out;
+	}
+	if (tries == 3) {
+		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
+		    "nothing was applied");
+		goto out;
+	}
+	if (cur_elems_update(n, si, &tmp, add) == -1)
+		state_clear(n);		/* the next apply rebuilds */
+	else if (add)
+		el.comment = NULL;	/* the picture's now */
+	if (get_genid(n, &n->genid) == -1)
+		n->genid = 0;
+	rc = 0;
+	goto out;
+ nomem:
+	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+	rc = -1;
+ out:
+	tmp.name = NULL;
+	batch_free(&b);
+	free(chain);
+	free(el.comment);
+	free(pel.comment);
+	return rc;
+}

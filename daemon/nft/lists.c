@@ -1,0 +1,213 @@
+/*
+ * nft/lists.c: Lists shared between rules: named sets "__l/<content hash>"
+ * made when the kernel lacks them and deleted by a whole diff when no rule
+ * uses them (docs/design-compile.md, "Lists").
+ */
+#include "nft_int.h"
+
+/*
+ * A rule's list (ports, addresses, ICMP types) becomes a named set that
+ * every rule with the same list shares, instead of an anonymous set per
+ * rule: the kernel binds each new anonymous set by walking the whole
+ * transaction and names it by scanning every set of the table, so a
+ * table of thousands of lists cost time in the square of their number.
+ * Verdict maps (zone dispatch, a few) stay anonymous: their elements
+ * name chains.
+ */
+bool
+list_shared(const struct cset *as)
+{
+	return (as->flags & NFT_SET_MAP) == 0;
+}
+
+/* The canonical content of a list (NULL: out of memory), and its name:
+ * LIST_SET_PREFIX and a 64-bit hash of the content. */
+static char *
+list_content(const struct cset *as, char name[24])
+{
+	static const char hex[] = "0123456789abcdef";
+	const struct celem *e;
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	size_t len, o, i, j;
+	char *c;
+
+	len = 80 + as->nelems * (2 * sizeof(e->key) + 1);
+	if ((c = malloc(len)) == NULL)
+		return NULL;
+	o = (size_t)snprintf(c, len, "%x/%u/%u/%u/%d:", as->flags &
+	    ~(uint32_t)(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT), as->key_type,
+	    as->key_len, as->data_type, as->key_host_order);
+	for (i = 0; i < as->nelems; i++) {
+		e = &as->elems[i];
+		for (j = 0; j < e->key_len && j < sizeof(e->key); j++) {
+			c[o++] = hex[e->key[j] >> 4];
+			c[o++] = hex[e->key[j] & 15];
+		}
+		c[o++] = e->end ? '-' : ',';
+	}
+	c[o] = '\0';
+	for (i = 0; i < o; i++) {
+		h ^= (uint8_t)c[i];
+		h *= 1099511628211ULL;
+	}
+	snprintf(name, 24, LIST_SET_PREFIX "%016" PRIx64, h);
+	return c;
+}
+
+static void
+list_remove_at(struct nft *n, size_t i)
+{
+	struct lset *ls = n->lsv[i];
+
+	strmap_del(n->lsets, ls->name, strlen(ls->name));
+	free(ls->content);
+	free(ls);
+	n->lsv[i] = n->lsv[--n->nlsv];
+}
+
+/* Every list forgotten: the table goes, or is made again. */
+void
+lists_reset(struct nft *n)
+{
+	while (n->nlsv > 0)
+		list_remove_at(n, n->nlsv - 1);
+}
+
+/* A batch starts: what an unsent batch made or deleted did not happen. */
+void
+lists_abort(struct nft *n)
+{
+	size_t i = 0;
+
+	while (i < n->nlsv) {
+		n->lsv[i]->dead = false;
+		if (n->lsv[i]->fresh) {
+			list_remove_at(n, i);
+			continue;
+		}
+		i++;
+	}
+}
+
+/* The batch was committed. */
+void
+lists_commit(struct nft *n)
+{
+	size_t i = 0;
+
+	while (i < n->nlsv) {
+		if (n->lsv[i]->dead) {
+			list_remove_at(n, i);
+			continue;
+		}
+		if (n->lsv[i]->fresh) {
+			n->lsv[i]->live = true;
+			n->lsv[i]->fresh = false;
+		}
+		i++;
+	}
+}
+
+static struct lset *
+list_add(struct nft *n, const char *name, char *content)
+{
+	struct lset *ls, **v;
+	size_t ncap;
+
+	if (n->lsets == NULL && (n->lsets = strmap_new(64)) == NULL)
+		return NULL;
+	if (n->nlsv == n->lsv_cap) {
+		ncap = n->lsv_cap ? 2 * n->lsv_cap : 64;
+		if ((v = reallocarray(n->lsv, ncap, sizeof(*v))) == NULL)
+			return NULL;
+		n->lsv = v;
+		n->lsv_cap = ncap;
+	}
+	if ((ls = calloc(1, sizeof(*ls))) == NULL)
+		return NULL;
+	snprintf(ls->name, sizeof(ls->name), "%s", name);
+	if (strmap_puts(n->lsets, ls->name, ls) == -1) {
+		free(ls);
+		return NULL;
+	}
+	ls->content = content;
+	n->lsv[n->nlsv++] = ls;
+	return ls;
+}
+
+/*
+ * The name of the shared set holding list as, made in this batch when the
+ * kernel lacks it; "" when it cannot be shared (another list with the same
+ * hash, or one this batch deletes): the caller makes it anonymous. NULL
+ * on error.
+ */
+const char *
+list_get(struct nft *n, struct batch *b, const struct cset *as,
+    const char *what, const struct srcloc *loc)
+{
+	struct lset *ls;
+	struct cset tmp;
+	char name[24], *c;
+
+	if ((c = list_content(as, name)) == NULL)
+		return NULL;
+	if (n->lsets != NULL && (ls = strmap_gets(n->lsets, name)) != NULL) {
+		bool same = strcmp(ls->content, c) == 0 && !ls->dead;
+
+		free(c);
+		return same ? ls->name : "";
+	}
+	if ((ls = list_add(n, name, c)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	ls->fresh = true;
+	tmp = *as;
+	tmp.name = ls->name;
+	tmp.flags = (as->flags & ~(uint32_t)NFT_SET_ANONYMOUS) |
+	    NFT_SET_CONSTANT;
+	if (emit_set(n, b, &tmp, false, ++n->set_id, what, loc, NULL) == -1)
+		return NULL;
+	return ls->name;
+}
+
+/*
+ * After a whole diff: the shared lists no rule of plan p uses any more are
+ * deleted (after the rules that used them, earlier in the batch). The
+ * single-rule paths leave them, to the next whole diff or rebuild.
+ */
+int
+lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
+{
+	struct lset *ls;
+	struct cset tmp;
+	char name[24], *c;
+	size_t i, j;
+
+	if (n->nlsv == 0)
+		return 0;
+	for (i = 0; i < n->nlsv; i++)
+		n->lsv[i]->used = false;
+	for (i = 0; i < p->nrules; i++)
+		for (j = 0; j < p->rules[i].nanon; j++) {
+			if (!list_shared(&p->rules[i].anon[j]))
+				continue;
+			if ((c = list_content(&p->rules[i].anon[j], name)) ==
+			    NULL)
+				return -1;
+			free(c);
+			if ((ls = strmap_gets(n->lsets, name)) != NULL)
+				ls->used = true;
+		}
+	memset(&tmp, 0, sizeof(tmp));
+	for (i = 0; i < n->nlsv; i++) {
+		ls = n->lsv[i];
+		if (!ls->live || ls->used)
+			continue;
+		tmp.name = ls->name;
+		if (emit_delset(n, b, &tmp) == -1)
+			return -1;
+		ls->dead = true;
+	}
+	return 0;
+}
