@@ -84,6 +84,25 @@ lint_state(struct lctx *c, const struct rule *r)
 		    r->name);
 }
 
+/*
+ * A block list kept out of every zone but not of the host: `to any`
+ * leaves out `self`, so the addresses still reach the router itself
+ * (its SSH, its web interface). `to all` is what is meant.
+ */
+static void
+lint_block_any(struct lctx *c, const struct rule *r)
+{
+	struct srcloc b;
+
+	if (r->to == NULL || strcmp(r->to, ZONE_ANY) != 0 ||
+	    r->src.set == NULL || (r->verdict != VERDICT_DROP &&
+	    r->verdict != VERDICT_REJECT))
+		return;
+	lwarn(c, srcpos_loc(&r->loc, &r->pos[RC_TO], &b), "rule \"%s\" keeps "
+	    "@%s out of every zone but not out of this host: to any leaves "
+	    "out self; expected to all", r->name, r->src.set);
+}
+
 /* --- shadowed rules ---------------------------------------------------- */
 
 /* IP versions a rule can match: bit 1 IPv4, bit 2 IPv6. */
@@ -120,9 +139,13 @@ rule_fams(const struct ruleset *rs, const struct rule *r)
 static bool
 zone_covers(const char *a, const char *b)
 {
-	/* any is every zone and no zone, never self */
-	return strcmp(a, b) == 0 ||
-	    (strcmp(a, ZONE_ANY) == 0 && strcmp(b, ZONE_SELF) != 0);
+	/* any is every zone and no zone, never self; all is both (a rule
+	 * `to all` is looked for in its own bucket only: a shadow it casts
+	 * on `to self` or `to any` goes unsaid, never a false one) */
+	if (strcmp(a, b) == 0 || strcmp(a, ZONE_ALL) == 0)
+		return true;
+	return strcmp(a, ZONE_ANY) == 0 && strcmp(b, ZONE_SELF) != 0 &&
+	    strcmp(b, ZONE_ALL) != 0;
 }
 
 /* Every port b matches, a matches too. */
@@ -381,6 +404,7 @@ lint_rules(struct lctx *c)
 		if (r->name == NULL || r->from == NULL || r->to == NULL)
 			continue;
 		lint_state(c, r);
+		lint_block_any(c, r);
 		if (!state_never(r) && (k = shadow_of(&s, rs, r)) != SIZE_MAX) {
 			a = rs->rules[k];
 			lwarn(c, &r->loc, "rule \"%s\" never matches: rule "
