@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "lib/fwd.h"
 #include "lib/lab.h"
 
 #define RUN_TIMEOUT_MS	lab_ms(30000)
@@ -352,67 +353,44 @@ reset(void)
 	res_free(&r);
 }
 
+/* The daemon under test, started and stopped by tests/lib/fwd. */
+static struct fwd daemon_fw;
+
 static void
 lab_cli_setup(void)
 {
-	const char	*d = getenv("FWCTLD"), *c = getenv("FWCTL");
-	char		 fwctld[PATH_MAX], path[PATH_MAX];
+	char	 path[PATH_MAX];
 
-	if (realpath(d && *d ? d : "daemon/fwctld", fwctld) == NULL ||
-	    realpath(c && *c ? c : "cli/fwctl", fwctl) == NULL) {
-		fprintf(stderr, "lab_cli: no fwctld or fwctl binary "
-		    "(FWCTLD, FWCTL)\n");
-		exit(1);
-	}
-	snprintf(dir, sizeof(dir), "/tmp/fwctl-cli.XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		perror("lab_cli: mkdtemp");
-		exit(1);
-	}
-	/* others may traverse it: the socket's own mode decides */
-	chmod(dir, 0755);
-	snprintf(path, sizeof(path), "%s/rules", dir);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/rules/10-base.rules", dir);
-	write_file(path, base_rules);
-	snprintf(path, sizeof(path), "%s/state", dir);
-	mkdir(path, 0700);
-	snprintf(sock, sizeof(sock), "%s/fwctld.sock", dir);
-	fwctl_copy = lab_copy_program(fwctl);
 	if ((lab = lab_up()) == NULL) {
 		fprintf(stderr, "lab_cli: lab_up failed\n");
 		exit(1);
 	}
-	daemon_pid = lab_spawn(lab, "router", "exec %s --foreground "
-	    "--socket %s --state-dir %s/state --rules-dir %s/rules "
-	    ">%s/fwctld.log 2>&1", fwctld, sock, dir, dir, dir);
-	if (daemon_pid == -1) {
+	if (fwd_init(&daemon_fw, lab, "router") == -1) {
+		fprintf(stderr, "lab_cli: no fwctld or fwctl binary (FWCTLD, "
+		    "FWCTL), or no directory for them\n");
+		exit(1);
+	}
+	snprintf(dir, sizeof(dir), "%s", daemon_fw.dir);
+	snprintf(sock, sizeof(sock), "%s", daemon_fw.sock);
+	snprintf(fwctl, sizeof(fwctl), "%s", daemon_fw.fwctl);
+	snprintf(path, sizeof(path), "%s/rules/10-base.rules", dir);
+	write_file(path, base_rules);
+	fwctl_copy = lab_copy_program(fwctl);
+	if (fwd_start(&daemon_fw, 10000, "%s", "") == -1) {
 		fprintf(stderr, "lab_cli: cannot start fwctld\n");
 		exit(1);
 	}
-	if (lab_wait_socket(sock, 10000) == 0)
-		return;
-	fprintf(stderr, "lab_cli: fwctld does not answer on %s; its log:\n",
-	    sock);
-	snprintf(path, sizeof(path), "cat %s/fwctld.log >&2", dir);
-	if (system(path) == -1)
-		perror("system");
+	daemon_pid = daemon_fw.pid;
 }
 
 static void
 lab_cli_teardown(void)
 {
-	char	 cmd[PATH_MAX];
-
-	lab_down(lab);
-	lab = NULL;
 	lab_copy_remove(fwctl_copy);
 	fwctl_copy = NULL;
-	if (dir[0] && getenv("KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) == -1)
-			perror("system");
-	}
+	fwd_cleanup(&daemon_fw);
+	lab_down(lab);
+	lab = NULL;
 }
 
 START_TEST(help_and_usage)
