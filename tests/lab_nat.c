@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fwd.h"
 #include "lib/lab.h"
 #include "nft.h"
 #include "parse.h"
@@ -555,35 +556,30 @@ cli_small_items(const char *fwctl, const char *sock, const char *dir)
 	free(out);
 }
 
+/* fwctld over the base ruleset and more, in the router (tests/lib/fwd). */
+static void
+nat_daemon(struct fwd *fw, const char *more)
+{
+	char *text;
+
+	ck_assert_int_eq(fwd_init(fw, lab, "router"), 0);
+	ck_assert_int_ne(asprintf(&text, "%s%s", base_rules, more), -1);
+	ck_assert_int_eq(fwd_write(fw, "rules/10-base.rules", text), 0);
+	free(text);
+	ck_assert_msg(fwd_start(fw, 10000, "%s", "") == 0,
+	    "fwctld did not start");
+}
+
 /* The same through the real daemon and CLI: one `fwctl add-nat` line
  * opens a forward, `fwctl delete-nat` closes it. */
 START_TEST(daemon_add_delete_forward)
 {
-	const char *d = getenv("FWCTLD"), *c = getenv("FWCTL");
-	char fwctld[PATH_MAX], fwctl[PATH_MAX], dir[] = "/tmp/fwctl-nat.XXXXXX";
-	char path[PATH_MAX + 32], sock[PATH_MAX + 32];
-	pid_t pid;
-	FILE *f;
+	struct fwd fw;
+	const char *fwctl, *sock;
 
-	ck_assert_msg(realpath(d && *d ? d : "daemon/fwctld", fwctld) != NULL &&
-	    realpath(c && *c ? c : "cli/fwctl", fwctl) != NULL,
-	    "no fwctld or fwctl binary (FWCTLD, FWCTL)");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/rules", dir);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/state", dir);
-	ck_assert_int_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/rules/10-base.rules", dir);
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
-	fputs(base_rules, f);
-	ck_assert_int_eq(fclose(f), 0);
-	snprintf(sock, sizeof(sock), "%s/fwctld.sock", dir);
-	pid = lab_spawn(lab, "router", "exec %s --foreground --socket %s "
-	    "--state-dir %s/state --rules-dir %s/rules >%s/fwctld.log 2>&1",
-	    fwctld, sock, dir, dir, dir);
-	ck_assert_int_ne(pid, -1);
-	ck_assert_msg(lab_wait_socket(sock, 10000) == 0,
-	    "fwctld did not start");
+	nat_daemon(&fw, "");
+	fwctl = fw.fwctl;
+	sock = fw.sock;
 
 	assert_seen(reach("wan", "tcp", "10.50.0.1", 8080, OK_MS),
 	    "10.50.0.2", "10.50.2.10", 80);
@@ -597,11 +593,8 @@ START_TEST(daemon_add_delete_forward)
 	    "10.50.0.2", "10.50.2.10", 80);
 	assert_seen(reach("lan", "tcp", "10.50.0.1", 8088, OK_MS),
 	    "10.50.1.10", "10.50.2.10", 80);
-	cli_small_items(fwctl, sock, dir);
-	lab_stop(lab, pid);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	if (getenv("KEEP") == NULL && system(path) == -1)
-		perror("system");
+	cli_small_items(fwctl, sock, fw.dir);
+	fwd_cleanup(&fw);
 }
 END_TEST
 
@@ -774,39 +767,22 @@ send_tpk(const struct tcase_pkt *t)
 
 START_TEST(explain_matches_trace)
 {
-	const char *d = getenv("FWCTLD"), *c = getenv("FWCTL");
-	char fwctld[PATH_MAX], fwctl[PATH_MAX], dir[] = "/tmp/fwctl-nat.XXXXXX";
-	char path[PATH_MAX + 32], sock[PATH_MAX + 32], comment[256];
+	struct fwd fw;
+	char path[PATH_MAX + 32], comment[256];
 	char verdict[16], dnat[80], *trace = NULL, *out, *args;
-	pid_t pid, mon;
+	const char *fwctl, *sock, *dir;
+	pid_t mon;
 	json_t *j;
-	FILE *f;
 	size_t i, done;
 	long long t0;
 	int st;
 
-	ck_assert_msg(realpath(d && *d ? d : "daemon/fwctld", fwctld) != NULL &&
-	    realpath(c && *c ? c : "cli/fwctl", fwctl) != NULL,
-	    "no fwctld or fwctl binary (FWCTLD, FWCTL)");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/rules", dir);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/state", dir);
-	ck_assert_int_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/rules/10-base.rules", dir);
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
-	fputs(base_rules, f);
-	fputs(explain_rules, f);
-	ck_assert_int_eq(fclose(f), 0);
-	snprintf(sock, sizeof(sock), "%s/fwctld.sock", dir);
 	lab_exec(lab, "router", "nft delete table inet fwctl 2>/dev/null; "
 	    "true");
-	pid = lab_spawn(lab, "router", "exec %s --foreground --socket %s "
-	    "--state-dir %s/state --rules-dir %s/rules >%s/fwctld.log 2>&1",
-	    fwctld, sock, dir, dir, dir);
-	ck_assert_int_ne(pid, -1);
-	ck_assert_msg(lab_wait_socket(sock, 10000) == 0,
-	    "fwctld did not start");
+	nat_daemon(&fw, explain_rules);
+	fwctl = fw.fwctl;
+	sock = fw.sock;
+	dir = fw.dir;
 	/* the wan host may reach the lan for this test only */
 	ck_assert_int_eq(lab_exec(lab, "wan", "ip route add 10.50.1.0/24 via "
 	    "10.50.0.1"), 0);
@@ -876,12 +852,9 @@ START_TEST(explain_matches_trace)
 	}
 	free(trace);
 	lab_stop(lab, mon);
-	lab_stop(lab, pid);
 	lab_exec(lab, "router", "nft delete table inet trace");
 	lab_exec(lab, "wan", "ip route del 10.50.1.0/24 via 10.50.0.1");
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	if (getenv("KEEP") == NULL && system(path) == -1)
-		perror("system");
+	fwd_cleanup(&fw);
 }
 END_TEST
 
