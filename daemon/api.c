@@ -1420,6 +1420,7 @@ api_revert(struct api_req *r)
 	snprintf(what, sizeof(what), "revert to %" PRIu64, gen);
 	c.op = CHANGE_REPLACE;
 	c.what = what;
+	c.past = true;
 	if (api_run(r, &c, &res))
 		api_reply_plan(r, &res);
 	engine_result_free(&res);

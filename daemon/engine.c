@@ -502,9 +502,11 @@ txn_build(struct txn *t)
 	if (c->op == CHANGE_REPLACE) {
 		t->next = c->ruleset;
 		c->ruleset = NULL;
-		/* elements are data: the declared ones from the new ruleset
-		 * (a revert's too), the run-time ones from the current */
-		edit_strip_runtime(t->next);
+		/* elements are data: the run-time ones of the current ruleset
+		 * stay; a past ruleset's (a revert's) give way to them, new
+		 * ones sent as such are kept beside them */
+		if (c->past || t->undone != 0)
+			edit_strip_runtime(t->next);
 		for (i = 0; i < t->next->nsets; i++) {
 			set_sort(t->next->sets[i]);
 			edit_stamp_set(t->old, t->next->sets[i], t->now);

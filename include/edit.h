@@ -77,6 +77,9 @@ struct change {
 	/* CHANGE_REPLACE: what it is, for the log and the history ("reload",
 	 * "revert to 12"); NULL: "replace ruleset". */
 	const char	*what;
+	/* CHANGE_REPLACE of a past ruleset (revert): its run-time elements
+	 * give way to the current ones, which are data, not history. */
+	bool		 past;
 };
 
 struct change_result {
