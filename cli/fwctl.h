@@ -228,6 +228,9 @@ int	 cmd_save(int, char **);
 int	 cmd_reload(int, char **);
 int	 cmd_history(int, char **);
 int	 cmd_show(int, char **);
+/* show.c: GET path, a ruleset, printed in the rule language (JSON with
+ * --json); the exit status */
+int	 show_ruleset(const char *cmd, const char *path);
 /* live.c: revert --to GEN [--dry-run] */
 int	 live_revert_to(const char *cmd, const char *gen, bool dry,
 	    bool allow_unfiltered);

@@ -247,10 +247,8 @@ cmd_show(int argc, char **argv)
 {
 	struct cmdopt	 o[] = { { "--generation", true, NULL },
 	    { "--with-elements", false, NULL } };
-	struct request	 rq = { .method = "GET", .accept = "text/plain" };
-	struct reply	 r;
 	char		 path[96];
-	int		 n, ret;
+	int		 n;
 
 	if ((n = cmdopt_parse(argc, argv, o, 2)) < 0)
 		return n == -2 ? EXIT_OK : EXIT_USAGE;
@@ -262,19 +260,7 @@ cmd_show(int argc, char **argv)
 		    "(see fwctl history)");
 	snprintf(path, sizeof(path), "/v1/ruleset?generation=%s%s",
 	    o[0].value, o[1].value ? "&with_elements=1" : "");
-	rq.path = path;
-	if (opt.json)
-		rq.accept = NULL;
-	if ((ret = http_do(&rq, &r)) != 0)
-		return ret;
-	if ((ret = reply_check(argv[0], &r, NULL, NULL)) == 0) {
-		if (opt.json && r.json)
-			output_json(r.json, stdout);
-		else
-			fwrite(r.body, 1, r.len, stdout);
-	}
-	reply_free(&r);
-	return ret;
+	return show_ruleset(argv[0], path);
 }
 
 /* revert --to G [--dry-run]: G's ruleset as a new change. */

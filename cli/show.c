@@ -507,23 +507,30 @@ int
 cmd_export(int argc, char **argv)
 {
 	struct cmdopt	 o[] = { { "--with-elements", false, NULL } };
-	struct request	 rq = { .method = "GET", .path = "/v1/ruleset",
-	    .accept = "text/plain" };
-	struct reply	 r;
-	int		 n, ret;
+	int		 n;
 
 	if ((n = cmdopt_parse(argc, argv, o, 1)) < 0)
 		return n == -2 ? EXIT_OK : EXIT_USAGE;
 	if (n > 1)
 		return usage_error(argv[0], "unexpected argument '%s'",
 		    argv[1]);
-	if (o[0].value != NULL)
-		rq.path = "/v1/ruleset?with_elements=1";
+	return show_ruleset(argv[0], o[0].value != NULL ?
+	    "/v1/ruleset?with_elements=1" : "/v1/ruleset");
+}
+
+int
+show_ruleset(const char *cmd, const char *path)
+{
+	struct request	 rq = { .method = "GET", .path = path,
+	    .accept = "text/plain" };
+	struct reply	 r;
+	int		 ret;
+
 	if (opt.json)
 		rq.accept = NULL;
 	if ((ret = http_do(&rq, &r)) != 0)
 		return ret;
-	if ((ret = reply_check(argv[0], &r, NULL, NULL)) == 0) {
+	if ((ret = reply_check(cmd, &r, NULL, NULL)) == 0) {
 		if (opt.json && r.json)
 			output_json(r.json, stdout);
 		else
