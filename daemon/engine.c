@@ -582,7 +582,11 @@ txn_noop(struct txn *t)
 	struct engine		*e = t->e;
 	struct change_result	*res = t->res;
 
-	if (res->plan.n != 0 || t->c->op == CHANGE_FLUSH || e->kernel_unknown)
+	/* a kernel not known to match must be made to, unless neither side
+	 * has a table */
+	if (res->plan.n != 0 || t->c->op == CHANGE_FLUSH ||
+	    (e->kernel_unknown && !(engine_unfiltered(t->old) &&
+	    engine_unfiltered(t->next))))
 		return 0;
 	res->applied = true;
 	if (t->undone != 0 && state_pending_clear(e->state_dir,
