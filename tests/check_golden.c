@@ -110,9 +110,6 @@ START_TEST(golden_case)
 	ck_assert_int_ne(asprintf(&path, "%s/%s.out", golden_dir, name), -1);
 	want_out = slurp(path);
 	free(path);
-	ck_assert_int_ne(asprintf(&path, "%s/%s.warn", golden_dir, name), -1);
-	want_warn = slurp(path);
-	free(path);
 	ck_assert_int_ne(asprintf(&path, "%s/%s.err", golden_dir, name), -1);
 	want_err = slurp(path);
 	free(path);
