@@ -500,9 +500,14 @@ state_history_prune(const char *dir, uint64_t keep_from)
 			oldest = gens[i];
 			break;
 		}
+	if (oldest == 0) {
+		/* every snapshot is newer: nothing to forget, and the oldest
+		 * of them is where the history begins */
+		oldest = ngens > 0 ? gens[ngens - 1] : 0;
+		free(gens);
+		return oldest;
+	}
 	free(gens);
-	if (oldest == 0)
-		return ngens > 0 ? keep_from : 0;
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_HISTDIR);
 	if ((dp = opendir(path)) == NULL)
 		return oldest;
