@@ -2,12 +2,14 @@
  * listener with --url), with libcurl.
  * Transport failures and HTTP statuses become the documented exit
  * statuses here, so commands only say what to send. */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -85,6 +87,38 @@ http_where(void)
 	return opt.url ? opt.url : opt.socket;
 }
 
+/*
+ * Who answers on the socket, checked once connected and before anything
+ * is sent: fwctld runs as root, so a server of another user's (one that
+ * took the socket's place) gets neither the request nor our trust in its
+ * reply. A user's own server (a test of their own) is theirs to trust.
+ */
+static uid_t		 http_peer_uid = (uid_t)-1;
+static curl_socket_t	 http_sock = CURL_SOCKET_BAD;
+
+/* The socket curl made, for the check once it is connected. */
+static int
+http_sock_cb(void *clientp, curl_socket_t s, curlsocktype purpose)
+{
+	http_sock = s;
+	return CURL_SOCKOPT_OK;
+}
+
+static int
+http_peer_check(void *clientp, char *ip, char *local, int rport, int lport)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+
+	if (http_sock == CURL_SOCKET_BAD || getsockopt(http_sock, SOL_SOCKET,
+	    SO_PEERCRED, &cred, &len) == -1)
+		return CURL_PREREQFUNC_ABORT;
+	http_peer_uid = cred.uid;
+	if (cred.uid != 0 && cred.uid != geteuid())
+		return CURL_PREREQFUNC_ABORT;
+	return CURL_PREREQFUNC_OK;
+}
+
 /* The transport: the socket, or --url with TLS and the bearer token.
  * 0, or an exit status after a message. */
 static int
@@ -106,6 +140,8 @@ http_transport(CURL *c, const char *path, char **url,
 			return EXIT_NODAEMON;
 		}
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, opt.socket);
+		curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, http_sock_cb);
+		curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, http_peer_check);
 		if (asprintf(url, "http://localhost%s", path) == -1)
 			*url = NULL;
 		return 0;
@@ -132,6 +168,17 @@ http_failed(CURL *c, CURLcode rc)
 {
 	long	 oserr = 0;
 
+	if (rc == CURLE_ABORTED_BY_CALLBACK && opt.url == NULL) {
+		if (http_peer_uid == (uid_t)-1)
+			fprintf(stderr, "fwctl: cannot tell who answers on %s; "
+			    "nothing was sent\n", opt.socket);
+		else
+			fprintf(stderr, "fwctl: %s is answered by uid %u, not "
+			    "by fwctld (root): nothing was sent; someone may "
+			    "have taken the socket's place\n", opt.socket,
+			    (unsigned)http_peer_uid);
+		return EXIT_PERM;
+	}
 	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
 	if (rc == CURLE_COULDNT_CONNECT && oserr != 0 && opt.url == NULL)
 		return http_unreachable((int)oserr);

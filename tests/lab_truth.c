@@ -766,6 +766,7 @@ START_TEST(files_cannot_be_turned)
 	struct fwd_res	 r;
 	char		 victim[] = "/tmp/fwctl-victim.XXXXXX", *log, *s;
 	json_int_t	 g;
+	pid_t		 fake;
 	int		 fd;
 
 	start(&f, base_rules);
@@ -839,6 +840,28 @@ START_TEST(files_cannot_be_turned)
 	fwd_res_free(&r);
 	ck_assert_int_eq(lab_exec(lab, "router", "chmod 0755 %s/rules",
 	    f.dir), 0);
+
+	/* a socket of another user's in fwctld's place: the CLI sends it
+	 * nothing and says who answered */
+	ck_assert_int_eq(lab_exec(lab, "router", "mkdir -m 1777 %s/pub",
+	    f.dir), 0);
+	fake = lab_spawn(lab, "router", "exec su -s /bin/sh nobody -c 'exec "
+	    "timeout 60 socat -u UNIX-LISTEN:%s/pub/fake,fork "
+	    "OPEN:%s/pub/got,creat,append'", f.dir, f.dir);
+	ck_assert_int_gt(fake, 0);
+	ck_assert_int_ne(asprintf(&s, "%s/pub/fake", f.dir), -1);
+	ck_assert_int_eq(lab_wait_socket(s, 10000), 0);
+	snprintf(f.sock, sizeof(f.sock), "%s", s);
+	free(s);
+	ck_assert_int_eq(fwd_cli(&f, &r, "add-rule", "x", "from", "wan", "to",
+	    "self", "tcp", "dport", "9", "accept", (char *)NULL), 4);
+	HAS(r.err, "answered by uid 65534");
+	fwd_res_free(&r);
+	s = lab_output(lab, "router", "cat %s/pub/got 2>/dev/null", f.dir);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "");
+	free(s);
+	lab_stop(lab, fake);
 	fwd_cleanup(&f);
 }
 END_TEST
