@@ -482,7 +482,7 @@ static const struct {
 int
 duration_parse(const char *s, uint64_t *ms)
 {
-	uint64_t total = 0, n, mul;
+	uint64_t total = 0, n, mul, last = UINT64_MAX;
 	size_t i, len;
 
 	if (s == NULL || *s == '\0')
@@ -504,6 +504,11 @@ duration_parse(const char *s, uint64_t *ms)
 			goto bad;
 		s += len;
 		mul = duration_units[i].ms;
+		/* each unit once, the largest first: 1h1h or 30m1h is more
+		 * likely a typo than a sum */
+		if (mul >= last)
+			goto bad;
+		last = mul;
 		if (n > UINT64_MAX / mul || total > UINT64_MAX - n * mul)
 			goto range;
 		total += n * mul;

@@ -1099,8 +1099,8 @@ dec_duration(const json_t *j, const char *path, uint64_t *ms,
 		return -1;
 	if (duration_parse(s, ms) == -1) {
 		derr(d, path, "expected a duration such as \"30s\", \"10m\", "
-		    "\"1h30m\", got \"%s\"", quote_for_msg(s, strlen(s), q,
-		    sizeof(q)));
+		    "\"1h30m\" (each unit once, the largest first), got "
+		    "\"%s\"", quote_for_msg(s, strlen(s), q, sizeof(q)));
 		return -1;
 	}
 	if (*ms == 0) {

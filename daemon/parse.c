@@ -650,7 +650,8 @@ tok_duration(struct parser *p, const struct token *t, uint64_t *ms)
 	if (tok_word(t, buf, sizeof(buf)) == NULL ||
 	    duration_parse(buf, ms) == -1)
 		return perr(p, t, "expected a duration such as 30s, 10m, 1h, "
-		    "2d, 500ms or 1h30m, got %s", tok_desc(t, b, sizeof(b)));
+		    "2d, 500ms or 1h30m (each unit once, the largest first), "
+		    "got %s", tok_desc(t, b, sizeof(b)));
 	if (*ms == 0)
 		return perr(p, t, "expected a timeout greater than zero, got %s",
 		    tok_desc(t, b, sizeof(b)));

@@ -746,7 +746,8 @@ START_TEST(test_durations)
 		{ "0s", 0, "0s" },
 	};
 	static const char *bad[] = { "", "s", "10", "10x", "1h30", "-1s",
-	    "1.5h", "99999999999999999999s", "1 h" };
+	    "1.5h", "99999999999999999999s", "1 h", "1h1h", "30m1h",
+	    "1s500ms500ms" };
 	char buf[64];
 	uint64_t ms;
 	size_t i;
