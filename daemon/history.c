@@ -173,24 +173,6 @@ history_list(const char *dir, uint64_t before, size_t limit)
 	return out;
 }
 
-json_t *
-history_get(const char *dir, uint64_t gen)
-{
-	json_t	*all, *e, *found = NULL;
-	size_t	 i;
-
-	if ((all = history_entries(dir)) == NULL)
-		return NULL;
-	json_array_foreach(all, i, e)
-		if (history_gen(e) == gen) {
-			found = json_incref(e);
-			/* the last one wins: a generation is written once,
-			 * but a restart that repeats one says it again */
-		}
-	json_decref(all);
-	return found;
-}
-
 /* The first generation whose entry is younger than cutoff (time text
  * compares in order: all are written alike), or UINT64_MAX. */
 static uint64_t

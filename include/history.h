@@ -36,12 +36,9 @@ int	 history_add(const char *dir, uint64_t gen, uint64_t time_ms,
 	    char *const *notes, size_t n);
 /*
  * Entries newest first, those below generation before (0: from the
- * newest), at most limit: a JSON array (NULL on ENOMEM). *oldest is the
- * oldest generation the history can still rebuild.
+ * newest), at most limit: a JSON array (NULL on ENOMEM).
  */
 json_t	*history_list(const char *dir, uint64_t before, size_t limit);
-/* The entry of generation gen, or NULL. */
-json_t	*history_get(const char *dir, uint64_t gen);
 /* Applies the limits to the entries and to state.c's snapshots; the
  * oldest generation kept. newest: the current generation. */
 uint64_t history_prune(const char *dir, uint64_t newest,
