@@ -1090,15 +1090,6 @@ compile_pair_chain(const struct ruleset *rs, const char *from, const char *to)
 	return s;
 }
 
-/* Whether a rule's from/to (zone, "self", "any" or "all") covers a side. */
-static bool
-covers(const char *word, const char *side)
-{
-	if (strcmp(word, side) == 0 || strcmp(word, ZONE_ALL) == 0)
-		return true;
-	return strcmp(word, ZONE_ANY) == 0 && strcmp(side, ZONE_SELF) != 0;
-}
-
 /* --- groups ------------------------------------------------------------ */
 
 /*
@@ -1397,7 +1388,7 @@ chain_near(const struct ruleset *rs, size_t *k, int dir, const char *from,
 			return NULL;
 		}
 		o = rs->rules[*k];
-		if (covers(o->from, from) && covers(o->to, to))
+		if (zone_word_covers(o->from, from) && zone_word_covers(o->to, to))
 			return o;
 	}
 }
@@ -1430,7 +1421,7 @@ grouped_in(const struct ruleset *rs, size_t i, const char *from,
 	const struct rule *ru = rs->rules[i], *pb, *nb;
 	size_t k, before = 0, after = 0, n = 1;
 
-	if (!covers(ru->from, from) || !covers(ru->to, to))
+	if (!zone_word_covers(ru->from, from) || !zone_word_covers(ru->to, to))
 		return false;
 	k = i;
 	pb = chain_near(rs, &k, -1, from, to, unsure);
@@ -1545,15 +1536,15 @@ compile_pair(struct cplan *p, const struct ruleset *rs, const char *from,
 	for (i = 0; i < rs->nrules; i++) {
 		const struct rule *ru = rs->rules[i];
 
-		if (!covers(ru->from, from) || !covers(ru->to, to))
+		if (!zone_word_covers(ru->from, from) || !zone_word_covers(ru->to, to))
 			continue;
 		if (GROUP_MIN > 0 && group_family(ru) != -1) {
 			/* the run of same-shape rules in this chain */
 			for (j = i + 1, n = 1; j < rs->nrules; j++) {
 				const struct rule *o = rs->rules[j];
 
-				if (!covers(o->from, from) ||
-				    !covers(o->to, to))
+				if (!zone_word_covers(o->from, from) ||
+				    !zone_word_covers(o->to, to))
 					continue;
 				if (!group_same(ru, o))
 					break;
@@ -2707,9 +2698,9 @@ compile_rule_chains(const struct ruleset *rs, const struct rule *ru,
 		return -1;
 	n = sides(rs, v);
 	/* the pair chains in compile_filter's order */
-	if (covers(ru->to, ZONE_SELF))
+	if (zone_word_covers(ru->to, ZONE_SELF))
 		for (i = 0; i < n; i++) {
-			if (!covers(ru->from, v[i]))
+			if (!zone_word_covers(ru->from, v[i]))
 				continue;
 			if ((name = compile_pair_chain(rs, v[i],
 			    ZONE_SELF)) == NULL ||
@@ -2720,7 +2711,7 @@ compile_rule_chains(const struct ruleset *rs, const struct rule *ru,
 		}
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++) {
-			if (!covers(ru->from, v[i]) || !covers(ru->to, v[j]))
+			if (!zone_word_covers(ru->from, v[i]) || !zone_word_covers(ru->to, v[j]))
 				continue;
 			if ((name = compile_pair_chain(rs, v[i], v[j])) ==
 			    NULL || compile_rule(p, rs, ru, name, d) == -1)
@@ -2728,9 +2719,9 @@ compile_rule_chains(const struct ruleset *rs, const struct rule *ru,
 			free(name);
 			name = NULL;
 		}
-	if (covers(ru->from, ZONE_SELF))
+	if (zone_word_covers(ru->from, ZONE_SELF))
 		for (j = 0; j < n; j++) {
-			if (!covers(ru->to, v[j]))
+			if (!zone_word_covers(ru->to, v[j]))
 				continue;
 			if ((name = compile_pair_chain(rs, ZONE_SELF,
 			    v[j])) == NULL ||

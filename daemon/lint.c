@@ -136,18 +136,6 @@ rule_fams(const struct ruleset *rs, const struct rule *r)
 	return f & addr_fams(rs, &r->src) & addr_fams(rs, &r->dst);
 }
 
-static bool
-zone_covers(const char *a, const char *b)
-{
-	/* any is every zone and no zone, never self; all is both (a rule
-	 * `to all` is looked for in its own bucket only: a shadow it casts
-	 * on `to self` or `to any` goes unsaid, never a false one) */
-	if (strcmp(a, b) == 0 || strcmp(a, ZONE_ALL) == 0)
-		return true;
-	return strcmp(a, ZONE_ANY) == 0 && strcmp(b, ZONE_SELF) != 0 &&
-	    strcmp(b, ZONE_ALL) != 0;
-}
-
 /* Every port b matches, a matches too. */
 static bool
 ports_cover(const struct portmatch *a, const struct portmatch *b)
@@ -213,7 +201,7 @@ static bool
 rule_covers(const struct ruleset *rs, const struct rule *a,
     const struct rule *b)
 {
-	return zone_covers(a->from, b->from) && zone_covers(a->to, b->to) &&
+	return zone_word_covers(a->from, b->from) && zone_word_covers(a->to, b->to) &&
 	    (a->proto == PROTO_NONE || a->proto == b->proto) &&
 	    (rule_fams(rs, b) & ~rule_fams(rs, a)) == 0 &&
 	    ports_cover(&a->sport, &b->sport) &&
@@ -371,8 +359,8 @@ shadow_of(struct shadow *s, const struct ruleset *rs, const struct rule *r)
 		v[d][1] = "*";
 	for (m = 0; m < 32; m++) {
 		/* bit 0: any for from, bit 1: any for to, bits 2-4: "*" */
-		if (((m & 1) && !zone_covers(ZONE_ANY, r->from)) ||
-		    ((m & 2) && !zone_covers(ZONE_ANY, r->to)))
+		if (((m & 1) && !zone_word_covers(ZONE_ANY, r->from)) ||
+		    ((m & 2) && !zone_word_covers(ZONE_ANY, r->to)))
 			continue;
 		for (d = 0, w = 0; d < 3; d++)
 			if ((m >> (2 + d) & 1) && strcmp(v[d][0], "*") == 0)

@@ -16,14 +16,6 @@ enum reach {
 	REACH_ALL,	/* it applies to every such packet */
 };
 
-static bool
-lockout_covers(const char *word, const char *side)
-{
-	if (strcmp(word, side) == 0 || strcmp(word, ZONE_ALL) == 0)
-		return true;
-	return strcmp(word, ZONE_ANY) == 0 && strcmp(side, ZONE_SELF) != 0;
-}
-
 static enum reach
 lockout_ports(const struct portmatch *m, uint16_t port)
 {
@@ -68,8 +60,8 @@ lockout_side(const struct ruleset *rs, const char *z, const char **why)
 
 	for (i = 0; i < rs->nrules; i++) {
 		r = rs->rules[i];
-		if (!lockout_covers(r->from, z) ||
-		    !lockout_covers(r->to, ZONE_SELF) ||
+		if (!zone_word_covers(r->from, z) ||
+		    !zone_word_covers(r->to, ZONE_SELF) ||
 		    (k = lockout_rule(r)) == REACH_NO)
 			continue;
 		if (r->verdict == VERDICT_ACCEPT)

@@ -1341,6 +1341,15 @@ ruleset_rule_index(const struct ruleset *rs, const struct rule *r)
 	return -1;							\
 } while (0)
 
+bool
+zone_word_covers(const char *word, const char *side)
+{
+	if (strcmp(word, side) == 0 || strcmp(word, ZONE_ALL) == 0)
+		return true;
+	return strcmp(word, ZONE_ANY) == 0 && strcmp(side, ZONE_SELF) != 0 &&
+	    strcmp(side, ZONE_ALL) != 0;
+}
+
 ssize_t
 ruleset_find_zone(const struct ruleset *rs, const char *name)
 {

@@ -356,6 +356,10 @@ ssize_t		 ruleset_rule_index(const struct ruleset *, const struct rule *);
 
 /* Index of the named object, or -1. */
 ssize_t		 ruleset_find_zone(const struct ruleset *, const char *);
+/* Whether the from/to word of a rule (a zone, any, self or all) covers
+ * side (a zone, any for traffic in no zone, self, or a word itself):
+ * any is every zone and no zone but never self, all is everything. */
+bool		 zone_word_covers(const char *word, const char *side);
 ssize_t		 ruleset_find_rule(const struct ruleset *, const char *);
 ssize_t		 ruleset_find_nat(const struct ruleset *, const char *);
 ssize_t		 ruleset_find_set(const struct ruleset *, const char *);

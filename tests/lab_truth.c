@@ -281,7 +281,7 @@ START_TEST(reload_and_save)
 	struct fwd	 f;
 	struct fwd_res	 r;
 	json_t		*j;
-	json_int_t	 g, g2;
+	json_int_t	 g;
 	char		*log, *ls;
 	pid_t		 imap;
 	size_t		 mark;
@@ -314,7 +314,7 @@ START_TEST(reload_and_save)
 	mark = strlen(log);
 	free(log);
 	g = generation(&f);
-	ck_assert_int_eq(g2 = sighup(&f, g), g + 1);
+	ck_assert_int_eq(sighup(&f, g), g + 1);
 	log = fwd_log(&f);
 	HAS(log + mark, "reload: removes rule imap");
 	HAS(log + mark, "reload: adds rule web");
@@ -351,10 +351,8 @@ START_TEST(reload_and_save)
 	HAS(ls, "fwctl.rules");
 	HAS(ls, "10-base.rules");	/* in the backup */
 	free(ls);
-	ck_assert_int_eq(access("/nonexistent", F_OK), -1);
 	lab_stop(lab, imap);
 	fwd_cleanup(&f);
-	(void)g2;
 }
 END_TEST
 
