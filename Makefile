@@ -46,7 +46,7 @@ WARN	+= -Werror
 endif
 
 # Lazily expanded: the dependencies may be installed by `make deps` first.
-DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng libcrypt \
+DAEMON_PKGS = libnftnl libmnl libmicrohttpd jansson libsystemd libcap-ng libcrypt libseccomp \
 	      libnetfilter_conntrack
 CLI_PKGS = libcurl jansson
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)

@@ -586,6 +586,11 @@ output_plan(json_t *plan, bool applied, FILE *f)
 		const char *kind = output_jstr(it, "kind");
 		const char *name = output_jstr(it, "name");
 		const char *elem = output_jstr(it, "element");
+		json_t *more = json_object_get(it, "more");
+		/* "more": the elements of a set past those listed */
+		size_t n = json_is_integer(more) &&
+		    json_integer_value(more) > 0 ?
+		    (size_t)json_integer_value(more) : 1;
 		const char *sign = "?";
 		enum color c = C_NONE;
 
@@ -594,19 +599,24 @@ output_plan(json_t *plan, bool applied, FILE *f)
 		if (strcmp(op, "add") == 0) {
 			sign = "+";
 			c = C_GREEN;
-			nadd++;
+			nadd += n;
 		} else if (strcmp(op, "remove") == 0) {
 			sign = "-";
 			c = C_RED;
-			nrem++;
+			nrem += n;
 		} else if (strcmp(op, "change") == 0) {
 			sign = "~";
 			c = C_YELLOW;
-			nchg++;
+			nchg += n;
 		}
-		fprintf(f, "%s%s %s %s%s%s%s\n", output_color(c), sign,
-		    kind ? kind : "?", name ? name : "?", elem ? " " : "",
-		    elem ? elem : "", output_reset());
+		if (json_is_integer(more))
+			fprintf(f, "%s%s %s %s: %zu more%s\n", output_color(c),
+			    sign, kind ? kind : "?", name ? name : "?", n,
+			    output_reset());
+		else
+			fprintf(f, "%s%s %s %s%s%s%s\n", output_color(c), sign,
+			    kind ? kind : "?", name ? name : "?", elem ? " " :
+			    "", elem ? elem : "", output_reset());
 	}
 	if (nadd + nchg + nrem == 0) {
 		fputs(applied ? "No changes. The ruleset was already up to "

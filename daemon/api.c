@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -25,9 +26,18 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <netinet/in.h>
 
 #include "api.h"
+#include "chan.h"
+#include "front.h"
+#include "privsep.h"
 #include "events.h"
 #include "history.h"
 #include "trust.h"
@@ -51,34 +61,28 @@
 #define API_MAX_SEGS		8
 
 #define API_FILE_MAX		(1u << 20)
-#define API_DISCARD_MAX		(8u << 20)
+#define API_TRIM_BODY		(1u << 20)	/* memory back after a body */
+#define API_PLAN_ELEMS		100	/* elements listed per set in a plan */
+#define API_PLAN_SETS		32
+#define API_PENDING_MAX		1024	/* heads held for their bodies */
+#define API_SEND_SECS		10	/* a front that reads nothing for so
+					 * long is stuck */
 #define API_ERRORS_MAX		50	/* per decoded element list */
 #define API_REPLY_ERRORS_MAX	100	/* errors[] of a problem reply */
 #define API_CONFIRM_MAX		3600	/* s: PUT /v1/ruleset?confirm= */
-#define API_TRACE_MAX		(1u << 20)	/* body bytes in a trace line */
 
 struct api;
 
-/* Which listener a request came in on: the cls of its MHD daemon. */
-struct api_listener {
-	struct api	*api;
-	bool		 tcp;
-};
-
-/* One reader of GET /v1/events on its connection: the reply's, freed
- * with it. */
-struct api_stream {
-	struct MHD_Connection	*conn;
-	struct events_reader	*rd;
+/* A request fwctld holds between its head and its body. */
+struct api_pending {
+	struct api_req		*r;
+	struct api_pending	*next;
 };
 
 struct api {
 	struct engine		*engine;
-	struct MHD_Daemon	*mhd;
-	struct MHD_Daemon	*mhd_tcp;
-	struct api_listener	 unix_l;
-	struct api_listener	 tcp_l;
-	int			 fd;
+	int			 fd;		/* the socket's */
+	int			 tcp_fd;	/* TCP's, or -1 */
 	char			*socket_path;
 	bool			 have_gid;
 	gid_t			 gid;
@@ -90,14 +94,27 @@ struct api {
 	struct tokens		*tokens;
 	char			*cert;
 	char			*key;
-	struct api_budget	 budget;	/* buffered request bodies */
 	struct metrics		*metrics;
 	struct events		*events;
 	int			 drift;		/* last told; -1 not yet */
 	int			 trace_fd;	/* $FWCTLD_API_TRACE, or -1 */
-	struct ui		*ui;		/* the dashboard, or NULL */
+	char			*ui_dir;	/* the dashboard's, or NULL */
 	char			*cors[API_CORS_MAX];
 	size_t			 ncors;
+	uid_t			 front_uid;
+	gid_t			 front_gid;
+	char			*front_root;	/* the front's empty root */
+	int			 log_level;
+	/* the front */
+	pthread_t		 back;
+	bool			 have_back;
+	pthread_mutex_t		 send_mtx;	/* chan and sends on it */
+	pthread_mutex_t		 ev_mtx;	/* events in order to it */
+	int			 chan;		/* -1 while it is down */
+	pid_t			 front_pid;
+	bool			 stopping;	/* atomic */
+	struct api_pending	*pending;
+	size_t			 npending;
 };
 
 enum api_ctype {
@@ -109,22 +126,29 @@ enum api_ctype {
 
 struct api_req {
 	struct api		*api;
+	uint64_t		 id;		/* the front's */
 	bool			 tcp;		/* came in over TCP/TLS */
-	struct MHD_Connection	*conn;
+	int			 fd;		/* the socket's connection, or -1 */
+	struct chan_msg		 head;		/* what the strings below are in */
+	struct chan_msg		 bodymsg;	/* what body is in */
 	const struct api_route	*route;
 	char			 method[16];
 	char			*args[API_MAX_ARGS];	/* {name} segments */
+	const char		*qkey[FRONT_QUERY_MAX];
+	const char		*qval[FRONT_QUERY_MAX];
+	unsigned		 nq;
+	bool			 too_many_args;
+	const char		*h_auth;
+	const char		*h_if_match;
+	const char		*h_accept;
+	const char		*h_last_event;
+	const char		*h_ctype;
 	unsigned		 early;		/* status decided up front */
 	char			*early_detail;
 	char			*allow;		/* for 405 */
-	char			*body;
+	char			*body;		/* NUL-terminated */
 	size_t			 len;
-	size_t			 cap;
 	size_t			 limit;
-	size_t			 seen;		/* body bytes received */
-	size_t			 charged;	/* taken from api->budget */
-	bool			 too_large;
-	bool			 over_budget;
 	bool			 retry_after;	/* 503: "Retry-After: 1" */
 	enum api_ctype		 ctype;
 	uid_t			 uid;
@@ -132,9 +156,9 @@ struct api_req {
 	pid_t			 pid;
 	char			 who[64];
 	enum token_scope	 scope;		/* TCP: the token's */
-	const char		*origin;	/* a listed Origin, or NULL */
-	struct api_stream	*stream;	/* GET /v1/events */
-	char			 url[256];	/* as asked, for the trace */
+	bool			 stream;	/* GET /v1/events */
+	uint64_t		 stream_last;
+	char			 url[256];	/* as asked */
 	bool			 has_expected;
 	uint64_t		 expected;
 	bool			 dry_run;
@@ -186,8 +210,9 @@ static void	api_explain(struct api_req *);
 static void	api_metrics(struct api_req *);
 static void	api_events(struct api_req *);
 static void	api_tick(void *);
-static void	api_trace(struct api_req *, unsigned, const char *,
-		    const char *, size_t);
+static const char *api_query(struct api_req *, const char *);
+static void	api_front_send(struct api *, uint32_t, uint64_t,
+		    const struct chan_buf *);
 
 #define MUT	API_MUTATE
 #define BODY	(API_BODY | API_MUTATE)
@@ -567,12 +592,34 @@ api_engine_http(enum engine_status s)
 static json_t *
 api_plan_json(const struct plan *p)
 {
+	struct {
+		enum plan_op	 op;
+		const char	*set;
+		size_t		 n;
+	} seen[API_PLAN_SETS];
+	size_t	 i, k, nseen = 0;
 	json_t	*a, *o;
-	size_t	 i;
 
 	if ((a = json_array()) == NULL)
 		return NULL;
 	for (i = 0; i < p->n; i++) {
+		/* a million elements are not read one by one, and their list
+		 * would cost more than the change: the first API_PLAN_ELEMS
+		 * of each set and op, then how many more */
+		if (p->v[i].elem != NULL && p->v[i].name != NULL) {
+			for (k = 0; k < nseen; k++)
+				if (seen[k].op == p->v[i].op &&
+				    strcmp(seen[k].set, p->v[i].name) == 0)
+					break;
+			if (k == nseen && nseen < API_PLAN_SETS) {
+				seen[k].op = p->v[i].op;
+				seen[k].set = p->v[i].name;
+				seen[k].n = 0;
+				nseen++;
+			}
+			if (k < nseen && ++seen[k].n > API_PLAN_ELEMS)
+				continue;
+		}
 		o = json_pack("{s:s, s:s, s:s}",
 		    "op", plan_op_name(p->v[i].op),
 		    "kind", plan_kind_name(p->v[i].kind),
@@ -580,6 +627,18 @@ api_plan_json(const struct plan *p)
 		if (o != NULL && p->v[i].elem != NULL)
 			json_object_set_new(o, "element",
 			    json_string(p->v[i].elem));
+		if (o == NULL || json_array_append_new(a, o) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	for (k = 0; k < nseen; k++) {
+		if (seen[k].n <= API_PLAN_ELEMS)
+			continue;
+		o = json_pack("{s:s, s:s, s:s, s:I}", "op",
+		    plan_op_name(seen[k].op), "kind", "element", "name",
+		    seen[k].set, "more", (json_int_t)(seen[k].n -
+		    API_PLAN_ELEMS));
 		if (o == NULL || json_array_append_new(a, o) == -1) {
 			json_decref(a);
 			return NULL;
@@ -769,7 +828,7 @@ api_uint_arg(struct api_req *r, const char *name, uint64_t max,
 	unsigned long long	 n;
 
 	*given = false;
-	v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	v = api_query(r, name);
 	if (v == NULL)
 		return true;
 	errno = 0;
@@ -867,8 +926,7 @@ api_wants_text(struct api_req *r)
 {
 	const char	*a;
 
-	a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_ACCEPT);
+	a = r->h_accept;
 	return a != NULL && strstr(a, "text/plain") != NULL &&
 	    strstr(a, "application/json") == NULL;
 }
@@ -1071,8 +1129,7 @@ api_explain(struct api_req *r)
 	struct diags		 d;
 	size_t			 nh;
 
-	text = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-	    "packet");
+	text = api_query(r, "packet");
 	if (text == NULL) {
 		api_problem(r, 400, "packet", "missing; expected a packet such "
 		    "as \"from wan tcp 203.0.113.5:40000 -> 10.50.0.1:22\"");
@@ -1123,73 +1180,17 @@ api_metrics(struct api_req *r)
 	r->status = 200;
 }
 
-static void
-api_stream_sleep(void *arg)
-{
-	struct api_stream	*st = arg;
-
-	MHD_suspend_connection(st->conn);
-}
-
-static void
-api_stream_wake(void *arg)
-{
-	struct api_stream	*st = arg;
-
-	MHD_resume_connection(st->conn);
-}
-
-/* Whether the client closed its end: MHD does not see it while the
- * connection sleeps, and a write may still succeed once after it. */
-static bool
-api_stream_gone(struct api_stream *st)
-{
-	const union MHD_ConnectionInfo *ci;
-	struct pollfd	 p;
-
-	ci = MHD_get_connection_info(st->conn,
-	    MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci == NULL)
-		return false;
-	p.fd = ci->connect_fd;
-	p.events = POLLRDHUP;
-	p.revents = 0;
-	return poll(&p, 1, 0) == 1 &&
-	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
-static ssize_t
-api_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct api_stream	*st = cls;
-	ssize_t			 n;
-
-	if (api_stream_gone(st) || (n = events_read(st->rd, buf, max)) < 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	return n;
-}
-
-static void
-api_stream_free(void *cls)
-{
-	struct api_stream	*st = cls;
-
-	events_reader_free(st->rd);
-	free(st);
-}
-
-/* Server-Sent Events (events.h): from the event after Last-Event-ID, or
- * what comes from now on. */
+/* Server-Sent Events (events.h), served by the front from its copy of
+ * the events: from the event after Last-Event-ID, or what comes from
+ * now on. */
 static void
 api_events(struct api_req *r)
 {
-	struct api_stream	*st;
-	const char		*h;
-	uint64_t		 last = 0;
-	char			*end;
+	const char	*h;
+	uint64_t	 last = 0;
+	char		*end;
 
-	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    "Last-Event-ID");
+	h = r->h_last_event;
 	if (h != NULL && *h != '\0') {
 		errno = 0;
 		last = strtoull(h, &end, 10);
@@ -1199,20 +1200,8 @@ api_events(struct api_req *r)
 			return;
 		}
 	}
-	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		api_problem(r, 500, NULL, "out of memory");
-		return;
-	}
-	st->conn = r->conn;
-	if ((st->rd = events_reader_new(r->api->events, last, api_stream_sleep,
-	    api_stream_wake, st)) == NULL) {
-		free(st);
-		r->retry_after = true;
-		api_problem(r, 503, NULL, "%d event readers at once already; "
-		    "retry later", EVENTS_READERS_MAX);
-		return;
-	}
-	r->stream = st;
+	r->stream = true;
+	r->stream_last = last;
 	r->status = 200;
 }
 
@@ -1280,8 +1269,7 @@ api_confirm_secs(struct api_req *r, unsigned *secs)
 	unsigned long	 n;
 
 	*secs = 0;
-	v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-	    "confirm");
+	v = api_query(r, "confirm");
 	if (v == NULL)
 		return true;
 	errno = 0;
@@ -1651,8 +1639,7 @@ api_take_pos(struct api_req *r, json_t *j, struct change *c)
 	unsigned long	 pos;
 
 	for (i = 0; i < 3; i++) {
-		q[i] = MHD_lookup_connection_value(r->conn,
-		    MHD_GET_ARGUMENT_KIND, keys[i]);
+		q[i] = api_query(r, keys[i]);
 		v = j ? json_object_get(j, keys[i]) : NULL;
 		if (v != NULL && q[i] != NULL) {
 			api_problem(r, 400, keys[i], "%s given both in the "
@@ -1985,10 +1972,8 @@ api_policies_delete(struct api_req *r)
 
 	memset(&c, 0, sizeof(c));
 	c.op = CHANGE_POLICY_DELETE;
-	c.from = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-	    "from");
-	c.to = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-	    "to");
+	c.from = api_query(r, "from");
+	c.to = api_query(r, "to");
 	if (!api_zone_word_ok(c.from) || !api_zone_word_ok(c.to)) {
 		api_problem(r, 400, !api_zone_word_ok(c.from) ? "from" : "to",
 		    "give the policy as ?from=ZONE&to=ZONE");
@@ -2350,8 +2335,7 @@ api_bearer_allowed(struct api_req *r)
 	const char	*h, *t, *name;
 
 	snprintf(r->who, sizeof(r->who), "tcp peer");
-	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
+	h = r->h_auth;
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
 		return false;
 	for (t = h + 7; *t == ' '; t++)
@@ -2404,22 +2388,31 @@ struct api_argcheck {
 	const char	*bad;
 };
 
-static enum MHD_Result
-api_arg_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+static void
+api_arg_check(struct api_argcheck *ac, const char *key)
 {
-	struct api_argcheck *ac = cls;
 	const char	*p = ac->allowed, *e;
 	size_t		 len = strlen(key);
 
 	while (*p) {
 		e = strchrnul(p, ',');
 		if ((size_t)(e - p) == len && strncmp(p, key, len) == 0)
-			return MHD_YES;
+			return;
 		p = *e ? e + 1 : e;
 	}
 	ac->bad = key;
-	return MHD_NO;
+}
+
+/* A query argument's value; NULL when absent or given without one. */
+static const char *
+api_query(struct api_req *r, const char *name)
+{
+	unsigned	 i;
+
+	for (i = 0; i < r->nq; i++)
+		if (strcmp(r->qkey[i], name) == 0)
+			return r->qval[i];
+	return NULL;
 }
 
 /* If-Match: "7", W/"7", 7 or *. */
@@ -2430,8 +2423,7 @@ api_if_match(struct api_req *r)
 	char		*end;
 	uint64_t	 g;
 
-	v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_IF_MATCH);
+	v = r->h_if_match;
 	if (v == NULL)
 		return true;
 	p = v;
@@ -2466,7 +2458,7 @@ api_bool_arg(struct api_req *r, const char *name, bool *out)
 {
 	const char	*v;
 
-	v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	v = api_query(r, name);
 	if (v == NULL)
 		return true;
 	if (*v == '\0' || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
@@ -2488,190 +2480,22 @@ api_dry_run(struct api_req *r)
 	return api_bool_arg(r, "dry_run", &r->dry_run);
 }
 
-/* The request's Origin, when it is one of --cors-origin exactly. */
+/* ---- the reply, to the front ---- */
+
+/* The reply's frame: status, route, content type, the headers fwctld
+ * decides, the body. */
 static void
-api_cors_origin(struct api_req *r)
+api_send(struct api_req *r, bool drain)
 {
-	const char	*o;
-	size_t		 i;
+	struct chan_buf	 b;
+	char		*buf = NULL;
+	size_t		 len = 0;
+	const char	*ctype = NULL;
+	bool		 etag;
 
-	if (r->api->ncors == 0 || (o = MHD_lookup_connection_value(r->conn,
-	    MHD_HEADER_KIND, "Origin")) == NULL)
-		return;
-	for (i = 0; i < r->api->ncors; i++)
-		if (strcmp(o, r->api->cors[i]) == 0)
-			r->origin = r->api->cors[i];
-}
-
-/* Only a listed origin is named, and no credentials are ever allowed:
- * the browser sends the token itself, in Authorization. */
-static void
-api_cors_headers(struct api_req *r, struct MHD_Response *resp)
-{
-	if (r->api->ncors == 0)
-		return;
-	MHD_add_response_header(resp, "Vary", "Origin");
-	if (r->origin == NULL)
-		return;
-	MHD_add_response_header(resp, "Access-Control-Allow-Origin",
-	    r->origin);
-	MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-	    "ETag, Location, Retry-After, WWW-Authenticate");
-}
-
-/*
- * A CORS preflight (OPTIONS with Access-Control-Request-Method) is
- * answered before any token: a browser sends none with it.  204 with the
- * methods and headers the API takes for a listed origin; 403 with no
- * CORS header for any other, which the browser takes as a refusal.
- */
-static enum MHD_Result
-api_preflight(struct api_req *r)
-{
-	struct MHD_Response	*resp;
-	enum MHD_Result		 ret;
-
-	resp = MHD_create_response_from_buffer(0, NULL,
-	    MHD_RESPMEM_PERSISTENT);
-	if (resp == NULL)
-		return MHD_NO;
-	api_cors_headers(r, resp);
-	if (r->origin != NULL) {
-		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
-		    "GET, POST, PUT, DELETE");
-		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-		    "Authorization, Content-Type, If-Match, Last-Event-ID");
-		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-	}
-	api_trace(r, r->origin ? 204 : 403, NULL, NULL, 0);
-	ret = MHD_queue_response(r->conn, r->origin ? 204 : 403, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-/*
- * With FWCTLD_API_TRACE=FILE in its environment, fwctld appends one JSON
- * line per reply to FILE: the route (or the URL when none matched), the
- * status, the content type and the body (up to API_TRACE_MAX). The test
- * suites record every reply so, and tools/openapi checks each against
- * docs/openapi.yaml.
- */
-static void
-api_trace(struct api_req *r, unsigned status, const char *ctype,
-    const char *body, size_t len)
-{
-	json_t	*j;
-	char	*line;
-	size_t	 n;
-
-	if (r->api->trace_fd == -1)
-		return;
-	j = json_pack("{s:s, s:s, s:o, s:i, s:s?, s:o}", "method", r->method,
-	    "url", r->url, "route", r->route ?
-	    json_string(r->route->path) : json_null(), "status", (int)status,
-	    "ctype", ctype, "body", body == NULL ? json_null() :
-	    len > API_TRACE_MAX ? json_false() : json_stringn(body, len));
-	if (j == NULL)
-		return;
-	if ((line = json_dumps(j, JSON_COMPACT)) != NULL) {
-		n = strlen(line);
-		line[n] = '\n';
-		/* one write per line: O_APPEND keeps lines whole */
-		(void)!write(r->api->trace_fd, line, n + 1);
-		line[n] = '\0';
-	}
-	free(line);
-	json_decref(j);
-}
-
-/*
- * The dashboard's files at /ui/ (TCP only, and no token: they hold no
- * data; the page asks for one).  The page may load nothing from anywhere
- * else, nor be framed.
- */
-static enum MHD_Result
-api_send_ui(struct api_req *r, const char *method, const char *url)
-{
-	const struct ui_file	*f = NULL;
-	struct MHD_Response	*resp;
-	enum MHD_Result		 ret;
-	unsigned		 status = 200;
-	const char		*text = NULL;
-
-	if (strcmp(url, "/ui") == 0) {
-		status = 301;
-		text = "see /ui/\n";
-	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		status = 405;
-		text = "the dashboard's files are read with GET\n";
-	} else if ((f = ui_find(r->api->ui, url + 4)) == NULL) {
-		status = 404;
-		text = "no such file\n";
-	}
-	resp = f ? MHD_create_response_from_buffer(f->len, f->data,
-	    MHD_RESPMEM_PERSISTENT) : MHD_create_response_from_buffer(
-	    strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    f ? f->ctype : "text/plain; charset=utf-8");
-	if (status == 301)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/ui/");
-	if (status == 405)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    "GET, HEAD");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-cache");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-	    "default-src 'none'; script-src 'self'; style-src 'self'; "
-	    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
-	    "form-action 'none'; frame-ancestors 'none'");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	ret = MHD_queue_response(r->conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-/* The event stream's reply: open-ended, read from the reader as it goes. */
-static enum MHD_Result
-api_send_stream(struct api_req *r)
-{
-	struct MHD_Response	*resp;
-	enum MHD_Result		 ret;
-
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
-	    api_stream_read, r->stream, api_stream_free);
-	if (resp == NULL) {
-		api_stream_free(r->stream);
-		r->stream = NULL;
-		return MHD_NO;
-	}
-	r->stream = NULL;
-	api_trace(r, 200, "text/event-stream", NULL, 0);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "text/event-stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store");
-	api_cors_headers(r, resp);
-	ret = MHD_queue_response(r->conn, 200, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static enum MHD_Result
-api_send(struct api_req *r)
-{
-	struct MHD_Response	*resp;
-	char			*buf = NULL;
-	size_t			 len = 0;
-	const char		*ctype;
-	char			 etag[32];
-	enum MHD_Result		 ret;
-
-	if (r->stream != NULL)
-		return api_send_stream(r);
-	if (r->text != NULL) {
+	if (r->stream) {
+		ctype = "text/event-stream";
+	} else if (r->text != NULL) {
 		buf = r->text;
 		r->text = NULL;
 		len = r->text_len ? r->text_len : strlen(buf);
@@ -2680,129 +2504,77 @@ api_send(struct api_req *r)
 	} else {
 		if (r->json == NULL)
 			api_problem(r, 500, NULL, "no reply");
-		if (r->json != NULL) {
-			buf = json_dumps(r->json, JSON_COMPACT);
-			if (buf != NULL) {
-				len = strlen(buf);
-				/* one reply per line for curl users */
-				char *nb = realloc(buf, len + 2);
-				if (nb != NULL) {
-					buf = nb;
-					buf[len++] = '\n';
-					buf[len] = '\0';
-				}
+		if (r->json != NULL &&
+		    (buf = json_dumps(r->json, JSON_COMPACT)) != NULL) {
+			len = strlen(buf);
+			/* one reply per line for curl users */
+			char *nb = realloc(buf, len + 2);
+			if (nb != NULL) {
+				buf = nb;
+				buf[len++] = '\n';
+				buf[len] = '\0';
 			}
 		}
 		ctype = r->problem ? "application/problem+json" :
 		    "application/json";
+		if (buf == NULL)
+			r->status = 500;
 	}
-	if (buf == NULL) {
-		resp = MHD_create_response_from_buffer(0, NULL,
-		    MHD_RESPMEM_PERSISTENT);
-		r->status = 500;
-	} else
-		resp = MHD_create_response_from_buffer(len, buf,
-		    MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(buf);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	api_trace(r, r->status, ctype, buf, len);
 	/* who may not read the ruleset learns nothing of it, not even its
 	 * generation */
-	if (r->status != 401 && r->status != 403) {
-		if (!r->has_etag) {
-			r->has_etag = true;
-			r->etag = engine_generation(r->api->engine);
-		}
-		snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", r->etag);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	etag = r->status != 401 && r->status != 403;
+	if (etag && !r->has_etag) {
+		r->has_etag = true;
+		r->etag = engine_generation(r->api->engine);
 	}
-	if (r->status == 405 && r->allow != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	if (r->status == 503 && r->retry_after)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
-		    "1");
-	if (r->status == 401)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		    "Bearer realm=\"fwctl\"");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store");
-	api_cors_headers(r, resp);
 	/* the reply is text now: its tree (a whole plan after a full apply)
-	 * and what the change freed go back before the client hears */
+	 * goes back before the client hears */
 	json_decref(r->json);
 	r->json = NULL;
-	if (r->api->engine != NULL)
-		engine_trim(r->api->engine);
-	ret = MHD_queue_response(r->conn, r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	chan_buf_init(&b);
+	chan_put_u32(&b, r->status);
+	chan_put_str(&b, r->route ? r->route->path : NULL);
+	chan_put_str(&b, ctype);
+	chan_put_u32(&b, etag);
+	chan_put_u64(&b, r->etag);
+	chan_put_str(&b, r->status == 405 ? r->allow : NULL);
+	chan_put_u32(&b, r->status == 503 && r->retry_after);
+	chan_put_u32(&b, r->status == 401);
+	chan_put_u32(&b, drain);
+	chan_put_u32(&b, r->stream);
+	chan_put_u64(&b, r->stream_last);
+	chan_put_bytes(&b, buf ? buf : "", len);
+	free(buf);
+	if (b.oom && r->status != 500) {
+		/* too large for a frame, or no memory: a reply that fits */
+		chan_buf_free(&b);
+		r->stream = false;
+		api_problem(r, 500, NULL, "the reply is too large to send");
+		api_send(r, drain);
+		return;
+	}
+	api_front_send(r->api, CHAN_REPLY, r->id, &b);
+	chan_buf_free(&b);
 }
 
-static enum MHD_Result
-api_send_early(struct api_req *r)
+static void
+api_send_early(struct api_req *r, bool drain)
 {
 	api_problem(r, r->early, NULL, "%s",
 	    r->early_detail ? r->early_detail : api_title(r->early));
-	return api_send(r);
-}
-
-/* Takes the body's buffer from the budget, up to cap bytes in all. */
-static bool
-api_charge(struct api_req *r, size_t cap)
-{
-	if (cap <= r->charged)
-		return true;
-	if (!api_budget_take(&r->api->budget, cap - r->charged))
-		return false;
-	r->charged = cap;
-	return true;
-}
-
-static void
-api_busy(struct api_req *r)
-{
-	r->retry_after = true;
-	api_early(r, 503, "too many request bodies are being received at "
-	    "once (%u MiB in all); retry later", API_BODY_BUDGET >> 20);
+	api_send(r, drain);
 }
 
 /*
- * A Content-Length over the limit.  A client waiting for the go-ahead
- * (Expect: 100-continue) hears 413 before it sends the body.  One already
- * sending would find the connection closed before it reads a reply sent
- * now: its body, if not too big even for that, is read and dropped, and
- * the 413 follows (api_access).
+ * What can be decided from the request line and headers (access, route,
+ * query, content type); a refusal is kept in r->early.  The front has
+ * kept the sizes; what it sent is read again here as any input.
  */
 static void
-api_too_large(struct api_req *r, unsigned long long n)
+api_first(struct api_req *r)
 {
-	const char	*ex = MHD_lookup_connection_value(r->conn,
-			    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-
-	if ((ex != NULL && strcasecmp(ex, "100-continue") == 0) ||
-	    n > (unsigned long long)r->limit + API_DISCARD_MAX)
-		api_early(r, 413, "the body is larger than %zu bytes",
-		    r->limit);
-	else
-		r->too_large = true;
-}
-
-/*
- * First call: everything that can be decided from the request line and
- * headers (access, route, size, query, content type); a refusal is kept in
- * r->early.
- */
-static void
-api_first(struct api_req *r, const char *method, const char *url)
-{
-	const union MHD_ConnectionInfo *ci;
-	const char		*cl, *ct;
 	struct api_argcheck	 ac;
-	unsigned long long	 n = 0;
-	char			*end;
+	unsigned		 i;
 
 	if (r->tcp) {
 		if (!api_bearer_allowed(r)) {
@@ -2810,15 +2582,13 @@ api_first(struct api_req *r, const char *method, const char *url)
 			    "(Authorization: Bearer TOKEN)");
 			return;
 		}
-	} else if ((ci = MHD_get_connection_info(r->conn,
-	    MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL ||
-	    !api_peer_allowed(r, ci->connect_fd)) {
+	} else if (r->fd == -1 || !api_peer_allowed(r, r->fd)) {
 		api_early(r, 403, "%s may not use the fwctl API "
 		    "(root or members of the API group only)",
 		    r->who[0] ? r->who : "this peer");
 		return;
 	}
-	api_route_find(r, method, url);
+	api_route_find(r, r->method, r->url);
 	if (r->early)
 		return;
 	if (r->tcp && r->scope < api_route_scope(r->route)) {
@@ -2829,189 +2599,428 @@ api_first(struct api_req *r, const char *method, const char *url)
 	}
 	r->limit = (r->route->flags & API_BIG) ? API_BODY_MAX_BIG :
 	    API_BODY_MAX;
-	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL) {
-		errno = 0;
-		n = strtoull(cl, &end, 10);
-		if (errno != 0 || *end != '\0')
-			n = 0;
-		if (n > r->limit) {
-			api_too_large(r, n);
-			return;
-		}
+	if (r->too_many_args) {
+		api_early(r, 400, "more than %d query arguments",
+		    FRONT_QUERY_MAX);
+		return;
 	}
 	ac.allowed = r->route->args;
 	ac.bad = NULL;
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, api_arg_iter,
-	    &ac);
+	for (i = 0; i < r->nq && ac.bad == NULL; i++)
+		api_arg_check(&ac, r->qkey[i]);
 	if (ac.bad != NULL) {
 		api_early(r, 400, "unknown query argument \"%.40s\"",
 		    ac.bad);
 		return;
 	}
 	if (r->route->flags & API_BODY) {
-		ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_TYPE);
-		r->ctype = api_ctype(ct);
+		r->ctype = api_ctype(r->h_ctype);
 		if (r->ctype == CT_OTHER || r->ctype == CT_NONE ||
 		    (r->ctype == CT_TEXT && !(r->route->flags & API_TEXT))) {
 			api_early(r, 415, "unsupported content type "
 			    "\"%.60s\": expected application/json%s",
-			    ct ? ct : "(none)", (r->route->flags & API_TEXT) ?
+			    r->h_ctype ? r->h_ctype : "(none)",
+			    (r->route->flags & API_TEXT) ?
 			    " or text/plain" : "");
 			return;
 		}
 	}
-	/* a body of known size is reserved whole, before it is sent: the
-	 * client hears 503 instead of uploading it for nothing */
-	if (n > 0 && !api_charge(r, (size_t)n + 1))
-		api_busy(r);
 }
 
-static enum MHD_Result
-api_access(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *upload_data,
-    size_t *upload_data_size, void **con_cls)
-{
-	struct api_listener *l = cls;
-	struct api	*api = l->api;
-	struct api_req	*r = *con_cls;
-	size_t		 n = *upload_data_size, cap;
-	char		*nb;
-
-	if (r == NULL) {
-		if ((r = calloc(1, sizeof(*r))) == NULL)
-			return MHD_NO;
-		r->api = api;
-		r->tcp = l->tcp;
-		r->conn = conn;
-		r->limit = API_BODY_MAX;
-		snprintf(r->method, sizeof(r->method), "%s", method);
-		snprintf(r->url, sizeof(r->url), "%s", url);
-		*con_cls = r;
-		api_cors_origin(r);
-		if (r->tcp && api->ui != NULL && strncmp(url, "/ui", 3) == 0 &&
-		    (url[3] == '\0' || url[3] == '/'))
-			return api_send_ui(r, method, url);
-		if (strcmp(method, "OPTIONS") == 0 && MHD_lookup_connection_value(
-		    conn, MHD_HEADER_KIND, "Access-Control-Request-Method") !=
-		    NULL)
-			return api_preflight(r);
-		api_first(r, method, url);
-		if (r->early == 401 || r->early == 403 || r->early == 413 ||
-		    r->early == 503)
-			return api_send_early(r);
-		return MHD_YES;
-	}
-	if (n > 0) {
-		/*
-		 * The limit holds for chunked uploads too, and for bodies of
-		 * requests already refused.  MHD can only answer once the
-		 * upload is over, so a moderate excess is read and dropped
-		 * (the client gets its 413); beyond that the connection is
-		 * closed.
-		 */
-		r->seen += n;
-		if (r->seen > r->limit)
-			r->too_large = true;
-		if (r->seen > r->limit + API_DISCARD_MAX)
-			return MHD_NO;
-		if (!r->too_large && !r->early && !r->over_budget) {
-			if (r->len + n + 1 > r->cap) {
-				cap = r->cap ? r->cap : 4096;
-				while (cap < r->len + n + 1)
-					cap *= 2;
-				/* what was reserved is allocated at once */
-				if (cap < r->charged)
-					cap = r->charged;
-				if (cap > r->limit + 1)
-					cap = r->limit + 1;
-				if (!api_charge(r, cap)) {
-					/* chunked, and no room: the rest is
-					 * read and dropped, the client gets
-					 * its 503 */
-					r->over_budget = true;
-					free(r->body);
-					r->body = NULL;
-					r->len = r->cap = 0;
-					api_budget_give(&api->budget,
-					    r->charged);
-					r->charged = 0;
-					*upload_data_size = 0;
-					return MHD_YES;
-				}
-				if ((nb = realloc(r->body, cap)) == NULL)
-					return MHD_NO;
-				r->body = nb;
-				r->cap = cap;
-			}
-			memcpy(r->body + r->len, upload_data, n);
-			r->len += n;
-		}
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	/* the whole request is in */
-	if (r->too_large) {
-		api_early(r, 413, "the body is larger than %zu bytes",
-		    r->limit);
-	} else if (r->over_budget)
-		api_busy(r);
-	if (r->early)
-		return api_send_early(r);
-	if (r->body == NULL && (r->body = strdup("")) == NULL)
-		return MHD_NO;
-	r->body[r->len] = '\0';
-	if ((r->route->flags & API_BODY) && r->len == 0) {
-		api_problem(r, 400, NULL, "the request needs a body");
-		return api_send(r);
-	}
-	if ((r->route->flags & API_MUTATE) && (!api_if_match(r) ||
-	    !api_dry_run(r)))
-		return api_send(r);
-	r->route->handler(r);
-	return api_send(r);
-}
+/* ---- requests from the front ---- */
 
 static void
-api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-    enum MHD_RequestTerminationCode toe)
+api_req_free(struct api_req *r)
 {
-	struct api_req	*r = *con_cls;
-	struct api	*api;
-	int		 i;
+	int	 i;
 
 	if (r == NULL)
 		return;
-	/* whatever way the request ended: its body's share goes back */
-	api_budget_give(&r->api->budget, r->charged);
 	for (i = 0; i < API_MAX_ARGS; i++)
 		free(r->args[i]);
 	free(r->early_detail);
 	free(r->allow);
-	free(r->body);
 	json_decref(r->json);
 	free(r->text);
-	api = r->api;
+	if (r->fd != -1)
+		close(r->fd);
+	chan_msg_free(&r->head);
+	chan_msg_free(&r->bodymsg);
 	free(r);
-	*con_cls = NULL;
-	/* after a whole-ruleset change, with its reply freed too */
-	if (api->engine != NULL)
-		engine_trim(api->engine);
+}
+
+/* The head's fields, read with every length checked; false: a frame
+ * that does not read (the front is not well). */
+static bool
+api_read_head(struct api_req *r)
+{
+	struct chan_msg	*m = &r->head;
+	uint32_t	 tcp, nq, i;
+	const char	*method, *url;
+
+	if (!chan_get_u32(m, &tcp) || !chan_get_str(m, &method, 64) ||
+	    !chan_get_str(m, &url, FRONT_URL_MAX) || method == NULL ||
+	    url == NULL || !chan_get_u32(m, &nq) ||
+	    nq > FRONT_QUERY_MAX + 1)
+		return false;
+	r->tcp = tcp != 0;
+	r->too_many_args = nq > FRONT_QUERY_MAX;
+	for (i = 0; i < nq && !r->too_many_args; i++) {
+		if (!chan_get_str(m, &r->qkey[i], FRONT_URL_MAX) ||
+		    !chan_get_str(m, &r->qval[i], FRONT_URL_MAX) ||
+		    r->qkey[i] == NULL)
+			return false;
+		r->nq++;
+	}
+	if (!chan_get_str(m, &r->h_auth, FRONT_HEADERS_MAX) ||
+	    !chan_get_str(m, &r->h_if_match, FRONT_HEADERS_MAX) ||
+	    !chan_get_str(m, &r->h_accept, FRONT_HEADERS_MAX) ||
+	    !chan_get_str(m, &r->h_last_event, FRONT_HEADERS_MAX) ||
+	    !chan_get_str(m, &r->h_ctype, FRONT_HEADERS_MAX) ||
+	    !chan_done(m))
+		return false;
+	/* only the socket's connections come with one */
+	if (r->tcp && r->fd != -1) {
+		close(r->fd);
+		r->fd = -1;
+	}
+	snprintf(r->method, sizeof(r->method), "%s", method);
+	snprintf(r->url, sizeof(r->url), "%s", url);
+	return true;
+}
+
+static struct api_req **
+api_pending_find(struct api *api, uint64_t id)
+{
+	struct api_pending	*p;
+
+	for (p = api->pending; p != NULL; p = p->next)
+		if (p->r->id == id)
+			return &p->r;
+	return NULL;
 }
 
 static void
-api_mhd_log(void *cls, const char *fmt, va_list ap)
+api_pending_drop(struct api *api, uint64_t id)
 {
-	char	 buf[512];
-	size_t	 len;
+	struct api_pending	**pp, *p;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	len = strlen(buf);
-	while (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	log_debug("http: %s", buf);
+	for (pp = &api->pending; (p = *pp) != NULL; pp = &p->next)
+		if (p->r->id == id) {
+			*pp = p->next;
+			api_req_free(p->r);
+			free(p);
+			api->npending--;
+			return;
+		}
+}
+
+/* A head: refused now, refused once its body is in, or kept until its
+ * body comes. */
+static bool
+api_head(struct api *api, struct chan_msg *m)
+{
+	struct api_pending	*p;
+	struct api_req		*r;
+	struct chan_buf		 b;
+
+	if (api_pending_find(api, m->id) != NULL ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
+		return false;
+	r->api = api;
+	r->id = m->id;
+	r->head = *m;
+	r->fd = m->fd;
+	m->p = NULL;
+	m->fd = -1;
+	r->bodymsg.fd = -1;
+	r->limit = API_BODY_MAX;
+	if (!api_read_head(r)) {
+		api_req_free(r);
+		return false;
+	}
+	if (api->npending >= API_PENDING_MAX)
+		api_early(r, 503, "too many requests at once; retry later");
+	else
+		api_first(r);
+	if (r->fd != -1) {
+		close(r->fd);
+		r->fd = -1;
+	}
+	if (r->early) {
+		r->retry_after = r->early == 503;
+		/* refusals of who asks are heard at once; the others once
+		 * the body is in, so that a client still sending one reads
+		 * its reply */
+		api_send_early(r, r->early != 401 && r->early != 403 &&
+		    r->early != 503);
+		api_req_free(r);
+		return true;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		api_req_free(r);
+		return false;
+	}
+	p->r = r;
+	p->next = api->pending;
+	api->pending = p;
+	api->npending++;
+	chan_buf_init(&b);
+	chan_put_u64(&b, r->limit);
+	chan_put_str(&b, r->route->path);
+	chan_put_u64(&b, engine_generation(api->engine));
+	api_front_send(api, CHAN_GO, r->id, &b);
+	chan_buf_free(&b);
+	return true;
+}
+
+/* The body of a head let through: the request runs. */
+static bool
+api_body(struct api *api, struct chan_msg *m)
+{
+	struct api_req	**rp, *r;
+	const char	*body;
+	size_t		 len;
+
+	if ((rp = api_pending_find(api, m->id)) == NULL)
+		return true;	/* its client went */
+	r = *rp;
+	if (!chan_get_bytes(m, &body, &len, r->limit) || !chan_done(m) ||
+	    body == NULL) {
+		/* over the limit the front was told: it is not well */
+		return false;
+	}
+	r->bodymsg = *m;
+	m->p = NULL;
+	m->fd = -1;
+	r->body = (char *)(uintptr_t)body;
+	r->len = len;
+	if ((r->route->flags & API_BODY) && r->len == 0)
+		api_problem(r, 400, NULL, "the request needs a body");
+	else if (!(r->route->flags & API_MUTATE) || (api_if_match(r) &&
+	    api_dry_run(r)))
+		r->route->handler(r);
+	api_send(r, false);
+	api_pending_drop(api, r->id);
+	/* with the request's body gone too; after a body this big, its
+	 * parsing and checking freed a lot even when nothing changed */
+	if (len >= API_TRIM_BODY)
+		malloc_trim(0);
+	else
+		engine_trim(api->engine);
+	return true;
+}
+
+/* A line the front logs, as the daemon's: printable only. */
+static bool
+api_front_log(struct chan_msg *m)
+{
+	uint32_t	 level;
+	const char	*msg;
+	char		 line[512];
+	size_t		 i;
+
+	if (!chan_get_u32(m, &level) || !chan_get_str(m, &msg, 4096) ||
+	    !chan_done(m) || msg == NULL)
+		return false;
+	snprintf(line, sizeof(line), "%s", msg);
+	for (i = 0; line[i] != '\0'; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	if (level <= LOG_WARNING)
+		log_warnx("front: %s", line);
+	else if (level == LOG_DEBUG)
+		log_debug("front: %s", line);
+	else
+		log_info("front: %s", line);
+	return true;
+}
+
+/* ---- the front's life ---- */
+
+/* A frame to the front, if it is up; a front that does not read within
+ * API_SEND_SECS is stuck, and is stopped (and started again). */
+static void
+api_front_send(struct api *api, uint32_t type, uint64_t id,
+    const struct chan_buf *b)
+{
+	pthread_mutex_lock(&api->send_mtx);
+	if (api->chan != -1 && chan_send(api->chan, type, id, b, -1) == -1) {
+		log_warn("the HTTP front (pid %d) does not take a message",
+		    (int)api->front_pid);
+		/* the back thread finds the end and starts another */
+		(void)shutdown(api->chan, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&api->send_mtx);
+}
+
+struct api_fwd {
+	struct api	*api;
+	uint64_t	 id;		/* that one, or 0: all */
+};
+
+static void
+api_forward_one(void *arg, uint64_t id, const char *text, size_t len)
+{
+	struct api_fwd	*f = arg;
+	struct chan_buf	 b;
+
+	if (f->id != 0 && id != f->id)
+		return;
+	chan_buf_init(&b);
+	chan_put_bytes(&b, text, len);
+	api_front_send(f->api, CHAN_EVENT, id, &b);
+	chan_buf_free(&b);
+}
+
+/* What the front needs to serve: sent first, once. */
+static int
+api_front_config(struct api *api, int chan)
+{
+	struct chan_buf	 b;
+	size_t		 i;
+	int		 rv;
+
+	chan_buf_init(&b);
+	chan_put_u32(&b, api->tcp_fd != -1);
+	chan_put_u32(&b, (uint32_t)api->front_uid);
+	chan_put_u32(&b, (uint32_t)api->front_gid);
+	chan_put_str(&b, api->front_root);
+	chan_put_u32(&b, api->threads);
+	chan_put_u32(&b, api->timeout);
+	chan_put_u32(&b, api->conn_limit);
+	chan_put_u32(&b, (uint32_t)api->log_level);
+	chan_put_str(&b, api->cert);
+	chan_put_str(&b, api->key);
+	chan_put_str(&b, api->ui_dir);
+	chan_put_u32(&b, (uint32_t)api->ncors);
+	for (i = 0; i < api->ncors; i++)
+		chan_put_str(&b, api->cors[i]);
+	rv = chan_send(chan, CHAN_CONFIG, 0, &b, -1);
+	if (b.p != NULL)
+		explicit_bzero(b.p, b.len);
+	chan_buf_free(&b);
+	return rv;
+}
+
+static int
+api_front_start(struct api *api)
+{
+	struct api_fwd	 f = { api, 0 };
+	struct timeval	 tv = { API_SEND_SECS, 0 };
+	pid_t		 pid;
+	int		 chan;
+
+	if ((pid = privsep_spawn(api->fd, api->tcp_fd, api->trace_fd,
+	    &chan)) == -1)
+		return -1;
+	(void)setsockopt(chan, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (api_front_config(api, chan) == -1) {
+		close(chan);
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		return -1;
+	}
+	/* the events kept, before any new one: in order */
+	pthread_mutex_lock(&api->ev_mtx);
+	pthread_mutex_lock(&api->send_mtx);
+	api->chan = chan;
+	api->front_pid = pid;
+	pthread_mutex_unlock(&api->send_mtx);
+	events_each(api->events, api_forward_one, &f);
+	pthread_mutex_unlock(&api->ev_mtx);
+	return 0;
+}
+
+/* The front ended (or broke the format): it goes, with every request it
+ * held. */
+static void
+api_front_end(struct api *api)
+{
+	struct api_pending	*p;
+	pid_t			 pid = api->front_pid;
+	int			 st = 0;
+
+	pthread_mutex_lock(&api->send_mtx);
+	if (api->chan != -1)
+		close(api->chan);
+	api->chan = -1;
+	pthread_mutex_unlock(&api->send_mtx);
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, &st, 0);
+	while ((p = api->pending) != NULL) {
+		api->pending = p->next;
+		api_req_free(p->r);
+		free(p);
+	}
+	api->npending = 0;
+	if (!__atomic_load_n(&api->stopping, __ATOMIC_ACQUIRE))
+		log_warnx("the HTTP front (pid %d) ended (%s %d): starting "
+		    "it again; the ruleset is untouched", (int)pid,
+		    WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ?
+		    WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+static bool
+api_front_frame(struct api *api, struct chan_msg *m)
+{
+	switch (m->type) {
+	case CHAN_HEAD:
+		return api_head(api, m);
+	case CHAN_BODY:
+		return api_body(api, m);
+	case CHAN_GONE:
+		api_pending_drop(api, m->id);
+		return true;
+	case CHAN_TICK:
+		api_tick(api);
+		return true;
+	case CHAN_LOG:
+		return api_front_log(m);
+	}
+	return false;
+}
+
+/*
+ * The back thread: runs what the front hands over, one request at a time
+ * (the engine takes changes one at a time anyway), and starts the front
+ * again when it ends.  A front that sends what does not read is ended.
+ */
+static void *
+api_back(void *arg)
+{
+	struct api	*api = arg;
+	struct chan_msg	 m;
+	struct timespec	 pause = { 1, 0 };
+	time_t		 started;
+	int		 rv;
+
+	for (;;) {
+		started = time(NULL);
+		while ((rv = chan_recv(api->chan, &m, CHAN_PAYLOAD_MAX)) == 1) {
+			if (!api_front_frame(api, &m)) {
+				log_warnx("the HTTP front sent a message that "
+				    "does not read (type %u): ending it",
+				    (unsigned)m.type);
+				chan_msg_free(&m);
+				break;
+			}
+			chan_msg_free(&m);
+		}
+		api_front_end(api);
+		if (__atomic_load_n(&api->stopping, __ATOMIC_ACQUIRE))
+			break;
+		/* one that dies at once is not started in a tight loop */
+		if (time(NULL) - started < 2)
+			nanosleep(&pause, NULL);
+		while (api_front_start(api) == -1) {
+			log_warn("cannot start the HTTP front");
+			if (__atomic_load_n(&api->stopping, __ATOMIC_ACQUIRE))
+				return NULL;
+			nanosleep(&pause, NULL);
+		}
+	}
+	return NULL;
 }
 
 /* A socket file nobody answers on is stale; a live one is another daemon. */
@@ -3253,10 +3262,6 @@ api_config_tcp(struct api *api, const struct api_config *cfg,
 		    "--tokens");
 		return -1;
 	}
-	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-		diags_add(d, NULL, "libmicrohttpd was built without TLS");
-		return -1;
-	}
 	if (api_parse_listen(cfg->listen, &api->tcp_addr, d) == -1 ||
 	    (api->cert = api_read_file(cfg->tls_cert, false, d)) == NULL ||
 	    (api->key = api_read_file(cfg->tls_key, true, d)) == NULL ||
@@ -3267,37 +3272,35 @@ api_config_tcp(struct api *api, const struct api_config *cfg,
 	return 0;
 }
 
+/* The TCP listener: bound here, before the kernel is touched, so that
+ * an address in use stops the start; the front serves it. */
 static int
-api_serve_tcp(struct api *api, struct diags *d)
+api_tcp_socket(struct api *api, struct diags *d)
 {
 	struct sockaddr_storage	*ss = &api->tcp_addr;
+	socklen_t		 len;
+	int			 fd, one = 1;
 
-	api->tcp_l.api = api;
-	api->tcp_l.tcp = true;
-	api->mhd_tcp = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
-	    MHD_ALLOW_SUSPEND_RESUME |
-	    (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
-	    api_access, &api->tcp_l,
-	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss,
-	    MHD_OPTION_HTTPS_MEM_CERT, api->cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, api->key,
-	    MHD_OPTION_THREAD_POOL_SIZE, api->threads,
-	    MHD_OPTION_CONNECTION_TIMEOUT, api->timeout,
-	    MHD_OPTION_CONNECTION_LIMIT, api->conn_limit,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api,
-	    MHD_OPTION_END);
-	if (api->mhd_tcp == NULL) {
-		diags_add(d, NULL, "--listen %s: cannot start the HTTPS server "
-		    "(address in use, or a bad certificate or key)",
-		    api->listen);
-		return -1;
-	}
-	log_info("listening on %s (TLS, %zu token%s)", api->listen,
-	    token_count(api->tokens), token_count(api->tokens) == 1 ? "" : "s");
+	len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		goto fail;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+	/* bound now, to fail before the kernel is touched; listening only
+	 * once the ruleset is in place (api_serve) */
+	if (bind(fd, (struct sockaddr *)ss, len) == -1)
+		goto fail;
+	api->tcp_fd = fd;
 	return 0;
+fail:
+	diags_add(d, NULL, "--listen %s: %s", api->listen, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
 }
 
 static void
@@ -3312,13 +3315,18 @@ api_free(struct api *api)
 	free(api->cert);
 	free(api->listen);
 	free(api->socket_path);
+	free(api->ui_dir);
+	free(api->front_root);
 	metrics_free(api->metrics);
 	events_free(api->events);
-	ui_free(api->ui);
 	if (api->trace_fd != -1)
 		close(api->trace_fd);
+	if (api->tcp_fd != -1)
+		close(api->tcp_fd);
 	for (i = 0; i < api->ncors; i++)
 		free(api->cors[i]);
+	pthread_mutex_destroy(&api->send_mtx);
+	pthread_mutex_destroy(&api->ev_mtx);
 	free(api);
 }
 
@@ -3360,23 +3368,33 @@ api_config_cors(struct api *api, const struct api_config *cfg,
 	return 0;
 }
 
-/* The dashboard: the files of --ui-dir, or those installed if there. */
+/* The dashboard: the files of --ui-dir, or those installed if there.
+ * Read here to stop a start with a broken one; the front reads them
+ * again for itself. */
 static int
 api_config_ui(struct api *api, const struct api_config *cfg,
     struct diags *d)
 {
 	struct diags	 quiet;
+	struct ui	*ui;
+	const char	*dir = cfg->ui_dir ? cfg->ui_dir : FWCTL_UI_DIR;
 
 	if (cfg->ui_dir != NULL && *cfg->ui_dir == '\0')
 		return 0;
-	if (cfg->ui_dir != NULL)
-		return (api->ui = ui_load(cfg->ui_dir, d)) == NULL ? -1 : 0;
-	diags_init(&quiet);
-	if ((api->ui = ui_load(FWCTL_UI_DIR, &quiet)) == NULL)
-		log_info("no dashboard: %s", quiet.n && quiet.v[0].msg ?
-		    quiet.v[0].msg : FWCTL_UI_DIR);
-	diags_free(&quiet);
-	return 0;
+	if (cfg->ui_dir != NULL) {
+		if ((ui = ui_load(dir, d)) == NULL)
+			return -1;
+	} else {
+		diags_init(&quiet);
+		if ((ui = ui_load(dir, &quiet)) == NULL)
+			log_info("no dashboard: %s", quiet.n && quiet.v[0].msg ?
+			    quiet.v[0].msg : FWCTL_UI_DIR);
+		diags_free(&quiet);
+	}
+	if (ui == NULL)
+		return 0;
+	ui_free(ui);
+	return (api->ui_dir = strdup(dir)) == NULL ? -1 : 0;
 }
 
 struct api *
@@ -3384,24 +3402,33 @@ api_new(const struct api_config *cfg, struct diags *d)
 {
 	struct api	*api;
 	const char	*env;
+	char		 dir[PATH_MAX];
 
 	if ((api = calloc(1, sizeof(*api))) == NULL)
 		return NULL;
 	api->fd = -1;
+	api->tcp_fd = -1;
+	api->chan = -1;
 	api->trace_fd = -1;
+	pthread_mutex_init(&api->send_mtx, NULL);
+	pthread_mutex_init(&api->ev_mtx, NULL);
 	if ((env = getenv("FWCTLD_API_TRACE")) != NULL && *env != '\0' &&
 	    (api->trace_fd = open(env, O_WRONLY | O_APPEND | O_CREAT |
 	    O_CLOEXEC, 0600)) == -1)
 		log_warnx("FWCTLD_API_TRACE %s: %s", env, strerror(errno));
-	api->unix_l.api = api;
 	api->threads = cfg->threads ? cfg->threads : API_THREADS;
 	api->timeout = cfg->timeout ? cfg->timeout : API_TIMEOUT;
 	api->conn_limit = cfg->conn_limit ? cfg->conn_limit : API_CONN_LIMIT;
-	api_budget_init(&api->budget, API_BODY_BUDGET);
+	api->log_level = cfg->log_level;
 	api->drift = -1;
+	snprintf(dir, sizeof(dir), "%s", cfg->socket_path);
 	if ((api->socket_path = strdup(cfg->socket_path)) == NULL ||
+	    (api->front_root = strdup(dirname(dir))) == NULL ||
 	    (api->metrics = metrics_new()) == NULL ||
-	    (api->events = events_new(2000, api_tick, api)) == NULL)
+	    (api->events = events_new(2000, NULL, NULL)) == NULL)
+		goto fail;
+	if (privsep_user(cfg->front_user, &api->front_uid, &api->front_gid,
+	    d) == -1)
 		goto fail;
 	if (cfg->listen != NULL && api_config_tcp(api, cfg, d) == -1)
 		goto fail;
@@ -3411,22 +3438,34 @@ api_new(const struct api_config *cfg, struct diags *d)
 	if (api_listen(api, cfg->socket_path, cfg->group ? cfg->group :
 	    "fwctl", d) == -1)
 		goto fail;
+	if (cfg->listen != NULL && api_tcp_socket(api, d) == -1)
+		goto fail;
 	return api;
 fail:
+	if (api->fd != -1) {
+		close(api->fd);
+		(void)unlink(api->socket_path);
+	}
 	api_free(api);
 	return NULL;
 }
 
-/* Every change the engine runs, whoever asked: counted for /metrics. */
+/* An event for GET /v1/events: kept here (a front started again gets
+ * the last of them) and sent to the front, in order. */
 static void
 api_publish(struct api *api, const char *type, json_t *j)
 {
-	char	*t;
+	struct api_fwd	 f = { api, 0 };
+	char		*t;
 
 	if (j == NULL)
 		return;
-	if ((t = json_dumps(j, JSON_COMPACT)) != NULL)
-		(void)events_publish(api->events, type, t);
+	if ((t = json_dumps(j, JSON_COMPACT)) != NULL) {
+		pthread_mutex_lock(&api->ev_mtx);
+		if ((f.id = events_publish(api->events, type, t)) != 0)
+			events_each(api->events, api_forward_one, &f);
+		pthread_mutex_unlock(&api->ev_mtx);
+	}
 	free(t);
 	json_decref(j);
 }
@@ -3483,38 +3522,45 @@ api_serve(struct api *api, struct engine *engine, struct diags *d)
 	struct engine_status_info info;
 
 	api->engine = engine;
-	if (events_start(api->events) == -1) {
-		diags_add(d, NULL, "cannot start the events thread: %s",
-		    strerror(errno));
-		return -1;
-	}
 	engine_set_observer(engine, api_observe, api);
 	engine_info(engine, &info);
 	api->drift = info.drift;
 	api_publish(api, "start", json_pack("{s:s, s:I, s:b}", "version",
 	    FWCTL_VERSION, "generation", (json_int_t)info.generation,
 	    "drift", info.drift));
-	if (api->listen != NULL && api_serve_tcp(api, d) == -1)
-		return -1;
-	api->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
-	    NULL, NULL,
-	    api_access, &api->unix_l,
-	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
-	    MHD_OPTION_LISTEN_SOCKET, api->fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, api->threads,
-	    MHD_OPTION_CONNECTION_TIMEOUT, api->timeout,
-	    MHD_OPTION_CONNECTION_LIMIT, api->conn_limit,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api,
-	    MHD_OPTION_END);
-	if (api->mhd == NULL) {
-		diags_add(d, NULL, "%s: cannot start the HTTP server",
-		    api->socket_path);
+	if (api->tcp_fd != -1 && listen(api->tcp_fd, 128) == -1) {
+		diags_add(d, NULL, "--listen %s: %s", api->listen,
+		    strerror(errno));
 		return -1;
 	}
-	log_info("listening on %s", api->socket_path);
+	if (api_front_start(api) == -1) {
+		diags_add(d, NULL, "cannot start the HTTP front: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (pthread_create(&api->back, NULL, api_back, api) != 0) {
+		diags_add(d, NULL, "cannot start the API's thread");
+		return -1;
+	}
+	api->have_back = true;
+	log_info("listening on %s (HTTP front pid %d, uid %u)",
+	    api->socket_path, (int)api->front_pid, (unsigned)api->front_uid);
+	if (api->listen != NULL)
+		log_info("listening on %s (TLS, %zu token%s)", api->listen,
+		    token_count(api->tokens), token_count(api->tokens) == 1 ?
+		    "" : "s");
 	return 0;
+}
+
+pid_t
+api_front_pid(struct api *api)
+{
+	pid_t	 pid;
+
+	pthread_mutex_lock(&api->send_mtx);
+	pid = api->chan != -1 ? api->front_pid : -1;
+	pthread_mutex_unlock(&api->send_mtx);
+	return pid;
 }
 
 void
@@ -3522,17 +3568,16 @@ api_stop(struct api *api)
 {
 	if (api == NULL)
 		return;
-	/* event streams end and their connections wake: MHD may not stop
-	 * with a connection suspended */
-	events_close(api->events);
-	/* the workers of a pool wait on the listening socket: with suspend
-	 * and resume on, MHD 0.9.75 does not wake them itself at stop */
-	if (api->fd != -1)
-		(void)shutdown(api->fd, SHUT_RDWR);
-	if (api->mhd_tcp != NULL)
-		MHD_stop_daemon(api->mhd_tcp);
-	if (api->mhd != NULL)
-		MHD_stop_daemon(api->mhd);
+	__atomic_store_n(&api->stopping, true, __ATOMIC_RELEASE);
+	/* the front reads the end and goes; the back thread then ends it */
+	pthread_mutex_lock(&api->send_mtx);
+	if (api->chan != -1)
+		(void)shutdown(api->chan, SHUT_RDWR);
+	pthread_mutex_unlock(&api->send_mtx);
+	if (api->have_back)
+		pthread_join(api->back, NULL);
+	else if (api->chan != -1)
+		api_front_end(api);
 	if (api->engine != NULL)
 		engine_set_observer(api->engine, NULL, NULL);
 	if (api->fd != -1) {

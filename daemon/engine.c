@@ -86,6 +86,11 @@ struct engine {
 	void		*obs_arg;
 };
 
+/* A plan this long (a bulk of elements, dry run or not) left enough
+ * freed memory behind to give it back at once (engine_trim); a single
+ * change does not pay for the trim. */
+#define ENGINE_TRIM_PLAN	1000
+
 #define ENGINE_REVERT_RETRY	10	/* s, after a revert that failed */
 #define ENGINE_LOG_ITEMS	200	/* objects a replace names in the log */
 
@@ -968,10 +973,11 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 	pthread_mutex_unlock(&e->change_mtx);
 	txn_free(&t);
 	edit_change_free(c);
-	/* a whole ruleset's worth of parsing, planning and encoding was
-	 * freed: the caller gives the pages back (engine_trim) once its
+	/* a whole ruleset's worth (or a bulk of elements' worth) of
+	 * parsing, planning and encoding was freed: the caller gives the pages back (engine_trim) once its
 	 * reply is freed too, rather than keep the peak resident */
-	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH)
+	if (c->op == CHANGE_REPLACE || c->op == CHANGE_FLUSH ||
+	    res->plan.n >= ENGINE_TRIM_PLAN)
 		atomic_store(&e->trim_due, true);
 }
 

@@ -161,10 +161,11 @@ events_free(struct events *ev)
 	free(ev);
 }
 
+static void	events_store(struct events *, uint64_t, char *, size_t);
+
 uint64_t
 events_publish(struct events *ev, const char *type, const char *data)
 {
-	struct events_slot *s;
 	char		*text;
 	int		 len;
 	uint64_t	 id;
@@ -179,15 +180,65 @@ events_publish(struct events *ev, const char *type, const char *data)
 			free(text);
 		return 0;
 	}
-	s = &ev->ring[id % EVENTS_RING];
+	events_store(ev, id, text, (size_t)len);
+	pthread_mutex_unlock(&ev->mtx);
+	return id;
+}
+
+/* The slot for id, the event text its own; the caller holds the lock. */
+static void
+events_store(struct events *ev, uint64_t id, char *text, size_t len)
+{
+	struct events_slot *s = &ev->ring[id % EVENTS_RING];
+
 	free(s->text);
 	s->id = id;
 	s->text = text;
-	s->len = (size_t)len;
-	ev->next++;
+	s->len = len;
+	ev->next = id + 1;
 	events_wake_all(ev, false);
+}
+
+void
+events_each(struct events *ev, void (*fn)(void *, uint64_t, const char *,
+    size_t), void *arg)
+{
+	uint64_t	 id, oldest;
+	struct events_slot *s;
+
+	pthread_mutex_lock(&ev->mtx);
+	oldest = ev->next - ev->first > EVENTS_RING ? ev->next - EVENTS_RING :
+	    ev->first;
+	for (id = oldest; id < ev->next; id++) {
+		s = &ev->ring[id % EVENTS_RING];
+		if (s->id == id && s->text != NULL)
+			fn(arg, id, s->text, s->len);
+	}
 	pthread_mutex_unlock(&ev->mtx);
-	return id;
+}
+
+int
+events_mirror(struct events *ev, uint64_t id, const char *text, size_t len)
+{
+	char	*t;
+
+	pthread_mutex_lock(&ev->mtx);
+	if (ev->closed || (ev->next != ev->first && id < ev->next)) {
+		/* already had, or the end */
+		pthread_mutex_unlock(&ev->mtx);
+		return 0;
+	}
+	if ((t = strndup(text, len)) == NULL) {
+		pthread_mutex_unlock(&ev->mtx);
+		return -1;
+	}
+	/* the first event a mirror gets starts its ids; a jump forward
+	 * (events it never got) starts them again: a gap to its readers */
+	if (ev->next == ev->first || id != ev->next)
+		ev->first = id;
+	events_store(ev, id, t, strlen(t));
+	pthread_mutex_unlock(&ev->mtx);
+	return 0;
 }
 
 struct events_reader *

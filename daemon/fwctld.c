@@ -23,6 +23,8 @@
 #include "api.h"
 #include "checkmode.h"
 #include "engine.h"
+#include "front.h"
+#include "privsep.h"
 #include "log.h"
 #include "rulesdir.h"
 #include "state.h"
@@ -74,7 +76,7 @@ usage(int status)
 	    "              [--on-drift repair|keep]\n"
 	    "              [--listen ADDR:PORT --tls-cert FILE --tls-key FILE "
 	    "--tokens FILE]\n"
-	    "              [--cors-origin ORIGIN]... [--ui-dir DIR]\n"
+	    "              [--cors-origin ORIGIN]... [--ui-dir DIR] [--user NAME]\n"
 	    "       fwctld -n[v] [--warnings-fatal] [--rules-dir DIR]\n");
 	exit(status);
 }
@@ -268,7 +270,7 @@ main(int argc, char *argv[])
 		OPT_SOCKET = 256, OPT_STATE, OPT_RULES, OPT_TABLE, OPT_GROUP,
 		OPT_FG, OPT_LOGLEVEL, OPT_LISTEN, OPT_TLSCERT, OPT_TLSKEY,
 		OPT_TOKENS, OPT_CORS, OPT_UIDIR, OPT_FLUSH, OPT_VERSION,
-		OPT_HKEEP, OPT_HDAYS, OPT_DRIFT, OPT_WFATAL,
+		OPT_HKEEP, OPT_HDAYS, OPT_DRIFT, OPT_WFATAL, OPT_USER,
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -284,6 +286,7 @@ main(int argc, char *argv[])
 		{ "tokens", required_argument, NULL, OPT_TOKENS },
 		{ "cors-origin", required_argument, NULL, OPT_CORS },
 		{ "ui-dir", required_argument, NULL, OPT_UIDIR },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "flush-on-exit", no_argument, NULL, OPT_FLUSH },
 		{ "history-keep", required_argument, NULL, OPT_HKEEP },
 		{ "history-days", required_argument, NULL, OPT_HDAYS },
@@ -325,6 +328,12 @@ main(int argc, char *argv[])
 	memset(&ac, 0, sizeof(ac));
 	(void)mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	(void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
+	/* one heap: the work is done by one thread at a time, and memory
+	 * freed by one is not kept in another's arena */
+	(void)mallopt(M_ARENA_MAX, 1);
+	/* fwctld's HTTP front, started by fwctld itself (privsep.h) */
+	if (argc == 2 && strcmp(argv[1], "--front") == 0)
+		front_main();
 
 	while ((ch = getopt_long(argc, argv, "nvh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -383,6 +392,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_UIDIR:
 			ac.ui_dir = optarg;
+			break;
+		case OPT_USER:
+			ac.front_user = optarg;
 			break;
 		case OPT_FLUSH:
 			cf.flush_on_exit = true;
@@ -471,6 +483,7 @@ main(int argc, char *argv[])
 	ac.tls_cert = tls_cert;
 	ac.tls_key = tls_key;
 	ac.tokens = tokens;
+	ac.log_level = cf.log_level;
 	diags_init(&d);
 	/* configuration errors stop us before the kernel is touched */
 	if ((api = api_new(&ac, &d)) == NULL) {
@@ -495,6 +508,11 @@ main(int argc, char *argv[])
 	if ((sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) == -1)
 		fatal("signalfd");
 
+	/* from here on: the kernel's table and our files, nothing else */
+	if (privsep_drop(&d) == -1) {
+		log_diags(&d);
+		fatalx("cannot drop privileges");
+	}
 	if (api_serve(api, e, &d) == -1) {
 		log_diags(&d);
 		fatalx("cannot serve the API");

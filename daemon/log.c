@@ -173,9 +173,21 @@ log_stderr(const char *msg)
 	pthread_mutex_unlock(&log_mtx);
 }
 
+static void		(*log_sink)(int, const char *);
+
+void
+log_set_sink(void (*sink)(int, const char *))
+{
+	log_sink = sink;
+}
+
 static void
 log_emit(int level, const char *msg)
 {
+	if (log_sink != NULL) {
+		log_sink(level, msg);
+		return;
+	}
 	switch (log_dest) {
 	case LOG_TO_SYSLOG:
 		syslog(level, "%s", msg);

@@ -1,13 +1,16 @@
 /*
- * api.c: the REST API (docs/api.md) on a UNIX socket, with libmicrohttpd.
- * The only file that includes microhttpd.h.  Requests become struct change
- * for the engine; replies are JSON or application/problem+json.
+ * api.c: the REST API (docs/api.md), fwctld's half.  The HTTP front
+ * (front.h), an unprivileged child, serves the listeners and hands each
+ * request over the channel (chan.h); here it is checked again (who asks,
+ * route, scope, query, content type, body), turned into a struct change
+ * for the engine or answered from a snapshot, and the reply goes back.
  */
 #ifndef FWCTL_API_H
 #define FWCTL_API_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "diag.h"
 #include "engine.h"
@@ -39,6 +42,9 @@ struct api_config {
 	 * NULL for the installed ones (none there: no dashboard), "" for no
 	 * dashboard. */
 	const char	*ui_dir;
+	/* The HTTP front's user (privsep.h): NULL for the default. */
+	const char	*front_user;
+	int		 log_level;	/* the front's, syslog's levels */
 };
 
 /* Route flags. */
@@ -63,10 +69,12 @@ extern const size_t		api_nroutes;
 #define API_BODY_MAX		(1u << 20)	/* single objects */
 #define API_BODY_MAX_BIG	(64u << 20)	/* PUT /v1/ruleset */
 #define API_JSON_DEPTH_MAX	32
-/* All request bodies being buffered at once, over every connection: without
- * it, a full house of connections (64) uploading API_BODY_MAX_BIG each
- * would be gigabytes.  Room for a few whole rulesets side by side; must
- * hold one (+1 for the NUL). */
+/* The request bodies the HTTP front buffers at once on one listener (each
+ * has its own, so that one listener's crowd does not starve another's):
+ * without it, a full house of connections (64) uploading API_BODY_MAX_BIG
+ * each would be gigabytes.  Room for a few whole rulesets side by side;
+ * must hold one (+1 for the NUL).  On the socket, the last whole
+ * ruleset's worth is root's alone. */
 #define API_BODY_BUDGET		(256u << 20)
 
 /*
@@ -90,6 +98,8 @@ size_t		 api_budget_used(struct api_budget *);
 struct api	*api_new(const struct api_config *, struct diags *);
 /* Starts serving requests against the engine. 0, or -1 with diags. */
 int		 api_serve(struct api *, struct engine *, struct diags *);
+/* The HTTP front's pid, -1 while it is being started again. */
+pid_t		 api_front_pid(struct api *);
 /* Stops serving (in-flight requests finish), removes the socket, frees. */
 void		 api_stop(struct api *);
 

@@ -38,6 +38,16 @@ void		 events_free(struct events *);
 uint64_t	 events_publish(struct events *, const char *type,
 		    const char *data);
 
+/* fn(arg, id, text, len) for each event kept, oldest first (the SSE
+ * text of it), under the lock: fn may not call back in. */
+void		 events_each(struct events *, void (*fn)(void *, uint64_t,
+		    const char *, size_t), void *arg);
+/* Keeps an event another events (fwctld's) published, by its id and
+ * text: the HTTP front's copy of the daemon's.  Ids already had are
+ * ignored. 0, or -1. */
+int		 events_mirror(struct events *, uint64_t id, const char *text,
+		    size_t len);
+
 /*
  * A reader of the events after last_id (0: only those to come). sleep
  * is called, under the lock, when it has nothing to read; wake when it

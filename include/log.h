@@ -11,6 +11,9 @@
 /* Levels are syslog's: LOG_ERR .. LOG_DEBUG.  Call it again after
  * daemon(): the first call keeps a copy of stderr for the background. */
 void	 log_init(const char *ident, bool foreground, int level);
+/* Every line goes to sink(level, text) instead (the HTTP front sends
+ * its lines to fwctld, which logs them); NULL: back to the destination. */
+void	 log_set_sink(void (*sink)(int, const char *));
 /* "debug", "info", "notice", "warning", "err"; -1 when unknown. */
 int	 log_level_parse(const char *);
 void	 log_setlevel(int);

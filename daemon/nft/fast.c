@@ -284,6 +284,17 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 			state_clear(n);	/* the next apply rebuilds */
 			break;
 		}
+	/* holes from bulk deletes are packed out once they are half a
+	 * set: the picture (and its index, made again on next use) stays
+	 * the size of what the kernel holds */
+	for (i = 0; i < nruns && n->eidx != NULL; i++) {
+		cs = &n->cur.sets[run_si[i]];
+		if (!run_add[i] && n->eidx[run_si[i]] != NULL &&
+		    strmap_count(n->eidx[run_si[i]]) < cs->nelems / 2) {
+			cur_pack(n);
+			break;
+		}
+	}
 	if (get_genid(n, &n->genid) == -1)
 		n->genid = 0;
 	rc = 0;
