@@ -112,6 +112,7 @@ struct api {
 	pthread_mutex_t		 ev_mtx;	/* events in order to it */
 	int			 chan;		/* -1 while it is down */
 	pid_t			 front_pid;
+	struct privsep_starter	 starter;
 	bool			 stopping;	/* atomic */
 	struct api_pending	*pending;
 	size_t			 npending;
@@ -2911,14 +2912,12 @@ api_front_start(struct api *api)
 	pid_t		 pid;
 	int		 chan;
 
-	if ((pid = privsep_spawn(api->fd, api->tcp_fd, api->trace_fd,
-	    &chan)) == -1)
+	if ((pid = privsep_spawn(&api->starter, &chan)) == -1)
 		return -1;
 	(void)setsockopt(chan, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (api_front_config(api, chan) == -1) {
+		/* it goes when it finds its channel closed */
 		close(chan);
-		(void)kill(pid, SIGKILL);
-		(void)waitpid(pid, NULL, 0);
 		return -1;
 	}
 	/* the events kept, before any new one: in order */
@@ -2933,21 +2932,19 @@ api_front_start(struct api *api)
 }
 
 /* The front ended (or broke the format): it goes, with every request it
- * held. */
+ * held.  Closing its channel is what ends it: it leaves when it reads
+ * the end (the starter, its parent, tells the log how it ended). */
 static void
 api_front_end(struct api *api)
 {
 	struct api_pending	*p;
 	pid_t			 pid = api->front_pid;
-	int			 st = 0;
 
 	pthread_mutex_lock(&api->send_mtx);
 	if (api->chan != -1)
 		close(api->chan);
 	api->chan = -1;
 	pthread_mutex_unlock(&api->send_mtx);
-	(void)kill(pid, SIGKILL);
-	(void)waitpid(pid, &st, 0);
 	while ((p = api->pending) != NULL) {
 		api->pending = p->next;
 		api_req_free(p->r);
@@ -2955,10 +2952,8 @@ api_front_end(struct api *api)
 	}
 	api->npending = 0;
 	if (!__atomic_load_n(&api->stopping, __ATOMIC_ACQUIRE))
-		log_warnx("the HTTP front (pid %d) ended (%s %d): starting "
-		    "it again; the ruleset is untouched", (int)pid,
-		    WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ?
-		    WTERMSIG(st) : WEXITSTATUS(st));
+		log_warnx("the HTTP front (pid %d) is gone: starting another; "
+		    "the ruleset is untouched", (int)pid);
 }
 
 static bool
@@ -3409,6 +3404,8 @@ api_new(const struct api_config *cfg, struct diags *d)
 	api->fd = -1;
 	api->tcp_fd = -1;
 	api->chan = -1;
+	api->starter.pid = -1;
+	api->starter.ctl = -1;
 	api->trace_fd = -1;
 	pthread_mutex_init(&api->send_mtx, NULL);
 	pthread_mutex_init(&api->ev_mtx, NULL);
@@ -3552,6 +3549,13 @@ api_serve(struct api *api, struct engine *engine, struct diags *d)
 	return 0;
 }
 
+int
+api_prepare(struct api *api, struct diags *d)
+{
+	return privsep_starter(&api->starter, api->fd, api->tcp_fd,
+	    api->trace_fd, d);
+}
+
 pid_t
 api_front_pid(struct api *api)
 {
@@ -3578,6 +3582,7 @@ api_stop(struct api *api)
 		pthread_join(api->back, NULL);
 	else if (api->chan != -1)
 		api_front_end(api);
+	privsep_starter_stop(&api->starter);
 	if (api->engine != NULL)
 		engine_set_observer(api->engine, NULL, NULL);
 	if (api->fd != -1) {

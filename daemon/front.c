@@ -1448,6 +1448,7 @@ front_main(void)
 
 	memset(&front, 0, sizeof(front));
 	memset(&c, 0, sizeof(c));
+	(void)prctl(PR_SET_NAME, "fwctld-front");
 	pthread_mutex_init(&front.send_mtx, NULL);
 	pthread_mutex_init(&front.mtx, NULL);
 	front.chan = FRONT_FD_CHAN;

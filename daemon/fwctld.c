@@ -508,6 +508,10 @@ main(int argc, char *argv[])
 	if ((sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) == -1)
 		fatal("signalfd");
 
+	if (api_prepare(api, &d) == -1) {
+		log_diags(&d);
+		fatalx("cannot serve the API");
+	}
 	/* from here on: the kernel's table and our files, nothing else */
 	if (privsep_drop(&d) == -1) {
 		log_diags(&d);

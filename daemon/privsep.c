@@ -1,17 +1,21 @@
 /*
  * Starting the front and dropping the parent's privileges (privsep.h).
  *
- * The front is a fresh exec of fwctld, not a fork of it: it starts with
- * no copy of the parent's memory (the ruleset, the tokens' hashes, the
- * state) and no thread's leftover lock.  Being uid 0 when it execs, it
- * gets the capabilities of the parent's bounding set, which the parent
- * cut to those the front needs to shut itself in: chroot and the change
- * of ids.  It drops them all before it serves (front.c).
+ * The front is a fresh exec of fwctld, not a fork of the parent: it
+ * starts with no copy of the parent's memory (the ruleset, the tokens'
+ * hashes, the state) and no thread's leftover lock.  It is started by the
+ * starter, whose few capabilities pass to it over exec even under
+ * no_new_privs (systemd's hardening sets it): those it needs to shut
+ * itself in, and drops before it serves (front.c).  The parent could not
+ * start it so, holding CAP_NET_ADMIN alone.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -70,8 +74,10 @@ privsep_fds(int *src, const int *dst, size_t n)
 	return 0;
 }
 
-pid_t
-privsep_spawn(int unix_fd, int tcp_fd, int trace_fd, int *chan)
+/* The front, from the starter: a child that execs `fwctld --front` with
+ * the fds in their places.  Its pid, or -1. */
+static pid_t
+privsep_exec_front(int unix_fd, int tcp_fd, int trace_fd, int chan)
 {
 	static const int dst[] = { FRONT_FD_CHAN, FRONT_FD_UNIX, FRONT_FD_TCP,
 			    FRONT_FD_TRACE };
@@ -79,52 +85,237 @@ privsep_spawn(int unix_fd, int tcp_fd, int trace_fd, int *chan)
 	/* time zone rules are not read in its empty root: UTC, as HTTP's
 	 * dates are */
 	char		*envp[] = { (char *)"TZ=UTC0", NULL };
-	int		 sv[2], src[4];
+	int		 src[4];
 	sigset_t	 none;
 	pid_t		 pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		return -1;
-	if ((pid = fork()) == -1) {
-		close(sv[0]);
-		close(sv[1]);
+	if ((pid = fork()) != 0)
+		return pid;
+	src[0] = chan;
+	src[1] = unix_fd;
+	src[2] = tcp_fd;
+	src[3] = trace_fd;
+	sigemptyset(&none);
+	if (privsep_fds(src, dst, 4) == -1 ||
+	    sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
+	    close_range(FRONT_FD_TRACE + 1, ~0U, 0) == -1)
+		_exit(127);
+	if (tcp_fd == -1)
+		(void)close(FRONT_FD_TCP);
+	if (trace_fd == -1)
+		(void)close(FRONT_FD_TRACE);
+	execve("/proc/self/exe", argv, envp);
+	_exit(127);
+}
+
+/* Tells the parent of a front: its pid, and its channel's end riding
+ * along. */
+static void
+privsep_reply(int ctl, pid_t pid, int fd)
+{
+	struct msghdr	 mh;
+	struct iovec	 iov = { &pid, sizeof(pid) };
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct cmsghdr	*c;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd != -1) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	(void)sendmsg(ctl, &mh, MSG_NOSIGNAL);
+}
+
+/* Fronts that ended, said in the log with how. */
+static void
+privsep_reap(void)
+{
+	pid_t	 pid;
+	int	 st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (WIFSIGNALED(st))
+			log_warnx("the HTTP front (pid %d) was ended by signal "
+			    "%d", (int)pid, WTERMSIG(st));
+		else if (WEXITSTATUS(st) != 0)
+			log_warnx("the HTTP front (pid %d) exited with status "
+			    "%d", (int)pid, WEXITSTATUS(st));
+	}
+}
+
+static void __attribute__((noreturn))
+privsep_starter_main(int ctl, pid_t parent, int unix_fd, int tcp_fd,
+    int trace_fd)
+{
+	struct pollfd	 p = { ctl, POLLIN, 0 };
+	int		 sv[2];
+	pid_t		 pid;
+	char		 c;
+	ssize_t		 n;
+
+	/* it goes with fwctld, whichever way fwctld goes */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(0);
+	(void)prctl(PR_SET_NAME, "fwctld-start");
+	/* only what a front needs to become nobody in an empty root */
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+	    CAPNG_BOUNDING_SET, CAP_SETUID, CAP_SETGID, CAP_SETPCAP,
+	    CAP_SYS_CHROOT, -1) != 0 || capng_apply(CAPNG_SELECT_BOTH) != 0) {
+		log_warnx("the starter cannot drop its capabilities");
+		_exit(1);
+	}
+	for (;;) {
+		privsep_reap();
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		if ((n = read(ctl, &c, 1)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0);	/* fwctld stops */
+		pid = -1;
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		    sv) == 0) {
+			pid = privsep_exec_front(unix_fd, tcp_fd, trace_fd,
+			    sv[1]);
+			close(sv[1]);
+		} else
+			sv[0] = -1;
+		privsep_reply(ctl, pid, pid == -1 ? -1 : sv[0]);
+		if (sv[0] != -1)
+			close(sv[0]);
+	}
+}
+
+/* Every fd but stdio and those four (netlink's above all) closed. */
+static void
+privsep_close_but(int a, int b, int c, int d)
+{
+	int	 keep[4] = { a, b, c, d }, lo = 3, i, j, t;
+
+	for (i = 0; i < 4; i++)
+		for (j = i + 1; j < 4; j++)
+			if (keep[j] < keep[i]) {
+				t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	for (i = 0; i < 4; i++) {
+		if (keep[i] < lo)
+			continue;
+		if (keep[i] > lo)
+			(void)close_range((unsigned)lo,
+			    (unsigned)keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	(void)close_range((unsigned)lo, ~0U, 0);
+}
+
+int
+privsep_starter(struct privsep_starter *st, int unix_fd, int tcp_fd,
+    int trace_fd, struct diags *d)
+{
+	pid_t	 parent = getpid();
+	int	 sv[2];
+
+	st->pid = -1;
+	st->ctl = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    (st->pid = fork()) == -1) {
+		diags_add(d, NULL, "cannot start the starter: %s",
+		    strerror(errno));
 		return -1;
 	}
-	if (pid == 0) {
-		/* only calls safe after a fork of a threaded process */
-		src[0] = sv[1];
-		src[1] = unix_fd;
-		src[2] = tcp_fd;
-		src[3] = trace_fd;
-		sigemptyset(&none);
-		if (privsep_fds(src, dst, 4) == -1 ||
-		    sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
-		    close_range(FRONT_FD_TRACE + 1, ~0U, 0) == -1)
-			_exit(127);
-		if (tcp_fd == -1)
-			(void)close(FRONT_FD_TCP);
-		if (trace_fd == -1)
-			(void)close(FRONT_FD_TRACE);
-		execve("/proc/self/exe", argv, envp);
-		_exit(127);
+	if (st->pid == 0) {
+		close(sv[0]);
+		privsep_close_but(sv[1], unix_fd, tcp_fd, trace_fd);
+		privsep_starter_main(sv[1], parent, unix_fd, tcp_fd,
+		    trace_fd);
 	}
 	close(sv[1]);
-	*chan = sv[0];
+	st->ctl = sv[0];
+	return 0;
+}
+
+pid_t
+privsep_spawn(struct privsep_starter *st, int *chan)
+{
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct cmsghdr	*c;
+	struct pollfd	 p = { st->ctl, POLLIN, 0 };
+	pid_t		 pid = -1;
+	ssize_t		 n;
+	int		 fd = -1;
+
+	*chan = -1;
+	if (st->ctl == -1 || write(st->ctl, "s", 1) != 1)
+		return -1;
+	/* the starter forks and answers at once; not for ever */
+	if (poll(&p, 1, 10000) != 1) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = &pid;
+	iov.iov_len = sizeof(pid);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	if ((n = recvmsg(st->ctl, &mh, MSG_CMSG_CLOEXEC)) !=
+	    (ssize_t)sizeof(pid))
+		return -1;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (pid <= 0 || fd == -1) {
+		if (fd != -1)
+			close(fd);
+		errno = EAGAIN;
+		return -1;
+	}
+	*chan = fd;
 	return pid;
+}
+
+void
+privsep_starter_stop(struct privsep_starter *st)
+{
+	if (st->ctl != -1)
+		close(st->ctl);
+	st->ctl = -1;
+	if (st->pid > 0)
+		(void)waitpid(st->pid, NULL, 0);
+	st->pid = -1;
 }
 
 int
 privsep_drop(struct diags *d)
 {
-	if (geteuid() != 0)
-		return -1;
 	capng_clear(CAPNG_SELECT_BOTH);
-	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
-	    CAP_NET_ADMIN) != 0 ||
-	    capng_updatev(CAPNG_ADD, CAPNG_BOUNDING_SET, CAP_NET_ADMIN,
-	    CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SYS_CHROOT, -1) != 0 ||
+	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+	    CAPNG_BOUNDING_SET, CAP_NET_ADMIN) != 0 ||
 	    capng_apply(CAPNG_SELECT_BOTH) != 0) {
-		diags_add(d, NULL, "cannot drop capabilities");
+		diags_add(d, NULL, "cannot drop capabilities (fwctld runs as "
+		    "root with CAP_SETPCAP and CAP_NET_ADMIN)");
 		return -1;
 	}
 	return 0;

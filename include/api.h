@@ -96,6 +96,9 @@ size_t		 api_budget_used(struct api_budget *);
  * touched: binds the socket (refused while another daemon answers on it),
  * reads the TLS files and tokens. NULL with diags on error. */
 struct api	*api_new(const struct api_config *, struct diags *);
+/* Forks the starter of the HTTP front (privsep.h): after the daemon's
+ * own last fork, before it drops its privileges. 0, or -1 with diags. */
+int		 api_prepare(struct api *, struct diags *);
 /* Starts serving requests against the engine. 0, or -1 with diags. */
 int		 api_serve(struct api *, struct engine *, struct diags *);
 /* The HTTP front's pid, -1 while it is being started again. */

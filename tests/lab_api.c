@@ -422,8 +422,9 @@ assert_problem(const struct resp *r, int status)
 	ck_assert(json_is_string(json_object_get(j, "title")));
 	ck_assert(json_is_string(json_object_get(j, "detail")));
 	ck_assert(json_is_string(json_object_get(j, "type")));
-	/* who may not use the API learns nothing of the ruleset */
-	if (status == 401 || status == 403)
+	/* who may not use the API learns nothing of the ruleset; nor does
+	 * one refused before anyone looked at who asks */
+	if (status == 401 || status == 403 || status == 414 || status == 431)
 		ck_assert_ptr_null(header(r, "ETag"));
 	else
 		ck_assert_ptr_nonnull(header(r, "ETag"));
@@ -1873,6 +1874,143 @@ START_TEST(test_body_budget)
 }
 END_TEST
 
+/* A request written by hand on the socket; the whole reply (until the
+ * server closes, or lab_ms(10 s)) in reply. */
+static void
+raw_request(const char *req, size_t len, char *reply, size_t size)
+{
+	struct pollfd	 pfd;
+	long long	 end = lab_now() + lab_ms(10000);
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 fd = raw_connect();
+
+	ck_assert_int_eq(write(fd, req, len), (ssize_t)len);
+	reply[0] = '\0';
+	while (off < size - 1 && lab_now() < end) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		if ((n = read(fd, reply + off, size - 1 - off)) <= 0)
+			break;
+		off += (size_t)n;
+		reply[off] = '\0';
+	}
+	close(fd);
+}
+
+/* A raw reply as problem+json of status, with no ETag. */
+static void
+assert_raw_problem(const char *reply, int status)
+{
+	char		 line[32];
+	const char	*body;
+	json_t		*j;
+
+	snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
+	ck_assert_msg(strncmp(reply, line, strlen(line)) == 0, "%.300s",
+	    reply);
+	ck_assert_ptr_nonnull(strcasestr(reply,
+	    "\r\nContent-Type: application/problem+json\r\n"));
+	ck_assert_ptr_null(strcasestr(reply, "\r\nETag:"));
+	ck_assert_ptr_nonnull(body = strstr(reply, "\r\n\r\n"));
+	j = json_loads(body + 4, JSON_DISABLE_EOF_CHECK, NULL);
+	ck_assert_msg(j != NULL, "no JSON: %s", body + 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")),
+	    status);
+	ck_assert(json_is_string(json_object_get(j, "detail")));
+	json_decref(j);
+}
+
+/*
+ * A URL longer than 8 KiB is 414, header lines over 16 KiB in all are
+ * 431: problem+json like every other refusal, and nothing changes.
+ */
+START_TEST(test_head_limits)
+{
+	char		*req, reply[8192];
+	long long	 g0 = generation();
+	size_t		 i, off;
+
+	req = malloc(64 * 1024);
+	ck_assert_ptr_nonnull(req);
+	off = (size_t)sprintf(req, "GET /v1/rules/");
+	for (i = 0; i < 9000; i++)
+		req[off++] = 'a';
+	off += (size_t)sprintf(req + off, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_request(req, off, reply, sizeof(reply));
+	assert_raw_problem(reply, 414);
+
+	/* the same length in the query */
+	off = (size_t)sprintf(req, "GET /v1/status?");
+	for (i = 0; i < 9000; i++)
+		req[off++] = 'q';
+	off += (size_t)sprintf(req + off, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_request(req, off, reply, sizeof(reply));
+	assert_raw_problem(reply, 414);
+
+	off = (size_t)sprintf(req, "GET /v1/status HTTP/1.1\r\nHost: x\r\n");
+	for (i = 0; i < 20; i++) {
+		off += (size_t)sprintf(req + off, "X-Filler-%zu: ", i);
+		memset(req + off, 'f', 1000);
+		off += 1000;
+		off += (size_t)sprintf(req + off, "\r\n");
+	}
+	off += (size_t)sprintf(req + off, "\r\n");
+	raw_request(req, off, reply, sizeof(reply));
+	assert_raw_problem(reply, 431);
+	free(req);
+	ck_assert_int_eq(generation(), g0);
+}
+END_TEST
+
+/*
+ * The over-limit body answered 413, never a broken pipe: 20 times in a
+ * row each way (Content-Length, chunked), with two processes burning the
+ * CPUs beside (each stops by itself after 120 s at most).
+ */
+START_TEST(test_413_under_load)
+{
+	pid_t		 burn[2];
+	struct resp	 r;
+	char		*big;
+	size_t		 len;
+	int		 i, k;
+
+	for (k = 0; k < 2; k++) {
+		if ((burn[k] = fork()) == 0) {
+			long long end = lab_now() + 120000;
+			volatile unsigned long x = 0;
+
+			while (lab_now() < end)
+				for (i = 0; i < 1000000; i++)
+					x += (unsigned long)i;
+			_exit(0);
+		}
+		ck_assert_int_gt(burn[k], 0);
+	}
+	big = hostile_body(B_HUGE, &len);
+	for (i = 0; i < 20; i++) {
+		for (k = 0; k < 2; k++) {
+			http_as(&r, 0, 0, 0, "POST", "/v1/rules",
+			    "application/json", big, len, k ?
+			    "Transfer-Encoding: chunked" : NULL, NULL);
+			ck_assert_msg(r.status == 413, "run %d (%s): %d %s",
+			    i, k ? "chunked" : "Content-Length", r.status,
+			    r.body ? r.body : "");
+			assert_problem(&r, 413);
+			resp_free(&r);
+		}
+	}
+	free(big);
+	for (k = 0; k < 2; k++) {
+		kill(burn[k], SIGKILL);
+		waitpid(burn[k], NULL, 0);
+	}
+}
+END_TEST
+
 /* ---- permissions ---- */
 
 START_TEST(test_permissions)
@@ -2163,6 +2301,8 @@ api_suite(void)
 	tcase_add_test(tc, test_error_caps);
 	tcase_add_test(tc, test_elements_text_separators);
 	tcase_add_test(tc, test_body_budget);
+	tcase_add_test(tc, test_head_limits);
+	tcase_add_test(tc, test_413_under_load);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durability");

@@ -145,23 +145,21 @@ is_front(pid_t pid)
 	    strcmp(cmd + strlen(cmd) + 1, "--front") == 0;
 }
 
-/* The child of fwctld that runs `fwctld --front`, or -1: a child of any
- * of its threads (the one that starts the front again is not the main
- * one). */
-static pid_t
-front_of(pid_t parent)
+/* The children of pid (of any of its threads), into v; how many. */
+static size_t
+children(pid_t parent, pid_t *v, size_t max)
 {
 	char		 path[384], buf[4096], *p, *end;
 	struct dirent	*de;
 	DIR		*dir;
 	FILE		*fp;
-	pid_t		 pid, found = -1;
-	size_t		 n;
+	size_t		 n, k = 0;
+	long		 pid;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)parent);
 	if ((dir = opendir(path)) == NULL)
-		return -1;
-	while (found == -1 && (de = readdir(dir)) != NULL) {
+		return 0;
+	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/children",
@@ -171,16 +169,34 @@ front_of(pid_t parent)
 		n = fread(buf, 1, sizeof(buf) - 1, fp);
 		fclose(fp);
 		buf[n] = '\0';
-		for (p = buf; found == -1 && *p != '\0'; p = end) {
-			pid = (pid_t)strtol(p, &end, 10);
+		for (p = buf; k < max; p = end) {
+			pid = strtol(p, &end, 10);
 			if (end == p)
 				break;
-			if (is_front(pid))
-				found = pid;
+			v[k++] = (pid_t)pid;
 		}
 	}
 	closedir(dir);
-	return found;
+	return k;
+}
+
+/* fwctld's front, or -1: the child of its starter, a child of fwctld. */
+static pid_t
+front_of(pid_t parent)
+{
+	pid_t	 c[16], g[16];
+	size_t	 nc, ng, i, j;
+
+	nc = children(parent, c, 16);
+	for (i = 0; i < nc; i++) {
+		if (is_front(c[i]))
+			return c[i];
+		ng = children(c[i], g, 16);
+		for (j = 0; j < ng; j++)
+			if (is_front(g[j]))
+				return g[j];
+	}
+	return -1;
 }
 
 /* Waits for a front other than old (-1: any): its pid, or -1. */
@@ -243,6 +259,83 @@ assert_front(pid_t pid)
 	ck_assert_str_ne(root, "/");
 }
 
+/* Whether link ("socket:[INODE]", an fd's) is a netlink socket of pid's
+ * namespace (/proc/PID/net/netlink lists their inodes last). */
+static bool
+is_netlink(pid_t pid, const char *link)
+{
+	char		 path[64], line[256], *sp;
+	unsigned long	 ino;
+	FILE		*fp;
+	bool		 found = false;
+
+	if (sscanf(link, "socket:[%lu]", &ino) != 1)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/net/netlink", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		/* the last column, before the trailing blanks */
+		sp = line + strlen(line);
+		while (sp > line && (sp[-1] == ' ' || sp[-1] == '\n'))
+			*--sp = '\0';
+		if ((sp = strrchr(line, ' ')) != NULL &&
+		    strtoul(sp + 1, NULL, 10) == ino)
+			found = true;
+	}
+	fclose(fp);
+	return found;
+}
+
+static bool
+holds_netlink(pid_t pid)
+{
+	char	 path[64], link[128];
+	ssize_t	 n;
+	int	 fd;
+
+	for (fd = 0; fd < 64; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		if (is_netlink(pid, link))
+			return true;
+	}
+	return false;
+}
+
+/* The front's parent, the starter: uid 0 with what a front needs to shut
+ * itself in (SETGID 6, SETUID 7, SETPCAP 8, SYS_CHROOT 18) and nothing
+ * else: not CAP_NET_ADMIN, no netlink socket. */
+static void
+assert_starter(pid_t front, pid_t parent)
+{
+	const char	*v;
+	char		 path[64], link[128];
+	pid_t		 st;
+	int		 fd;
+	ssize_t		 n;
+
+	ck_assert_ptr_nonnull(v = proc_status(front, "PPid"));
+	st = (pid_t)atoi(v);
+	ck_assert_ptr_nonnull(v = proc_status(st, "PPid"));
+	ck_assert_int_eq(atoi(v), parent);
+	ck_assert_str_eq(proc_status(st, "CapEff"), "00000000000401c0");
+	ck_assert_str_eq(proc_status(st, "CapPrm"), "00000000000401c0");
+	ck_assert_str_eq(proc_status(st, "CapBnd"), "00000000000401c0");
+	for (fd = 0; fd < 64; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)st, fd);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		ck_assert_msg(!is_netlink(st, link), "the starter holds a "
+		    "netlink socket: fd %d", fd);
+	}
+	/* and fwctld does, as the check above would see it */
+	ck_assert(holds_netlink(parent));
+}
+
 static char *
 nft_table(void)
 {
@@ -262,13 +355,21 @@ START_TEST(two_processes)
 	struct fwd	 f;
 	struct fwd_res	 r;
 	pid_t		 front, again, sshd;
-	char		*before, *after;
+	char		*before, *after, bin[PATH_MAX];
 	int		 i;
 
-	start(&f, "");
+	/* as systemd's hardening starts it: no_new_privs set */
+	fresh(&f);
+	ck_assert_int_eq(fwd_write(&f, "rules/10-base.rules", base_rules), 0);
+	snprintf(bin, sizeof(bin), "%s", f.fwctld);
+	ck_assert_int_lt(snprintf(f.fwctld, sizeof(f.fwctld), "setpriv "
+	    "--no-new-privs %s", bin), (int)sizeof(f.fwctld));
+	ck_assert_int_eq(fwd_start(&f, 15000, "%s", ""), 0);
+	ck_assert_str_eq(proc_status(f.pid, "NoNewPrivs"), "1");
 	ck_assert_int_gt(front = wait_front(f.pid, -1), 0);
 	assert_parent(f.pid);
 	assert_front(front);
+	assert_starter(front, f.pid);
 
 	ck_assert_int_gt(sshd = lab_serve(lab, "router", "tcp", 22), 0);
 	CLI_OK(&f, &r, "block", "10.50.0.2");
@@ -290,6 +391,7 @@ START_TEST(two_processes)
 		front = again;
 		assert_front(front);
 		assert_parent(f.pid);
+		assert_starter(front, f.pid);
 		ck_assert_int_eq(lab_wait_socket(f.sock, 5000), 0);
 	}
 	after = nft_table();
@@ -309,6 +411,7 @@ START_TEST(two_processes)
 
 	/* and all of it survives fwctld itself going */
 	ck_assert_int_eq(fwd_stop(&f, true), 0);
+	snprintf(f.fwctld, sizeof(f.fwctld), "%s", bin);
 	f.from_state = true;
 	ck_assert_int_eq(fwd_start(&f, 15000, "%s", ""), 0);
 	CLI_OK(&f, &r, "export");
