@@ -2485,7 +2485,7 @@ api_dry_run(struct api_req *r)
 
 /* The reply's frame: status, route, content type, the headers fwctld
  * decides, the body. */
-static void
+static size_t
 api_send(struct api_req *r, bool drain)
 {
 	struct chan_buf	 b;
@@ -2551,11 +2551,11 @@ api_send(struct api_req *r, bool drain)
 		chan_buf_free(&b);
 		r->stream = false;
 		api_problem(r, 500, NULL, "the reply is too large to send");
-		api_send(r, drain);
-		return;
+		return api_send(r, drain) + len;
 	}
 	api_front_send(r->api, CHAN_REPLY, r->id, &b);
 	chan_buf_free(&b);
+	return len;
 }
 
 static void
@@ -2781,7 +2781,7 @@ api_body(struct api *api, struct chan_msg *m)
 {
 	struct api_req	**rp, *r;
 	const char	*body;
-	size_t		 len;
+	size_t		 len, sent;
 
 	if ((rp = api_pending_find(api, m->id)) == NULL)
 		return true;	/* its client went */
@@ -2801,11 +2801,12 @@ api_body(struct api *api, struct chan_msg *m)
 	else if (!(r->route->flags & API_MUTATE) || (api_if_match(r) &&
 	    api_dry_run(r)))
 		r->route->handler(r);
-	api_send(r, false);
+	sent = api_send(r, false);
 	api_pending_drop(api, r->id);
-	/* with the request's body gone too; after a body this big, its
-	 * parsing and checking freed a lot even when nothing changed */
-	if (len >= API_TRIM_BODY)
+	/* with the request's body gone too; after a body or a reply this
+	 * big, its parsing, checking or encoding freed a lot even when
+	 * nothing changed */
+	if (len >= API_TRIM_BODY || sent >= API_TRIM_BODY)
 		malloc_trim(0);
 	else
 		engine_trim(api->engine);

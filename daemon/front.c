@@ -624,6 +624,9 @@ front_send_head(struct front_req *r, const char *method, const char *url)
 	pthread_mutex_lock(&front.mtx);
 	r->with_parent = true;
 	r->state = RS_HEAD;
+	/* fwctld's time is not the client's: no deadline until it answers */
+	if (r->fc != NULL)
+		r->fc->phase = PH_BUSY;
 	pthread_mutex_unlock(&front.mtx);
 	rv = front_send(CHAN_HEAD, r->id, &b, fd);
 	chan_buf_free(&b);
@@ -835,6 +838,13 @@ front_headed(struct front_req *r, bool *queued)
 	struct front_reply	*rp;
 
 	*queued = false;
+	/* the body's time starts now */
+	pthread_mutex_lock(&front.mtx);
+	if (r->fc != NULL) {
+		r->fc->phase = PH_BODY;
+		r->fc->since = front_now();
+	}
+	pthread_mutex_unlock(&front.mtx);
 	if (r->go) {
 		if ((rp = front_go(r)) == NULL)
 			return MHD_YES;

@@ -358,12 +358,14 @@ START_TEST(two_processes)
 	char		*before, *after, bin[PATH_MAX];
 	int		 i;
 
-	/* as systemd's hardening starts it: no_new_privs set */
+	/* as the unit starts it (contrib/fwctld.service): no_new_privs, and
+	 * the bounding set of CapabilityBoundingSet= */
 	fresh(&f);
 	ck_assert_int_eq(fwd_write(&f, "rules/10-base.rules", base_rules), 0);
 	snprintf(bin, sizeof(bin), "%s", f.fwctld);
 	ck_assert_int_lt(snprintf(f.fwctld, sizeof(f.fwctld), "setpriv "
-	    "--no-new-privs %s", bin), (int)sizeof(f.fwctld));
+	    "--no-new-privs --bounding-set -all,+net_admin,+chown,+setuid,"
+	    "+setgid,+setpcap,+sys_chroot %s", bin), (int)sizeof(f.fwctld));
 	ck_assert_int_eq(fwd_start(&f, 15000, "%s", ""), 0);
 	ck_assert_str_eq(proc_status(f.pid, "NoNewPrivs"), "1");
 	ck_assert_int_gt(front = wait_front(f.pid, -1), 0);
