@@ -49,6 +49,8 @@
 #define FRONT_DISCARD_MAX	(8u << 20)	/* read and dropped for a 413 */
 #define FRONT_TRACE_MAX		(1u << 20)
 #define FRONT_TRIM_AT		(1u << 20)	/* give memory back after */
+/* TCP connections one address may hold: a quarter of the listener's */
+#define FRONT_PER_ADDR(limit)	((limit) / 4 > 0 ? (limit) / 4 : 1)
 
 enum front_phase {
 	PH_HEAD,		/* waiting for a request's head */
@@ -1361,6 +1363,9 @@ front_listen(struct front_listener *l, bool tcp, int fd)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FRONT_POOL,
 	    MHD_OPTION_NOTIFY_COMPLETED, front_completed, l,
 	    MHD_OPTION_NOTIFY_CONNECTION, front_connection, l,
+	    /* on TCP one address may not take every connection */
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, tcp ? FRONT_PER_ADDR(
+	    front.conn_limit) : 0u,
 	    tcp ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, front.cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, front.key,
 	    MHD_OPTION_END);

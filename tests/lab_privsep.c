@@ -551,7 +551,9 @@ root_request(struct fwd *f, const char *method, const char *path,
  * bodies over TLS, and a member of the API group holding every ordinary
  * connection of the socket and uploads filling its share of the body
  * budget: root's requests on the socket are each answered within a
- * second, and root may still send a whole ruleset.
+ * second, and root may still send a whole ruleset; a token holder from
+ * another address is served over TLS (one address may hold a quarter of
+ * the TCP connections).
  */
 START_TEST(crowds_do_not_starve_root)
 {
@@ -606,6 +608,22 @@ START_TEST(crowds_do_not_starve_root)
 	/* a moment for the trickles to be under way */
 	usleep(1500000);
 
+	/* a token holder from another address still gets in over TLS */
+	{
+		long long	 t0 = lab_now();
+		char		*out;
+
+		out = lab_output(lab, "lan", "curl -s -o /dev/null -w "
+		    "'%%{http_code}' --max-time %d --cacert %s/cert.pem -H "
+		    "'Authorization: Bearer " TOKEN "' https://" TLS_ADDR
+		    ":%d/v1/status", lab_ms(5000) / 1000, f.dir, TLS_PORT);
+		ck_assert_ptr_nonnull(out);
+		ck_assert_msg(strcmp(out, "200") == 0, "token holder: %s",
+		    out);
+		ck_assert_msg(lab_now() - t0 <= lab_ms(2000), "token holder "
+		    "waited %lld ms", lab_now() - t0);
+		free(out);
+	}
 	for (i = 0; i < 10; i++) {
 		st = root_request(&f, "GET", "/v1/status", NULL, &ms);
 		ck_assert_int_eq(st, 200);
