@@ -3006,6 +3006,7 @@ api_back(void *arg)
 		api_front_end(api);
 		if (__atomic_load_n(&api->stopping, __ATOMIC_ACQUIRE))
 			break;
+		metrics_front_restart(api->metrics);
 		/* one that dies at once is not started in a tight loop */
 		if (time(NULL) - started < 2)
 			nanosleep(&pause, NULL);

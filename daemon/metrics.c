@@ -33,6 +33,7 @@ struct metrics {
 	pthread_mutex_t	 mtx;
 	uint64_t	 changes[METRICS_NOPS][METRICS_NRESULTS];
 	uint64_t	 dry_runs;
+	uint64_t	 front_restarts;
 	uint64_t	 refusals;	/* by the kernel */
 	uint64_t	 buckets[METRICS_NBUCKETS];
 	uint64_t	 apply_count;
@@ -302,6 +303,10 @@ metrics_changes(FILE *f, struct metrics *m)
 	metrics_head(f, "fwctl_dry_runs_total", "counter",
 	    "Changes tried as dry runs");
 	fprintf(f, "fwctl_dry_runs_total %" PRIu64 "\n", m->dry_runs);
+	metrics_head(f, "fwctl_http_front_restarts_total", "counter",
+	    "HTTP fronts started again after the one serving ended");
+	fprintf(f, "fwctl_http_front_restarts_total %" PRIu64 "\n",
+	    m->front_restarts);
 	metrics_head(f, "fwctl_kernel_refusals_total", "counter",
 	    "Changes the kernel refused");
 	fprintf(f, "fwctl_kernel_refusals_total %" PRIu64 "\n", m->refusals);
@@ -353,6 +358,14 @@ metrics_state(FILE *f, struct metrics *m, struct engine *e,
 	    (double)(time(NULL) + (time_t)info->pending_secs) : 0);
 	metrics_gauge(f, "fwctl_counters_up",
 	    "1 when the kernel's counters could be read", have);
+}
+
+void
+metrics_front_restart(struct metrics *m)
+{
+	pthread_mutex_lock(&m->mtx);
+	m->front_restarts++;
+	pthread_mutex_unlock(&m->mtx);
 }
 
 char *

@@ -23,6 +23,7 @@
 
 #include <cap-ng.h>
 
+#include "chan.h"
 #include "front.h"
 #include "log.h"
 #include "privsep.h"
@@ -108,35 +109,6 @@ privsep_exec_front(int unix_fd, int tcp_fd, int trace_fd, int chan)
 	_exit(127);
 }
 
-/* Tells the parent of a front: its pid, and its channel's end riding
- * along. */
-static void
-privsep_reply(int ctl, pid_t pid, int fd)
-{
-	struct msghdr	 mh;
-	struct iovec	 iov = { &pid, sizeof(pid) };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct cmsghdr	*c;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (fd != -1) {
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	(void)sendmsg(ctl, &mh, MSG_NOSIGNAL);
-}
-
 /* Fronts that ended, said in the log with how. */
 static void
 privsep_reap(void)
@@ -192,7 +164,9 @@ privsep_starter_main(int ctl, pid_t parent, int unix_fd, int tcp_fd,
 			close(sv[1]);
 		} else
 			sv[0] = -1;
-		privsep_reply(ctl, pid, pid == -1 ? -1 : sv[0]);
+		/* its pid, and its channel's end riding along */
+		(void)chan_send(ctl, CHAN_FRONT, pid == -1 ? 0 : (uint64_t)pid,
+		    NULL, pid == -1 ? -1 : sv[0]);
 		if (sv[0] != -1)
 			close(sv[0]);
 	}
@@ -251,17 +225,9 @@ privsep_starter(struct privsep_starter *st, int unix_fd, int tcp_fd,
 pid_t
 privsep_spawn(struct privsep_starter *st, int *chan)
 {
-	struct msghdr	 mh;
-	struct iovec	 iov;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct cmsghdr	*c;
 	struct pollfd	 p = { st->ctl, POLLIN, 0 };
-	pid_t		 pid = -1;
-	ssize_t		 n;
-	int		 fd = -1;
+	struct chan_msg	 m;
+	pid_t		 pid;
 
 	*chan = -1;
 	if (st->ctl == -1 || write(st->ctl, "s", 1) != 1)
@@ -271,28 +237,17 @@ privsep_spawn(struct privsep_starter *st, int *chan)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = &pid;
-	iov.iov_len = sizeof(pid);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
-	if ((n = recvmsg(st->ctl, &mh, MSG_CMSG_CLOEXEC)) !=
-	    (ssize_t)sizeof(pid))
+	if (chan_recv(st->ctl, &m, 0) != 1)
 		return -1;
-	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET &&
-		    c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	if (pid <= 0 || fd == -1) {
-		if (fd != -1)
-			close(fd);
+	pid = (pid_t)m.id;
+	if (m.type != CHAN_FRONT || pid <= 0 || m.fd == -1) {
+		chan_msg_free(&m);
 		errno = EAGAIN;
 		return -1;
 	}
-	*chan = fd;
+	*chan = m.fd;
+	m.fd = -1;
+	chan_msg_free(&m);
 	return pid;
 }
 

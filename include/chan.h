@@ -25,6 +25,9 @@ enum chan_type {
 	CHAN_GO,		/* the head is fine: read the body */
 	CHAN_REPLY,		/* the answer to a request */
 	CHAN_EVENT,		/* an event for GET /v1/events */
+	/* starter -> parent */
+	CHAN_FRONT,		/* a front started: its pid (the id) and the
+				 * parent's end of its channel */
 	CHAN_TYPE_MAX,
 };
 

@@ -18,6 +18,8 @@ struct metrics	*metrics_new(void);
 void		 metrics_free(struct metrics *);
 /* An engine_observer's work: counts the change and its time. */
 void		 metrics_observe(struct metrics *, const struct engine_event *);
+/* The HTTP front ended and another is started (privsep.h). */
+void		 metrics_front_restart(struct metrics *);
 /* The whole exposition (malloc'd, *len bytes), or NULL on ENOMEM. */
 char		*metrics_render(struct metrics *, struct engine *, size_t *len);
 

@@ -75,26 +75,10 @@ privsep_teardown(void)
 	lab = NULL;
 }
 
-/* A fresh host in the router: what a failed test before left (its
- * fwctld, its table) goes. */
-static void
-fresh(struct fwd *f)
-{
-	char	 cmd[256];
-
-	ck_assert_int_eq(fwd_init(f, lab, "router"), 0);
-	snprintf(cmd, sizeof(cmd), "for p in $(ip netns pids %s); do "
-	    "[ \"$(cat /proc/$p/comm 2>/dev/null)\" = fwctld ] && "
-	    "kill -9 $p; done; true", lab_ns(lab, "router"));
-	ck_assert_int_eq(system(cmd), 0);
-	lab_exec(lab, "router", "nft delete table inet fwctl 2>/dev/null; "
-	    "true");
-}
-
 static void
 start(struct fwd *f, const char *flags)
 {
-	fresh(f);
+	ck_assert_int_eq(fwd_init_fresh(f, lab, "router"), 0);
 	ck_assert_int_eq(fwd_write(f, "rules/10-base.rules", base_rules), 0);
 	ck_assert_int_eq(fwd_start(f, 15000, "%s", flags), 0);
 }
@@ -360,7 +344,7 @@ START_TEST(two_processes)
 
 	/* as the unit starts it (contrib/fwctld.service): no_new_privs, and
 	 * the bounding set of CapabilityBoundingSet= */
-	fresh(&f);
+	ck_assert_int_eq(fwd_init_fresh(&f, lab, "router"), 0);
 	ck_assert_int_eq(fwd_write(&f, "rules/10-base.rules", base_rules), 0);
 	snprintf(bin, sizeof(bin), "%s", f.fwctld);
 	ck_assert_int_lt(snprintf(f.fwctld, sizeof(f.fwctld), "setpriv "
@@ -398,6 +382,10 @@ START_TEST(two_processes)
 	}
 	after = nft_table();
 	ck_assert_str_eq(before, after);
+	/* and it is counted where a dashboard sees it */
+	ck_assert_int_eq(fwd_curl(&f, &r, "GET", "/metrics", NULL, NULL), 200);
+	HAS(r.out, "\nfwctl_http_front_restarts_total 3\n");
+	fwd_res_free(&r);
 	free(before);
 	free(after);
 	ck_assert(lab_tcp_connect(lab, "lan", "10.50.1.1", 22, lab_ms(1500),
@@ -567,7 +555,7 @@ START_TEST(crowds_do_not_starve_root)
 
 	ck_assert_ptr_nonnull(nobody);
 	ck_assert_ptr_nonnull(ng);
-	fresh(&f);
+	ck_assert_int_eq(fwd_init_fresh(&f, lab, "router"), 0);
 	ck_assert_int_eq(fwd_write(&f, "rules/10-base.rules", base_rules), 0);
 	st = lab_exec(lab, "router", "cd %s && openssl req -x509 -newkey ec "
 	    "-pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem "

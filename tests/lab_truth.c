@@ -77,17 +77,8 @@ truth_teardown(void)
 static void
 start(struct fwd *f, const char *rules)
 {
-	char	 cmd[256];
-
-	ck_assert_int_eq(fwd_init(f, lab, "router"), 0);
-	/* what a failed test before left: its fwctld, its table; each test
-	 * starts as a fresh host */
-	snprintf(cmd, sizeof(cmd), "for p in $(ip netns pids %s); do "
-	    "[ \"$(cat /proc/$p/comm 2>/dev/null)\" = fwctld ] && "
-	    "kill -9 $p; done; true", lab_ns(lab, "router"));
-	ck_assert_int_eq(system(cmd), 0);
-	lab_exec(lab, "router", "nft delete table inet fwctl 2>/dev/null; "
-	    "true");
+	/* each test starts as a fresh host */
+	ck_assert_int_eq(fwd_init_fresh(f, lab, "router"), 0);
 	if (rules != NULL)
 		ck_assert_int_eq(fwd_write(f, "rules/10-base.rules", rules), 0);
 	ck_assert_int_eq(fwd_start(f, 15000, "%s", ""), 0);

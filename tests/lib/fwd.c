@@ -62,6 +62,23 @@ fwd_init(struct fwd *f, struct lab *lab, const char *role)
 }
 
 int
+fwd_init_fresh(struct fwd *f, struct lab *lab, const char *role)
+{
+	char	 cmd[256];
+
+	if (fwd_init(f, lab, role) == -1)
+		return -1;
+	/* by name: fwctld, and its starter and front, which go with it */
+	snprintf(cmd, sizeof(cmd), "for p in $(ip netns pids %s); do "
+	    "case \"$(cat /proc/$p/comm 2>/dev/null)\" in fwctld*) "
+	    "kill -9 $p;; esac; done; true", lab_ns(lab, role));
+	if (system(cmd) != 0)
+		return -1;
+	return lab_exec(lab, role, "nft delete table inet fwctl 2>/dev/null; "
+	    "true") == 0 ? 0 : -1;
+}
+
+int
 fwd_start(struct fwd *f, int timeout_ms, const char *flags, ...)
 {
 	char		 extra[1024];

@@ -39,6 +39,9 @@ struct fwd_res {
 /* A private directory (mode 0755, so that the socket's own mode decides
  * who may connect) with rules/ and state/; nothing is started. */
 int	 fwd_init(struct fwd *, struct lab *, const char *role);
+/* fwd_init, on a fresh host: what a test before left in the role (its
+ * fwctld, its table) is gone first. */
+int	 fwd_init_fresh(struct fwd *, struct lab *, const char *role);
 /* Starts fwctld --foreground with --socket, --state-dir and --rules-dir
  * of the directory, and the flags given (printf format, may be ""),
  * then waits until it serves (up to timeout_ms; its log on stderr if it
