@@ -2924,6 +2924,14 @@ api_front_start(struct api *api)
 	/* the events kept, before any new one: in order */
 	pthread_mutex_lock(&api->ev_mtx);
 	pthread_mutex_lock(&api->send_mtx);
+	if (__atomic_load_n(&api->stopping, __ATOMIC_ACQUIRE)) {
+		/* api_stop has looked for a channel to shut already */
+		pthread_mutex_unlock(&api->send_mtx);
+		pthread_mutex_unlock(&api->ev_mtx);
+		close(chan);
+		errno = ECANCELED;
+		return -1;
+	}
 	api->chan = chan;
 	api->front_pid = pid;
 	pthread_mutex_unlock(&api->send_mtx);
@@ -3011,9 +3019,9 @@ api_back(void *arg)
 		if (time(NULL) - started < 2)
 			nanosleep(&pause, NULL);
 		while (api_front_start(api) == -1) {
-			log_warn("cannot start the HTTP front");
 			if (__atomic_load_n(&api->stopping, __ATOMIC_ACQUIRE))
 				return NULL;
+			log_warn("cannot start the HTTP front");
 			nanosleep(&pause, NULL);
 		}
 	}

@@ -1472,6 +1472,11 @@ front_main(void)
 	sigemptyset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* fwctld stops it by closing the channel: a signal to the process
+	 * group (a terminal's ^C, a kill of the group) is fwctld's to take */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	log_init("fwctld", true, LOG_INFO);
 	log_set_sink(front_log_sink);
 	front_read_config(&c, &m);
