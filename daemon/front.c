@@ -674,19 +674,21 @@ static bool
 front_charge(struct front_req *r, size_t cap)
 {
 	struct front_listener	*l = r->l;
+	bool			 other = !l->tcp && (r->fc == NULL ||
+				    !r->fc->root);
 	size_t			 n;
 
 	if (cap <= r->charged)
 		return true;
 	n = cap - r->charged;
 	/* on the socket, the last of the budget is root's */
-	if (!l->tcp && !r->fc->root) {
+	if (other) {
 		if (!api_budget_take(&l->others, n))
 			return false;
 		r->charged_others += n;
 	}
 	if (!api_budget_take(&l->budget, n)) {
-		if (!l->tcp && !r->fc->root) {
+		if (other) {
 			api_budget_give(&l->others, n);
 			r->charged_others -= n;
 		}
