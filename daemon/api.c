@@ -3566,6 +3566,12 @@ api_prepare(struct api *api, struct diags *d)
 	    api->trace_fd, d);
 }
 
+int
+api_starter_fd(struct api *api)
+{
+	return api->starter.ctl;
+}
+
 pid_t
 api_front_pid(struct api *api)
 {

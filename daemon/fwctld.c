@@ -307,7 +307,7 @@ main(int argc, char *argv[])
 	};
 	struct api_config	 ac;
 	struct signalfd_siginfo	 si;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[3];
 	struct engine		*e;
 	struct api		*api;
 	struct diags		 d;
@@ -530,11 +530,27 @@ main(int argc, char *argv[])
 	pfd[0].events = POLLIN;
 	pfd[1].fd = engine_timer_fd(e);
 	pfd[1].events = POLLIN;
+	/* only its end: the starter of HTTP fronts is gone */
+	pfd[2].fd = api_starter_fd(api);
+	pfd[2].events = 0;
 	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
+		if (poll(pfd, 3, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
+		}
+		if (pfd[2].revents & (POLLHUP | POLLERR)) {
+			/* without it no front can be started again, and
+			 * fwctld cannot make another (it holds CAP_NET_ADMIN
+			 * alone): out, to be started again whole */
+			log_warnx("the starter of HTTP fronts is gone: exiting "
+			    "to be started again; table inet %s stays in the "
+			    "kernel", cf.table);
+			sd_notify(0, "STOPPING=1");
+			api_stop(api);
+			engine_free(e, false);
+			close(sfd);
+			return 1;
 		}
 		if (pfd[1].revents & POLLIN) {
 			/* a replace was not confirmed in time */

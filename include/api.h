@@ -101,6 +101,9 @@ struct api	*api_new(const struct api_config *, struct diags *);
 int		 api_prepare(struct api *, struct diags *);
 /* Starts serving requests against the engine. 0, or -1 with diags. */
 int		 api_serve(struct api *, struct engine *, struct diags *);
+/* The starter's end of its channel: POLLHUP there when it is gone
+ * (fwctld cannot start fronts without it). */
+int		 api_starter_fd(struct api *);
 /* The HTTP front's pid, -1 while it is being started again. */
 pid_t		 api_front_pid(struct api *);
 /* Stops serving (in-flight requests finish), removes the socket, frees. */
