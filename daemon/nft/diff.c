@@ -918,6 +918,12 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		goto nomem;
 	for (i = 0; i < w.next.nrules; i++)
 		w.hash[i] = cplan_rule_hash(&w.next.rules[i]);
+	/* a table found at start as the ruleset says: taken as it is */
+	if (!n->have && n->adopt != NULL && adopt_take(n, &w) == 0) {
+		n->stats.compiled_rules = next->nrules + next->nnats;
+		rc = 0;
+		goto out;
+	}
 
 	for (tries = 0; tries < 3; tries++) {
 		full = !n->have;
@@ -1052,6 +1058,7 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	diags_add(d, NULL, "nft: %s", strerror(errno ? errno : ENOMEM));
  out:
 	kept_free(n);		/* stale after any change */
+	adopt_free(n);
 	batch_free(&b);
 	work_free(&w);
 	/* a big compile leaves the heap large; give it back */

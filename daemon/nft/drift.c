@@ -56,6 +56,16 @@ struct dctx {
 	size_t			 sets_cap;
 	struct strmap		*setidx;	/* name -> index + 1 */
 	char			*xbuf;		/* scratch message (MSG_ROOM) */
+	bool			 lossy;		/* an element with a timeout
+						 * lacking: no drift, but not
+						 * the table as compiled */
+};
+
+/* The kernel's rules against the plan's, for an adoption (adopt.c). */
+struct drule {
+	size_t		*at_of;		/* by plan rule: its kernel rule */
+	const char	**jump_to;	/* by kernel rule: a layout jump's
+					 * sub-chain */
 };
 
 static void
@@ -1064,7 +1074,7 @@ drift_chains(struct dctx *x, const struct cplan *p)
 
 /* The jump from a pair chain to one of its sub-chains: layout. */
 static bool
-layout_jump(const struct dumped *k, const char *chain)
+layout_jump(const struct dumped *k, const char *chain, const char **to)
 {
 	const struct nlattr *tb[XATTR_MAX], *dv[XATTR_MAX], *vv[XATTR_MAX];
 	const struct nlattr *el = k->exprs;
@@ -1089,7 +1099,10 @@ layout_jump(const struct dumped *k, const char *chain)
 	    (uint32_t)NFT_JUMP)
 		return false;
 	target = mnl_attr_get_str(vv[NFTA_VERDICT_CHAIN]);
-	return strncmp(target, chain, len) == 0 && target[len] == '/';
+	if (strncmp(target, chain, len) != 0 || target[len] != '/')
+		return false;
+	*to = target;
+	return true;
 }
 
 static char *
@@ -1110,7 +1123,8 @@ rule_bucket(const char *chain, const char *comment)
  * making a new one, which is found.
  */
 static int
-drift_rules(struct dctx *x, const struct cplan *p, struct dump *dp)
+drift_rules(struct dctx *x, const struct cplan *p, struct dump *dp,
+    struct drule *out)
 {
 	struct strmap *bucket = NULL;
 	size_t *nextk = NULL, i, at;
@@ -1135,7 +1149,7 @@ drift_rules(struct dctx *x, const struct cplan *p, struct dump *dp)
 			used[i] = 1;	/* in a chain reported as not ours */
 			continue;
 		}
-		if (layout_jump(&dp->v[i], logical[i])) {
+		if (layout_jump(&dp->v[i], logical[i], &out->jump_to[i])) {
 			used[i] = 1;
 			continue;
 		}
@@ -1155,9 +1169,10 @@ drift_rules(struct dctx *x, const struct cplan *p, struct dump *dp)
 		    at = nextk[at - 1])
 			if (!used[at - 1] && rule_same(x, r, &dp->v[at - 1]))
 				break;
-		if (at != 0)
+		if (at != 0) {
 			used[at - 1] = 1;
-		else
+			out->at_of[i] = at - 1;
+		} else
 			lost[i] = 1;
 		free(key);
 		key = NULL;
@@ -1222,6 +1237,8 @@ drift_elems(struct dctx *x, const struct cset *cs, const struct dset *ds)
 	}
 	for (i = 0; i < ua.n; i++) {
 		/* an element with a timeout may have expired on its own */
+		if (la[i] && ua.v[i].may_go)
+			x->lossy = true;
 		if (!la[i] || ua.v[i].may_go)
 			continue;
 		if (clen > 0 && ua.v[i].comment != NULL)
@@ -1292,6 +1309,30 @@ drift_sets(struct dctx *x, const struct cplan *p)
 			drift_say(x, "set %s is not fwctl's", x->sets[i].s.name);
 }
 
+/* No drift: the picture of the table as read, for the adoption that
+ * follows (adopt.c). */
+static void
+drift_adopt(struct dctx *x, const struct cplan *p, const struct dump *dp,
+    const struct drule *dr)
+{
+	struct adopt_in in = { 0 };
+	size_t i, plen = strlen(LIST_SET_PREFIX);
+
+	if ((in.klists = calloc(x->nsets + 1, sizeof(*in.klists))) == NULL)
+		return;		/* no adoption: the table is built again */
+	for (i = 0; i < x->nsets; i++)
+		if (!x->sets[i].anon &&
+		    strncmp(x->sets[i].s.name, LIST_SET_PREFIX, plen) == 0)
+			in.klists[in.nklists++] = x->sets[i].s.name;
+	in.p = p;
+	in.dp = dp;
+	in.at_of = dr->at_of;
+	in.jump_to = dr->jump_to;
+	in.nkchains = x->nchains;
+	adopt_prepare(x->n, &in);
+	free(in.klists);
+}
+
 /* Keeps the rules read (their counters, not their expressions) for the
  * adoption that usually follows: its seeds need not read them again. */
 static void
@@ -1322,12 +1363,17 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 	struct dctx x = { 0 };
 	struct cplan p = { 0 };
 	struct dump dp = { 0 };
+	struct drule dr = { 0 };
+	uint32_t gen = 0;
+	size_t i;
 	int present, rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	x.n = n;
 	x.out = out;
-	if ((present = nft_table_present(n)) == -1) {
+	adopt_free(n);
+	if ((present = nft_table_present(n)) == -1 ||
+	    (present == 1 && get_genid(n, &gen) == -1)) {
 		diags_add(d, NULL, "reading table inet %s: %s", n->table,
 		    strerror(errno));
 		return -1;
@@ -1351,9 +1397,18 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 			    n->table, strerror(errno));
 			goto fail;
 		}
+		if ((dr.at_of = malloc((p.nrules + 1) *
+		    sizeof(*dr.at_of))) == NULL ||
+		    (dr.jump_to = calloc(dp.n + 1, sizeof(*dr.jump_to))) ==
+		    NULL)
+			goto nomem;
+		for (i = 0; i < p.nrules; i++)
+			dr.at_of[i] = dp.n;
 		drift_chains(&x, &p);
-		if (drift_rules(&x, &p, &dp) == 0)
+		if (drift_rules(&x, &p, &dp, &dr) == 0)
 			drift_sets(&x, &p);
+		if (!x.err && !x.lossy && out->n == 0 && x.more == 0)
+			drift_adopt(&x, &p, &dp, &dr);
 	}
 	if (x.err) {
 		errno = x.err;
@@ -1370,6 +1425,14 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 	nft_drift_free(out);
  out:
 	drift_keep(n, &dp);
+	/* the picture holds for the generation read before and after */
+	if (n->adopt != NULL && (rc == -1 || n->kept == NULL ||
+	    n->kept_gen != gen))
+		adopt_free(n);
+	else if (n->adopt != NULL)
+		n->adopt->gen = gen;
+	free(dr.at_of);
+	free(dr.jump_to);
 	dctx_free(&x);
 	cplan_free(&p);
 	return rc;

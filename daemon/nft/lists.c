@@ -211,3 +211,46 @@ lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
 	}
 	return 0;
 }
+
+/*
+ * A table taken over as it stands (adopt.c): the lists of plan p are
+ * those the kernel holds, by name (klists). 1 when they are not exactly
+ * those (a list lacking, one left over, two lists with one hash), -1
+ * when out of memory.
+ */
+int
+lists_adopt(struct nft *n, const struct cplan *p, const struct strmap *klists)
+{
+	struct lset *ls;
+	char name[24], *c;
+	size_t i, j;
+
+	lists_reset(n);
+	for (i = 0; i < p->nrules; i++)
+		for (j = 0; j < p->rules[i].nanon; j++) {
+			if (!list_shared(&p->rules[i].anon[j]))
+				continue;
+			if ((c = list_content(&p->rules[i].anon[j], name)) ==
+			    NULL)
+				return -1;
+			if (n->lsets != NULL &&
+			    (ls = strmap_gets(n->lsets, name)) != NULL) {
+				bool same = strcmp(ls->content, c) == 0;
+
+				free(c);
+				if (!same)
+					return 1;
+				continue;
+			}
+			if (strmap_gets(klists, name) == NULL) {
+				free(c);
+				return 1;
+			}
+			if ((ls = list_add(n, name, c)) == NULL) {
+				free(c);
+				return -1;
+			}
+			ls->live = true;
+		}
+	return n->nlsv == strmap_count(klists) ? 0 : 1;
+}
