@@ -145,7 +145,16 @@ cplan_add_rule(struct cplan *p, const char *chain, const char *key,
     const char *name)
 {
 	struct crule *r;
+	struct cexpr *e;
 
+	/* the rule before is complete: its expressions take what they
+	 * need, not the doubled room (a plan of 100,000 kernel rules) */
+	r = p->nrules > 0 ? &p->rules[p->nrules - 1] : NULL;
+	if (r != NULL && r->nexprs > 0 && r->nexprs < r->exprs_cap &&
+	    (e = reallocarray(r->exprs, r->nexprs, sizeof(*e))) != NULL) {
+		r->exprs = e;
+		r->exprs_cap = r->nexprs;
+	}
 	if (grow(&p->rules, &p->rules_cap, p->nrules, sizeof(*r)) == -1)
 		return NULL;
 	r = &p->rules[p->nrules];
@@ -2684,7 +2693,7 @@ cplan_rule_hash(const struct crule *r)
 }
 
 uint64_t
-cplan_digest(const struct cplan *p)
+cplan_digest(const struct cplan *p, const uint64_t *hash)
 {
 	struct mix f = { 0xcbf29ce484222325ULL };
 	const struct cchain *c;
@@ -2707,7 +2716,8 @@ cplan_digest(const struct cplan *p)
 		mix_str(&f, p->rules[i].chain);
 		mix_str(&f, p->rules[i].key);
 		mix_str(&f, p->rules[i].name);
-		mix_u64(&f, cplan_rule_hash(&p->rules[i]));
+		mix_u64(&f, hash != NULL ? hash[i] :
+		    cplan_rule_hash(&p->rules[i]));
 	}
 	mix_u64(&f, p->nsets);
 	for (i = 0; i < p->nsets; i++) {

@@ -22,6 +22,7 @@ struct actx {
 	struct krun	*runv;
 	size_t		 nruns;
 	size_t		*rule_of;	/* by dump index: plan rule + 1, or 0 */
+	uint64_t	*hash;		/* by plan rule: cplan_rule_hash */
 	size_t		 chains_used;
 	size_t		 rules_used;
 };
@@ -45,6 +46,7 @@ actx_free(struct actx *x)
 	strmap_free(x->runs);
 	free(x->runv);
 	free(x->rule_of);
+	free(x->hash);
 }
 
 /* The dump as runs by chain (the kernel dumps a chain's rules together,
@@ -59,8 +61,11 @@ actx_runs(struct actx *x)
 
 	if ((x->runs = strmap_new(p->nchains + 16)) == NULL ||
 	    (x->runv = calloc(dp->n + 1, sizeof(*x->runv))) == NULL ||
-	    (x->rule_of = calloc(dp->n + 1, sizeof(*x->rule_of))) == NULL)
+	    (x->rule_of = calloc(dp->n + 1, sizeof(*x->rule_of))) == NULL ||
+	    (x->hash = calloc(p->nrules + 1, sizeof(*x->hash))) == NULL)
 		return -1;
+	for (i = 0; i < p->nrules; i++)
+		x->hash[i] = cplan_rule_hash(&p->rules[i]);
 	for (i = 0; i < dp->n; i++) {
 		if (i > 0 && strcmp(dp->v[i].chain, dp->v[i - 1].chain) == 0) {
 			x->runv[x->nruns - 1].n++;
@@ -106,7 +111,7 @@ actx_ent(struct actx *x, struct kchain *c, struct kseg *sg, size_t k,
 {
 	const struct crule *r = &x->in->p->rules[i];
 
-	return kchain_add_ent(&x->a->st, c, sg, r->key, cplan_rule_hash(r),
+	return kchain_add_ent(&x->a->st, c, sg, r->key, x->hash[i],
 	    x->in->dp->v[k].handle) != NULL ? 0 : -1;
 }
 
@@ -272,7 +277,7 @@ adopt_prepare(struct nft *n, const struct adopt_in *in)
 	for (i = 0; i < in->nklists; i++)
 		if (strmap_puts(x.a->klists, in->klists[i], &x) == -1)
 			goto out;
-	x.a->digest = cplan_digest(p);
+	x.a->digest = cplan_digest(p, x.hash);
 	n->adopt = x.a;
 	x.a = NULL;
 	rc = 0;
@@ -301,7 +306,8 @@ adopt_take(struct nft *n, struct work *w)
 	uint32_t genid;
 	int rc = 1;
 
-	if (a == NULL || n->have || cplan_digest(&w->next) != a->digest ||
+	if (a == NULL || n->have || cplan_digest(&w->next, w->hash) !=
+	    a->digest ||
 	    get_genid(n, &genid) == -1 || genid != a->gen)
 		goto out;
 	if ((rc = lists_adopt(n, &w->next, a->klists)) != 0) {

@@ -631,13 +631,14 @@ xparse(const struct nlattr *el, const struct nlattr **tb)
 	return mnl_attr_get_str(top[NFTA_EXPR_NAME]);
 }
 
-/* Whether attribute t of expression x names a register. */
-static bool
-xreg(const char *x, uint16_t t)
+/* The attributes of expression x that name a register (zero-ended), or
+ * NULL: looked up once per expression, not per attribute. */
+static const uint16_t *
+xregs(const char *x)
 {
 	static const struct {
 		const char	*x;
-		uint16_t	 t[4];
+		uint16_t	 t[5];
 	} regs[] = {
 		{ "meta", { NFTA_META_DREG, NFTA_META_SREG } },
 		{ "payload", { NFTA_PAYLOAD_DREG, NFTA_PAYLOAD_SREG } },
@@ -651,13 +652,21 @@ xreg(const char *x, uint16_t t)
 		    NFTA_NAT_REG_PROTO_MIN, NFTA_NAT_REG_PROTO_MAX } },
 		{ "fib", { NFTA_FIB_DREG } },
 	};
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
 		if (strcmp(regs[i].x, x) == 0)
-			for (j = 0; j < 4; j++)
-				if (regs[i].t[j] == t && t != 0)
-					return true;
+			return regs[i].t;
+	return NULL;
+}
+
+/* Whether attribute t is one of the registers rt names. */
+static bool
+xreg(const uint16_t *rt, uint16_t t)
+{
+	for (; rt != NULL && *rt != 0; rt++)
+		if (*rt == t)
+			return true;
 	return false;
 }
 
@@ -757,28 +766,38 @@ expr_same(struct dctx *x, const struct crule *r, const struct cexpr *ce,
 {
 	const struct nlattr *ta[XATTR_MAX], *tb[XATTR_MAX];
 	const char *na, *nb;
+	const uint16_t *rt;
 	uint16_t t;
+	bool nat, lookup, islog;
 
 	if ((na = xparse(mine, ta)) == NULL ||
 	    (nb = xparse(theirs, tb)) == NULL || strcmp(na, nb) != 0)
 		return false;
 	if (strcmp(na, "counter") == 0)
 		return true;
-	if (strcmp(na, "nat") == 0 && nat_flags(ta) != nat_flags(tb))
+	/* the name once, not per attribute (a restart compares every
+	 * expression of the table) */
+	nat = strcmp(na, "nat") == 0;
+	lookup = strcmp(na, "lookup") == 0;
+	islog = strcmp(na, "log") == 0;
+	rt = xregs(na);
+	if (nat && nat_flags(ta) != nat_flags(tb))
 		return false;
 	for (t = 1; t < XATTR_MAX; t++) {
-		if (strcmp(na, "nat") == 0 && t == NFTA_NAT_FLAGS)
+		if (ta[t] == NULL && tb[t] == NULL)
+			continue;
+		if (nat && t == NFTA_NAT_FLAGS)
 			continue;
 		if (ta[t] == NULL) {
-			if (tb[t] == NULL || attr_zero(tb[t]))
+			if (attr_zero(tb[t]))
 				continue;
-			if (strcmp(na, "log") == 0 && t == NFTA_LOG_LEVEL &&
+			if (islog && t == NFTA_LOG_LEVEL &&
 			    mnl_attr_get_payload_len(tb[t]) == 4 &&
 			    ntohl(mnl_attr_get_u32(tb[t])) == 4)
 				continue;
 			return false;
 		}
-		if (strcmp(na, "lookup") == 0 && t == NFTA_LOOKUP_SET_ID)
+		if (lookup && t == NFTA_LOOKUP_SET_ID)
 			continue;
 		if (tb[t] == NULL) {
 			/* the kernel leaves out what does not apply (the
@@ -787,14 +806,13 @@ expr_same(struct dctx *x, const struct crule *r, const struct cexpr *ce,
 				continue;
 			return false;
 		}
-		if (strcmp(na, "lookup") == 0 && t == NFTA_LOOKUP_SET &&
-		    ce->set == NULL && ce->set_anon > 0 &&
+		if (lookup && t == NFTA_LOOKUP_SET && ce->set == NULL && ce->set_anon > 0 &&
 		    (size_t)ce->set_anon <= r->nanon) {
 			if (!anon_same(x, tb[t], &r->anon[ce->set_anon - 1]))
 				return false;
 			continue;
 		}
-		if (xreg(na, t)) {
+		if (xreg(rt, t)) {
 			if (reg_norm(ta[t]) != reg_norm(tb[t]))
 				return false;
 			continue;
