@@ -2692,47 +2692,6 @@ cplan_rule_hash(const struct crule *r)
 	return f.h;
 }
 
-uint64_t
-cplan_digest(const struct cplan *p, const uint64_t *hash)
-{
-	struct mix f = { 0xcbf29ce484222325ULL };
-	const struct cchain *c;
-	const struct cset *s;
-	size_t i, j;
-
-	mix_u64(&f, p->nchains);
-	for (i = 0; i < p->nchains; i++) {
-		c = &p->chains[i];
-		mix_str(&f, c->name);
-		mix_str(&f, c->type);
-		mix_u64(&f, c->base);
-		mix_u64(&f, c->hook);
-		mix_u64(&f, (uint64_t)(int64_t)c->prio);
-		mix_u64(&f, (uint64_t)(int64_t)c->policy);
-		mix_u64(&f, c->pair);
-	}
-	mix_u64(&f, p->nrules);
-	for (i = 0; i < p->nrules; i++) {
-		mix_str(&f, p->rules[i].chain);
-		mix_str(&f, p->rules[i].key);
-		mix_str(&f, p->rules[i].name);
-		mix_u64(&f, hash != NULL ? hash[i] :
-		    cplan_rule_hash(&p->rules[i]));
-	}
-	mix_u64(&f, p->nsets);
-	for (i = 0; i < p->nsets; i++) {
-		s = &p->sets[i];
-		mix_str(&f, s->name);
-		mix_set(&f, s);
-		mix_u64(&f, s->counters);
-		mix_u64(&f, s->size);
-		/* a group set's elements are rules by their comment */
-		for (j = 0; j < s->nelems; j++)
-			mix_str(&f, s->elems[j].comment);
-	}
-	return f.h;
-}
-
 /* --- one rule ----------------------------------------------------------- */
 
 int

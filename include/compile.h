@@ -224,10 +224,6 @@ char		*cplan_rule_format(const struct crule *);
  * anonymous sets and the comment): equal hashes mean the same rule, for
  * diffs that keep no text. */
 uint64_t	 cplan_rule_hash(const struct crule *);
-/* A 64-bit hash of a whole plan (chains, rules, named sets with their
- * elements): equal digests mean the same table. hash: the rules'
- * cplan_rule_hash when known, else NULL. */
-uint64_t	 cplan_digest(const struct cplan *, const uint64_t *hash);
 /* One set's definition ("ipv4 interval timeout 3600000"), caller frees. */
 char		*cplan_set_format(const struct cset *);
 /* One element as text, into buf. */

@@ -2737,6 +2737,28 @@ START_TEST(start_takes_table_as_it_is)
 	apply_fresh(cur);
 	ck_assert(nft_last_stats(nf)->full_rebuild);
 	mustnt_tcp("lan", R_LAN, 3021);
+
+	/* a start that applies another ruleset than the one checked: the
+	 * picture is not used */
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	next = ruleset_dup(cur);
+	diags_init(&d);
+	ru = parse_rule("late from lan to self tcp dport 3021 drop", &d);
+	ck_assert_ptr_nonnull(ru);
+	ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
+	diags_free(&d);
+	apply_fresh(next);
+	ck_assert(nft_last_stats(nf)->full_rebuild);
+	ruleset_free(cur);
+	cur = next;
+	drift(cur, &dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	mustnt_tcp("lan", R_LAN, 3021);
 	finish();
 }
 END_TEST

@@ -35,6 +35,8 @@ adopt_free(struct nft *n)
 	if (a == NULL)
 		return;
 	kstate_free(&a->st);
+	cplan_free(&a->plan);
+	ruleset_free(a->rs);
 	strmap_free(a->klists);
 	free(a);
 	n->adopt = NULL;
@@ -277,13 +279,17 @@ adopt_prepare(struct nft *n, const struct adopt_in *in)
 	for (i = 0; i < in->nklists; i++)
 		if (strmap_puts(x.a->klists, in->klists[i], &x) == -1)
 			goto out;
-	x.a->digest = cplan_digest(p, x.hash);
+	if ((x.a->rs = ruleset_share(in->next)) == NULL)
+		goto out;
+	x.a->plan = *in->p;
+	memset(in->p, 0, sizeof(*in->p));
 	n->adopt = x.a;
 	x.a = NULL;
 	rc = 0;
  out:
 	if (x.a != NULL) {
 		kstate_free(&x.a->st);
+		ruleset_free(x.a->rs);
 		strmap_free(x.a->klists);
 		free(x.a);
 	}
@@ -292,13 +298,14 @@ adopt_prepare(struct nft *n, const struct adopt_in *in)
 
 /*
  * The first apply after start, with a picture from adopt_prepare: when
- * the plan is the one checked and nothing committed since, the table is
+ * next is the ruleset checked (its plan is the one the check compiled:
+ * nothing is compiled again) and nothing committed since, the table is
  * claimed (one NEWTABLE) and the picture becomes ours. 0 when taken, 1
  * when not (the caller builds the table again), never an error: the
  * rebuild is always there to fall back on.
  */
 int
-adopt_take(struct nft *n, struct work *w)
+adopt_take(struct nft *n, const struct ruleset *next)
 {
 	struct adopt *a = n->adopt;
 	struct batch b = { 0 };
@@ -306,11 +313,10 @@ adopt_take(struct nft *n, struct work *w)
 	uint32_t genid;
 	int rc = 1;
 
-	if (a == NULL || n->have || cplan_digest(&w->next, w->hash) !=
-	    a->digest ||
+	if (a == NULL || n->have || !ruleset_equal(a->rs, next) ||
 	    get_genid(n, &genid) == -1 || genid != a->gen)
 		goto out;
-	if ((rc = lists_adopt(n, &w->next, a->klists)) != 0) {
+	if ((rc = lists_adopt(n, &a->plan, a->klists)) != 0) {
 		rc = 1;
 		lists_reset(n);
 		goto out;
@@ -325,18 +331,19 @@ adopt_take(struct nft *n, struct work *w)
 	state_clear(n);
 	n->st = a->st;
 	memset(&a->st, 0, sizeof(a->st));
-	n->cur.sets = w->next.sets;
-	n->cur.nsets = w->next.nsets;
-	n->cur.sets_cap = w->next.sets_cap;
+	n->cur.sets = a->plan.sets;
+	n->cur.nsets = a->plan.nsets;
+	n->cur.sets_cap = a->plan.sets_cap;
 	for (size_t i = 0; i < n->cur.nsets; i++)
 		n->cur.sets[i].loc = NULL;	/* the model may go away */
-	w->next.sets = NULL;
-	w->next.nsets = 0;
-	w->next.sets_cap = 0;
+	a->plan.sets = NULL;
+	a->plan.nsets = 0;
+	a->plan.sets_cap = 0;
 	n->have = true;
+	kept_free(n);		/* its counters were for a rebuild */
+	memset(&n->stats, 0, sizeof(n->stats));
 	n->stats.msgs = b.nobjs;
 	n->stats.bytes = b.len;
-	n->stats.compiled_rules = 0;
 	if (get_genid(n, &n->genid) == -1)
 		n->genid = 0;
 	rc = 0;

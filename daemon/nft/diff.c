@@ -899,6 +899,9 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	 * not know), rebuild in one transaction */
 	if (prev == NULL)
 		state_clear(n);
+	/* a table found at start as next says: taken as it is */
+	if (prev == NULL && n->adopt != NULL && adopt_take(n, next) == 0)
+		return 0;
 	/* elements alone (fwctl block ...): no compile, no diff */
 	if (plan_elements_only(n, prev, next, plan))
 		return apply_elems(n, prev, next, plan, d);
@@ -918,12 +921,6 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		goto nomem;
 	for (i = 0; i < w.next.nrules; i++)
 		w.hash[i] = cplan_rule_hash(&w.next.rules[i]);
-	/* a table found at start as the ruleset says: taken as it is */
-	if (!n->have && n->adopt != NULL && adopt_take(n, &w) == 0) {
-		n->stats.compiled_rules = next->nrules + next->nnats;
-		rc = 0;
-		goto out;
-	}
 
 	for (tries = 0; tries < 3; tries++) {
 		full = !n->have;

@@ -1330,8 +1330,8 @@ drift_sets(struct dctx *x, const struct cplan *p)
 /* No drift: the picture of the table as read, for the adoption that
  * follows (adopt.c). */
 static void
-drift_adopt(struct dctx *x, const struct cplan *p, const struct dump *dp,
-    const struct drule *dr)
+drift_adopt(struct dctx *x, struct cplan *p, const struct ruleset *next,
+    const struct dump *dp, const struct drule *dr)
 {
 	struct adopt_in in = { 0 };
 	size_t i, plen = strlen(LIST_SET_PREFIX);
@@ -1343,6 +1343,7 @@ drift_adopt(struct dctx *x, const struct cplan *p, const struct dump *dp,
 		    strncmp(x->sets[i].s.name, LIST_SET_PREFIX, plen) == 0)
 			in.klists[in.nklists++] = x->sets[i].s.name;
 	in.p = p;
+	in.next = next;
 	in.dp = dp;
 	in.at_of = dr->at_of;
 	in.jump_to = dr->jump_to;
@@ -1426,7 +1427,7 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 		if (drift_rules(&x, &p, &dp, &dr) == 0)
 			drift_sets(&x, &p);
 		if (!x.err && !x.lossy && out->n == 0 && x.more == 0)
-			drift_adopt(&x, &p, &dp, &dr);
+			drift_adopt(&x, &p, next, &dp, &dr);
 	}
 	if (x.err) {
 		errno = x.err;

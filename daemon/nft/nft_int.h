@@ -275,14 +275,16 @@ struct work {
 /* A table found at start as the ruleset says: its picture (adopt.c). */
 struct adopt {
 	struct kstate	 st;		/* handles as read */
-	uint64_t	 digest;	/* cplan_digest of the plan it holds */
+	struct cplan	 plan;		/* what the check compiled */
+	struct ruleset	*rs;		/* what it compiled it from (shared) */
 	uint32_t	 gen;		/* the generation read */
 	struct strmap	*klists;	/* the kernel's shared lists, by name */
 };
 
 /* What the drift check read, for adopt_prepare. */
 struct adopt_in {
-	const struct cplan *p;		/* as compiled for the check */
+	struct cplan	*p;		/* as compiled for the check: taken */
+	const struct ruleset *next;	/* what it was compiled from */
 	const struct dump *dp;		/* the kernel's rules, chain by chain */
 	const size_t	*at_of;		/* by plan rule: its kernel rule (dump
 					 * index), or dp->n */
@@ -386,7 +388,7 @@ int	lists_adopt(struct nft *n, const struct cplan *p,
 /* adopt.c */
 void	adopt_free(struct nft *n);
 void	adopt_prepare(struct nft *n, const struct adopt_in *in);
-int	adopt_take(struct nft *n, struct work *w);
+int	adopt_take(struct nft *n, const struct ruleset *next);
 
 /* diff.c */
 char	*pair_key(const char *chain, const char *key);
