@@ -1397,10 +1397,11 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 		    strerror(errno));
 		return -1;
 	}
-	/* compiled as nft_apply would */
-	if (compile_ruleset(next, n->table, &p, d) == -1)
+	/* compiled as nft_apply would; not at all for a missing table (a
+	 * boot: the apply that follows compiles it) */
+	if (present == 1 && compile_ruleset(next, n->table, &p, d) == -1)
 		return -1;
-	if (keep_interval(n, next, &p) == -1 ||
+	if ((present == 1 && keep_interval(n, next, &p) == -1) ||
 	    (out->v = calloc(DRIFT_MAX + 2, sizeof(*out->v))) == NULL ||
 	    (x.said = strmap_new(64)) == NULL ||
 	    (x.xbuf = malloc(MSG_ROOM)) == NULL)
