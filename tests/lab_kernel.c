@@ -2637,6 +2637,20 @@ START_TEST(start_reads_once)
 }
 END_TEST
 
+/* How many shared lists ("__l/" sets) our table has. */
+static int
+lists_in_kernel(void)
+{
+	char *out = lab_output(lab, "router", "nft list sets table inet "
+	    "fwctl | grep -c 'set __l/'");
+	int k;
+
+	ck_assert_ptr_nonnull(out);
+	k = atoi(out);
+	free(out);
+	return k;
+}
+
 /*
  * A table found at start as the ruleset says is taken as it is, with its
  * sub-chains, groups and shared lists, and changes after that go the
@@ -2652,7 +2666,7 @@ START_TEST(start_takes_table_as_it_is)
 	struct rule *ru;
 	struct diags d;
 	char *text, *p;
-	int i;
+	int i, nlists;
 
 	start();
 	serve("router", "tcp", 3021);
@@ -2664,7 +2678,8 @@ START_TEST(start_takes_table_as_it_is)
 	p = text + sprintf(text, ZONES "rule x from lan to self tcp dport "
 	    "3021 src " H_LAN " drop\n"
 	    "rule y from lan to self tcp dport 3021 accept\n"
-	    "rule l from lan to self tcp dport { 3022, 3023 } accept\n");
+	    "rule l from lan to self tcp dport { 3022, 3023 } accept\n"
+	    "rule l2 from lan to self tcp dport { 3024, 3025 } accept\n");
 	for (i = 0; i < 6; i++)		/* a group */
 		p += sprintf(p, "rule g%d from wan to self tcp dport %d src "
 		    "10.9.0.%d accept\n", i, 4000 + i, i + 1);
@@ -2675,6 +2690,15 @@ START_TEST(start_takes_table_as_it_is)
 	free(text);
 	mustnt_tcp("lan", R_LAN, 3021);
 	must_tcp("lan", R_LAN, 3022);
+	/* l2 deleted alone: its list stays in the kernel, unused, until
+	 * the next whole diff */
+	nlists = lists_in_kernel();
+	ck_assert_int_ge(nlists, 2);
+	next = ruleset_dup(cur);
+	rule_free(ruleset_remove_rule(next,
+	    (size_t)ruleset_find_rule(next, "l2")));
+	apply_plan(next, PLAN_REMOVE, "l2");
+	ck_assert_int_eq(lists_in_kernel(), nlists);
 
 	stop_owner();
 	start_owner();
@@ -2716,6 +2740,11 @@ START_TEST(start_takes_table_as_it_is)
 	ck_assert_uint_eq(dr.n, 0);
 	nft_drift_free(&dr);
 	diags_free(&d);
+	/* a whole diff deletes the list left over */
+	ck_assert_int_eq(lists_in_kernel(), nlists);
+	apply(ruleset_dup(cur));
+	ck_assert_int_eq(lists_in_kernel(), nlists - 1);
+	must_tcp("lan", R_LAN, 3023);
 
 	/* the same rules with y before x, as another start left them:
 	 * every rule is there, so no drift, but y matches first */

@@ -27,6 +27,17 @@ struct actx {
 	size_t		 rules_used;
 };
 
+static void
+adopt_names_free(struct adopt *a)
+{
+	size_t i;
+
+	strmap_free(a->klists);
+	for (i = 0; i < a->nknames; i++)
+		free(a->knames[i]);
+	free(a->knames);
+}
+
 void
 adopt_free(struct nft *n)
 {
@@ -37,7 +48,7 @@ adopt_free(struct nft *n)
 	kstate_free(&a->st);
 	cplan_free(&a->plan);
 	ruleset_free(a->rs);
-	strmap_free(a->klists);
+	adopt_names_free(a);
 	free(a);
 	n->adopt = NULL;
 }
@@ -274,10 +285,14 @@ adopt_prepare(struct nft *n, const struct adopt_in *in)
 	if (lo != p->nrules || x.rules_used != in->dp->n ||
 	    x.chains_used != in->nkchains)
 		goto out;
-	if ((x.a->klists = strmap_new(in->nklists + 1)) == NULL)
+	if ((x.a->klists = strmap_new(in->nklists + 1)) == NULL ||
+	    (x.a->knames = calloc(in->nklists + 1,
+	    sizeof(*x.a->knames))) == NULL)
 		goto out;
 	for (i = 0; i < in->nklists; i++)
-		if (strmap_puts(x.a->klists, in->klists[i], &x) == -1)
+		if (strmap_puts(x.a->klists, in->klists[i], &x) == -1 ||
+		    (x.a->knames[x.a->nknames++] = strdup(in->klists[i])) ==
+		    NULL)
 			goto out;
 	if ((x.a->rs = ruleset_share(in->next)) == NULL)
 		goto out;
@@ -290,7 +305,7 @@ adopt_prepare(struct nft *n, const struct adopt_in *in)
 	if (x.a != NULL) {
 		kstate_free(&x.a->st);
 		ruleset_free(x.a->rs);
-		strmap_free(x.a->klists);
+		adopt_names_free(x.a);
 		free(x.a);
 	}
 	actx_free(&x);
@@ -316,7 +331,8 @@ adopt_take(struct nft *n, const struct ruleset *next)
 	if (a == NULL || n->have || !ruleset_equal(a->rs, next) ||
 	    get_genid(n, &genid) == -1 || genid != a->gen)
 		goto out;
-	if ((rc = lists_adopt(n, &a->plan, a->klists)) != 0) {
+	if ((rc = lists_adopt(n, &a->plan, a->klists, a->knames,
+	    a->nknames)) != 0) {
 		rc = 1;
 		lists_reset(n);
 		goto out;

@@ -214,12 +214,15 @@ lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
 
 /*
  * A table taken over as it stands (adopt.c): the lists of plan p are
- * those the kernel holds, by name (klists). 1 when they are not exactly
- * those (a list lacking, one left over, two lists with one hash), -1
- * when out of memory.
+ * among those the kernel holds, by name (klists, knames). Those no rule
+ * uses (a single-rule path left them) are known by name alone, with a
+ * content no list has: the next whole diff deletes them, and a rule
+ * with such a list gets an anonymous set meanwhile. 1 when a list of p
+ * is lacking or two lists have one hash, -1 when out of memory.
  */
 int
-lists_adopt(struct nft *n, const struct cplan *p, const struct strmap *klists)
+lists_adopt(struct nft *n, const struct cplan *p, const struct strmap *klists,
+    char *const *knames, size_t nknames)
 {
 	struct lset *ls;
 	char name[24], *c;
@@ -252,5 +255,16 @@ lists_adopt(struct nft *n, const struct cplan *p, const struct strmap *klists)
 			}
 			ls->live = true;
 		}
-	return n->nlsv == strmap_count(klists) ? 0 : 1;
+	for (i = 0; i < nknames; i++) {
+		if (n->lsets != NULL && strmap_gets(n->lsets, knames[i]) != NULL)
+			continue;
+		if ((c = strdup("")) == NULL)
+			return -1;
+		if ((ls = list_add(n, knames[i], c)) == NULL) {
+			free(c);
+			return -1;
+		}
+		ls->live = true;
+	}
+	return 0;
 }

@@ -279,6 +279,8 @@ struct adopt {
 	struct ruleset	*rs;		/* what it compiled it from (shared) */
 	uint32_t	 gen;		/* the generation read */
 	struct strmap	*klists;	/* the kernel's shared lists, by name */
+	char		**knames;	/* the same, to walk */
+	size_t		 nknames;
 };
 
 /* What the drift check read, for adopt_prepare. */
@@ -383,7 +385,8 @@ const char *list_get(struct nft *n, struct batch *b, const struct cset *as,
 		    const char *what, const struct srcloc *loc);
 int	lists_gc(struct nft *n, struct batch *b, const struct cplan *p);
 int	lists_adopt(struct nft *n, const struct cplan *p,
-		    const struct strmap *klists);
+		    const struct strmap *klists, char *const *knames,
+		    size_t nknames);
 
 /* adopt.c */
 void	adopt_free(struct nft *n);
