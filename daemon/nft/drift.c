@@ -806,8 +806,8 @@ expr_same(struct dctx *x, const struct crule *r, const struct cexpr *ce,
 				continue;
 			return false;
 		}
-		if (lookup && t == NFTA_LOOKUP_SET && ce->set == NULL && ce->set_anon > 0 &&
-		    (size_t)ce->set_anon <= r->nanon) {
+		if (lookup && t == NFTA_LOOKUP_SET && ce->set == NULL &&
+		    ce->set_anon > 0 && (size_t)ce->set_anon <= r->nanon) {
 			if (!anon_same(x, tb[t], &r->anon[ce->set_anon - 1]))
 				return false;
 			continue;

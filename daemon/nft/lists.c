@@ -256,7 +256,8 @@ lists_adopt(struct nft *n, const struct cplan *p, const struct strmap *klists,
 			ls->live = true;
 		}
 	for (i = 0; i < nknames; i++) {
-		if (n->lsets != NULL && strmap_gets(n->lsets, knames[i]) != NULL)
+		if (n->lsets != NULL &&
+		    strmap_gets(n->lsets, knames[i]) != NULL)
 			continue;
 		if ((c = strdup("")) == NULL)
 			return -1;
