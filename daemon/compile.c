@@ -145,7 +145,16 @@ cplan_add_rule(struct cplan *p, const char *chain, const char *key,
     const char *name)
 {
 	struct crule *r;
+	struct cexpr *e;
 
+	/* the rule before is complete: its expressions take what they
+	 * need, not the doubled room (a plan of 100,000 kernel rules) */
+	r = p->nrules > 0 ? &p->rules[p->nrules - 1] : NULL;
+	if (r != NULL && r->nexprs > 0 && r->nexprs < r->exprs_cap &&
+	    (e = reallocarray(r->exprs, r->nexprs, sizeof(*e))) != NULL) {
+		r->exprs = e;
+		r->exprs_cap = r->nexprs;
+	}
 	if (grow(&p->rules, &p->rules_cap, p->nrules, sizeof(*r)) == -1)
 		return NULL;
 	r = &p->rules[p->nrules];

@@ -56,7 +56,9 @@ void		 nft_close(struct nft *);
  * Makes the kernel's table agree with next, in one transaction.
  * prev is what the kernel is known to hold (the ruleset last applied
  * through this handle), or NULL when unknown (first apply after start:
- * the table is created or adopted and reconciled as a whole, atomically).
+ * the table is created or adopted and reconciled as a whole, atomically;
+ * right after an nft_drift_find of next that found nothing, a table laid
+ * out exactly as next compiles is taken as it is, with one NEWTABLE).
  * plan lists prev -> next differences (plan_diff, or a one-item plan built
  * by the caller); NULL means "compute it". daemon/nft/ diffs the compiled
  * tables itself (see docs/design-compile.md); a plan made only of

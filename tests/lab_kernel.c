@@ -2599,16 +2599,22 @@ START_TEST(start_reads_once)
 	ck_assert_int_ge(pa, 2);
 	ck_assert_int_ge(pb, 2);
 
-	/* a restart: no drift, and the counts carried through the rebuild */
+	/* a restart: no drift, so the table is taken as it is (one
+	 * NEWTABLE claims it), counts and all */
 	stop_owner();
 	start_owner();
 	drift(cur, &dr);
 	ck_assert_uint_eq(dr.n, 0);
 	nft_drift_free(&dr);
 	apply_fresh(cur);
-	ck_assert(nft_last_stats(nf)->full_rebuild);
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->msgs, 3);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 0);
 	ck_assert_int_eq(lan_self_packets("a"), pa);
 	ck_assert_int_eq(lan_self_packets("b"), pb);
+	/* owned again: nobody else may change it */
+	ck_assert_int_ne(lab_exec(lab, "router", "nft add rule inet fwctl "
+	    "lan-self tcp dport 3013 accept 2>/dev/null"), 0);
 
 	/* again, with b deleted by hand after the drift check read it */
 	stop_owner();
@@ -2627,6 +2633,161 @@ START_TEST(start_reads_once)
 	ck_assert_int_eq(lan_self_packets("a"), pa);
 	ck_assert_int_eq(lan_self_packets("b"), 0);	/* a new rule */
 	must_tcp("lan", R_LAN, 3012);
+	finish();
+}
+END_TEST
+
+/* How many shared lists ("__l/" sets) our table has. */
+static int
+lists_in_kernel(void)
+{
+	char *out = lab_output(lab, "router", "nft list sets table inet "
+	    "fwctl | grep -c 'set __l/'");
+	int k;
+
+	ck_assert_ptr_nonnull(out);
+	k = atoi(out);
+	free(out);
+	return k;
+}
+
+/*
+ * A table found at start as the ruleset says is taken as it is, with its
+ * sub-chains, groups and shared lists, and changes after that go the
+ * usual single-rule ways; a table whose rules are all there but in
+ * another order (no drift: order is not compared) is built again, so
+ * first match is the ruleset's.
+ */
+START_TEST(start_takes_table_as_it_is)
+{
+	enum { N = 1200 };
+	struct nft_drift dr;
+	struct ruleset *next, *swapped;
+	struct rule *ru;
+	struct diags d;
+	char *text, *p;
+	int i, nlists;
+
+	start();
+	serve("router", "tcp", 3021);
+	serve("router", "tcp", 3022);
+	serve("router", "tcp", 3023);
+	serve("router", "tcp", 21199);
+	text = malloc((size_t)N * 90 + 2048);
+	ck_assert_ptr_nonnull(text);
+	p = text + sprintf(text, ZONES "rule x from lan to self tcp dport "
+	    "3021 src " H_LAN " drop\n"
+	    "rule y from lan to self tcp dport 3021 accept\n"
+	    "rule l from lan to self tcp dport { 3022, 3023 } accept\n"
+	    "rule l2 from lan to self tcp dport { 3024, 3025 } accept\n");
+	for (i = 0; i < 6; i++)		/* a group */
+		p += sprintf(p, "rule g%d from wan to self tcp dport %d src "
+		    "10.9.0.%d accept\n", i, 4000 + i, i + 1);
+	for (i = 0; i < N; i++)		/* sub-chains */
+		p += sprintf(p, "rule r%d from lan to self tcp sport " NOGROUP
+		    " dport %d accept\n", i, 20000 + i);
+	apply_text(text);
+	free(text);
+	mustnt_tcp("lan", R_LAN, 3021);
+	must_tcp("lan", R_LAN, 3022);
+	/* l2 deleted alone: its list stays in the kernel, unused, until
+	 * the next whole diff */
+	nlists = lists_in_kernel();
+	ck_assert_int_ge(nlists, 2);
+	next = ruleset_dup(cur);
+	rule_free(ruleset_remove_rule(next,
+	    (size_t)ruleset_find_rule(next, "l2")));
+	apply_plan(next, PLAN_REMOVE, "l2");
+	ck_assert_int_eq(lists_in_kernel(), nlists);
+
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	apply_fresh(cur);
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->msgs, 3);
+	mustnt_tcp("lan", R_LAN, 3021);
+	must_tcp("lan", R_LAN, 3023);
+	must_tcp("lan", R_LAN, 21199);	/* in a sub-chain */
+
+	/* the picture taken is right: single changes land where they
+	 * belong, and the table still shows no drift */
+	next = ruleset_dup(cur);
+	diags_init(&d);
+	ru = parse_rule("mid from lan to self tcp sport " NOGROUP
+	    " dport 3022 drop", &d);
+	ck_assert_ptr_nonnull(ru);
+	ck_assert_int_eq(ruleset_insert_rule(next, 2, ru), 0);
+	apply_plan(next, PLAN_ADD, "mid");
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 1);
+	mustnt_tcp("lan", R_LAN, 3022);
+	must_tcp("lan", R_LAN, 3023);
+	next = ruleset_dup(cur);
+	rule_free(ruleset_remove_rule(next,
+	    (size_t)ruleset_find_rule(next, "r1199")));
+	apply_plan(next, PLAN_REMOVE, "r1199");
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_deleted, 1);
+	mustnt_tcp("lan", R_LAN, 21199);
+	next = ruleset_dup(cur);
+	rule_free(ruleset_remove_rule(next,
+	    (size_t)ruleset_find_rule(next, "g5")));
+	apply_plan(next, PLAN_REMOVE, "g5");
+	drift(cur, &dr);
+	drift_print(&dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	diags_free(&d);
+	/* a whole diff deletes the list left over */
+	ck_assert_int_eq(lists_in_kernel(), nlists);
+	apply(ruleset_dup(cur));
+	ck_assert_int_eq(lists_in_kernel(), nlists - 1);
+	must_tcp("lan", R_LAN, 3023);
+
+	/* the same rules with y before x, as another start left them:
+	 * every rule is there, so no drift, but y matches first */
+	stop_owner();
+	start_owner();
+	swapped = ruleset_dup(cur);
+	ru = ruleset_remove_rule(swapped, (size_t)ruleset_find_rule(swapped,
+	    "x"));
+	ck_assert_int_eq(ruleset_insert_rule(swapped, 1, ru), 0);
+	apply_fresh(swapped);
+	ruleset_free(swapped);
+	must_tcp("lan", R_LAN, 3021);
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	drift_print(&dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	apply_fresh(cur);
+	ck_assert(nft_last_stats(nf)->full_rebuild);
+	mustnt_tcp("lan", R_LAN, 3021);
+
+	/* a start that applies another ruleset than the one checked: the
+	 * picture is not used */
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	next = ruleset_dup(cur);
+	diags_init(&d);
+	ru = parse_rule("late from lan to self tcp dport 3021 drop", &d);
+	ck_assert_ptr_nonnull(ru);
+	ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
+	diags_free(&d);
+	apply_fresh(next);
+	ck_assert(nft_last_stats(nf)->full_rebuild);
+	ruleset_free(cur);
+	cur = next;
+	drift(cur, &dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	mustnt_tcp("lan", R_LAN, 3021);
 	finish();
 }
 END_TEST
@@ -2674,6 +2835,7 @@ kernel_suite(void)
 	tcase_add_test(tc, policy_log_and_family);
 	tcase_add_test(tc, lists_shared);
 	tcase_add_test(tc, start_reads_once);
+	tcase_add_test(tc, start_takes_table_as_it_is);
 	suite_add_tcase(s, tc);
 	return s;
 }

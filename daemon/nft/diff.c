@@ -899,6 +899,9 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	 * not know), rebuild in one transaction */
 	if (prev == NULL)
 		state_clear(n);
+	/* a table found at start as next says: taken as it is */
+	if (prev == NULL && n->adopt != NULL && adopt_take(n, next) == 0)
+		return 0;
 	/* elements alone (fwctl block ...): no compile, no diff */
 	if (plan_elements_only(n, prev, next, plan))
 		return apply_elems(n, prev, next, plan, d);
@@ -1052,6 +1055,7 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	diags_add(d, NULL, "nft: %s", strerror(errno ? errno : ENOMEM));
  out:
 	kept_free(n);		/* stale after any change */
+	adopt_free(n);
 	batch_free(&b);
 	work_free(&w);
 	/* a big compile leaves the heap large; give it back */

@@ -56,6 +56,16 @@ struct dctx {
 	size_t			 sets_cap;
 	struct strmap		*setidx;	/* name -> index + 1 */
 	char			*xbuf;		/* scratch message (MSG_ROOM) */
+	bool			 lossy;		/* an element with a timeout
+						 * lacking: no drift, but not
+						 * the table as compiled */
+};
+
+/* The kernel's rules against the plan's, for an adoption (adopt.c). */
+struct drule {
+	size_t		*at_of;		/* by plan rule: its kernel rule */
+	const char	**jump_to;	/* by kernel rule: a layout jump's
+					 * sub-chain */
 };
 
 static void
@@ -621,13 +631,14 @@ xparse(const struct nlattr *el, const struct nlattr **tb)
 	return mnl_attr_get_str(top[NFTA_EXPR_NAME]);
 }
 
-/* Whether attribute t of expression x names a register. */
-static bool
-xreg(const char *x, uint16_t t)
+/* The attributes of expression x that name a register (zero-ended), or
+ * NULL: looked up once per expression, not per attribute. */
+static const uint16_t *
+xregs(const char *x)
 {
 	static const struct {
 		const char	*x;
-		uint16_t	 t[4];
+		uint16_t	 t[5];
 	} regs[] = {
 		{ "meta", { NFTA_META_DREG, NFTA_META_SREG } },
 		{ "payload", { NFTA_PAYLOAD_DREG, NFTA_PAYLOAD_SREG } },
@@ -641,13 +652,21 @@ xreg(const char *x, uint16_t t)
 		    NFTA_NAT_REG_PROTO_MIN, NFTA_NAT_REG_PROTO_MAX } },
 		{ "fib", { NFTA_FIB_DREG } },
 	};
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
 		if (strcmp(regs[i].x, x) == 0)
-			for (j = 0; j < 4; j++)
-				if (regs[i].t[j] == t && t != 0)
-					return true;
+			return regs[i].t;
+	return NULL;
+}
+
+/* Whether attribute t is one of the registers rt names. */
+static bool
+xreg(const uint16_t *rt, uint16_t t)
+{
+	for (; rt != NULL && *rt != 0; rt++)
+		if (*rt == t)
+			return true;
 	return false;
 }
 
@@ -747,28 +766,38 @@ expr_same(struct dctx *x, const struct crule *r, const struct cexpr *ce,
 {
 	const struct nlattr *ta[XATTR_MAX], *tb[XATTR_MAX];
 	const char *na, *nb;
+	const uint16_t *rt;
 	uint16_t t;
+	bool nat, lookup, islog;
 
 	if ((na = xparse(mine, ta)) == NULL ||
 	    (nb = xparse(theirs, tb)) == NULL || strcmp(na, nb) != 0)
 		return false;
 	if (strcmp(na, "counter") == 0)
 		return true;
-	if (strcmp(na, "nat") == 0 && nat_flags(ta) != nat_flags(tb))
+	/* the name once, not per attribute (a restart compares every
+	 * expression of the table) */
+	nat = strcmp(na, "nat") == 0;
+	lookup = strcmp(na, "lookup") == 0;
+	islog = strcmp(na, "log") == 0;
+	rt = xregs(na);
+	if (nat && nat_flags(ta) != nat_flags(tb))
 		return false;
 	for (t = 1; t < XATTR_MAX; t++) {
-		if (strcmp(na, "nat") == 0 && t == NFTA_NAT_FLAGS)
+		if (ta[t] == NULL && tb[t] == NULL)
+			continue;
+		if (nat && t == NFTA_NAT_FLAGS)
 			continue;
 		if (ta[t] == NULL) {
-			if (tb[t] == NULL || attr_zero(tb[t]))
+			if (attr_zero(tb[t]))
 				continue;
-			if (strcmp(na, "log") == 0 && t == NFTA_LOG_LEVEL &&
+			if (islog && t == NFTA_LOG_LEVEL &&
 			    mnl_attr_get_payload_len(tb[t]) == 4 &&
 			    ntohl(mnl_attr_get_u32(tb[t])) == 4)
 				continue;
 			return false;
 		}
-		if (strcmp(na, "lookup") == 0 && t == NFTA_LOOKUP_SET_ID)
+		if (lookup && t == NFTA_LOOKUP_SET_ID)
 			continue;
 		if (tb[t] == NULL) {
 			/* the kernel leaves out what does not apply (the
@@ -777,14 +806,13 @@ expr_same(struct dctx *x, const struct crule *r, const struct cexpr *ce,
 				continue;
 			return false;
 		}
-		if (strcmp(na, "lookup") == 0 && t == NFTA_LOOKUP_SET &&
-		    ce->set == NULL && ce->set_anon > 0 &&
-		    (size_t)ce->set_anon <= r->nanon) {
+		if (lookup && t == NFTA_LOOKUP_SET && ce->set == NULL &&
+		    ce->set_anon > 0 && (size_t)ce->set_anon <= r->nanon) {
 			if (!anon_same(x, tb[t], &r->anon[ce->set_anon - 1]))
 				return false;
 			continue;
 		}
-		if (xreg(na, t)) {
+		if (xreg(rt, t)) {
 			if (reg_norm(ta[t]) != reg_norm(tb[t]))
 				return false;
 			continue;
@@ -1064,7 +1092,7 @@ drift_chains(struct dctx *x, const struct cplan *p)
 
 /* The jump from a pair chain to one of its sub-chains: layout. */
 static bool
-layout_jump(const struct dumped *k, const char *chain)
+layout_jump(const struct dumped *k, const char *chain, const char **to)
 {
 	const struct nlattr *tb[XATTR_MAX], *dv[XATTR_MAX], *vv[XATTR_MAX];
 	const struct nlattr *el = k->exprs;
@@ -1089,7 +1117,10 @@ layout_jump(const struct dumped *k, const char *chain)
 	    (uint32_t)NFT_JUMP)
 		return false;
 	target = mnl_attr_get_str(vv[NFTA_VERDICT_CHAIN]);
-	return strncmp(target, chain, len) == 0 && target[len] == '/';
+	if (strncmp(target, chain, len) != 0 || target[len] != '/')
+		return false;
+	*to = target;
+	return true;
 }
 
 static char *
@@ -1110,7 +1141,8 @@ rule_bucket(const char *chain, const char *comment)
  * making a new one, which is found.
  */
 static int
-drift_rules(struct dctx *x, const struct cplan *p, struct dump *dp)
+drift_rules(struct dctx *x, const struct cplan *p, struct dump *dp,
+    struct drule *out)
 {
 	struct strmap *bucket = NULL;
 	size_t *nextk = NULL, i, at;
@@ -1135,7 +1167,7 @@ drift_rules(struct dctx *x, const struct cplan *p, struct dump *dp)
 			used[i] = 1;	/* in a chain reported as not ours */
 			continue;
 		}
-		if (layout_jump(&dp->v[i], logical[i])) {
+		if (layout_jump(&dp->v[i], logical[i], &out->jump_to[i])) {
 			used[i] = 1;
 			continue;
 		}
@@ -1155,9 +1187,10 @@ drift_rules(struct dctx *x, const struct cplan *p, struct dump *dp)
 		    at = nextk[at - 1])
 			if (!used[at - 1] && rule_same(x, r, &dp->v[at - 1]))
 				break;
-		if (at != 0)
+		if (at != 0) {
 			used[at - 1] = 1;
-		else
+			out->at_of[i] = at - 1;
+		} else
 			lost[i] = 1;
 		free(key);
 		key = NULL;
@@ -1222,6 +1255,8 @@ drift_elems(struct dctx *x, const struct cset *cs, const struct dset *ds)
 	}
 	for (i = 0; i < ua.n; i++) {
 		/* an element with a timeout may have expired on its own */
+		if (la[i] && ua.v[i].may_go)
+			x->lossy = true;
 		if (!la[i] || ua.v[i].may_go)
 			continue;
 		if (clen > 0 && ua.v[i].comment != NULL)
@@ -1292,6 +1327,31 @@ drift_sets(struct dctx *x, const struct cplan *p)
 			drift_say(x, "set %s is not fwctl's", x->sets[i].s.name);
 }
 
+/* No drift: the picture of the table as read, for the adoption that
+ * follows (adopt.c). */
+static void
+drift_adopt(struct dctx *x, struct cplan *p, const struct ruleset *next,
+    const struct dump *dp, const struct drule *dr)
+{
+	struct adopt_in in = { 0 };
+	size_t i, plen = strlen(LIST_SET_PREFIX);
+
+	if ((in.klists = calloc(x->nsets + 1, sizeof(*in.klists))) == NULL)
+		return;		/* no adoption: the table is built again */
+	for (i = 0; i < x->nsets; i++)
+		if (!x->sets[i].anon &&
+		    strncmp(x->sets[i].s.name, LIST_SET_PREFIX, plen) == 0)
+			in.klists[in.nklists++] = x->sets[i].s.name;
+	in.p = p;
+	in.next = next;
+	in.dp = dp;
+	in.at_of = dr->at_of;
+	in.jump_to = dr->jump_to;
+	in.nkchains = x->nchains;
+	adopt_prepare(x->n, &in);
+	free(in.klists);
+}
+
 /* Keeps the rules read (their counters, not their expressions) for the
  * adoption that usually follows: its seeds need not read them again. */
 static void
@@ -1322,20 +1382,26 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 	struct dctx x = { 0 };
 	struct cplan p = { 0 };
 	struct dump dp = { 0 };
+	struct drule dr = { 0 };
+	uint32_t gen = 0;
+	size_t i;
 	int present, rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	x.n = n;
 	x.out = out;
-	if ((present = nft_table_present(n)) == -1) {
+	adopt_free(n);
+	if ((present = nft_table_present(n)) == -1 ||
+	    (present == 1 && get_genid(n, &gen) == -1)) {
 		diags_add(d, NULL, "reading table inet %s: %s", n->table,
 		    strerror(errno));
 		return -1;
 	}
-	/* compiled as nft_apply would */
-	if (compile_ruleset(next, n->table, &p, d) == -1)
+	/* compiled as nft_apply would; not at all for a missing table (a
+	 * boot: the apply that follows compiles it) */
+	if (present == 1 && compile_ruleset(next, n->table, &p, d) == -1)
 		return -1;
-	if (keep_interval(n, next, &p) == -1 ||
+	if ((present == 1 && keep_interval(n, next, &p) == -1) ||
 	    (out->v = calloc(DRIFT_MAX + 2, sizeof(*out->v))) == NULL ||
 	    (x.said = strmap_new(64)) == NULL ||
 	    (x.xbuf = malloc(MSG_ROOM)) == NULL)
@@ -1351,9 +1417,18 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 			    n->table, strerror(errno));
 			goto fail;
 		}
+		if ((dr.at_of = malloc((p.nrules + 1) *
+		    sizeof(*dr.at_of))) == NULL ||
+		    (dr.jump_to = calloc(dp.n + 1, sizeof(*dr.jump_to))) ==
+		    NULL)
+			goto nomem;
+		for (i = 0; i < p.nrules; i++)
+			dr.at_of[i] = dp.n;
 		drift_chains(&x, &p);
-		if (drift_rules(&x, &p, &dp) == 0)
+		if (drift_rules(&x, &p, &dp, &dr) == 0)
 			drift_sets(&x, &p);
+		if (!x.err && !x.lossy && out->n == 0 && x.more == 0)
+			drift_adopt(&x, &p, next, &dp, &dr);
 	}
 	if (x.err) {
 		errno = x.err;
@@ -1370,6 +1445,14 @@ nft_drift_find(struct nft *n, const struct ruleset *next,
 	nft_drift_free(out);
  out:
 	drift_keep(n, &dp);
+	/* the picture holds for the generation read before and after */
+	if (n->adopt != NULL && (rc == -1 || n->kept == NULL ||
+	    n->kept_gen != gen))
+		adopt_free(n);
+	else if (n->adopt != NULL)
+		n->adopt->gen = gen;
+	free(dr.at_of);
+	free(dr.jump_to);
 	dctx_free(&x);
 	cplan_free(&p);
 	return rc;

@@ -211,3 +211,61 @@ lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
 	}
 	return 0;
 }
+
+/*
+ * A table taken over as it stands (adopt.c): the lists of plan p are
+ * among those the kernel holds, by name (klists, knames). Those no rule
+ * uses (a single-rule path left them) are known by name alone, with a
+ * content no list has: the next whole diff deletes them, and a rule
+ * with such a list gets an anonymous set meanwhile. 1 when a list of p
+ * is lacking or two lists have one hash, -1 when out of memory.
+ */
+int
+lists_adopt(struct nft *n, const struct cplan *p, const struct strmap *klists,
+    char *const *knames, size_t nknames)
+{
+	struct lset *ls;
+	char name[24], *c;
+	size_t i, j;
+
+	lists_reset(n);
+	for (i = 0; i < p->nrules; i++)
+		for (j = 0; j < p->rules[i].nanon; j++) {
+			if (!list_shared(&p->rules[i].anon[j]))
+				continue;
+			if ((c = list_content(&p->rules[i].anon[j], name)) ==
+			    NULL)
+				return -1;
+			if (n->lsets != NULL &&
+			    (ls = strmap_gets(n->lsets, name)) != NULL) {
+				bool same = strcmp(ls->content, c) == 0;
+
+				free(c);
+				if (!same)
+					return 1;
+				continue;
+			}
+			if (strmap_gets(klists, name) == NULL) {
+				free(c);
+				return 1;
+			}
+			if ((ls = list_add(n, name, c)) == NULL) {
+				free(c);
+				return -1;
+			}
+			ls->live = true;
+		}
+	for (i = 0; i < nknames; i++) {
+		if (n->lsets != NULL &&
+		    strmap_gets(n->lsets, knames[i]) != NULL)
+			continue;
+		if ((c = strdup("")) == NULL)
+			return -1;
+		if ((ls = list_add(n, knames[i], c)) == NULL) {
+			free(c);
+			return -1;
+		}
+		ls->live = true;
+	}
+	return 0;
+}

@@ -19,7 +19,9 @@
  * grouped, ungrouped): the new object starts with the old one's counter
  * values. Without that picture (first
  * apply after start) the table is deleted and built again inside the same
- * transaction, so it is never open. docs/design-compile.md has the layout.
+ * transaction, so it is never open, unless the drift check just found it
+ * exactly as the ruleset says: then it is taken as it is (adopt.c).
+ * docs/design-compile.md has the layout.
  */
 #ifndef FWCTL_NFT_INT_H
 #define FWCTL_NFT_INT_H
@@ -228,6 +230,9 @@ struct nft {
 	 * again; good while the generation is kept_gen */
 	struct dump	*kept;
 	uint32_t	 kept_gen;
+	/* the picture of a table found as the ruleset says, for that
+	 * adoption to take without building the table again (adopt.c) */
+	struct adopt	*adopt;
 };
 
 struct dumped {
@@ -265,6 +270,31 @@ struct work {
 	struct seed	*eseedv;	/* what eseeds points into */
 	struct kstate	 st;		/* the picture after the commit */
 	bool		 echo;
+};
+
+/* A table found at start as the ruleset says: its picture (adopt.c). */
+struct adopt {
+	struct kstate	 st;		/* handles as read */
+	struct cplan	 plan;		/* what the check compiled */
+	struct ruleset	*rs;		/* what it compiled it from (shared) */
+	uint32_t	 gen;		/* the generation read */
+	struct strmap	*klists;	/* the kernel's shared lists, by name */
+	char		**knames;	/* the same, to walk */
+	size_t		 nknames;
+};
+
+/* What the drift check read, for adopt_prepare. */
+struct adopt_in {
+	struct cplan	*p;		/* as compiled for the check: taken */
+	const struct ruleset *next;	/* what it was compiled from */
+	const struct dump *dp;		/* the kernel's rules, chain by chain */
+	const size_t	*at_of;		/* by plan rule: its kernel rule (dump
+					 * index), or dp->n */
+	const char *const *jump_to;	/* by dump index: the sub-chain a
+					 * layout jump goes to, or NULL */
+	size_t		 nkchains;	/* chains the kernel has */
+	char		**klists;	/* names of its shared lists */
+	size_t		 nklists;
 };
 
 /* sock.c */
@@ -354,6 +384,14 @@ void	lists_commit(struct nft *n);
 const char *list_get(struct nft *n, struct batch *b, const struct cset *as,
 		    const char *what, const struct srcloc *loc);
 int	lists_gc(struct nft *n, struct batch *b, const struct cplan *p);
+int	lists_adopt(struct nft *n, const struct cplan *p,
+		    const struct strmap *klists, char *const *knames,
+		    size_t nknames);
+
+/* adopt.c */
+void	adopt_free(struct nft *n);
+void	adopt_prepare(struct nft *n, const struct adopt_in *in);
+int	adopt_take(struct nft *n, const struct ruleset *next);
 
 /* diff.c */
 char	*pair_key(const char *chain, const char *key);

@@ -254,6 +254,7 @@ nft_close(struct nft *n)
 	state_clear(n);
 	lists_reset(n);
 	kept_free(n);
+	adopt_free(n);
 	strmap_free(n->lsets);
 	free(n->lsv);
 	free(n->table);
