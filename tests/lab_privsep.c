@@ -471,6 +471,99 @@ START_TEST(starter_gone)
 }
 END_TEST
 
+/* The file at path (malloc'd; "" when missing). */
+static char *
+slurp(const char *path)
+{
+	FILE	*fp = fopen(path, "r");
+	char	*buf = calloc(1, 1 << 16);
+	size_t	 n;
+
+	ck_assert_ptr_nonnull(buf);
+	if (fp != NULL) {
+		n = fread(buf, 1, (1 << 16) - 1, fp);
+		buf[n] = '\0';
+		fclose(fp);
+	}
+	return buf;
+}
+
+/* Waits until the file at path holds sub: true, or false after ms. */
+static bool
+file_has(const char *path, const char *sub, int ms)
+{
+	long long	 end = lab_now() + lab_ms(ms);
+	char		*t;
+	bool		 found;
+
+	do {
+		t = slurp(path);
+		found = strstr(t, sub) != NULL;
+		free(t);
+		if (found)
+			return true;
+		usleep(20000);
+	} while (lab_now() < end);
+	return false;
+}
+
+/*
+ * Events outlive a front: fwctld keeps them and gives the last of them to
+ * the next front, so a dashboard that reconnects with Last-Event-ID after
+ * a front died gets what it missed, with the same ids, no gap.
+ */
+START_TEST(events_across_fronts)
+{
+	struct fwd	 f;
+	struct fwd_res	 r;
+	char		 path[PATH_MAX + 8], *t, *p;
+	unsigned long long id;
+	pid_t		 front, ev;
+
+	start(&f, "");
+	ck_assert_int_gt(front = wait_front(f.pid, -1), 0);
+	snprintf(path, sizeof(path), "%s/ev1", f.dir);
+	ev = lab_spawn(lab, "router", "exec curl -sN --max-time 30 "
+	    "--unix-socket %s http://x/v1/events > %s", f.sock, path);
+	ck_assert_int_gt(ev, 0);
+	ck_assert(file_has(path, "retry: ", 10000));
+	CLI_OK(&f, &r, "add-rule", "web", "from", "wan", "to", "self", "tcp",
+	    "dport", "80", "accept");
+	fwd_res_free(&r);
+	ck_assert(file_has(path, "+rule web", 5000));
+	t = slurp(path);
+	p = strstr(t, "+rule web");
+	while (p > t && strncmp(p, "id: ", 4) != 0)
+		p--;
+	id = strtoull(p + 4, NULL, 10);
+	ck_assert_uint_gt(id, 0);
+	free(t);
+	/* the reader goes, a change is made, then the front goes: the next
+	 * front knows the change only from what fwctld kept */
+	lab_stop(lab, ev);
+	CLI_OK(&f, &r, "add-rule", "mail", "from", "wan", "to", "self", "tcp",
+	    "dport", "25", "accept");
+	fwd_res_free(&r);
+	ck_assert_int_eq(kill(front, SIGKILL), 0);
+	ck_assert_int_gt(wait_front(f.pid, front), 0);
+	snprintf(path, sizeof(path), "%s/ev2", f.dir);
+	ev = lab_spawn(lab, "router", "exec curl -sN --max-time 30 -H "
+	    "'Last-Event-ID: %llu' --unix-socket %s http://x/v1/events > %s",
+	    id, f.sock, path);
+	ck_assert_int_gt(ev, 0);
+	ck_assert(file_has(path, "+rule mail", 5000));
+	t = slurp(path);
+	ck_assert_msg(strstr(t, "event: gap") == NULL, "%s", t);
+	ck_assert_msg(strstr(t, "+rule web") == NULL, "%s", t);
+	snprintf(path, sizeof(path), "id: %llu\nevent: change", id + 1);
+	ck_assert_msg(strstr(t, path) != NULL, "no event %llu:\n%s", id + 1,
+	    t);
+	free(t);
+	lab_stop(lab, ev);
+	fwd_cleanup(&f);
+}
+END_TEST
+
 /* ---- crowds ---- */
 
 static int
@@ -868,6 +961,7 @@ privsep_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, two_processes);
 	tcase_add_test(tc, starter_gone);
+	tcase_add_test(tc, events_across_fronts);
 	tcase_add_test(tc, crowds_do_not_starve_root);
 	tcase_add_test(tc, slow_head_is_cut);
 	tcase_add_test(tc, memory_goes_back);
