@@ -1543,7 +1543,8 @@ compile_rule_grouped(const struct ruleset *rs, size_t i)
 struct cpairs {
 	const char	**from;		/* every pair chain, in compile_filter's */
 	const char	**to;		/* order */
-	size_t		 *cls;		/* the first chain with the same rules */
+	size_t		 *cls;		/* the last chain with the same rules:
+					 * the class, and its body's name */
 	bool		 *shared;	/* its class has two chains or more, and
 					 * rules */
 	size_t		  n;
@@ -1559,7 +1560,9 @@ pairs_free(struct cpairs *ps)
 	memset(ps, 0, sizeof(*ps));
 }
 
-/* The distinct (from, to) words of rs's rules: w[2k], w[2k + 1]. */
+/* The distinct (from, to) words of rs's rules: w[2k], w[2k + 1] (w has
+ * room for one pair per rule; calloc'd, so untouched pages cost
+ * nothing). */
 static size_t
 pairs_words(const struct ruleset *rs, const char **w)
 {

@@ -799,6 +799,63 @@ START_TEST(one_rule_alone)
 }
 END_TEST
 
+/*
+ * Pair rules and `any` rules interleaved: a chain with rules of its own
+ * keeps a copy of every rule in ruleset order, the others share a body;
+ * and whether a change of one rule keeps that layout.
+ */
+START_TEST(share_interleaved)
+{
+	static const char zones[] = "zone lan { interface lan0 }\n"
+	    "zone wan { interface wan0 }\n";
+	char text[1024];
+	struct ruleset *prev, *next;
+	struct cplan p;
+	size_t i, n;
+	const char *order[8];
+
+	snprintf(text, sizeof(text), "%s"
+	    "rule a1 from any to self tcp dport 1 accept\n"
+	    "rule w1 from wan to self tcp dport 1-2 drop\n"
+	    "rule a2 from any to self tcp dport 2 accept\n"
+	    "rule w2 from wan to self tcp dport 3 accept\n", zones);
+	compile_ok(text, &p);
+	ck_assert_str_eq(body(&p, "wan-self"), "wan-self");
+	ck_assert_str_eq(body(&p, "lan-self"), "any-self+");
+	ck_assert_str_eq(body(&p, "any-self"), "any-self+");
+	for (i = 0, n = 0; i < p.nrules && n < 8; i++)
+		if (strcmp(p.rules[i].chain, "wan-self") == 0)
+			order[n++] = p.rules[i].key;
+	ck_assert_uint_eq(n, 5);
+	ck_assert_str_eq(order[0], "a1");
+	ck_assert_str_eq(order[1], "w1");
+	ck_assert_str_eq(order[2], "a2");
+	ck_assert_str_eq(order[3], "w2");
+	ck_assert_str_eq(order[4], "~policy");
+	ck_assert_uint_eq(cplan_chain_nrules(&p, "any-self+"), 2);
+	ck_assert_uint_eq(cplan_chain_nrules(&p, "lan-self"), 2);
+	cplan_free(&p);
+
+	/* one more rule of a (from, to) the ruleset has keeps the layout;
+	 * the first of another, or the last going, does not */
+	prev = load(text);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "rule a3 from any to self tcp dport 4 accept\n"
+	    "rule l1 from lan to self tcp dport 5 accept\n");
+	next = load(text);
+	ck_assert(compile_share_kept(prev, next,
+	    next->rules[ruleset_find_rule(next, "a3")]));
+	ck_assert(!compile_share_kept(prev, next,
+	    next->rules[ruleset_find_rule(next, "l1")]));
+	ck_assert(!compile_share_kept(next, prev,
+	    next->rules[ruleset_find_rule(next, "l1")]));
+	ck_assert(compile_share_kept(next, prev,
+	    next->rules[ruleset_find_rule(next, "a3")]));
+	ruleset_free(prev);
+	ruleset_free(next);
+}
+END_TEST
+
 /* The hash tells rules apart by everything the kernel holds. */
 START_TEST(rule_hash)
 {
@@ -1008,6 +1065,7 @@ compile_suite(void)
 	tcase_add_test(tc, element_timeouts);
 	tcase_add_test(tc, pair_names);
 	tcase_add_test(tc, one_rule_alone);
+	tcase_add_test(tc, share_interleaved);
 	tcase_add_test(tc, rule_hash);
 	/* a skipped test must not read as a pass: with grouping turned off
 	 * in compile.c, say so and do not run it */
