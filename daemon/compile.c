@@ -1541,8 +1541,9 @@ compile_rule_grouped(const struct ruleset *rs, size_t i)
 #define SHARE_SUFFIX	"+"
 
 struct cpairs {
-	const char	**from;		/* every pair chain, in compile_filter's */
-	const char	**to;		/* order */
+	char		**from;		/* every pair chain, in compile_filter's */
+	char		**to;		/* order (copies: the layout may outlive
+					 * the ruleset, see nft/fast.c) */
 	size_t		 *cls;		/* the last chain with the same rules:
 					 * the class, and its body's name */
 	bool		 *shared;	/* its class has two chains or more, and
@@ -1553,6 +1554,12 @@ struct cpairs {
 static void
 pairs_free(struct cpairs *ps)
 {
+	size_t i;
+
+	for (i = 0; i < ps->n; i++) {
+		free(ps->from[i]);
+		free(ps->to[i]);
+	}
 	free(ps->from);
 	free(ps->to);
 	free(ps->cls);
@@ -1610,6 +1617,18 @@ pairs_alike(const struct cpairs *ps, const char **w, size_t nw, size_t a,
 }
 
 static int
+pairs_add(struct cpairs *ps, const char *from, const char *to)
+{
+	if ((ps->from[ps->n] = strdup(from)) == NULL ||
+	    (ps->to[ps->n] = strdup(to)) == NULL) {
+		free(ps->from[ps->n]);
+		return -1;
+	}
+	ps->n++;
+	return 0;
+}
+
+static int
 pairs_init(const struct ruleset *rs, struct cpairs *ps)
 {
 	const char **v = NULL, **w = NULL;
@@ -1627,19 +1646,16 @@ pairs_init(const struct ruleset *rs, struct cpairs *ps)
 	    (ps->shared = calloc(cap, sizeof(*ps->shared))) == NULL ||
 	    (w = calloc(2 * (rs->nrules + 1), sizeof(*w))) == NULL)
 		goto fail;
-	for (i = 0; i < n; i++, ps->n++) {
-		ps->from[ps->n] = v[i];
-		ps->to[ps->n] = ZONE_SELF;
-	}
 	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++, ps->n++) {
-			ps->from[ps->n] = v[i];
-			ps->to[ps->n] = v[j];
-		}
-	for (j = 0; j < n; j++, ps->n++) {
-		ps->from[ps->n] = ZONE_SELF;
-		ps->to[ps->n] = v[j];
-	}
+		if (pairs_add(ps, v[i], ZONE_SELF) == -1)
+			goto fail;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (pairs_add(ps, v[i], v[j]) == -1)
+				goto fail;
+	for (j = 0; j < n; j++)
+		if (pairs_add(ps, ZONE_SELF, v[j]) == -1)
+			goto fail;
 	nw = SHARE_BODIES ? pairs_words(rs, w) : 0;
 	/* from the last chain back: each class named by its last member */
 	for (a = ps->n; a-- > 0;) {

@@ -185,8 +185,11 @@ int		 compile_rule_chains(const struct ruleset *, const struct rule *,
  * Pair chains covered by the same rules share them: one body chain holds
  * them and each pair chain jumps to it before its policy (compile.c,
  * "pair chains that share their rules"). struct cpairs is that layout for
- * one ruleset, for callers that compile many single rules of it
- * (compile_rule_chains computes it when given NULL).
+ * one ruleset (compile_rule_chains computes it when given NULL: a walk of
+ * the ruleset, some 5 ms at 50,000 rules). It depends only on the zones
+ * and on which (from, to) the rules have, so it stays good for the next
+ * ruleset when compile_share_kept says so for every rule that changed;
+ * it keeps no pointer into the ruleset.
  */
 struct cpairs	*compile_pairs_new(const struct ruleset *);
 void		 compile_pairs_free(struct cpairs *);

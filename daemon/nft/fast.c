@@ -489,12 +489,22 @@ split_seg(struct nft *n, const struct ruleset *next,
 	return rc;
 }
 
+/* Which pair chains share their rules in next (the kernel's layout while
+ * n->have): kept in n, made on first use. NULL when out of memory. */
+const struct cpairs *
+nft_pairs(struct nft *n, const struct ruleset *next)
+{
+	if (n->pairs == NULL)
+		n->pairs = compile_pairs_new(next);
+	return n->pairs;
+}
+
 /* Splits every segment that grew past SEG_SPLIT through inserts. */
 void
 split_big(struct nft *n, const struct ruleset *next)
 {
 	struct strmap *byname = NULL;
-	struct cpairs *ps = NULL;
+	const struct cpairs *ps = NULL;
 	struct kchain *c;
 	size_t i, k;
 
@@ -507,7 +517,7 @@ split_big(struct nft *n, const struct ruleset *next)
 				size_t r;
 
 				if ((byname = strmap_new(next->nrules)) == NULL ||
-				    (ps = compile_pairs_new(next)) == NULL)
+				    (ps = nft_pairs(n, next)) == NULL)
 					goto out;
 				for (r = 0; r < next->nrules; r++)
 					if (strmap_puts(byname,
@@ -520,7 +530,6 @@ split_big(struct nft *n, const struct ruleset *next)
 		}
 	}
  out:
-	compile_pairs_free(ps);
 	strmap_free(byname);
 }
 
@@ -585,7 +594,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
     const struct ruleset *next, const struct plan *plan, struct diags *d)
 {
 	struct strmap *planned = NULL, *byname = NULL;
-	struct cpairs *ps = NULL;
+	const struct cpairs *ps;
 	struct fitem *items = NULL;
 	struct fadd *adds = NULL, *a;
 	struct fseg *fsegs = NULL;
@@ -679,7 +688,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	/* in the order of the ruleset, so that rules that go before one
 	 * neighbour go there in order */
 	qsort(items, nitems, sizeof(*items), fitem_cmp);
-	if (nitems > 1 && (ps = compile_pairs_new(next)) == NULL)
+	/* the layout is prev's: compile_share_kept held for every item */
+	if ((ps = nft_pairs(n, next)) == NULL)
 		goto nomem;
 	for (i = 0; i < nitems; i++) {
 		items[i].first = tmp.nrules;
@@ -880,7 +890,6 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	free(seeds);
 	free(dels);
 	free(items);
-	compile_pairs_free(ps);
 	strmap_free(planned);
 	strmap_free(byname);
 	cplan_free(&tmp);
