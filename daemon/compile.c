@@ -1520,28 +1520,217 @@ compile_rule_grouped(const struct ruleset *rs, size_t i)
 	return in || unsure;
 }
 
-/* Fills one pair chain: every rule for the pair, in order, then the
- * resolved policy. */
-static int
-compile_pair(struct cplan *p, const struct ruleset *rs, const char *from,
-    const char *to, struct diags *d)
+/* --- pair chains that share their rules --------------------------------- */
+
+/*
+ * A pair chain holds the ruleset's rules that cover it, in ruleset order:
+ * two chains covered by the same rules hold the same sequence. Which
+ * rules cover a chain depends only on their (from, to) words, so chains
+ * that every (from, to) of the ruleset covers alike hold the same rules
+ * (`from any to self` rules alone in lan-self, dmz-self and any-self).
+ * Two or more such chains with rules share one body chain, named after
+ * the last of them with SHARE_SUFFIX ("any-self+": the chain of the
+ * unzoned side, which rules of a zone of its own never take out of the
+ * class, so the name stays when a zone gets rules of its own): it holds
+ * the rules once, and each of them jumps to it (key "~share") before its
+ * own policy. First match holds: the body is the chain's very sequence,
+ * and a body where nothing matched returns to the policy. SHARE_BODIES 0
+ * turns it off.
+ */
+#define SHARE_BODIES	1
+#define SHARE_SUFFIX	"+"
+
+struct cpairs {
+	char		**from;		/* every pair chain, in compile_filter's */
+	char		**to;		/* order (copies: the layout may outlive
+					 * the ruleset, see nft/fast.c) */
+	size_t		 *cls;		/* the last chain with the same rules:
+					 * the class, and its body's name */
+	bool		 *shared;	/* its class has two chains or more, and
+					 * rules */
+	size_t		  n;
+};
+
+static void
+pairs_free(struct cpairs *ps)
 {
-	struct cchain *c;
+	size_t i;
+
+	for (i = 0; i < ps->n; i++) {
+		free(ps->from[i]);
+		free(ps->to[i]);
+	}
+	free(ps->from);
+	free(ps->to);
+	free(ps->cls);
+	free(ps->shared);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* The distinct (from, to) words of rs's rules: w[2k], w[2k + 1] (w has
+ * room for one pair per rule; calloc'd, so untouched pages cost
+ * nothing). */
+static size_t
+pairs_words(const struct ruleset *rs, const char **w)
+{
+	size_t i, k, nw = 0, last = 0;
+
+	for (i = 0; i < rs->nrules; i++) {
+		const struct rule *ru = rs->rules[i];
+
+		if (nw > 0 && strcmp(w[2 * last], ru->from) == 0 &&
+		    strcmp(w[2 * last + 1], ru->to) == 0)
+			continue;
+		for (k = 0; k < nw; k++)
+			if (strcmp(w[2 * k], ru->from) == 0 &&
+			    strcmp(w[2 * k + 1], ru->to) == 0)
+				break;
+		if (k == nw) {
+			w[2 * nw] = ru->from;
+			w[2 * nw + 1] = ru->to;
+			nw++;
+		}
+		last = k;
+	}
+	return nw;
+}
+
+/* Whether the rules of (from, to) words w cover chains a and b alike. */
+static bool
+pairs_alike(const struct cpairs *ps, const char **w, size_t nw, size_t a,
+    size_t b, bool *any)
+{
+	size_t k;
+	bool ca, cb;
+
+	*any = false;
+	for (k = 0; k < nw; k++) {
+		ca = zone_word_covers(w[2 * k], ps->from[a]) &&
+		    zone_word_covers(w[2 * k + 1], ps->to[a]);
+		cb = zone_word_covers(w[2 * k], ps->from[b]) &&
+		    zone_word_covers(w[2 * k + 1], ps->to[b]);
+		if (ca != cb)
+			return false;
+		*any = *any || ca;
+	}
+	return true;
+}
+
+static int
+pairs_add(struct cpairs *ps, const char *from, const char *to)
+{
+	if ((ps->from[ps->n] = strdup(from)) == NULL ||
+	    (ps->to[ps->n] = strdup(to)) == NULL) {
+		free(ps->from[ps->n]);
+		return -1;
+	}
+	ps->n++;
+	return 0;
+}
+
+static int
+pairs_init(const struct ruleset *rs, struct cpairs *ps)
+{
+	const char **v = NULL, **w = NULL;
+	size_t n, i, j, a, b, nw, cap;
+	bool any;
+
+	memset(ps, 0, sizeof(*ps));
+	if ((v = calloc(rs->nzones + 1, sizeof(*v))) == NULL)
+		return -1;
+	n = sides(rs, v);
+	cap = n * n + 2 * n;
+	if ((ps->from = calloc(cap, sizeof(*ps->from))) == NULL ||
+	    (ps->to = calloc(cap, sizeof(*ps->to))) == NULL ||
+	    (ps->cls = calloc(cap, sizeof(*ps->cls))) == NULL ||
+	    (ps->shared = calloc(cap, sizeof(*ps->shared))) == NULL ||
+	    (w = calloc(2 * (rs->nrules + 1), sizeof(*w))) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (pairs_add(ps, v[i], ZONE_SELF) == -1)
+			goto fail;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (pairs_add(ps, v[i], v[j]) == -1)
+				goto fail;
+	for (j = 0; j < n; j++)
+		if (pairs_add(ps, ZONE_SELF, v[j]) == -1)
+			goto fail;
+	nw = SHARE_BODIES ? pairs_words(rs, w) : 0;
+	/* from the last chain back: each class named by its last member */
+	for (a = ps->n; a-- > 0;) {
+		ps->cls[a] = a;
+		if (!SHARE_BODIES)
+			continue;
+		for (b = ps->n; --b > a;)
+			if (ps->cls[b] == b &&
+			    pairs_alike(ps, w, nw, a, b, &any)) {
+				if (any)
+					ps->cls[a] = b;
+				break;
+			}
+		if (ps->cls[a] != a)
+			ps->shared[a] = ps->shared[ps->cls[a]] = true;
+	}
+	free(v);
+	free(w);
+	return 0;
+ fail:
+	free(v);
+	free(w);
+	pairs_free(ps);
+	return -1;
+}
+
+/* The chain that holds the user rules of pair chain k (caller frees). */
+static char *
+pairs_body(const struct ruleset *rs, const struct cpairs *ps, size_t k)
+{
+	char *name, *s;
+	size_t c = ps->cls[k];
+
+	if ((name = compile_pair_chain(rs, ps->from[c], ps->to[c])) == NULL ||
+	    !ps->shared[k])
+		return name;
+	if (asprintf(&s, "%s%s", name, SHARE_SUFFIX) == -1)
+		s = NULL;
+	free(name);
+	return s;
+}
+
+/* Another rule than ru, with ru's (from, to). */
+static bool
+share_same_words(const struct rule *o, const struct rule *ru)
+{
+	return strcmp(o->from, ru->from) == 0 && strcmp(o->to, ru->to) == 0 &&
+	    strcmp(o->name, ru->name) != 0;
+}
+
+bool
+compile_share_kept(const struct ruleset *prev, const struct ruleset *next,
+    const struct rule *ru)
+{
+	size_t i;
+	bool in_prev = false, in_next = false;
+
+	if (!SHARE_BODIES)
+		return true;
+	for (i = 0; i < prev->nrules && !in_prev; i++)
+		in_prev = share_same_words(prev->rules[i], ru);
+	for (i = 0; i < next->nrules && !in_next; i++)
+		in_next = share_same_words(next->rules[i], ru);
+	return in_prev && in_next;
+}
+
+/* The user rules of pair chain from -> to, in order, into chain name. */
+static int
+compile_pair_rules(struct cplan *p, const struct ruleset *rs,
+    const char *from, const char *to, const char *name, struct diags *d)
+{
 	const struct rule **gv = NULL;
-	char *name;
 	size_t i, j, n, gcap = 0;
 	int grc, rc = -1;
 
-	if ((name = compile_pair_chain(rs, from, to)) == NULL)
-		return -1;
-	if (cplan_chain(p, name) != NULL) {
-		diags_add(d, NULL, "zone names give two chains the name %s; "
-		    "rename a zone", name);
-		goto out;
-	}
-	if ((c = cplan_add_chain(p, name)) == NULL)
-		goto out;
-	c->pair = true;
 	for (i = 0; i < rs->nrules; i++) {
 		const struct rule *ru = rs->rules[i];
 
@@ -1583,9 +1772,62 @@ compile_pair(struct cplan *p, const struct ruleset *rs, const char *from,
 		if (compile_rule(p, rs, ru, name, d) == -1)
 			goto out;
 	}
-	rc = compile_policy_rule(p, rs, name, from, to);
+	rc = 0;
  out:
 	free(gv);
+	return rc;
+}
+
+static struct cchain *
+pair_add_chain(struct cplan *p, const char *name, struct diags *d)
+{
+	struct cchain *c;
+
+	if (cplan_chain(p, name) != NULL) {
+		diags_add(d, NULL, "zone names give two chains the name %s; "
+		    "rename a zone", name);
+		return NULL;
+	}
+	if ((c = cplan_add_chain(p, name)) != NULL)
+		c->pair = true;
+	return c;
+}
+
+/* Fills pair chain k: every rule for the pair, in order, then the
+ * resolved policy; or, when its rules are shared, a jump to the body
+ * (made with the first chain of the class) and the policy. */
+static int
+compile_pair(struct cplan *p, const struct ruleset *rs,
+    const struct cpairs *ps, size_t k, struct diags *d)
+{
+	const char *from = ps->from[k], *to = ps->to[k];
+	struct crule *r;
+	char *name, *body = NULL;
+	int rc = -1;
+
+	if ((name = compile_pair_chain(rs, from, to)) == NULL)
+		return -1;
+	if (pair_add_chain(p, name, d) == NULL)
+		goto out;
+	if (!ps->shared[k]) {
+		if (compile_pair_rules(p, rs, from, to, name, d) == -1 ||
+		    compile_policy_rule(p, rs, name, from, to) == -1)
+			goto out;
+		rc = 0;
+		goto out;
+	}
+	/* the plan keeps each chain's rules together: the body after */
+	if ((body = pairs_body(rs, ps, k)) == NULL ||
+	    (r = cplan_add_rule(p, name, "~share", NULL)) == NULL ||
+	    crule_verdict(r, NFT_JUMP, body) == -1 ||
+	    compile_policy_rule(p, rs, name, from, to) == -1)
+		goto out;
+	if (ps->cls[k] == k && (pair_add_chain(p, body, d) == NULL ||
+	    compile_pair_rules(p, rs, from, to, body, d) == -1))
+		goto out;
+	rc = 0;
+ out:
+	free(body);
 	free(name);
 	return rc;
 }
@@ -2011,8 +2253,9 @@ rule_fwd_concat(struct cplan *p, const struct ruleset *rs)
 static int
 compile_filter(struct cplan *p, const struct ruleset *rs, struct diags *d)
 {
+	struct cpairs ps = { 0 };
 	const char **v;
-	size_t n, i, j;
+	size_t n, i;
 	char *name = NULL;
 	int rc = -1;
 
@@ -2081,18 +2324,14 @@ compile_filter(struct cplan *p, const struct ruleset *rs, struct diags *d)
 		name = NULL;
 	}
 
-	for (i = 0; i < n; i++)
-		if (compile_pair(p, rs, v[i], ZONE_SELF, d) == -1)
-			goto out;
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++)
-			if (compile_pair(p, rs, v[i], v[j], d) == -1)
-				goto out;
-	for (j = 0; j < n; j++)
-		if (compile_pair(p, rs, ZONE_SELF, v[j], d) == -1)
+	if (pairs_init(rs, &ps) == -1)
+		goto out;
+	for (i = 0; i < ps.n; i++)
+		if (compile_pair(p, rs, &ps, i, d) == -1)
 			goto out;
 	rc = 0;
  out:
+	pairs_free(&ps);
 	free(name);
 	free(v);
 	return rc;
@@ -2694,54 +2933,58 @@ cplan_rule_hash(const struct crule *r)
 
 /* --- one rule ----------------------------------------------------------- */
 
+struct cpairs *
+compile_pairs_new(const struct ruleset *rs)
+{
+	struct cpairs *ps;
+
+	if ((ps = malloc(sizeof(*ps))) == NULL)
+		return NULL;
+	if (pairs_init(rs, ps) == -1) {
+		free(ps);
+		return NULL;
+	}
+	return ps;
+}
+
+void
+compile_pairs_free(struct cpairs *ps)
+{
+	if (ps == NULL)
+		return;
+	pairs_free(ps);
+	free(ps);
+}
+
 int
 compile_rule_chains(const struct ruleset *rs, const struct rule *ru,
-    struct cplan *p, struct diags *d)
+    const struct cpairs *given, struct cplan *p, struct diags *d)
 {
-	const char **v;
+	struct cpairs own = { 0 };
+	const struct cpairs *ps = given;
 	char *name = NULL;
-	size_t n, i, j;
+	size_t k;
 	int rc = -1;
 
-	if ((v = calloc(rs->nzones + 1, sizeof(*v))) == NULL)
-		return -1;
-	n = sides(rs, v);
-	/* the pair chains in compile_filter's order */
-	if (zone_word_covers(ru->to, ZONE_SELF))
-		for (i = 0; i < n; i++) {
-			if (!zone_word_covers(ru->from, v[i]))
-				continue;
-			if ((name = compile_pair_chain(rs, v[i],
-			    ZONE_SELF)) == NULL ||
-			    compile_rule(p, rs, ru, name, d) == -1)
-				goto out;
-			free(name);
-			name = NULL;
-		}
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++) {
-			if (!zone_word_covers(ru->from, v[i]) || !zone_word_covers(ru->to, v[j]))
-				continue;
-			if ((name = compile_pair_chain(rs, v[i], v[j])) ==
-			    NULL || compile_rule(p, rs, ru, name, d) == -1)
-				goto out;
-			free(name);
-			name = NULL;
-		}
-	if (zone_word_covers(ru->from, ZONE_SELF))
-		for (j = 0; j < n; j++) {
-			if (!zone_word_covers(ru->to, v[j]))
-				continue;
-			if ((name = compile_pair_chain(rs, ZONE_SELF,
-			    v[j])) == NULL ||
-			    compile_rule(p, rs, ru, name, d) == -1)
-				goto out;
-			free(name);
-			name = NULL;
-		}
+	if (ps == NULL) {
+		if (pairs_init(rs, &own) == -1)
+			return -1;
+		ps = &own;
+	}
+	/* the pair chains in compile_filter's order; a shared body once */
+	for (k = 0; k < ps->n; k++) {
+		if (!zone_word_covers(ru->from, ps->from[k]) ||
+		    !zone_word_covers(ru->to, ps->to[k]) || ps->cls[k] != k)
+			continue;
+		if ((name = pairs_body(rs, ps, k)) == NULL ||
+		    compile_rule(p, rs, ru, name, d) == -1)
+			goto out;
+		free(name);
+		name = NULL;
+	}
 	rc = 0;
  out:
 	free(name);
-	free(v);
+	pairs_free(&own);
 	return rc;
 }

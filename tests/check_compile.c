@@ -50,12 +50,27 @@ compile_ok(const char *text, struct cplan *p)
 	ruleset_free(rs);
 }
 
-/* The text of rule key in chain, or "(none)". Static buffer. */
+/* The chain that holds the user rules of pair chain chain: itself, or the
+ * body its "~share" rule jumps to. */
+static const char *
+body(const struct cplan *p, const char *chain)
+{
+	const struct crule *r = cplan_rule(p, chain, "~share");
+
+	if (r == NULL)
+		return chain;
+	ck_assert_uint_eq(r->nexprs, 1);
+	ck_assert_int_eq(r->exprs[0].verdict, NFT_JUMP);
+	return r->exprs[0].chain;
+}
+
+/* The text of rule key in chain (or in the body it shares), or "(none)".
+ * Static buffer. */
 static const char *
 rtext(const struct cplan *p, const char *chain, const char *key)
 {
 	static char buf[4096];
-	const struct crule *r = cplan_rule(p, chain, key);
+	const struct crule *r = cplan_rule(p, body(p, chain), key);
 	char *s;
 
 	if (r == NULL)
@@ -301,11 +316,13 @@ START_TEST(limit_meter_sets)
 	ck_assert_uint_eq(m6->key_type, CTYPE_IPV6);
 	ck_assert_uint_eq(m6->timeout_ms, 3600000);
 	ck_assert_ptr_nonnull(cplan_set(&p, "__m/s#4"));
-	/* one meter, used from every pair chain */
+	/* one meter, used from every pair chain (here through the body
+	 * they share) */
 	ck_assert_ptr_nonnull(strstr(rtext(&p, "lan-self", "s#4"),
 	    "update @__m/s#4"));
 	ck_assert_ptr_nonnull(strstr(rtext(&p, "dmz-self", "s#4"),
 	    "update @__m/s#4"));
+	ck_assert_str_eq(body(&p, "dmz-self"), "any-self+");
 	cplan_free(&p);
 }
 END_TEST
@@ -502,13 +519,29 @@ START_TEST(any_placement_in_order)
 	ck_assert_str_eq(order[0], "a");
 	ck_assert_str_eq(order[1], "b");
 	ck_assert_str_eq(order[2], "~policy");
+	/* lan-lan, lan-wan and lan-any hold c and d alone: one body for
+	 * the three, each jumping to it before its own policy */
+	ck_assert_str_eq(body(&p, "lan-wan"), "lan-any+");
+	ck_assert_str_eq(body(&p, "lan-any"), "lan-any+");
+	ck_assert_str_eq(body(&p, "lan-lan"), "lan-any+");
+	ck_assert_str_eq(body(&p, "lan-self"), "lan-self");
 	for (i = 0, n = 0; i < p.nrules && n < 8; i++)
 		if (strcmp(p.rules[i].chain, "lan-wan") == 0)
 			order[n++] = p.rules[i].key;
-	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(order[0], "~share");
+	ck_assert_str_eq(order[1], "~policy");
+	for (i = 0, n = 0; i < p.nrules && n < 8; i++)
+		if (strcmp(p.rules[i].chain, "lan-any+") == 0)
+			order[n++] = p.rules[i].key;
+	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(order[0], "c");
 	ck_assert_str_eq(order[1], "d");
-	ck_assert_str_eq(order[2], "~policy");
+	/* wan and the unzoned side to anywhere but self hold c alone:
+	 * another body */
+	ck_assert_str_eq(body(&p, "wan-wan"), "any-any+");
+	ck_assert_str_eq(body(&p, "any-lan"), "any-any+");
+	ck_assert_str_eq(rtext(&p, "wan-lan", "d"), "(none)");
 	cplan_free(&p);
 }
 END_TEST
@@ -724,7 +757,7 @@ START_TEST(one_rule_alone)
 		    names[k])];
 
 		memset(&one, 0, sizeof(one));
-		ck_assert_int_eq(compile_rule_chains(rs, ru, &one, &d), 0);
+		ck_assert_int_eq(compile_rule_chains(rs, ru, NULL, &one, &d), 0);
 		ck_assert_uint_ge(one.nrules, 1);
 		/* the whole compile's copies of the rule, in order */
 		for (i = 0, j = 0; i < whole.nrules; i++) {
@@ -749,17 +782,77 @@ START_TEST(one_rule_alone)
 		cplan_free(&one);
 	}
 	/* b names both families and covers every side but self's own:
-	 * one copy per family in each of lan-self, wan-self, dmz-self,
-	 * any-self */
+	 * one copy per family in lan-self (which has rule a too) and in
+	 * the body that wan-self, dmz-self and any-self share */
 	memset(&one, 0, sizeof(one));
-	ck_assert_int_eq(compile_rule_chains(rs, rs->rules[1], &one, &d), 0);
-	ck_assert_uint_eq(one.nrules, 8);
+	ck_assert_int_eq(compile_rule_chains(rs, rs->rules[1], NULL, &one,
+	    &d), 0);
+	ck_assert_uint_eq(one.nrules, 4);
 	ck_assert_str_eq(one.rules[0].key, "b#4");
 	ck_assert_str_eq(one.rules[1].key, "b#6");
+	ck_assert_str_eq(one.rules[0].chain, "lan-self");
+	ck_assert_str_eq(one.rules[2].chain, "any-self+");
 	cplan_free(&one);
 	cplan_free(&whole);
 	diags_free(&d);
 	ruleset_free(rs);
+}
+END_TEST
+
+/*
+ * Pair rules and `any` rules interleaved: a chain with rules of its own
+ * keeps a copy of every rule in ruleset order, the others share a body;
+ * and whether a change of one rule keeps that layout.
+ */
+START_TEST(share_interleaved)
+{
+	static const char zones[] = "zone lan { interface lan0 }\n"
+	    "zone wan { interface wan0 }\n";
+	char text[1024];
+	struct ruleset *prev, *next;
+	struct cplan p;
+	size_t i, n;
+	const char *order[8];
+
+	snprintf(text, sizeof(text), "%s"
+	    "rule a1 from any to self tcp dport 1 accept\n"
+	    "rule w1 from wan to self tcp dport 1-2 drop\n"
+	    "rule a2 from any to self tcp dport 2 accept\n"
+	    "rule w2 from wan to self tcp dport 3 accept\n", zones);
+	compile_ok(text, &p);
+	ck_assert_str_eq(body(&p, "wan-self"), "wan-self");
+	ck_assert_str_eq(body(&p, "lan-self"), "any-self+");
+	ck_assert_str_eq(body(&p, "any-self"), "any-self+");
+	for (i = 0, n = 0; i < p.nrules && n < 8; i++)
+		if (strcmp(p.rules[i].chain, "wan-self") == 0)
+			order[n++] = p.rules[i].key;
+	ck_assert_uint_eq(n, 5);
+	ck_assert_str_eq(order[0], "a1");
+	ck_assert_str_eq(order[1], "w1");
+	ck_assert_str_eq(order[2], "a2");
+	ck_assert_str_eq(order[3], "w2");
+	ck_assert_str_eq(order[4], "~policy");
+	ck_assert_uint_eq(cplan_chain_nrules(&p, "any-self+"), 2);
+	ck_assert_uint_eq(cplan_chain_nrules(&p, "lan-self"), 2);
+	cplan_free(&p);
+
+	/* one more rule of a (from, to) the ruleset has keeps the layout;
+	 * the first of another, or the last going, does not */
+	prev = load(text);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "rule a3 from any to self tcp dport 4 accept\n"
+	    "rule l1 from lan to self tcp dport 5 accept\n");
+	next = load(text);
+	ck_assert(compile_share_kept(prev, next,
+	    next->rules[ruleset_find_rule(next, "a3")]));
+	ck_assert(!compile_share_kept(prev, next,
+	    next->rules[ruleset_find_rule(next, "l1")]));
+	ck_assert(!compile_share_kept(next, prev,
+	    next->rules[ruleset_find_rule(next, "l1")]));
+	ck_assert(compile_share_kept(next, prev,
+	    next->rules[ruleset_find_rule(next, "a3")]));
+	ruleset_free(prev);
+	ruleset_free(next);
 }
 END_TEST
 
@@ -972,6 +1065,7 @@ compile_suite(void)
 	tcase_add_test(tc, element_timeouts);
 	tcase_add_test(tc, pair_names);
 	tcase_add_test(tc, one_rule_alone);
+	tcase_add_test(tc, share_interleaved);
 	tcase_add_test(tc, rule_hash);
 	/* a skipped test must not read as a pass: with grouping turned off
 	 * in compile.c, say so and do not run it */

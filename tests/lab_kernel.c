@@ -997,7 +997,9 @@ START_TEST(single_rules_and_subchains)
 	must_tcp("lan", R_LAN, 16000);
 	assert_order("r6999", "mid", "r7000");
 
-	/* a rule from any: one kernel rule per pair chain it covers */
+	/* the first rule from any to self: wan-self, dmz-self and any-self
+	 * now share a body (pair chains that share their rules), so the
+	 * whole diff lays it out */
 	next = ruleset_dup(cur);
 	ru = parse_rule("anyr from any to self tcp sport " NOGROUP
 	    " dport 16001 accept", &d);
@@ -1005,9 +1007,20 @@ START_TEST(single_rules_and_subchains)
 	ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
 	apply_plan(next, PLAN_ADD, "anyr");
 	st = nft_last_stats(nf);
+	ck_assert_uint_gt(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->chains_added, 1);
+	/* the next one: one kernel rule in lan-self (which has rules of
+	 * its own) and one in the body, placed alone */
+	next = ruleset_dup(cur);
+	ru = parse_rule("anyr2 from any to self tcp sport " NOGROUP
+	    " dport 16003 accept", &d);
+	ck_assert_ptr_nonnull(ru);
+	ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
+	apply_plan(next, PLAN_ADD, "anyr2");
+	st = nft_last_stats(nf);
 	ck_assert_uint_eq(st->compiled_rules, 1);
-	ck_assert_uint_eq(st->rules_added, cur->nzones + 1);
-	ck_assert_uint_eq(st->msgs, cur->nzones + 1 + 2);
+	ck_assert_uint_eq(st->rules_added, 2);
+	ck_assert_uint_eq(st->msgs, 2 + 2);
 
 	/* a change in place: the old copy goes, the new one takes its place */
 	next = ruleset_dup(cur);
@@ -1214,12 +1227,14 @@ START_TEST(drift_and_flush)
 	start();
 	apply_text(ZONES "rule a from lan to self tcp dport 3101 accept\n"
 	    "rule b from any to self tcp dport 3102 accept\n");
-	/* a rule with `any` has a copy per zone (and one for no zone):
-	 * removing it sends one DELRULE per copy, nothing else */
+	/* a rule with `any` has a copy in lan-self, which has a rule of its
+	 * own, and one in the body wan-self, dmz-self and any-self share
+	 * (each jumps to it): removing it deletes both copies, the three
+	 * jumps and the body, nothing else */
 	apply_text(ZONES "rule a from lan to self tcp dport 3101 accept\n");
-	ck_assert_uint_eq(nft_last_stats(nf)->rules_deleted, 4);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_deleted, 5);
 	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 0);
-	ck_assert_uint_eq(nft_last_stats(nf)->msgs, 6);
+	ck_assert_uint_eq(nft_last_stats(nf)->msgs, 8);
 	ck_assert(!nft_drifted(nf));
 	/* another table's change is not drift of ours */
 	ck_assert_int_eq(lab_exec(lab, "router", "nft add table inet third"),
@@ -2792,6 +2807,173 @@ START_TEST(start_takes_table_as_it_is)
 }
 END_TEST
 
+/* How many kernel rules of the table carry this comment. */
+static int
+copies(const char *comment)
+{
+	char *out = lab_output(lab, "router", "nft list table inet fwctl | "
+	    "grep -c 'comment \"%s\"' || true", comment);
+	int n;
+
+	ck_assert_ptr_nonnull(out);
+	n = atoi(out);
+	free(out);
+	return n;
+}
+
+/* Whether pair chain `chain` jumps to the body `to` it shares. */
+static bool
+jumps_to(const char *chain, const char *to)
+{
+	char *out = lab_output(lab, "router", "nft list chain inet fwctl %s",
+	    chain);
+	char want[128];
+	bool yes;
+
+	ck_assert_ptr_nonnull(out);
+	snprintf(want, sizeof(want), "jump %s\n", to);
+	yes = strstr(out, want) != NULL;
+	free(out);
+	return yes;
+}
+
+/* Adds (at index at, or at the end when at < 0) or removes one rule the
+ * way the engine does, and checks the picture against the kernel. */
+static void
+one_change(const char *name, const char *text, ssize_t at)
+{
+	struct ruleset *next = ruleset_dup(cur);
+	struct rule *ru;
+	struct diags d;
+
+	diags_init(&d);
+	if (text == NULL) {
+		rule_free(ruleset_remove_rule(next,
+		    (size_t)ruleset_find_rule(next, name)));
+		apply_plan(next, PLAN_REMOVE, name);
+	} else {
+		ru = parse_rule(text, &d);
+		ck_assert_ptr_nonnull(ru);
+		if (at < 0)
+			ck_assert_int_eq(ruleset_add_rule(next, ru), 0);
+		else
+			ck_assert_int_eq(ruleset_insert_rule(next, (size_t)at,
+			    ru), 0);
+		apply_plan(next, PLAN_ADD, name);
+	}
+	diags_free(&d);
+	assert_no_drift(cur);
+}
+
+/*
+ * Pair chains covered by the same rules share them: lan-self, dmz-self
+ * and any-self hold only `from any to self` rules and jump to one body,
+ * while wan-self, whose own rules interleave with them, holds its copy of
+ * every rule in ruleset order. Rules with overlapping ports decide by
+ * first match, from lan (through the body) and from wan (its own chain),
+ * before and after single adds and deletes (placed alone, in the body
+ * once), and when a change makes or breaks the sharing (the whole diff).
+ */
+START_TEST(any_rules_shared_first_match)
+{
+	static const int svc[] = { 16100, 16101, 16102, 16103 };
+	const struct nft_stats *st;
+	size_t i;
+
+	start();
+	for (i = 0; i < sizeof(svc) / sizeof(*svc); i++)
+		serve("router", "tcp", svc[i]);
+	apply_text(ZONES
+	    "rule a1 from any to self tcp dport 16100 accept\n"
+	    "rule p1 from wan to self tcp dport 16100-16101 drop\n"
+	    "rule a2 from any to self tcp dport 16101 accept\n"
+	    "rule a3 from any to self tcp dport 16102 drop\n"
+	    "rule p2 from wan to self tcp dport 16102 accept\n"
+	    "rule a4 from any to self tcp dport 16100-16103 accept\n"
+	    "rule p3 from wan to self tcp dport 16103 drop\n");
+	/* one body for lan-self, dmz-self and any-self (named after the
+	 * last of them), wan-self on its own */
+	ck_assert(jumps_to("lan-self", "any-self+"));
+	ck_assert(jumps_to("dmz-self", "any-self+"));
+	ck_assert(!jumps_to("wan-self", "any-self+"));
+	ck_assert_int_eq(copies("a1"), 2);
+	ck_assert_int_eq(copies("p1"), 1);
+	must_tcp("lan", R_LAN, 16100);		/* a1 */
+	must_tcp("wan", R_WAN, 16100);		/* a1 before p1 */
+	must_tcp("lan", R_LAN, 16101);		/* a2 */
+	mustnt_tcp("wan", R_WAN, 16101);	/* p1 before a2 */
+	mustnt_tcp("lan", R_LAN, 16102);	/* a3 before a4 */
+	mustnt_tcp("wan", R_WAN, 16102);	/* a3 before p2 */
+	must_tcp("lan", R_LAN, 16103);		/* a4 */
+	must_tcp("wan", R_WAN, 16103);		/* a4 before p3 */
+	assert_no_drift(cur);
+
+	/* a rule from any first: placed alone, once in the body and once
+	 * in wan-self */
+	one_change("a0", "a0 from any to self tcp dport 16100 drop", 0);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 2);
+	mustnt_tcp("lan", R_LAN, 16100);
+	mustnt_tcp("wan", R_WAN, 16100);
+	must_tcp("lan", R_LAN, 16101);
+	/* one of wan's own in the middle: wan-self alone */
+	one_change("p0", "p0 from wan to self tcp dport 16103 drop", 6);
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	mustnt_tcp("wan", R_WAN, 16103);	/* p0 before a4 */
+	must_tcp("lan", R_LAN, 16103);
+	/* deletes: one DELRULE per copy */
+	one_change("a0", NULL, 0);
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	ck_assert_uint_eq(st->rules_deleted, 2);
+	must_tcp("lan", R_LAN, 16100);
+	must_tcp("wan", R_WAN, 16100);
+	one_change("p0", NULL, 0);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_deleted, 1);
+	must_tcp("wan", R_WAN, 16103);
+
+	/* lan's first rule of its own breaks the sharing for lan-self: the
+	 * whole diff gives it its own copies, and first match holds there */
+	one_change("q1", "q1 from lan to self tcp dport 16101-16102 drop", 1);
+	st = nft_last_stats(nf);
+	ck_assert_uint_gt(st->compiled_rules, 1);
+	ck_assert(!jumps_to("lan-self", "any-self+"));
+	ck_assert(jumps_to("dmz-self", "any-self+"));
+	ck_assert_int_eq(copies("a1"), 3);
+	must_tcp("lan", R_LAN, 16100);		/* a1 before q1 */
+	mustnt_tcp("lan", R_LAN, 16101);	/* q1 before a2 */
+	must_tcp("wan", R_WAN, 16100);
+	must_tcp("lan", R_LAN, 16103);
+	/* and its last one going makes it share again */
+	one_change("q1", NULL, 0);
+	ck_assert(jumps_to("lan-self", "any-self+"));
+	ck_assert_int_eq(copies("a1"), 2);
+	must_tcp("lan", R_LAN, 16101);
+	mustnt_tcp("lan", R_LAN, 16102);
+	mustnt_tcp("wan", R_WAN, 16101);
+
+	/* a whole diff of the same ruleset finds nothing to do, and a
+	 * restart takes the table as it is */
+	apply(ruleset_dup(cur));
+	ck_assert_uint_eq(nft_last_stats(nf)->msgs, 0);
+	stop_owner();
+	start_owner();
+	assert_no_drift(cur);
+	apply_fresh(cur);
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	must_tcp("lan", R_LAN, 16101);
+	mustnt_tcp("wan", R_WAN, 16101);
+	one_change("a5", "a5 from any to self tcp dport 16101 drop", 2);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 2);
+	mustnt_tcp("lan", R_LAN, 16101);
+	finish();
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -2836,6 +3018,7 @@ kernel_suite(void)
 	tcase_add_test(tc, lists_shared);
 	tcase_add_test(tc, start_reads_once);
 	tcase_add_test(tc, start_takes_table_as_it_is);
+	tcase_add_test(tc, any_rules_shared_first_match);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -356,6 +356,8 @@ adopt_take(struct nft *n, const struct ruleset *next)
 	a->plan.nsets = 0;
 	a->plan.sets_cap = 0;
 	n->have = true;
+	/* for the single changes to come (NULL: made on first use) */
+	(void)nft_pairs(n, next);
 	kept_free(n);		/* its counters were for a rebuild */
 	memset(&n->stats, 0, sizeof(n->stats));
 	n->stats.msgs = b.nobjs;

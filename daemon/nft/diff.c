@@ -913,6 +913,9 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		return rc;
 	rc = -1;
 	memset(&n->stats, 0, sizeof(n->stats));
+	/* the whole diff may share pair chains otherwise */
+	compile_pairs_free(n->pairs);
+	n->pairs = NULL;
 	cur_pack(n);
 	if (compile_ruleset(next, n->table, &w.next, d) == -1)
 		return -1;
@@ -1039,6 +1042,8 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	w.next.nsets = 0;
 	w.next.sets_cap = 0;
 	n->have = true;
+	/* for the single changes to come (NULL: made on first use) */
+	(void)nft_pairs(n, next);
 	split_big(n, next);
 	if (get_genid(n, &n->genid) == -1)
 		n->genid = 0;

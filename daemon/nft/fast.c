@@ -356,7 +356,8 @@ keep_interval(struct nft *n, const struct ruleset *next, struct cplan *p)
  */
 static int
 split_seg(struct nft *n, const struct ruleset *next,
-    const struct strmap *byname, struct kchain *c, size_t k)
+    const struct strmap *byname, const struct cpairs *ps, struct kchain *c,
+    size_t k)
 {
 	struct kseg *sg = c->segs[k], *ns = NULL;
 	struct cplan tmp;
@@ -386,7 +387,7 @@ split_seg(struct nft *n, const struct ruleset *next,
 		    key_name_len(e->key))) == NULL)
 			goto out;
 		first = tmp.nrules;
-		if (compile_rule_chains(next, ru, &tmp, &d) == -1)
+		if (compile_rule_chains(next, ru, ps, &tmp, &d) == -1)
 			goto out;
 		for (j = first; j < tmp.nrules; j++)
 			if (strcmp(tmp.rules[j].chain, c->def.name) == 0 &&
@@ -488,11 +489,22 @@ split_seg(struct nft *n, const struct ruleset *next,
 	return rc;
 }
 
+/* Which pair chains share their rules in next (the kernel's layout while
+ * n->have): kept in n, made on first use. NULL when out of memory. */
+const struct cpairs *
+nft_pairs(struct nft *n, const struct ruleset *next)
+{
+	if (n->pairs == NULL)
+		n->pairs = compile_pairs_new(next);
+	return n->pairs;
+}
+
 /* Splits every segment that grew past SEG_SPLIT through inserts. */
 void
 split_big(struct nft *n, const struct ruleset *next)
 {
 	struct strmap *byname = NULL;
+	const struct cpairs *ps = NULL;
 	struct kchain *c;
 	size_t i, k;
 
@@ -504,20 +516,20 @@ split_big(struct nft *n, const struct ruleset *next)
 			if (byname == NULL) {
 				size_t r;
 
-				if ((byname = strmap_new(next->nrules)) == NULL)
-					return;
+				if ((byname = strmap_new(next->nrules)) == NULL ||
+				    (ps = nft_pairs(n, next)) == NULL)
+					goto out;
 				for (r = 0; r < next->nrules; r++)
 					if (strmap_puts(byname,
 					    next->rules[r]->name,
-					    next->rules[r]) == -1) {
-						strmap_free(byname);
-						return;
-					}
+					    next->rules[r]) == -1)
+						goto out;
 			}
 			/* a failure leaves a big segment: still right */
-			(void)split_seg(n, next, byname, c, k);
+			(void)split_seg(n, next, byname, ps, c, k);
 		}
 	}
+ out:
 	strmap_free(byname);
 }
 
@@ -582,6 +594,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
     const struct ruleset *next, const struct plan *plan, struct diags *d)
 {
 	struct strmap *planned = NULL, *byname = NULL;
+	const struct cpairs *ps;
 	struct fitem *items = NULL;
 	struct fadd *adds = NULL, *a;
 	struct fseg *fsegs = NULL;
@@ -635,6 +648,15 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			rc = 1;
 			goto out;
 		}
+		/* a rule whose (from, to) appears or goes changes which
+		 * pair chains share their rules: the whole diff lays them
+		 * out again */
+		if ((it->op == PLAN_REMOVE || it->op == PLAN_CHANGE) &&
+		    ((mi = plan_rule_index(prev, it)) == -1 ||
+		    !compile_share_kept(prev, next, prev->rules[mi]))) {
+			rc = 1;
+			goto out;
+		}
 		if (it->op == PLAN_REMOVE || it->op == PLAN_CHANGE)
 			for (e = strmap_gets(n->st.names, it->name); e != NULL;
 			    e = e->next_copy)
@@ -648,8 +670,10 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			else
 				mi = plan_rule_index(next, it);
 			if (mi == -1 || compile_rule_grouped(next,
-			    (size_t)mi)) {
-				rc = 1;	/* not what next says, or a group */
+			    (size_t)mi) || !compile_share_kept(prev, next,
+			    next->rules[mi])) {
+				rc = 1;	/* not what next says, a group, or
+					 * another sharing of pair chains */
 				goto out;
 			}
 			items[nitems].ru = next->rules[mi];
@@ -664,9 +688,13 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	/* in the order of the ruleset, so that rules that go before one
 	 * neighbour go there in order */
 	qsort(items, nitems, sizeof(*items), fitem_cmp);
+	/* the layout is prev's: compile_share_kept held for every item */
+	if ((ps = nft_pairs(n, next)) == NULL)
+		goto nomem;
 	for (i = 0; i < nitems; i++) {
 		items[i].first = tmp.nrules;
-		if (compile_rule_chains(next, items[i].ru, &tmp, d) == -1) {
+		if (compile_rule_chains(next, items[i].ru, ps, &tmp,
+		    d) == -1) {
 			if (d->n == 0)
 				diags_add(d, NULL, "compile: %s",
 				    strerror(ENOMEM));

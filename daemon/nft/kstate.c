@@ -277,5 +277,7 @@ state_clear(struct nft *n)
 	cur_eidx_free(n);
 	kstate_free(&n->st);
 	cplan_free(&n->cur);
+	compile_pairs_free(n->pairs);
+	n->pairs = NULL;
 	n->have = false;
 }

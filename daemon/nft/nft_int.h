@@ -233,6 +233,11 @@ struct nft {
 	/* the picture of a table found as the ruleset says, for that
 	 * adoption to take without building the table again (adopt.c) */
 	struct adopt	*adopt;
+	/* which pair chains share their rules, for the single-rule paths:
+	 * made after a whole diff (or on first use), kept while only they
+	 * change the rules (they check compile_share_kept), dropped with
+	 * the picture */
+	struct cpairs	*pairs;
 };
 
 struct dumped {
@@ -421,6 +426,7 @@ int	apply_elems(struct nft *n, const struct ruleset *prev,
 int	keep_interval(struct nft *n, const struct ruleset *next,
 		    struct cplan *p);
 void	split_big(struct nft *n, const struct ruleset *next);
+const struct cpairs *nft_pairs(struct nft *n, const struct ruleset *next);
 int	apply_rules(struct nft *n, const struct ruleset *prev,
 		    const struct ruleset *next, const struct plan *plan,
 		    struct diags *d);
