@@ -1,5 +1,5 @@
 /*
- * fwctld in two processes, and what the crowd at its doors cannot do: the
+ * fwctld in three processes, and what the crowd at its doors cannot do: the
  * parent holds CAP_NET_ADMIN alone, the HTTP front no privilege at all
  * (its own uid, no capability, seccomp, an empty root); a front killed
  * comes back with nothing lost and traffic untouched; slow clients

@@ -891,7 +891,7 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	struct reply rp = { 0 };
 	uint32_t genid;
 	size_t i, k, j;
-	int present, tries, cr, rc = -1;
+	int present, tries, cr, sent, rc = -1;
 	bool full, rebuilt = false, carried = false, seeded = false;
 
 	memset(&n->stats, 0, sizeof(n->stats));
@@ -925,7 +925,7 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	for (i = 0; i < w.next.nrules; i++)
 		w.hash[i] = cplan_rule_hash(&w.next.rules[i]);
 
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < BATCH_TRIES; tries++) {
 		full = !n->have;
 		present = full ? nft_table_present(n) : 1;
 		if (present == -1 || get_genid(n, &genid) == -1) {
@@ -973,15 +973,11 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		}
 		if (batch_end(n, &b) == -1)
 			goto nomem;
-		n->stats.msgs = b.nobjs;
-		n->stats.bytes = b.len;
 		rp.echo = w.echo;
-		if (batch_send(n, &b, &rp) == 0)
+		if ((sent = batch_commit(n, &b, &rp)) == 0)
 			break;
-		if (rp.error == ERESTART || rp.error == EINTR) {
-			/* someone committed between GETGEN and us */
+		if (sent == 1)
 			continue;
-		}
 		if (full && !n->flags_known && rp.error_seq >= b.seq0 &&
 		    rp.error_seq - b.seq0 < b.nobjs &&
 		    b.objs[rp.error_seq - b.seq0].kind == BK_TABLE &&
@@ -1004,9 +1000,8 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 		reply_diag(n, &b, &rp, d);
 		goto out;
 	}
-	if (tries == 3) {
-		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
-		    "nothing was applied");
+	if (tries == BATCH_TRIES) {
+		batch_gave_up(d);
 		goto out;
 	}
 	n->flags_known = true;

@@ -202,7 +202,7 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 	ssize_t si = -1;
 	bool *run_add = NULL;
 	const struct srcloc **run_loc = NULL;
-	int tries, rc = -1;
+	int tries, sent, rc = -1;
 	bool add;
 
 	if ((tmp = calloc(plan->n, sizeof(*tmp))) == NULL ||
@@ -233,7 +233,7 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 		if (compile_set_elem(set, &it->key, &tmp[nruns - 1]) == -1)
 			goto nomem;
 	}
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < BATCH_TRIES; tries++) {
 		if (get_genid(n, &genid) == -1) {
 			diags_add(d, NULL, "reading the kernel's ruleset: %s",
 			    strerror(errno));
@@ -265,18 +265,15 @@ apply_elems(struct nft *n, const struct ruleset *prev,
 		}
 		if (batch_end(n, &b) == -1)
 			goto nomem;
-		n->stats.msgs = b.nobjs;
-		n->stats.bytes = b.len;
-		if (batch_send(n, &b, &rp) == 0)
+		if ((sent = batch_commit(n, &b, &rp)) == 0)
 			break;
-		if (rp.error == ERESTART)
+		if (sent == 1)
 			continue;
 		reply_diag(n, &b, &rp, d);
 		goto out;
 	}
-	if (tries == 3) {
-		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
-		    "nothing was applied");
+	if (tries == BATCH_TRIES) {
+		batch_gave_up(d);
 		goto out;
 	}
 	for (i = 0; i < nruns; i++)
@@ -420,7 +417,7 @@ split_seg(struct nft *n, const struct ruleset *next,
 	}
 	id = c->next_id++;
 	snprintf(name, sizeof(name), "%s/%u", c->def.name, id);
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < BATCH_TRIES; tries++) {
 		if (get_genid(n, &genid) == -1)
 			goto out;
 		batch_free(&b);
@@ -446,7 +443,7 @@ split_seg(struct nft *n, const struct ruleset *next,
 		if (rp.error != ERESTART && rp.error != EINTR)
 			goto out;
 	}
-	if (tries == 3)
+	if (tries == BATCH_TRIES)
 		goto out;
 	n->stats.msgs += b.nobjs;
 	n->stats.bytes += b.len;
@@ -610,7 +607,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	uint32_t genid;
 	size_t i, j, k, nitems = 0, ndels = 0, dels_cap = 0, nfsegs = 0;
 	ssize_t mi;
-	int tries, rc = -1;
+	int tries, sent, rc = -1;
 	bool unsure = false;
 	static char mark;
 
@@ -763,7 +760,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				}
 	}
 
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < BATCH_TRIES; tries++) {
 		if (get_genid(n, &genid) == -1) {
 			diags_add(d, NULL, "reading the kernel's ruleset: %s",
 			    strerror(errno));
@@ -820,11 +817,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		}
 		if (batch_end(n, &b) == -1)
 			goto nomem;
-		n->stats.msgs = b.nobjs;
-		n->stats.bytes = b.len;
-		if (batch_send(n, &b, &rp) == 0)
+		if ((sent = batch_commit(n, &b, &rp)) == 0)
 			break;
-		if (rp.error == ERESTART || rp.error == EINTR)
+		if (sent == 1)
 			continue;
 		if (nft_table_present(n) != 1 || nft_drifted(n)) {
 			/* our picture is wrong: the caller rebuilds */
@@ -835,9 +830,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		reply_diag(n, &b, &rp, d);
 		goto out;
 	}
-	if (tries == 3) {
-		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
-		    "nothing was applied");
+	if (tries == BATCH_TRIES) {
+		batch_gave_up(d);
 		goto out;
 	}
 
@@ -920,7 +914,7 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	size_t si, at = 0, len, j, live;
 	uint32_t genid;
 	ssize_t mi;
-	int tries, rc = 1;
+	int tries, sent, rc = 1;
 	bool add;
 
 	memset(&el, 0, sizeof(el));
@@ -982,7 +976,7 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	tmp.elems = &el;
 	tmp.nelems = 1;
 	v[0] = &el;
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < BATCH_TRIES; tries++) {
 		if (get_genid(n, &genid) == -1) {
 			diags_add(d, NULL, "reading the kernel's ruleset: %s",
 			    strerror(errno));
@@ -1003,18 +997,15 @@ apply_group(struct nft *n, const struct ruleset *prev,
 			n->stats.elems_added = 1;
 		else
 			n->stats.elems_deleted = 1;
-		n->stats.msgs = b.nobjs;
-		n->stats.bytes = b.len;
-		if (batch_send(n, &b, &rp) == 0)
+		if ((sent = batch_commit(n, &b, &rp)) == 0)
 			break;
-		if (rp.error == ERESTART)
+		if (sent == 1)
 			continue;
 		reply_diag(n, &b, &rp, d);
 		goto out;
 	}
-	if (tries == 3) {
-		diags_add(d, NULL, "the ruleset kept changing under fwctl; "
-		    "nothing was applied");
+	if (tries == BATCH_TRIES) {
+		batch_gave_up(d);
 		goto out;
 	}
 	if (cur_elems_update(n, si, &tmp, add) == -1)

@@ -313,6 +313,10 @@ int	get_genid(struct nft *n, uint32_t *genid);
 int	batch_begin(struct nft *n, struct batch *b, uint32_t genid);
 int	batch_end(struct nft *n, struct batch *b);
 int	batch_send(struct nft *n, struct batch *b, struct reply *rp);
+#define BATCH_TRIES	3	/* batches built before the ruleset is
+				 * taken to be changing under us */
+int	batch_commit(struct nft *n, struct batch *b, struct reply *rp);
+void	batch_gave_up(struct diags *d);
 void	reply_diag(struct nft *n, struct batch *b, struct reply *rp,
 		    struct diags *d);
 

@@ -356,6 +356,27 @@ reply_data(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* Sends the batch, its size counted in the stats: 0 committed, 1 the
+ * ruleset moved under us between GETGEN and the commit (ERESTART, EINTR:
+ * build the batch again), -1 refused (rp says why). */
+int
+batch_commit(struct nft *n, struct batch *b, struct reply *rp)
+{
+	n->stats.msgs = b->nobjs;
+	n->stats.bytes = b->len;
+	if (batch_send(n, b, rp) == 0)
+		return 0;
+	return rp->error == ERESTART || rp->error == EINTR ? 1 : -1;
+}
+
+/* After BATCH_TRIES batches that each found the ruleset moved on. */
+void
+batch_gave_up(struct diags *d)
+{
+	diags_add(d, NULL, "the ruleset kept changing under fwctl; nothing "
+	    "was applied");
+}
+
 /* Sends the batch and reads every reply; the kernel has processed the
  * whole batch when sendmsg returns. 0 committed, -1 (rp->error set). */
 int
