@@ -341,7 +341,7 @@ nft_table(void)
  * is as it was, traffic too, every change acknowledged before is there
  * and the next one is acknowledged and kept.
  */
-START_TEST(two_processes)
+START_TEST(three_processes)
 {
 	struct fwd	 f;
 	struct fwd_res	 r;
@@ -959,7 +959,7 @@ privsep_suite(void)
 
 	tcase_add_unchecked_fixture(tc, privsep_setup, privsep_teardown);
 	tcase_set_timeout(tc, 240);
-	tcase_add_test(tc, two_processes);
+	tcase_add_test(tc, three_processes);
 	tcase_add_test(tc, starter_gone);
 	tcase_add_test(tc, events_across_fronts);
 	tcase_add_test(tc, crowds_do_not_starve_root);
