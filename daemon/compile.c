@@ -193,7 +193,7 @@ crule_add_anon(struct crule *r)
 	return s;
 }
 
-static struct celem *
+struct celem *
 cset_add_elem(struct cset *s)
 {
 	struct celem *e;
@@ -204,6 +204,18 @@ cset_add_elem(struct cset *s)
 	memset(e, 0, sizeof(*e));
 	e->key_len = s->key_len;
 	return e;
+}
+
+struct cset *
+cplan_add_set(struct cplan *p)
+{
+	struct cset *cs;
+
+	if (grow(&p->sets, &p->sets_cap, p->nsets, sizeof(*cs)) == -1)
+		return NULL;
+	cs = &p->sets[p->nsets++];
+	memset(cs, 0, sizeof(*cs));
+	return cs;
 }
 
 const struct cchain *
@@ -265,8 +277,8 @@ crule_meta(struct crule *r, uint32_t key, uint32_t dreg)
 	return 0;
 }
 
-static int
-x_payload(struct crule *r, uint32_t base, uint32_t off, uint32_t len)
+int
+crule_payload(struct crule *r, uint32_t base, uint32_t off, uint32_t len)
 {
 	struct cexpr *e;
 
@@ -326,8 +338,8 @@ crule_nfproto(struct crule *r, int family)
 	return x_cmp_u8(r, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
 }
 
-static int
-x_l4proto(struct crule *r, int proto)
+int
+crule_l4proto(struct crule *r, int proto)
 {
 	if (crule_meta(r, NFT_META_L4PROTO, REG1) == -1)
 		return -1;
@@ -335,8 +347,8 @@ x_l4proto(struct crule *r, int proto)
 }
 
 /* ct state & mask != 0 (or == 0 when none) */
-static int
-x_ctstate(struct crule *r, uint32_t mask)
+int
+crule_ctstate(struct crule *r, uint32_t mask)
 {
 	struct cexpr *e;
 	uint32_t zero = 0;
@@ -526,7 +538,7 @@ x_addr_prefix(struct crule *r, const struct addr *a, uint32_t off)
 
 	if (a->prefix == 0)
 		return 0;	/* the nfproto check is the whole match */
-	if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, nbytes) == -1)
+	if (crule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, nbytes) == -1)
 		return -1;
 	if (a->prefix % 8 != 0) {
 		memset(mask, 0, sizeof(mask));
@@ -556,7 +568,7 @@ crule_match_addrs(struct crule *r, const struct ruleset *rs,
 
 	off = family == AF_INET ? (dst ? 16 : 12) : (dst ? 24 : 8);
 	if (m->set != NULL) {
-		if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen) == -1)
+		if (crule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen) == -1)
 			return -1;
 		return x_lookup_named(r, m->set);
 	}
@@ -582,7 +594,7 @@ crule_match_addrs(struct crule *r, const struct ruleset *rs,
 	if (cset_add_spans(s, v, n) == -1)
 		goto fail;
 	free(v);
-	if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen) == -1)
+	if (crule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen) == -1)
 		return -1;
 	return x_lookup_anon(r, 0);
  fail:
@@ -602,7 +614,7 @@ crule_match_ports(struct crule *r, int proto, const struct portmatch *m,
 
 	if (m->set == NULL && m->nranges == 0)
 		return 0;
-	if (x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, dst ? 2 : 0, 2) == -1)
+	if (crule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, dst ? 2 : 0, 2) == -1)
 		return -1;
 	if (m->set != NULL)
 		return x_lookup_named(r, m->set);
@@ -649,7 +661,7 @@ match_icmp(struct crule *r, const struct rule *ru)
 
 	if (ru->nicmp_types == 0)
 		return 0;
-	if (x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1)
+	if (crule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1)
 		return -1;
 	if (ru->nicmp_types == 1)
 		return x_cmp_u8(r, ru->icmp_types[0]);
@@ -686,8 +698,8 @@ limit_unit_seconds(enum limit_unit u)
 }
 
 /* Terminal part of a rule: counter, log, verdict. */
-static int
-x_tail(struct crule *r, const struct rule *ru, int family)
+int
+crule_tail(struct crule *r, const struct rule *ru, int family)
 {
 	struct cexpr *e;
 
@@ -762,12 +774,10 @@ meter_set(struct cplan *p, const struct rule *ru, int family,
 		free(name);
 		return cs->name;
 	}
-	if (grow(&p->sets, &p->sets_cap, p->nsets, sizeof(*cs)) == -1) {
+	if ((cs = cplan_add_set(p)) == NULL) {
 		free(name);
 		return NULL;
 	}
-	cs = &p->sets[p->nsets++];
-	memset(cs, 0, sizeof(*cs));
 	cs->name = name;
 	cs->flags = NFT_SET_TIMEOUT | NFT_SET_EVAL;
 	cs->key_type = family == AF_INET ? CTYPE_IPV4 : CTYPE_IPV6;
@@ -798,7 +808,7 @@ x_limit(struct cplan *p, struct crule *r, const struct rule *ru, int family)
 		timeout = unit_ms * (timeout > 1 ? timeout : 1);
 		if (timeout > FWCTL_TIMEOUT_MAX_MS)
 			timeout = FWCTL_TIMEOUT_MAX_MS;
-		if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, family == AF_INET ?
+		if (crule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, family == AF_INET ?
 		    12 : 8, family == AF_INET ? 4 : 16) == -1 ||
 		    (set = meter_set(p, ru, family, timeout)) == NULL)
 			return -1;
@@ -831,7 +841,7 @@ compile_rule_one(struct cplan *p, const struct ruleset *rs,
 		return -1;
 	if (family != 0 && crule_nfproto(r, family) == -1)
 		return -1;
-	if (ru->proto != PROTO_NONE && x_l4proto(r, ru->proto) == -1)
+	if (ru->proto != PROTO_NONE && crule_l4proto(r, ru->proto) == -1)
 		return -1;
 	if (crule_match_ports(r, ru->proto, &ru->sport, false) == -1 ||
 	    crule_match_ports(r, ru->proto, &ru->dport, true) == -1 ||
@@ -841,11 +851,11 @@ compile_rule_one(struct cplan *p, const struct ruleset *rs,
 	    (crule_match_addrs(r, rs, &ru->src, false, family) == -1 ||
 	    crule_match_addrs(r, rs, &ru->dst, true, family) == -1))
 		return -1;
-	if (ru->state != 0 && x_ctstate(r, ru->state) == -1)
+	if (ru->state != 0 && crule_ctstate(r, ru->state) == -1)
 		return -1;
 	if (ru->limit.rate != 0 && x_limit(p, r, ru, family) == -1)
 		return -1;
-	return x_tail(r, ru, family);
+	return crule_tail(r, ru, family);
 }
 
 /* The kernel rules of one model rule in one chain: one, or one per family
@@ -1049,8 +1059,8 @@ pair_naive(char *buf, size_t len, const char *a, const char *b, char sep)
 }
 
 /* Every side a packet can come from (to == false) or go to. */
-static size_t
-sides(const struct ruleset *rs, const char **v)
+size_t
+compile_sides(const struct ruleset *rs, const char **v)
 {
 	size_t i, n = 0;
 
@@ -1072,7 +1082,7 @@ compile_pair_chain(const struct ruleset *rs, const char *from, const char *to)
 	pair_naive(mine, sizeof(mine), from, to, '-');
 	if ((v = calloc(rs->nzones + 2, sizeof(*v))) == NULL)
 		return NULL;
-	n = sides(rs, v);
+	n = compile_sides(rs, v);
 	v[n++] = ZONE_SELF;
 	/* zone names may hold '-': when two pairs would share a name, both
 	 * use '/', which no zone name has */
@@ -1097,427 +1107,6 @@ compile_pair_chain(const struct ruleset *rs, const char *from, const char *to)
 	if ((s = strdup(mine)) == NULL)
 		return NULL;
 	return s;
-}
-
-/* --- groups ------------------------------------------------------------ */
-
-/*
- * The switch: runs of at least GROUP_MIN same-shape rules become one rule
- * and a set with a counter per element; 0 turns grouping off.
- */
-#define GROUP_MIN	4
-/* How far compile_rule_grouped looks for a neighbour of the same sides. */
-#define GROUP_SCAN	200000
-
-bool
-compile_grouping(void)
-{
-	return GROUP_MIN > 0;
-}
-
-static bool
-addr_host(const struct addrmatch *m)
-{
-	if (m->set != NULL || m->naddrs > 1)
-		return false;
-	return m->naddrs == 0 || m->addrs[0].prefix ==
-	    (m->addrs[0].family == AF_INET ? 32 : 128);
-}
-
-static bool
-port_one(const struct portmatch *m)
-{
-	if (m->set != NULL || m->nranges > 1)
-		return false;
-	return m->nranges == 0 || m->ranges[0].lo == m->ranges[0].hi;
-}
-
-static uint32_t
-addr_len(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
-/* The family of a rule that may be in a group (0 for both), or -1 when
- * it may not: a limit is state of its own, lists, sets, networks and
- * ranges are not one key, ICMP types are not supported. */
-static int
-group_family(const struct rule *ru)
-{
-	int f = 0;
-	uint32_t len = 0, nf = 0;
-
-	if (ru->limit.rate != 0 || ru->nicmp_types != 0 ||
-	    ru->proto == IPPROTO_ICMP || ru->proto == IPPROTO_ICMPV6 ||
-	    !addr_host(&ru->src) || !addr_host(&ru->dst) ||
-	    !port_one(&ru->sport) || !port_one(&ru->dport))
-		return -1;
-	if (ru->src.naddrs == 1) {
-		f = ru->src.addrs[0].family;
-		len += addr_len(f);
-		nf++;
-	}
-	if (ru->dst.naddrs == 1) {
-		if (f != 0 && f != ru->dst.addrs[0].family)
-			return -1;
-		f = ru->dst.addrs[0].family;
-		len += addr_len(f);
-		nf++;
-	}
-	len += 4 * (uint32_t)(ru->sport.nranges + ru->dport.nranges);
-	nf += (uint32_t)(ru->sport.nranges + ru->dport.nranges);
-	if (nf == 0 || len > sizeof(((struct celem *)0)->key))
-		return -1;
-	return f;
-}
-
-static bool
-str_same(const char *a, const char *b)
-{
-	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
-/* Rules that differ only in their key: same sides, protocol, verdict,
- * state, log, and the same fields present. */
-static bool
-group_same(const struct rule *a, const struct rule *b)
-{
-	int fa;
-
-	if ((fa = group_family(a)) == -1 || group_family(b) != fa)
-		return false;
-	return strcmp(a->from, b->from) == 0 && strcmp(a->to, b->to) == 0 &&
-	    a->proto == b->proto && a->verdict == b->verdict &&
-	    a->state == b->state && a->log == b->log &&
-	    str_same(a->log_prefix, b->log_prefix) &&
-	    a->src.naddrs == b->src.naddrs && a->dst.naddrs == b->dst.naddrs &&
-	    a->sport.nranges == b->sport.nranges &&
-	    a->dport.nranges == b->dport.nranges;
-}
-
-/* The key of a rule in its group's set: the fields in load order (source,
- * destination, source port, destination port), each padded to 4 bytes
- * when there are several. */
-static uint32_t
-group_key(const struct rule *ru, uint8_t *k, bool concat)
-{
-	uint32_t o = 0, l;
-	const struct portmatch *pm[2] = { &ru->sport, &ru->dport };
-	int i;
-
-	if (ru->src.naddrs == 1) {
-		l = addr_len(ru->src.addrs[0].family);
-		memcpy(k + o, ru->src.addrs[0].bytes, l);
-		o += l;
-	}
-	if (ru->dst.naddrs == 1) {
-		l = addr_len(ru->dst.addrs[0].family);
-		memcpy(k + o, ru->dst.addrs[0].bytes, l);
-		o += l;
-	}
-	for (i = 0; i < 2; i++) {
-		if (pm[i]->nranges == 0)
-			continue;
-		k[o] = (uint8_t)(pm[i]->ranges[0].lo >> 8);
-		k[o + 1] = (uint8_t)pm[i]->ranges[0].lo;
-		o += 2;
-		if (concat) {
-			k[o] = k[o + 1] = 0;
-			o += 2;
-		}
-	}
-	return o;
-}
-
-static int
-group_key_cmp(const void *a, const void *b)
-{
-	const struct celem *x = a, *y = b;
-
-	return memcmp(x->key, y->key, sizeof(x->key));
-}
-
-/* Loads one field of a group key into register *reg. */
-static int
-group_load(struct crule *r, uint32_t base, uint32_t off, uint32_t len,
-    uint32_t *reg)
-{
-	if (x_payload(r, base, off, len) == -1)
-		return -1;
-	r->exprs[r->nexprs - 1].dreg = *reg;
-	*reg += (len + 3) / 4;
-	return 0;
-}
-
-/*
- * One kernel rule for the rules v[0..n) of chain (a group): nfproto,
- * l4proto and ct state as the rules have them, the key loaded into
- * consecutive registers, a lookup in the group's set, then counter, log
- * and verdict. Returns 0, 1 when the rules cannot be one set (two share a
- * key: the later one could never match, and its counter would be lost),
- * or -1.
- */
-static int
-compile_group(struct cplan *p, const struct rule *const *v, size_t n,
-    const char *chain)
-{
-	const struct rule *ru = v[0];
-	int fam = group_family(ru);
-	struct crule *r;
-	struct cset *cs;
-	struct celem *el;
-	struct cexpr *e;
-	char *setname = NULL, *key = NULL, *comment = NULL;
-	uint32_t reg = NFT_REG32_00, ktype = 0, klen;
-	size_t i, nf;
-	bool concat;
-	int rc = -1;
-
-	nf = ru->src.naddrs + ru->dst.naddrs + ru->sport.nranges +
-	    ru->dport.nranges;
-	concat = nf > 1;
-	if ((el = calloc(n, sizeof(*el))) == NULL)
-		return -1;
-	for (i = 0; i < n; i++)
-		el[i].key_len = group_key(v[i], el[i].key, concat);
-	qsort(el, n, sizeof(*el), group_key_cmp);
-	for (i = 1; i < n; i++)
-		if (memcmp(el[i - 1].key, el[i].key, sizeof(el->key)) == 0) {
-			free(el);
-			return 1;
-		}
-	free(el);
-
-	if (asprintf(&setname, GROUP_SET_PREFIX "%s/%s", chain,
-	    ru->name) == -1) {
-		setname = NULL;
-		goto out;
-	}
-	if (asprintf(&key, "~g/%s", ru->name) == -1) {
-		key = NULL;
-		goto out;
-	}
-	/* a space before any colon: not a rule's name (comment_name) */
-	if (asprintf(&comment, "group of rules, set %s", setname) == -1) {
-		comment = NULL;
-		goto out;
-	}
-	if ((r = cplan_add_rule(p, chain, key, ru->name)) == NULL)
-		goto out;
-	r->loc = &ru->loc;
-	r->comment = comment;
-	comment = NULL;
-	if (fam != 0 && crule_nfproto(r, fam) == -1)
-		goto out;
-	if (ru->proto != PROTO_NONE && x_l4proto(r, ru->proto) == -1)
-		goto out;
-	/* before the key: it loads into the registers the key uses */
-	if (ru->state != 0 && x_ctstate(r, ru->state) == -1)
-		goto out;
-	if (ru->src.naddrs == 1) {
-		if (group_load(r, NFT_PAYLOAD_NETWORK_HEADER,
-		    fam == AF_INET ? 12 : 8, addr_len(fam), &reg) == -1)
-			goto out;
-		ktype = fam == AF_INET ? CTYPE_IPV4 : CTYPE_IPV6;
-	}
-	if (ru->dst.naddrs == 1) {
-		if (group_load(r, NFT_PAYLOAD_NETWORK_HEADER,
-		    fam == AF_INET ? 16 : 24, addr_len(fam), &reg) == -1)
-			goto out;
-		ktype = ktype << 6 | (fam == AF_INET ? CTYPE_IPV4 :
-		    CTYPE_IPV6);
-	}
-	if (ru->sport.nranges == 1) {
-		if (group_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
-		    &reg) == -1)
-			goto out;
-		ktype = ktype << 6 | CTYPE_PORT;
-	}
-	if (ru->dport.nranges == 1) {
-		if (group_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
-		    &reg) == -1)
-			goto out;
-		ktype = ktype << 6 | CTYPE_PORT;
-	}
-	if ((e = crule_add(r, CX_LOOKUP)) == NULL)
-		goto out;
-	e->sreg = NFT_REG32_00;
-	if ((e->set = strdup(setname)) == NULL)
-		goto out;
-	if (x_tail(r, ru, fam) == -1)
-		goto out;
-
-	if (grow(&p->sets, &p->sets_cap, p->nsets, sizeof(*cs)) == -1)
-		goto out;
-	cs = &p->sets[p->nsets++];
-	memset(cs, 0, sizeof(*cs));
-	cs->name = setname;
-	setname = NULL;
-	cs->key_type = ktype;
-	cs->counters = true;
-	cs->loc = &ru->loc;
-	for (i = 0; i < n; i++) {
-		if ((el = cset_add_elem(cs)) == NULL)
-			goto out;
-		klen = group_key(v[i], el->key, concat);
-		el->key_len = klen;
-		cs->key_len = klen;
-		if ((el->comment = strdup(v[i]->name)) == NULL)
-			goto out;
-	}
-	rc = 0;
- out:
-	free(setname);
-	free(key);
-	free(comment);
-	return rc;
-}
-
-/*
- * The nearest rule before (dir -1) or after (dir 1) rules[*k] in the pair
- * chain from -> to (the rules covering it, as compile_pair takes them),
- * or NULL; *k becomes its index. *unsure when the walk is too long.
- */
-static const struct rule *
-chain_near(const struct ruleset *rs, size_t *k, int dir, const char *from,
-    const char *to, bool *unsure)
-{
-	const struct rule *o;
-	size_t steps = 0;
-
-	for (;;) {
-		if (dir < 0) {
-			if (*k == 0)
-				return NULL;
-			(*k)--;
-		} else if (++*k >= rs->nrules)
-			return NULL;
-		if (++steps > GROUP_SCAN) {
-			*unsure = true;
-			return NULL;
-		}
-		o = rs->rules[*k];
-		if (zone_word_covers(o->from, from) && zone_word_covers(o->to, to))
-			return o;
-	}
-}
-
-/* How many rules of chain from -> to next to rules[i] on side dir have
- * the shape of like, in a row (counted up to GROUP_MIN). */
-static size_t
-run_len(const struct ruleset *rs, size_t i, int dir, const char *from,
-    const char *to, const struct rule *like, bool *unsure)
-{
-	const struct rule *o;
-	size_t n = 0, k = i;
-
-	while (n < GROUP_MIN && (o = chain_near(rs, &k, dir, from, to,
-	    unsure)) != NULL && group_same(like, o))
-		n++;
-	return n;
-}
-
-/*
- * Whether rules[i] is, was or would be in a group of chain from -> to:
- * with its neighbours of the same shape a run of GROUP_MIN, or between
- * two rules of a run that long. Runs too short to be a group do not
- * count: the rule is one of its own either way.
- */
-static bool
-grouped_in(const struct ruleset *rs, size_t i, const char *from,
-    const char *to, bool *unsure)
-{
-	const struct rule *ru = rs->rules[i], *pb, *nb;
-	size_t k, before = 0, after = 0, n = 1;
-
-	if (!zone_word_covers(ru->from, from) || !zone_word_covers(ru->to, to))
-		return false;
-	k = i;
-	pb = chain_near(rs, &k, -1, from, to, unsure);
-	k = i;
-	nb = chain_near(rs, &k, 1, from, to, unsure);
-	if (pb != NULL)
-		before = run_len(rs, i, -1, from, to, pb, unsure);
-	if (nb != NULL)
-		after = run_len(rs, i, 1, from, to, nb, unsure);
-	if (pb != NULL && nb != NULL && group_same(pb, nb) &&
-	    before + after >= GROUP_MIN)
-		return true;
-	if (pb != NULL && group_same(ru, pb))
-		n += before;
-	if (nb != NULL && group_same(ru, nb))
-		n += after;
-	return n >= GROUP_MIN;
-}
-
-size_t
-compile_group_min(void)
-{
-	return GROUP_MIN;
-}
-
-int
-compile_group_step(const struct ruleset *rs, size_t i, char **chain,
-    struct celem *el, struct celem *pel)
-{
-	const struct rule *ru = rs->rules[i], *pr;
-	bool concat;
-
-	*chain = NULL;
-	memset(el, 0, sizeof(*el));
-	memset(pel, 0, sizeof(*pel));
-	if (GROUP_MIN == 0 || i == 0)
-		return 1;
-	pr = rs->rules[i - 1];
-	/* one pair chain: `any` is several when there are zones (without
-	 * zones it is the one side, UNZONED) */
-	if ((rs->nzones > 0 && (strcmp(ru->from, ZONE_ANY) == 0 ||
-	    strcmp(ru->to, ZONE_ANY) == 0)) || strcmp(ru->from, ZONE_ALL) == 0 ||
-	    strcmp(ru->to, ZONE_ALL) == 0)
-		return 1;
-	if (!group_same(ru, pr))	/* same sides too */
-		return 1;
-	concat = ru->src.naddrs + ru->dst.naddrs + ru->sport.nranges +
-	    ru->dport.nranges > 1;
-	el->key_len = group_key(ru, el->key, concat);
-	pel->key_len = group_key(pr, pel->key, concat);
-	if ((el->comment = strdup(ru->name)) == NULL ||
-	    (pel->comment = strdup(pr->name)) == NULL ||
-	    (*chain = compile_pair_chain(rs, ru->from, ru->to)) == NULL) {
-		free(el->comment);
-		free(pel->comment);
-		el->comment = pel->comment = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-bool
-compile_rule_grouped(const struct ruleset *rs, size_t i)
-{
-	const struct rule *ru = rs->rules[i];
-	const char **v;
-	size_t n, a, b;
-	bool unsure = false, in = false;
-
-	/* a meter set comes and goes with the rule: the whole diff */
-	if (ru->limit.per_source)
-		return true;
-	if (GROUP_MIN == 0)
-		return false;
-	/* unsure when out of memory: the caller takes the whole way */
-	if ((v = calloc(rs->nzones + 2, sizeof(*v))) == NULL)
-		return true;
-	n = sides(rs, v);
-	v[n] = ZONE_SELF;
-	/* every pair chain rules[i] lands in, each on its own: rules of
-	 * other sides in between count only where they share the chain */
-	for (a = 0; a <= n && !in && !unsure; a++)
-		for (b = 0; b <= n && !in && !unsure; b++)
-			if (a < n || b < n)
-				in = grouped_in(rs, i, v[a], v[b], &unsure);
-	free(v);
-	return in || unsure;
 }
 
 /* --- pair chains that share their rules --------------------------------- */
@@ -1638,7 +1227,7 @@ pairs_init(const struct ruleset *rs, struct cpairs *ps)
 	memset(ps, 0, sizeof(*ps));
 	if ((v = calloc(rs->nzones + 1, sizeof(*v))) == NULL)
 		return -1;
-	n = sides(rs, v);
+	n = compile_sides(rs, v);
 	cap = n * n + 2 * n;
 	if ((ps->from = calloc(cap, sizeof(*ps->from))) == NULL ||
 	    (ps->to = calloc(cap, sizeof(*ps->to))) == NULL ||
@@ -1722,60 +1311,32 @@ compile_share_kept(const struct ruleset *prev, const struct ruleset *next,
 	return in_prev && in_next;
 }
 
-/* The user rules of pair chain from -> to, in order, into chain name. */
+/* The user rules of pair chain from -> to, in order, into chain name:
+ * runs of same-shape rules as groups (compile_group.c), the rest one by
+ * one. */
 static int
 compile_pair_rules(struct cplan *p, const struct ruleset *rs,
     const char *from, const char *to, const char *name, struct diags *d)
 {
-	const struct rule **gv = NULL;
-	size_t i, j, n, gcap = 0;
-	int grc, rc = -1;
+	size_t i, next;
+	int grc;
 
 	for (i = 0; i < rs->nrules; i++) {
 		const struct rule *ru = rs->rules[i];
 
 		if (!zone_word_covers(ru->from, from) || !zone_word_covers(ru->to, to))
 			continue;
-		if (GROUP_MIN > 0 && group_family(ru) != -1) {
-			/* the run of same-shape rules in this chain */
-			for (j = i + 1, n = 1; j < rs->nrules; j++) {
-				const struct rule *o = rs->rules[j];
-
-				if (!zone_word_covers(o->from, from) ||
-				    !zone_word_covers(o->to, to))
-					continue;
-				if (!group_same(ru, o))
-					break;
-				if (n >= gcap) {
-					size_t nc = gcap ? gcap * 2 : 64;
-					const struct rule **t;
-
-					if ((t = reallocarray(gv, nc,
-					    sizeof(*gv))) == NULL)
-						goto out;
-					gv = t;
-					gcap = nc;
-				}
-				gv[n++] = o;
-			}
-			if (n >= compile_group_min()) {
-				gv[0] = ru;
-				if ((grc = compile_group(p, gv, n,
-				    name)) == -1)
-					goto out;
-				if (grc == 0) {
-					i = j - 1;
-					continue;
-				}
-			}
+		if ((grc = compile_group_run(p, rs, i, from, to, name,
+		    &next)) == -1)
+			return -1;
+		if (grc == 0) {
+			i = next - 1;
+			continue;
 		}
 		if (compile_rule(p, rs, ru, name, d) == -1)
-			goto out;
+			return -1;
 	}
-	rc = 0;
- out:
-	free(gv);
-	return rc;
+	return 0;
 }
 
 static struct cchain *
@@ -2035,7 +1596,7 @@ rule_netmap(struct cplan *p, const struct ruleset *rs, const char *chain,
 	if (r == NULL)
 		return 0;
 	if (crule_nfproto(r, family) == -1 ||
-	    x_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+	    crule_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
 	    family == AF_INET ? (dst ? 16 : 12) : (dst ? 24 : 8), alen) == -1)
 		return -1;
 	return x_lookup_anon(r, NFT_REG_VERDICT);
@@ -2158,11 +1719,11 @@ rules_fastpath(struct cplan *p, const char *chain, uint32_t ifmeta)
 			return -1;
 	}
 	if ((r = cplan_add_rule(p, chain, "~established", NULL)) == NULL ||
-	    x_ctstate(r, CTSTATE_ESTABLISHED | CTSTATE_RELATED) == -1 ||
+	    crule_ctstate(r, CTSTATE_ESTABLISHED | CTSTATE_RELATED) == -1 ||
 	    crule_verdict(r, NF_ACCEPT, NULL) == -1)
 		return -1;
 	if ((r = cplan_add_rule(p, chain, "~invalid", NULL)) == NULL ||
-	    x_ctstate(r, CTSTATE_INVALID) == -1 ||
+	    crule_ctstate(r, CTSTATE_INVALID) == -1 ||
 	    x_counter(r) == -1 ||
 	    crule_verdict(r, NF_DROP, NULL) == -1)
 		return -1;
@@ -2170,8 +1731,8 @@ rules_fastpath(struct cplan *p, const char *chain, uint32_t ifmeta)
 		return 0;
 	if ((r = cplan_add_rule(p, chain, "~ipv6-nd", NULL)) == NULL ||
 	    crule_nfproto(r, AF_INET6) == -1 ||
-	    x_l4proto(r, IPPROTO_ICMPV6) == -1 ||
-	    x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1 ||
+	    crule_l4proto(r, IPPROTO_ICMPV6) == -1 ||
+	    crule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1 ||
 	    (s = crule_add_anon(r)) == NULL)
 		return -1;
 	s->key_type = CTYPE_ICMPV6;
@@ -2261,7 +1822,7 @@ compile_filter(struct cplan *p, const struct ruleset *rs, struct diags *d)
 
 	if ((v = calloc(rs->nzones + 1, sizeof(*v))) == NULL)
 		return -1;
-	n = sides(rs, v);
+	n = compile_sides(rs, v);
 
 	/* input: sources outside their zone's networks, iifname, then
 	 * source networks, then "any" */
@@ -2399,10 +1960,8 @@ compile_sets(struct cplan *p, const struct ruleset *rs)
 
 	for (i = 0; i < rs->nsets; i++) {
 		set = rs->sets[i];
-		if (grow(&p->sets, &p->sets_cap, p->nsets, sizeof(*cs)) == -1)
+		if ((cs = cplan_add_set(p)) == NULL)
 			return -1;
-		cs = &p->sets[p->nsets++];
-		memset(cs, 0, sizeof(*cs));
 		if ((cs->name = strdup(set->name)) == NULL)
 			return -1;
 		/* timeout always, so an element with its own timeout can be

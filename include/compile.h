@@ -273,8 +273,27 @@ bool		 compile_elem_single(const struct set *,
 int		 compile_set_elem(const struct set *, const struct set_elem *,
 		    struct cset *);
 
-/* Building blocks shared with compile_nat.c. */
+/* Building blocks shared with compile_nat.c and compile_group.c. */
 struct cchain	*cplan_add_chain(struct cplan *, const char *name);
+struct cset	*cplan_add_set(struct cplan *);
+struct celem	*cset_add_elem(struct cset *);
+/* payload base/off/len -> REG1 (the caller may move dreg) */
+int		 crule_payload(struct crule *, uint32_t base, uint32_t off,
+		    uint32_t len);
+int		 crule_l4proto(struct crule *, int proto);
+/* ct state & mask != 0 (or == 0 when mask is 0) */
+int		 crule_ctstate(struct crule *, uint32_t mask);
+/* counter, log, verdict (reject) of rule ru */
+int		 crule_tail(struct crule *, const struct rule *ru, int family);
+/* Every side a packet can come from or go to: the zones, then `any`;
+ * v has room for nzones + 1. Returns the count. */
+size_t		 compile_sides(const struct ruleset *, const char **v);
+/* compile_group.c: when rules[i] starts a run of same-shape rules of pair
+ * chain from -> to, the run as one group in chain (0, *next after it);
+ * 1 when not; -1 out of memory. */
+int		 compile_group_run(struct cplan *, const struct ruleset *,
+		    size_t i, const char *from, const char *to,
+		    const char *chain, size_t *next);
 struct cexpr	*crule_add(struct crule *, enum cx_type);
 struct crule	*cplan_add_rule(struct cplan *, const char *chain,
 		    const char *key, const char *name);
