@@ -2122,41 +2122,105 @@ ifname_text(char *buf, size_t len, const uint8_t *k, bool end)
 	(void)end;
 }
 
+/* One field of type t (not a concatenation) at p, as text into k. */
+static void
+key_field_text(uint32_t t, const uint8_t *p, bool end, char *k, size_t len)
+{
+	switch (t) {
+	case CTYPE_IPV4:
+		inet_ntop(AF_INET, p, k, (socklen_t)len);
+		break;
+	case CTYPE_IPV6:
+		inet_ntop(AF_INET6, p, k, (socklen_t)len);
+		break;
+	case CTYPE_PORT:
+		snprintf(k, len, "%u", p[0] << 8 | p[1]);
+		break;
+	case CTYPE_ICMP:
+	case CTYPE_ICMPV6:
+	case CTYPE_INETPROTO:
+		snprintf(k, len, "%u", p[0]);
+		break;
+	case CTYPE_NFPROTO:
+		snprintf(k, len, "%s", p[0] == NFPROTO_IPV4 ? "ipv4" :
+		    p[0] == NFPROTO_IPV6 ? "ipv6" : "?");
+		break;
+	case CTYPE_IFNAME:
+		ifname_text(k, len, p, end);
+		break;
+	default:
+		snprintf(k, len, "?");
+		break;
+	}
+}
+
+static uint32_t
+key_field_len(uint32_t t)
+{
+	switch (t) {
+	case CTYPE_IPV4:
+		return 4;
+	case CTYPE_PORT:
+		return 2;
+	case CTYPE_IPV6:
+	case CTYPE_IFNAME:
+		return 16;
+	default:
+		return 1;
+	}
+}
+
+/* A concatenation's key field by field ("10.64.0.0-10.64.0.255 . 22"),
+ * each field padded to 4 bytes as the kernel keeps them; the last key's
+ * field after '-' where an element of intervals spans several. */
+static void
+key_concat_text(const struct cset *s, const struct celem *e, char *k,
+    size_t len)
+{
+	uint32_t sub[6], kt = s->key_type, flen, at = 0;
+	size_t nsub = 0, i, o = 0;
+	char fb[INET6_ADDRSTRLEN + 8];
+
+	for (; kt != 0 && nsub < 6; kt >>= 6)
+		sub[nsub++] = kt & 0x3f;
+	k[0] = '\0';
+	for (i = nsub; i-- > 0 && o < len;) {
+		flen = key_field_len(sub[i]);
+		if (at + flen > e->key_len)
+			break;
+		key_field_text(sub[i], e->key + at, false, fb, sizeof(fb));
+		o += (size_t)snprintf(k + o, len - o, "%s%s", o ? " . " : "",
+		    fb);
+		if (e->ranged && o < len &&
+		    memcmp(e->key + at, e->key_end + at, flen) != 0) {
+			key_field_text(sub[i], e->key_end + at, false, fb,
+			    sizeof(fb));
+			o += (size_t)snprintf(k + o, len - o, "-%s", fb);
+		}
+		at += (flen + 3) / 4 * 4;
+	}
+}
+
 char *
 cplan_elem_format(const struct cset *s, const struct celem *e, char *buf,
     size_t len)
 {
-	char k[INET6_ADDRSTRLEN + 40], k2[40];
+	char k[512];
 	size_t o;
 
-	switch (s->key_type) {
-	case CTYPE_IPV4:
-		inet_ntop(AF_INET, e->key, k, sizeof(k));
-		break;
-	case CTYPE_IPV6:
-		inet_ntop(AF_INET6, e->key, k, sizeof(k));
-		break;
-	case CTYPE_PORT:
-		snprintf(k, sizeof(k), "%u", e->key[0] << 8 | e->key[1]);
-		break;
-	case CTYPE_ICMP:
-	case CTYPE_ICMPV6:
-		snprintf(k, sizeof(k), "%u", e->key[0]);
-		break;
-	case CTYPE_IFNAME:
-		ifname_text(k, sizeof(k), e->key, e->end);
-		break;
-	case CTYPE_IFNAME << 6 | CTYPE_IFNAME:
+	if (s->key_type == (CTYPE_IFNAME << 6 | CTYPE_IFNAME)) {
 		ifname_text(k, sizeof(k), e->key, false);
-		ifname_text(k2, sizeof(k2), e->key + 16, false);
 		o = strlen(k);
-		snprintf(k + o, sizeof(k) - o, ".%s", k2);
-		break;
-	default:
-		o = 0;
+		k[o++] = '.';
+		ifname_text(k + o, sizeof(k) - o, e->key + 16, false);
+	} else if (s->key_type >= 1u << 6 && s->key_len <= sizeof(e->key))
+		key_concat_text(s, e, k, sizeof(k));
+	else if (s->key_type < 1u << 6 && s->key_type != 0)
+		key_field_text(s->key_type, e->key, e->end, k, sizeof(k));
+	else {
 		for (o = 0; o < e->key_len && 2 * o + 1 < sizeof(k); o++)
 			snprintf(k + 2 * o, 3, "%02x", e->key[o]);
-		break;
+		k[2 * o] = '\0';
 	}
 	o = (size_t)snprintf(buf, len, "%s%s", e->end ? "end " : "", k);
 	if (o < len && e->chain != NULL)
@@ -2171,7 +2235,7 @@ cplan_elem_format(const struct cset *s, const struct celem *e, char *buf,
 }
 
 static const char *
-set_type_text(uint32_t t)
+set_type_one(uint32_t t)
 {
 	switch (t) {
 	case CTYPE_IPV4:
@@ -2186,17 +2250,30 @@ set_type_text(uint32_t t)
 		return "icmpv6";
 	case CTYPE_IFNAME:
 		return "ifname";
-	case CTYPE_IFNAME << 6 | CTYPE_IFNAME:
-		return "ifname.ifname";
+	case CTYPE_NFPROTO:
+		return "nfproto";
+	case CTYPE_INETPROTO:
+		return "l4proto";
 	default:
 		return "?";
 	}
 }
 
+/* A key type as text: a concatenation's fields joined by '.'. */
+static void
+sb_set_type(struct sbuf *b, uint32_t t)
+{
+	if (t >= 1u << 6) {
+		sb_set_type(b, t >> 6);
+		sb_printf(b, ".");
+	}
+	sb_printf(b, "%s", set_type_one(t & 0x3f));
+}
+
 static void
 sb_set_def(struct sbuf *b, const struct cset *s)
 {
-	sb_printf(b, "%s", set_type_text(s->key_type));
+	sb_set_type(b, s->key_type);
 	if (s->flags & NFT_SET_MAP)
 		sb_printf(b, " map");
 	if (s->flags & NFT_SET_INTERVAL)
@@ -2432,6 +2509,8 @@ mix_set(struct mix *f, const struct cset *s)
 	mix_u64(f, s->data_len);
 	mix_u64(f, s->key_host_order);
 	mix_u64(f, s->timeout_ms);
+	mix_u64(f, s->nfields);
+	mix_bytes(f, s->field_len, s->nfields);
 	mix_u64(f, s->nelems);
 	for (i = 0; i < s->nelems; i++) {
 		const struct celem *e = &s->elems[i];
@@ -2439,6 +2518,10 @@ mix_set(struct mix *f, const struct cset *s)
 		mix_u64(f, e->key_len);
 		mix_bytes(f, e->key, e->key_len < sizeof(e->key) ?
 		    e->key_len : sizeof(e->key));
+		if (e->ranged)
+			mix_bytes(f, e->key_end, e->key_len <
+			    sizeof(e->key_end) ? e->key_len :
+			    sizeof(e->key_end));
 		mix_u64(f, e->end);
 		mix_u64(f, (uint64_t)(int64_t)e->verdict);
 		mix_str(f, e->chain);
@@ -2546,4 +2629,65 @@ compile_rule_chains(const struct ruleset *rs, const struct rule *ru,
 	free(name);
 	pairs_free(&own);
 	return rc;
+}
+
+int
+compile_rule_placed(const struct ruleset *rs, size_t i,
+    const struct cpairs *ps, struct cplan *p, struct cjoin **joins,
+    size_t *njoins, bool *unsure, struct diags *d)
+{
+	const struct rule *ru = rs->rules[i], *pr;
+	struct cjoin *t;
+	char *name = NULL;
+	size_t k;
+
+	*joins = NULL;
+	*njoins = 0;
+	*unsure = false;
+	for (k = 0; k < ps->n && !*unsure; k++) {
+		if (!zone_word_covers(ru->from, ps->from[k]) ||
+		    !zone_word_covers(ru->to, ps->to[k]) || ps->cls[k] != k)
+			continue;
+		if ((name = pairs_body(rs, ps, k)) == NULL)
+			goto nomem;
+		switch (compile_group_at(rs, i, ps->from[k], ps->to[k], &pr)) {
+		case CG_ALONE:
+			if (p != NULL && compile_rule(p, rs, ru, name, d) == -1)
+				goto fail;
+			free(name);
+			break;
+		case CG_JOIN:
+			if ((t = reallocarray(*joins, *njoins + 1,
+			    sizeof(*t))) == NULL)
+				goto nomem;
+			*joins = t;
+			t[*njoins].chain = name;
+			t[(*njoins)++].pr = pr;
+			break;
+		default:
+			*unsure = true;
+			free(name);
+			break;
+		}
+		name = NULL;
+	}
+	return 0;
+ nomem:
+	diags_add(d, NULL, "compile: %s", strerror(ENOMEM));
+ fail:
+	free(name);
+	compile_joins_free(*joins, *njoins);
+	*joins = NULL;
+	*njoins = 0;
+	return -1;
+}
+
+void
+compile_joins_free(struct cjoin *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].chain);
+	free(v);
 }

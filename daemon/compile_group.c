@@ -31,21 +31,18 @@ compile_grouping(void)
 	return GROUP_MIN > 0;
 }
 
+/* One address (host or network) or none, one port (or range) or none:
+ * a field of a group's key, or no field. */
 static bool
-addr_host(const struct addrmatch *m)
+addr_one(const struct addrmatch *m)
 {
-	if (m->set != NULL || m->naddrs > 1)
-		return false;
-	return m->naddrs == 0 || m->addrs[0].prefix ==
-	    (m->addrs[0].family == AF_INET ? 32 : 128);
+	return m->set == NULL && m->naddrs <= 1;
 }
 
 static bool
-port_one(const struct portmatch *m)
+port_single(const struct portmatch *m)
 {
-	if (m->set != NULL || m->nranges > 1)
-		return false;
-	return m->nranges == 0 || m->ranges[0].lo == m->ranges[0].hi;
+	return m->set == NULL && m->nranges <= 1;
 }
 
 static uint32_t
@@ -54,9 +51,40 @@ addr_len(int family)
 	return family == AF_INET ? 4 : 16;
 }
 
+/* The key's fields, in load order. */
+enum { GF_SRC, GF_DST, GF_SPORT, GF_DPORT, GF_N };
+
+/* The fields where ru has an interval (a network, a port range): a bit
+ * per GF_. A group's key may have one such field. */
+static unsigned
+group_spans(const struct rule *ru)
+{
+	unsigned m = 0;
+
+	if (ru->src.naddrs == 1 && ru->src.addrs[0].prefix !=
+	    (int)addr_len(ru->src.addrs[0].family) * 8)
+		m |= 1u << GF_SRC;
+	if (ru->dst.naddrs == 1 && ru->dst.addrs[0].prefix !=
+	    (int)addr_len(ru->dst.addrs[0].family) * 8)
+		m |= 1u << GF_DST;
+	if (ru->sport.nranges == 1 &&
+	    ru->sport.ranges[0].lo != ru->sport.ranges[0].hi)
+		m |= 1u << GF_SPORT;
+	if (ru->dport.nranges == 1 &&
+	    ru->dport.ranges[0].lo != ru->dport.ranges[0].hi)
+		m |= 1u << GF_DPORT;
+	return m;
+}
+
+static bool
+one_bit(unsigned m)
+{
+	return (m & (m - 1)) == 0;
+}
+
 /* The family of a rule that may be in a group (0 for both), or -1 when
- * it may not: a limit is state of its own, lists, sets, networks and
- * ranges are not one key, ICMP types are not supported. */
+ * it may not: a limit is state of its own, lists and sets are not one
+ * key, ICMP types are not supported. */
 static int
 group_family(const struct rule *ru)
 {
@@ -65,8 +93,9 @@ group_family(const struct rule *ru)
 
 	if (ru->limit.rate != 0 || ru->nicmp_types != 0 ||
 	    ru->proto == IPPROTO_ICMP || ru->proto == IPPROTO_ICMPV6 ||
-	    !addr_host(&ru->src) || !addr_host(&ru->dst) ||
-	    !port_one(&ru->sport) || !port_one(&ru->dport))
+	    !addr_one(&ru->src) || !addr_one(&ru->dst) ||
+	    !port_single(&ru->sport) || !port_single(&ru->dport) ||
+	    !one_bit(group_spans(ru)))
 		return -1;
 	if (ru->src.naddrs == 1) {
 		f = ru->src.addrs[0].family;
@@ -82,7 +111,9 @@ group_family(const struct rule *ru)
 	}
 	len += 4 * (uint32_t)(ru->sport.nranges + ru->dport.nranges);
 	nf += (uint32_t)(ru->sport.nranges + ru->dport.nranges);
-	if (nf == 0 || len > sizeof(((struct celem *)0)->key))
+	/* room for the lead field of a concatenation with intervals */
+	if (nf == 0 || len + 4 > sizeof(((struct celem *)0)->key) ||
+	    (f == 0 && ru->proto == PROTO_NONE))
 		return -1;
 	return f;
 }
@@ -94,7 +125,8 @@ str_same(const char *a, const char *b)
 }
 
 /* Rules that differ only in their key: same sides, protocol, verdict,
- * state, log, and the same fields present. */
+ * state, log, the same fields present, and intervals (if any) in one
+ * field. */
 static bool
 group_same(const struct rule *a, const struct rule *b)
 {
@@ -108,49 +140,219 @@ group_same(const struct rule *a, const struct rule *b)
 	    str_same(a->log_prefix, b->log_prefix) &&
 	    a->src.naddrs == b->src.naddrs && a->dst.naddrs == b->dst.naddrs &&
 	    a->sport.nranges == b->sport.nranges &&
-	    a->dport.nranges == b->dport.nranges;
+	    a->dport.nranges == b->dport.nranges &&
+	    one_bit(group_spans(a) | group_spans(b));
 }
 
-/* The key of a rule in its group's set: the fields in load order (source,
- * destination, source port, destination port), each padded to 4 bytes
- * when there are several. */
-static uint32_t
-group_key(const struct rule *ru, uint8_t *k, bool concat)
+/*
+ * The element of rule ru in its group's set. A group whose rules have no
+ * interval (spans false) is a hash set keyed by the fields in load order
+ * (source, destination, source port, destination port), each padded to 4
+ * bytes when there are several (a single port is a plain 2-byte key). A
+ * group with a network or port range in one field is the kernel's
+ * concatenation of intervals, which wants two fields at least: the key
+ * starts with the rule's nfproto (its l4proto when the rules name no
+ * address), then the fields, each padded to 4 bytes; the element is the
+ * box key .. key_end, one per rule, so each rule keeps its counter and
+ * name.
+ */
+static void
+group_elem(const struct rule *ru, bool spans, struct celem *el)
 {
-	uint32_t o = 0, l;
+	const struct addrmatch *am[2] = { &ru->src, &ru->dst };
 	const struct portmatch *pm[2] = { &ru->sport, &ru->dport };
-	int i;
+	uint32_t o = 0, l, nf;
+	int i, j, bits, fam = 0;
+	bool pad;
 
-	if (ru->src.naddrs == 1) {
-		l = addr_len(ru->src.addrs[0].family);
-		memcpy(k + o, ru->src.addrs[0].bytes, l);
-		o += l;
+	nf = (uint32_t)(ru->src.naddrs + ru->dst.naddrs +
+	    ru->sport.nranges + ru->dport.nranges);
+	pad = spans || nf > 1;
+	memset(el->key, 0, sizeof(el->key));
+	memset(el->key_end, 0, sizeof(el->key_end));
+	for (i = 0; i < 2; i++)
+		if (am[i]->naddrs == 1)
+			fam = am[i]->addrs[0].family;
+	if (spans) {
+		el->key[0] = fam == AF_INET ? NFPROTO_IPV4 : fam == AF_INET6 ?
+		    NFPROTO_IPV6 : (uint8_t)ru->proto;
+		el->key_end[0] = el->key[0];
+		o = 4;
 	}
-	if (ru->dst.naddrs == 1) {
-		l = addr_len(ru->dst.addrs[0].family);
-		memcpy(k + o, ru->dst.addrs[0].bytes, l);
+	for (i = 0; i < 2; i++) {
+		if (am[i]->naddrs != 1)
+			continue;
+		l = addr_len(am[i]->addrs[0].family);
+		for (j = 0; j < (int)l; j++) {
+			bits = am[i]->addrs[0].prefix - j * 8;
+			el->key[o + j] = am[i]->addrs[0].bytes[j] & (bits >= 8 ?
+			    0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits)));
+			el->key_end[o + j] = el->key[o + j] | (bits >= 8 ? 0 :
+			    bits <= 0 ? 0xff : (uint8_t)(0xff >> bits));
+		}
 		o += l;
 	}
 	for (i = 0; i < 2; i++) {
 		if (pm[i]->nranges == 0)
 			continue;
-		k[o] = (uint8_t)(pm[i]->ranges[0].lo >> 8);
-		k[o + 1] = (uint8_t)pm[i]->ranges[0].lo;
-		o += 2;
-		if (concat) {
-			k[o] = k[o + 1] = 0;
-			o += 2;
-		}
+		el->key[o] = (uint8_t)(pm[i]->ranges[0].lo >> 8);
+		el->key[o + 1] = (uint8_t)pm[i]->ranges[0].lo;
+		el->key_end[o] = (uint8_t)(pm[i]->ranges[0].hi >> 8);
+		el->key_end[o + 1] = (uint8_t)pm[i]->ranges[0].hi;
+		o += pad ? 4 : 2;
 	}
-	return o;
+	el->key_len = o;
+	el->ranged = spans;
+	if (!spans)
+		memset(el->key_end, 0, sizeof(el->key_end));
 }
 
-static int
-group_key_cmp(const void *a, const void *b)
+/* The set of a group: its key's type and, for a concatenation of
+ * intervals, its fields' lengths. */
+static void
+group_set_type(const struct rule *ru, bool spans, struct cset *cs)
 {
-	const struct celem *x = a, *y = b;
+	const struct addrmatch *am[2] = { &ru->src, &ru->dst };
+	const struct portmatch *pm[2] = { &ru->sport, &ru->dport };
+	uint32_t t = 0;
+	int i, fam;
 
-	return memcmp(x->key, y->key, sizeof(x->key));
+	cs->nfields = 0;
+	if (spans) {
+		fam = group_family(ru);
+		t = fam != 0 ? CTYPE_NFPROTO : CTYPE_INETPROTO;
+		cs->field_len[cs->nfields++] = 1;
+	}
+	for (i = 0; i < 2; i++)
+		if (am[i]->naddrs == 1) {
+			fam = am[i]->addrs[0].family;
+			t = t << 6 | (fam == AF_INET ? CTYPE_IPV4 : CTYPE_IPV6);
+			cs->field_len[cs->nfields++] = (uint8_t)addr_len(fam);
+		}
+	for (i = 0; i < 2; i++)
+		if (pm[i]->nranges == 1) {
+			t = t << 6 | CTYPE_PORT;
+			cs->field_len[cs->nfields++] = 2;
+		}
+	cs->key_type = t;
+	if (spans)
+		cs->flags = NFT_SET_INTERVAL | NFT_SET_CONCAT;
+	else
+		cs->nfields = 0;
+}
+
+/* Where field f (GF_) of rule ru's element starts in the key, and its
+ * length; (0, 0) when ru has no such field. */
+static void
+group_field_at(const struct rule *ru, bool spans, int f, uint32_t *at,
+    uint32_t *len)
+{
+	const struct addrmatch *am[2] = { &ru->src, &ru->dst };
+	const struct portmatch *pm[2] = { &ru->sport, &ru->dport };
+	uint32_t o = spans ? 4 : 0, l;
+	int i;
+
+	*at = *len = 0;
+	for (i = 0; i < 2; i++) {
+		if (am[i]->naddrs != 1)
+			continue;
+		l = addr_len(am[i]->addrs[0].family);
+		if (f == GF_SRC + i) {
+			*at = o;
+			*len = l;
+		}
+		o += l;
+	}
+	for (i = 0; i < 2; i++) {
+		if (pm[i]->nranges == 0)
+			continue;
+		if (f == GF_SPORT + i) {
+			*at = o;
+			*len = 2;
+		}
+		o += 4;
+	}
+}
+
+/* An element as the overlap check sorts it: the exact fields, then the
+ * interval field's bounds; at: its rule's place in the run. */
+struct gbox {
+	uint8_t		 rest[32];
+	uint8_t		 lo[16];
+	uint8_t		 hi[16];
+	size_t		 at;
+};
+
+static int
+gbox_cmp(const void *a, const void *b)
+{
+	const struct gbox *x = a, *y = b;
+	int c;
+
+	if ((c = memcmp(x->rest, y->rest, sizeof(x->rest))) != 0)
+		return c;
+	return memcmp(x->lo, y->lo, sizeof(x->lo));
+}
+
+/* The interval field (GF_) of a run whose rules have intervals in sp,
+ * or -1. */
+static int
+spans_field(unsigned sp)
+{
+	int f = -1;
+
+	while (sp >> (f + 1) != 0)
+		f++;
+	return f;
+}
+
+/*
+ * Where the run of the n rules v (elements el) must end so that no two
+ * of its elements share a key (hash) or overlap (boxes: the interval in
+ * field f, the other fields exact): the later rule of such a pair could
+ * never match there, and the kernel refuses such elements. The place of
+ * the earliest later rule of the pairs found (>= 1); 0 when none clash;
+ * -1 out of memory. Run again on what is left: a cut may leave pairs
+ * the sorted walk did not meet.
+ */
+static ssize_t
+group_clash(const struct rule *const *v, const struct celem *el, size_t n,
+    bool spans, int f)
+{
+	struct gbox *bx;
+	uint8_t maxhi[16];
+	uint32_t at = 0, len = 0;
+	size_t i, holder = 0, later, cut = 0;
+
+	if (spans)
+		group_field_at(v[0], spans, f, &at, &len);
+	if ((bx = calloc(n, sizeof(*bx))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		memcpy(bx[i].rest, el[i].key, sizeof(bx[i].rest));
+		memset(bx[i].rest + at, 0, len);
+		memcpy(bx[i].lo, el[i].key + at, len);
+		memcpy(bx[i].hi, (spans ? el[i].key_end : el[i].key) + at,
+		    len);
+		bx[i].at = i;
+	}
+	qsort(bx, n, sizeof(*bx), gbox_cmp);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && memcmp(bx[i].rest, bx[i - 1].rest,
+		    sizeof(bx->rest)) == 0 && memcmp(bx[i].lo, maxhi,
+		    len) <= 0) {
+			/* meets the box reaching furthest before it */
+			later = bx[i].at > holder ? bx[i].at : holder;
+			if (cut == 0 || later < cut)
+				cut = later;
+			if (memcmp(bx[i].hi, maxhi, len) <= 0)
+				continue;
+		}
+		memcpy(maxhi, bx[i].hi, len);
+		holder = bx[i].at;
+	}
+	free(bx);
+	return (ssize_t)cut;
 }
 
 /* Loads one field of a group key into register *reg. */
@@ -169,13 +371,12 @@ group_load(struct crule *r, uint32_t base, uint32_t off, uint32_t len,
  * One kernel rule for the rules v[0..n) of chain (a group): nfproto,
  * l4proto and ct state as the rules have them, the key loaded into
  * consecutive registers, a lookup in the group's set, then counter, log
- * and verdict. Returns 0, 1 when the rules cannot be one set (two share a
- * key: the later one could never match, and its counter would be lost),
- * or -1.
+ * and verdict (no two of the rules clash: compile_group_run). spans: a
+ * concatenation of intervals, else a hash set. Returns 0 or -1.
  */
 static int
 compile_group(struct cplan *p, const struct rule *const *v, size_t n,
-    const char *chain)
+    bool spans, const char *chain)
 {
 	const struct rule *ru = v[0];
 	int fam = group_family(ru);
@@ -184,25 +385,9 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	struct celem *el;
 	struct cexpr *e;
 	char *setname = NULL, *key = NULL, *comment = NULL;
-	uint32_t reg = NFT_REG32_00, ktype = 0, klen;
-	size_t i, nf;
-	bool concat;
+	uint32_t reg = NFT_REG32_00;
+	size_t i;
 	int rc = -1;
-
-	nf = ru->src.naddrs + ru->dst.naddrs + ru->sport.nranges +
-	    ru->dport.nranges;
-	concat = nf > 1;
-	if ((el = calloc(n, sizeof(*el))) == NULL)
-		return -1;
-	for (i = 0; i < n; i++)
-		el[i].key_len = group_key(v[i], el[i].key, concat);
-	qsort(el, n, sizeof(*el), group_key_cmp);
-	for (i = 1; i < n; i++)
-		if (memcmp(el[i - 1].key, el[i].key, sizeof(el->key)) == 0) {
-			free(el);
-			return 1;
-		}
-	free(el);
 
 	if (asprintf(&setname, GROUP_SET_PREFIX "%s/%s", chain,
 	    ru->name) == -1) {
@@ -230,31 +415,24 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	/* before the key: it loads into the registers the key uses */
 	if (ru->state != 0 && crule_ctstate(r, ru->state) == -1)
 		goto out;
-	if (ru->src.naddrs == 1) {
-		if (group_load(r, NFT_PAYLOAD_NETWORK_HEADER,
-		    fam == AF_INET ? 12 : 8, addr_len(fam), &reg) == -1)
+	if (spans) {
+		/* the lead field: nfproto, or l4proto without addresses */
+		if (crule_meta(r, fam != 0 ? NFT_META_NFPROTO :
+		    NFT_META_L4PROTO, reg++) == -1)
 			goto out;
-		ktype = fam == AF_INET ? CTYPE_IPV4 : CTYPE_IPV6;
 	}
-	if (ru->dst.naddrs == 1) {
-		if (group_load(r, NFT_PAYLOAD_NETWORK_HEADER,
-		    fam == AF_INET ? 16 : 24, addr_len(fam), &reg) == -1)
-			goto out;
-		ktype = ktype << 6 | (fam == AF_INET ? CTYPE_IPV4 :
-		    CTYPE_IPV6);
-	}
-	if (ru->sport.nranges == 1) {
-		if (group_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
-		    &reg) == -1)
-			goto out;
-		ktype = ktype << 6 | CTYPE_PORT;
-	}
-	if (ru->dport.nranges == 1) {
-		if (group_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
-		    &reg) == -1)
-			goto out;
-		ktype = ktype << 6 | CTYPE_PORT;
-	}
+	if (ru->src.naddrs == 1 && group_load(r, NFT_PAYLOAD_NETWORK_HEADER,
+	    fam == AF_INET ? 12 : 8, addr_len(fam), &reg) == -1)
+		goto out;
+	if (ru->dst.naddrs == 1 && group_load(r, NFT_PAYLOAD_NETWORK_HEADER,
+	    fam == AF_INET ? 16 : 24, addr_len(fam), &reg) == -1)
+		goto out;
+	if (ru->sport.nranges == 1 && group_load(r,
+	    NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, &reg) == -1)
+		goto out;
+	if (ru->dport.nranges == 1 && group_load(r,
+	    NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, &reg) == -1)
+		goto out;
 	if ((e = crule_add(r, CX_LOOKUP)) == NULL)
 		goto out;
 	e->sreg = NFT_REG32_00;
@@ -267,15 +445,14 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 		goto out;
 	cs->name = setname;
 	setname = NULL;
-	cs->key_type = ktype;
+	group_set_type(ru, spans, cs);
 	cs->counters = true;
 	cs->loc = &ru->loc;
 	for (i = 0; i < n; i++) {
 		if ((el = cset_add_elem(cs)) == NULL)
 			goto out;
-		klen = group_key(v[i], el->key, concat);
-		el->key_len = klen;
-		cs->key_len = klen;
+		group_elem(v[i], spans, el);
+		cs->key_len = el->key_len;
 		if ((el->comment = strdup(v[i]->name)) == NULL)
 			goto out;
 	}
@@ -297,38 +474,74 @@ int
 compile_group_run(struct cplan *p, const struct ruleset *rs, size_t i,
     const char *from, const char *to, const char *chain, size_t *next)
 {
-	const struct rule *ru = rs->rules[i], **gv = NULL, **t;
-	size_t j, n = 1, gcap = 0, nc;
-	int rc = 1;
+	const struct rule *ru = rs->rules[i], **gv = NULL;
+	struct celem *el = NULL;
+	size_t *gi = NULL, j, n = 1, gcap = 0, nc, k, tries;
+	unsigned sp = group_spans(ru);
+	ssize_t cut;
+	int rc = -1;
 
 	if (GROUP_MIN == 0 || group_family(ru) == -1)
 		return 1;
-	for (j = i + 1; j < rs->nrules; j++) {
+	for (j = i; j < rs->nrules; j++) {
 		const struct rule *o = rs->rules[j];
 
-		if (!zone_word_covers(o->from, from) ||
-		    !zone_word_covers(o->to, to))
+		if (j > i && (!zone_word_covers(o->from, from) ||
+		    !zone_word_covers(o->to, to)))
 			continue;
-		if (!group_same(ru, o))
+		/* intervals in one field only, over the whole run */
+		if (j > i && (!group_same(ru, o) ||
+		    !one_bit(sp | group_spans(o))))
 			break;
+		sp |= group_spans(o);
+		if (j == i)
+			n = 0;
 		if (n >= gcap) {
+			const struct rule **tv;
+			size_t *ti;
+
 			nc = gcap ? gcap * 2 : 64;
-			if ((t = reallocarray(gv, nc, sizeof(*gv))) == NULL) {
-				rc = -1;
+			if ((tv = reallocarray(gv, nc, sizeof(*gv))) == NULL)
 				goto out;
-			}
-			gv = t;
+			gv = tv;
+			if ((ti = reallocarray(gi, nc, sizeof(*gi))) == NULL)
+				goto out;
+			gi = ti;
 			gcap = nc;
 		}
-		gv[n++] = o;
+		gv[n] = o;
+		gi[n++] = j;
 	}
-	if (n >= GROUP_MIN) {
-		gv[0] = ru;
-		if ((rc = compile_group(p, gv, n, chain)) == 0)
-			*next = j;
+	rc = 1;
+	if (n < GROUP_MIN)
+		goto out;
+	if ((el = calloc(n, sizeof(*el))) == NULL) {
+		rc = -1;
+		goto out;
+	}
+	/* the run ends before a rule that clashes with one before it */
+	for (tries = 0; tries < 8 && n >= GROUP_MIN; tries++) {
+		for (k = 0, sp = 0; k < n; k++)
+			sp |= group_spans(gv[k]);
+		for (k = 0; k < n; k++)
+			group_elem(gv[k], sp != 0, &el[k]);
+		if ((cut = group_clash(gv, el, n, sp != 0,
+		    spans_field(sp))) == -1) {
+			rc = -1;
+			goto out;
+		}
+		if (cut == 0) {
+			if ((rc = compile_group(p, gv, n, sp != 0,
+			    chain)) == 0)
+				*next = gi[n - 1] + 1;
+			goto out;
+		}
+		n = (size_t)cut;
 	}
  out:
+	free(el);
 	free(gv);
+	free(gi);
 	return rc;
 }
 
@@ -416,11 +629,55 @@ compile_group_min(void)
 }
 
 int
-compile_group_step(const struct ruleset *rs, size_t i, char **chain,
+compile_group_pair(const struct rule *ru, const struct rule *pr, bool spans,
     struct celem *el, struct celem *pel)
 {
+	memset(el, 0, sizeof(*el));
+	memset(pel, 0, sizeof(*pel));
+	if (!group_same(ru, pr) ||
+	    (!spans && (group_spans(ru) | group_spans(pr)) != 0))
+		return 1;
+	group_elem(ru, spans, el);
+	group_elem(pr, spans, pel);
+	if ((el->comment = strdup(ru->name)) == NULL ||
+	    (pel->comment = strdup(pr->name)) == NULL) {
+		free(el->comment);
+		el->comment = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+enum cgroup_at
+compile_group_at(const struct ruleset *rs, size_t i, const char *from,
+    const char *to, const struct rule **pr)
+{
+	const struct rule *ru = rs->rules[i];
+	size_t k = i;
+	bool unsure = false;
+
+	*pr = NULL;
+	if (ru->limit.per_source)
+		return CG_UNSURE;	/* a meter set of its own */
+	if (GROUP_MIN == 0)
+		return CG_ALONE;
+	if (!grouped_in(rs, i, from, to, &unsure))
+		return unsure ? CG_UNSURE : CG_ALONE;
+	/* in a group: the one of the rule before it, when that rule has
+	 * its shape (the run goes on through it); first in a run, or
+	 * between two runs, it changes the groups' layout */
+	*pr = chain_near(rs, &k, -1, from, to, &unsure);
+	if (*pr == NULL || unsure || !group_same(ru, *pr))
+		return CG_UNSURE;
+	return CG_JOIN;
+}
+
+int
+compile_group_step(const struct ruleset *rs, size_t i, bool spans,
+    char **chain, struct celem *el, struct celem *pel)
+{
 	const struct rule *ru = rs->rules[i], *pr;
-	bool concat;
+	int rc;
 
 	*chain = NULL;
 	memset(el, 0, sizeof(*el));
@@ -434,15 +691,9 @@ compile_group_step(const struct ruleset *rs, size_t i, char **chain,
 	    strcmp(ru->to, ZONE_ANY) == 0)) || strcmp(ru->from, ZONE_ALL) == 0 ||
 	    strcmp(ru->to, ZONE_ALL) == 0)
 		return 1;
-	if (!group_same(ru, pr))	/* same sides too */
-		return 1;
-	concat = ru->src.naddrs + ru->dst.naddrs + ru->sport.nranges +
-	    ru->dport.nranges > 1;
-	el->key_len = group_key(ru, el->key, concat);
-	pel->key_len = group_key(pr, pel->key, concat);
-	if ((el->comment = strdup(ru->name)) == NULL ||
-	    (pel->comment = strdup(pr->name)) == NULL ||
-	    (*chain = compile_pair_chain(rs, ru->from, ru->to)) == NULL) {
+	if ((rc = compile_group_pair(ru, pr, spans, el, pel)) != 0)
+		return rc;		/* same sides too */
+	if ((*chain = compile_pair_chain(rs, ru->from, ru->to)) == NULL) {
 		free(el->comment);
 		free(pel->comment);
 		el->comment = pel->comment = NULL;

@@ -24,6 +24,8 @@
 #define COMPILE_DEFAULT_TABLE	"fwctl"
 
 /* nf_tables data types (nftables' datatype ids) used as set keys. */
+#define CTYPE_NFPROTO	2	/* meta nfproto */
+#define CTYPE_INETPROTO	12	/* meta l4proto */
 #define CTYPE_IPV4	7
 #define CTYPE_IPV6	8
 #define CTYPE_PORT	13
@@ -96,6 +98,10 @@ struct celem {
 	uint8_t		 key[32];
 	uint32_t	 key_len;
 	bool		 end;		/* NFT_SET_ELEM_INTERVAL_END */
+	bool		 ranged;	/* key .. key_end, both inclusive: an
+					 * element of a concatenation with
+					 * intervals (NFT_SET_CONCAT) */
+	uint8_t		 key_end[32];
 	int		 verdict;	/* maps: NFT_JUMP / NFT_GOTO / NF_* */
 	char		*chain;
 	uint64_t	 timeout_ms;	/* 0 = the set's default */
@@ -118,6 +124,9 @@ struct cset {
 					 * interface names */
 	uint64_t	 timeout_ms;	/* default element timeout, 0 = none */
 	bool		 counters;	/* a counter per element (group sets) */
+	uint8_t		 nfields;	/* NFT_SET_CONCAT: the fields' lengths, */
+	uint8_t		 field_len[8];	/* unpadded, for the kernel's
+					 * concatenation of intervals */
 	uint32_t	 size;		/* most elements (meters), 0 = no bound */
 	struct celem	*elems;
 	size_t		 nelems;
@@ -201,11 +210,13 @@ bool		 compile_share_kept(const struct ruleset *prev,
 
 /*
  * Groups: a run of at least GROUP_MIN consecutive rules of a pair chain
- * that differ only in one host address per side and one port per side
- * (same from/to, protocol, verdict, state, log) is one kernel rule that
- * looks the concatenated key up in a set of its own, named
- * GROUP_SET_PREFIX "<chain>/<first rule>", with a counter and the rule's
- * name (comment) per element. compile.c's GROUP_MIN of 0 turns it off.
+ * that differ only in one address per side and one port per side (same
+ * from/to, protocol, verdict, state, log; networks or port ranges in one
+ * field at most) is one kernel rule that looks the concatenated key up in
+ * a set of its own, named GROUP_SET_PREFIX "<chain>/<first rule>", with a
+ * counter and the rule's name (comment) per element: a hash set, or a
+ * concatenation of intervals when the run has networks or ranges.
+ * compile_group.c's GROUP_MIN of 0 turns it off.
  */
 #define GROUP_SET_PREFIX	"__g/"
 /* The meter of a per-source limit: METER_SET_PREFIX "<rule>#4" (or #6). */
@@ -222,10 +233,52 @@ size_t		 compile_group_min(void);
  * without changing that group's kernel rule: same sides (no `any`) and
  * shape as rules[i - 1]. Then 0, with the pair chain (caller frees), the
  * set element of rules[i] (el) and of rules[i - 1] (pel), comments owned
- * by the caller; 1 otherwise; -1 out of memory. Whether rules[i - 1] is
- * in a group is nft/'s to find in its picture. */
+ * by the caller; 1 otherwise; -1 out of memory. spans: the elements of a
+ * group set with intervals (NFT_SET_CONCAT), else of a hash set (1 when
+ * either rule has a network or a port range). Whether rules[i - 1] is in
+ * a group, and of which kind, is nft/'s to find in its picture. */
 int		 compile_group_step(const struct ruleset *, size_t i,
-		    char **chain, struct celem *el, struct celem *pel);
+		    bool spans, char **chain, struct celem *el,
+		    struct celem *pel);
+
+/*
+ * Where one copy of rule rs->rules[i] stands in pair chain from -> to (or
+ * the body it shares), as the whole compile would have it: a kernel rule
+ * of its own; an element of the group of the rule before it there (*pr),
+ * which it joins or leaves without changing that group's kernel rule; or
+ * something else (first in a run, between two runs, too far to look, a
+ * meter set of its own), which the whole diff lays out.
+ */
+enum cgroup_at { CG_ALONE, CG_JOIN, CG_UNSURE };
+enum cgroup_at	 compile_group_at(const struct ruleset *, size_t i,
+		    const char *from, const char *to, const struct rule **pr);
+/* The set elements of rule ru and of pr before it in one group (as
+ * compile_group_step), comments owned by the caller: 0; 1 when they do
+ * not have one shape, or have a network or port range and spans is
+ * false; -1 out of memory. */
+int		 compile_group_pair(const struct rule *ru,
+		    const struct rule *pr, bool spans, struct celem *el,
+		    struct celem *pel);
+
+/* One copy of a rule that is a group's element rather than a kernel
+ * rule: in chain (a pair chain or a shared body), after rule pr. */
+struct cjoin {
+	char			*chain;
+	const struct rule	*pr;
+};
+/*
+ * compile_rule_chains for rules that may be in groups: the copies of
+ * rs->rules[i] that are kernel rules of their own go to p, those that are
+ * group elements to *joins (*njoins of them, chain names owned by the
+ * caller: compile_joins_free). *unsure when a copy is neither for sure:
+ * the whole diff must lay it out. p may be NULL (only the places).
+ * Returns 0, or -1 with diags.
+ */
+int		 compile_rule_placed(const struct ruleset *, size_t i,
+		    const struct cpairs *, struct cplan *p,
+		    struct cjoin **joins, size_t *njoins, bool *unsure,
+		    struct diags *);
+void		 compile_joins_free(struct cjoin *, size_t);
 
 /* Lookups for tests and nft/; NULL when absent. */
 const struct cchain *cplan_chain(const struct cplan *, const char *name);

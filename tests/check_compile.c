@@ -1041,6 +1041,188 @@ START_TEST(groups)
 }
 END_TEST
 
+/* Runs with networks or port ranges in one field: a concatenation of
+ * intervals led by nfproto (l4proto without addresses), one box per rule;
+ * boxes that overlap are no group; intervals in two fields end the run. */
+START_TEST(groups_with_intervals)
+{
+	struct cplan p;
+	struct ruleset *rs;
+	struct cpairs *ps;
+	struct cjoin *cj;
+	const struct cset *s;
+	const struct celem *e;
+	const struct rule *pr;
+	char text[8192], *o = text, *f, buf[256];
+	size_t ncj;
+	ssize_t k;
+	bool unsure;
+	struct diags d;
+	int i;
+
+	o += sprintf(o, "%s", zones2);
+	for (i = 0; i < 5; i++)		/* networks */
+		o += sprintf(o, "rule n%d from wan to self src 10.64.%d.0/24 "
+		    "drop\n", i, i);
+	o += sprintf(o, "rule v from wan to self udp dport 1 accept\n");
+	for (i = 0; i < 4; i++)		/* a range and a host */
+		o += sprintf(o, "rule r%d from wan to self tcp dport %d-%d "
+		    "src 172.19.0.%d accept\n", i, 2000 + 10 * i,
+		    2009 + 10 * i, i + 1);
+	o += sprintf(o, "rule v2 from wan to self udp dport 2 accept\n");
+	for (i = 0; i < 4; i++)		/* ranges alone: l4proto leads */
+		o += sprintf(o, "rule p%d from wan to self tcp dport %d-%d "
+		    "accept\n", i, 3000 + 10 * i, 3005 + 10 * i);
+	o += sprintf(o, "rule v3 from wan to self udp dport 3 accept\n");
+	/* 10.1.2.0/24 lies inside 10.1.0.0/16: no group */
+	o += sprintf(o, "rule o0 from wan to self src 10.1.0.0/16 drop\n"
+	    "rule o1 from wan to self src 10.2.0.0/24 drop\n"
+	    "rule o2 from wan to self src 10.1.2.0/24 drop\n"
+	    "rule o3 from wan to self src 10.3.0.0/24 drop\n");
+	o += sprintf(o, "rule v4 from wan to self udp dport 4 accept\n");
+	/* k5 overlaps k2 and k3: the run ends before it */
+	for (i = 0; i < 5; i++)
+		o += sprintf(o, "rule k%d from wan to self src 10.7.%d.0/24 "
+		    "drop\n", i, i);
+	o += sprintf(o, "rule k5 from wan to self src 10.7.2.0/23 drop\n");
+	o += sprintf(o, "rule v5 from wan to self udp dport 5 accept\n");
+	/* networks, then ranges: intervals in two fields, two groups */
+	for (i = 0; i < 4; i++)
+		o += sprintf(o, "rule a%d from lan to self src 10.9.%d.0/24 "
+		    "tcp dport 80 accept\n", i, i);
+	for (i = 0; i < 4; i++)
+		o += sprintf(o, "rule b%d from lan to self src 10.8.0.%d "
+		    "tcp dport 81-89 accept\n", i, i + 1);
+	compile_ok(text, &p);
+
+	s = cplan_set(&p, GROUP_SET_PREFIX "wan-self/n0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->flags, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+	ck_assert_uint_eq(s->key_type, CTYPE_NFPROTO << 6 | CTYPE_IPV4);
+	ck_assert_uint_eq(s->key_len, 8);
+	ck_assert_uint_eq(s->nfields, 2);
+	ck_assert_uint_eq(s->field_len[0], 1);
+	ck_assert_uint_eq(s->field_len[1], 4);
+	ck_assert_uint_eq(s->nelems, 5);
+	for (i = 0; i < 5; i++) {
+		e = &s->elems[i];
+		ck_assert(e->ranged);
+		snprintf(buf, sizeof(buf), "n%d", i);
+		ck_assert_str_eq(e->comment, buf);
+		ck_assert_uint_eq(e->key[0], NFPROTO_IPV4);
+		ck_assert_uint_eq(e->key_end[0], NFPROTO_IPV4);
+		ck_assert_uint_eq(e->key[6], i);
+		ck_assert_uint_eq(e->key[7], 0);
+		ck_assert_uint_eq(e->key_end[7], 255);
+	}
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[1], buf, sizeof(buf)),
+	    "ipv4 . 10.64.1.0-10.64.1.255");
+	f = cplan_rule_format(cplan_rule(&p, "wan-self", "~g/n0"));
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(strstr(f, "meta nfproto") != NULL &&
+	    strstr(f, "lookup @" GROUP_SET_PREFIX "wan-self/n0") != NULL &&
+	    strstr(f, "drop") != NULL, "group rule: %s", f);
+	free(f);
+	ck_assert_int_lt(rpos(&p, "wan-self", "~g/n0"),
+	    rpos(&p, "wan-self", "v"));
+
+	s = cplan_set(&p, GROUP_SET_PREFIX "wan-self/r0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->key_type, (CTYPE_NFPROTO << 6 | CTYPE_IPV4) << 6 |
+	    CTYPE_PORT);
+	ck_assert_uint_eq(s->key_len, 12);
+	ck_assert_uint_eq(s->nfields, 3);
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[2], buf, sizeof(buf)),
+	    "ipv4 . 172.19.0.3 . 2020-2029");
+
+	s = cplan_set(&p, GROUP_SET_PREFIX "wan-self/p0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->key_type, CTYPE_INETPROTO << 6 | CTYPE_PORT);
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[0], buf, sizeof(buf)),
+	    "6 . 3000-3005");
+
+	/* overlapping boxes: every rule on its own, in order */
+	ck_assert_ptr_null(cplan_set(&p, GROUP_SET_PREFIX "wan-self/o0"));
+	for (i = 0; i < 4; i++) {
+		snprintf(buf, sizeof(buf), "o%d", i);
+		ck_assert_int_ge(rpos(&p, "wan-self", buf), 0);
+	}
+	ck_assert_int_lt(rpos(&p, "wan-self", "o0"),
+	    rpos(&p, "wan-self", "o2"));
+
+	s = cplan_set(&p, GROUP_SET_PREFIX "wan-self/k0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->nelems, 5);
+	ck_assert(!set_has(s, "k5"));
+	ck_assert_int_lt(rpos(&p, "wan-self", "~g/k0"),
+	    rpos(&p, "wan-self", "k5"));
+	ck_assert_int_lt(rpos(&p, "wan-self", "k5"),
+	    rpos(&p, "wan-self", "v5"));
+
+	ck_assert_ptr_nonnull(cplan_set(&p, GROUP_SET_PREFIX "lan-self/a0"));
+	ck_assert_ptr_nonnull(cplan_set(&p, GROUP_SET_PREFIX "lan-self/b0"));
+	ck_assert_int_lt(rpos(&p, "lan-self", "~g/a0"),
+	    rpos(&p, "lan-self", "~g/b0"));
+	cplan_free(&p);
+
+	/* where single changes go: after a group's rule, into its set; a
+	 * rule `from wan to any` lands in each chain it covers */
+	o = text + sprintf(text, "%s", zones2);
+	o += sprintf(o, "rule w from wan to lan tcp dport 22 accept\n");
+	for (i = 0; i < 5; i++)
+		o += sprintf(o, "rule n%d from wan to any src 10.64.%d.0/24 "
+		    "drop\n", i, i);
+	o += sprintf(o, "rule w2 from wan to lan tcp dport 23 accept\n");
+	o += sprintf(o, "rule x from wan to any src 10.65.0.0/24 drop\n");
+	rs = load(text);
+	ps = compile_pairs_new(rs);
+	ck_assert_ptr_nonnull(ps);
+	k = ruleset_find_rule(rs, "x");
+	/* `to any` is every zone and no zone, not the host: wan-wan and
+	 * wan-any share their rules, w and w2 keep wan-lan apart */
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan", &pr),
+	    CG_JOIN);
+	ck_assert_str_eq(pr->name, "n4");
+	/* in wan-lan, w2 stands between the group and x */
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "lan", &pr),
+	    CG_ALONE);
+	k = ruleset_find_rule(rs, "n0");	/* first in its run */
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan", &pr),
+	    CG_UNSURE);
+	memset(&p, 0, sizeof(p));
+	diags_init(&d);
+	k = ruleset_find_rule(rs, "x");
+	ck_assert_int_eq(compile_rule_placed(rs, (size_t)k, ps, &p, &cj, &ncj,
+	    &unsure, &d), 0);
+	ck_assert(!unsure);
+	ck_assert_uint_eq(ncj, 1);
+	ck_assert_str_eq(cj[0].pr->name, "n4");
+	ck_assert_str_eq(cj[0].chain, "wan-any+");
+	/* one kernel copy, in wan-lan where w2 stands in between */
+	ck_assert_uint_eq(p.nrules, 1);
+	ck_assert_str_eq(p.rules[0].chain, "wan-lan");
+	compile_joins_free(cj, ncj);
+	cplan_free(&p);
+	{
+		struct celem el, pel;
+
+		/* a network: no hash set element for it */
+		ck_assert_int_eq(compile_group_pair(rs->rules[k],
+		    rs->rules[k - 1], false, &el, &pel), 1);
+		ck_assert_int_eq(compile_group_pair(rs->rules[k],
+		    rs->rules[k - 2], true, &el, &pel), 0);
+		ck_assert(el.ranged);
+		ck_assert_str_eq(el.comment, "x");
+		ck_assert_str_eq(pel.comment, "n4");
+		free(el.comment);
+		free(pel.comment);
+	}
+	diags_free(&d);
+	compile_pairs_free(ps);
+	ruleset_free(rs);
+}
+END_TEST
+
 static Suite *
 compile_suite(void)
 {
@@ -1068,11 +1250,13 @@ compile_suite(void)
 	tcase_add_test(tc, share_interleaved);
 	tcase_add_test(tc, rule_hash);
 	/* a skipped test must not read as a pass: with grouping turned off
-	 * in compile.c, say so and do not run it */
-	if (compile_grouping())
+	 * in compile_group.c, say so and do not run it */
+	if (compile_grouping()) {
 		tcase_add_test(tc, groups);
-	else
-		printf("grouping is off (compile.c): groups not tested\n");
+		tcase_add_test(tc, groups_with_intervals);
+	} else
+		printf("grouping is off (compile_group.c): groups not "
+		    "tested\n");
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -77,7 +77,7 @@ make(bool next)
 	int		 i;
 
 	ck_assert_ptr_nonnull(rs);
-	text = malloc((size_t)N * 80 + 4096);
+	text = malloc((size_t)N * 128 + 4096);
 	ck_assert_ptr_nonnull(text);
 	p = text + sprintf(text, "zone lan { interface lan0 }\n");
 	if (next)
@@ -89,12 +89,12 @@ make(bool next)
 		if (next && i == N / 2)
 			p += sprintf(p, "rule %s from lan to self tcp dport "
 			    "9002 accept\n", added[1]);
-		/* the source-port range keeps each rule a kernel rule of
-		 * its own (rules alike but for one port would be merged
-		 * into a group, see docs/design-compile.md): this test is
-		 * about the rule-by-rule path */
+		/* the list of source ports keeps each rule a kernel rule
+		 * of its own (rules alike but for one port or range would
+		 * be merged into a group, see docs/design-compile.md):
+		 * this test is about the rule-by-rule path */
 		p += sprintf(p, "rule r%d from lan to self tcp sport "
-		    "1-65535 dport %d accept\n", i, next && IN(changed, i) ? 60000 + i % 5000 :
+		    "{ 1-32767, 32768-65535 } dport %d accept\n", i, next && IN(changed, i) ? 60000 + i % 5000 :
 		    PORT0 + i);
 	}
 	if (next)

@@ -38,9 +38,10 @@
 #define H_LAN	"10.50.1.10"
 
 #define OK_MS	lab_ms(2000)	/* a connection that must work */
-/* a source-port range: rules that can never be merged into a group, for
- * the tests of one kernel rule per user rule (sub-chains, single rules) */
-#define NOGROUP	"1-65535"
+/* a list of source ports (every port): rules that can never be merged
+ * into a group (a list is not one key; a range is), for the tests of one
+ * kernel rule per user rule (sub-chains, single rules) */
+#define NOGROUP	"{ 1-32767, 32768-65535 }"
 #define NO_MS	700		/* one that must not */
 
 static struct lab *lab;
@@ -731,7 +732,7 @@ START_TEST(big_ruleset_incremental)
 
 	start();
 	serve("router", "tcp", 15000);
-	text = malloc((size_t)N * 80 + 1024);
+	text = malloc((size_t)N * 128 + 1024);
 	ck_assert_ptr_nonnull(text);
 	p = text + sprintf(text, ZONES "set bl ipv4 { timeout 1h }\n"
 	    "rule blk from lan to self src @bl drop\n");
@@ -954,7 +955,7 @@ START_TEST(single_rules_and_subchains)
 	serve("router", "tcp", 16002);
 	serve("router", "tcp", 29999);
 	serve("router", "tcp", 31000 + 2 * MORE - 1);
-	text = malloc((size_t)N * 80 + 1024);
+	text = malloc((size_t)N * 128 + 1024);
 	ck_assert_ptr_nonnull(text);
 	p = text + sprintf(text, ZONES);
 	for (i = 0; i < N; i++)
@@ -1654,7 +1655,7 @@ START_TEST(drift_in_subchains_and_groups)
 	serve("router", "tcp", 4105);
 	serve("router", "tcp", 4120);
 	serve("router", "tcp", 39100);
-	text = malloc((size_t)N * 80 + 2048);
+	text = malloc((size_t)N * 128 + 2048);
 	ck_assert_ptr_nonnull(text);
 	p = text + sprintf(text, ZONES);
 	for (i = 0; i < N; i++)
@@ -2117,13 +2118,23 @@ END_TEST
 static void
 group_holds(const char *set, const char *rule)
 {
-	char *out = lab_output(lab, "router", "nft list set inet fwctl %s",
-	    set), want[96];
+	/* the whole table: nft does not read a body's name (its '+') as
+	 * the name of one set */
+	char *out = lab_output(lab, "router", "nft list table inet fwctl"),
+	    want[96], *at, *end;
 
 	ck_assert_ptr_nonnull(out);
+	snprintf(want, sizeof(want), "set %s {", set);
+	if ((at = strstr(out, want)) == NULL) {
+		snprintf(want, sizeof(want), "set \"%s\" {", set);
+		at = strstr(out, want);
+	}
+	ck_assert_msg(at != NULL, "no set %s: %s", set, out);
+	if ((end = strstr(at, "\n\t}")) != NULL)
+		*end = '\0';
 	snprintf(want, sizeof(want), "comment \"%s\"", rule);
-	ck_assert_msg(strstr(out, want) != NULL, "no element %s in %s: %s",
-	    rule, set, out);
+	ck_assert_msg(strstr(at, want) != NULL, "no element %s in %s: %s",
+	    rule, set, at);
 	free(out);
 }
 
@@ -2688,7 +2699,7 @@ START_TEST(start_takes_table_as_it_is)
 	serve("router", "tcp", 3022);
 	serve("router", "tcp", 3023);
 	serve("router", "tcp", 21199);
-	text = malloc((size_t)N * 90 + 2048);
+	text = malloc((size_t)N * 128 + 2048);
 	ck_assert_ptr_nonnull(text);
 	p = text + sprintf(text, ZONES "rule x from lan to self tcp dport "
 	    "3021 src " H_LAN " drop\n"
@@ -2974,6 +2985,186 @@ START_TEST(any_rules_shared_first_match)
 }
 END_TEST
 
+/* Adds rule `text` (one statement with its name) before rule `before`
+ * (NULL: at the end) through a one-item plan. */
+static void
+add_rule_before(const char *name, const char *text, const char *before)
+{
+	struct ruleset *next = ruleset_dup(cur);
+	struct rule *ru;
+	struct diags d;
+	ssize_t k = before != NULL ? ruleset_find_rule(next, before) :
+	    (ssize_t)next->nrules;
+
+	ck_assert_int_ge(k, 0);
+	diags_init(&d);
+	ru = parse_rule(text, &d);
+	ck_assert_msg(ru != NULL, "%s does not parse", text);
+	diags_free(&d);
+	ck_assert_int_eq(ruleset_insert_rule(next, (size_t)k, ru), 0);
+	apply_plan(next, PLAN_ADD, name);
+}
+
+static void
+remove_rule(const char *name)
+{
+	struct ruleset *next = ruleset_dup(cur);
+	ssize_t k = ruleset_find_rule(next, name);
+
+	ck_assert_int_ge(k, 0);
+	rule_free(ruleset_remove_rule(next, (size_t)k));
+	apply_plan(next, PLAN_REMOVE, name);
+}
+
+/*
+ * Runs of rules with networks or port ranges are groups too: a set of
+ * intervals (nfproto, or l4proto, then the fields) with one box, counter
+ * and name per rule. Traffic follows first match through them; single
+ * adds and deletes are one element; a box that overlaps another is no
+ * element (the run ends before it: a rule of its own); a rule `from lan
+ * to any` joins the group of the body that lan-wan and lan-any share and
+ * is a kernel rule where lan-dmz has a rule of its own after its group;
+ * no drift; a restart takes the table as it is.
+ */
+START_TEST(groups_of_networks_and_ranges)
+{
+	enum { N = 1000 };
+	const struct nft_stats *st;
+	struct nft_drift dr;
+	char *text, *p, *out;
+	int i;
+
+	start();
+	serve("router", "tcp", 40001);
+	serve("router", "tcp", 40015);
+	serve("router", "tcp", 40055);
+	serve("router", "tcp", 40003);
+	serve("router", "tcp", 36000);
+	serve("router", "tcp", 39999);
+	serve("router", "tcp", 51005);
+	serve("dmz", "tcp", 38080);
+	text = malloc((size_t)N * 100 + 4096);
+	ck_assert_ptr_nonnull(text);
+	p = text + sprintf(text, ZONES "policy lan -> dmz accept\n"
+	    "rule keep from lan to dmz tcp dport 9 accept\n");
+	/* d0 holds the lan host's network: first match drops 36000 */
+	p += sprintf(p, "rule d0 from lan to self src 10.50.1.0/24 tcp dport "
+	    "36000 drop\n");
+	for (i = 1; i < 5; i++)
+		p += sprintf(p, "rule d%d from lan to self src 10.50.%d.0/24 "
+		    "tcp dport 36000 drop\n", i, 100 + i);
+	for (i = 0; i < N; i++)
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d-%d "
+		    "accept\n", i, 40000 + 10 * i, 40009 + 10 * i);
+	p += sprintf(p, "rule tail from lan to self tcp dport 40002 drop "
+	    "limit 10/second\n");
+	for (i = 0; i < 5; i++)
+		p += sprintf(p, "rule b%d from lan to any src 10.60.%d.0/24 "
+		    "drop\n", i, i);
+	p += sprintf(p, "rule keep2 from lan to dmz tcp dport 10 accept\n");
+	apply_text(text);
+	free(text);
+	st = nft_last_stats(nf);
+	ck_assert_uint_lt(st->rules_added, 100);
+	ck_assert_uint_ge(st->elems_added, N + 5);
+
+	must_tcp("lan", R_LAN, 40001);
+	must_tcp("lan", R_LAN, 40015);
+	must_tcp("lan", R_LAN, 40055);
+	mustnt_tcp("lan", R_LAN, 36000);	/* d0 first */
+	mustnt_tcp("lan", R_LAN, 39999);	/* no rule: the policy */
+	mustnt_tcp("lan", R_LAN, 51005);
+	ck_assert_uint_ge(rule_packets("g0"), 1);
+	ck_assert_uint_ge(rule_packets("g1"), 1);
+	ck_assert_uint_ge(rule_packets("d0"), 1);
+	ck_assert_uint_eq(rule_packets("g2"), 0);
+
+	out = lab_output(lab, "router", "nft list set inet fwctl "
+	    "__g/lan-self/g0");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "flags interval") != NULL &&
+	    strstr(out, "40010-40019") != NULL &&
+	    strstr(out, "comment \"g1\"") != NULL &&
+	    strstr(out, "counter packets 1 ") != NULL,
+	    "the set as nft shows it: %s", out);
+	free(out);
+	group_holds("__g/lan-self/d0", "d4");
+
+	/* one more range at the end of the run: one element */
+	add_rule_before("gnew", "gnew from lan to self tcp dport 51000-51009 "
+	    "accept", "tail");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->elems_added, 1);
+	ck_assert_uint_eq(st->rules_added, 0);
+	must_tcp("lan", R_LAN, 51005);
+	ck_assert_uint_ge(rule_packets("gnew"), 1);
+	ck_assert_uint_ge(rule_packets("g1"), 1);	/* kept */
+
+	/* one leaving it */
+	remove_rule("g5");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->elems_deleted, 1);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	ck_assert_uint_eq(st->rules_added, 0);
+	mustnt_tcp("lan", R_LAN, 40055);
+
+	/* a range inside g0's: no element (it could never match there, and
+	 * the kernel refuses it): the run ends before it, and it is a rule
+	 * of its own after the group, which keeps its elements */
+	add_rule_before("gin", "gin from lan to self tcp dport 40003-40004 "
+	    "accept", "tail");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->elems_added, 0);
+	ck_assert_uint_eq(st->elems_deleted, 0);
+	must_tcp("lan", R_LAN, 40003);
+	ck_assert_uint_ge(rule_packets("g0"), 2);	/* g0 first */
+	ck_assert_uint_eq(rule_packets("gin"), 0);
+	group_holds("__g/lan-self/g0", "g999");
+	assert_no_drift(cur);
+
+	/* `from lan to any`: in lan-dmz, where keep2 (a rule of its own)
+	 * follows the b group, the new rule is a kernel rule; in the body
+	 * that lan-wan, lan-lan and lan-any share it is one element of the
+	 * b group; traffic from its network to the dmz is dropped */
+	add_rule_before("bnew", "bnew from lan to any src 10.50.1.0/24 drop",
+	    NULL);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->elems_added, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	mustnt_tcp("lan", H_DMZ, 38080);
+	group_holds("__g/lan-any+/b0", "bnew");
+	assert_no_drift(cur);
+	remove_rule("bnew");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->elems_deleted, 1);
+	ck_assert_uint_eq(st->rules_deleted, 1);
+	must_tcp("lan", H_DMZ, 38080);
+	assert_no_drift(cur);
+
+	/* a restart (the drift check, then the first apply, as fwctld
+	 * starts) finds no drift and takes the table as it is */
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	drift_print(&dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	apply_fresh(cur);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->elems_added, 0);
+	must_tcp("lan", R_LAN, 40015);
+	finish();
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -2998,6 +3189,7 @@ kernel_suite(void)
 	if (compile_grouping()) {
 		tcase_add_test(tc, groups_of_rules);
 		tcase_add_test(tc, groups_without_zones);
+		tcase_add_test(tc, groups_of_networks_and_ranges);
 		tcase_add_test(tc, counters_follow_rules);
 	} else
 		printf("grouping is off (compile.c): groups not tested\n");

@@ -21,6 +21,11 @@ elem_key(const struct celem *e, char *buf, size_t len)
 	o += (size_t)snprintf(buf, len, "%c", e->end ? 'E' : 'S');
 	for (i = 0; i < e->key_len && o + 3 < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%02x", e->key[i]);
+	if (e->ranged && o + 1 < len)
+		o += (size_t)snprintf(buf + o, len - o, "-");
+	for (i = 0; e->ranged && i < e->key_len && o + 3 < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%02x",
+		    e->key_end[i]);
 }
 
 /* Elements are compared as units: an interval's start with its end, so
@@ -111,7 +116,8 @@ set_same(const struct cset *a, const struct cset *b)
 	return a->flags == b->flags && a->key_type == b->key_type &&
 	    a->key_len == b->key_len && a->data_type == b->data_type &&
 	    a->timeout_ms == b->timeout_ms && a->counters == b->counters &&
-	    a->size == b->size;
+	    a->size == b->size && a->nfields == b->nfields &&
+	    memcmp(a->field_len, b->field_len, a->nfields) == 0;
 }
 
 /* Does rule r look up one of the named sets in 'gone'? */
@@ -215,7 +221,7 @@ elems_lacking(const struct cset *a, const struct cset *b,
 	static char mark;
 	struct strmap *keys;
 	const struct celem **ev;
-	char eb[160];
+	char eb[512];
 	size_t j, m = 0;
 
 	if ((keys = strmap_new(b->nelems)) == NULL)

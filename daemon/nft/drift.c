@@ -252,6 +252,16 @@ dset_cb(const struct nlmsghdr *nlh, void *data)
 	ds->s.flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
 	ds->s.key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE);
 	ds->s.key_len = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+	if (nftnl_set_is_set(s, NFTNL_SET_DESC_CONCAT)) {
+		const uint8_t *fl;
+		uint32_t flen = 0;
+
+		fl = nftnl_set_get_data(s, NFTNL_SET_DESC_CONCAT, &flen);
+		if (fl != NULL && flen <= sizeof(ds->s.field_len)) {
+			memcpy(ds->s.field_len, fl, flen);
+			ds->s.nfields = (uint8_t)flen;
+		}
+	}
 	if (nftnl_set_is_set(s, NFTNL_SET_DATA_TYPE))
 		ds->s.data_type = nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE);
 	if (nftnl_set_is_set(s, NFTNL_SET_TIMEOUT))
@@ -284,6 +294,12 @@ delem_add(struct dset *ds, struct nftnl_set_elem *e)
 	if ((p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len)) != NULL) {
 		ce->key_len = len < sizeof(ce->key) ? len : sizeof(ce->key);
 		memcpy(ce->key, p, ce->key_len);
+	}
+	if ((p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &len)) !=
+	    NULL) {
+		ce->ranged = true;
+		memcpy(ce->key_end, p, len < sizeof(ce->key_end) ? len :
+		    sizeof(ce->key_end));
 	}
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
 		ce->end = (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
@@ -440,7 +456,9 @@ key_text(const struct cset *s, const struct celem *e, char *buf, size_t len)
 	for (i = nsub; i-- > 0;) {
 		one.key_type = sub[i];
 		flen = sub[i] == CTYPE_IPV4 ? 4 : sub[i] == CTYPE_PORT ? 2 :
-		    sub[i] == CTYPE_ICMP || sub[i] == CTYPE_ICMPV6 ? 1 : 16;
+		    sub[i] == CTYPE_ICMP || sub[i] == CTYPE_ICMPV6 ||
+		    sub[i] == CTYPE_NFPROTO || sub[i] == CTYPE_INETPROTO ?
+		    1 : 16;
 		if (at + flen > s->key_len || o >= len)
 			break;
 		memset(&f, 0, sizeof(f));
@@ -500,7 +518,10 @@ set_units(const struct cset *s, struct units *u)
 		hi = lo;
 		hi.chain = NULL;
 		range = false;
-		if (interval && !lo.end) {
+		if (lo.ranged) {
+			range = true;
+			memcpy(hi.key, lo.key_end, sizeof(hi.key));
+		} else if (interval && !lo.end) {
 			range = true;
 			if (i + 1 < s->nelems && v[i + 1]->end) {
 				memcpy(hi.key, v[i + 1]->key, sizeof(hi.key));
@@ -1315,6 +1336,7 @@ drift_sets(struct dctx *x, const struct cplan *p)
 		    ds->s.key_len != cs->key_len ||
 		    ds->s.data_type != cs->data_type ||
 		    ds->s.timeout_ms != cs->timeout_ms ||
+		    ds->s.nfields != cs->nfields ||
 		    ((ds->s.flags ^ cs->flags) & ~(uint32_t)NFT_SET_INTERVAL))
 			drift_say(x, "set %s differs from the ruleset (its type, "
 			    "flags or timeout)", cs->name);

@@ -14,6 +14,14 @@ struct fitem {
 					 * its counts go along */
 };
 
+/* A copy of a rule that is an element of a group set, not a kernel rule:
+ * joining it (add) or leaving it. */
+struct fjoin {
+	struct celem	 el;
+	size_t		 si;		/* the group set, in n->cur.sets */
+	bool		 add;
+};
+
 struct fadd {
 	const struct crule *r;
 	struct kchain	*c;
@@ -61,13 +69,20 @@ plan_elements_only(const struct nft *n, const struct ruleset *prev,
 	return true;
 }
 
-/* An element's key in a set's index: start or end, and the key bytes. */
+/* An element's key in a set's index: start or end, and the key bytes
+ * (the last key too for an element of a concatenation of intervals). buf
+ * has EIDX_KEY_MAX bytes. */
+#define EIDX_KEY_MAX	(1 + 2 * 32)
+
 static size_t
 eidx_key(const struct celem *e, char *buf)
 {
-	buf[0] = e->end ? 'E' : 'S';
+	buf[0] = e->end ? 'E' : e->ranged ? 'R' : 'S';
 	memcpy(buf + 1, e->key, e->key_len);
-	return 1 + e->key_len;
+	if (!e->ranged)
+		return 1 + e->key_len;
+	memcpy(buf + 1 + e->key_len, e->key_end, e->key_len);
+	return 1 + 2 * e->key_len;
 }
 
 /* The index of the elements of n->cur.sets[i] (key -> position + 1),
@@ -77,7 +92,7 @@ static struct strmap *
 cur_eidx(struct nft *n, size_t i)
 {
 	struct cset *cs = &n->cur.sets[i];
-	char k[40];
+	char k[EIDX_KEY_MAX];
 	size_t j, len;
 
 	if (n->eidx == NULL &&
@@ -136,7 +151,7 @@ cur_elems_update(struct nft *n, size_t si, const struct cset *tmp, bool add)
 	struct cset *cs = &n->cur.sets[si];
 	struct strmap *ix;
 	struct celem *e;
-	char k[40];
+	char k[EIDX_KEY_MAX];
 	size_t i, at, len;
 
 	if ((ix = cur_eidx(n, si)) == NULL)
@@ -578,6 +593,219 @@ plan_rule_index(const struct ruleset *rs, const struct plan_item *it)
 	return ruleset_find_rule(rs, it->name);
 }
 
+/* The fields (a bit each) where element e of a concatenation of
+ * intervals spans more than one key. */
+static unsigned
+elem_fields(const struct cset *cs, const struct celem *e)
+{
+	unsigned m = 0;
+	size_t f, o = 0;
+
+	for (f = 0; f < cs->nfields && o < e->key_len; f++) {
+		if (memcmp(e->key + o, e->key_end + o, cs->field_len[f]) != 0)
+			m |= 1u << f;
+		o += (cs->field_len[f] + 3u) / 4 * 4;
+	}
+	return m;
+}
+
+/* Whether boxes a and b of a concatenation of intervals meet in every
+ * field. */
+static bool
+elem_overlap(const struct cset *cs, const struct celem *a,
+    const struct celem *b)
+{
+	size_t f, o = 0, l;
+
+	for (f = 0; f < cs->nfields && o < a->key_len; f++) {
+		l = cs->field_len[f];
+		if (memcmp(a->key + o, b->key_end + o, l) > 0 ||
+		    memcmp(b->key + o, a->key_end + o, l) > 0)
+			return false;
+		o += (l + 3) / 4 * 4;
+	}
+	return true;
+}
+
+/*
+ * Whether e may join group set cs as the whole compile would have it:
+ * no element it overlaps (the kernel refuses those, and a rule after a
+ * broader one would never match), and intervals in the group's one
+ * interval field at most. A walk of the group's elements, not of the
+ * ruleset.
+ */
+static bool
+spans_fit(const struct cset *cs, const struct celem *e)
+{
+	unsigned m = elem_fields(cs, e);
+	size_t j;
+
+	for (j = 0; j < cs->nelems; j++) {
+		if (cs->elems[j].key_len == 0)
+			continue;	/* a hole */
+		if (elem_overlap(cs, e, &cs->elems[j]))
+			return false;
+		m |= elem_fields(cs, &cs->elems[j]);
+	}
+	return (m & (m - 1)) == 0;
+}
+
+/*
+ * The group set of pair chain `chain` that holds element pel under its
+ * rule's name, of the kind spans says (NFT_SET_CONCAT or a hash set): its
+ * index in n->cur.sets, with its element index in *ixp; -1 when none
+ * does, -2 out of memory.
+ */
+static ssize_t
+group_of(struct nft *n, const char *chain, const struct celem *pel,
+    bool spans, struct strmap **ixp)
+{
+	struct cset *cs;
+	struct strmap *ix;
+	char prefix[600], k[EIDX_KEY_MAX];
+	size_t si, at, len;
+
+	snprintf(prefix, sizeof(prefix), GROUP_SET_PREFIX "%s/", chain);
+	for (si = 0; si < n->cur.nsets; si++) {
+		cs = &n->cur.sets[si];
+		if (!cs->counters || cs->key_len != pel->key_len ||
+		    ((cs->flags & NFT_SET_CONCAT) != 0) != spans ||
+		    strncmp(cs->name, prefix, strlen(prefix)) != 0)
+			continue;
+		if ((ix = cur_eidx(n, si)) == NULL)
+			return -2;
+		len = eidx_key(pel, k);
+		at = (size_t)strmap_get(ix, k, len);
+		if (at != 0 && cs->elems[at - 1].comment != NULL &&
+		    strcmp(cs->elems[at - 1].comment, pel->comment) == 0) {
+			*ixp = ix;
+			return (ssize_t)si;
+		}
+	}
+	return -1;
+}
+
+/* The element message of one join, into batch b. */
+static int
+emit_join(struct nft *n, struct batch *b, const struct fjoin *j)
+{
+	const struct cset *cs = &n->cur.sets[j->si];
+	const struct celem *v[1] = { &j->el };
+	struct cset tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.name = cs->name;		/* borrowed for messages */
+	tmp.key_type = cs->key_type;
+	tmp.key_len = cs->key_len;
+	tmp.flags = cs->flags;
+	tmp.nfields = cs->nfields;
+	memcpy(tmp.field_len, cs->field_len, sizeof(tmp.field_len));
+	tmp.counters = true;
+	return emit_elems(n, b, &tmp, false, 0, v, 1, !j->add, NULL, NULL);
+}
+
+static void
+fjoins_free(struct fjoin *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].el.comment);
+	free(v);
+}
+
+/*
+ * The element change of rule ru joining (add) or leaving the group of pr,
+ * the rule before it in chain, appended to *v: 0; 1 when the picture has
+ * no such group, or the change would not leave it a group as the whole
+ * compile makes it (a key twice, an overlap, too few rules left); -1 out
+ * of memory.
+ */
+static int
+fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
+    const char *chain, bool add, struct fjoin **v, size_t *nv)
+{
+	struct celem el, pel;
+	struct strmap *ix = NULL;
+	struct fjoin *t;
+	struct cset *cs;
+	char k[EIDX_KEY_MAX];
+	size_t at, j, live, len;
+	ssize_t gi = -1;
+	int spans, rc;
+
+	for (spans = 0; spans < 2; spans++) {
+		if ((rc = compile_group_pair(ru, pr, spans, &el, &pel)) == -1)
+			return -1;
+		if (rc == 1)
+			continue;
+		gi = group_of(n, chain, &pel, spans, &ix);
+		free(pel.comment);
+		if (gi != -1)
+			break;
+		free(el.comment);
+	}
+	if (gi == -2) {
+		free(el.comment);
+		return -1;
+	}
+	if (gi == -1)
+		return 1;
+	cs = &n->cur.sets[gi];
+	len = eidx_key(&el, k);
+	at = (size_t)strmap_get(ix, k, len);
+	if (add)
+		rc = at != 0 || (spans && !spans_fit(cs, &el));
+	else {
+		rc = at == 0 || cs->elems[at - 1].comment == NULL ||
+		    strcmp(cs->elems[at - 1].comment, ru->name) != 0;
+		/* what stays must still be a group, other leaves counted */
+		for (j = 0; j < *nv; j++)
+			if ((*v)[j].si == (size_t)gi && !(*v)[j].add)
+				rc = 1;
+		for (j = 0, live = 0; j < cs->nelems &&
+		    live <= compile_group_min(); j++)
+			if (cs->elems[j].key_len != 0)
+				live++;
+		if (live <= compile_group_min())
+			rc = 1;
+	}
+	if (rc != 0 || (t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL) {
+		free(el.comment);
+		return rc != 0 ? 1 : -1;
+	}
+	*v = t;
+	t[*nv].el = el;
+	t[*nv].si = (size_t)gi;
+	t[(*nv)++].add = add;
+	return 0;
+}
+
+/* The places of rule rs->rules[mi]: its kernel copies into tmp (may be
+ * NULL), its group elements onto *v. 1 when the whole diff must lay it
+ * out. */
+static int
+place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
+    const struct cpairs *ps, struct cplan *tmp, bool add, struct fjoin **v,
+    size_t *nv, struct diags *d)
+{
+	struct cjoin *cj;
+	size_t ncj, i;
+	bool unsure;
+	int rc = 0;
+
+	if (compile_rule_placed(rs, mi, ps, tmp, &cj, &ncj, &unsure,
+	    d) == -1)
+		return -1;
+	for (i = 0; i < ncj && rc == 0 && !unsure; i++)
+		rc = fjoin_add(n, rs->rules[mi], cj[i].pr, cj[i].chain, add, v,
+		    nv);
+	compile_joins_free(cj, ncj);
+	if (rc == -1)
+		diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+	return unsure ? 1 : rc;
+}
+
 /*
  * A plan made of rules alone (the engine's one-item plans, or a replace
  * that differs in a few rules): only those rules are compiled, their old
@@ -595,6 +823,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	struct fitem *items = NULL;
 	struct fadd *adds = NULL, *a;
 	struct fseg *fsegs = NULL;
+	struct fjoin *joins = NULL;
 	struct seed *seeds = NULL;
 	struct kent **dels = NULL, *e;
 	struct cplan tmp;
@@ -606,8 +835,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	uint64_t before;
 	uint32_t genid;
 	size_t i, j, k, nitems = 0, ndels = 0, dels_cap = 0, nfsegs = 0;
+	size_t njoins = 0;
 	ssize_t mi;
-	int tries, sent, rc = -1;
+	int tries, sent, prc, rc = -1;
 	bool unsure = false;
 	static char mark;
 
@@ -636,10 +866,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 
 		if (strmap_puts(planned, it->name, &mark) == -1)
 			goto nomem;
-		/* a rule in or next to a group changes the group's set or
-		 * splits it: the whole diff does that */
-		if ((it->op == PLAN_REMOVE || it->op == PLAN_CHANGE) &&
-		    compile_grouping() &&
+		/* a rule changed in or next to a group changes the group's
+		 * set or splits it: the whole diff does that */
+		if (it->op == PLAN_CHANGE && compile_grouping() &&
 		    ((mi = plan_rule_index(prev, it)) == -1 ||
 		    compile_rule_grouped(prev, (size_t)mi))) {
 			rc = 1;
@@ -654,6 +883,17 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			rc = 1;
 			goto out;
 		}
+		/* a rule leaving a group is one element less; one standing
+		 * first in a run or between two runs, the whole diff */
+		if (it->op == PLAN_REMOVE) {
+			if ((ps = nft_pairs(n, next)) == NULL)
+				goto nomem;
+			if ((prc = place_rule(n, prev, (size_t)mi, ps, NULL,
+			    false, &joins, &njoins, d)) != 0) {
+				rc = prc;
+				goto out;
+			}
+		}
 		if (it->op == PLAN_REMOVE || it->op == PLAN_CHANGE)
 			for (e = strmap_gets(n->st.names, it->name); e != NULL;
 			    e = e->next_copy)
@@ -666,11 +906,10 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				    it->name) - 1;
 			else
 				mi = plan_rule_index(next, it);
-			if (mi == -1 || compile_rule_grouped(next,
-			    (size_t)mi) || !compile_share_kept(prev, next,
+			if (mi == -1 || !compile_share_kept(prev, next,
 			    next->rules[mi])) {
-				rc = 1;	/* not what next says, a group, or
-					 * another sharing of pair chains */
+				rc = 1;	/* not what next says, or another
+					 * sharing of pair chains */
 				goto out;
 			}
 			items[nitems].ru = next->rules[mi];
@@ -690,11 +929,14 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		goto nomem;
 	for (i = 0; i < nitems; i++) {
 		items[i].first = tmp.nrules;
-		if (compile_rule_chains(next, items[i].ru, ps, &tmp,
-		    d) == -1) {
-			if (d->n == 0)
-				diags_add(d, NULL, "compile: %s",
-				    strerror(ENOMEM));
+		j = njoins;
+		if ((prc = place_rule(n, next, items[i].mi, ps, &tmp, true,
+		    &joins, &njoins, d)) != 0) {
+			rc = prc;	/* 1: the whole diff places it */
+			goto out;
+		}
+		if (njoins != j && items[i].carry) {
+			rc = 1;		/* a change in place: its counts */
 			goto out;
 		}
 		items[i].last = tmp.nrules;
@@ -810,6 +1052,14 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			    seeds != NULL ? &seeds[j] : NULL, &a->handle) == -1)
 				goto nomem;
 		}
+		for (j = 0; j < njoins; j++) {
+			if (emit_join(n, &b, &joins[j]) == -1)
+				goto nomem;
+			if (joins[j].add)
+				n->stats.elems_added++;
+			else
+				n->stats.elems_deleted++;
+		}
 		if (b.nobjs == 1) {
 			n->stats.msgs = 0;	/* nothing to send */
 			rc = 0;
@@ -839,6 +1089,16 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	for (i = 0; i < ndels; i++)
 		kent_drop(&n->st, dels[i]);
 	ndels = 0;
+	for (j = 0; j < njoins; j++) {
+		struct cset one = { 0 };
+
+		one.elems = &joins[j].el;
+		one.nelems = 1;
+		if (cur_elems_update(n, joins[j].si, &one, joins[j].add) == -1)
+			goto lost;
+		if (joins[j].add)
+			joins[j].el.comment = NULL;	/* the picture's */
+	}
 	for (k = 0; k < nfsegs; k++) {
 		if ((fsegs[k].seg = kchain_add_seg(fsegs[k].c,
 		    fsegs[k].id)) == NULL)
@@ -881,6 +1141,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				adds[j].seg->aux = 0;
 	free(adds);
 	free(fsegs);
+	fjoins_free(joins, njoins);
 	free(seeds);
 	free(dels);
 	free(items);
@@ -910,11 +1171,11 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	struct batch b = { 0 };
 	struct reply rp = { 0 };
 	const struct celem *v[1];
-	char *chain = NULL, prefix[600], k[40];
-	size_t si, at = 0, len, j, live;
+	char *chain = NULL, k[EIDX_KEY_MAX];
+	size_t si = 0, at = 0, len, j, live;
 	uint32_t genid;
-	ssize_t mi;
-	int tries, sent, rc = 1;
+	ssize_t mi, gi;
+	int tries, sent, spans, rc = 1;
 	bool add;
 
 	memset(&el, 0, sizeof(el));
@@ -931,31 +1192,34 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	rs = add ? next : prev;
 	if ((mi = plan_rule_index(rs, it)) == -1)
 		return 1;
-	if ((rc = compile_group_step(rs, (size_t)mi, &chain, &el,
-	    &pel)) != 0)
-		goto out;
-	rc = 1;
-	/* the group of the rule before, by its key and name */
-	snprintf(prefix, sizeof(prefix), GROUP_SET_PREFIX "%s/", chain);
-	for (si = 0; si < n->cur.nsets; si++) {
-		cs = &n->cur.sets[si];
-		if (!cs->counters || cs->key_len != el.key_len ||
-		    strncmp(cs->name, prefix, strlen(prefix)) != 0)
+	/* the group of the rule before, by its key and name: a hash set,
+	 * or a concatenation of intervals */
+	for (spans = 0; spans < 2; spans++) {
+		free(chain);
+		free(el.comment);
+		free(pel.comment);
+		chain = el.comment = pel.comment = NULL;
+		if ((rc = compile_group_step(rs, (size_t)mi, spans, &chain,
+		    &el, &pel)) == -1)
+			goto out;
+		if (rc == 1)
 			continue;
-		if ((ix = cur_eidx(n, si)) == NULL)
+		if ((gi = group_of(n, chain, &pel, spans, &ix)) == -2)
 			goto nomem;
-		len = eidx_key(&pel, k);
-		at = (size_t)strmap_get(ix, k, len);
-		if (at != 0 && cs->elems[at - 1].comment != NULL &&
-		    strcmp(cs->elems[at - 1].comment, pel.comment) == 0)
+		if (gi >= 0)
 			break;
 	}
-	if (si == n->cur.nsets)
+	rc = 1;
+	if (spans == 2)
 		goto out;
+	si = (size_t)gi;
+	cs = &n->cur.sets[si];
 	len = eidx_key(&el, k);
 	at = (size_t)strmap_get(ix, k, len);
 	if (add && at != 0)
 		goto out;	/* a key twice: the group is no more */
+	if (add && spans && !spans_fit(cs, &el))
+		goto out;	/* an overlap, or intervals in another field */
 	if (!add) {
 		if (at == 0 || cs->elems[at - 1].comment == NULL ||
 		    strcmp(cs->elems[at - 1].comment, el.comment) != 0)
@@ -972,6 +1236,8 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	tmp.key_type = cs->key_type;
 	tmp.key_len = cs->key_len;
 	tmp.flags = cs->flags;
+	tmp.nfields = cs->nfields;
+	memcpy(tmp.field_len, cs->field_len, sizeof(tmp.field_len));
 	tmp.counters = true;
 	tmp.elems = &el;
 	tmp.nelems = 1;

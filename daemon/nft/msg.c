@@ -27,6 +27,9 @@ set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, cs->timeout_ms);
 	if (cs->size != 0)
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, cs->size);
+	if (cs->nfields > 1)	/* a concatenation of intervals */
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, cs->field_len,
+		    cs->nfields);
 	if (cs->counters) {
 		struct nftnl_expr *x;
 
@@ -76,6 +79,9 @@ elem_obj(const struct celem *ce, const struct seed *seed)
 	if ((e = nftnl_set_elem_alloc()) == NULL)
 		return NULL;
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, ce->key, ce->key_len);
+	if (ce->ranged)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ce->key_end,
+		    ce->key_len);
 	if (seed != NULL && seed->set) {
 		/* the set's own counter, given with its starting values */
 		if ((x = nftnl_expr_alloc("counter")) == NULL) {
