@@ -1165,6 +1165,40 @@ START_TEST(groups_with_intervals)
 	    rpos(&p, "lan-self", "~g/b0"));
 	cplan_free(&p);
 
+	/* a long run of intervals is cut into sets (the kernel's time for
+	 * one grows with its size for every element): each starts with
+	 * its rule, the rules keep their order, every rule is in one */
+	o = text + sprintf(text, "%s", zones2);
+	{
+		char *big = malloc(2000 * 80 + 256), *q = big;
+		size_t total = 0, nsets = 0, j, at = 0;
+
+		ck_assert_ptr_nonnull(big);
+		q += sprintf(q, "%s", zones2);
+		for (i = 0; i < 2000; i++)
+			q += sprintf(q, "rule c%d from wan to self src "
+			    "10.%d.%d.0/24 drop\n", i, 64 + i / 256, i % 256);
+		compile_ok(big, &p);
+		free(big);
+		for (j = 0; j < p.nsets; j++) {
+			s = &p.sets[j];
+			if (strncmp(s->name, GROUP_SET_PREFIX "wan-self/",
+			    strlen(GROUP_SET_PREFIX "wan-self/")) != 0)
+				continue;
+			nsets++;
+			total += s->nelems;
+			ck_assert_str_eq(s->name + strlen(GROUP_SET_PREFIX
+			    "wan-self/"), s->elems[0].comment);
+			/* in order: this set starts where the last ended */
+			snprintf(buf, sizeof(buf), "c%zu", at);
+			ck_assert_str_eq(s->elems[0].comment, buf);
+			at += s->nelems;
+		}
+		ck_assert_uint_eq(total, 2000);
+		ck_assert_uint_ge(nsets, 2);
+		cplan_free(&p);
+	}
+
 	/* where single changes go: after a group's rule, into its set; a
 	 * rule `from wan to any` lands in each chain it covers */
 	o = text + sprintf(text, "%s", zones2);

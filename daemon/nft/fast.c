@@ -628,24 +628,36 @@ elem_overlap(const struct cset *cs, const struct celem *a,
 }
 
 /*
- * Whether e may join group set cs as the whole compile would have it:
- * no element it overlaps (the kernel refuses those, and a rule after a
- * broader one would never match), and intervals in the group's one
- * interval field at most. A walk of the group's elements, not of the
- * ruleset.
+ * Whether e may join group set cs (of pair chain `chain`) as the whole
+ * compile would have it: no element it overlaps (the kernel refuses those,
+ * and a rule after a broader one would never match), and intervals in
+ * the group's one interval field at most. The run's other sets (a long
+ * run is cut into several) are of the same chain, type and kind: all of
+ * those are walked, elements of the chain's groups, not the ruleset.
  */
 static bool
-spans_fit(const struct cset *cs, const struct celem *e)
+spans_fit(const struct nft *n, const char *chain, const struct cset *cs,
+    const struct celem *e)
 {
+	const struct cset *o;
+	char prefix[600];
 	unsigned m = elem_fields(cs, e);
-	size_t j;
+	size_t i, j;
 
-	for (j = 0; j < cs->nelems; j++) {
-		if (cs->elems[j].key_len == 0)
-			continue;	/* a hole */
-		if (elem_overlap(cs, e, &cs->elems[j]))
-			return false;
-		m |= elem_fields(cs, &cs->elems[j]);
+	snprintf(prefix, sizeof(prefix), GROUP_SET_PREFIX "%s/", chain);
+	for (i = 0; i < n->cur.nsets; i++) {
+		o = &n->cur.sets[i];
+		if (o != cs && (!(o->flags & NFT_SET_CONCAT) ||
+		    o->key_type != cs->key_type || o->key_len != cs->key_len ||
+		    strncmp(o->name, prefix, strlen(prefix)) != 0))
+			continue;
+		for (j = 0; j < o->nelems; j++) {
+			if (o->elems[j].key_len == 0)
+				continue;	/* a hole */
+			if (elem_overlap(cs, e, &o->elems[j]))
+				return false;
+			m |= elem_fields(cs, &o->elems[j]);
+		}
 	}
 	return (m & (m - 1)) == 0;
 }
@@ -755,7 +767,7 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	len = eidx_key(&el, k);
 	at = (size_t)strmap_get(ix, k, len);
 	if (add)
-		rc = at != 0 || (spans && !spans_fit(cs, &el));
+		rc = at != 0 || (spans && !spans_fit(n, chain, cs, &el));
 	else {
 		rc = at == 0 || cs->elems[at - 1].comment == NULL ||
 		    strcmp(cs->elems[at - 1].comment, ru->name) != 0;
@@ -1218,7 +1230,7 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	at = (size_t)strmap_get(ix, k, len);
 	if (add && at != 0)
 		goto out;	/* a key twice: the group is no more */
-	if (add && spans && !spans_fit(cs, &el))
+	if (add && spans && !spans_fit(n, chain, cs, &el))
 		goto out;	/* an overlap, or intervals in another field */
 	if (!add) {
 		if (at == 0 || cs->elems[at - 1].comment == NULL ||
