@@ -96,12 +96,13 @@ struct cexpr {
  * the verdict. */
 struct celem {
 	uint8_t		 key[32];
-	uint32_t	 key_len;
+	uint8_t		 key_end[32];	/* when ranged */
+	uint16_t	 key_len;	/* (small: a million elements are held
+					 * in the picture of a set) */
 	bool		 end;		/* NFT_SET_ELEM_INTERVAL_END */
 	bool		 ranged;	/* key .. key_end, both inclusive: an
 					 * element of a concatenation with
 					 * intervals (NFT_SET_CONCAT) */
-	uint8_t		 key_end[32];
 	int		 verdict;	/* maps: NFT_JUMP / NFT_GOTO / NF_* */
 	char		*chain;
 	uint64_t	 timeout_ms;	/* 0 = the set's default */

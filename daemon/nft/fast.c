@@ -141,6 +141,18 @@ cur_pack(struct nft *n)
 			if (cs->elems[j].key_len != 0)
 				cs->elems[m++] = cs->elems[j];
 		cs->nelems = m;
+		/* a bulk delete leaves most of a large array empty: give
+		 * it back (a million elements are some 100 MB) */
+		if (cs->elems_cap > 1024 && m < cs->elems_cap / 4) {
+			struct celem *e;
+			size_t cap = m > 16 ? m : 16;
+
+			if ((e = reallocarray(cs->elems, cap,
+			    sizeof(*e))) != NULL) {
+				cs->elems = e;
+				cs->elems_cap = cap;
+			}
+		}
 	}
 }
 
