@@ -3071,6 +3071,7 @@ START_TEST(groups_of_networks_and_ranges)
 	serve("router", "tcp", 39999);
 	serve("router", "tcp", 51005);
 	serve("dmz", "tcp", 38080);
+	serve("router", "tcp", 53001);
 	text = malloc((size_t)N * 100 + 4096);
 	ck_assert_ptr_nonnull(text);
 	p = text + sprintf(text, ZONES "policy lan -> dmz accept\n"
@@ -3090,6 +3091,10 @@ START_TEST(groups_of_networks_and_ranges)
 		p += sprintf(p, "rule b%d from lan to any src 10.60.%d.0/24 "
 		    "drop\n", i, i);
 	p += sprintf(p, "rule keep2 from lan to dmz tcp dport 10 accept\n");
+	/* IPv6 networks: nfproto leads, then the 16-byte address */
+	for (i = 0; i < 5; i++)
+		p += sprintf(p, "rule s%d from lan to self src fd50:%x::/64 "
+		    "tcp dport 53001 accept\n", i, i + 1);
 	apply_text(text);
 	free(text);
 	st = nft_last_stats(nf);
@@ -3106,6 +3111,11 @@ START_TEST(groups_of_networks_and_ranges)
 	ck_assert_uint_ge(rule_packets("g1"), 1);
 	ck_assert_uint_ge(rule_packets("d0"), 1);
 	ck_assert_uint_eq(rule_packets("g2"), 0);
+	must_tcp("lan", R_LAN6, 53001);		/* s0: fd50:1::/64 */
+	mustnt_tcp("lan", R_LAN, 53001);	/* an IPv4 packet */
+	ck_assert_uint_ge(rule_packets("s0"), 1);
+	ck_assert_uint_eq(rule_packets("s1"), 0);
+	ck_assert(in_a_group("s4"));
 
 	out = lab_output(lab, "router", "nft list set inet fwctl "
 	    "__g/lan-self/g0");
