@@ -788,6 +788,15 @@ meter_set(struct cplan *p, const struct rule *ru, int family,
 	return cs->name;
 }
 
+void
+compile_limit(const struct limit *l, uint64_t *rate, uint64_t *unit,
+    uint32_t *burst)
+{
+	*rate = l->rate;
+	*unit = limit_unit_seconds(l->unit);
+	*burst = l->burst != 0 ? l->burst : FWCTL_LIMIT_BURST_DEFAULT;
+}
+
 /*
  * A limit: one bucket for the rule, or with per source one per source
  * address in the rule's meter (family is then 4 or 6). A source's element
@@ -799,12 +808,14 @@ x_limit(struct cplan *p, struct crule *r, const struct rule *ru, int family)
 {
 	const struct limit *l = &ru->limit;
 	struct cexpr *e;
-	uint64_t unit_ms = limit_unit_seconds(l->unit) * 1000, timeout;
-	uint32_t burst = l->burst != 0 ? l->burst : FWCTL_LIMIT_BURST_DEFAULT;
+	uint64_t rate, unit, unit_ms, timeout;
+	uint32_t burst;
 	const char *set = NULL;
 
+	compile_limit(l, &rate, &unit, &burst);
+	unit_ms = unit * 1000;
 	if (l->per_source) {
-		timeout = (burst + l->rate - 1) / l->rate;
+		timeout = (burst + rate - 1) / rate;
 		timeout = unit_ms * (timeout > 1 ? timeout : 1);
 		if (timeout > FWCTL_TIMEOUT_MAX_MS)
 			timeout = FWCTL_TIMEOUT_MAX_MS;
@@ -815,8 +826,8 @@ x_limit(struct cplan *p, struct crule *r, const struct rule *ru, int family)
 	}
 	if ((e = crule_add(r, l->per_source ? CX_DYNSET : CX_LIMIT)) == NULL)
 		return -1;
-	e->rate = l->rate;
-	e->unit = limit_unit_seconds(l->unit);
+	e->rate = rate;
+	e->unit = unit;
 	e->burst = burst;
 	if (set != NULL) {
 		e->sreg = REG1;
@@ -2282,6 +2293,9 @@ sb_set_def(struct sbuf *b, const struct cset *s)
 		sb_printf(b, " timeout");
 	if (s->timeout_ms != 0)
 		sb_printf(b, " %" PRIu64, s->timeout_ms);
+	if (s->limit_rate != 0)
+		sb_printf(b, " limit %" PRIu64 "/%" PRIu64 "s burst %u",
+		    s->limit_rate, s->limit_unit, s->limit_burst);
 }
 
 char *

@@ -66,7 +66,15 @@ addr_len(int family)
 }
 
 /* The key's fields, in load order. */
-enum { GF_SRC, GF_DST, GF_SPORT, GF_DPORT, GF_N };
+enum { GF_SRC, GF_DST, GF_SPORT, GF_DPORT, GF_ICMP, GF_N };
+
+/* The family ICMP (or ICMPv6) is of, else 0. */
+static int
+icmp_family(const struct rule *ru)
+{
+	return ru->proto == IPPROTO_ICMP ? AF_INET :
+	    ru->proto == IPPROTO_ICMPV6 ? AF_INET6 : 0;
+}
 
 /* The fields where ru has an interval (a network, a port range): a bit
  * per GF_. A group's key may have one such field. */
@@ -115,21 +123,24 @@ one_bit(unsigned m)
 }
 
 /* The family of a rule that may be in a group (0 for both), or -1 when
- * it may not: a limit is state of its own, lists and sets are not one
- * key, ICMP types are not supported. */
+ * it may not: a per-source limit has a meter set of its own, lists and
+ * sets are not one key (nor are several ICMP types). A limit is an
+ * element's own (the set's template), so rules with one go together when
+ * their limits are the same. */
 static int
 group_family(const struct rule *ru)
 {
-	int f = 0;
+	int f = icmp_family(ru);
 	uint32_t len = 0, nf = 0;
 
-	if (ru->limit.rate != 0 || ru->nicmp_types != 0 ||
-	    ru->proto == IPPROTO_ICMP || ru->proto == IPPROTO_ICMPV6 ||
+	if (ru->limit.per_source || ru->nicmp_types > 1 ||
 	    !addr_one(&ru->src) || !addr_one(&ru->dst) ||
 	    !port_single(&ru->sport) || !port_single(&ru->dport) ||
 	    !one_bit(group_spans(ru)))
 		return -1;
 	if (ru->src.naddrs == 1) {
+		if (f != 0 && f != ru->src.addrs[0].family)
+			return -1;
 		f = ru->src.addrs[0].family;
 		len += addr_len(f);
 		nf++;
@@ -141,8 +152,10 @@ group_family(const struct rule *ru)
 		len += addr_len(f);
 		nf++;
 	}
-	len += 4 * (uint32_t)(ru->sport.nranges + ru->dport.nranges);
-	nf += (uint32_t)(ru->sport.nranges + ru->dport.nranges);
+	len += 4 * (uint32_t)(ru->sport.nranges + ru->dport.nranges +
+	    ru->nicmp_types);
+	nf += (uint32_t)(ru->sport.nranges + ru->dport.nranges +
+	    ru->nicmp_types);
 	/* room for the lead field of a concatenation with intervals */
 	if (nf == 0 || len + 4 > sizeof(((struct celem *)0)->key) ||
 	    (f == 0 && ru->proto == PROTO_NONE))
@@ -156,9 +169,25 @@ str_same(const char *a, const char *b)
 	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
+/* The same limit, as the kernel takes it (or none). */
+static bool
+limit_same(const struct rule *a, const struct rule *b)
+{
+	uint64_t ra, ua, rb, ub;
+	uint32_t ba, bb;
+
+	if ((a->limit.rate == 0) != (b->limit.rate == 0))
+		return false;
+	if (a->limit.rate == 0)
+		return true;
+	compile_limit(&a->limit, &ra, &ua, &ba);
+	compile_limit(&b->limit, &rb, &ub, &bb);
+	return ra == rb && ua == ub && ba == bb;
+}
+
 /* Rules that differ only in their key: same sides, protocol, verdict,
- * state, log, the same fields present, and intervals (if any) in one
- * field. */
+ * state, log, limit, the same fields present, and intervals (if any) in
+ * one field. */
 static bool
 group_same(const struct rule *a, const struct rule *b)
 {
@@ -169,10 +198,11 @@ group_same(const struct rule *a, const struct rule *b)
 	return strcmp(a->from, b->from) == 0 && strcmp(a->to, b->to) == 0 &&
 	    a->proto == b->proto && a->verdict == b->verdict &&
 	    a->state == b->state && a->log == b->log &&
-	    str_same(a->log_prefix, b->log_prefix) &&
+	    str_same(a->log_prefix, b->log_prefix) && limit_same(a, b) &&
 	    a->src.naddrs == b->src.naddrs && a->dst.naddrs == b->dst.naddrs &&
 	    a->sport.nranges == b->sport.nranges &&
 	    a->dport.nranges == b->dport.nranges &&
+	    a->nicmp_types == b->nicmp_types &&
 	    one_bit(group_spans(a) | group_spans(b));
 }
 
@@ -198,10 +228,11 @@ group_elem(const struct rule *ru, bool spans, struct celem *el)
 	bool pad;
 
 	nf = (uint32_t)(ru->src.naddrs + ru->dst.naddrs +
-	    ru->sport.nranges + ru->dport.nranges);
+	    ru->sport.nranges + ru->dport.nranges + ru->nicmp_types);
 	pad = spans || nf > 1;
 	memset(el->key, 0, sizeof(el->key));
 	memset(el->key_end, 0, sizeof(el->key_end));
+	fam = icmp_family(ru);
 	for (i = 0; i < 2; i++)
 		if (am[i]->naddrs == 1)
 			fam = am[i]->addrs[0].family;
@@ -233,6 +264,10 @@ group_elem(const struct rule *ru, bool spans, struct celem *el)
 		el->key_end[o + 1] = (uint8_t)pm[i]->ranges[0].hi;
 		o += pad ? 4 : 2;
 	}
+	if (ru->nicmp_types == 1) {
+		el->key[o] = el->key_end[o] = ru->icmp_types[0];
+		o += pad ? 4 : 1;
+	}
 	el->key_len = o;
 	el->ranged = spans;
 	if (!spans)
@@ -250,8 +285,8 @@ group_set_type(const struct rule *ru, bool spans, struct cset *cs)
 	int i, fam;
 
 	cs->nfields = 0;
+	fam = group_family(ru);
 	if (spans) {
-		fam = group_family(ru);
 		t = fam != 0 ? CTYPE_NFPROTO : CTYPE_INETPROTO;
 		cs->field_len[cs->nfields++] = 1;
 	}
@@ -266,6 +301,10 @@ group_set_type(const struct rule *ru, bool spans, struct cset *cs)
 			t = t << 6 | CTYPE_PORT;
 			cs->field_len[cs->nfields++] = 2;
 		}
+	if (ru->nicmp_types == 1) {
+		t = t << 6 | (fam == AF_INET6 ? CTYPE_ICMPV6 : CTYPE_ICMP);
+		cs->field_len[cs->nfields++] = 1;
+	}
 	cs->key_type = t;
 	if (spans)
 		cs->flags = NFT_SET_INTERVAL | NFT_SET_CONCAT;
@@ -303,6 +342,10 @@ group_field_at(const struct rule *ru, bool spans, int f, uint32_t *at,
 			*len = 2;
 		}
 		o += 4;
+	}
+	if (ru->nicmp_types == 1 && f == GF_ICMP) {
+		*at = o;
+		*len = 1;
 	}
 }
 
@@ -465,6 +508,9 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	if (ru->dport.nranges == 1 && group_load(r,
 	    NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, &reg) == -1)
 		goto out;
+	if (ru->nicmp_types == 1 && group_load(r,
+	    NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, &reg) == -1)
+		goto out;
 	if ((e = crule_add(r, CX_LOOKUP)) == NULL)
 		goto out;
 	e->sreg = NFT_REG32_00;
@@ -479,6 +525,13 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	setname = NULL;
 	group_set_type(ru, spans, cs);
 	cs->counters = true;
+	if (ru->limit.rate != 0) {
+		/* each element a limit of its own, then its counter: the
+		 * counter counts what the limit lets through, as a rule's */
+		compile_limit(&ru->limit, &cs->limit_rate, &cs->limit_unit,
+		    &cs->limit_burst);
+		cs->flags |= NFT_SET_EXPR;
+	}
 	cs->loc = &ru->loc;
 	for (i = 0; i < n; i++) {
 		if ((el = cset_add_elem(cs)) == NULL)

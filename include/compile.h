@@ -125,6 +125,10 @@ struct cset {
 					 * interface names */
 	uint64_t	 timeout_ms;	/* default element timeout, 0 = none */
 	bool		 counters;	/* a counter per element (group sets) */
+	uint64_t	 limit_rate;	/* a limit per element (a group of rules
+					 * with one limit each): packets per */
+	uint64_t	 limit_unit;	/* this many seconds, */
+	uint32_t	 limit_burst;	/* this burst; 0 = no limit */
 	uint8_t		 nfields;	/* NFT_SET_CONCAT: the fields' lengths, */
 	uint8_t		 field_len[8];	/* unpadded, for the kernel's
 					 * concatenation of intervals */
@@ -337,6 +341,9 @@ int		 crule_payload(struct crule *, uint32_t base, uint32_t off,
 int		 crule_l4proto(struct crule *, int proto);
 /* ct state & mask != 0 (or == 0 when mask is 0) */
 int		 crule_ctstate(struct crule *, uint32_t mask);
+/* A limit as the kernel takes it: packets per *unit seconds, burst. */
+void		 compile_limit(const struct limit *, uint64_t *rate,
+		    uint64_t *unit, uint32_t *burst);
 /* counter, log, verdict (reject) of rule ru */
 int		 crule_tail(struct crule *, const struct rule *ru, int family);
 /* Every side a packet can come from or go to: the zones, then `any`;

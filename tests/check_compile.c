@@ -943,10 +943,10 @@ START_TEST(groups)
 	for (i = 0; i < 5; i++)
 		o += sprintf(o, "rule b%d from lan to self tcp dport %d "
 		    "accept\n", i, 400 + i);
-	/* a limit is per rule: never merged */
+	/* limits that differ: never merged (groups_with_limits) */
 	for (i = 0; i < 5; i++)
 		o += sprintf(o, "rule l%d from lan to self tcp dport %d "
-		    "accept limit 5/second\n", i, 500 + i);
+		    "accept limit %d/second\n", i, 500 + i, i + 1);
 	/* below the threshold */
 	for (i = 0; i < 3; i++)
 		o += sprintf(o, "rule c%d from lan to self tcp dport %d "
@@ -1044,6 +1044,110 @@ END_TEST
 /* Runs with networks or port ranges in one field: a concatenation of
  * intervals led by nfproto (l4proto without addresses), one box per rule;
  * boxes that overlap are no group; intervals in two fields end the run. */
+/*
+ * Rules with a limit go together when their limits are the same: the
+ * group's set gives each element a limit of its own (the set's template)
+ * before its counter, and the kernel rule has none. ICMP types are a
+ * field of the key. A per-source limit (a meter set per rule) and
+ * several ICMP types are no group.
+ */
+START_TEST(groups_with_limits_and_icmp)
+{
+	struct cplan p;
+	const struct cset *s;
+	char text[8192], *o = text, *f;
+	int i;
+
+	o += sprintf(o, "%s", zones2);
+	for (i = 0; i < 5; i++)
+		o += sprintf(o, "rule l%d from wan to self tcp dport %d src "
+		    "172.19.0.%d accept limit 10/second\n", i, 2000 + i, i + 1);
+	/* the same limit, written with its default burst */
+	o += sprintf(o, "rule l5 from wan to self tcp dport 2005 src "
+	    "172.19.0.6 accept limit 10/second burst 5\n");
+	/* another burst ends the run */
+	o += sprintf(o, "rule m0 from wan to self tcp dport 2100 src "
+	    "172.19.1.1 accept limit 10/second burst 20\n");
+	o += sprintf(o, "rule v from wan to self udp dport 1 accept\n");
+	for (i = 0; i < 4; i++)
+		o += sprintf(o, "rule i%d from wan to self icmp type "
+		    "echo-request src 172.22.0.%d accept limit 5/second\n", i,
+		    i + 1);
+	o += sprintf(o, "rule v2 from wan to self udp dport 2 accept\n");
+	for (i = 0; i < 4; i++)
+		o += sprintf(o, "rule j%d from lan to self icmpv6 type "
+		    "echo-request src fd00::%d accept\n", i, i + 1);
+	for (i = 0; i < 4; i++)
+		o += sprintf(o, "rule t%d from lan to self icmp type "
+		    "echo-request accept limit %d/minute\n", i, i + 1);
+	for (i = 0; i < 4; i++)
+		o += sprintf(o, "rule q%d from lan to self tcp dport %d "
+		    "accept limit 5/second per source\n", i, 3000 + i);
+	for (i = 0; i < 4; i++)
+		o += sprintf(o, "rule w%d from lan to self icmp type { "
+		    "echo-request, echo-reply } src 10.0.0.%d accept\n", i,
+		    i + 1);
+	compile_ok(text, &p);
+
+	s = cplan_set(&p, GROUP_SET_PREFIX "wan-self/l0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->nelems, 6);
+	ck_assert(s->counters);
+	ck_assert_uint_eq(s->limit_rate, 10);
+	ck_assert_uint_eq(s->limit_unit, 1);
+	ck_assert_uint_eq(s->limit_burst, FWCTL_LIMIT_BURST_DEFAULT);
+	ck_assert(s->flags & NFT_SET_EXPR);
+	ck_assert(set_has(s, "l0") && set_has(s, "l5") && !set_has(s, "m0"));
+	f = cplan_set_format(s);
+	ck_assert_str_eq(f, "ipv4.port limit 10/1s burst 5");
+	free(f);
+	f = cplan_rule_format(cplan_rule(&p, "wan-self", "~g/l0"));
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(strstr(f, "limit") == NULL && strstr(f, "counter; "
+	    "accept") != NULL, "group rule: %s", f);
+	free(f);
+	ck_assert_int_ge(rpos(&p, "wan-self", "m0"), 0);
+	ck_assert_int_lt(rpos(&p, "wan-self", "~g/l0"),
+	    rpos(&p, "wan-self", "m0"));
+
+	/* ICMP: address . type, the family checked first */
+	s = cplan_set(&p, GROUP_SET_PREFIX "wan-self/i0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->nelems, 4);
+	ck_assert_uint_eq(s->key_type, CTYPE_IPV4 << 6 | CTYPE_ICMP);
+	ck_assert_uint_eq(s->key_len, 8);
+	ck_assert_uint_eq(s->limit_rate, 5);
+	ck_assert_str_eq(cplan_elem_format(s, &s->elems[2], text,
+	    sizeof(text)), "172.22.0.3 . 8");
+	f = cplan_rule_format(cplan_rule(&p, "wan-self", "~g/i0"));
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(strstr(f, "meta nfproto; cmp eq 02; meta l4proto; "
+	    "cmp eq 01; payload nh 12 4 ->r8; payload th 0 1 ->r9; lookup "
+	    "@") == f,
+	    "group rule: %s", f);
+	free(f);
+	s = cplan_set(&p, GROUP_SET_PREFIX "lan-self/j0");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->key_type, CTYPE_IPV6 << 6 | CTYPE_ICMPV6);
+	ck_assert_uint_eq(s->key_len, 20);
+	ck_assert_uint_eq(s->limit_rate, 0);
+	ck_assert(!(s->flags & NFT_SET_EXPR));
+	/* the type alone is the key, but each limit is another */
+	ck_assert_ptr_null(cplan_set(&p, GROUP_SET_PREFIX "lan-self/t0"));
+	ck_assert_int_ge(rpos(&p, "lan-self", "t3"), 0);
+	/* per source, several types: rules of their own */
+	ck_assert_ptr_null(cplan_set(&p, GROUP_SET_PREFIX "lan-self/q0"));
+	ck_assert_ptr_null(cplan_set(&p, GROUP_SET_PREFIX "lan-self/w0"));
+	for (i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "q%d#4", i);
+		ck_assert_int_ge(rpos(&p, "lan-self", text), 0);
+		snprintf(text, sizeof(text), "w%d", i);
+		ck_assert_int_ge(rpos(&p, "lan-self", text), 0);
+	}
+	cplan_free(&p);
+}
+END_TEST
+
 START_TEST(groups_with_intervals)
 {
 	struct cplan p;
@@ -1288,6 +1392,7 @@ compile_suite(void)
 	if (compile_grouping()) {
 		tcase_add_test(tc, groups);
 		tcase_add_test(tc, groups_with_intervals);
+		tcase_add_test(tc, groups_with_limits_and_icmp);
 	} else
 		printf("grouping is off (compile_group.c): groups not "
 		    "tested\n");

@@ -3045,6 +3045,119 @@ remove_rule(const char *name)
 }
 
 /*
+ * Rules with the same limit are a group whose elements each hold a limit
+ * of their own (the set's template, before the element's counter); ICMP
+ * types are a field of the key. A source that spent its element's burst
+ * is limited while another element lets its source through; a rule
+ * joining is one element; no drift, a restart takes the table; rules
+ * whose limits change all make the set again.
+ */
+START_TEST(groups_with_limits_and_icmp)
+{
+	static const char *psrc[] = { "10.50.1.21", "10.50.1.22", H_LAN,
+	    "10.50.1.24" };
+	static const char *tsrc[] = { "10.50.1.31", H_LAN, "10.50.2.32",
+	    "10.50.2.10" };
+	const struct nft_stats *st;
+	struct nft_drift dr;
+	char text[4096], *p = text, *out, *at, *end;
+	int i, ok = 0, fail = 0;
+
+	start();
+	serve("router", "tcp", 4301);
+	p += sprintf(p, ZONES);
+	for (i = 0; i < 4; i++)
+		p += sprintf(p, "rule p%d from any to self icmp type "
+		    "echo-request src %s accept limit 1/minute burst 2\n", i,
+		    psrc[i]);
+	for (i = 0; i < 4; i++)
+		p += sprintf(p, "rule t%d from any to self tcp dport 4301 src "
+		    "%s accept limit 1/hour burst 2\n", i, tsrc[i]);
+	apply_text(text);
+	ck_assert(in_a_group("p0") && in_a_group("p3"));
+	ck_assert(in_a_group("t0") && in_a_group("t3"));
+
+	/* the lan host's element: its burst, then nothing */
+	for (i = 0; i < 8; i++) {
+		if (lab_ping(lab, "lan", R_LAN, 400) == 0)
+			ok++;
+		else
+			fail++;
+	}
+	ck_assert_msg(ok >= 1 && ok <= 3 && fail >= 5,
+	    "limit 1/minute burst 2 in a group: %d replies, %d lost", ok, fail);
+	ck_assert_uint_ge(rule_packets("p2"), 1);
+	ck_assert_uint_eq(rule_packets("p0"), 0);
+	/* no element for the dmz host's address: the policy drops */
+	ck_assert_int_eq(lab_ping(lab, "dmz", "10.50.2.1", NO_MS), -1);
+
+	/* TCP: each new connection is one packet through the limit */
+	must_tcp("lan", R_LAN, 4301);
+	must_tcp("lan", R_LAN, 4301);
+	mustnt_tcp("lan", R_LAN, 4301);
+	/* the dmz host's element has a burst of its own */
+	must_tcp("dmz", "10.50.2.1", 4301);
+	must_tcp("dmz", "10.50.2.1", 4301);
+	mustnt_tcp("dmz", "10.50.2.1", 4301);
+	ck_assert_uint_ge(rule_packets("t1"), 2);
+	ck_assert_uint_le(rule_packets("t1"), 3);
+	ck_assert_uint_ge(rule_packets("t3"), 2);
+
+	/* as nft shows the set: its template, each element's limit */
+	out = lab_output(lab, "router", "nft list table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	at = strstr(out, "set __g/any-self+/t0 {");
+	if (at == NULL)
+		at = strstr(out, "set \"__g/any-self+/t0\" {");
+	ck_assert_msg(at != NULL, "no set of t0: %s", out);
+	if ((end = strstr(at, "\n\t}")) != NULL)
+		*end = '\0';
+	ck_assert_msg(strstr(at, "limit rate 1/hour burst 2 packets counter") !=
+	    NULL && strstr(at, "comment \"t3\"") != NULL, "%s", at);
+	free(out);
+	assert_no_drift(cur);
+
+	/* one more at the end of the run: one element, its limit full */
+	add_rule_before("t4", "t4 from any to self tcp dport 4301 src "
+	    "10.50.9.9 accept limit 1/hour burst 2", NULL);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->elems_added, 1);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert(in_a_group("t4"));
+	mustnt_tcp("lan", R_LAN, 4301);		/* t1's state stays */
+	assert_no_drift(cur);
+
+	/* a restart finds no drift and takes the table as it is */
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	drift_print(&dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	apply_fresh(cur);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 0);
+
+	/* every limit changed: the set is made again, with the new one */
+	p = text + sprintf(text, ZONES);
+	for (i = 0; i < 4; i++)
+		p += sprintf(p, "rule t%d from any to self tcp dport 4301 src "
+		    "%s accept limit 30/minute burst 4\n", i, tsrc[i]);
+	apply_text(text);
+	out = lab_output(lab, "router", "nft list table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "limit rate 30/minute burst 4 packets "
+	    "counter") != NULL && strstr(out, "1/hour") == NULL, "%s", out);
+	free(out);
+	must_tcp("lan", R_LAN, 4301);
+	assert_no_drift(cur);
+	finish();
+}
+END_TEST
+
+/*
  * Runs of rules with networks or port ranges are groups too: a set of
  * intervals (nfproto, or l4proto, then the fields) with one box, counter
  * and name per rule. Traffic follows first match through them; single
@@ -3230,6 +3343,7 @@ kernel_suite(void)
 		tcase_add_test(tc, groups_of_rules);
 		tcase_add_test(tc, groups_without_zones);
 		tcase_add_test(tc, groups_of_networks_and_ranges);
+		tcase_add_test(tc, groups_with_limits_and_icmp);
 		tcase_add_test(tc, counters_follow_rules);
 	} else
 		printf("grouping is off (compile.c): groups not tested\n");

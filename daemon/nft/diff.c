@@ -116,6 +116,8 @@ set_same(const struct cset *a, const struct cset *b)
 	return a->flags == b->flags && a->key_type == b->key_type &&
 	    a->key_len == b->key_len && a->data_type == b->data_type &&
 	    a->timeout_ms == b->timeout_ms && a->counters == b->counters &&
+	    a->limit_rate == b->limit_rate && a->limit_unit == b->limit_unit &&
+	    a->limit_burst == b->limit_burst &&
 	    a->size == b->size && a->nfields == b->nfields &&
 	    memcmp(a->field_len, b->field_len, a->nfields) == 0;
 }

@@ -213,6 +213,30 @@ dchain_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* What a set's elements each get: a counter, a limit. */
+static int
+dset_expr_cb(struct nftnl_expr *x, void *data)
+{
+	struct dset *ds = data;
+	const char *name = nftnl_expr_get_str(x, NFTNL_EXPR_NAME);
+
+	if (strcmp(name, "counter") == 0) {
+		ds->s.counters = true;
+	} else if (strcmp(name, "limit") == 0) {
+		ds->s.limit_rate = nftnl_expr_get_u64(x, NFTNL_EXPR_LIMIT_RATE);
+		ds->s.limit_unit = nftnl_expr_get_u64(x, NFTNL_EXPR_LIMIT_UNIT);
+		ds->s.limit_burst = nftnl_expr_get_u32(x,
+		    NFTNL_EXPR_LIMIT_BURST);
+		/* a byte rate or an inverted limit is no fwctl limit */
+		if (nftnl_expr_get_u32(x, NFTNL_EXPR_LIMIT_TYPE) !=
+		    NFT_LIMIT_PKTS ||
+		    nftnl_expr_get_u32(x, NFTNL_EXPR_LIMIT_FLAGS) != 0)
+			ds->s.limit_rate = UINT64_MAX;
+	} else
+		ds->s.limit_rate = UINT64_MAX;	/* none of ours */
+	return 0;
+}
+
 static int
 dset_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -267,6 +291,7 @@ dset_cb(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_set_is_set(s, NFTNL_SET_TIMEOUT))
 		ds->s.timeout_ms = nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT);
 	ds->anon = (ds->s.flags & NFT_SET_ANONYMOUS) != 0;
+	nftnl_set_expr_foreach(s, dset_expr_cb, ds);
  out:
 	nftnl_set_free(s);
 	return MNL_CB_OK;
@@ -1340,6 +1365,12 @@ drift_sets(struct dctx *x, const struct cplan *p)
 		    ((ds->s.flags ^ cs->flags) & ~(uint32_t)NFT_SET_INTERVAL))
 			drift_say(x, "set %s differs from the ruleset (its type, "
 			    "flags or timeout)", cs->name);
+		else if (ds->s.counters != cs->counters ||
+		    ds->s.limit_rate != cs->limit_rate ||
+		    ds->s.limit_unit != cs->limit_unit ||
+		    ds->s.limit_burst != cs->limit_burst)
+			drift_say(x, "set %s differs from the ruleset (what "
+			    "each element counts or limits)", cs->name);
 		drift_elems(x, cs, ds);
 	}
 	for (i = 0; i < x->nsets; i++)

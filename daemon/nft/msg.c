@@ -5,6 +5,22 @@
  */
 #include "nft_int.h"
 
+/* The limit of each element of group set cs. */
+static struct nftnl_expr *
+limit_obj(const struct cset *cs)
+{
+	struct nftnl_expr *x;
+
+	if ((x = nftnl_expr_alloc("limit")) == NULL)
+		return NULL;
+	nftnl_expr_set_u64(x, NFTNL_EXPR_LIMIT_RATE, cs->limit_rate);
+	nftnl_expr_set_u64(x, NFTNL_EXPR_LIMIT_UNIT, cs->limit_unit);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_LIMIT_BURST, cs->limit_burst);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	return x;
+}
+
 static struct nftnl_set *
 set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
 {
@@ -30,6 +46,16 @@ set_obj(struct nft *n, const struct cset *cs, bool anon, uint32_t id)
 	if (cs->nfields > 1)	/* a concatenation of intervals */
 		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, cs->field_len,
 		    cs->nfields);
+	if (cs->limit_rate != 0) {
+		struct nftnl_expr *x;
+
+		/* and a limit of its own, before the counter */
+		if ((x = limit_obj(cs)) == NULL) {
+			nftnl_set_free(s);
+			return NULL;
+		}
+		nftnl_set_add_expr(s, x);
+	}
 	if (cs->counters) {
 		struct nftnl_expr *x;
 
@@ -69,9 +95,11 @@ group_chain(const char *set, const char **chain)
 	return (size_t)(end - *chain);
 }
 
-/* seed: the counter values a group set's element starts with, or NULL */
+/* seed: the counter values an element of group set cs starts with, or
+ * NULL */
 static struct nftnl_set_elem *
-elem_obj(const struct celem *ce, const struct seed *seed)
+elem_obj(const struct cset *cs, const struct celem *ce,
+    const struct seed *seed)
 {
 	struct nftnl_set_elem *e;
 	struct nftnl_expr *x;
@@ -83,7 +111,15 @@ elem_obj(const struct celem *ce, const struct seed *seed)
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ce->key_end,
 		    ce->key_len);
 	if (seed != NULL && seed->set) {
-		/* the set's own counter, given with its starting values */
+		/* the set's own expressions, all of them (its limit, full),
+		 * the counter with its starting values */
+		if (cs->limit_rate != 0) {
+			if ((x = limit_obj(cs)) == NULL) {
+				nftnl_set_elem_free(e);
+				return NULL;
+			}
+			nftnl_set_elem_add_expr(e, x);
+		}
 		if ((x = nftnl_expr_alloc("counter")) == NULL) {
 			nftnl_set_elem_free(e);
 			return NULL;
@@ -151,7 +187,7 @@ emit_elems(struct nft *n, struct batch *b, const struct cset *cs, bool anon,
 				    chain, v[j]->comment);
 				seed = strmap_gets(seeds, k);
 			}
-			if ((e = elem_obj(v[j], seed)) == NULL)
+			if ((e = elem_obj(cs, v[j], seed)) == NULL)
 				goto fail;
 			nftnl_set_elem_add(s, e);
 		}
