@@ -451,7 +451,7 @@ group_load(struct crule *r, uint32_t base, uint32_t off, uint32_t len,
  */
 static int
 compile_group(struct cplan *p, const struct rule *const *v, size_t n,
-    bool spans, const char *chain)
+    bool spans, bool edge, const char *chain)
 {
 	const struct rule *ru = v[0];
 	int fam = group_family(ru);
@@ -525,6 +525,7 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	setname = NULL;
 	group_set_type(ru, spans, cs);
 	cs->counters = true;
+	cs->run_edge = edge;
 	if (ru->limit.rate != 0) {
 		/* each element a limit of its own, then its counter: the
 		 * counter counts what the limit lets through, as a rule's */
@@ -552,18 +553,45 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 /* The run v[0..n) as one group, or (intervals) one per chunk, in order. */
 static int
 group_chunks(struct cplan *p, const struct rule *const *v, size_t n,
-    bool spans, const char *chain)
+    bool spans, bool edge, const char *chain)
 {
 	size_t start = 0, k;
 
 	for (k = 1; spans && k < n; k++)
 		if (chunk_start(v[k])) {
-			if (compile_group(p, v + start, k - start, true,
+			if (compile_group(p, v + start, k - start, true, edge,
 			    chain) == -1)
 				return -1;
 			start = k;
 		}
-	return compile_group(p, v + start, n - start, spans, chain);
+	return compile_group(p, v + start, n - start, spans, edge, chain);
+}
+
+static const struct rule *chain_near(const struct ruleset *, size_t *, int,
+    const char *, const char *, bool *);
+
+/*
+ * Whether the run from rules[first] to rules[last] of chain from -> to
+ * has a rule of its shape next to it there, which it could not take (a
+ * key twice, an overlap, intervals in another field): a member leaving
+ * may let the run take it, and the groups are laid out anew.
+ */
+static bool
+run_edge(const struct ruleset *rs, size_t first, size_t last,
+    const char *from, const char *to)
+{
+	const struct rule *o;
+	bool unsure = false;
+	size_t k = first;
+
+	if ((o = chain_near(rs, &k, -1, from, to, &unsure)) != NULL &&
+	    group_same(rs->rules[first], o))
+		return true;
+	k = last;
+	if ((o = chain_near(rs, &k, 1, from, to, &unsure)) != NULL &&
+	    group_same(rs->rules[first], o))
+		return true;
+	return unsure;
 }
 
 /*
@@ -634,6 +662,7 @@ compile_group_run(struct cplan *p, const struct ruleset *rs, size_t i,
 		}
 		if (cut == 0) {
 			if ((rc = group_chunks(p, gv, n, sp != 0,
+			    run_edge(rs, gi[0], gi[n - 1], from, to),
 			    chain)) == 0)
 				*next = gi[n - 1] + 1;
 			goto out;

@@ -129,6 +129,10 @@ struct cset {
 					 * with one limit each): packets per */
 	uint64_t	 limit_unit;	/* this many seconds, */
 	uint32_t	 limit_burst;	/* this burst; 0 = no limit */
+	bool		 run_edge;	/* a group set whose run has a rule of
+					 * its shape next to it in the chain
+					 * (one it could not take): a member
+					 * leaving may let the run grow */
 	uint8_t		 nfields;	/* NFT_SET_CONCAT: the fields' lengths, */
 	uint8_t		 field_len[8];	/* unpadded, for the kernel's
 					 * concatenation of intervals */

@@ -3045,6 +3045,60 @@ remove_rule(const char *name)
 }
 
 /*
+ * A run ends before a rule of its shape it cannot take (the same key as
+ * a member); when that member goes, the run takes the rule, as a fresh
+ * compile has it: the kernel holds what the ruleset compiles to (no
+ * drift, which a restart would report as a change by hand), before and
+ * after the run.
+ */
+START_TEST(groups_take_their_neighbour)
+{
+	struct nft_drift dr;
+	char text[2048], *p = text;
+	int i;
+
+	start();
+	serve("router", "tcp", 4402);
+	p += sprintf(p, ZONES "rule p from lan to self tcp dport 4412 "
+	    "accept\n");
+	for (i = 0; i < 5; i++)
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
+		    "accept\n", i, 4410 + i);
+	p += sprintf(p, "rule c from lan to self tcp dport 4401 accept\n"
+	    "rule h from lan to self tcp dport 4401 accept\n"
+	    "rule d from lan to self tcp dport 4402 accept\n"
+	    "rule u from lan to self udp dport 9 accept\n");
+	apply_text(text);
+	/* p's run ends at g2 (4412 twice): g0's takes g0..g4, c, then
+	 * ends at h (4401 twice) */
+	ck_assert(!in_a_group("p"));
+	ck_assert(in_a_group("g0") && in_a_group("c"));
+	ck_assert(!in_a_group("h"));
+
+	/* c goes: the run takes h and d */
+	remove_rule("c");
+	ck_assert(in_a_group("h") && in_a_group("d"));
+	assert_no_drift(cur);
+	must_tcp("lan", R_LAN, 4402);
+	ck_assert_uint_ge(rule_packets("d"), 1);
+
+	/* g2 goes: p's run takes g0..g4 */
+	remove_rule("g2");
+	ck_assert(in_a_group("p"));
+	assert_no_drift(cur);
+
+	/* a restart finds no drift */
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	drift_print(&dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+	finish();
+}
+END_TEST
+
+/*
  * Rules with the same limit are a group whose elements each hold a limit
  * of their own (the set's template, before the element's counter); ICMP
  * types are a field of the key. A source that spent its element's burst
@@ -3344,6 +3398,7 @@ kernel_suite(void)
 		tcase_add_test(tc, groups_without_zones);
 		tcase_add_test(tc, groups_of_networks_and_ranges);
 		tcase_add_test(tc, groups_with_limits_and_icmp);
+		tcase_add_test(tc, groups_take_their_neighbour);
 		tcase_add_test(tc, counters_follow_rules);
 	} else
 		printf("grouping is off (compile.c): groups not tested\n");

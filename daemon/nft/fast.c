@@ -781,8 +781,11 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	if (add)
 		rc = at != 0 || (spans && !spans_fit(n, chain, cs, &el));
 	else {
+		/* a rule of the run's shape next to it that it could not
+		 * take may join it now: the whole compile lays it out */
 		rc = at == 0 || cs->elems[at - 1].comment == NULL ||
-		    strcmp(cs->elems[at - 1].comment, ru->name) != 0;
+		    strcmp(cs->elems[at - 1].comment, ru->name) != 0 ||
+		    cs->run_edge;
 		/* what stays must still be a group, other leaves counted */
 		for (j = 0; j < *nv; j++)
 			if ((*v)[j].si == (size_t)gi && !(*v)[j].add)
@@ -1247,6 +1250,9 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	if (!add) {
 		if (at == 0 || cs->elems[at - 1].comment == NULL ||
 		    strcmp(cs->elems[at - 1].comment, el.comment) != 0)
+			goto out;
+		/* the run may take the rule of its shape next to it */
+		if (cs->run_edge)
 			goto out;
 		/* what stays must still be a group */
 		for (j = 0, live = 0; j < cs->nelems &&
