@@ -87,6 +87,12 @@ crule_clear(struct crule *r)
 }
 
 void
+cplan_set_clear(struct cset *s)
+{
+	cset_clear(s);
+}
+
+void
 cplan_free(struct cplan *p)
 {
 	size_t i;
@@ -2654,6 +2660,7 @@ compile_rule_placed(const struct ruleset *rs, size_t i,
 	struct cjoin *t;
 	char *name = NULL;
 	size_t k;
+	bool chunk;
 
 	*joins = NULL;
 	*njoins = 0;
@@ -2664,7 +2671,8 @@ compile_rule_placed(const struct ruleset *rs, size_t i,
 			continue;
 		if ((name = pairs_body(rs, ps, k)) == NULL)
 			goto nomem;
-		switch (compile_group_at(rs, i, ps->from[k], ps->to[k], &pr)) {
+		switch (compile_group_at(rs, i, ps->from[k], ps->to[k], &pr,
+		    &chunk)) {
 		case CG_ALONE:
 			if (p != NULL && compile_rule(p, rs, ru, name, d) == -1)
 				goto fail;
@@ -2676,6 +2684,7 @@ compile_rule_placed(const struct ruleset *rs, size_t i,
 				goto nomem;
 			*joins = t;
 			t[*njoins].chain = name;
+			t[*njoins].chunk = chunk;
 			t[(*njoins)++].pr = pr;
 			break;
 		default:

@@ -594,6 +594,12 @@ run_edge(const struct ruleset *rs, size_t first, size_t last,
 	return unsure;
 }
 
+int
+compile_group_chunk(struct cplan *p, const struct rule *ru, const char *chain)
+{
+	return compile_group(p, &ru, 1, true, false, chain);
+}
+
 /*
  * When rules[i] (in pair chain from -> to) starts a run of at least
  * GROUP_MIN rules of one shape there, the run as one group in chain:
@@ -761,13 +767,15 @@ compile_group_min(void)
 
 int
 compile_group_pair(const struct rule *ru, const struct rule *pr, bool spans,
-    struct celem *el, struct celem *pel)
+    bool chunk, struct celem *el, struct celem *pel)
 {
+	bool own = spans && chunk_start(ru);
+
 	memset(el, 0, sizeof(*el));
 	memset(pel, 0, sizeof(*pel));
 	if (!group_same(ru, pr) ||
 	    (!spans && (group_spans(ru) | group_spans(pr)) != 0) ||
-	    (spans && chunk_start(ru)))
+	    (own && !chunk))
 		return 1;
 	group_elem(ru, spans, el);
 	group_elem(pr, spans, pel);
@@ -777,18 +785,19 @@ compile_group_pair(const struct rule *ru, const struct rule *pr, bool spans,
 		el->comment = NULL;
 		return -1;
 	}
-	return 0;
+	return own ? 2 : 0;
 }
 
 enum cgroup_at
 compile_group_at(const struct ruleset *rs, size_t i, const char *from,
-    const char *to, const struct rule **pr)
+    const char *to, const struct rule **pr, bool *chunk)
 {
-	const struct rule *ru = rs->rules[i];
+	const struct rule *ru = rs->rules[i], *nb;
 	size_t k = i;
 	bool unsure = false;
 
 	*pr = NULL;
+	*chunk = false;
 	if (ru->limit.per_source)
 		return CG_UNSURE;	/* a meter set of its own */
 	if (GROUP_MIN == 0)
@@ -801,9 +810,20 @@ compile_group_at(const struct ruleset *rs, size_t i, const char *from,
 	*pr = chain_near(rs, &k, -1, from, to, &unsure);
 	if (*pr == NULL || unsure || !group_same(ru, *pr))
 		return CG_UNSURE;
-	/* a rule starting a set of its own in a run of intervals */
-	if ((group_spans(ru) | group_spans(*pr)) != 0 && chunk_start(ru))
-		return CG_UNSURE;
+	/* a rule starting a set of its own in a run of intervals: the only
+	 * element of that set when the rule after it is not of its shape or
+	 * starts a set too (a run of hosts and ports has no such sets: nft/
+	 * finds which kind the group is); else it would take the rules after
+	 * it from the set before */
+	if (chunk_start(ru)) {
+		k = i;
+		nb = chain_near(rs, &k, 1, from, to, &unsure);
+		if (unsure)
+			return CG_UNSURE;
+		*chunk = nb == NULL || !group_same(ru, nb) || chunk_start(nb);
+		if (!*chunk && (group_spans(ru) | group_spans(*pr)) != 0)
+			return CG_UNSURE;
+	}
 	return CG_JOIN;
 }
 
@@ -826,7 +846,7 @@ compile_group_step(const struct ruleset *rs, size_t i, bool spans,
 	    strcmp(ru->to, ZONE_ANY) == 0)) || strcmp(ru->from, ZONE_ALL) == 0 ||
 	    strcmp(ru->to, ZONE_ALL) == 0)
 		return 1;
-	if ((rc = compile_group_pair(ru, pr, spans, el, pel)) != 0)
+	if ((rc = compile_group_pair(ru, pr, spans, false, el, pel)) != 0)
 		return rc;		/* same sides too */
 	if ((*chain = compile_pair_chain(rs, ru->from, ru->to)) == NULL) {
 		free(el->comment);

@@ -256,24 +256,35 @@ int		 compile_group_step(const struct ruleset *, size_t i,
  * of its own; an element of the group of the rule before it there (*pr),
  * which it joins or leaves without changing that group's kernel rule; or
  * something else (first in a run, between two runs, too far to look, a
- * meter set of its own), which the whole diff lays out.
+ * meter set of its own), which the whole diff lays out. *chunk (with
+ * CG_JOIN): the rule would start a set of its own in a run of intervals
+ * (compile_group.c, GROUP_SPAN_CHUNK) and be its only element.
  */
 enum cgroup_at { CG_ALONE, CG_JOIN, CG_UNSURE };
 enum cgroup_at	 compile_group_at(const struct ruleset *, size_t i,
-		    const char *from, const char *to, const struct rule **pr);
+		    const char *from, const char *to, const struct rule **pr,
+		    bool *chunk);
 /* The set elements of rule ru and of pr before it in one group (as
  * compile_group_step), comments owned by the caller: 0; 1 when they do
  * not have one shape, or have a network or port range and spans is
- * false; -1 out of memory. */
+ * false, or ru starts a set of its own in a run of intervals (spans) and
+ * chunk is false; 2 when it does and chunk is true: ru is a set of one
+ * element after pr's (compile_group_chunk); -1 out of memory. */
 int		 compile_group_pair(const struct rule *ru,
-		    const struct rule *pr, bool spans, struct celem *el,
-		    struct celem *pel);
+		    const struct rule *pr, bool spans, bool chunk,
+		    struct celem *el, struct celem *pel);
+/* The group of rule ru alone, a set of its own in a run of intervals of
+ * chain: its kernel rule and set into p. 0 or -1. */
+int		 compile_group_chunk(struct cplan *p, const struct rule *ru,
+		    const char *chain);
+void		 cplan_set_clear(struct cset *);
 
 /* One copy of a rule that is a group's element rather than a kernel
  * rule: in chain (a pair chain or a shared body), after rule pr. */
 struct cjoin {
 	char			*chain;
 	const struct rule	*pr;
+	bool			 chunk;	/* compile_group_at's *chunk */
 };
 /*
  * compile_rule_chains for rules that may be in groups: the copies of

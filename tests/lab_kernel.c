@@ -3239,6 +3239,7 @@ START_TEST(groups_of_networks_and_ranges)
 	serve("router", "tcp", 51005);
 	serve("dmz", "tcp", 38080);
 	serve("router", "tcp", 53001);
+	serve("router", "tcp", 52005);
 	text = malloc((size_t)N * 100 + 4096);
 	ck_assert_ptr_nonnull(text);
 	p = text + sprintf(text, ZONES "policy lan -> dmz accept\n"
@@ -3352,6 +3353,35 @@ START_TEST(groups_of_networks_and_ranges)
 	ck_assert_uint_eq(st->elems_deleted, 1);
 	ck_assert_uint_eq(st->rules_deleted, 1);
 	must_tcp("lan", H_DMZ, 38080);
+	assert_no_drift(cur);
+
+	/* x284's name starts a set of its own (GROUP_SPAN_CHUNK): at the
+	 * end of the run, a set of one element and its kernel rule after
+	 * the run's last, in one transaction, no whole diff; deleted, both
+	 * go (gin, a rule of the run's shape next to it, goes first) */
+	remove_rule("gin");
+	add_rule_before("x284", "x284 from lan to self tcp dport 52000-52009 "
+	    "accept", "tail");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->elems_added, 1);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	group_holds("__g/lan-self/x284", "x284");
+	must_tcp("lan", R_LAN, 52005);
+	ck_assert_uint_ge(rule_packets("x284"), 1);
+	assert_no_drift(cur);
+	remove_rule("x284");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_deleted, 1);
+	ck_assert_uint_eq(st->rules_added, 0);
+	mustnt_tcp("lan", R_LAN, 52005);
+	out = lab_output(lab, "router", "nft list sets table inet fwctl");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "x284") == NULL, "%s", out);
+	free(out);
 	assert_no_drift(cur);
 
 	/* a restart (the drift check, then the first apply, as fwctld

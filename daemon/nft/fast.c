@@ -15,11 +15,19 @@ struct fitem {
 };
 
 /* A copy of a rule that is an element of a group set, not a kernel rule:
- * joining it (add) or leaving it. */
+ * joining it (add) or leaving it; or a set of its own in a run of
+ * intervals, made with its kernel rule (add: both compiled into the
+ * fast path's plan) or deleted with it. */
+enum { FJ_ELEM, FJ_NEWSET, FJ_DROPSET };
+
 struct fjoin {
 	struct celem	 el;
-	size_t		 si;		/* the group set, in n->cur.sets */
+	size_t		 si;		/* the group set, in n->cur.sets
+					 * (FJ_NEWSET: the run's set before) */
+	int		 kind;
 	bool		 add;
+	struct kent	*grule;		/* FJ_DROPSET: its kernel rule */
+	size_t		 tsi;		/* FJ_NEWSET: the set, in the plan */
 };
 
 struct fadd {
@@ -725,6 +733,9 @@ emit_join(struct nft *n, struct batch *b, const struct fjoin *j)
 	tmp.nfields = cs->nfields;
 	memcpy(tmp.field_len, cs->field_len, sizeof(tmp.field_len));
 	tmp.counters = true;
+	tmp.limit_rate = cs->limit_rate;
+	tmp.limit_unit = cs->limit_unit;
+	tmp.limit_burst = cs->limit_burst;
 	return emit_elems(n, b, &tmp, false, 0, v, 1, !j->add, NULL, NULL);
 }
 
@@ -738,31 +749,94 @@ fjoins_free(struct fjoin *v, size_t n)
 	free(v);
 }
 
+/* Live elements of set cs, counted up to most. */
+static size_t
+cs_live(const struct cset *cs, size_t most)
+{
+	size_t j, live = 0;
+
+	for (j = 0; j < cs->nelems && live < most; j++)
+		if (cs->elems[j].key_len != 0)
+			live++;
+	return live;
+}
+
+/*
+ * Rule ru as a set of its own in the run of intervals of chain where pr's
+ * set (n->cur.sets[gi]) stands: made (add: its kernel rule and set into
+ * tmp, placed after the run's last) or deleted with its kernel rule, as
+ * the whole compile has it. 0 with *t filled; 1 when the whole diff must
+ * do it; -1 out of memory.
+ */
+static int
+fchunk(struct nft *n, const struct rule *ru, const char *chain, size_t gi,
+    const struct celem *el, bool add, struct cplan *tmp, struct fjoin *t)
+{
+	const struct cset *cs = &n->cur.sets[gi], *os;
+	struct kchain *c;
+	char name[600], key[FWCTL_NAME_MAX + 8];
+	ssize_t osi;
+
+	snprintf(name, sizeof(name), GROUP_SET_PREFIX "%s/%s", chain,
+	    ru->name);
+	osi = cur_set_index(n, name);
+	memset(t, 0, sizeof(*t));
+	t->add = add;
+	if (add) {
+		/* no overlap with the run's boxes, intervals in one field */
+		if (tmp == NULL || osi != -1 || !spans_fit(n, chain, cs, el))
+			return 1;
+		t->kind = FJ_NEWSET;
+		t->si = gi;
+		t->tsi = tmp->nsets;
+		return compile_group_chunk(tmp, ru, chain) == -1 ? -1 : 0;
+	}
+	/* its set holds it alone; what stays of the run is a group (the
+	 * set before it is one); no rule of the run's shape next to it */
+	if (osi == -1)
+		return 1;
+	os = &n->cur.sets[osi];
+	if (os->run_edge || cs_live(os, 2) != 1 ||
+	    cs_live(cs, compile_group_min()) < compile_group_min())
+		return 1;
+	snprintf(key, sizeof(key), "~g/%s", ru->name);
+	if ((c = kstate_chain(&n->st, chain)) == NULL ||
+	    (t->grule = kchain_find(&n->st, c, key, true)) == NULL)
+		return 1;
+	t->kind = FJ_DROPSET;
+	t->si = (size_t)osi;
+	return 0;
+}
+
 /*
  * The element change of rule ru joining (add) or leaving the group of pr,
  * the rule before it in chain, appended to *v: 0; 1 when the picture has
  * no such group, or the change would not leave it a group as the whole
  * compile makes it (a key twice, an overlap, too few rules left); -1 out
- * of memory.
+ * of memory. chunk: ru may be a set of its own in a run of intervals
+ * (compile_group_at), its kernel rule compiled into tmp (add).
  */
 static int
 fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
-    const char *chain, bool add, struct fjoin **v, size_t *nv)
+    const char *chain, bool add, bool chunk, struct cplan *tmp,
+    struct fjoin **v, size_t *nv)
 {
 	struct celem el, pel;
 	struct strmap *ix = NULL;
-	struct fjoin *t;
+	struct fjoin *t, one;
 	struct cset *cs;
 	char k[EIDX_KEY_MAX];
-	size_t at, j, live, len;
+	size_t at, j, len;
 	ssize_t gi = -1;
-	int spans, rc;
+	int spans, rc, own = 0;
 
 	for (spans = 0; spans < 2; spans++) {
-		if ((rc = compile_group_pair(ru, pr, spans, &el, &pel)) == -1)
+		if ((rc = compile_group_pair(ru, pr, spans, chunk, &el,
+		    &pel)) == -1)
 			return -1;
 		if (rc == 1)
 			continue;
+		own = rc == 2;
 		gi = group_of(n, chain, &pel, spans, &ix);
 		free(pel.comment);
 		if (gi != -1)
@@ -776,6 +850,16 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	if (gi == -1)
 		return 1;
 	cs = &n->cur.sets[gi];
+	if (own) {
+		rc = fchunk(n, ru, chain, (size_t)gi, &el, add, tmp, &one);
+		free(el.comment);
+		if (rc != 0 || (t = reallocarray(*v, *nv + 1,
+		    sizeof(*t))) == NULL)
+			return rc != 0 ? rc : -1;
+		*v = t;
+		t[(*nv)++] = one;
+		return 0;
+	}
 	len = eidx_key(&el, k);
 	at = (size_t)strmap_get(ix, k, len);
 	if (add)
@@ -790,11 +874,8 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 		for (j = 0; j < *nv; j++)
 			if ((*v)[j].si == (size_t)gi && !(*v)[j].add)
 				rc = 1;
-		for (j = 0, live = 0; j < cs->nelems &&
-		    live <= compile_group_min(); j++)
-			if (cs->elems[j].key_len != 0)
-				live++;
-		if (live <= compile_group_min())
+		if (cs_live(cs, compile_group_min() + 1) <=
+		    compile_group_min())
 			rc = 1;
 	}
 	if (rc != 0 || (t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL) {
@@ -802,8 +883,10 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 		return rc != 0 ? 1 : -1;
 	}
 	*v = t;
+	memset(&t[*nv], 0, sizeof(*t));
 	t[*nv].el = el;
 	t[*nv].si = (size_t)gi;
+	t[*nv].kind = FJ_ELEM;
 	t[(*nv)++].add = add;
 	return 0;
 }
@@ -813,8 +896,8 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
  * out. */
 static int
 place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
-    const struct cpairs *ps, struct cplan *tmp, bool add, struct fjoin **v,
-    size_t *nv, struct diags *d)
+    const struct cpairs *ps, struct cplan *tmp, bool add, bool chunks,
+    struct fjoin **v, size_t *nv, struct diags *d)
 {
 	struct cjoin *cj;
 	size_t ncj, i;
@@ -825,12 +908,67 @@ place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
 	    d) == -1)
 		return -1;
 	for (i = 0; i < ncj && rc == 0 && !unsure; i++)
-		rc = fjoin_add(n, rs->rules[mi], cj[i].pr, cj[i].chain, add, v,
-		    nv);
+		rc = fjoin_add(n, rs->rules[mi], cj[i].pr, cj[i].chain, add,
+		    chunks && cj[i].chunk, tmp, v, nv);
 	compile_joins_free(cj, ncj);
 	if (rc == -1)
 		diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
 	return unsure ? 1 : rc;
+}
+
+/* Set *from (a group set of the fast path's plan) into the picture, which
+ * takes what it holds. */
+static int
+cur_add_set(struct nft *n, struct cset *from, bool edge)
+{
+	struct strmap **ne;
+	struct cset *cs;
+
+	if (n->eidx != NULL) {
+		if ((ne = reallocarray(n->eidx, n->cur.nsets + 2,
+		    sizeof(*ne))) == NULL)
+			return -1;
+		n->eidx = ne;
+		n->eidx[n->cur.nsets] = n->eidx[n->cur.nsets + 1] = NULL;
+	}
+	if ((cs = cplan_add_set(&n->cur)) == NULL)
+		return -1;
+	*cs = *from;
+	cs->run_edge = edge;
+	memset(from, 0, sizeof(*from));
+	return 0;
+}
+
+/* Set si out of the picture (the sets after it move up). */
+static void
+cur_drop_set(struct nft *n, size_t si)
+{
+	size_t after = n->cur.nsets - si - 1;
+
+	if (n->eidx != NULL) {
+		strmap_free(n->eidx[si]);
+		memmove(&n->eidx[si], &n->eidx[si + 1], after *
+		    sizeof(*n->eidx));
+		n->eidx[n->cur.nsets - 1] = NULL;
+	}
+	cplan_set_clear(&n->cur.sets[si]);
+	memmove(&n->cur.sets[si], &n->cur.sets[si + 1], after *
+	    sizeof(*n->cur.sets));
+	n->cur.nsets--;
+	memset(&n->cur.sets[n->cur.nsets], 0, sizeof(*n->cur.sets));
+}
+
+static int
+fjoin_si_cmp(const void *a, const void *b)
+{
+	const struct fjoin *x = a, *y = b;
+
+	/* sets to drop last, the later ones first */
+	if ((x->kind == FJ_DROPSET) != (y->kind == FJ_DROPSET))
+		return x->kind == FJ_DROPSET ? 1 : -1;
+	if (x->kind == FJ_DROPSET)
+		return x->si > y->si ? -1 : x->si < y->si;
+	return 0;
 }
 
 /*
@@ -915,11 +1053,18 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		if (it->op == PLAN_REMOVE) {
 			if ((ps = nft_pairs(n, next)) == NULL)
 				goto nomem;
+			j = njoins;
 			if ((prc = place_rule(n, prev, (size_t)mi, ps, NULL,
-			    false, &joins, &njoins, d)) != 0) {
+			    false, plan->n == 1, &joins, &njoins, d)) != 0) {
 				rc = prc;
 				goto out;
 			}
+			/* a set of its own goes with its kernel rule */
+			for (; j < njoins; j++)
+				if (joins[j].kind == FJ_DROPSET &&
+				    ptr_push(&dels, &ndels, &dels_cap,
+				    joins[j].grule) == -1)
+					goto nomem;
 		}
 		if (it->op == PLAN_REMOVE || it->op == PLAN_CHANGE)
 			for (e = strmap_gets(n->st.names, it->name); e != NULL;
@@ -958,7 +1103,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		items[i].first = tmp.nrules;
 		j = njoins;
 		if ((prc = place_rule(n, next, items[i].mi, ps, &tmp, true,
-		    &joins, &njoins, d)) != 0) {
+		    plan->n == 1, &joins, &njoins, d)) != 0) {
 			rc = prc;	/* 1: the whole diff places it */
 			goto out;
 		}
@@ -1049,6 +1194,22 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			    dels[i]->seg, name, sizeof(name)), dels[i]->key,
 			    dels[i]->handle) == -1)
 				goto nomem;
+		/* a set of its own: made before its rule, deleted after */
+		for (j = 0; j < njoins; j++) {
+			struct cset *ns;
+
+			if (joins[j].kind == FJ_DROPSET &&
+			    emit_delset(n, &b, &n->cur.sets[joins[j].si]) == -1)
+				goto nomem;
+			if (joins[j].kind != FJ_NEWSET)
+				continue;
+			ns = &tmp.sets[joins[j].tsi];
+			snprintf(name, sizeof(name), "set %s", ns->name);
+			if (emit_set(n, &b, ns, false, ++n->set_id, name,
+			    ns->loc, NULL) == -1)
+				goto nomem;
+			n->stats.elems_added += ns->nelems;
+		}
 		for (j = 0; j < tmp.nrules; j++) {
 			a = &adds[j];
 			if (a->seg == NULL) {
@@ -1080,6 +1241,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				goto nomem;
 		}
 		for (j = 0; j < njoins; j++) {
+			if (joins[j].kind != FJ_ELEM)
+				continue;
 			if (emit_join(n, &b, &joins[j]) == -1)
 				goto nomem;
 			if (joins[j].add)
@@ -1119,6 +1282,14 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	for (j = 0; j < njoins; j++) {
 		struct cset one = { 0 };
 
+		if (joins[j].kind == FJ_NEWSET) {
+			if (cur_add_set(n, &tmp.sets[joins[j].tsi],
+			    n->cur.sets[joins[j].si].run_edge) == -1)
+				goto lost;
+			continue;
+		}
+		if (joins[j].kind != FJ_ELEM)
+			continue;
 		one.elems = &joins[j].el;
 		one.nelems = 1;
 		if (cur_elems_update(n, joins[j].si, &one, joins[j].add) == -1)
@@ -1126,6 +1297,11 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		if (joins[j].add)
 			joins[j].el.comment = NULL;	/* the picture's */
 	}
+	/* sets gone last: the sets after them move up */
+	qsort(joins, njoins, sizeof(*joins), fjoin_si_cmp);
+	for (j = 0; j < njoins; j++)
+		if (joins[j].kind == FJ_DROPSET)
+			cur_drop_set(n, joins[j].si);
 	for (k = 0; k < nfsegs; k++) {
 		if ((fsegs[k].seg = kchain_add_seg(fsegs[k].c,
 		    fsegs[k].id)) == NULL)
