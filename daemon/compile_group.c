@@ -451,7 +451,7 @@ group_load(struct crule *r, uint32_t base, uint32_t off, uint32_t len,
  */
 static int
 compile_group(struct cplan *p, const struct rule *const *v, size_t n,
-    bool spans, bool edge, const char *chain)
+    bool spans, bool edge, uint32_t run, const char *chain)
 {
 	const struct rule *ru = v[0];
 	int fam = group_family(ru);
@@ -525,6 +525,7 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	setname = NULL;
 	group_set_type(ru, spans, cs);
 	cs->counters = true;
+	cs->run = run;
 	cs->run_edge = edge;
 	if (ru->limit.rate != 0) {
 		/* each element a limit of its own, then its counter: the
@@ -556,15 +557,17 @@ group_chunks(struct cplan *p, const struct rule *const *v, size_t n,
     bool spans, bool edge, const char *chain)
 {
 	size_t start = 0, k;
+	uint32_t run = (uint32_t)p->nsets + 1;	/* its first set's place */
 
 	for (k = 1; spans && k < n; k++)
 		if (chunk_start(v[k])) {
 			if (compile_group(p, v + start, k - start, true, edge,
-			    chain) == -1)
+			    run, chain) == -1)
 				return -1;
 			start = k;
 		}
-	return compile_group(p, v + start, n - start, spans, edge, chain);
+	return compile_group(p, v + start, n - start, spans, edge, run,
+	    chain);
 }
 
 static const struct rule *chain_near(const struct ruleset *, size_t *, int,
@@ -597,7 +600,7 @@ run_edge(const struct ruleset *rs, size_t first, size_t last,
 int
 compile_group_chunk(struct cplan *p, const struct rule *ru, const char *chain)
 {
-	return compile_group(p, &ru, 1, true, false, chain);
+	return compile_group(p, &ru, 1, true, false, 0, chain);
 }
 
 /*

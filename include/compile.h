@@ -129,6 +129,9 @@ struct cset {
 					 * with one limit each): packets per */
 	uint64_t	 limit_unit;	/* this many seconds, */
 	uint32_t	 limit_burst;	/* this burst; 0 = no limit */
+	uint32_t	 run;		/* group sets: the sets of one run (a
+					 * long run of intervals is several)
+					 * share it */
 	bool		 run_edge;	/* a group set whose run has a rule of
 					 * its shape next to it in the chain
 					 * (one it could not take): a member

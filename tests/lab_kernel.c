@@ -3372,6 +3372,21 @@ START_TEST(groups_of_networks_and_ranges)
 	must_tcp("lan", R_LAN, 52005);
 	ck_assert_uint_ge(rule_packets("x284"), 1);
 	assert_no_drift(cur);
+	/* a rule joining that small set and leaving it: one element each
+	 * way (the run, not the set, must stay a group) */
+	add_rule_before("x1", "x1 from lan to self tcp dport 52010-52019 "
+	    "accept", "tail");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->elems_added, 1);
+	ck_assert_uint_eq(st->rules_added, 0);
+	group_holds("__g/lan-self/x284", "x1");
+	remove_rule("x1");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->elems_deleted, 1);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	assert_no_drift(cur);
 	remove_rule("x284");
 	st = nft_last_stats(nf);
 	ck_assert(!st->full_rebuild);

@@ -761,6 +761,21 @@ cs_live(const struct cset *cs, size_t most)
 	return live;
 }
 
+/* Live elements of the run whose set cs is (a long run of intervals is
+ * several sets, one short), counted up to most. */
+static size_t
+run_live(const struct nft *n, const struct cset *cs, size_t most)
+{
+	size_t i, live;
+
+	if (cs->run == 0)
+		return cs_live(cs, most);
+	for (i = 0, live = 0; i < n->cur.nsets && live < most; i++)
+		if (n->cur.sets[i].run == cs->run)
+			live += cs_live(&n->cur.sets[i], most - live);
+	return live;
+}
+
 /*
  * Rule ru as a set of its own in the run of intervals of chain where pr's
  * set (n->cur.sets[gi]) stands: made (add: its kernel rule and set into
@@ -797,7 +812,7 @@ fchunk(struct nft *n, const struct rule *ru, const char *chain, size_t gi,
 		return 1;
 	os = &n->cur.sets[osi];
 	if (os->run_edge || cs_live(os, 2) != 1 ||
-	    cs_live(cs, compile_group_min()) < compile_group_min())
+	    run_live(n, cs, compile_group_min() + 1) <= compile_group_min())
 		return 1;
 	snprintf(key, sizeof(key), "~g/%s", ru->name);
 	if ((c = kstate_chain(&n->st, chain)) == NULL ||
@@ -874,7 +889,7 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 		for (j = 0; j < *nv; j++)
 			if ((*v)[j].si == (size_t)gi && !(*v)[j].add)
 				rc = 1;
-		if (cs_live(cs, compile_group_min() + 1) <=
+		if (run_live(n, cs, compile_group_min() + 1) <=
 		    compile_group_min())
 			rc = 1;
 	}
@@ -916,10 +931,10 @@ place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
 	return unsure ? 1 : rc;
 }
 
-/* Set *from (a group set of the fast path's plan) into the picture, which
- * takes what it holds. */
+/* Set *from (a group set of the fast path's plan, in the run of set run)
+ * into the picture, which takes what it holds. */
 static int
-cur_add_set(struct nft *n, struct cset *from, bool edge)
+cur_add_set(struct nft *n, struct cset *from, const struct cset *run)
 {
 	struct strmap **ne;
 	struct cset *cs;
@@ -934,7 +949,8 @@ cur_add_set(struct nft *n, struct cset *from, bool edge)
 	if ((cs = cplan_add_set(&n->cur)) == NULL)
 		return -1;
 	*cs = *from;
-	cs->run_edge = edge;
+	cs->run = run->run;
+	cs->run_edge = run->run_edge;
 	memset(from, 0, sizeof(*from));
 	return 0;
 }
@@ -1284,7 +1300,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 
 		if (joins[j].kind == FJ_NEWSET) {
 			if (cur_add_set(n, &tmp.sets[joins[j].tsi],
-			    n->cur.sets[joins[j].si].run_edge) == -1)
+			    &n->cur.sets[joins[j].si]) == -1)
 				goto lost;
 			continue;
 		}
@@ -1375,7 +1391,7 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	struct reply rp = { 0 };
 	const struct celem *v[1];
 	char *chain = NULL, k[EIDX_KEY_MAX];
-	size_t si = 0, at = 0, len, j, live;
+	size_t si = 0, at = 0, len;
 	uint32_t genid;
 	ssize_t mi, gi;
 	int tries, sent, spans, rc = 1;
@@ -1431,11 +1447,8 @@ apply_group(struct nft *n, const struct ruleset *prev,
 		if (cs->run_edge)
 			goto out;
 		/* what stays must still be a group */
-		for (j = 0, live = 0; j < cs->nelems &&
-		    live <= compile_group_min(); j++)
-			if (cs->elems[j].key_len != 0)
-				live++;
-		if (live <= compile_group_min())
+		if (run_live(n, cs, compile_group_min() + 1) <=
+		    compile_group_min())
 			goto out;
 	}
 	rc = -1;
