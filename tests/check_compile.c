@@ -1160,7 +1160,7 @@ START_TEST(groups_with_intervals)
 	char text[8192], *o = text, *f, buf[256];
 	size_t ncj;
 	ssize_t k;
-	bool unsure;
+	bool unsure, chunk;
 	struct diags d;
 	int i;
 
@@ -1312,21 +1312,24 @@ START_TEST(groups_with_intervals)
 		    "drop\n", i, i);
 	o += sprintf(o, "rule w2 from wan to lan tcp dport 23 accept\n");
 	o += sprintf(o, "rule x from wan to any src 10.65.0.0/24 drop\n");
+	/* x284's name starts a set of its own (GROUP_SPAN_CHUNK) */
+	o += sprintf(o, "rule x284 from wan to any src 10.66.0.0/24 drop\n");
 	rs = load(text);
 	ps = compile_pairs_new(rs);
 	ck_assert_ptr_nonnull(ps);
 	k = ruleset_find_rule(rs, "x");
 	/* `to any` is every zone and no zone, not the host: wan-wan and
 	 * wan-any share their rules, w and w2 keep wan-lan apart */
-	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan", &pr),
-	    CG_JOIN);
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan", &pr,
+	    &chunk), CG_JOIN);
 	ck_assert_str_eq(pr->name, "n4");
+	ck_assert(!chunk);		/* x's name starts no set */
 	/* in wan-lan, w2 stands between the group and x */
-	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "lan", &pr),
-	    CG_ALONE);
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "lan", &pr,
+	    &chunk), CG_ALONE);
 	k = ruleset_find_rule(rs, "n0");	/* first in its run */
-	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan", &pr),
-	    CG_UNSURE);
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan", &pr,
+	    &chunk), CG_UNSURE);
 	memset(&p, 0, sizeof(p));
 	diags_init(&d);
 	k = ruleset_find_rule(rs, "x");
@@ -1346,14 +1349,36 @@ START_TEST(groups_with_intervals)
 
 		/* a network: no hash set element for it */
 		ck_assert_int_eq(compile_group_pair(rs->rules[k],
-		    rs->rules[k - 1], false, &el, &pel), 1);
+		    rs->rules[k - 1], false, false, &el, &pel), 1);
 		ck_assert_int_eq(compile_group_pair(rs->rules[k],
-		    rs->rules[k - 2], true, &el, &pel), 0);
+		    rs->rules[k - 2], true, false, &el, &pel), 0);
 		ck_assert(el.ranged);
 		ck_assert_str_eq(el.comment, "x");
 		ck_assert_str_eq(pel.comment, "n4");
 		free(el.comment);
 		free(pel.comment);
+		/* at the end of the run, x284 is a set of one element */
+		k = ruleset_find_rule(rs, "x284");
+		ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan",
+		    &pr, &chunk), CG_JOIN);
+		ck_assert(chunk);
+		ck_assert_str_eq(pr->name, "x");
+		ck_assert_int_eq(compile_group_pair(rs->rules[k],
+		    rs->rules[k - 1], true, false, &el, &pel), 1);
+		ck_assert_int_eq(compile_group_pair(rs->rules[k],
+		    rs->rules[k - 1], true, true, &el, &pel), 2);
+		free(el.comment);
+		free(pel.comment);
+		memset(&p, 0, sizeof(p));
+		ck_assert_int_eq(compile_group_chunk(&p, rs->rules[k],
+		    "wan-any+"), 0);
+		ck_assert_uint_eq(p.nrules, 1);
+		ck_assert_uint_eq(p.nsets, 1);
+		ck_assert_str_eq(p.sets[0].name, GROUP_SET_PREFIX
+		    "wan-any+/x284");
+		ck_assert_uint_eq(p.sets[0].nelems, 1);
+		ck_assert_str_eq(p.rules[0].key, "~g/x284");
+		cplan_free(&p);
 	}
 	diags_free(&d);
 	compile_pairs_free(ps);
