@@ -558,13 +558,13 @@ START_TEST(icmp_and_state)
 }
 END_TEST
 
-START_TEST(limit)
+/* Eight pings from the lan host to the router through a limit of 1/minute
+ * burst 2: the burst passes (one more if a minute turns), then nothing. */
+static void
+pings_limited(const char *what)
 {
 	int i, ok = 0, fail = 0;
 
-	start();
-	apply_text(ZONES "rule pl from lan to self icmp type echo-request "
-	    "accept limit 1/minute burst 2\n");
 	for (i = 0; i < 8; i++) {
 		if (lab_ping(lab, "lan", R_LAN, 400) == 0)
 			ok++;
@@ -572,7 +572,15 @@ START_TEST(limit)
 			fail++;
 	}
 	ck_assert_msg(ok >= 1 && ok <= 3 && fail >= 5,
-	    "limit 1/minute burst 2: %d replies, %d lost", ok, fail);
+	    "%s: %d replies, %d lost", what, ok, fail);
+}
+
+START_TEST(limit)
+{
+	start();
+	apply_text(ZONES "rule pl from lan to self icmp type echo-request "
+	    "accept limit 1/minute burst 2\n");
+	pings_limited("limit 1/minute burst 2");
 	finish();
 }
 END_TEST
@@ -1385,6 +1393,34 @@ apply_fresh(const struct ruleset *rs)
 	}
 	diags_free(&d);
 	assert_other();
+}
+
+/* fwctld stops and starts again over its table: the drift check finds
+ * nothing. */
+static void
+restart_no_drift(void)
+{
+	struct nft_drift dr;
+
+	stop_owner();
+	start_owner();
+	drift(cur, &dr);
+	drift_print(&dr);
+	ck_assert_uint_eq(dr.n, 0);
+	nft_drift_free(&dr);
+}
+
+/* The same, and the first apply takes the table as it is. */
+static void
+restart_takes_table(void)
+{
+	const struct nft_stats *st;
+
+	restart_no_drift();
+	apply_fresh(cur);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 0);
 }
 
 /*
@@ -2811,12 +2847,7 @@ START_TEST(start_takes_table_as_it_is)
 	apply_fresh(swapped);
 	ruleset_free(swapped);
 	must_tcp("lan", R_LAN, 3021);
-	stop_owner();
-	start_owner();
-	drift(cur, &dr);
-	drift_print(&dr);
-	ck_assert_uint_eq(dr.n, 0);
-	nft_drift_free(&dr);
+	restart_no_drift();
 	apply_fresh(cur);
 	ck_assert(nft_last_stats(nf)->full_rebuild);
 	mustnt_tcp("lan", R_LAN, 3021);
@@ -3053,7 +3084,6 @@ remove_rule(const char *name)
  */
 START_TEST(groups_take_their_neighbour)
 {
-	struct nft_drift dr;
 	char text[2048], *p = text;
 	int i;
 
@@ -3088,12 +3118,7 @@ START_TEST(groups_take_their_neighbour)
 	assert_no_drift(cur);
 
 	/* a restart finds no drift */
-	stop_owner();
-	start_owner();
-	drift(cur, &dr);
-	drift_print(&dr);
-	ck_assert_uint_eq(dr.n, 0);
-	nft_drift_free(&dr);
+	restart_takes_table();
 	finish();
 }
 END_TEST
@@ -3113,9 +3138,8 @@ START_TEST(groups_with_limits_and_icmp)
 	static const char *tsrc[] = { "10.50.1.31", H_LAN, "10.50.2.32",
 	    "10.50.2.10" };
 	const struct nft_stats *st;
-	struct nft_drift dr;
 	char text[4096], *p = text, *out, *at, *end;
-	int i, ok = 0, fail = 0;
+	int i;
 
 	start();
 	serve("router", "tcp", 4301);
@@ -3132,14 +3156,7 @@ START_TEST(groups_with_limits_and_icmp)
 	ck_assert(in_a_group("t0") && in_a_group("t3"));
 
 	/* the lan host's element: its burst, then nothing */
-	for (i = 0; i < 8; i++) {
-		if (lab_ping(lab, "lan", R_LAN, 400) == 0)
-			ok++;
-		else
-			fail++;
-	}
-	ck_assert_msg(ok >= 1 && ok <= 3 && fail >= 5,
-	    "limit 1/minute burst 2 in a group: %d replies, %d lost", ok, fail);
+	pings_limited("limit 1/minute burst 2 in a group");
 	ck_assert_uint_ge(rule_packets("p2"), 1);
 	ck_assert_uint_eq(rule_packets("p0"), 0);
 	/* no element for the dmz host's address: the policy drops */
@@ -3183,16 +3200,7 @@ START_TEST(groups_with_limits_and_icmp)
 	assert_no_drift(cur);
 
 	/* a restart finds no drift and takes the table as it is */
-	stop_owner();
-	start_owner();
-	drift(cur, &dr);
-	drift_print(&dr);
-	ck_assert_uint_eq(dr.n, 0);
-	nft_drift_free(&dr);
-	apply_fresh(cur);
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->rules_added, 0);
+	restart_takes_table();
 
 	/* every limit changed: the set is made again, with the new one */
 	p = text + sprintf(text, ZONES);
@@ -3225,7 +3233,6 @@ START_TEST(groups_of_networks_and_ranges)
 {
 	enum { N = 1000 };
 	const struct nft_stats *st;
-	struct nft_drift dr;
 	char *text, *p, *out;
 	int i;
 
@@ -3401,16 +3408,8 @@ START_TEST(groups_of_networks_and_ranges)
 
 	/* a restart (the drift check, then the first apply, as fwctld
 	 * starts) finds no drift and takes the table as it is */
-	stop_owner();
-	start_owner();
-	drift(cur, &dr);
-	drift_print(&dr);
-	ck_assert_uint_eq(dr.n, 0);
-	nft_drift_free(&dr);
-	apply_fresh(cur);
+	restart_takes_table();
 	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->rules_added, 0);
 	ck_assert_uint_eq(st->elems_added, 0);
 	must_tcp("lan", R_LAN, 40015);
 	finish();
