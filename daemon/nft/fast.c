@@ -938,6 +938,8 @@ cur_add_set(struct nft *n, struct cset *from, const struct cset *run)
 {
 	struct strmap **ne;
 	struct cset *cs;
+	uint32_t id = run->run;		/* run may move with the array */
+	bool edge = run->run_edge;
 
 	if (n->eidx != NULL) {
 		if ((ne = reallocarray(n->eidx, n->cur.nsets + 2,
@@ -949,8 +951,8 @@ cur_add_set(struct nft *n, struct cset *from, const struct cset *run)
 	if ((cs = cplan_add_set(&n->cur)) == NULL)
 		return -1;
 	*cs = *from;
-	cs->run = run->run;
-	cs->run_edge = run->run_edge;
+	cs->run = id;
+	cs->run_edge = edge;
 	memset(from, 0, sizeof(*from));
 	return 0;
 }
@@ -1017,7 +1019,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	uint32_t genid;
 	size_t i, j, k, nitems = 0, ndels = 0, dels_cap = 0, nfsegs = 0;
 	size_t njoins = 0;
-	ssize_t mi;
+	ssize_t mi = -1;
 	int tries, sent, prc, rc = -1;
 	bool unsure = false;
 	static char mark;
@@ -1314,7 +1316,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			joins[j].el.comment = NULL;	/* the picture's */
 	}
 	/* sets gone last: the sets after them move up */
-	qsort(joins, njoins, sizeof(*joins), fjoin_si_cmp);
+	if (njoins > 1)
+		qsort(joins, njoins, sizeof(*joins), fjoin_si_cmp);
 	for (j = 0; j < njoins; j++)
 		if (joins[j].kind == FJ_DROPSET)
 			cur_drop_set(n, joins[j].si);
@@ -1393,7 +1396,7 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	char *chain = NULL, k[EIDX_KEY_MAX];
 	size_t si = 0, at = 0, len;
 	uint32_t genid;
-	ssize_t mi, gi;
+	ssize_t mi, gi = -1;
 	int tries, sent, spans, rc = 1;
 	bool add;
 
