@@ -311,6 +311,7 @@ const struct crule *cplan_rule(const struct cplan *, const char *chain,
 /* Number of rules in chain. */
 size_t		 cplan_chain_nrules(const struct cplan *, const char *chain);
 
+/* cplan.c: the plan as text, and the identity of a rule's content. */
 /* Text of a rule's expressions, e.g.
  * "meta l4proto; cmp eq 06; payload th 2 2; cmp eq 0016; counter; accept",
  * anonymous sets written inline ("lookup {0016,0050-01bb}"), for tests and
