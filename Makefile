@@ -243,7 +243,7 @@ uninstall:
 
 # bench/README.md: fwctl against nft -f and iptables-restore, as root.
 # BENCH_ARGS: e.g. --sizes 1000,10000 --runs 3
-$(B)/bench/bench: $(B)/bench/bench.o
+$(B)/bench/bench: $(B)/bench/bench.o $(B)/bench/gen.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libcurl jansson)
 
