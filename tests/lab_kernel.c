@@ -3138,6 +3138,7 @@ START_TEST(groups_with_limits_and_icmp)
 	static const char *tsrc[] = { "10.50.1.31", H_LAN, "10.50.2.32",
 	    "10.50.2.10" };
 	const struct nft_stats *st;
+	struct nft_drift dr;
 	char text[4096], *p = text, *out, *at, *end;
 	int i;
 
@@ -3215,6 +3216,30 @@ START_TEST(groups_with_limits_and_icmp)
 	free(out);
 	must_tcp("lan", R_LAN, 4301);
 	assert_no_drift(cur);
+
+	/* made again by hand with another limit while fwctld is stopped:
+	 * a start names the set and both limits, and repairs it */
+	stop_owner();
+	/* (nft's JSON: its command line takes no '+' or '/' in a name) */
+	ck_assert_int_eq(lab_exec(lab, "router", "echo '{\"nftables\": ["
+	    "{\"flush\": {\"chain\": {\"family\": \"inet\", \"table\": "
+	    "\"fwctl\", \"name\": \"any-self+\"}}}, {\"delete\": {\"set\": "
+	    "{\"family\": \"inet\", \"table\": \"fwctl\", \"name\": "
+	    "\"__g/any-self+/t0\"}}}, {\"add\": {\"set\": {\"family\": "
+	    "\"inet\", \"table\": \"fwctl\", \"name\": \"__g/any-self+/t0\", "
+	    "\"type\": [\"ipv4_addr\", \"inet_service\"], \"stmt\": "
+	    "[{\"limit\": {\"rate\": 99, \"per\": \"second\"}}, "
+	    "{\"counter\": null}]}}}]}' | nft -j -f -"), 0);
+	start_owner();
+	drift(cur, &dr);
+	ck_assert(drift_has(&dr, "set __g/any-self+/t0: each element gets "
+	    "\"limit rate 99/1s burst 5 packets\" and a counter in the "
+	    "kernel, \"limit rate 30/60s burst 4 packets\" and a counter in "
+	    "the ruleset", NULL));
+	nft_drift_free(&dr);
+	apply_fresh(cur);
+	assert_no_drift(cur);
+	must_tcp("lan", R_LAN, 4301);
 	finish();
 }
 END_TEST

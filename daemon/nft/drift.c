@@ -213,6 +213,22 @@ dchain_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* What each element of set cs gets, in nft's words, into buf. */
+static const char *
+elem_exprs_text(const struct cset *cs, char *buf, size_t len)
+{
+	if (cs->limit_rate == UINT64_MAX)
+		snprintf(buf, len, "a statement fwctl does not make");
+	else if (cs->limit_rate != 0)
+		snprintf(buf, len, "\"limit rate %" PRIu64 "/%" PRIu64 "s "
+		    "burst %u packets\"%s", cs->limit_rate, cs->limit_unit,
+		    cs->limit_burst, cs->counters ? " and a counter" : "");
+	else
+		snprintf(buf, len, "%s", cs->counters ? "a counter" :
+		    "nothing");
+	return buf;
+}
+
 /* What a set's elements each get: a counter, a limit. */
 static int
 dset_expr_cb(struct nftnl_expr *x, void *data)
@@ -1368,9 +1384,14 @@ drift_sets(struct dctx *x, const struct cplan *p)
 		else if (ds->s.counters != cs->counters ||
 		    ds->s.limit_rate != cs->limit_rate ||
 		    ds->s.limit_unit != cs->limit_unit ||
-		    ds->s.limit_burst != cs->limit_burst)
-			drift_say(x, "set %s differs from the ruleset (what "
-			    "each element counts or limits)", cs->name);
+		    ds->s.limit_burst != cs->limit_burst) {
+			char want[96], have[96];
+
+			drift_say(x, "set %s: each element gets %s in the "
+			    "kernel, %s in the ruleset", cs->name,
+			    elem_exprs_text(&ds->s, have, sizeof(have)),
+			    elem_exprs_text(cs, want, sizeof(want)));
+		}
 		drift_elems(x, cs, ds);
 	}
 	for (i = 0; i < x->nsets; i++)

@@ -717,6 +717,23 @@ group_of(struct nft *n, const char *chain, const struct celem *pel,
 	return -1;
 }
 
+/* tmp: what element messages of group set cs need of it (no name, no
+ * elements of its own). */
+static void
+elems_of(const struct cset *cs, struct cset *tmp)
+{
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->key_type = cs->key_type;
+	tmp->key_len = cs->key_len;
+	tmp->flags = cs->flags;
+	tmp->nfields = cs->nfields;
+	memcpy(tmp->field_len, cs->field_len, sizeof(tmp->field_len));
+	tmp->counters = true;
+	tmp->limit_rate = cs->limit_rate;
+	tmp->limit_unit = cs->limit_unit;
+	tmp->limit_burst = cs->limit_burst;
+}
+
 /* The element message of one join, into batch b. */
 static int
 emit_join(struct nft *n, struct batch *b, const struct fjoin *j)
@@ -725,17 +742,8 @@ emit_join(struct nft *n, struct batch *b, const struct fjoin *j)
 	const struct celem *v[1] = { &j->el };
 	struct cset tmp;
 
-	memset(&tmp, 0, sizeof(tmp));
+	elems_of(cs, &tmp);
 	tmp.name = cs->name;		/* borrowed for messages */
-	tmp.key_type = cs->key_type;
-	tmp.key_len = cs->key_len;
-	tmp.flags = cs->flags;
-	tmp.nfields = cs->nfields;
-	memcpy(tmp.field_len, cs->field_len, sizeof(tmp.field_len));
-	tmp.counters = true;
-	tmp.limit_rate = cs->limit_rate;
-	tmp.limit_unit = cs->limit_unit;
-	tmp.limit_burst = cs->limit_burst;
 	return emit_elems(n, b, &tmp, false, 0, v, 1, !j->add, NULL, NULL);
 }
 
@@ -1455,12 +1463,7 @@ apply_group(struct nft *n, const struct ruleset *prev,
 			goto out;
 	}
 	rc = -1;
-	tmp.key_type = cs->key_type;
-	tmp.key_len = cs->key_len;
-	tmp.flags = cs->flags;
-	tmp.nfields = cs->nfields;
-	memcpy(tmp.field_len, cs->field_len, sizeof(tmp.field_len));
-	tmp.counters = true;
+	elems_of(cs, &tmp);
 	tmp.elems = &el;
 	tmp.nelems = 1;
 	v[0] = &el;
