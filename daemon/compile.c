@@ -109,6 +109,7 @@ cplan_free(struct cplan *p)
 	for (i = 0; i < p->nrules; i++)
 		crule_clear(&p->rules[i]);
 	free(p->rules);
+	compile_groups_free(p->groups);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -1333,25 +1334,50 @@ static int
 compile_pair_rules(struct cplan *p, const struct ruleset *rs,
     const char *from, const char *to, const char *name, struct diags *d)
 {
-	size_t i, next;
-	int grc;
+	struct gtab *tab;
+	struct gclass **cls = NULL;
+	bool *used = NULL, err;
+	size_t i;
+	int grc, rc = -1;
 
+	/* the classes of the chain's rules first: where their keys lie
+	 * says which rules their runs step over */
+	if ((tab = compile_groups_chain(&p->groups, from, to)) == NULL ||
+	    (cls = calloc(rs->nrules + 1, sizeof(*cls))) == NULL ||
+	    (used = calloc(rs->nrules + 1, sizeof(*used))) == NULL)
+		goto nomem;
 	for (i = 0; i < rs->nrules; i++) {
 		const struct rule *ru = rs->rules[i];
 
-		if (!zone_word_covers(ru->from, from) || !zone_word_covers(ru->to, to))
+		if (!zone_word_covers(ru->from, from) ||
+		    !zone_word_covers(ru->to, to))
 			continue;
-		if ((grc = compile_group_run(p, rs, i, from, to, name,
-		    &next)) == -1)
-			return -1;
-		if (grc == 0) {
-			i = next - 1;
-			continue;
-		}
-		if (compile_rule(p, rs, ru, name, d) == -1)
-			return -1;
+		cls[i] = compile_groups_class(tab, ru, i, 1, &err);
+		if (err)
+			goto nomem;
 	}
-	return 0;
+	for (i = 0; i < rs->nrules; i++) {
+		const struct rule *ru = rs->rules[i];
+
+		if (used[i] || !zone_word_covers(ru->from, from) ||
+		    !zone_word_covers(ru->to, to))
+			continue;
+		if ((grc = compile_group_run(p, rs, i, from, to, name, cls,
+		    used)) == -1)
+			goto nomem;
+		if (grc == 0)
+			continue;	/* a group, at its first rule */
+		if (compile_rule(p, rs, ru, name, d) == -1)
+			goto out;
+	}
+	rc = 0;
+	goto out;
+ nomem:
+	diags_add(d, NULL, "compile: %s", strerror(ENOMEM));
+ out:
+	free(cls);
+	free(used);
+	return rc;
 }
 
 static struct cchain *
@@ -2108,7 +2134,8 @@ compile_rule_chains(const struct ruleset *rs, const struct rule *ru,
 
 int
 compile_rule_placed(const struct ruleset *rs, size_t i,
-    const struct cpairs *ps, struct cplan *p, struct cjoin **joins,
+    const struct cpairs *ps, const struct gtabs *gt, struct cplan *p,
+    struct cjoin **joins,
     size_t *njoins, bool *unsure, struct diags *d)
 {
 	const struct rule *ru = rs->rules[i], *pr;
@@ -2126,8 +2153,8 @@ compile_rule_placed(const struct ruleset *rs, size_t i,
 			continue;
 		if ((name = pairs_body(rs, ps, k)) == NULL)
 			goto nomem;
-		switch (compile_group_at(rs, i, ps->from[k], ps->to[k], &pr,
-		    &chunk)) {
+		switch (compile_group_at(rs, i, ps->from[k], ps->to[k], gt,
+		    &pr, &chunk)) {
 		case CG_ALONE:
 			if (p != NULL && compile_rule(p, rs, ru, name, d) == -1)
 				goto fail;
@@ -2158,6 +2185,28 @@ compile_rule_placed(const struct ruleset *rs, size_t i,
 	*joins = NULL;
 	*njoins = 0;
 	return -1;
+}
+
+int
+compile_groups_note(struct gtabs **t, const struct ruleset *rs,
+    const struct rule *ru, const struct cpairs *ps, int sign)
+{
+	struct gtab *tab;
+	size_t k;
+	bool err;
+
+	for (k = 0; k < ps->n; k++) {
+		if (!zone_word_covers(ru->from, ps->from[k]) ||
+		    !zone_word_covers(ru->to, ps->to[k]) || ps->cls[k] != k)
+			continue;
+		if ((tab = compile_groups_chain(t, ps->from[k],
+		    ps->to[k])) == NULL)
+			return -1;
+		(void)compile_groups_class(tab, ru, 0, sign, &err);
+		if (err)
+			return -1;
+	}
+	return 0;
 }
 
 void

@@ -185,11 +185,10 @@ limit_same(const struct rule *a, const struct rule *b)
 	return ra == rb && ua == ub && ba == bb;
 }
 
-/* Rules that differ only in their key: same sides, protocol, verdict,
- * state, log, limit, the same fields present, and intervals (if any) in
- * one field. */
+/* Rules of one class: that differ only in their key (same sides,
+ * protocol, verdict, state, log, limit, the same fields present). */
 static bool
-group_same(const struct rule *a, const struct rule *b)
+group_class_same(const struct rule *a, const struct rule *b)
 {
 	int fa;
 
@@ -202,8 +201,615 @@ group_same(const struct rule *a, const struct rule *b)
 	    a->src.naddrs == b->src.naddrs && a->dst.naddrs == b->dst.naddrs &&
 	    a->sport.nranges == b->sport.nranges &&
 	    a->dport.nranges == b->dport.nranges &&
-	    a->nicmp_types == b->nicmp_types &&
+	    a->nicmp_types == b->nicmp_types;
+}
+
+/* Rules of one class whose intervals (if any) are in one field: two
+ * elements of one group set. */
+static bool
+group_same(const struct rule *a, const struct rule *b)
+{
+	return group_class_same(a, b) &&
 	    one_bit(group_spans(a) | group_spans(b));
+}
+
+/* ---- classes: where a run may step over other rules ----------------- */
+
+/*
+ * A run of one class steps over a rule of another shape that cannot meet
+ * any rule of the class: then no packet matches both, and the order
+ * between them does not matter. Where a class's keys lie is kept as
+ * blocks (a /16 of IPv4, a /32 of IPv6, 1024 ports, an ICMP type) with a
+ * count of its rules in each: a rule whose family, protocol or values in
+ * one of the class's fields miss them all is disjoint from every rule of
+ * the class; any other rule ends the class's runs where it stands. Blocks
+ * of the whole class rather than of each run, so that where runs end
+ * depends on no run's start: a single change is seen from the rules next
+ * to it (compile_group_at), and only a change that adds or empties a
+ * block (compile_groups_kept) asks more.
+ */
+#define BLK_WHOLE	64	/* a key over more blocks: the whole field */
+
+struct gblk {
+	uint32_t	 b;
+	uint32_t	 n;
+};
+
+struct gfield {
+	struct gblk	*v;		/* by block */
+	size_t		 n;
+	size_t		 cap;
+	uint32_t	 whole;		/* rules over more than BLK_WHOLE */
+};
+
+struct gclass {
+	char		*key;		/* class_key */
+	int		 family;	/* group_family */
+	int		 proto;
+	unsigned	 fields;	/* GF_ bits */
+	size_t		 count;		/* its rules in the chain */
+	size_t		 last;		/* the whole compile: the index of the
+					 * last of them */
+	struct gfield	 f[GF_N];
+};
+
+struct gtab {
+	char		*from;		/* the pair chain compile_pair_rules
+					 * fills */
+	char		*to;
+	struct gclass	**v;
+	size_t		 n;
+	size_t		 cap;
+};
+
+struct gtabs {
+	struct gtab	*v;
+	size_t		 n;
+	size_t		 cap;
+};
+
+/* What group_class_same compares, as a string; NULL for a rule in no
+ * class or out of memory. */
+static char *
+class_key(const struct rule *ru)
+{
+	unsigned long long r = 0, u = 0;
+	uint64_t r64 = 0, u64 = 0;
+	uint32_t b = 0;
+	int f;
+	char *k;
+
+	if ((f = group_family(ru)) == -1)
+		return NULL;
+	if (ru->limit.rate != 0) {
+		compile_limit(&ru->limit, &r64, &u64, &b);
+		r = r64;
+		u = u64;
+	}
+	if (asprintf(&k, "%s\n%s\n%d %d %d %u %d %c%s\n%llu %llu %u\n"
+	    "%zu %zu %zu %zu %zu", ru->from, ru->to, f, ru->proto,
+	    (int)ru->verdict, ru->state, (int)ru->log,
+	    ru->log_prefix != NULL ? 'p' : '-',
+	    ru->log_prefix != NULL ? ru->log_prefix : "", r, u, b,
+	    ru->src.naddrs, ru->dst.naddrs, ru->sport.nranges,
+	    ru->dport.nranges, ru->nicmp_types) == -1)
+		return NULL;
+	return k;
+}
+
+/* The family a rule's packets are of, or 0 for both. */
+static int
+rule_family(const struct rule *o)
+{
+	const struct addrmatch *am[2] = { &o->src, &o->dst };
+	int f = o->family != 0 ? o->family : icmp_family(o);
+	size_t i, j;
+
+	if (f != 0)
+		return f;
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < am[i]->naddrs; j++) {
+			if (f == 0)
+				f = am[i]->addrs[j].family;
+			else if (f != am[i]->addrs[j].family)
+				return 0;
+		}
+	return f;
+}
+
+/* The first 32 bits of the first (end false) or last address of a. */
+static uint32_t
+addr_top(const struct addr *a, bool end)
+{
+	uint32_t v, mask;
+
+	v = (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
+	    (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+	mask = a->prefix >= 32 ? 0xffffffffu : a->prefix <= 0 ? 0 :
+	    0xffffffffu << (32 - a->prefix);
+	return end ? (v & mask) | ~mask : v & mask;
+}
+
+enum { BR_NONE, BR_ALL, BR_SOME };
+
+/* The blocks field f (GF_) of rule o takes for packets of family fam:
+ * BR_SOME with [*lo, *hi]; BR_ALL for any value (no such match, a named
+ * set, another protocol's ports); BR_NONE when o matches no packet of
+ * family fam there. */
+static int
+rule_blocks(const struct rule *o, int f, int fam, uint32_t *lo,
+    uint32_t *hi)
+{
+	const struct addrmatch *am;
+	const struct portmatch *pm;
+	uint32_t l, h;
+	size_t j;
+	bool some = false;
+
+	*lo = UINT32_MAX;
+	*hi = 0;
+	switch (f) {
+	case GF_SRC:
+	case GF_DST:
+		am = f == GF_SRC ? &o->src : &o->dst;
+		if (am->set != NULL || am->naddrs == 0)
+			return BR_ALL;
+		for (j = 0; j < am->naddrs; j++) {
+			if (am->addrs[j].family != fam)
+				continue;
+			l = addr_top(&am->addrs[j], false);
+			h = addr_top(&am->addrs[j], true);
+			if (fam == AF_INET) {
+				l >>= 16;
+				h >>= 16;
+			}
+			*lo = l < *lo ? l : *lo;
+			*hi = h > *hi ? h : *hi;
+			some = true;
+		}
+		return some ? BR_SOME : BR_NONE;
+	case GF_SPORT:
+	case GF_DPORT:
+		pm = f == GF_SPORT ? &o->sport : &o->dport;
+		if (o->proto == PROTO_NONE || pm->set != NULL ||
+		    pm->nranges == 0)
+			return BR_ALL;
+		for (j = 0; j < pm->nranges; j++) {
+			l = pm->ranges[j].lo >> 10;
+			h = pm->ranges[j].hi >> 10;
+			*lo = l < *lo ? l : *lo;
+			*hi = h > *hi ? h : *hi;
+		}
+		return BR_SOME;
+	default:
+		if (o->nicmp_types == 0)
+			return BR_ALL;
+		for (j = 0; j < o->nicmp_types; j++) {
+			l = o->icmp_types[j];
+			*lo = l < *lo ? l : *lo;
+			*hi = l > *hi ? l : *hi;
+		}
+		return BR_SOME;
+	}
+}
+
+/* The first block of fd at or after b. */
+static size_t
+field_at(const struct gfield *fd, uint32_t b)
+{
+	size_t lo = 0, hi = fd->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (fd->v[mid].b < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool
+field_meets(const struct gfield *fd, uint32_t lo, uint32_t hi)
+{
+	size_t k;
+
+	if (fd->whole > 0)
+		return true;
+	k = field_at(fd, lo);
+	return k < fd->n && fd->v[k].b <= hi;
+}
+
+/* Blocks lo..hi one rule more (sign 1) or less (-1). 0, or -1 out of
+ * memory or for a block that is not there. */
+static int
+field_note(struct gfield *fd, uint32_t lo, uint32_t hi, int sign)
+{
+	struct gblk *t;
+	uint64_t b;
+	size_t k, nc;
+
+	if ((uint64_t)hi - lo + 1 > BLK_WHOLE) {
+		if (sign < 0 && fd->whole == 0)
+			return -1;
+		fd->whole += (uint32_t)sign;
+		return 0;
+	}
+	for (b = lo; b <= hi; b++) {
+		k = field_at(fd, (uint32_t)b);
+		if (k < fd->n && fd->v[k].b == b) {
+			if (sign > 0)
+				fd->v[k].n++;
+			else if (--fd->v[k].n == 0) {
+				memmove(&fd->v[k], &fd->v[k + 1],
+				    (fd->n - k - 1) * sizeof(*fd->v));
+				fd->n--;
+			}
+			continue;
+		}
+		if (sign < 0)
+			return -1;
+		if (fd->n == fd->cap) {
+			nc = fd->cap ? fd->cap * 2 : 8;
+			if ((t = reallocarray(fd->v, nc, sizeof(*t))) == NULL)
+				return -1;
+			fd->v = t;
+			fd->cap = nc;
+		}
+		memmove(&fd->v[k + 1], &fd->v[k], (fd->n - k) * sizeof(*fd->v));
+		fd->v[k].b = (uint32_t)b;
+		fd->v[k].n = 1;
+		fd->n++;
+	}
+	return 0;
+}
+
+/* Whether rule o may meet a rule of class c (a packet matching both). */
+static bool
+gclass_meets(const struct gclass *c, const struct rule *o)
+{
+	uint32_t lo, hi;
+	int f, fam = rule_family(o);
+
+	if (c->family != 0 && fam != 0 && c->family != fam)
+		return false;
+	if (c->proto != PROTO_NONE && o->proto != PROTO_NONE &&
+	    c->proto != o->proto)
+		return false;
+	for (f = 0; f < GF_N; f++) {
+		if (!(c->fields & 1u << f))
+			continue;
+		switch (rule_blocks(o, f, c->family, &lo, &hi)) {
+		case BR_NONE:
+			return false;
+		case BR_ALL:
+			continue;
+		}
+		if (!field_meets(&c->f[f], lo, hi))
+			return false;
+	}
+	return true;
+}
+
+/* Whether rule o is of class c. */
+static bool
+class_is(const struct gclass *c, const struct rule *o)
+{
+	char *k;
+	bool is;
+
+	if (group_family(o) != c->family || o->proto != c->proto)
+		return false;
+	if ((k = class_key(o)) == NULL)
+		return false;
+	is = strcmp(k, c->key) == 0;
+	free(k);
+	return is;
+}
+
+static void
+gclass_free(struct gclass *c)
+{
+	int f;
+
+	if (c == NULL)
+		return;
+	free(c->key);
+	for (f = 0; f < GF_N; f++)
+		free(c->f[f].v);
+	free(c);
+}
+
+static struct gclass *
+gclass_dup(const struct gclass *c)
+{
+	struct gclass *d;
+	int f;
+
+	if ((d = malloc(sizeof(*d))) == NULL)
+		return NULL;
+	*d = *c;
+	for (f = 0; f < GF_N; f++) {
+		d->f[f].v = NULL;
+		d->f[f].n = d->f[f].cap = 0;
+	}
+	if ((d->key = strdup(c->key)) == NULL)
+		goto fail;
+	for (f = 0; f < GF_N; f++) {
+		if (c->f[f].n == 0)
+			continue;
+		if ((d->f[f].v = reallocarray(NULL, c->f[f].n,
+		    sizeof(*d->f[f].v))) == NULL)
+			goto fail;
+		memcpy(d->f[f].v, c->f[f].v, c->f[f].n * sizeof(*d->f[f].v));
+		d->f[f].n = d->f[f].cap = c->f[f].n;
+	}
+	return d;
+ fail:
+	gclass_free(d);
+	return NULL;
+}
+
+/* Whether a and b (either may be NULL: no rules) hold the same blocks. */
+static bool
+gclass_same_blocks(const struct gclass *a, const struct gclass *b)
+{
+	int f;
+	size_t k;
+
+	if (a == NULL || b == NULL)
+		return (a == NULL || a->count == 0) &&
+		    (b == NULL || b->count == 0);
+	for (f = 0; f < GF_N; f++) {
+		if ((a->f[f].whole > 0) != (b->f[f].whole > 0) ||
+		    a->f[f].n != b->f[f].n)
+			return false;
+		for (k = 0; k < a->f[f].n; k++)
+			if (a->f[f].v[k].b != b->f[f].v[k].b)
+				return false;
+	}
+	return true;
+}
+
+static void
+gtab_clear(struct gtab *t)
+{
+	size_t i;
+
+	free(t->from);
+	free(t->to);
+	for (i = 0; i < t->n; i++)
+		gclass_free(t->v[i]);
+	free(t->v);
+}
+
+void
+compile_groups_free(struct gtabs *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n; i++)
+		gtab_clear(&t->v[i]);
+	free(t->v);
+	free(t);
+}
+
+struct gtabs *
+compile_groups_dup(const struct gtabs *t)
+{
+	struct gtabs *d;
+	struct gtab *g;
+	size_t i, j;
+
+	if (t == NULL || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if (t->n > 0 && (d->v = calloc(t->n, sizeof(*d->v))) == NULL)
+		goto fail;
+	d->cap = t->n;
+	for (i = 0; i < t->n; i++) {
+		g = &d->v[d->n++];
+		if ((g->from = strdup(t->v[i].from)) == NULL ||
+		    (g->to = strdup(t->v[i].to)) == NULL)
+			goto fail;
+		if (t->v[i].n > 0 && (g->v = calloc(t->v[i].n,
+		    sizeof(*g->v))) == NULL)
+			goto fail;
+		g->cap = t->v[i].n;
+		for (j = 0; j < t->v[i].n; j++) {
+			if ((g->v[j] = gclass_dup(t->v[i].v[j])) == NULL)
+				goto fail;
+			g->n++;
+		}
+	}
+	return d;
+ fail:
+	compile_groups_free(d);
+	return NULL;
+}
+
+static struct gtab *
+gtabs_find(const struct gtabs *t, const char *from, const char *to)
+{
+	size_t i;
+
+	for (i = 0; t != NULL && i < t->n; i++)
+		if (strcmp(t->v[i].from, from) == 0 &&
+		    strcmp(t->v[i].to, to) == 0)
+			return &t->v[i];
+	return NULL;
+}
+
+struct gtab *
+compile_groups_chain(struct gtabs **tp, const char *from, const char *to)
+{
+	struct gtabs *t = *tp;
+	struct gtab *g, *nv;
+	size_t nc;
+
+	if ((g = gtabs_find(t, from, to)) != NULL)
+		return g;
+	if (t == NULL && (t = *tp = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if (t->n == t->cap) {
+		nc = t->cap ? t->cap * 2 : 8;
+		if ((nv = reallocarray(t->v, nc, sizeof(*nv))) == NULL)
+			return NULL;
+		t->v = nv;
+		t->cap = nc;
+	}
+	g = &t->v[t->n];
+	memset(g, 0, sizeof(*g));
+	if ((g->from = strdup(from)) == NULL ||
+	    (g->to = strdup(to)) == NULL) {
+		gtab_clear(g);
+		return NULL;
+	}
+	t->n++;
+	return g;
+}
+
+/* The class of rule ru in tab, or NULL. */
+static struct gclass *
+gtab_class(const struct gtab *tab, const struct rule *ru)
+{
+	size_t i;
+
+	for (i = 0; tab != NULL && i < tab->n; i++)
+		if (class_is(tab->v[i], ru))
+			return tab->v[i];
+	return NULL;
+}
+
+struct gclass *
+compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
+    int sign, bool *err)
+{
+	struct gclass *c = NULL, **nv;
+	char *key;
+	uint32_t lo, hi;
+	size_t i, nc;
+	int f;
+
+	*err = false;
+	if (group_family(ru) == -1)
+		return NULL;
+	if ((key = class_key(ru)) == NULL)
+		goto fail;
+	for (i = 0; i < tab->n && c == NULL; i++)
+		if (strcmp(tab->v[i]->key, key) == 0)
+			c = tab->v[i];
+	if (c == NULL) {
+		if (sign < 0)
+			goto fail;
+		if (tab->n == tab->cap) {
+			nc = tab->cap ? tab->cap * 2 : 8;
+			if ((nv = reallocarray(tab->v, nc,
+			    sizeof(*nv))) == NULL)
+				goto fail;
+			tab->v = nv;
+			tab->cap = nc;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			goto fail;
+		c->key = key;
+		key = NULL;
+		c->family = group_family(ru);
+		c->proto = ru->proto;
+		c->fields = (ru->src.naddrs == 1 ? 1u << GF_SRC : 0) |
+		    (ru->dst.naddrs == 1 ? 1u << GF_DST : 0) |
+		    (ru->sport.nranges == 1 ? 1u << GF_SPORT : 0) |
+		    (ru->dport.nranges == 1 ? 1u << GF_DPORT : 0) |
+		    (ru->nicmp_types == 1 ? 1u << GF_ICMP : 0);
+		tab->v[tab->n++] = c;
+	}
+	free(key);
+	key = NULL;
+	if (sign < 0 && c->count == 0)
+		goto fail;
+	for (f = 0; f < GF_N; f++)
+		if ((c->fields & 1u << f) && (rule_blocks(ru, f, c->family,
+		    &lo, &hi) != BR_SOME ||
+		    field_note(&c->f[f], lo, hi, sign) == -1))
+			goto fail;
+	c->count = sign > 0 ? c->count + 1 : c->count - 1;
+	if (sign > 0 && at > c->last)
+		c->last = at;
+	return c;
+ fail:
+	free(key);
+	*err = true;
+	return NULL;
+}
+
+/* A walk of a pair chain that sees only the rules of one class and the
+ * rules that end its runs (like: a rule of the class, or NULL). */
+struct gfilt {
+	const struct rule	*like;
+	const struct gclass	*c;
+};
+
+static bool
+filt_sees(const struct gfilt *f, const struct rule *o)
+{
+	if (f == NULL || f->c == NULL)
+		return true;
+	if (f->like != NULL ? group_class_same(f->like, o) : class_is(f->c, o))
+		return true;
+	return gclass_meets(f->c, o);
+}
+
+bool
+compile_groups_kept(const struct ruleset *rs, const struct gtabs *before,
+    const struct gtabs *after)
+{
+	const struct gtab *ta, *tb;
+	const struct gclass *ca, *cb;
+	const struct rule *o;
+	size_t i, j, k;
+
+	if (before == NULL || after == NULL)
+		return false;
+	for (i = 0; i < after->n; i++) {
+		ta = &after->v[i];
+		tb = gtabs_find(before, ta->from, ta->to);
+		for (j = 0; j < ta->n; j++) {
+			ca = ta->v[j];
+			cb = NULL;
+			for (k = 0; tb != NULL && k < tb->n && cb == NULL; k++)
+				if (strcmp(tb->v[k]->key, ca->key) == 0)
+					cb = tb->v[k];
+			/* too few rules for a run either way, or the same
+			 * blocks: the same rules end its runs */
+			if ((ca->count < GROUP_MIN &&
+			    (cb == NULL || cb->count < GROUP_MIN)) ||
+			    gclass_same_blocks(ca, cb))
+				continue;
+			if (cb == NULL)
+				return false;
+			for (k = 0; k < rs->nrules; k++) {
+				o = rs->rules[k];
+				if (!zone_word_covers(o->from, ta->from) ||
+				    !zone_word_covers(o->to, ta->to) ||
+				    gclass_meets(ca, o) == gclass_meets(cb, o))
+					continue;
+				/* a rule that starts or stops ending the
+				 * class's runs, unless of the class */
+				if (!class_is(ca, o))
+					return false;
+			}
+		}
+		/* a class gone from a chain: its rules were the change's */
+		for (j = 0; tb != NULL && j < tb->n; j++) {
+			for (k = 0; k < ta->n; k++)
+				if (strcmp(ta->v[k]->key, tb->v[j]->key) == 0)
+					break;
+			if (k == ta->n && tb->v[j]->count >= GROUP_MIN)
+				return false;
+		}
+	}
+	return true;
 }
 
 /*
@@ -451,7 +1057,7 @@ group_load(struct crule *r, uint32_t base, uint32_t off, uint32_t len,
  */
 static int
 compile_group(struct cplan *p, const struct rule *const *v, size_t n,
-    bool spans, bool edge, uint32_t run, const char *chain)
+    bool spans, bool edge, uint32_t run, bool first, const char *chain)
 {
 	const struct rule *ru = v[0];
 	int fam = group_family(ru);
@@ -527,6 +1133,7 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	cs->counters = true;
 	cs->run = run;
 	cs->run_edge = edge;
+	cs->run_first = first;
 	if (ru->limit.rate != 0) {
 		/* each element a limit of its own, then its counter: the
 		 * counter counts what the limit lets through, as a rule's */
@@ -562,16 +1169,16 @@ group_chunks(struct cplan *p, const struct rule *const *v, size_t n,
 	for (k = 1; spans && k < n; k++)
 		if (chunk_start(v[k])) {
 			if (compile_group(p, v + start, k - start, true, edge,
-			    run, chain) == -1)
+			    run, start == 0, chain) == -1)
 				return -1;
 			start = k;
 		}
 	return compile_group(p, v + start, n - start, spans, edge, run,
-	    chain);
+	    start == 0, chain);
 }
 
 static const struct rule *chain_near(const struct ruleset *, size_t *, int,
-    const char *, const char *, bool *);
+    const char *, const char *, const struct gfilt *, bool *);
 
 /*
  * Whether the run from rules[first] to rules[last] of chain from -> to
@@ -581,17 +1188,17 @@ static const struct rule *chain_near(const struct ruleset *, size_t *, int,
  */
 static bool
 run_edge(const struct ruleset *rs, size_t first, size_t last,
-    const char *from, const char *to)
+    const char *from, const char *to, const struct gfilt *f)
 {
 	const struct rule *o;
 	bool unsure = false;
 	size_t k = first;
 
-	if ((o = chain_near(rs, &k, -1, from, to, &unsure)) != NULL &&
+	if ((o = chain_near(rs, &k, -1, from, to, f, &unsure)) != NULL &&
 	    group_same(rs->rules[first], o))
 		return true;
 	k = last;
-	if ((o = chain_near(rs, &k, 1, from, to, &unsure)) != NULL &&
+	if ((o = chain_near(rs, &k, 1, from, to, f, &unsure)) != NULL &&
 	    group_same(rs->rules[first], o))
 		return true;
 	return unsure;
@@ -600,37 +1207,53 @@ run_edge(const struct ruleset *rs, size_t first, size_t last,
 int
 compile_group_chunk(struct cplan *p, const struct rule *ru, const char *chain)
 {
-	return compile_group(p, &ru, 1, true, false, 0, chain);
+	return compile_group(p, &ru, 1, true, false, 0, false, chain);
 }
 
 /*
  * When rules[i] (in pair chain from -> to) starts a run of at least
- * GROUP_MIN rules of one shape there, the run as one group in chain:
- * returns 0 with *next the index after the run. 1 when it is not a group
- * (the caller compiles rules[i] alone), -1 out of memory.
+ * GROUP_MIN rules of its class there, the run as one group in chain: its
+ * rules marked in used, 0. The run steps over the rules its class cannot
+ * meet (cls[i], the class's blocks) and ends at any other, at a rule of
+ * its class with intervals in another field, or where two of its keys
+ * clash. 1 when it is not a group (the caller compiles rules[i] alone),
+ * -1 out of memory.
  */
 int
 compile_group_run(struct cplan *p, const struct ruleset *rs, size_t i,
-    const char *from, const char *to, const char *chain, size_t *next)
+    const char *from, const char *to, const char *chain,
+    struct gclass *const *cls, bool *used)
 {
 	const struct rule *ru = rs->rules[i], **gv = NULL;
+	const struct gclass *c = cls != NULL ? cls[i] : NULL;
+	struct gfilt f = { ru, c };
 	struct celem *el = NULL;
 	size_t *gi = NULL, j, n = 1, gcap = 0, nc, k, tries;
 	unsigned sp = group_spans(ru);
 	ssize_t cut;
 	int rc = -1;
 
-	if (GROUP_MIN == 0 || group_family(ru) == -1)
+	if (GROUP_MIN == 0 || group_family(ru) == -1 ||
+	    (c != NULL && c->count < GROUP_MIN))
 		return 1;
 	for (j = i; j < rs->nrules; j++) {
 		const struct rule *o = rs->rules[j];
 
+		/* past the last rule of the class: nothing more to take */
+		if (c != NULL && j > c->last)
+			break;
 		if (j > i && (!zone_word_covers(o->from, from) ||
 		    !zone_word_covers(o->to, to)))
 			continue;
+		if (j > i && !group_class_same(ru, o)) {
+			/* a rule no rule of the class can meet: stepped
+			 * over (without classes, no rule is) */
+			if (c != NULL && !gclass_meets(c, o))
+				continue;
+			break;
+		}
 		/* intervals in one field only, over the whole run */
-		if (j > i && (!group_same(ru, o) ||
-		    !one_bit(sp | group_spans(o))))
+		if (j > i && (used[j] || !one_bit(sp | group_spans(o))))
 			break;
 		sp |= group_spans(o);
 		if (j == i)
@@ -671,9 +1294,10 @@ compile_group_run(struct cplan *p, const struct ruleset *rs, size_t i,
 		}
 		if (cut == 0) {
 			if ((rc = group_chunks(p, gv, n, sp != 0,
-			    run_edge(rs, gi[0], gi[n - 1], from, to),
+			    run_edge(rs, gi[0], gi[n - 1], from, to, &f),
 			    chain)) == 0)
-				*next = gi[n - 1] + 1;
+				for (k = 0; k < n; k++)
+					used[gi[k]] = true;
 			goto out;
 		}
 		n = (size_t)cut;
@@ -687,12 +1311,13 @@ compile_group_run(struct cplan *p, const struct ruleset *rs, size_t i,
 
 /*
  * The nearest rule before (dir -1) or after (dir 1) rules[*k] in the pair
- * chain from -> to (the rules covering it, as compile_pair takes them),
- * or NULL; *k becomes its index. *unsure when the walk is too long.
+ * chain from -> to (the rules covering it, as compile_pair takes them)
+ * that walk f sees, or NULL; *k becomes its index. *unsure when the walk
+ * is too long.
  */
 static const struct rule *
 chain_near(const struct ruleset *rs, size_t *k, int dir, const char *from,
-    const char *to, bool *unsure)
+    const char *to, const struct gfilt *f, bool *unsure)
 {
 	const struct rule *o;
 	size_t steps = 0;
@@ -709,35 +1334,38 @@ chain_near(const struct ruleset *rs, size_t *k, int dir, const char *from,
 			return NULL;
 		}
 		o = rs->rules[*k];
-		if (zone_word_covers(o->from, from) && zone_word_covers(o->to, to))
+		if (zone_word_covers(o->from, from) &&
+		    zone_word_covers(o->to, to) && filt_sees(f, o))
 			return o;
 	}
 }
 
-/* How many rules of chain from -> to next to rules[i] on side dir have
- * the shape of like, in a row (counted up to GROUP_MIN). */
+/* How many rules of chain from -> to next to rules[i] on side dir (as
+ * walk f sees them) have the shape of like, in a row (counted up to
+ * GROUP_MIN). */
 static size_t
 run_len(const struct ruleset *rs, size_t i, int dir, const char *from,
-    const char *to, const struct rule *like, bool *unsure)
+    const char *to, const struct rule *like, const struct gfilt *f,
+    bool *unsure)
 {
 	const struct rule *o;
 	size_t n = 0, k = i;
 
-	while (n < GROUP_MIN && (o = chain_near(rs, &k, dir, from, to,
+	while (n < GROUP_MIN && (o = chain_near(rs, &k, dir, from, to, f,
 	    unsure)) != NULL && group_same(like, o))
 		n++;
 	return n;
 }
 
 /*
- * Whether rules[i] is, was or would be in a group of chain from -> to:
- * with its neighbours of the same shape a run of GROUP_MIN, or between
- * two rules of a run that long. Runs too short to be a group do not
- * count: the rule is one of its own either way.
+ * Whether rules[i] is, was or would be in a group of chain from -> to
+ * (walk f: its class): with its neighbours of the same shape a run of
+ * GROUP_MIN, or between two rules of a run that long. Runs too short to
+ * be a group do not count: the rule is one of its own either way.
  */
 static bool
 grouped_in(const struct ruleset *rs, size_t i, const char *from,
-    const char *to, bool *unsure)
+    const char *to, const struct gfilt *f, bool *unsure)
 {
 	const struct rule *ru = rs->rules[i], *pb, *nb;
 	size_t k, before = 0, after = 0, n = 1;
@@ -745,13 +1373,13 @@ grouped_in(const struct ruleset *rs, size_t i, const char *from,
 	if (!zone_word_covers(ru->from, from) || !zone_word_covers(ru->to, to))
 		return false;
 	k = i;
-	pb = chain_near(rs, &k, -1, from, to, unsure);
+	pb = chain_near(rs, &k, -1, from, to, f, unsure);
 	k = i;
-	nb = chain_near(rs, &k, 1, from, to, unsure);
+	nb = chain_near(rs, &k, 1, from, to, f, unsure);
 	if (pb != NULL)
-		before = run_len(rs, i, -1, from, to, pb, unsure);
+		before = run_len(rs, i, -1, from, to, pb, f, unsure);
 	if (nb != NULL)
-		after = run_len(rs, i, 1, from, to, nb, unsure);
+		after = run_len(rs, i, 1, from, to, nb, f, unsure);
 	if (pb != NULL && nb != NULL && group_same(pb, nb) &&
 	    before + after >= GROUP_MIN)
 		return true;
@@ -760,6 +1388,40 @@ grouped_in(const struct ruleset *rs, size_t i, const char *from,
 	if (nb != NULL && group_same(ru, nb))
 		n += after;
 	return n >= GROUP_MIN;
+}
+
+/*
+ * Whether rules[i] stands in a run of another class of table tab that it
+ * ends there (or, once gone, no longer ends): a rule that class's rules
+ * may meet, between two rules of a run of GROUP_MIN. *unsure when a walk
+ * was too long.
+ */
+static bool
+in_others(const struct ruleset *rs, size_t i, const char *from,
+    const char *to, const struct gtab *tab, bool *unsure)
+{
+	const struct rule *ru = rs->rules[i], *pb, *nb;
+	struct gfilt f;
+	size_t j, k;
+
+	for (j = 0; tab != NULL && j < tab->n && !*unsure; j++) {
+		f.like = NULL;
+		f.c = tab->v[j];
+		if (f.c->count < GROUP_MIN || !gclass_meets(f.c, ru) ||
+		    class_is(f.c, ru))
+			continue;
+		k = i;
+		pb = chain_near(rs, &k, -1, from, to, &f, unsure);
+		k = i;
+		nb = chain_near(rs, &k, 1, from, to, &f, unsure);
+		if (pb == NULL || nb == NULL || !group_same(pb, nb) ||
+		    !class_is(f.c, pb))
+			continue;
+		if (run_len(rs, i, -1, from, to, pb, &f, unsure) +
+		    run_len(rs, i, 1, from, to, nb, &f, unsure) >= GROUP_MIN)
+			return true;
+	}
+	return false;
 }
 
 size_t
@@ -793,9 +1455,12 @@ compile_group_pair(const struct rule *ru, const struct rule *pr, bool spans,
 
 enum cgroup_at
 compile_group_at(const struct ruleset *rs, size_t i, const char *from,
-    const char *to, const struct rule **pr, bool *chunk)
+    const char *to, const struct gtabs *t, const struct rule **pr,
+    bool *chunk)
 {
 	const struct rule *ru = rs->rules[i], *nb;
+	const struct gtab *tab;
+	struct gfilt f = { ru, NULL };
 	size_t k = i;
 	bool unsure = false;
 
@@ -805,12 +1470,25 @@ compile_group_at(const struct ruleset *rs, size_t i, const char *from,
 		return CG_UNSURE;	/* a meter set of its own */
 	if (GROUP_MIN == 0)
 		return CG_ALONE;
-	if (!grouped_in(rs, i, from, to, &unsure))
+	/* the classes are the whole compile's: without them, the layout is
+	 * not known */
+	if (t == NULL)
+		return CG_UNSURE;
+	tab = gtabs_find(t, from, to);
+	/* in the way of another class's run: it ends it there (or, gone,
+	 * lets it grow) */
+	if (in_others(rs, i, from, to, tab, &unsure) || unsure)
+		return CG_UNSURE;
+	if (group_family(ru) == -1)
+		return CG_ALONE;
+	if ((f.c = gtab_class(tab, ru)) == NULL)
+		return CG_UNSURE;	/* not the classes of rs */
+	if (!grouped_in(rs, i, from, to, &f, &unsure))
 		return unsure ? CG_UNSURE : CG_ALONE;
 	/* in a group: the one of the rule before it, when that rule has
 	 * its shape (the run goes on through it); first in a run, or
 	 * between two runs, it changes the groups' layout */
-	*pr = chain_near(rs, &k, -1, from, to, &unsure);
+	*pr = chain_near(rs, &k, -1, from, to, &f, &unsure);
 	if (*pr == NULL || unsure || !group_same(ru, *pr))
 		return CG_UNSURE;
 	/* a rule starting a set of its own in a run of intervals: the only
@@ -820,7 +1498,7 @@ compile_group_at(const struct ruleset *rs, size_t i, const char *from,
 	 * it from the set before */
 	if (chunk_start(ru)) {
 		k = i;
-		nb = chain_near(rs, &k, 1, from, to, &unsure);
+		nb = chain_near(rs, &k, 1, from, to, &f, &unsure);
 		if (unsure)
 			return CG_UNSURE;
 		*chunk = nb == NULL || !group_same(ru, nb) || chunk_start(nb);
@@ -861,11 +1539,13 @@ compile_group_step(const struct ruleset *rs, size_t i, bool spans,
 }
 
 bool
-compile_rule_grouped(const struct ruleset *rs, size_t i)
+compile_rule_grouped(const struct ruleset *rs, size_t i,
+    const struct gtabs *t)
 {
 	const struct rule *ru = rs->rules[i];
-	const char **v;
-	size_t n, a, b;
+	const struct gtab *tab;
+	struct gfilt f = { ru, NULL };
+	size_t j;
 	bool unsure = false, in = false;
 
 	/* a meter set comes and goes with the rule: the whole diff */
@@ -873,17 +1553,21 @@ compile_rule_grouped(const struct ruleset *rs, size_t i)
 		return true;
 	if (GROUP_MIN == 0)
 		return false;
-	/* unsure when out of memory: the caller takes the whole way */
-	if ((v = calloc(rs->nzones + 2, sizeof(*v))) == NULL)
+	if (t == NULL)
 		return true;
-	n = compile_sides(rs, v);
-	v[n] = ZONE_SELF;
-	/* every pair chain rules[i] lands in, each on its own: rules of
-	 * other sides in between count only where they share the chain */
-	for (a = 0; a <= n && !in && !unsure; a++)
-		for (b = 0; b <= n && !in && !unsure; b++)
-			if (a < n || b < n)
-				in = grouped_in(rs, i, v[a], v[b], &unsure);
-	free(v);
+	/* every pair chain the whole compile filled: rules of other sides
+	 * in between count only where they share the chain */
+	for (j = 0; j < t->n && !in && !unsure; j++) {
+		tab = &t->v[j];
+		if (!zone_word_covers(ru->from, tab->from) ||
+		    !zone_word_covers(ru->to, tab->to))
+			continue;
+		in = in_others(rs, i, tab->from, tab->to, tab, &unsure);
+		if (!in && !unsure && group_family(ru) != -1) {
+			if ((f.c = gtab_class(tab, ru)) == NULL)
+				return true;
+			in = grouped_in(rs, i, tab->from, tab->to, &f, &unsure);
+		}
+	}
 	return in || unsure;
 }

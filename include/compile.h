@@ -136,6 +136,8 @@ struct cset {
 					 * its shape next to it in the chain
 					 * (one it could not take): a member
 					 * leaving may let the run grow */
+	bool		 run_first;	/* the first set of its run: its kernel
+					 * rule stands where the run starts */
 	uint8_t		 nfields;	/* NFT_SET_CONCAT: the fields' lengths, */
 	uint8_t		 field_len[8];	/* unpadded, for the kernel's
 					 * concatenation of intervals */
@@ -174,6 +176,8 @@ struct cchain {
 					 * user rules over sub-chains) */
 };
 
+struct gtabs;
+
 struct cplan {
 	char		*table;
 	struct cchain	*chains;
@@ -185,6 +189,9 @@ struct cplan {
 	struct crule	*rules;		/* grouped by chain, in chain order */
 	size_t		 nrules;
 	size_t		 rules_cap;
+	struct gtabs	*groups;	/* the classes of rules that may be
+					 * groups, per pair chain
+					 * (compile_group.c) */
 };
 
 /* Compiles rs into plan (which the caller has zeroed or cplan_free'd).
@@ -237,7 +244,29 @@ bool		 compile_share_kept(const struct ruleset *prev,
  * sits right next to one there (a conservative answer: true when unsure),
  * or comes with a set of its own (a per-source limit's meter). nft/ then
  * diffs the whole table rather than placing the rule alone. */
-bool		 compile_rule_grouped(const struct ruleset *, size_t i);
+bool		 compile_rule_grouped(const struct ruleset *, size_t i,
+		    const struct gtabs *);
+/*
+ * The classes of rules that may be groups (same shape but for the key),
+ * per pair chain, with where each class's keys lie (blocks of addresses,
+ * ports, ICMP types): a run of a class steps over the rules that cannot
+ * meet any rule of its class, so a group may span rules of other shapes
+ * (docs/design-compile.md, "Groups that span other rules"). The whole
+ * compile makes them (cplan.groups); nft/ keeps them in its picture and
+ * follows single changes with compile_groups_note.
+ */
+struct gtabs	*compile_groups_dup(const struct gtabs *);
+void		 compile_groups_free(struct gtabs *);
+/* Rule ru of rs into (sign 1) or out of (-1) the classes of every pair
+ * chain it lands in (ps: compile_pairs_new). 0 or -1 (out of memory). */
+int		 compile_groups_note(struct gtabs **, const struct ruleset *rs,
+		    const struct rule *ru, const struct cpairs *ps, int sign);
+/* Whether every class keeps the rules of rs it steps over when its keys
+ * move from where before has them to where after does (a class gaining
+ * or losing a block of addresses): false when some rule of rs would
+ * start or stop ending its runs, or when unsure. */
+bool		 compile_groups_kept(const struct ruleset *rs,
+		    const struct gtabs *before, const struct gtabs *after);
 bool		 compile_grouping(void);
 /* GROUP_MIN: the fewest rules a group holds (0: grouping is off). */
 size_t		 compile_group_min(void);
@@ -261,12 +290,14 @@ int		 compile_group_step(const struct ruleset *, size_t i,
  * something else (first in a run, between two runs, too far to look, a
  * meter set of its own), which the whole diff lays out. *chunk (with
  * CG_JOIN): the rule would start a set of its own in a run of intervals
- * (compile_group.c, GROUP_SPAN_CHUNK) and be its only element.
+ * (compile_group.c, GROUP_SPAN_CHUNK) and be its only element. The
+ * classes (t) are those of rs: a rule in a run of another class that
+ * it would end (or, leaving, let grow) is CG_UNSURE too.
  */
 enum cgroup_at { CG_ALONE, CG_JOIN, CG_UNSURE };
 enum cgroup_at	 compile_group_at(const struct ruleset *, size_t i,
-		    const char *from, const char *to, const struct rule **pr,
-		    bool *chunk);
+		    const char *from, const char *to, const struct gtabs *,
+		    const struct rule **pr, bool *chunk);
 /* The set elements of rule ru and of pr before it in one group (as
  * compile_group_step), comments owned by the caller: 0; 1 when they do
  * not have one shape, or have a network or port range and spans is
@@ -298,7 +329,7 @@ struct cjoin {
  * Returns 0, or -1 with diags.
  */
 int		 compile_rule_placed(const struct ruleset *, size_t i,
-		    const struct cpairs *, struct cplan *p,
+		    const struct cpairs *, const struct gtabs *, struct cplan *p,
 		    struct cjoin **joins, size_t *njoins, bool *unsure,
 		    struct diags *);
 void		 compile_joins_free(struct cjoin *, size_t);
@@ -368,12 +399,23 @@ int		 crule_tail(struct crule *, const struct rule *ru, int family);
 /* Every side a packet can come from or go to: the zones, then `any`;
  * v has room for nzones + 1. Returns the count. */
 size_t		 compile_sides(const struct ruleset *, const char **v);
+struct gtab;
+struct gclass;
+/* The classes of pair chain from -> to in *t (made when missing, with
+ * *t too); NULL out of memory. */
+struct gtab	*compile_groups_chain(struct gtabs **t, const char *from,
+		    const char *to);
+/* Rule ru (rules[at] of its ruleset) into (1) or out of (-1) its class in
+ * tab: the class, NULL when ru is in none or out of memory (*err). */
+struct gclass	*compile_groups_class(struct gtab *tab, const struct rule *ru,
+		    size_t at, int sign, bool *err);
 /* compile_group.c: when rules[i] starts a run of same-shape rules of pair
- * chain from -> to, the run as one group in chain (0, *next after it);
- * 1 when not; -1 out of memory. */
+ * chain from -> to (cls: each rule's class there, NULL for none), the run
+ * as one group in chain (0, its rules marked in used); 1 when not; -1 out
+ * of memory. */
 int		 compile_group_run(struct cplan *, const struct ruleset *,
 		    size_t i, const char *from, const char *to,
-		    const char *chain, size_t *next);
+		    const char *chain, struct gclass *const *cls, bool *used);
 struct cexpr	*crule_add(struct crule *, enum cx_type);
 struct crule	*cplan_add_rule(struct cplan *, const char *chain,
 		    const char *key, const char *name);

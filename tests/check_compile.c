@@ -951,12 +951,13 @@ START_TEST(groups)
 	for (i = 0; i < 3; i++)
 		o += sprintf(o, "rule c%d from lan to self tcp dport %d "
 		    "accept\n", i, 600 + i);
-	/* a key twice: the later rule could never match */
-	o += sprintf(o, "rule v2 from lan to self udp dport 1 accept\n");
+	/* a key twice: the later rule could never match (v2 and v3 meet
+	 * the class's ports: runs end at them) */
+	o += sprintf(o, "rule v2 from lan to self tcp dport 1 drop\n");
 	for (i = 0; i < 5; i++)
 		o += sprintf(o, "rule e%d from lan to self tcp dport 700 "
 		    "accept\n", i);
-	o += sprintf(o, "rule v3 from lan to self udp dport 1 accept\n");
+	o += sprintf(o, "rule v3 from lan to self tcp dport 2 drop\n");
 	/* address and port: one concatenated key */
 	for (i = 0; i < 4; i++)
 		o += sprintf(o, "rule s%d from lan to self tcp dport %d "
@@ -1033,11 +1034,164 @@ START_TEST(groups)
 		    &d), 0);
 		diags_free(&d);
 	}
-	k = ruleset_find_rule(rs, "a2");
-	ck_assert(compile_rule_grouped(rs, (size_t)k));
-	k = ruleset_find_rule(rs, "l1");
-	ck_assert(!compile_rule_grouped(rs, (size_t)k));
+	{
+		struct cplan gp = { 0 };
+		struct diags d;
+
+		diags_init(&d);
+		ck_assert_int_eq(compile_ruleset(rs, "fwctl", &gp, &d), 0);
+		diags_free(&d);
+		k = ruleset_find_rule(rs, "a2");
+		ck_assert(compile_rule_grouped(rs, (size_t)k, gp.groups));
+		k = ruleset_find_rule(rs, "l1");
+		ck_assert(!compile_rule_grouped(rs, (size_t)k, gp.groups));
+		/* without the classes, the layout is not known */
+		ck_assert(compile_rule_grouped(rs, (size_t)k, NULL));
+		cplan_free(&gp);
+	}
 	ruleset_free(rs);
+}
+END_TEST
+
+/* Rules of three shapes interleaved, whose keys cannot meet (other
+ * sources, another protocol): a group each, which steps over the others;
+ * a rule the class's rules may meet ends its runs there. */
+static const char *
+span_text(char *text, const char *mid, const char *extra)
+{
+	char *o = text;
+	int i;
+
+	o += sprintf(o, "%s", zones2);
+	for (i = 0; i < 8; i++) {
+		o += sprintf(o, "rule a%d from lan to self tcp dport %d-%d "
+		    "src 172.19.0.%d accept limit 10/second\n", i,
+		    2000 + 10 * i, 2009 + 10 * i, i + 1);
+		o += sprintf(o, "rule b%d from lan to self tcp dport %d "
+		    "src 172.20.0.%d accept log\n", i, 3000 + i, i + 1);
+		o += sprintf(o, "rule c%d from lan to self icmp type "
+		    "echo-request src 172.22.0.%d accept limit 5/second\n", i,
+		    i + 1);
+		/* ends a's runs (port 2003 from anywhere); b's ports and
+		 * c's protocol are elsewhere */
+		if (i == 3)
+			o += sprintf(o, "rule m from lan to self tcp dport "
+			    "2003 accept\n%s", mid);
+	}
+	o += sprintf(o, "rule w from lan to self src 172.30.0.0/16 drop\n");
+	o += sprintf(o, "%s", extra);
+	return text;
+}
+
+START_TEST(groups_span_other_rules)
+{
+	struct cplan p, p2;
+	struct ruleset *rs;
+	const struct cset *s;
+	const struct rule *pr;
+	struct diags d;
+	char text[8192];
+	ssize_t k;
+	bool chunk;
+
+	compile_ok(span_text(text, "", ""), &p);
+	/* a0..a3, then m, then a4..a7; b and c whole */
+	ck_assert_ptr_nonnull(s = cplan_set(&p, GROUP_SET_PREFIX
+	    "lan-self/a0"));
+	ck_assert_uint_eq(s->nelems, 4);
+	ck_assert_ptr_nonnull(s = cplan_set(&p, GROUP_SET_PREFIX
+	    "lan-self/a4"));
+	ck_assert_uint_eq(s->nelems, 4);
+	ck_assert_ptr_nonnull(s = cplan_set(&p, GROUP_SET_PREFIX
+	    "lan-self/b0"));
+	ck_assert_uint_eq(s->nelems, 8);
+	ck_assert(s->run_first);
+	ck_assert_ptr_nonnull(s = cplan_set(&p, GROUP_SET_PREFIX
+	    "lan-self/c0"));
+	ck_assert_uint_eq(s->nelems, 8);
+	/* each group where its first rule stands; m between a's two */
+	ck_assert_int_lt(rpos(&p, "lan-self", "~g/a0"),
+	    rpos(&p, "lan-self", "~g/b0"));
+	ck_assert_int_lt(rpos(&p, "lan-self", "~g/b0"),
+	    rpos(&p, "lan-self", "~g/c0"));
+	ck_assert_int_lt(rpos(&p, "lan-self", "~g/c0"),
+	    rpos(&p, "lan-self", "m"));
+	ck_assert_int_lt(rpos(&p, "lan-self", "m"),
+	    rpos(&p, "lan-self", "~g/a4"));
+	ck_assert_int_lt(rpos(&p, "lan-self", "~g/a4"),
+	    rpos(&p, "lan-self", "w"));
+	ck_assert_int_eq(rpos(&p, "lan-self", "b5"), -1);
+
+	/* single changes as the whole compile would lay them out */
+	rs = load(span_text(text, "", "rule b8 from lan to self tcp dport 3008 "
+	    "src 172.20.0.9 accept log\n"
+	    "rule y from lan to self tcp dport 3002 accept\n"
+	    "rule z from lan to self udp dport 53 accept\n"));
+	memset(&p2, 0, sizeof(p2));
+	diags_init(&d);
+	ck_assert_int_eq(compile_ruleset(rs, "fwctl", &p2, &d), 0);
+	diags_free(&d);
+	k = ruleset_find_rule(rs, "b8");
+	/* b8 joins b7's group over the rules in between */
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "lan", "self",
+	    p2.groups, &pr, &chunk), CG_JOIN);
+	ck_assert_str_eq(pr->name, "b7");
+	/* y meets b's rules: were it inside their run, it would end it */
+	k = ruleset_find_rule(rs, "y");
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "lan", "self",
+	    p2.groups, &pr, &chunk), CG_ALONE);
+	ck_assert(compile_rule_grouped(rs, (size_t)ruleset_find_rule(rs, "m"),
+	    p2.groups));
+	ck_assert(!compile_rule_grouped(rs, (size_t)ruleset_find_rule(rs,
+	    "z"), p2.groups));
+	ruleset_free(rs);
+	cplan_free(&p2);
+	/* y inside b's run would end it: the whole diff lays that out; z
+	 * there meets no class: a rule of its own */
+	rs = load(span_text(text, "rule y from lan to self tcp dport 3002 "
+	    "accept\nrule z from lan to self udp dport 53 accept\n", ""));
+	memset(&p2, 0, sizeof(p2));
+	diags_init(&d);
+	ck_assert_int_eq(compile_ruleset(rs, "fwctl", &p2, &d), 0);
+	diags_free(&d);
+	k = ruleset_find_rule(rs, "y");
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "lan", "self",
+	    p2.groups, &pr, &chunk), CG_UNSURE);
+	k = ruleset_find_rule(rs, "z");
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "lan", "self",
+	    p2.groups, &pr, &chunk), CG_ALONE);
+	/* and the whole compile agrees: b is two groups around y */
+	ck_assert_ptr_nonnull(cplan_set(&p2, GROUP_SET_PREFIX "lan-self/b4"));
+	ck_assert_ptr_nonnull(s = cplan_set(&p2, GROUP_SET_PREFIX
+	    "lan-self/c0"));
+	ck_assert_uint_eq(s->nelems, 8);
+	ruleset_free(rs);
+	cplan_free(&p2);
+
+	/* a class taking a block of sources where a rule it stepped over
+	 * stands (w): that rule ends its runs now */
+	{
+		struct ruleset *r2, *r3;
+		struct cplan q2, q3;
+
+		r2 = load(span_text(text, "", "rule a8 from lan to self tcp dport "
+		    "2080-2089 src 172.30.0.1 accept limit 10/second\n"));
+		r3 = load(span_text(text, "", "rule a8 from lan to self tcp dport "
+		    "2080-2089 src 172.19.0.99 accept limit 10/second\n"));
+		memset(&q2, 0, sizeof(q2));
+		memset(&q3, 0, sizeof(q3));
+		diags_init(&d);
+		ck_assert_int_eq(compile_ruleset(r2, "fwctl", &q2, &d), 0);
+		ck_assert_int_eq(compile_ruleset(r3, "fwctl", &q3, &d), 0);
+		diags_free(&d);
+		ck_assert(!compile_groups_kept(r2, p.groups, q2.groups));
+		ck_assert(compile_groups_kept(r3, p.groups, q3.groups));
+		cplan_free(&q2);
+		cplan_free(&q3);
+		ruleset_free(r2);
+		ruleset_free(r3);
+	}
+	cplan_free(&p);
 }
 END_TEST
 
@@ -1150,7 +1304,7 @@ END_TEST
 
 START_TEST(groups_with_intervals)
 {
-	struct cplan p;
+	struct cplan p, gp;
 	struct ruleset *rs;
 	struct cpairs *ps;
 	struct cjoin *cj;
@@ -1317,24 +1471,29 @@ START_TEST(groups_with_intervals)
 	rs = load(text);
 	ps = compile_pairs_new(rs);
 	ck_assert_ptr_nonnull(ps);
+	memset(&gp, 0, sizeof(gp));
+	diags_init(&d);
+	ck_assert_int_eq(compile_ruleset(rs, "fwctl", &gp, &d), 0);
+	diags_free(&d);
 	k = ruleset_find_rule(rs, "x");
 	/* `to any` is every zone and no zone, not the host: wan-wan and
-	 * wan-any share their rules, w and w2 keep wan-lan apart */
-	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan", &pr,
-	    &chunk), CG_JOIN);
+	 * wan-any share their rules (compiled as wan -> any), w and w2 keep
+	 * wan-lan apart */
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "any",
+	    gp.groups, &pr, &chunk), CG_JOIN);
 	ck_assert_str_eq(pr->name, "n4");
 	ck_assert(!chunk);		/* x's name starts no set */
 	/* in wan-lan, w2 stands between the group and x */
-	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "lan", &pr,
-	    &chunk), CG_ALONE);
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "lan",
+	    gp.groups, &pr, &chunk), CG_ALONE);
 	k = ruleset_find_rule(rs, "n0");	/* first in its run */
-	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan", &pr,
-	    &chunk), CG_UNSURE);
+	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "any",
+	    gp.groups, &pr, &chunk), CG_UNSURE);
 	memset(&p, 0, sizeof(p));
 	diags_init(&d);
 	k = ruleset_find_rule(rs, "x");
-	ck_assert_int_eq(compile_rule_placed(rs, (size_t)k, ps, &p, &cj, &ncj,
-	    &unsure, &d), 0);
+	ck_assert_int_eq(compile_rule_placed(rs, (size_t)k, ps, gp.groups,
+	    &p, &cj, &ncj, &unsure, &d), 0);
 	ck_assert(!unsure);
 	ck_assert_uint_eq(ncj, 1);
 	ck_assert_str_eq(cj[0].pr->name, "n4");
@@ -1359,8 +1518,8 @@ START_TEST(groups_with_intervals)
 		free(pel.comment);
 		/* at the end of the run, x284 is a set of one element */
 		k = ruleset_find_rule(rs, "x284");
-		ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "wan",
-		    &pr, &chunk), CG_JOIN);
+		ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "any",
+		    gp.groups, &pr, &chunk), CG_JOIN);
 		ck_assert(chunk);
 		ck_assert_str_eq(pr->name, "x");
 		ck_assert_int_eq(compile_group_pair(rs->rules[k],
@@ -1381,6 +1540,7 @@ START_TEST(groups_with_intervals)
 		cplan_free(&p);
 	}
 	diags_free(&d);
+	cplan_free(&gp);
 	compile_pairs_free(ps);
 	ruleset_free(rs);
 }
@@ -1417,6 +1577,7 @@ compile_suite(void)
 	if (compile_grouping()) {
 		tcase_add_test(tc, groups);
 		tcase_add_test(tc, groups_with_intervals);
+		tcase_add_test(tc, groups_span_other_rules);
 		tcase_add_test(tc, groups_with_limits_and_icmp);
 	} else
 		printf("grouping is off (compile_group.c): groups not "

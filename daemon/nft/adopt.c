@@ -350,6 +350,8 @@ adopt_take(struct nft *n, const struct ruleset *next)
 	n->cur.sets = a->plan.sets;
 	n->cur.nsets = a->plan.nsets;
 	n->cur.sets_cap = a->plan.sets_cap;
+	n->cur.groups = a->plan.groups;
+	a->plan.groups = NULL;
 	for (size_t i = 0; i < n->cur.nsets; i++)
 		n->cur.sets[i].loc = NULL;	/* the model may go away */
 	a->plan.sets = NULL;

@@ -1041,6 +1041,8 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	n->cur.sets = w.next.sets;
 	n->cur.nsets = w.next.nsets;
 	n->cur.sets_cap = w.next.sets_cap;
+	n->cur.groups = w.next.groups;
+	w.next.groups = NULL;
 	w.next.sets = NULL;
 	w.next.nsets = 0;
 	w.next.sets_cap = 0;

@@ -574,26 +574,35 @@ fitem_cmp(const void *a, const void *b)
 }
 
 /* The first kernel copy in chain c of the first rule after next->rules[mi]
- * that has one there and stays: a new rule goes just before it. *unsure
- * is set when the walk passed a rule that may be part of a group (whose
- * kernel rule has no copy under the rule's name). */
+ * that has one there and stays: a new rule goes just before it. A rule of
+ * a group has no copy of its own; a group's kernel rule stands where its
+ * run starts, so the sets after the first of a long run (named by rules
+ * that may come after mi) stand before it. */
 static struct kent *
 neighbour(struct nft *n, const struct ruleset *next, size_t mi,
-    const struct kchain *c, const struct strmap *planned, bool *unsure)
+    const struct kchain *c, const struct strmap *planned)
 {
+	const struct cset *cs;
 	struct kent *e;
+	char name[600];
 	size_t k;
 
 	for (k = mi + 1; k < next->nrules; k++) {
 		if (strmap_gets(planned, next->rules[k]->name) != NULL)
 			continue;
 		for (e = strmap_gets(n->st.names, next->rules[k]->name);
-		    e != NULL; e = e->next_copy)
-			if (e->chain == c)
-				return e;
-		if (compile_rule_grouped(next, k)) {
-			*unsure = true;
-			return NULL;
+		    e != NULL; e = e->next_copy) {
+			if (e->chain != c)
+				continue;
+			if (strncmp(e->key, "~g/", 3) == 0) {
+				snprintf(name, sizeof(name), GROUP_SET_PREFIX
+				    "%s/%s", c->def.name,
+				    next->rules[k]->name);
+				if ((cs = cplan_set(&n->cur, name)) != NULL &&
+				    !cs->run_first)
+					break;
+			}
+			return e;
 		}
 	}
 	return NULL;
@@ -915,19 +924,19 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 }
 
 /* The places of rule rs->rules[mi]: its kernel copies into tmp (may be
- * NULL), its group elements onto *v. 1 when the whole diff must lay it
- * out. */
+ * NULL), its group elements onto *v; t: the classes of rs. 1 when the
+ * whole diff must lay it out. */
 static int
 place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
-    const struct cpairs *ps, struct cplan *tmp, bool add, bool chunks,
-    struct fjoin **v, size_t *nv, struct diags *d)
+    const struct cpairs *ps, const struct gtabs *t, struct cplan *tmp,
+    bool add, bool chunks, struct fjoin **v, size_t *nv, struct diags *d)
 {
 	struct cjoin *cj;
 	size_t ncj, i;
 	bool unsure;
 	int rc = 0;
 
-	if (compile_rule_placed(rs, mi, ps, tmp, &cj, &ncj, &unsure,
+	if (compile_rule_placed(rs, mi, ps, t, tmp, &cj, &ncj, &unsure,
 	    d) == -1)
 		return -1;
 	for (i = 0; i < ncj && rc == 0 && !unsure; i++)
@@ -937,6 +946,53 @@ place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
 	if (rc == -1)
 		diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
 	return unsure ? 1 : rc;
+}
+
+/*
+ * The classes of groups of next (compile_groups_*), from the picture's
+ * (those of prev) and the rules plan removes and adds: 0 with *t (NULL
+ * when grouping is off); 1 when the picture has none, or when a class's
+ * blocks move so that some rule starts or stops ending its runs (the
+ * whole diff lays those out); -1 out of memory.
+ */
+static int
+next_groups(struct nft *n, const struct ruleset *prev,
+    const struct ruleset *next, const struct plan *plan, struct gtabs **t)
+{
+	const struct cpairs *ps;
+	const struct plan_item *it;
+	ssize_t mi;
+	size_t i;
+
+	*t = NULL;
+	if (!compile_grouping())
+		return 0;
+	if (n->cur.groups == NULL)
+		return 1;
+	if ((ps = nft_pairs(n, next)) == NULL ||
+	    (*t = compile_groups_dup(n->cur.groups)) == NULL)
+		return -1;
+	for (i = 0; i < plan->n; i++) {
+		it = &plan->v[i];
+		if (it->op == PLAN_REMOVE || it->op == PLAN_CHANGE) {
+			if ((mi = plan_rule_index(prev, it)) == -1 ||
+			    compile_groups_note(t, prev, prev->rules[mi], ps,
+			    -1) == -1)
+				goto whole;
+		}
+		if (it->op == PLAN_ADD || it->op == PLAN_CHANGE) {
+			if ((mi = plan_rule_index(next, it)) == -1 ||
+			    compile_groups_note(t, next, next->rules[mi], ps,
+			    1) == -1)
+				goto whole;
+		}
+	}
+	if (compile_groups_kept(next, n->cur.groups, *t))
+		return 0;
+ whole:
+	compile_groups_free(*t);
+	*t = NULL;
+	return 1;
 }
 
 /* Set *from (a group set of the fast path's plan, in the run of set run)
@@ -1021,6 +1077,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	struct batch b = { 0 };
 	struct reply rp = { 0 };
 	struct kseg *last;
+	struct gtabs *tnext = NULL;
 	char name[600];
 	const char *chain;
 	uint64_t before;
@@ -1029,7 +1086,6 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	size_t njoins = 0;
 	ssize_t mi = -1;
 	int tries, sent, prc, rc = -1;
-	bool unsure = false;
 	static char mark;
 
 	memset(&tmp, 0, sizeof(tmp));
@@ -1039,6 +1095,11 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	for (i = 0; i < plan->n; i++)
 		if (plan->v[i].kind != PLAN_RULE)
 			return 1;
+	if ((prc = next_groups(n, prev, next, plan, &tnext)) != 0) {
+		if (prc == -1)
+			diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+		return prc;
+	}
 	if ((planned = strmap_new(plan->n)) == NULL ||
 	    (items = calloc(plan->n, sizeof(*items))) == NULL)
 		goto nomem;
@@ -1061,7 +1122,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		 * set or splits it: the whole diff does that */
 		if (it->op == PLAN_CHANGE && compile_grouping() &&
 		    ((mi = plan_rule_index(prev, it)) == -1 ||
-		    compile_rule_grouped(prev, (size_t)mi))) {
+		    compile_rule_grouped(prev, (size_t)mi, n->cur.groups))) {
 			rc = 1;
 			goto out;
 		}
@@ -1080,8 +1141,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			if ((ps = nft_pairs(n, next)) == NULL)
 				goto nomem;
 			j = njoins;
-			if ((prc = place_rule(n, prev, (size_t)mi, ps, NULL,
-			    false, plan->n == 1, &joins, &njoins, d)) != 0) {
+			if ((prc = place_rule(n, prev, (size_t)mi, ps,
+			    n->cur.groups, NULL, false, plan->n == 1, &joins,
+			    &njoins, d)) != 0) {
 				rc = prc;
 				goto out;
 			}
@@ -1128,8 +1190,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	for (i = 0; i < nitems; i++) {
 		items[i].first = tmp.nrules;
 		j = njoins;
-		if ((prc = place_rule(n, next, items[i].mi, ps, &tmp, true,
-		    plan->n == 1, &joins, &njoins, d)) != 0) {
+		if ((prc = place_rule(n, next, items[i].mi, ps, tnext, &tmp,
+		    true, plan->n == 1, &joins, &njoins, d)) != 0) {
 			rc = prc;	/* 1: the whole diff places it */
 			goto out;
 		}
@@ -1155,11 +1217,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				goto out;
 			}
 			a->before = neighbour(n, next, items[i].mi, a->c,
-			    planned, &unsure);
-			if (unsure) {
-				rc = 1;	/* next to a group: diff it */
-				goto out;
-			}
+			    planned);
 			if (a->before != NULL) {
 				a->seg = a->before->seg;
 				continue;
@@ -1350,6 +1408,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			goto lost;
 		}
 	}
+	compile_groups_free(n->cur.groups);
+	n->cur.groups = tnext;
+	tnext = NULL;
 	split_big(n, next);
 	if (get_genid(n, &n->genid) == -1)
 		n->genid = 0;
@@ -1378,6 +1439,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	strmap_free(planned);
 	strmap_free(byname);
 	cplan_free(&tmp);
+	compile_groups_free(tnext);
 	batch_free(&b);
 	return rc;
 }
@@ -1401,12 +1463,14 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	struct batch b = { 0 };
 	struct reply rp = { 0 };
 	const struct celem *v[1];
+	const struct rule *pr;
+	struct gtabs *tnext = NULL;
 	char *chain = NULL, k[EIDX_KEY_MAX];
 	size_t si = 0, at = 0, len;
 	uint32_t genid;
 	ssize_t mi, gi = -1;
-	int tries, sent, spans, rc = 1;
-	bool add;
+	int tries, sent, spans, prc, rc = 1;
+	bool add, chunk;
 
 	memset(&el, 0, sizeof(el));
 	memset(&pel, 0, sizeof(pel));
@@ -1462,6 +1526,18 @@ apply_group(struct nft *n, const struct ruleset *prev,
 		    compile_group_min())
 			goto out;
 	}
+	/* right after rules[mi - 1] as the whole compile has it (a run
+	 * steps over rules of other classes), and no other class's run
+	 * changes */
+	if ((prc = next_groups(n, prev, next, plan, &tnext)) != 0) {
+		if (prc == -1)
+			goto nomem;
+		goto out;
+	}
+	if (compile_group_at(rs, (size_t)mi, rs->rules[mi]->from,
+	    rs->rules[mi]->to, add ? tnext : n->cur.groups, &pr,
+	    &chunk) != CG_JOIN || pr != rs->rules[mi - 1] || chunk)
+		goto out;
 	rc = -1;
 	elems_of(cs, &tmp);
 	tmp.elems = &el;
@@ -1501,8 +1577,13 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	}
 	if (cur_elems_update(n, si, &tmp, add) == -1)
 		state_clear(n);		/* the next apply rebuilds */
-	else if (add)
-		el.comment = NULL;	/* the picture's now */
+	else {
+		if (add)
+			el.comment = NULL;	/* the picture's now */
+		compile_groups_free(n->cur.groups);
+		n->cur.groups = tnext;
+		tnext = NULL;
+	}
 	if (get_genid(n, &n->genid) == -1)
 		n->genid = 0;
 	rc = 0;
@@ -1513,6 +1594,7 @@ apply_group(struct nft *n, const struct ruleset *prev,
  out:
 	tmp.name = NULL;
 	batch_free(&b);
+	compile_groups_free(tnext);
 	free(chain);
 	free(el.comment);
 	free(pel.comment);
