@@ -760,6 +760,62 @@ filt_sees(const struct gfilt *f, const struct rule *o)
 	return gclass_meets(f->c, o);
 }
 
+/* The blocks of field f held by one of a and b but not the other, into
+ * *d (sorted; caller frees); *whole when one of them holds the whole
+ * field. -1 out of memory. */
+static int
+blocks_moved(const struct gclass *a, const struct gclass *b, int f,
+    struct gfield *d, bool *whole)
+{
+	const struct gfield *x = &a->f[f], *y = &b->f[f];
+	size_t i = 0, j = 0;
+	uint32_t v;
+
+	memset(d, 0, sizeof(*d));
+	*whole = (x->whole > 0) != (y->whole > 0);
+	while (i < x->n || j < y->n) {
+		if (j == y->n || (i < x->n && x->v[i].b < y->v[j].b))
+			v = x->v[i++].b;
+		else if (i == x->n || y->v[j].b < x->v[i].b)
+			v = y->v[j++].b;
+		else {
+			i++;
+			j++;
+			continue;
+		}
+		if (field_note(d, v, v, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether the blocks of class c moved (moved: per field) so that rule o
+ * may meet it before and not after, or the other way. */
+static bool
+may_move(const struct gclass *c, const struct gfield *moved,
+    const bool *whole, const struct rule *o)
+{
+	uint32_t lo, hi;
+	int f;
+
+	for (f = 0; f < GF_N; f++) {
+		if (!(c->fields & 1u << f) || (moved[f].n == 0 && !whole[f]))
+			continue;
+		if (rule_blocks(o, f, c->family, &lo, &hi) == BR_SOME &&
+		    (whole[f] || field_meets(&moved[f], lo, hi)))
+			return true;
+	}
+	return false;
+}
+
+/* A class whose blocks moved, in one chain. */
+struct gmove {
+	const struct gtab	*ta;
+	const struct gclass	*ca;	/* after */
+	const struct gclass	*cb;	/* before */
+	size_t			 first;	/* the first gmove of its key */
+};
+
 bool
 compile_groups_kept(const struct ruleset *rs, const struct gtabs *before,
     const struct gtabs *after)
@@ -767,8 +823,13 @@ compile_groups_kept(const struct ruleset *rs, const struct gtabs *before,
 	const struct gtab *ta, *tb;
 	const struct gclass *ca, *cb;
 	const struct rule *o;
-	size_t i, j, k;
+	struct gmove *mv = NULL, *t;
+	struct gfield moved[GF_N];
+	bool whole[GF_N], kept = false, may;
+	size_t i, j, k, n = 0, cap = 0;
+	int f;
 
+	memset(moved, 0, sizeof(moved));
 	if (before == NULL || after == NULL)
 		return false;
 	for (i = 0; i < after->n; i++) {
@@ -787,18 +848,20 @@ compile_groups_kept(const struct ruleset *rs, const struct gtabs *before,
 			    gclass_same_blocks(ca, cb))
 				continue;
 			if (cb == NULL)
-				return false;
-			for (k = 0; k < rs->nrules; k++) {
-				o = rs->rules[k];
-				if (!zone_word_covers(o->from, ta->from) ||
-				    !zone_word_covers(o->to, ta->to) ||
-				    gclass_meets(ca, o) == gclass_meets(cb, o))
-					continue;
-				/* a rule that starts or stops ending the
-				 * class's runs, unless of the class */
-				if (!class_is(ca, o))
-					return false;
+				goto out;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 8;
+				if ((t = reallocarray(mv, cap,
+				    sizeof(*mv))) == NULL)
+					goto out;
+				mv = t;
 			}
+			mv[n].ta = ta;
+			mv[n].ca = ca;
+			mv[n].cb = cb;
+			for (k = 0; k < n && strcmp(mv[k].ca->key, ca->key); k++)
+				;
+			mv[n++].first = k;
 		}
 		/* a class gone from a chain: its rules were the change's */
 		for (j = 0; tb != NULL && j < tb->n; j++) {
@@ -806,10 +869,50 @@ compile_groups_kept(const struct ruleset *rs, const struct gtabs *before,
 				if (strcmp(ta->v[k]->key, tb->v[j]->key) == 0)
 					break;
 			if (k == ta->n && tb->v[j]->count >= GROUP_MIN)
-				return false;
+				goto out;
 		}
 	}
-	return true;
+	/* only a rule with values in a block that came or went can start
+	 * or stop ending a class's runs; a class in several chains (its
+	 * rules land in each) moved alike in each */
+	for (i = 0; i < n; i++) {
+		if (mv[i].first != i)
+			continue;
+		for (f = 0; f < GF_N; f++)
+			if (blocks_moved(mv[i].ca, mv[i].cb, f, &moved[f],
+			    &whole[f]) == -1)
+				goto out;
+		for (k = 0; k < rs->nrules; k++) {
+			o = rs->rules[k];
+			may = false;
+			for (j = i; j < n; j++) {
+				if (mv[j].first != i)
+					continue;
+				if (!may && !(may = may_move(mv[i].ca, moved,
+				    whole, o)))
+					break;
+				ta = mv[j].ta;
+				if (!zone_word_covers(o->from, ta->from) ||
+				    !zone_word_covers(o->to, ta->to) ||
+				    gclass_meets(mv[j].ca, o) ==
+				    gclass_meets(mv[j].cb, o))
+					continue;
+				/* unless of the class */
+				if (!class_is(mv[j].ca, o))
+					goto out;
+			}
+		}
+		for (f = 0; f < GF_N; f++) {
+			free(moved[f].v);
+			memset(&moved[f], 0, sizeof(moved[f]));
+		}
+	}
+	kept = true;
+ out:
+	for (f = 0; f < GF_N; f++)
+		free(moved[f].v);
+	free(mv);
+	return kept;
 }
 
 /*

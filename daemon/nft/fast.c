@@ -608,6 +608,60 @@ neighbour(struct nft *n, const struct ruleset *next, size_t mi,
 	return NULL;
 }
 
+/* The user rule of chain c just before e (NULL: the chain's last), or
+ * NULL. */
+static struct kent *
+kent_prev(const struct kchain *c, const struct kent *e)
+{
+	const struct kseg *g;
+	size_t si, j;
+	bool found = e == NULL;
+
+	for (si = c->nsegs; si-- > 0; ) {
+		g = c->segs[si];
+		for (j = g->n; j-- > 0; ) {
+			if (found)
+				return g->v[j];
+			if (g->v[j] == e)
+				found = true;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Whether the kernel rule of a new set of a long run of intervals (the
+ * fast path's plan rule r, in chain c) goes right after the kernel rule
+ * of the run's last set when it goes before `before`: the whole compile
+ * puts a run's sets one after the other where the run starts, and a run
+ * that steps over other rules may have rules of their own between its
+ * sets and the new rule's place.
+ */
+static bool
+chunk_in_place(struct nft *n, const struct kchain *c, const struct kent
+    *before, const struct crule *r, const struct cplan *tmp,
+    const struct fjoin *joins, size_t njoins)
+{
+	const struct kent *p;
+	const struct cset *ps;
+	char name[600];
+	size_t j;
+	uint32_t run = 0;
+
+	snprintf(name, sizeof(name), GROUP_SET_PREFIX "%s/%s", c->def.name,
+	    r->name);
+	for (j = 0; j < njoins; j++)
+		if (joins[j].kind == FJ_NEWSET &&
+		    strcmp(tmp->sets[joins[j].tsi].name, name) == 0)
+			run = n->cur.sets[joins[j].si].run;
+	if (run == 0 || (p = kent_prev(c, before)) == NULL ||
+	    strncmp(p->key, "~g/", 3) != 0)
+		return false;
+	snprintf(name, sizeof(name), GROUP_SET_PREFIX "%s/%s", c->def.name,
+	    p->key + 3);
+	return (ps = cplan_set(&n->cur, name)) != NULL && ps->run == run;
+}
+
 /*
  * The index of a planned rule in rs: the position the engine put in the
  * plan when it names the same rule (no walk of a large ruleset), else a
@@ -1218,6 +1272,12 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			}
 			a->before = neighbour(n, next, items[i].mi, a->c,
 			    planned);
+			if (strncmp(a->r->key, "~g/", 3) == 0 &&
+			    !chunk_in_place(n, a->c, a->before, a->r, &tmp,
+			    joins, njoins)) {
+				rc = 1;	/* rules between its run and it */
+				goto out;
+			}
 			if (a->before != NULL) {
 				a->seg = a->before->seg;
 				continue;
