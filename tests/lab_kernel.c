@@ -3076,6 +3076,102 @@ remove_rule(const char *name)
 }
 
 /*
+ * Rules of two shapes interleaved (TCP and UDP ports from the lan) are a
+ * group each, which steps over the other's rules: no packet matches
+ * both. A TCP rule of another verdict ends the TCP group there, and
+ * traffic shows first match: a port it drops stays dropped though a TCP
+ * rule after it accepts it. Single changes keep the layout a fresh
+ * compile makes (no drift): a rule appended joins its group over the
+ * other shape's rules (one element), a UDP rule leaves its group; a TCP
+ * rule inserted in the middle of the TCP group ends it (the whole diff,
+ * then first match again); a restart takes the table.
+ */
+START_TEST(groups_span_other_rules)
+{
+	const struct nft_stats *st;
+	char text[4096], *p = text;
+	int i;
+
+	start();
+	for (i = 0; i < 8; i++)
+		serve("router", "tcp", 4600 + i);
+	serve("router", "udp", 4705);
+	p += sprintf(p, ZONES);
+	for (i = 0; i < 8; i++) {
+		p += sprintf(p, "rule a%d from lan to self tcp dport %d "
+		    "accept\n", i, 4600 + i);
+		p += sprintf(p, "rule u%d from lan to self udp dport %d "
+		    "accept\n", i, 4700 + i);
+		if (i == 3)
+			p += sprintf(p, "rule m from lan to self tcp dport "
+			    "4604-4605 drop\n");
+	}
+	apply_text(text);
+	ck_assert(in_a_group("a1") && in_a_group("a3"));
+	ck_assert(in_a_group("a4") && in_a_group("a7"));
+	ck_assert(in_a_group("u0") && in_a_group("u7"));
+	ck_assert(!in_a_group("m"));
+	group_holds(GROUP_SET_PREFIX "lan-self/u0", "u5");
+	group_holds(GROUP_SET_PREFIX "lan-self/a4", "a7");
+	must_tcp("lan", R_LAN, 4601);
+	mustnt_tcp("lan", R_LAN, 4604);		/* m, before a4 */
+	must_tcp("lan", R_LAN, 4606);
+	ck_assert_int_eq(lab_udp_probe(lab, "lan", R_LAN, 4705, OK_MS, NULL,
+	    0), 0);
+	ck_assert_uint_ge(rule_packets("a1"), 1);
+	ck_assert_uint_ge(rule_packets("m"), 1);
+	ck_assert_uint_ge(rule_packets("u5"), 1);
+	assert_no_drift(cur);
+
+	/* appended: one element of a4's group, over u7 */
+	add_rule_before("a8", "a8 from lan to self tcp dport 4608 "
+	    "accept", NULL);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->elems_added, 1);
+	group_holds(GROUP_SET_PREFIX "lan-self/a4", "a8");
+	/* a UDP rule leaves its group: one element */
+	remove_rule("u3");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	ck_assert_uint_eq(st->elems_deleted, 1);
+	assert_no_drift(cur);
+
+	/* a TCP rule inside a0..a3 that they meet ends their run there
+	 * (a0, a1 and a2, a3: too short, rules of their own now), and it
+	 * drops what it matches before a2 */
+	add_rule_before("y", "y from lan to self tcp dport 4602 drop",
+	    "a2");
+	ck_assert(!in_a_group("y") && !in_a_group("a1"));
+	mustnt_tcp("lan", R_LAN, 4602);
+	must_tcp("lan", R_LAN, 4603);
+	must_tcp("lan", R_LAN, 4601);
+	assert_no_drift(cur);
+	/* a UDP rule in the middle joins the UDP group (one element); an
+	 * ICMP rule there is a rule of its own that both groups step over */
+	add_rule_before("v", "v from lan to self udp dport 4799 accept",
+	    "a6");
+	st = nft_last_stats(nf);
+	ck_assert_uint_eq(st->rules_added, 0);
+	ck_assert_uint_eq(st->elems_added, 1);
+	group_holds(GROUP_SET_PREFIX "lan-self/u0", "v");
+	add_rule_before("i", "i from lan to self icmp type echo-request "
+	    "accept", "a6");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert(in_a_group("a6") && in_a_group("a7"));
+	assert_no_drift(cur);
+	must_tcp("lan", R_LAN, 4607);
+
+	restart_takes_table();
+	finish();
+}
+END_TEST
+
+/*
  * A run ends before a rule of its shape it cannot take (the same key as
  * a member); when that member goes, the run takes the rule, as a fresh
  * compile has it: the kernel holds what the ruleset compiles to (no
@@ -3466,6 +3562,7 @@ kernel_suite(void)
 		tcase_add_test(tc, groups_of_rules);
 		tcase_add_test(tc, groups_without_zones);
 		tcase_add_test(tc, groups_of_networks_and_ranges);
+		tcase_add_test(tc, groups_span_other_rules);
 		tcase_add_test(tc, groups_with_limits_and_icmp);
 		tcase_add_test(tc, groups_take_their_neighbour);
 		tcase_add_test(tc, counters_follow_rules);
