@@ -253,6 +253,11 @@ struct gclass {
 	struct gfield	 f[GF_N];
 };
 
+/* The blocks of every rule of a chain, per field and IP version: where a
+ * class's blocks move, whether any other rule has values there. */
+enum { GI_SRC4, GI_SRC6, GI_DST4, GI_DST6, GI_SPORT, GI_DPORT, GI_ICMP,
+	GI_N };
+
 struct gtab {
 	char		*from;		/* the pair chain compile_pair_rules
 					 * fills */
@@ -260,6 +265,7 @@ struct gtab {
 	struct gclass	**v;
 	size_t		 n;
 	size_t		 cap;
+	struct gfield	 idx[GI_N];
 };
 
 struct gtabs {
@@ -581,6 +587,8 @@ gtab_clear(struct gtab *t)
 	for (i = 0; i < t->n; i++)
 		gclass_free(t->v[i]);
 	free(t->v);
+	for (i = 0; i < GI_N; i++)
+		free(t->idx[i].v);
 }
 
 void
@@ -621,6 +629,17 @@ compile_groups_dup(const struct gtabs *t)
 			if ((g->v[j] = gclass_dup(t->v[i].v[j])) == NULL)
 				goto fail;
 			g->n++;
+		}
+		for (j = 0; j < GI_N; j++) {
+			g->idx[j].whole = t->v[i].idx[j].whole;
+			if (t->v[i].idx[j].n == 0)
+				continue;
+			if ((g->idx[j].v = reallocarray(NULL,
+			    t->v[i].idx[j].n, sizeof(*g->idx[j].v))) == NULL)
+				goto fail;
+			memcpy(g->idx[j].v, t->v[i].idx[j].v,
+			    t->v[i].idx[j].n * sizeof(*g->idx[j].v));
+			g->idx[j].n = g->idx[j].cap = t->v[i].idx[j].n;
 		}
 	}
 	return d;
@@ -682,6 +701,50 @@ gtab_class(const struct gtab *tab, const struct rule *ru)
 	return NULL;
 }
 
+/* The index field of class field f (GF_) for IP version fam. */
+static int
+gi_of(int f, int fam)
+{
+	switch (f) {
+	case GF_SRC:
+		return fam == AF_INET ? GI_SRC4 : GI_SRC6;
+	case GF_DST:
+		return fam == AF_INET ? GI_DST4 : GI_DST6;
+	case GF_SPORT:
+		return GI_SPORT;
+	case GF_DPORT:
+		return GI_DPORT;
+	default:
+		return GI_ICMP;
+	}
+}
+
+/* Rule o's values into (sign 1) or out of (-1) the index of tab. */
+static int
+gtab_index(struct gtab *tab, const struct rule *o, int sign)
+{
+	static const int fams[2] = { AF_INET, AF_INET6 };
+	uint32_t lo, hi;
+	int f, k;
+
+	for (f = 0; f < GF_N; f++)
+		for (k = 0; k < (f <= GF_DST ? 2 : 1); k++)
+			if (rule_blocks(o, f, fams[k], &lo, &hi) == BR_SOME &&
+			    field_note(&tab->idx[gi_of(f, fams[k])], lo, hi,
+			    sign) == -1)
+				return -1;
+	return 0;
+}
+
+/* Rules of fd in block b. */
+static uint32_t
+field_count(const struct gfield *fd, uint32_t b)
+{
+	size_t k = field_at(fd, b);
+
+	return k < fd->n && fd->v[k].b == b ? fd->v[k].n : 0;
+}
+
 struct gclass *
 compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
     int sign, bool *err)
@@ -693,6 +756,10 @@ compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
 	int f;
 
 	*err = false;
+	if (gtab_index(tab, ru, sign) == -1) {
+		*err = true;
+		return NULL;
+	}
 	if (group_family(ru) == -1)
 		return NULL;
 	if ((key = class_key(ru)) == NULL)
@@ -808,6 +875,43 @@ may_move(const struct gclass *c, const struct gfield *moved,
 	return false;
 }
 
+/*
+ * Whether no rule of the chain but those of the class has values in the
+ * blocks of class ca (after; cb before) that came or went: then no rule
+ * starts or stops ending its runs (the index of tables ta and tb counts
+ * every rule's blocks). -1 out of memory.
+ */
+static int
+moved_alone(const struct gtab *ta, const struct gtab *tb,
+    const struct gclass *ca, const struct gclass *cb)
+{
+	struct gfield moved;
+	bool whole;
+	size_t k;
+	int f, gi, rc = 1;
+
+	for (f = 0; f < GF_N && rc == 1; f++) {
+		if (!(ca->fields & 1u << f))
+			continue;
+		if (blocks_moved(ca, cb, f, &moved, &whole) == -1)
+			return -1;
+		gi = gi_of(f, ca->family);
+		if (moved.n > 0 && (whole || ta->idx[gi].whole > 0 ||
+		    tb->idx[gi].whole > 0))
+			rc = 0;
+		for (k = 0; k < moved.n && rc == 1; k++)
+			if (field_count(&ta->idx[gi], moved.v[k].b) >
+			    field_count(&ca->f[f], moved.v[k].b) ||
+			    field_count(&tb->idx[gi], moved.v[k].b) >
+			    field_count(&cb->f[f], moved.v[k].b))
+				rc = 0;
+		if (whole)
+			rc = 0;
+		free(moved.v);
+	}
+	return rc;
+}
+
 /* A class whose blocks moved, in one chain. */
 struct gmove {
 	const struct gtab	*ta;
@@ -847,8 +951,14 @@ compile_groups_kept(const struct ruleset *rs, const struct gtabs *before,
 			    (cb == NULL || cb->count < GROUP_MIN)) ||
 			    gclass_same_blocks(ca, cb))
 				continue;
-			if (cb == NULL)
+			if (cb == NULL || tb == NULL)
 				goto out;
+			switch (moved_alone(ta, tb, ca, cb)) {
+			case -1:
+				goto out;
+			case 1:
+				continue;	/* no other rule there */
+			}
 			if (n == cap) {
 				cap = cap ? cap * 2 : 8;
 				if ((t = reallocarray(mv, cap,
