@@ -1346,6 +1346,7 @@ compile_pair_rules(struct cplan *p, const struct ruleset *rs,
 	    (cls = calloc(rs->nrules + 1, sizeof(*cls))) == NULL ||
 	    (used = calloc(rs->nrules + 1, sizeof(*used))) == NULL)
 		goto nomem;
+	compile_groups_fill(tab, false);
 	for (i = 0; i < rs->nrules; i++) {
 		const struct rule *ru = rs->rules[i];
 
@@ -1356,6 +1357,7 @@ compile_pair_rules(struct cplan *p, const struct ruleset *rs,
 		if (err)
 			goto nomem;
 	}
+	compile_groups_fill(tab, true);
 	for (i = 0; i < rs->nrules; i++) {
 		const struct rule *ru = rs->rules[i];
 

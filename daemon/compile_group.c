@@ -240,6 +240,9 @@ struct gfield {
 	size_t		 n;
 	size_t		 cap;
 	uint32_t	 whole;		/* rules over more than BLK_WHOLE */
+	bool		 raw;		/* the whole compile's: v in the order
+					 * rules came, a block more than once
+					 * (field_seal sorts it) */
 };
 
 struct gclass {
@@ -266,6 +269,7 @@ struct gtab {
 	size_t		 n;
 	size_t		 cap;
 	struct gfield	 idx[GI_N];
+	bool		 raw;		/* being filled by the whole compile */
 };
 
 struct gtabs {
@@ -441,9 +445,13 @@ field_note(struct gfield *fd, uint32_t lo, uint32_t hi, int sign)
 		fd->whole += (uint32_t)sign;
 		return 0;
 	}
+	if (fd->raw && sign < 0)
+		return -1;
 	for (b = lo; b <= hi; b++) {
-		k = field_at(fd, (uint32_t)b);
-		if (k < fd->n && fd->v[k].b == b) {
+		/* a whole compile's: appended, sorted once (a blocklist's
+		 * blocks come in any order) */
+		k = fd->raw ? fd->n : field_at(fd, (uint32_t)b);
+		if (!fd->raw && k < fd->n && fd->v[k].b == b) {
 			if (sign > 0)
 				fd->v[k].n++;
 			else if (--fd->v[k].n == 0) {
@@ -468,6 +476,35 @@ field_note(struct gfield *fd, uint32_t lo, uint32_t hi, int sign)
 		fd->n++;
 	}
 	return 0;
+}
+
+static int
+gblk_cmp(const void *a, const void *b)
+{
+	const struct gblk *x = a, *y = b;
+
+	return x->b < y->b ? -1 : x->b > y->b;
+}
+
+/* The blocks of a whole compile (raw) sorted, each once with its count. */
+static void
+field_seal(struct gfield *fd)
+{
+	size_t i, n = 0;
+
+	if (!fd->raw)
+		return;
+	fd->raw = false;
+	if (fd->n == 0)
+		return;
+	qsort(fd->v, fd->n, sizeof(*fd->v), gblk_cmp);
+	for (i = 1; i < fd->n; i++) {
+		if (fd->v[i].b == fd->v[n].b)
+			fd->v[n].n += fd->v[i].n;
+		else
+			fd->v[++n] = fd->v[i];
+	}
+	fd->n = n + 1;
 }
 
 /* Whether rule o may meet a rule of class c (a packet matching both). */
@@ -689,6 +726,24 @@ compile_groups_chain(struct gtabs **tp, const char *from, const char *to)
 	return g;
 }
 
+void
+compile_groups_fill(struct gtab *tab, bool done)
+{
+	size_t i;
+	int f;
+
+	tab->raw = !done;
+	for (f = 0; f < GI_N; f++) {
+		if (done)
+			field_seal(&tab->idx[f]);	/* raw no more */
+		else
+			tab->idx[f].raw = true;
+	}
+	for (i = 0; done && i < tab->n; i++)
+		for (f = 0; f < GF_N; f++)
+			field_seal(&tab->v[i]->f[f]);
+}
+
 /* The class of rule ru in tab, or NULL. */
 static struct gclass *
 gtab_class(const struct gtab *tab, const struct rule *ru)
@@ -784,6 +839,8 @@ compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
 		key = NULL;
 		c->family = group_family(ru);
 		c->proto = ru->proto;
+		for (f = 0; f < GF_N; f++)
+			c->f[f].raw = tab->raw;
 		c->fields = (ru->src.naddrs == 1 ? 1u << GF_SRC : 0) |
 		    (ru->dst.naddrs == 1 ? 1u << GF_DST : 0) |
 		    (ru->sport.nranges == 1 ? 1u << GF_SPORT : 0) |

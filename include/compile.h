@@ -405,6 +405,9 @@ struct gclass;
  * *t too); NULL out of memory. */
 struct gtab	*compile_groups_chain(struct gtabs **t, const char *from,
 		    const char *to);
+/* A table the whole compile fills with many rules (done false: blocks
+ * are appended), then seals (done true: sorted, each once). */
+void		 compile_groups_fill(struct gtab *, bool done);
 /* Rule ru (rules[at] of its ruleset) into (1) or out of (-1) its class in
  * tab: the class, NULL when ru is in none or out of memory (*err). */
 struct gclass	*compile_groups_class(struct gtab *tab, const struct rule *ru,

@@ -1168,6 +1168,33 @@ START_TEST(groups_span_other_rules)
 	ruleset_free(rs);
 	cplan_free(&p2);
 
+	/* blocks that come in any order (a blocklist): a rule meeting the
+	 * first of them still ends the run */
+	{
+		char *o = text;
+		struct cplan q;
+		int i;
+
+		o += sprintf(o, "%s", zones2);
+		for (i = 0; i < 6; i++) {
+			o += sprintf(o, "rule d%d from lan to self tcp dport 5000 "
+			    "src 10.%d.0.1 accept\n", i, 9 - i);
+			if (i == 2)
+				o += sprintf(o, "rule k from lan to self src "
+				    "10.9.0.0/16 drop\n");
+		}
+		compile_ok(text, &q);
+		ck_assert_ptr_null(cplan_set(&q, GROUP_SET_PREFIX
+		    "lan-self/d0"));
+		ck_assert_ptr_null(cplan_set(&q, GROUP_SET_PREFIX
+		    "lan-self/d3"));
+		ck_assert_int_lt(rpos(&q, "lan-self", "d2"),
+		    rpos(&q, "lan-self", "k"));
+		ck_assert_int_lt(rpos(&q, "lan-self", "k"),
+		    rpos(&q, "lan-self", "d3"));
+		cplan_free(&q);
+	}
+
 	/* a class taking a block of sources where a rule it stepped over
 	 * stands (w): that rule ends its runs now */
 	{
