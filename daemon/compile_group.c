@@ -1345,7 +1345,7 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 		setname = NULL;
 		goto out;
 	}
-	if (asprintf(&key, "~g/%s", ru->name) == -1) {
+	if (asprintf(&key, GROUP_RULE_PREFIX "%s", ru->name) == -1) {
 		key = NULL;
 		goto out;
 	}
@@ -1522,7 +1522,9 @@ compile_group_run(struct cplan *p, const struct ruleset *rs, size_t i,
 				continue;
 			break;
 		}
-		/* intervals in one field only, over the whole run */
+		/* intervals in one field only, over the whole run; a rule
+		 * of the class in a group already cannot be (a class's runs
+		 * split its rules), the guard keeps it in one */
 		if (j > i && (used[j] || !one_bit(sp | group_spans(o))))
 			break;
 		sp |= group_spans(o);

@@ -238,6 +238,9 @@ bool		 compile_share_kept(const struct ruleset *prev,
  * compile_group.c's GROUP_MIN of 0 turns it off.
  */
 #define GROUP_SET_PREFIX	"__g/"
+/* A group's kernel rule: its key in the chain, GROUP_RULE_PREFIX "<first
+ * rule of its set>". */
+#define GROUP_RULE_PREFIX	"~g/"
 /* The meter of a per-source limit: METER_SET_PREFIX "<rule>#4" (or #6). */
 #define METER_SET_PREFIX	"__m/"
 /* Whether next->rules[i] may be part of a group in some pair chain, or

@@ -3143,6 +3143,10 @@ START_TEST(groups_span_other_rules)
 	 * drops what it matches before a2 */
 	add_rule_before("y", "y from lan to self tcp dport 4602 drop",
 	    "a2");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, cur->nrules);	/* the whole
+								 * diff */
 	ck_assert(!in_a_group("y") && !in_a_group("a1"));
 	mustnt_tcp("lan", R_LAN, 4602);
 	must_tcp("lan", R_LAN, 4603);
@@ -3158,11 +3162,12 @@ START_TEST(groups_span_other_rules)
 	group_holds(GROUP_SET_PREFIX "lan-self/u0", "v");
 	add_rule_before("i", "i from lan to self icmp type echo-request "
 	    "accept", "a6");
+	/* compiled alone (no whole diff); a6..a8 stay one group over it */
 	st = nft_last_stats(nf);
 	ck_assert(!st->full_rebuild);
 	ck_assert_uint_eq(st->rules_added, 1);
 	ck_assert_uint_eq(st->compiled_rules, 1);
-	ck_assert(in_a_group("a6") && in_a_group("a7"));
+	ck_assert(in_a_group("a6") && in_a_group("a7") && in_a_group("a8"));
 	assert_no_drift(cur);
 	must_tcp("lan", R_LAN, 4607);
 

@@ -573,6 +573,29 @@ fitem_cmp(const void *a, const void *b)
 	return x->mi < y->mi ? -1 : x->mi > y->mi;
 }
 
+/* The name of the group set of chain whose first rule is rule (buf has
+ * size bytes). */
+static const char *
+group_set_name(char *buf, size_t size, const char *chain, const char *rule)
+{
+	snprintf(buf, size, GROUP_SET_PREFIX "%s/%s", chain, rule);
+	return buf;
+}
+
+/* The group set (of the picture) whose kernel rule in chain has key, or
+ * NULL when key is not a group's. */
+static const struct cset *
+group_set_of(const struct nft *n, const char *chain, const char *key)
+{
+	char name[600];
+	size_t l = strlen(GROUP_RULE_PREFIX);
+
+	if (strncmp(key, GROUP_RULE_PREFIX, l) != 0)
+		return NULL;
+	return cplan_set(&n->cur, group_set_name(name, sizeof(name), chain,
+	    key + l));
+}
+
 /* The first kernel copy in chain c of the first rule after next->rules[mi]
  * that has one there and stays: a new rule goes just before it. A rule of
  * a group has no copy of its own; a group's kernel rule stands where its
@@ -584,7 +607,6 @@ neighbour(struct nft *n, const struct ruleset *next, size_t mi,
 {
 	const struct cset *cs;
 	struct kent *e;
-	char name[600];
 	size_t k;
 
 	for (k = mi + 1; k < next->nrules; k++) {
@@ -594,14 +616,9 @@ neighbour(struct nft *n, const struct ruleset *next, size_t mi,
 		    e != NULL; e = e->next_copy) {
 			if (e->chain != c)
 				continue;
-			if (strncmp(e->key, "~g/", 3) == 0) {
-				snprintf(name, sizeof(name), GROUP_SET_PREFIX
-				    "%s/%s", c->def.name,
-				    next->rules[k]->name);
-				if ((cs = cplan_set(&n->cur, name)) != NULL &&
-				    !cs->run_first)
-					break;
-			}
+			if ((cs = group_set_of(n, c->def.name, e->key)) !=
+			    NULL && !cs->run_first)
+				break;
 			return e;
 		}
 	}
@@ -648,18 +665,14 @@ chunk_in_place(struct nft *n, const struct kchain *c, const struct kent
 	size_t j;
 	uint32_t run = 0;
 
-	snprintf(name, sizeof(name), GROUP_SET_PREFIX "%s/%s", c->def.name,
-	    r->name);
+	group_set_name(name, sizeof(name), c->def.name, r->name);
 	for (j = 0; j < njoins; j++)
 		if (joins[j].kind == FJ_NEWSET &&
 		    strcmp(tmp->sets[joins[j].tsi].name, name) == 0)
 			run = n->cur.sets[joins[j].si].run;
-	if (run == 0 || (p = kent_prev(c, before)) == NULL ||
-	    strncmp(p->key, "~g/", 3) != 0)
-		return false;
-	snprintf(name, sizeof(name), GROUP_SET_PREFIX "%s/%s", c->def.name,
-	    p->key + 3);
-	return (ps = cplan_set(&n->cur, name)) != NULL && ps->run == run;
+	return run != 0 && (p = kent_prev(c, before)) != NULL &&
+	    (ps = group_set_of(n, c->def.name, p->key)) != NULL &&
+	    ps->run == run;
 }
 
 /*
@@ -863,9 +876,8 @@ fchunk(struct nft *n, const struct rule *ru, const char *chain, size_t gi,
 	char name[600], key[FWCTL_NAME_MAX + 8];
 	ssize_t osi;
 
-	snprintf(name, sizeof(name), GROUP_SET_PREFIX "%s/%s", chain,
-	    ru->name);
-	osi = cur_set_index(n, name);
+	osi = cur_set_index(n, group_set_name(name, sizeof(name), chain,
+	    ru->name));
 	memset(t, 0, sizeof(*t));
 	t->add = add;
 	if (add) {
@@ -885,7 +897,7 @@ fchunk(struct nft *n, const struct rule *ru, const char *chain, size_t gi,
 	if (os->run_edge || cs_live(os, 2) != 1 ||
 	    run_live(n, cs, compile_group_min() + 1) <= compile_group_min())
 		return 1;
-	snprintf(key, sizeof(key), "~g/%s", ru->name);
+	snprintf(key, sizeof(key), GROUP_RULE_PREFIX "%s", ru->name);
 	if ((c = kstate_chain(&n->st, chain)) == NULL ||
 	    (t->grule = kchain_find(&n->st, c, key, true)) == NULL)
 		return 1;
@@ -1272,7 +1284,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			}
 			a->before = neighbour(n, next, items[i].mi, a->c,
 			    planned);
-			if (strncmp(a->r->key, "~g/", 3) == 0 &&
+			if (strncmp(a->r->key, GROUP_RULE_PREFIX,
+			    strlen(GROUP_RULE_PREFIX)) == 0 &&
 			    !chunk_in_place(n, a->c, a->before, a->r, &tmp,
 			    joins, njoins)) {
 				rc = 1;	/* rules between its run and it */
