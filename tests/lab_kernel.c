@@ -3225,6 +3225,50 @@ START_TEST(groups_take_their_neighbour)
 END_TEST
 
 /*
+ * A rule added just before the first rule of a group goes before the
+ * group's kernel rule: first match holds (its drop comes first) and the
+ * kernel holds the rules in the ruleset's order (a restart takes the
+ * table as it is). It once went after the group, and the group accepted
+ * what the rule drops.
+ */
+START_TEST(rule_before_a_group)
+{
+	const struct nft_stats *st;
+	char text[2048], *p = text;
+	int i;
+
+	start();
+	serve("router", "tcp", 4930);
+	serve("router", "tcp", 4911);
+	p += sprintf(p, ZONES);
+	for (i = 0; i < 6; i++)
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
+		    "accept\n", i, 4910 + i);
+	p += sprintf(p, "rule n0 from lan to self src 10.50.1.0/24 tcp "
+	    "dport 4930 accept\n");
+	for (i = 1; i < 5; i++)
+		p += sprintf(p, "rule n%d from lan to self src 10.50.%d.0/24 "
+		    "tcp dport 4930 accept\n", i, 100 + i);
+	apply_text(text);
+	ck_assert(in_a_group("n0") && in_a_group("g0"));
+	must_tcp("lan", R_LAN, 4930);
+
+	add_rule_before("x", "x from lan to self tcp dport 4930 drop", "n0");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	mustnt_tcp("lan", R_LAN, 4930);
+	ck_assert_uint_ge(rule_packets("x"), 1);
+	must_tcp("lan", R_LAN, 4911);		/* g1, before x */
+	assert_no_drift(cur);
+	restart_takes_table();
+	mustnt_tcp("lan", R_LAN, 4930);
+	finish();
+}
+END_TEST
+
+/*
  * Rules with the same limit are a group whose elements each hold a limit
  * of their own (the set's template, before the element's counter); ICMP
  * types are a field of the key. A source that spent its element's burst
@@ -3570,6 +3614,7 @@ kernel_suite(void)
 		tcase_add_test(tc, groups_span_other_rules);
 		tcase_add_test(tc, groups_with_limits_and_icmp);
 		tcase_add_test(tc, groups_take_their_neighbour);
+		tcase_add_test(tc, rule_before_a_group);
 		tcase_add_test(tc, counters_follow_rules);
 	} else
 		printf("grouping is off (compile.c): groups not tested\n");

@@ -598,7 +598,8 @@ group_set_of(const struct nft *n, const char *chain, const char *key)
 
 /* The first kernel copy in chain c of the first rule after next->rules[mi]
  * that has one there and stays: a new rule goes just before it. A rule of
- * a group has no copy of its own; a group's kernel rule stands where its
+ * a group has no copy of its own; a group's kernel rule (its key
+ * GROUP_RULE_PREFIX and the name of its set's first rule) stands where its
  * run starts, so the sets after the first of a long run (named by rules
  * that may come after mi) stand before it. */
 static struct kent *
@@ -606,14 +607,22 @@ neighbour(struct nft *n, const struct ruleset *next, size_t mi,
     const struct kchain *c, const struct strmap *planned)
 {
 	const struct cset *cs;
+	const char *name;
 	struct kent *e;
+	char gkey[FWCTL_NAME_MAX + 8];
 	size_t k;
 
 	for (k = mi + 1; k < next->nrules; k++) {
-		if (strmap_gets(planned, next->rules[k]->name) != NULL)
+		name = next->rules[k]->name;
+		if (strmap_gets(planned, name) != NULL)
 			continue;
-		for (e = strmap_gets(n->st.names, next->rules[k]->name);
-		    e != NULL; e = e->next_copy) {
+		for (e = strmap_gets(n->st.names, name); e != NULL;
+		    e = e->next_copy)
+			if (e->chain == c)
+				return e;
+		snprintf(gkey, sizeof(gkey), GROUP_RULE_PREFIX "%s", name);
+		for (e = strmap_gets(n->st.names, gkey); e != NULL;
+		    e = e->next_copy) {
 			if (e->chain != c)
 				continue;
 			if ((cs = group_set_of(n, c->def.name, e->key)) !=
