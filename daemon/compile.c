@@ -2135,6 +2135,13 @@ compile_rule_chains(const struct ruleset *rs, const struct rule *ru,
 }
 
 int
+compile_rule_alone(struct cplan *p, const struct ruleset *rs, size_t i,
+    const char *chain, struct diags *d)
+{
+	return compile_rule(p, rs, rs->rules[i], chain, d);
+}
+
+int
 compile_rule_placed(const struct ruleset *rs, size_t i,
     const struct cpairs *ps, const struct gtabs *gt, struct cplan *p,
     struct cjoin **joins,
@@ -2169,6 +2176,8 @@ compile_rule_placed(const struct ruleset *rs, size_t i,
 			*joins = t;
 			t[*njoins].chain = name;
 			t[*njoins].chunk = chunk;
+			t[*njoins].last = compile_group_last(rs, i,
+			    ps->from[k], ps->to[k], gt);
 			t[(*njoins)++].pr = pr;
 			break;
 		default:

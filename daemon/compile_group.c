@@ -24,6 +24,9 @@
 #define GROUP_MIN	4
 /* How far compile_rule_grouped looks for a neighbour of the same sides. */
 #define GROUP_SCAN	200000
+/* run_edge: a rule of the run's shape before it, after it */
+#define EDGE_FRONT	1u
+#define EDGE_BACK	2u
 /*
  * A concatenation of intervals costs the kernel time in proportion to its
  * size for every element added in a transaction (it copies its lookup
@@ -1327,7 +1330,7 @@ group_load(struct crule *r, uint32_t base, uint32_t off, uint32_t len,
  */
 static int
 compile_group(struct cplan *p, const struct rule *const *v, size_t n,
-    bool spans, bool edge, uint32_t run, bool first, const char *chain)
+    bool spans, unsigned edge, uint32_t run, bool first, const char *chain)
 {
 	const struct rule *ru = v[0];
 	int fam = group_family(ru);
@@ -1402,7 +1405,8 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	group_set_type(ru, spans, cs);
 	cs->counters = true;
 	cs->run = run;
-	cs->run_edge = edge;
+	cs->run_edge = edge != 0;
+	cs->run_edge_front = (edge & EDGE_FRONT) != 0;
 	cs->run_first = first;
 	if (ru->limit.rate != 0) {
 		/* each element a limit of its own, then its counter: the
@@ -1428,10 +1432,11 @@ compile_group(struct cplan *p, const struct rule *const *v, size_t n,
 	return rc;
 }
 
-/* The run v[0..n) as one group, or (intervals) one per chunk, in order. */
+/* The run v[0..n) as one group, or (intervals) one per chunk, in order;
+ * edge: run_edge's. */
 static int
 group_chunks(struct cplan *p, const struct rule *const *v, size_t n,
-    bool spans, bool edge, const char *chain)
+    bool spans, unsigned edge, const char *chain)
 {
 	size_t start = 0, k;
 	uint32_t run = (uint32_t)p->nsets + 1;	/* its first set's place */
@@ -1454,30 +1459,33 @@ static const struct rule *chain_near(const struct ruleset *, size_t *, int,
  * Whether the run from rules[first] to rules[last] of chain from -> to
  * has a rule of its shape next to it there, which it could not take (a
  * key twice, an overlap, intervals in another field): a member leaving
- * may let the run take it, and the groups are laid out anew.
+ * may let the run take it, and the groups are laid out anew. EDGE_FRONT
+ * (before the run) and EDGE_BACK (after it): a rule standing alone after
+ * the run may go without the whole diff, and the run keeps its front.
  */
-static bool
+static unsigned
 run_edge(const struct ruleset *rs, size_t first, size_t last,
     const char *from, const char *to, const struct gfilt *f)
 {
 	const struct rule *o;
 	bool unsure = false;
 	size_t k = first;
+	unsigned edge = 0;
 
 	if ((o = chain_near(rs, &k, -1, from, to, f, &unsure)) != NULL &&
 	    group_same(rs->rules[first], o))
-		return true;
+		edge |= EDGE_FRONT;
 	k = last;
 	if ((o = chain_near(rs, &k, 1, from, to, f, &unsure)) != NULL &&
 	    group_same(rs->rules[first], o))
-		return true;
-	return unsure;
+		edge |= EDGE_BACK;
+	return unsure ? EDGE_FRONT | EDGE_BACK : edge;
 }
 
 int
 compile_group_chunk(struct cplan *p, const struct rule *ru, const char *chain)
 {
-	return compile_group(p, &ru, 1, true, false, 0, false, chain);
+	return compile_group(p, &ru, 1, true, 0, 0, false, chain);
 }
 
 /*
@@ -1778,6 +1786,21 @@ compile_group_at(const struct ruleset *rs, size_t i, const char *from,
 			return CG_UNSURE;
 	}
 	return CG_JOIN;
+}
+
+bool
+compile_group_last(const struct ruleset *rs, size_t i, const char *from,
+    const char *to, const struct gtabs *t)
+{
+	const struct rule *ru = rs->rules[i], *nb;
+	struct gfilt f = { ru, NULL };
+	size_t k = i;
+	bool unsure = false;
+
+	if ((f.c = gtab_class(gtabs_find(t, from, to), ru)) == NULL)
+		return false;
+	nb = chain_near(rs, &k, 1, from, to, &f, &unsure);
+	return !unsure && (nb == NULL || !group_class_same(ru, nb));
 }
 
 int

@@ -136,6 +136,8 @@ struct cset {
 					 * its shape next to it in the chain
 					 * (one it could not take): a member
 					 * leaving may let the run grow */
+	bool		 run_edge_front; /* run_edge, for a rule before the
+					 * run */
 	bool		 run_first;	/* the first set of its run: its kernel
 					 * rule stands where the run starts */
 	uint8_t		 nfields;	/* NFT_SET_CONCAT: the fields' lengths, */
@@ -301,6 +303,12 @@ enum cgroup_at { CG_ALONE, CG_JOIN, CG_UNSURE };
 enum cgroup_at	 compile_group_at(const struct ruleset *, size_t i,
 		    const char *from, const char *to, const struct gtabs *,
 		    const struct rule **pr, bool *chunk);
+/* Whether no rule of rs->rules[i]'s class comes after it in the class's
+ * walk of pair chain from -> to (the classes t): a run it cannot join
+ * (its key clashes with a member's) leaves it a rule of its own, and
+ * nothing after it changes when it comes or goes. false when unsure. */
+bool		 compile_group_last(const struct ruleset *, size_t i,
+		    const char *from, const char *to, const struct gtabs *);
 /* The set elements of rule ru and of pr before it in one group (as
  * compile_group_step), comments owned by the caller: 0; 1 when they do
  * not have one shape, or have a network or port range and spans is
@@ -322,6 +330,7 @@ struct cjoin {
 	char			*chain;
 	const struct rule	*pr;
 	bool			 chunk;	/* compile_group_at's *chunk */
+	bool			 last;	/* compile_group_last */
 };
 /*
  * compile_rule_chains for rules that may be in groups: the copies of
@@ -331,6 +340,11 @@ struct cjoin {
  * the whole diff must lay it out. p may be NULL (only the places).
  * Returns 0, or -1 with diags.
  */
+/* The kernel rules of rs->rules[i] in one pair chain (or body) alone,
+ * appended to p: for a copy that compile_rule_placed took for a group's
+ * element and that cannot be one. 0, or -1 with diags. */
+int		 compile_rule_alone(struct cplan *p, const struct ruleset *,
+		    size_t i, const char *chain, struct diags *);
 int		 compile_rule_placed(const struct ruleset *, size_t i,
 		    const struct cpairs *, const struct gtabs *, struct cplan *p,
 		    struct cjoin **joins, size_t *njoins, bool *unsure,

@@ -1083,6 +1083,57 @@ span_text(char *text, const char *mid, const char *extra)
 	return text;
 }
 
+/*
+ * A run ends before a rule whose key clashes with a member's: the run's
+ * sets know whether a rule of their shape stands before them
+ * (run_edge_front) or only after them, and compile_group_last says
+ * whether such a rule is the last of its class in the chain (it may come
+ * and go alone, nothing after it changes).
+ */
+START_TEST(groups_clash_edges)
+{
+	static const char front[] = "rule p from lan to self tcp dport 4412 "
+	    "accept\n";
+	struct cplan p;
+	struct ruleset *rs;
+	const struct cset *s;
+	struct diags d;
+	char text[2048], *o;
+	int i, withp;
+
+	for (withp = 0; withp < 2; withp++) {
+		o = text + sprintf(text, "%s%s", zones2, withp ? front : "");
+		for (i = 0; i < 5; i++)
+			o += sprintf(o, "rule g%d from lan to self tcp dport "
+			    "%d accept\n", i, 4410 + i);
+		o += sprintf(o, "rule h from lan to self tcp dport 4412 "
+		    "accept\nrule u from lan to self udp dport 9 accept\n");
+		rs = load(text);
+		memset(&p, 0, sizeof(p));
+		diags_init(&d);
+		ck_assert_int_eq(compile_ruleset(rs, "fwctl", &p, &d), 0);
+		diags_free(&d);
+		/* h: 4412 twice, a rule of its own after the run */
+		ck_assert_ptr_nonnull(s = cplan_set(&p, GROUP_SET_PREFIX
+		    "lan-self/g0"));
+		ck_assert_uint_eq(s->nelems, 5);
+		ck_assert(s->run_edge);
+		ck_assert(s->run_edge_front == (withp != 0));
+		ck_assert_int_ge(rpos(&p, "lan-self", "h"), 0);
+		ck_assert_int_lt(rpos(&p, "lan-self", "~g/g0"),
+		    rpos(&p, "lan-self", "h"));
+		/* nothing of h's class after it (u: another protocol); g3
+		 * has g4 after it */
+		ck_assert(compile_group_last(rs, (size_t)ruleset_find_rule(rs,
+		    "h"), "lan", "self", p.groups));
+		ck_assert(!compile_group_last(rs, (size_t)ruleset_find_rule(rs,
+		    "g3"), "lan", "self", p.groups));
+		ruleset_free(rs);
+		cplan_free(&p);
+	}
+}
+END_TEST
+
 START_TEST(groups_span_other_rules)
 {
 	struct cplan p, p2;
@@ -1605,6 +1656,7 @@ compile_suite(void)
 		tcase_add_test(tc, groups);
 		tcase_add_test(tc, groups_with_intervals);
 		tcase_add_test(tc, groups_span_other_rules);
+		tcase_add_test(tc, groups_clash_edges);
 		tcase_add_test(tc, groups_with_limits_and_icmp);
 	} else
 		printf("grouping is off (compile_group.c): groups not "

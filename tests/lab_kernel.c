@@ -3269,6 +3269,87 @@ START_TEST(rule_before_a_group)
 END_TEST
 
 /*
+ * A rule added after a run whose key clashes with a member's (the same
+ * port, a network inside a member's) ends the run there and stands alone
+ * after it, as a fresh compile has it: one kernel rule, no whole diff (at
+ * 50,000 mixed rules that was 0.4 s), and its delete is one kernel rule
+ * too. The first match stays the member's; when the member goes, the run
+ * takes the rule.
+ */
+START_TEST(groups_clash_stand_alone)
+{
+	const struct nft_stats *st;
+	char text[4096], *p = text;
+	int i;
+
+	start();
+	serve("router", "tcp", 4812);
+	serve("router", "tcp", 4830);
+	p += sprintf(p, ZONES);
+	for (i = 0; i < 6; i++)
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
+		    "accept\n", i, 4810 + i);
+	/* networks: an interval group, the lan host's network in n0 */
+	p += sprintf(p, "rule n0 from lan to self src 10.50.1.0/24 tcp "
+	    "dport 4830 accept\n");
+	for (i = 1; i < 5; i++)
+		p += sprintf(p, "rule n%d from lan to self src 10.50.%d.0/24 "
+		    "tcp dport 4830 accept\n", i, 100 + i);
+	apply_text(text);
+	ck_assert(in_a_group("g0") && in_a_group("g5"));
+	ck_assert(in_a_group("n0") && in_a_group("n4"));
+
+	/* 4812 twice: d right after the run, a kernel rule of its own */
+	add_rule_before("d", "d from lan to self tcp dport 4812 accept",
+	    "n0");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->elems_added, 0);
+	ck_assert(!in_a_group("d") && in_a_group("g5"));
+	assert_no_drift(cur);
+	must_tcp("lan", R_LAN, 4812);
+	ck_assert_uint_ge(rule_packets("g2"), 1);	/* first match */
+	ck_assert_uint_eq(rule_packets("d"), 0);
+
+	/* a network inside n0's: the same, in the interval group */
+	add_rule_before("o", "o from lan to self src 10.50.1.0/28 tcp dport "
+	    "4830 accept", NULL);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->elems_added, 0);
+	ck_assert(!in_a_group("o") && in_a_group("n4"));
+	assert_no_drift(cur);
+	must_tcp("lan", R_LAN, 4830);
+	ck_assert_uint_ge(rule_packets("n0"), 1);
+	ck_assert_uint_eq(rule_packets("o"), 0);
+
+	/* o goes: one kernel rule, the group stays */
+	remove_rule("o");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_deleted, 1);
+	ck_assert_uint_eq(st->elems_deleted, 0);
+	ck_assert(in_a_group("n0") && in_a_group("n4"));
+	assert_no_drift(cur);
+
+	/* g2 goes: nothing clashes, the run takes d (the whole diff, as a
+	 * member of a run with a rule of its shape next to it) */
+	remove_rule("g2");
+	ck_assert(in_a_group("d") && in_a_group("g5"));
+	assert_no_drift(cur);
+	must_tcp("lan", R_LAN, 4812);
+	ck_assert_uint_ge(rule_packets("d"), 1);
+
+	restart_takes_table();
+	finish();
+}
+END_TEST
+
+/*
  * Rules with the same limit are a group whose elements each hold a limit
  * of their own (the set's template, before the element's counter); ICMP
  * types are a field of the key. A source that spent its element's burst
@@ -3614,6 +3695,7 @@ kernel_suite(void)
 		tcase_add_test(tc, groups_span_other_rules);
 		tcase_add_test(tc, groups_with_limits_and_icmp);
 		tcase_add_test(tc, groups_take_their_neighbour);
+		tcase_add_test(tc, groups_clash_stand_alone);
 		tcase_add_test(tc, rule_before_a_group);
 		tcase_add_test(tc, counters_follow_rules);
 	} else

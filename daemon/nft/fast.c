@@ -18,7 +18,9 @@ struct fitem {
  * joining it (add) or leaving it; or a set of its own in a run of
  * intervals, made with its kernel rule (add: both compiled into the
  * fast path's plan) or deleted with it. */
-enum { FJ_ELEM, FJ_NEWSET, FJ_DROPSET };
+/* FJ_EDGE: a rule the run of set si could not take (compile_group_last)
+ * stands alone after it now (add) or no longer (!add): its run_edge */
+enum { FJ_ELEM, FJ_NEWSET, FJ_DROPSET, FJ_EDGE };
 
 struct fjoin {
 	struct celem	 el;
@@ -734,11 +736,12 @@ elem_overlap(const struct cset *cs, const struct celem *a,
 
 /*
  * Whether e may join group set cs (of pair chain `chain`) as the whole
- * compile would have it: no element it overlaps (the kernel refuses those,
- * and a rule after a broader one would never match), and intervals in
- * the group's one interval field at most. The run's other sets (a long
- * run is cut into several) are of the same chain, type and kind: all of
- * those are walked, elements of the chain's groups, not the ruleset.
+ * compile would have it: no element of its run it overlaps (the kernel
+ * refuses those in one set, and a rule after a broader one would never
+ * match), and intervals in the run's one interval field at most. The
+ * run's sets (a long run is cut into several) share its id: only those
+ * are walked, not the chain's other groups, whose boxes the whole compile
+ * does not compare with the run's.
  */
 static bool
 spans_fit(const struct nft *n, const char *chain, const struct cset *cs,
@@ -752,7 +755,8 @@ spans_fit(const struct nft *n, const char *chain, const struct cset *cs,
 	snprintf(prefix, sizeof(prefix), GROUP_SET_PREFIX "%s/", chain);
 	for (i = 0; i < n->cur.nsets; i++) {
 		o = &n->cur.sets[i];
-		if (o != cs && (!(o->flags & NFT_SET_CONCAT) ||
+		if (o != cs && (cs->run == 0 || o->run != cs->run ||
+		    !(o->flags & NFT_SET_CONCAT) ||
 		    o->key_type != cs->key_type || o->key_len != cs->key_len ||
 		    strncmp(o->name, prefix, strlen(prefix)) != 0))
 			continue;
@@ -915,6 +919,21 @@ fchunk(struct nft *n, const struct rule *ru, const char *chain, size_t gi,
 	return 0;
 }
 
+/* Whether rule ru has a kernel rule of its own (no group's) in chain. */
+static bool
+alone_in(const struct nft *n, const struct rule *ru, const char *chain)
+{
+	const struct kent *e;
+
+	for (e = strmap_gets(n->st.names, ru->name); e != NULL;
+	    e = e->next_copy)
+		if (strcmp(e->chain->def.name, chain) == 0 &&
+		    strncmp(e->key, GROUP_RULE_PREFIX,
+		    strlen(GROUP_RULE_PREFIX)) != 0)
+			return true;
+	return false;
+}
+
 /*
  * The element change of rule ru joining (add) or leaving the group of pr,
  * the rule before it in chain, appended to *v: 0; 1 when the picture has
@@ -922,10 +941,17 @@ fchunk(struct nft *n, const struct rule *ru, const char *chain, size_t gi,
  * compile makes it (a key twice, an overlap, too few rules left); -1 out
  * of memory. chunk: ru may be a set of its own in a run of intervals
  * (compile_group_at), its kernel rule compiled into tmp (add).
+ *
+ * last (compile_group_last): no rule of ru's shape after it. Then a rule
+ * whose key clashes with the group's (a key twice, an overlap, intervals
+ * in another field) ends the run as the whole compile has it and stands
+ * alone after it: 2 (add: the caller compiles its kernel rule, the run's
+ * sets are marked FJ_EDGE), or 0 and no element (remove: its kernel rule
+ * goes by name, nothing else moves).
  */
 static int
 fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
-    const char *chain, bool add, bool chunk, struct cplan *tmp,
+    const char *chain, bool add, bool chunk, bool last, struct cplan *tmp,
     struct fjoin **v, size_t *nv)
 {
 	struct celem el, pel;
@@ -971,7 +997,34 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	at = (size_t)strmap_get(ix, k, len);
 	if (add)
 		rc = at != 0 || (spans && !spans_fit(n, chain, cs, &el));
-	else {
+	if (add && rc != 0 && last) {
+		/* a rule of its own after the run: the run has a rule of
+		 * its shape next to it */
+		free(el.comment);
+		if ((t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL)
+			return -1;
+		*v = t;
+		memset(&t[*nv], 0, sizeof(*t));
+		t[*nv].si = (size_t)gi;
+		t[*nv].add = true;
+		t[(*nv)++].kind = FJ_EDGE;
+		return 2;
+	}
+	if (!add && last && (at == 0 || cs->elems[at - 1].comment == NULL ||
+	    strcmp(cs->elems[at - 1].comment, ru->name) != 0) &&
+	    alone_in(n, ru, chain)) {
+		/* nothing of its class after it: the run's edge after it
+		 * goes with it */
+		free(el.comment);
+		if ((t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL)
+			return -1;
+		*v = t;
+		memset(&t[*nv], 0, sizeof(*t));
+		t[*nv].si = (size_t)gi;
+		t[(*nv)++].kind = FJ_EDGE;
+		return 0;
+	}
+	if (!add) {
 		/* a rule of the run's shape next to it that it could not
 		 * take may join it now: the whole compile lays it out */
 		rc = at == 0 || cs->elems[at - 1].comment == NULL ||
@@ -1014,12 +1067,21 @@ place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
 	if (compile_rule_placed(rs, mi, ps, t, tmp, &cj, &ncj, &unsure,
 	    d) == -1)
 		return -1;
-	for (i = 0; i < ncj && rc == 0 && !unsure; i++)
+	for (i = 0; i < ncj && rc == 0 && !unsure; i++) {
 		rc = fjoin_add(n, rs->rules[mi], cj[i].pr, cj[i].chain, add,
-		    chunks && cj[i].chunk, tmp, v, nv);
+		    chunks && cj[i].chunk, cj[i].last, tmp, v, nv);
+		/* a rule of its own after a run it clashes with */
+		if (rc == 2 && (tmp == NULL || compile_rule_alone(tmp, rs,
+		    mi, cj[i].chain, d) == -1))
+			rc = tmp == NULL ? 1 : -2;
+		else if (rc == 2)
+			rc = 0;
+	}
 	compile_joins_free(cj, ncj);
 	if (rc == -1)
 		diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+	if (rc == -2)
+		rc = -1;	/* the compile's diags */
 	return unsure ? 1 : rc;
 }
 
@@ -1078,7 +1140,7 @@ cur_add_set(struct nft *n, struct cset *from, const struct cset *run)
 	struct strmap **ne;
 	struct cset *cs;
 	uint32_t id = run->run;		/* run may move with the array */
-	bool edge = run->run_edge;
+	bool edge = run->run_edge, front = run->run_edge_front;
 
 	if (n->eidx != NULL) {
 		if ((ne = reallocarray(n->eidx, n->cur.nsets + 2,
@@ -1092,8 +1154,26 @@ cur_add_set(struct nft *n, struct cset *from, const struct cset *run)
 	*cs = *from;
 	cs->run = id;
 	cs->run_edge = edge;
+	cs->run_edge_front = front;
 	memset(from, 0, sizeof(*from));
 	return 0;
+}
+
+/* The sets of set si's run have a rule of their shape after them (one
+ * they could not take: a member leaving may let the run take it), or no
+ * longer (back false): their run_edge is then the one before the run. */
+static void
+cur_run_edge(struct nft *n, size_t si, bool back)
+{
+	struct cset *cs;
+	uint32_t run = n->cur.sets[si].run;
+	size_t i;
+
+	for (i = 0; i < n->cur.nsets; i++) {
+		cs = &n->cur.sets[i];
+		if (i == si || (run != 0 && cs->run == run))
+			cs->run_edge = back || cs->run_edge_front;
+	}
 }
 
 /* Set si out of the picture (the sets after it move up). */
@@ -1454,6 +1534,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				goto lost;
 			continue;
 		}
+		if (joins[j].kind == FJ_EDGE)
+			cur_run_edge(n, joins[j].si, joins[j].add);
 		if (joins[j].kind != FJ_ELEM)
 			continue;
 		one.elems = &joins[j].el;
