@@ -3349,6 +3349,113 @@ START_TEST(groups_clash_stand_alone)
 }
 END_TEST
 
+/* xorshift32: the differential test's steps, the same on every run */
+static uint32_t
+lab_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* One rule of eight shapes whose keys come from small ranges, so that
+ * runs form, end at rules that meet them, and keys clash (the same port,
+ * a /25 inside a /24). */
+static void
+diff_rule(uint32_t *x, char *buf, size_t len, const char *name)
+{
+	uint32_t k = lab_rand(x) % 8, v = lab_rand(x) % 8;
+
+	switch (lab_rand(x) % 8) {
+	case 0:
+		snprintf(buf, len, "%s from lan to self tcp dport %u accept",
+		    name, 5000 + v);
+		break;
+	case 1:
+		snprintf(buf, len, "%s from lan to self src 10.50.%u.0/24 tcp "
+		    "dport 5100 accept", name, k);
+		break;
+	case 2:
+		snprintf(buf, len, "%s from lan to self src 10.50.%u.0/25 tcp "
+		    "dport 5100 accept", name, k);
+		break;
+	case 3:
+		snprintf(buf, len, "%s from lan to self udp dport %u accept",
+		    name, 5200 + v);
+		break;
+	case 4:
+		snprintf(buf, len, "%s from lan to self tcp dport %u drop",
+		    name, 5000 + v);
+		break;
+	case 5:
+		snprintf(buf, len, "%s from lan to self icmp type echo-request "
+		    "src 10.50.%u.1 accept", name, k);
+		break;
+	case 6:
+		snprintf(buf, len, "%s from lan to self tcp dport %u-%u accept",
+		    name, 5300 + 4 * v, 5302 + 4 * v);
+		break;
+	default:
+		snprintf(buf, len, "%s from lan to any src 10.50.%u.0/24 drop",
+		    name, 20 + k);
+		break;
+	}
+}
+
+/*
+ * The single-change paths against the whole compile: a fixed sequence of
+ * random adds (anywhere in the ruleset) and deletes over rules of eight
+ * shapes. After each change the kernel must hold what a fresh compile of
+ * the ruleset lays out, in order: a daemon starting over the table takes
+ * it as it is (its check compares every chain rule by rule, in order, and
+ * the groups' elements). Most changes must take a single-change path, so
+ * that the test compares those and not the whole diff with itself.
+ */
+START_TEST(fast_paths_match_compile)
+{
+	enum { START = 40, STEPS = 90 };
+	const struct nft_stats *st;
+	char text[16384], *p = text, name[16], line[160];
+	uint32_t x = 0x9e3779b9u;
+	size_t fast = 0, nr;
+	ssize_t k;
+	int i, serial = 0;
+
+	start();
+	p += sprintf(p, ZONES);
+	for (i = 0; i < START; i++) {
+		snprintf(name, sizeof(name), "r%d", serial++);
+		diff_rule(&x, line, sizeof(line), name);
+		p += sprintf(p, "rule %s\n", line);
+	}
+	apply_text(text);
+	restart_takes_table();
+	for (i = 0; i < STEPS; i++) {
+		nr = cur->nrules;
+		if (nr > 8 && lab_rand(&x) % 5 < 2) {
+			k = (ssize_t)(lab_rand(&x) % nr);
+			snprintf(name, sizeof(name), "%s", cur->rules[k]->name);
+			remove_rule(name);
+		} else {
+			snprintf(name, sizeof(name), "r%d", serial++);
+			diff_rule(&x, line, sizeof(line), name);
+			k = (ssize_t)(lab_rand(&x) % (nr + 1));
+			add_rule_before(name, line, (size_t)k < nr ?
+			    cur->rules[k]->name : NULL);
+		}
+		st = nft_last_stats(nf);
+		if (!st->full_rebuild && st->compiled_rules < cur->nrules / 2)
+			fast++;
+		/* the kernel as a fresh compile has it, in order */
+		restart_takes_table();
+	}
+	ck_assert_msg(fast >= STEPS / 2, "%zu of %d changes took a "
+	    "single-change path", fast, STEPS);
+	finish();
+}
+END_TEST
+
 /*
  * Rules with the same limit are a group whose elements each hold a limit
  * of their own (the set's template, before the element's counter); ICMP
@@ -3697,6 +3804,7 @@ kernel_suite(void)
 		tcase_add_test(tc, groups_take_their_neighbour);
 		tcase_add_test(tc, groups_clash_stand_alone);
 		tcase_add_test(tc, rule_before_a_group);
+		tcase_add_test(tc, fast_paths_match_compile);
 		tcase_add_test(tc, counters_follow_rules);
 	} else
 		printf("grouping is off (compile.c): groups not tested\n");
