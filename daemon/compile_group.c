@@ -1462,6 +1462,10 @@ static const struct rule *chain_near(const struct ruleset *, size_t *, int,
  * may let the run take it, and the groups are laid out anew. EDGE_FRONT
  * (before the run) and EDGE_BACK (after it): a rule standing alone after
  * the run may go without the whole diff, and the run keeps its front.
+ * A rule of the class (intervals in another field included: which field
+ * the run's intervals are in may change) counts. With a rule before it,
+ * a rule joining the run before its end may let that rule's run reach
+ * GROUP_MIN before the clash that cut it: the whole diff.
  */
 static unsigned
 run_edge(const struct ruleset *rs, size_t first, size_t last,
@@ -1473,11 +1477,11 @@ run_edge(const struct ruleset *rs, size_t first, size_t last,
 	unsigned edge = 0;
 
 	if ((o = chain_near(rs, &k, -1, from, to, f, &unsure)) != NULL &&
-	    group_same(rs->rules[first], o))
+	    group_class_same(rs->rules[first], o))
 		edge |= EDGE_FRONT;
 	k = last;
 	if ((o = chain_near(rs, &k, 1, from, to, f, &unsure)) != NULL &&
-	    group_same(rs->rules[first], o))
+	    group_class_same(rs->rules[first], o))
 		edge |= EDGE_BACK;
 	return unsure ? EDGE_FRONT | EDGE_BACK : edge;
 }

@@ -919,6 +919,25 @@ fchunk(struct nft *n, const struct rule *ru, const char *chain, size_t gi,
 	return 0;
 }
 
+/* Whether the run of group set cs holds an element of rule `name`. */
+static bool
+holds_rule(const struct nft *n, const struct cset *cs, const char *name)
+{
+	const struct cset *o;
+	size_t i, j;
+
+	for (i = 0; i < n->cur.nsets; i++) {
+		o = &n->cur.sets[i];
+		if (o != cs && (cs->run == 0 || o->run != cs->run))
+			continue;
+		for (j = 0; j < o->nelems; j++)
+			if (o->elems[j].comment != NULL &&
+			    strcmp(o->elems[j].comment, name) == 0)
+				return true;
+	}
+	return false;
+}
+
 /* Whether rule ru has a kernel rule of its own (no group's) in chain. */
 static bool
 alone_in(const struct nft *n, const struct rule *ru, const char *chain)
@@ -997,7 +1016,10 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	at = (size_t)strmap_get(ix, k, len);
 	if (add)
 		rc = at != 0 || (spans && !spans_fit(n, chain, cs, &el));
-	if (add && rc != 0 && last) {
+	/* the rule's own old element (a change in place): the whole diff */
+	if (add && rc != 0 && holds_rule(n, cs, ru->name))
+		rc = 2;
+	if (add && rc == 1 && last) {
 		/* a rule of its own after the run: the run has a rule of
 		 * its shape next to it */
 		free(el.comment);
@@ -1009,6 +1031,12 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 		t[*nv].add = true;
 		t[(*nv)++].kind = FJ_EDGE;
 		return 2;
+	}
+	/* a rule of its class before the run, which a clash cut short: a
+	 * rule joining before the run's end may let it grow */
+	if (add && rc == 0 && cs->run_edge_front && !last) {
+		free(el.comment);
+		return 1;
 	}
 	if (!add && last && (at == 0 || cs->elems[at - 1].comment == NULL ||
 	    strcmp(cs->elems[at - 1].comment, ru->name) != 0) &&
@@ -1678,6 +1706,8 @@ apply_group(struct nft *n, const struct ruleset *prev,
 		goto out;	/* a key twice: the group is no more */
 	if (add && spans && !spans_fit(n, chain, cs, &el))
 		goto out;	/* an overlap, or intervals in another field */
+	if (add && cs->run_edge_front)
+		goto out;	/* a rule before the run may join it */
 	if (!add) {
 		if (at == 0 || cs->elems[at - 1].comment == NULL ||
 		    strcmp(cs->elems[at - 1].comment, el.comment) != 0)
