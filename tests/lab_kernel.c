@@ -3349,6 +3349,60 @@ START_TEST(groups_clash_stand_alone)
 }
 END_TEST
 
+/*
+ * A rule of a group changed in place (PUT /v1/rules/NAME): it leaves its
+ * place as a delete would and takes the new one as an add would, in one
+ * transaction and without the whole diff: one element out, one in, when
+ * it stays in its group; an element out and a kernel rule when it gets
+ * another shape. Traffic follows; no drift; a restart takes the table.
+ */
+START_TEST(change_in_a_group)
+{
+	const struct nft_stats *st;
+	char text[2048], *p = text;
+	int i;
+
+	start();
+	serve("router", "tcp", 4953);
+	serve("router", "tcp", 4999);
+	serve("router", "udp", 4998);
+	p += sprintf(p, ZONES);
+	for (i = 0; i < 6; i++)
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
+		    "accept\n", i, 4950 + i);
+	apply_text(text);
+	ck_assert(in_a_group("g3"));
+	must_tcp("lan", R_LAN, 4953);
+
+	change_rule("g3", "g3 from lan to self tcp dport 4999 accept");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->elems_deleted, 1);
+	ck_assert_uint_eq(st->elems_added, 1);
+	ck_assert_uint_eq(st->rules_added, 0);
+	group_holds(GROUP_SET_PREFIX "lan-self/g0", "g3");
+	must_tcp("lan", R_LAN, 4999);
+	mustnt_tcp("lan", R_LAN, 4953);
+	ck_assert_uint_ge(rule_packets("g3"), 1);
+	assert_no_drift(cur);
+
+	/* another shape: out of the group, a kernel rule of its own */
+	change_rule("g4", "g4 from lan to self udp dport 4998 accept");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->elems_deleted, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert(!in_a_group("g4") && in_a_group("g5"));
+	ck_assert_int_eq(lab_udp_probe(lab, "lan", R_LAN, 4998, OK_MS, NULL,
+	    0), 0);
+	assert_no_drift(cur);
+	restart_takes_table();
+	finish();
+}
+END_TEST
+
 /* xorshift32: the differential test's steps, the same on every run */
 static uint32_t
 lab_rand(uint32_t *x)
@@ -3821,6 +3875,7 @@ kernel_suite(void)
 		tcase_add_test(tc, groups_take_their_neighbour);
 		tcase_add_test(tc, groups_clash_stand_alone);
 		tcase_add_test(tc, rule_before_a_group);
+		tcase_add_test(tc, change_in_a_group);
 		tcase_add_test(tc, counters_follow_rules);
 	} else
 		printf("grouping is off (compile.c): groups not tested\n");

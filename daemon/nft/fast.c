@@ -1301,14 +1301,6 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 
 		if (strmap_puts(planned, it->name, &mark) == -1)
 			goto nomem;
-		/* a rule changed in or next to a group changes the group's
-		 * set or splits it: the whole diff does that */
-		if (it->op == PLAN_CHANGE && compile_grouping() &&
-		    ((mi = plan_rule_index(prev, it)) == -1 ||
-		    compile_rule_grouped(prev, (size_t)mi, n->cur.groups))) {
-			rc = 1;
-			goto out;
-		}
 		/* a rule whose (from, to) appears or goes changes which
 		 * pair chains share their rules: the whole diff lays them
 		 * out again */
@@ -1319,8 +1311,10 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			goto out;
 		}
 		/* a rule leaving a group is one element less; one standing
-		 * first in a run or between two runs, the whole diff */
-		if (it->op == PLAN_REMOVE) {
+		 * first in a run or between two runs, the whole diff. A rule
+		 * changed in place leaves its old place so, and takes its new
+		 * one as a rule added there (below) */
+		if (it->op == PLAN_REMOVE || it->op == PLAN_CHANGE) {
 			if ((ps = nft_pairs(n, next)) == NULL)
 				goto nomem;
 			j = njoins;
