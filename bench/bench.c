@@ -1597,6 +1597,81 @@ w_mix_start(uint32_t n, const void *arg)
 	free(file);
 }
 
+/* fwctl CLI words: argv[0..3] the command, then NAME and the rule's words
+ * from text (overwritten), then extra (may be NULL): NULL-terminated. */
+static void
+cli_words(struct daemon *d, char *cmd, char *name, char *text, char *extra,
+    char **argv)
+{
+	int	w;
+
+	argv[0] = cf.t.fwctl;
+	argv[1] = "--socket";
+	argv[2] = d->sock;
+	argv[3] = cmd;
+	argv[4] = name;
+	if (text == NULL) {
+		argv[5] = NULL;
+		return;
+	}
+	split_words(text, argv, 5, 60);
+	for (w = 5; argv[w] != NULL; w++)
+		;
+	if (extra != NULL) {
+		argv[w++] = "--position";
+		argv[w++] = extra;
+		argv[w] = NULL;
+	}
+}
+
+/*
+ * The single changes an administrator makes beside appending a new key,
+ * for shape k of n mixed rules (op: which one this round): a rule of the
+ * shape replaced in place by one with a new key (and back); a rule of a
+ * new key inserted at the top (and deleted); a rule repeating the key of a
+ * rule of the shape already there, appended (and deleted). Each timed as
+ * the whole CLI.
+ */
+static void
+mix_incr_more(struct daemon *d, uint32_t n, int k, int op, char *text,
+    size_t len, char **argv)
+{
+	char		 name[32], key[32], old[256];
+	uint32_t	 j = n / MIX_SHAPES / 2 + (uint32_t)op;
+
+	if (n / MIX_SHAPES < 2 * (uint32_t)cf.ops + 2)
+		return;
+	/* replace rule m(8j+k) in place: a new key, then its own again */
+	snprintf(name, sizeof(name), "m%u", j * MIX_SHAPES + (uint32_t)k);
+	snprintf(key, sizeof(key), "mix.rep.%d", k);
+	mix_fwctl(k, j, old, sizeof(old));
+	mix_fwctl(k, MIX_EXTRA_J + 100 + (uint32_t)op, text, len);
+	cli_words(d, "replace-rule", name, text, NULL, argv);
+	if (timed(key, n, argv, NULL) == 0) {
+		cli_words(d, "replace-rule", name, old, NULL, argv);
+		setup(argv);
+	}
+	/* a new key inserted first */
+	snprintf(name, sizeof(name), "t%d-%d", k, op);
+	snprintf(key, sizeof(key), "mix.top.%d", k);
+	mix_fwctl(k, MIX_EXTRA_J + 200 + (uint32_t)op, text, len);
+	cli_words(d, "add-rule", name, text, "1", argv);
+	if (timed(key, n, argv, NULL) == 0) {
+		cli_words(d, "delete-rule", name, NULL, NULL, argv);
+		setup(argv);
+	}
+	/* a key already there, under another name, appended */
+	snprintf(name, sizeof(name), "d%d-%d", k, op);
+	snprintf(key, sizeof(key), "mix.dup.%d", k);
+	mix_fwctl(k, j, text, len);
+	cli_words(d, "add-rule", name, text, NULL, argv);
+	if (timed(key, n, argv, NULL) == 0) {
+		snprintf(key, sizeof(key), "mix.dupdel.%d", k);
+		cli_words(d, "delete-rule", name, NULL, NULL, argv);
+		timed(key, n, argv, NULL);
+	}
+}
+
 /* One rule of every shape added and deleted, ops times: fwctl CLI. */
 static void
 w_mix_incr_fwctl(uint32_t n, const void *arg)
@@ -1644,6 +1719,7 @@ w_mix_incr_fwctl(uint32_t n, const void *arg)
 			argv[w++] = name;
 			argv[w] = NULL;
 			timed(kd, n, argv, NULL);
+			mix_incr_more(&d, n, k, op, text, sizeof(text), argv);
 		}
 	if (daemon_count(&d, "rules") != (long)n)
 		emit("check.fwctl-mix-incr", n, 0, 0, 0, 0, 0,
@@ -1765,8 +1841,15 @@ mix_worst(const char *prefix, uint32_t size, int *worst)
 static void
 print_mixed(uint32_t n)
 {
-	static char	 lab[4 * MIX_SHAPES][64], key[4 * MIX_SHAPES][32];
-	struct label	 rows[4 * MIX_SHAPES + 1];
+	static const char *const more[][2] = {
+		{ "mix.rep", "  replace-rule (a new key)" },
+		{ "mix.top", "  add-rule --position 1" },
+		{ "mix.dup", "  add-rule of a key already there" },
+		{ "mix.dupdel", "    its delete-rule" },
+	};
+	static char	 lab[8 * MIX_SHAPES][64], key[8 * MIX_SHAPES][32];
+	struct label	 rows[8 * MIX_SHAPES + 1];
+	size_t		 m;
 	char		 title[160];
 	double		 rss, hwm;
 	int		 k, i = 0, w;
@@ -1797,6 +1880,13 @@ print_mixed(uint32_t n)
 		snprintf(lab[i], sizeof(lab[i]), "  nft delete rule handle H");
 		rows[i] = (struct label){ key[i], lab[i], NULL };
 		i++;
+		for (m = 0; m < sizeof(more) / sizeof(more[0]); m++) {
+			snprintf(key[i], sizeof(key[i]), "%s.%d", more[m][0],
+			    k);
+			snprintf(lab[i], sizeof(lab[i]), "%s", more[m][1]);
+			rows[i] = (struct label){ key[i], lab[i], NULL };
+			i++;
+		}
 	}
 	rows[i] = (struct label){ NULL, NULL, NULL };
 	snprintf(title, sizeof(title), "== %u mixed rules: one rule of each "
@@ -1813,6 +1903,13 @@ print_mixed(uint32_t n)
 		printf("delete %.1f ms (", mix_worst("mix.del", n, &w));
 		printf("%s)\n", w >= 0 ? mix_shape[w] : "?");
 	}
+	for (m = 0; m < sizeof(more) / sizeof(more[0]); m++)
+		if (mix_med_all(more[m][0], n) > 0) {
+			printf("  %s: median %.1f ms, worst %.1f ms (",
+			    more[m][1] + 2, mix_med_all(more[m][0], n),
+			    mix_worst(more[m][0], n, &w));
+			printf("%s)\n", w >= 0 ? mix_shape[w] : "?");
+		}
 	fflush(stdout);
 }
 
