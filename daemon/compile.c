@@ -2148,6 +2148,7 @@ compile_rule_placed(const struct ruleset *rs, size_t i,
     size_t *njoins, bool *unsure, struct diags *d)
 {
 	const struct rule *ru = rs->rules[i], *pr;
+	enum cgroup_at at;
 	struct cjoin *t;
 	char *name = NULL;
 	size_t k;
@@ -2162,19 +2163,21 @@ compile_rule_placed(const struct ruleset *rs, size_t i,
 			continue;
 		if ((name = pairs_body(rs, ps, k)) == NULL)
 			goto nomem;
-		switch (compile_group_at(rs, i, ps->from[k], ps->to[k], gt,
-		    &pr, &chunk)) {
+		switch ((at = compile_group_at(rs, i, ps->from[k], ps->to[k],
+		    gt, &pr, &chunk))) {
 		case CG_ALONE:
 			if (p != NULL && compile_rule(p, rs, ru, name, d) == -1)
 				goto fail;
 			free(name);
 			break;
 		case CG_JOIN:
+		case CG_FRONT:
 			if ((t = reallocarray(*joins, *njoins + 1,
 			    sizeof(*t))) == NULL)
 				goto nomem;
 			*joins = t;
 			t[*njoins].chain = name;
+			t[*njoins].front = at == CG_FRONT;
 			t[*njoins].chunk = chunk;
 			t[*njoins].last = compile_group_last(rs, i,
 			    ps->from[k], ps->to[k], gt);

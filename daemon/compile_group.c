@@ -1487,6 +1487,13 @@ run_edge(const struct ruleset *rs, size_t first, size_t last,
 }
 
 int
+compile_group_front(struct cplan *p, const struct rule *ru, bool spans,
+    const char *chain)
+{
+	return compile_group(p, &ru, 1, spans, 0, 0, true, chain);
+}
+
+int
 compile_group_chunk(struct cplan *p, const struct rule *ru, const char *chain)
 {
 	return compile_group(p, &ru, 1, true, 0, 0, false, chain);
@@ -1773,7 +1780,21 @@ compile_group_at(const struct ruleset *rs, size_t i, const char *from,
 	 * its shape (the run goes on through it); first in a run, or
 	 * between two runs, it changes the groups' layout */
 	*pr = chain_near(rs, &k, -1, from, to, &f, &unsure);
-	if (*pr == NULL || unsure || !group_same(ru, *pr))
+	if (unsure)
+		return CG_UNSURE;
+	if (*pr == NULL || !group_class_same(ru, *pr)) {
+		/* first in its run: the rule after it starts the run's
+		 * first set, which takes the new rule's name (not when
+		 * that rule starts a set of its own anyway) */
+		k = i;
+		nb = chain_near(rs, &k, 1, from, to, &f, &unsure);
+		*pr = nb;
+		if (unsure || nb == NULL || !group_same(ru, nb) ||
+		    chunk_start(nb))
+			return CG_UNSURE;
+		return CG_FRONT;
+	}
+	if (!group_same(ru, *pr))
 		return CG_UNSURE;
 	/* a rule starting a set of its own in a run of intervals: the only
 	 * element of that set when the rule after it is not of its shape or

@@ -297,9 +297,11 @@ int		 compile_group_step(const struct ruleset *, size_t i,
  * CG_JOIN): the rule would start a set of its own in a run of intervals
  * (compile_group.c, GROUP_SPAN_CHUNK) and be its only element. The
  * classes (t) are those of rs: a rule in a run of another class that
- * it would end (or, leaving, let grow) is CG_UNSURE too.
+ * it would end (or, leaving, let grow) is CG_UNSURE too. CG_FRONT: the
+ * rule is first in its run, and *pr, the rule after it, starts the run's
+ * first set (which the rule joins under its own name).
  */
-enum cgroup_at { CG_ALONE, CG_JOIN, CG_UNSURE };
+enum cgroup_at { CG_ALONE, CG_JOIN, CG_FRONT, CG_UNSURE };
 enum cgroup_at	 compile_group_at(const struct ruleset *, size_t i,
 		    const char *from, const char *to, const struct gtabs *,
 		    const struct rule **pr, bool *chunk);
@@ -318,6 +320,11 @@ bool		 compile_group_last(const struct ruleset *, size_t i,
 int		 compile_group_pair(const struct rule *ru,
 		    const struct rule *pr, bool spans, bool chunk,
 		    struct celem *el, struct celem *pel);
+/* The first set of a run that ru starts (CG_FRONT), with ru's element
+ * alone, and its kernel rule, into p: the caller adds the elements of the
+ * set it takes the place of. 0 or -1. */
+int		 compile_group_front(struct cplan *p, const struct rule *ru,
+		    bool spans, const char *chain);
 /* The group of rule ru alone, a set of its own in a run of intervals of
  * chain: its kernel rule and set into p. 0 or -1. */
 int		 compile_group_chunk(struct cplan *p, const struct rule *ru,
@@ -331,6 +338,7 @@ struct cjoin {
 	const struct rule	*pr;
 	bool			 chunk;	/* compile_group_at's *chunk */
 	bool			 last;	/* compile_group_last */
+	bool			 front;	/* CG_FRONT: pr is the rule after */
 };
 /*
  * compile_rule_chains for rules that may be in groups: the copies of

@@ -1564,9 +1564,11 @@ START_TEST(groups_with_intervals)
 	/* in wan-lan, w2 stands between the group and x */
 	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "lan",
 	    gp.groups, &pr, &chunk), CG_ALONE);
-	k = ruleset_find_rule(rs, "n0");	/* first in its run */
+	/* first in its run: n1 after it starts the run's first set */
+	k = ruleset_find_rule(rs, "n0");
 	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "wan", "any",
-	    gp.groups, &pr, &chunk), CG_UNSURE);
+	    gp.groups, &pr, &chunk), CG_FRONT);
+	ck_assert_str_eq(pr->name, "n1");
 	memset(&p, 0, sizeof(p));
 	diags_init(&d);
 	k = ruleset_find_rule(rs, "x");

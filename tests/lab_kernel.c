@@ -3403,6 +3403,72 @@ START_TEST(change_in_a_group)
 }
 END_TEST
 
+/*
+ * A rule added first in a run (`fwctl add-rule ... --position 1` before a
+ * group of its shape) starts the run: the run's first set is made again
+ * under its name with its element and the old set's, their counts
+ * carried, and its kernel rule takes the old one's place, in one
+ * transaction and without the whole diff (at 50,000 mixed rules that was
+ * 0.7 s), for a hash set and a concatenation of intervals. Traffic, no
+ * drift, a restart takes the table.
+ */
+START_TEST(rule_first_in_a_run)
+{
+	const struct nft_stats *st;
+	char text[2048], *p = text;
+	uint64_t g1, n0;
+	int i;
+
+	start();
+	serve("router", "tcp", 4971);
+	serve("router", "tcp", 4979);
+	serve("router", "tcp", 4985);
+	p += sprintf(p, ZONES);
+	for (i = 0; i < 6; i++)
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
+		    "accept\n", i, 4970 + i);
+	p += sprintf(p, "rule n0 from lan to self src 10.50.1.0/24 tcp "
+	    "dport 4985 accept\n");
+	for (i = 1; i < 5; i++)
+		p += sprintf(p, "rule n%d from lan to self src 10.50.%d.0/24 "
+		    "tcp dport 4985 accept\n", i, 100 + i);
+	apply_text(text);
+	must_tcp("lan", R_LAN, 4971);
+	must_tcp("lan", R_LAN, 4985);
+	ck_assert_uint_ge(g1 = rule_packets("g1"), 1);
+	ck_assert_uint_ge(n0 = rule_packets("n0"), 1);
+
+	add_rule_before("f", "f from lan to self tcp dport 4979 accept",
+	    "g0");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->elems_added, 7);
+	group_holds(GROUP_SET_PREFIX "lan-self/f", "g5");
+	ck_assert_uint_eq(rule_packets("g1"), g1);	/* carried */
+	must_tcp("lan", R_LAN, 4979);
+	ck_assert_uint_ge(rule_packets("f"), 1);
+	assert_no_drift(cur);
+
+	/* intervals: before n0, whose network holds the lan host */
+	add_rule_before("o", "o from lan to self src 10.50.7.0/24 tcp dport "
+	    "4985 accept", "n0");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 1);
+	ck_assert_uint_eq(st->elems_added, 6);
+	group_holds(GROUP_SET_PREFIX "lan-self/o", "n4");
+	ck_assert_uint_eq(rule_packets("n0"), n0);
+	must_tcp("lan", R_LAN, 4985);
+	ck_assert_uint_gt(rule_packets("n0"), n0);
+	assert_no_drift(cur);
+	restart_takes_table();
+	must_tcp("lan", R_LAN, 4971);
+	finish();
+}
+END_TEST
+
 /* xorshift32: the differential test's steps, the same on every run */
 static uint32_t
 lab_rand(uint32_t *x)
@@ -3876,6 +3942,7 @@ kernel_suite(void)
 		tcase_add_test(tc, groups_clash_stand_alone);
 		tcase_add_test(tc, rule_before_a_group);
 		tcase_add_test(tc, change_in_a_group);
+		tcase_add_test(tc, rule_first_in_a_run);
 		tcase_add_test(tc, counters_follow_rules);
 	} else
 		printf("grouping is off (compile.c): groups not tested\n");

@@ -298,6 +298,36 @@ elem_seeds(struct work *w, const struct nft_counters *old,
 	return 0;
 }
 
+int
+group_seeds(struct nft *n, const struct cset *cs, struct strmap **seeds,
+    struct seed **v)
+{
+	struct nft_counters old = { 0 };
+	struct work w;
+	struct strmap *idx;
+	int rc = -1;
+
+	memset(&w, 0, sizeof(w));
+	*seeds = NULL;
+	*v = NULL;
+	if ((idx = strmap_new(64)) == NULL)
+		return -1;
+	if (old_counters(n, false, cs, 1, &old, idx) == -1)
+		goto out;
+	if (old.n > 0 && elem_seeds(&w, &old, NULL) == -1) {
+		strmap_free(w.eseeds);
+		free(w.eseedv);
+		goto out;
+	}
+	*seeds = w.eseeds;
+	*v = w.eseedv;
+	rc = 0;
+ out:
+	strmap_free(idx);
+	nft_counters_free(&old);
+	return rc;
+}
+
 /* After a restart: the elements of the group sets the new plan names
  * start with what the kernel's sets of those names counted. */
 void

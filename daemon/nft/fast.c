@@ -20,7 +20,10 @@ struct fitem {
  * fast path's plan) or deleted with it. */
 /* FJ_EDGE: a rule the run of set si could not take (compile_group_last)
  * stands alone after it now (add) or no longer (!add): its run_edge */
-enum { FJ_ELEM, FJ_NEWSET, FJ_DROPSET, FJ_EDGE };
+/* FJ_OLDSET: a set and its kernel rule (grule) that a new set of the
+ * run's first rule takes the place of (FJ_NEWSET with front): deleted after
+ * the new rule is placed before it */
+enum { FJ_ELEM, FJ_NEWSET, FJ_DROPSET, FJ_EDGE, FJ_OLDSET };
 
 struct fjoin {
 	struct celem	 el;
@@ -28,8 +31,11 @@ struct fjoin {
 					 * (FJ_NEWSET: the run's set before) */
 	int		 kind;
 	bool		 add;
-	struct kent	*grule;		/* FJ_DROPSET: its kernel rule */
+	struct kent	*grule;		/* FJ_DROPSET, FJ_OLDSET: its kernel
+					 * rule */
 	size_t		 tsi;		/* FJ_NEWSET: the set, in the plan */
+	bool		 front;		/* FJ_NEWSET: the run's first set,
+					 * made again under a new first rule */
 };
 
 struct fadd {
@@ -666,6 +672,24 @@ kent_prev(const struct kchain *c, const struct kent *e)
  * sets and the new rule's place.
  */
 static bool
+front_in_place(const struct nft *n, const struct fjoin *joins,
+    size_t njoins, size_t j, const struct kent *before)
+{
+	const struct cset *cs = &n->cur.sets[joins[j].si];
+	size_t i;
+
+	for (i = 0; i < njoins; i++)
+		if (joins[i].kind == FJ_OLDSET && joins[i].si == joins[j].si &&
+		    joins[i].grule == before)
+			return true;
+	for (i = 0; i < n->cur.nsets; i++)
+		if (&n->cur.sets[i] != cs && cs->run != 0 &&
+		    n->cur.sets[i].run == cs->run)
+			return false;
+	return true;
+}
+
+static bool
 chunk_in_place(struct nft *n, const struct kchain *c, const struct kent
     *before, const struct crule *r, const struct cplan *tmp,
     const struct fjoin *joins, size_t njoins)
@@ -677,10 +701,17 @@ chunk_in_place(struct nft *n, const struct kchain *c, const struct kent
 	uint32_t run = 0;
 
 	group_set_name(name, sizeof(name), c->def.name, r->name);
-	for (j = 0; j < njoins; j++)
-		if (joins[j].kind == FJ_NEWSET &&
-		    strcmp(tmp->sets[joins[j].tsi].name, name) == 0)
-			run = n->cur.sets[joins[j].si].run;
+	for (j = 0; j < njoins; j++) {
+		if (joins[j].kind != FJ_NEWSET ||
+		    strcmp(tmp->sets[joins[j].tsi].name, name) != 0)
+			continue;
+		/* a run's first set made again (fjoin_front): its rule goes
+		 * right before the old one's when the run has later sets,
+		 * which stand right after it */
+		if (joins[j].front)
+			return front_in_place(n, joins, njoins, j, before);
+		run = n->cur.sets[joins[j].si].run;
+	}
 	return run != 0 && (p = kent_prev(c, before)) != NULL &&
 	    (ps = group_set_of(n, c->def.name, p->key)) != NULL &&
 	    ps->run == run;
@@ -1079,6 +1110,97 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	return 0;
 }
 
+/*
+ * Rule ru added first in a run (CG_FRONT), before nx, the rule that starts
+ * the run's first set: that set is made again under ru's name with ru's
+ * element and all of its own (their counters carried), and its kernel
+ * rule, placed right before the old one, which goes after it with the old
+ * set (FJ_NEWSET front, FJ_OLDSET), as the whole compile names and places
+ * them. 0; 1 when the whole diff must (a delete, a clash with the run, a
+ * rule of the class before the run, no such set); -1 out of memory.
+ */
+static int
+fjoin_front(struct nft *n, const struct rule *ru, const struct rule *nx,
+    const char *chain, bool add, struct cplan *tmp, struct fjoin **v,
+    size_t *nv)
+{
+	struct celem el, nel, *e;
+	struct strmap *ix = NULL;
+	struct fjoin *t;
+	const struct cset *cs;
+	struct cset *ns;
+	struct kchain *c;
+	struct kent *grule;
+	char name[600], k[EIDX_KEY_MAX], key[FWCTL_NAME_MAX + 8];
+	ssize_t gi = -1;
+	size_t len, j;
+	int spans, rc;
+
+	if (!add || tmp == NULL)
+		return 1;
+	for (j = 0; j < *nv; j++)
+		if ((*v)[j].front)
+			return 1;	/* one such set a plan */
+	for (spans = 0; spans < 2; spans++) {
+		if ((rc = compile_group_pair(ru, nx, spans, false, &el,
+		    &nel)) == -1)
+			return -1;
+		if (rc != 0)
+			continue;
+		gi = group_of(n, chain, &nel, spans, &ix);
+		free(nel.comment);
+		if (gi != -1)
+			break;
+		free(el.comment);
+	}
+	if (gi == -2)
+		free(el.comment);
+	if (gi < 0)
+		return gi == -2 ? -1 : 1;
+	cs = &n->cur.sets[gi];
+	len = eidx_key(&el, k);
+	snprintf(key, sizeof(key), GROUP_RULE_PREFIX "%s", nx->name);
+	rc = 1;
+	/* nx starts the run's first set; ru clashes with none of the run */
+	if (!cs->run_first || cs->run_edge_front ||
+	    strcmp(cs->name, group_set_name(name, sizeof(name), chain,
+	    nx->name)) != 0 || strmap_get(ix, k, len) != 0 ||
+	    (spans && !spans_fit(n, chain, cs, &el)) ||
+	    (c = kstate_chain(&n->st, chain)) == NULL ||
+	    (grule = kchain_find(&n->st, c, key, true)) == NULL)
+		goto out;
+	rc = -1;
+	if (compile_group_front(tmp, ru, spans, chain) == -1)
+		goto out;
+	ns = &tmp->sets[tmp->nsets - 1];
+	for (j = 0; j < cs->nelems; j++) {
+		if (cs->elems[j].key_len == 0)
+			continue;	/* a hole */
+		if ((e = cset_add_elem(ns)) == NULL)
+			goto out;
+		*e = cs->elems[j];
+		e->chain = NULL;
+		if (cs->elems[j].comment != NULL &&
+		    (e->comment = strdup(cs->elems[j].comment)) == NULL)
+			goto out;
+	}
+	if ((t = reallocarray(*v, *nv + 2, sizeof(*t))) == NULL)
+		goto out;
+	*v = t;
+	memset(&t[*nv], 0, 2 * sizeof(*t));
+	t[*nv].kind = FJ_NEWSET;
+	t[*nv].front = true;
+	t[*nv].si = (size_t)gi;
+	t[(*nv)++].tsi = tmp->nsets - 1;
+	t[*nv].kind = FJ_OLDSET;
+	t[*nv].si = (size_t)gi;
+	t[(*nv)++].grule = grule;
+	rc = 0;
+ out:
+	free(el.comment);
+	return rc;
+}
+
 /* The places of rule rs->rules[mi]: its kernel copies into tmp (may be
  * NULL), its group elements onto *v; t: the classes of rs. 1 when the
  * whole diff must lay it out. */
@@ -1096,6 +1218,11 @@ place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
 	    d) == -1)
 		return -1;
 	for (i = 0; i < ncj && rc == 0 && !unsure; i++) {
+		if (cj[i].front) {
+			rc = chunks ? fjoin_front(n, rs->rules[mi], cj[i].pr,
+			    cj[i].chain, add, tmp, v, nv) : 1;
+			continue;
+		}
 		rc = fjoin_add(n, rs->rules[mi], cj[i].pr, cj[i].chain, add,
 		    chunks && cj[i].chunk, cj[i].last, tmp, v, nv);
 		/* a rule of its own after a run it clashes with */
@@ -1228,10 +1355,13 @@ fjoin_si_cmp(const void *a, const void *b)
 {
 	const struct fjoin *x = a, *y = b;
 
+	bool xd = x->kind == FJ_DROPSET || x->kind == FJ_OLDSET;
+	bool yd = y->kind == FJ_DROPSET || y->kind == FJ_OLDSET;
+
 	/* sets to drop last, the later ones first */
-	if ((x->kind == FJ_DROPSET) != (y->kind == FJ_DROPSET))
-		return x->kind == FJ_DROPSET ? 1 : -1;
-	if (x->kind == FJ_DROPSET)
+	if (xd != yd)
+		return xd ? 1 : -1;
+	if (xd)
 		return x->si > y->si ? -1 : x->si < y->si;
 	return 0;
 }
@@ -1261,6 +1391,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	struct reply rp = { 0 };
 	struct kseg *last;
 	struct gtabs *tnext = NULL;
+	struct strmap *fseeds = NULL;
+	struct seed *fseedv = NULL;
 	char name[600];
 	const char *chain;
 	uint64_t before;
@@ -1379,6 +1511,11 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		items[i].last = tmp.nrules;
 	}
 	n->stats.compiled_rules = nitems;
+	/* a run's first set made again keeps its elements' counts */
+	for (j = 0; j < njoins && fseeds == NULL; j++)
+		if (joins[j].front && group_seeds(n,
+		    &n->cur.sets[joins[j].si], &fseeds, &fseedv) == -1)
+			goto nomem;
 	if ((adds = calloc(tmp.nrules + 1, sizeof(*adds))) == NULL ||
 	    (fsegs = calloc(tmp.nrules + 1, sizeof(*fsegs))) == NULL)
 		goto nomem;
@@ -1474,7 +1611,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			ns = &tmp.sets[joins[j].tsi];
 			snprintf(name, sizeof(name), "set %s", ns->name);
 			if (emit_set(n, &b, ns, false, ++n->set_id, name,
-			    ns->loc, NULL) == -1)
+			    ns->loc, joins[j].front ? fseeds : NULL) == -1)
 				goto nomem;
 			n->stats.elems_added += ns->nelems;
 		}
@@ -1518,6 +1655,15 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			else
 				n->stats.elems_deleted++;
 		}
+		/* a run's first set made again: the old one and its rule go
+		 * once the new rule stands before it */
+		for (j = 0; j < njoins; j++)
+			if (joins[j].kind == FJ_OLDSET && (emit_delrule(n, &b,
+			    seg_chain(joins[j].grule->chain,
+			    joins[j].grule->seg, name, sizeof(name)),
+			    joins[j].grule->key, joins[j].grule->handle) == -1 ||
+			    emit_delset(n, &b, &n->cur.sets[joins[j].si]) == -1))
+				goto nomem;
 		if (b.nobjs == 1) {
 			n->stats.msgs = 0;	/* nothing to send */
 			rc = 0;
@@ -1571,7 +1717,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	if (njoins > 1)
 		qsort(joins, njoins, sizeof(*joins), fjoin_si_cmp);
 	for (j = 0; j < njoins; j++)
-		if (joins[j].kind == FJ_DROPSET)
+		if (joins[j].kind == FJ_DROPSET || joins[j].kind == FJ_OLDSET)
 			cur_drop_set(n, joins[j].si);
 	for (k = 0; k < nfsegs; k++) {
 		if ((fsegs[k].seg = kchain_add_seg(fsegs[k].c,
@@ -1594,6 +1740,11 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			goto lost;
 		}
 	}
+	/* the old kernel rules of sets made again: after the new ones
+	 * that stand before them are linked */
+	for (j = 0; j < njoins; j++)
+		if (joins[j].kind == FJ_OLDSET)
+			kent_drop(&n->st, joins[j].grule);
 	compile_groups_free(n->cur.groups);
 	n->cur.groups = tnext;
 	tnext = NULL;
@@ -1620,6 +1771,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	free(fsegs);
 	fjoins_free(joins, njoins);
 	free(seeds);
+	strmap_free(fseeds);
+	free(fseedv);
 	free(dels);
 	free(items);
 	strmap_free(planned);
