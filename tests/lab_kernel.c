@@ -3479,15 +3479,16 @@ lab_rand(uint32_t *x)
 	return *x;
 }
 
-/* One rule of eight shapes whose keys come from small ranges, so that
+/* One rule of nine shapes whose keys come from small ranges, so that
  * runs form, end at rules that meet them, and keys clash (the same port,
- * a /25 inside a /24). */
+ * a /25 inside a /24); `to any` and `from any` rules land in several pair
+ * chains. */
 static void
 diff_rule(uint32_t *x, char *buf, size_t len, const char *name)
 {
 	uint32_t k = lab_rand(x) % 8, v = lab_rand(x) % 8;
 
-	switch (lab_rand(x) % 8) {
+	switch (lab_rand(x) % 9) {
 	case 0:
 		snprintf(buf, len, "%s from lan to self tcp dport %u accept",
 		    name, 5000 + v);
@@ -3516,9 +3517,14 @@ diff_rule(uint32_t *x, char *buf, size_t len, const char *name)
 		snprintf(buf, len, "%s from lan to self tcp dport %u-%u accept",
 		    name, 5300 + 4 * v, 5302 + 4 * v);
 		break;
-	default:
+	case 7:
 		snprintf(buf, len, "%s from lan to any src 10.50.%u.0/24 drop",
 		    name, 20 + k);
+		break;
+	default:
+		/* every pair chain to the host: several groups a rule */
+		snprintf(buf, len, "%s from any to self tcp dport %u accept "
+		    "log", name, 5400 + v);
 		break;
 	}
 }
@@ -3526,7 +3532,7 @@ diff_rule(uint32_t *x, char *buf, size_t len, const char *name)
 /*
  * The single-change paths against the whole compile: a fixed sequence of
  * random adds (anywhere in the ruleset), deletes and changes in place over
- * rules of eight shapes. After each change the kernel must hold what a
+ * rules of nine shapes. After each change the kernel must hold what a
  * fresh compile of the ruleset lays out, in order: a daemon starting over the table takes
  * it as it is (its check compares every chain rule by rule, in order, and
  * the groups' elements). Enough adds and deletes must take a single-change

@@ -299,8 +299,8 @@ elem_seeds(struct work *w, const struct nft_counters *old,
 }
 
 int
-group_seeds(struct nft *n, const struct cset *cs, struct strmap **seeds,
-    struct seed **v)
+group_seeds(struct nft *n, const struct cset *sets, size_t nsets,
+    struct strmap **seeds, struct seed **v)
 {
 	struct nft_counters old = { 0 };
 	struct work w;
@@ -312,7 +312,7 @@ group_seeds(struct nft *n, const struct cset *cs, struct strmap **seeds,
 	*v = NULL;
 	if ((idx = strmap_new(64)) == NULL)
 		return -1;
-	if (old_counters(n, false, cs, 1, &old, idx) == -1)
+	if (old_counters(n, false, sets, nsets, &old, idx) == -1)
 		goto out;
 	if (old.n > 0 && elem_seeds(&w, &old, NULL) == -1) {
 		strmap_free(w.eseeds);

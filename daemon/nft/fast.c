@@ -1138,9 +1138,6 @@ fjoin_front(struct nft *n, const struct rule *ru, const struct rule *nx,
 
 	if (!add || tmp == NULL)
 		return 1;
-	for (j = 0; j < *nv; j++)
-		if ((*v)[j].front)
-			return 1;	/* one such set a plan */
 	for (spans = 0; spans < 2; spans++) {
 		if ((rc = compile_group_pair(ru, nx, spans, false, &el,
 		    &nel)) == -1)
@@ -1366,6 +1363,34 @@ fjoin_si_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* The counters of the old sets of the runs' first sets made again
+ * (FJ_NEWSET front), as seeds for the new ones: 0 (*seeds NULL when none),
+ * -1 out of memory. */
+static int
+front_seeds(struct nft *n, const struct fjoin *joins, size_t njoins,
+    struct strmap **seeds, struct seed **v)
+{
+	struct cset *old;
+	size_t j, k = 0;
+	int rc;
+
+	*seeds = NULL;
+	*v = NULL;
+	for (j = 0; j < njoins; j++)
+		k += joins[j].front;
+	if (k == 0)
+		return 0;
+	/* shallow copies: old_counters reads their names and elements */
+	if ((old = calloc(k, sizeof(*old))) == NULL)
+		return -1;
+	for (j = 0, k = 0; j < njoins; j++)
+		if (joins[j].front)
+			old[k++] = n->cur.sets[joins[j].si];
+	rc = group_seeds(n, old, k, seeds, v);
+	free(old);
+	return rc;
+}
+
 /*
  * A plan made of rules alone (the engine's one-item plans, or a replace
  * that differs in a few rules): only those rules are compiled, their old
@@ -1511,11 +1536,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		items[i].last = tmp.nrules;
 	}
 	n->stats.compiled_rules = nitems;
-	/* a run's first set made again keeps its elements' counts */
-	for (j = 0; j < njoins && fseeds == NULL; j++)
-		if (joins[j].front && group_seeds(n,
-		    &n->cur.sets[joins[j].si], &fseeds, &fseedv) == -1)
-			goto nomem;
+	/* runs' first sets made again keep their elements' counts */
+	if (front_seeds(n, joins, njoins, &fseeds, &fseedv) == -1)
+		goto nomem;
 	if ((adds = calloc(tmp.nrules + 1, sizeof(*adds))) == NULL ||
 	    (fsegs = calloc(tmp.nrules + 1, sizeof(*fsegs))) == NULL)
 		goto nomem;

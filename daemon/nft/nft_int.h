@@ -416,11 +416,11 @@ void	seg_strip(char *chain);
 int	elem_comment_cb(const struct nftnl_udata *attr, void *data);
 void	seed_counters(struct nft *n, struct work *w);
 void	seed_elem_counters(struct nft *n, struct work *w);
-/* The counters of the elements of group set cs (of the picture), as seeds
- * for a set made again in its place (emit_set): *seeds and *v, which the
- * caller frees (strmap_free, free; NULL when nothing was read). What
- * cannot be read is not carried; -1 on ENOMEM only. */
-int	group_seeds(struct nft *n, const struct cset *cs,
+/* The counters of the elements of group sets sets[0..nsets) (of the
+ * picture), as seeds for sets made again in their place (emit_set): *seeds
+ * and *v, which the caller frees (strmap_free, free; NULL when nothing was
+ * read). What cannot be read is not carried; -1 on ENOMEM only. */
+int	group_seeds(struct nft *n, const struct cset *sets, size_t nsets,
 	    struct strmap **seeds, struct seed **v);
 int	carry_counters(struct nft *n, struct work *w,
 		    const struct ruleset *prev, const struct ruleset *next);
