@@ -3409,8 +3409,9 @@ END_TEST
  * under its name with its element and the old set's, their counts
  * carried, and its kernel rule takes the old one's place, in one
  * transaction and without the whole diff (at 50,000 mixed rules that was
- * 0.7 s), for a hash set and a concatenation of intervals. Traffic, no
- * drift, a restart takes the table.
+ * 0.7 s), for a hash set and a concatenation of intervals; deleted, the
+ * sets take their old names back the same way. Traffic, no drift, a
+ * restart takes the table.
  */
 START_TEST(rule_first_in_a_run)
 {
@@ -3465,6 +3466,29 @@ START_TEST(rule_first_in_a_run)
 	assert_no_drift(cur);
 	restart_takes_table();
 	must_tcp("lan", R_LAN, 4971);
+
+	/* the first rules go again: the sets take their old names back,
+	 * counts carried */
+	g1 = rule_packets("g1");
+	remove_rule("f");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 1);
+	ck_assert_uint_eq(st->elems_added, 6);
+	group_holds(GROUP_SET_PREFIX "lan-self/g0", "g5");
+	ck_assert_uint_eq(rule_packets("g1"), g1);
+	mustnt_tcp("lan", R_LAN, 4979);
+	assert_no_drift(cur);
+	n0 = rule_packets("n0");
+	remove_rule("o");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->elems_added, 5);
+	group_holds(GROUP_SET_PREFIX "lan-self/n0", "n4");
+	ck_assert_uint_eq(rule_packets("n0"), n0);
+	must_tcp("lan", R_LAN, 4985);
+	assert_no_drift(cur);
+	restart_takes_table();
 	finish();
 }
 END_TEST

@@ -12,6 +12,9 @@ struct fitem {
 	size_t		 last;
 	bool		 carry;		/* moved, or only its comment changed:
 					 * its counts go along */
+	bool		 front;		/* no rule of next: the kernel rules
+					 * of runs' first sets made again as
+					 * a rule leaves them (fjoin_front) */
 };
 
 /* A copy of a rule that is an element of a group set, not a kernel rule:
@@ -671,6 +674,29 @@ kent_prev(const struct kchain *c, const struct kent *e)
  * that steps over other rules may have rules of their own between its
  * sets and the new rule's place.
  */
+/* The old kernel rule (FJ_OLDSET) whose place the kernel rule r of a run's
+ * first set made again (in tmp) takes in chain c, or NULL. */
+static struct kent *
+front_old(const struct nft *n, const struct fjoin *joins, size_t njoins,
+    const struct cplan *tmp, const struct kchain *c, const struct crule *r)
+{
+	char name[600];
+	size_t i, j;
+
+	(void)n;
+	group_set_name(name, sizeof(name), c->def.name, r->name);
+	for (j = 0; j < njoins; j++) {
+		if (joins[j].kind != FJ_NEWSET || !joins[j].front ||
+		    strcmp(tmp->sets[joins[j].tsi].name, name) != 0)
+			continue;
+		for (i = 0; i < njoins; i++)
+			if (joins[i].kind == FJ_OLDSET &&
+			    joins[i].si == joins[j].si)
+				return joins[i].grule;
+	}
+	return NULL;
+}
+
 static bool
 front_in_place(const struct nft *n, const struct fjoin *joins,
     size_t njoins, size_t j, const struct kent *before)
@@ -1110,20 +1136,50 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	return 0;
 }
 
+/* Whether a rule between rs->rules[mi] and rule nx after it has a kernel
+ * rule in chain (its own, or a group's whose set starts at it). */
+static bool
+kernel_between(const struct nft *n, const struct ruleset *rs, size_t mi,
+    const struct rule *nx, const char *chain)
+{
+	const struct kent *e;
+	char gkey[FWCTL_NAME_MAX + 8];
+	size_t k;
+
+	for (k = mi + 1; k < rs->nrules && rs->rules[k] != nx; k++) {
+		for (e = strmap_gets(n->st.names, rs->rules[k]->name);
+		    e != NULL; e = e->next_copy)
+			if (strcmp(e->chain->def.name, chain) == 0)
+				return true;
+		snprintf(gkey, sizeof(gkey), GROUP_RULE_PREFIX "%s",
+		    rs->rules[k]->name);
+		for (e = strmap_gets(n->st.names, gkey); e != NULL;
+		    e = e->next_copy)
+			if (strcmp(e->chain->def.name, chain) == 0)
+				return true;
+	}
+	return k == rs->nrules;
+}
+
 /*
- * Rule ru added first in a run (CG_FRONT), before nx, the rule that starts
- * the run's first set: that set is made again under ru's name with ru's
- * element and all of its own (their counters carried), and its kernel
- * rule, placed right before the old one, which goes after it with the old
- * set (FJ_NEWSET front, FJ_OLDSET), as the whole compile names and places
- * them. 0; 1 when the whole diff must (a delete, a clash with the run, a
- * rule of the class before the run, no such set); -1 out of memory.
+ * Rule rs->rules[mi] (ru) added first in a run or leaving it from there
+ * (CG_FRONT: nx is the rule after it in the run): the whole compile names
+ * the run's first set after its first rule, so that set is made again
+ * under the name of the run's new first rule (ru added, nx when ru goes),
+ * with the elements of the old set (ru's added, or left out), their
+ * counters carried (front_seeds), and its kernel rule goes right before
+ * the old one, which goes after it with the old set (FJ_NEWSET front,
+ * FJ_OLDSET), in one transaction. 0; 1 when the whole diff must (a clash
+ * with the run, a rule of the class next to the run, too few rules left,
+ * no such set); -1 out of memory.
  */
 static int
-fjoin_front(struct nft *n, const struct rule *ru, const struct rule *nx,
-    const char *chain, bool add, struct cplan *tmp, struct fjoin **v,
-    size_t *nv)
+fjoin_front(struct nft *n, const struct ruleset *rs, size_t mi,
+    const struct rule *nx, const char *chain, bool add, struct cplan *tmp,
+    struct fjoin **v, size_t *nv)
 {
+	const struct rule *ru = rs->rules[mi];
+	const struct rule *first = add ? ru : nx, *was = add ? nx : ru;
 	struct celem el, nel, *e;
 	struct strmap *ix = NULL;
 	struct fjoin *t;
@@ -1133,10 +1189,10 @@ fjoin_front(struct nft *n, const struct rule *ru, const struct rule *nx,
 	struct kent *grule;
 	char name[600], k[EIDX_KEY_MAX], key[FWCTL_NAME_MAX + 8];
 	ssize_t gi = -1;
-	size_t len, j;
+	size_t len, at, j;
 	int spans, rc;
 
-	if (!add || tmp == NULL)
+	if (tmp == NULL)
 		return 1;
 	for (spans = 0; spans < 2; spans++) {
 		if ((rc = compile_group_pair(ru, nx, spans, false, &el,
@@ -1156,23 +1212,39 @@ fjoin_front(struct nft *n, const struct rule *ru, const struct rule *nx,
 		return gi == -2 ? -1 : 1;
 	cs = &n->cur.sets[gi];
 	len = eidx_key(&el, k);
-	snprintf(key, sizeof(key), GROUP_RULE_PREFIX "%s", nx->name);
+	at = (size_t)strmap_get(ix, k, len);
+	snprintf(key, sizeof(key), GROUP_RULE_PREFIX "%s", was->name);
 	rc = 1;
-	/* nx starts the run's first set; ru clashes with none of the run */
+	/* the old first rule starts the run's first set */
 	if (!cs->run_first || cs->run_edge_front ||
 	    strcmp(cs->name, group_set_name(name, sizeof(name), chain,
-	    nx->name)) != 0 || strmap_get(ix, k, len) != 0 ||
-	    (spans && !spans_fit(n, chain, cs, &el)) ||
+	    was->name)) != 0 ||
 	    (c = kstate_chain(&n->st, chain)) == NULL ||
 	    (grule = kchain_find(&n->st, c, key, true)) == NULL)
 		goto out;
+	if (add) {
+		/* no clash with the run */
+		if (at != 0 || (spans && !spans_fit(n, chain, cs, &el)))
+			goto out;
+	} else {
+		/* ru's element is there; the run stays a group, takes no
+		 * neighbour, and no kernel rule stands between ru and nx
+		 * (the new first set's rule takes the old one's place) */
+		if (at == 0 || cs->elems[at - 1].comment == NULL ||
+		    strcmp(cs->elems[at - 1].comment, ru->name) != 0 ||
+		    cs->run_edge || run_live(n, cs, compile_group_min() + 1) <=
+		    compile_group_min() || kernel_between(n, rs, mi, nx, chain))
+			goto out;
+	}
 	rc = -1;
-	if (compile_group_front(tmp, ru, spans, chain) == -1)
+	if (compile_group_front(tmp, first, spans, chain) == -1)
 		goto out;
 	ns = &tmp->sets[tmp->nsets - 1];
 	for (j = 0; j < cs->nelems; j++) {
-		if (cs->elems[j].key_len == 0)
-			continue;	/* a hole */
+		if (cs->elems[j].key_len == 0 || (cs->elems[j].comment !=
+		    NULL && (strcmp(cs->elems[j].comment, ru->name) == 0 ||
+		    strcmp(cs->elems[j].comment, first->name) == 0)))
+			continue;	/* a hole, ru's (going), first's (in) */
 		if ((e = cset_add_elem(ns)) == NULL)
 			goto out;
 		*e = cs->elems[j];
@@ -1198,9 +1270,11 @@ fjoin_front(struct nft *n, const struct rule *ru, const struct rule *nx,
 	return rc;
 }
 
-/* The places of rule rs->rules[mi]: its kernel copies into tmp (may be
- * NULL), its group elements onto *v; t: the classes of rs. 1 when the
- * whole diff must lay it out. */
+/* The places of rule rs->rules[mi]: its kernel copies into tmp (added;
+ * tmp may be NULL), its group elements onto *v; t: the classes of rs. A
+ * rule leaving compiles nothing but the kernel rules of runs' first sets
+ * made again (fjoin_front), into tmp when given. 1 when the whole diff
+ * must lay it out. */
 static int
 place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
     const struct cpairs *ps, const struct gtabs *t, struct cplan *tmp,
@@ -1211,17 +1285,18 @@ place_rule(struct nft *n, const struct ruleset *rs, size_t mi,
 	bool unsure;
 	int rc = 0;
 
-	if (compile_rule_placed(rs, mi, ps, t, tmp, &cj, &ncj, &unsure,
-	    d) == -1)
+	if (compile_rule_placed(rs, mi, ps, t, add ? tmp : NULL, &cj, &ncj,
+	    &unsure, d) == -1)
 		return -1;
 	for (i = 0; i < ncj && rc == 0 && !unsure; i++) {
 		if (cj[i].front) {
-			rc = chunks ? fjoin_front(n, rs->rules[mi], cj[i].pr,
+			rc = chunks ? fjoin_front(n, rs, mi, cj[i].pr,
 			    cj[i].chain, add, tmp, v, nv) : 1;
 			continue;
 		}
 		rc = fjoin_add(n, rs->rules[mi], cj[i].pr, cj[i].chain, add,
-		    chunks && cj[i].chunk, cj[i].last, tmp, v, nv);
+		    chunks && cj[i].chunk, cj[i].last, add ? tmp : NULL, v,
+		    nv);
 		/* a rule of its own after a run it clashes with */
 		if (rc == 2 && (tmp == NULL || compile_rule_alone(tmp, rs,
 		    mi, cj[i].chain, d) == -1))
@@ -1441,7 +1516,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		return prc;
 	}
 	if ((planned = strmap_new(plan->n)) == NULL ||
-	    (items = calloc(plan->n, sizeof(*items))) == NULL)
+	    (items = calloc(2 * plan->n, sizeof(*items))) == NULL)
 		goto nomem;
 	/* many rules (a replace that differs in a few hundred): find them
 	 * through an index rather than one walk of the ruleset each */
@@ -1475,11 +1550,18 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			if ((ps = nft_pairs(n, next)) == NULL)
 				goto nomem;
 			j = njoins;
+			k = tmp.nrules;
 			if ((prc = place_rule(n, prev, (size_t)mi, ps,
-			    n->cur.groups, NULL, false, plan->n == 1, &joins,
+			    n->cur.groups, &tmp, false, plan->n == 1, &joins,
 			    &njoins, d)) != 0) {
 				rc = prc;
 				goto out;
+			}
+			/* the kernel rules of first sets made again */
+			if (tmp.nrules != k) {
+				items[nitems].front = true;
+				items[nitems].first = k;
+				items[nitems++].last = tmp.nrules;
 			}
 			/* a set of its own goes with its kernel rule */
 			for (; j < njoins; j++)
@@ -1522,6 +1604,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	if ((ps = nft_pairs(n, next)) == NULL)
 		goto nomem;
 	for (i = 0; i < nitems; i++) {
+		if (items[i].front)
+			continue;
 		items[i].first = tmp.nrules;
 		j = njoins;
 		if ((prc = place_rule(n, next, items[i].mi, ps, tnext, &tmp,
@@ -1535,7 +1619,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		}
 		items[i].last = tmp.nrules;
 	}
-	n->stats.compiled_rules = nitems;
+	for (i = 0, k = 0; i < nitems; i++)
+		k += !items[i].front;
+	n->stats.compiled_rules = k;
 	/* runs' first sets made again keep their elements' counts */
 	if (front_seeds(n, joins, njoins, &fseeds, &fseedv) == -1)
 		goto nomem;
@@ -1553,8 +1639,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				rc = 1;	/* a chain we do not hold */
 				goto out;
 			}
-			a->before = neighbour(n, next, items[i].mi, a->c,
-			    planned);
+			a->before = items[i].front ? front_old(n, joins,
+			    njoins, &tmp, a->c, a->r) : neighbour(n, next,
+			    items[i].mi, a->c, planned);
 			if (strncmp(a->r->key, GROUP_RULE_PREFIX,
 			    strlen(GROUP_RULE_PREFIX)) == 0 &&
 			    !chunk_in_place(n, a->c, a->before, a->r, &tmp,
