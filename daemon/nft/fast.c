@@ -39,6 +39,10 @@ struct fjoin {
 	size_t		 tsi;		/* FJ_NEWSET: the set, in the plan */
 	bool		 front;		/* FJ_NEWSET: the run's first set,
 					 * made again under a new first rule */
+	bool		 by_rule;	/* front, its rule leaving: the new
+					 * kernel rule goes where next's rule
+					 * nmi (the new first) has it go */
+	size_t		 nmi;
 };
 
 struct fadd {
@@ -674,21 +678,24 @@ kent_prev(const struct kchain *c, const struct kent *e)
  * that steps over other rules may have rules of their own between its
  * sets and the new rule's place.
  */
-/* The old kernel rule (FJ_OLDSET) whose place the kernel rule r of a run's
- * first set made again (in tmp) takes in chain c, or NULL. */
+/* Where the kernel rule r (in tmp, chain c) of a run's first set made
+ * again as a rule leaves it goes: before the old one's (FJ_OLDSET), or,
+ * for the run's only set, where its new first rule has it go. */
 static struct kent *
-front_old(const struct nft *n, const struct fjoin *joins, size_t njoins,
+front_old(struct nft *n, const struct ruleset *next,
+    const struct strmap *planned, const struct fjoin *joins, size_t njoins,
     const struct cplan *tmp, const struct kchain *c, const struct crule *r)
 {
 	char name[600];
 	size_t i, j;
 
-	(void)n;
 	group_set_name(name, sizeof(name), c->def.name, r->name);
 	for (j = 0; j < njoins; j++) {
 		if (joins[j].kind != FJ_NEWSET || !joins[j].front ||
 		    strcmp(tmp->sets[joins[j].tsi].name, name) != 0)
 			continue;
+		if (joins[j].by_rule)
+			return neighbour(n, next, joins[j].nmi, c, planned);
 		for (i = 0; i < njoins; i++)
 			if (joins[i].kind == FJ_OLDSET &&
 			    joins[i].si == joins[j].si)
@@ -1136,29 +1143,43 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	return 0;
 }
 
-/* Whether a rule between rs->rules[mi] and rule nx after it has a kernel
- * rule in chain (its own, or a group's whose set starts at it). */
-static bool
-kernel_between(const struct nft *n, const struct ruleset *rs, size_t mi,
-    const struct rule *nx, const char *chain)
+/* The index of rule nx, after rs->rules[mi], or -1; *between: a rule
+ * between them has a kernel rule in chain (its own, or a group's whose
+ * set starts at it). */
+static ssize_t
+rule_after(const struct nft *n, const struct ruleset *rs, size_t mi,
+    const struct rule *nx, const char *chain, bool *between)
 {
 	const struct kent *e;
 	char gkey[FWCTL_NAME_MAX + 8];
 	size_t k;
 
+	*between = false;
 	for (k = mi + 1; k < rs->nrules && rs->rules[k] != nx; k++) {
 		for (e = strmap_gets(n->st.names, rs->rules[k]->name);
 		    e != NULL; e = e->next_copy)
 			if (strcmp(e->chain->def.name, chain) == 0)
-				return true;
+				*between = true;
 		snprintf(gkey, sizeof(gkey), GROUP_RULE_PREFIX "%s",
 		    rs->rules[k]->name);
 		for (e = strmap_gets(n->st.names, gkey); e != NULL;
 		    e = e->next_copy)
 			if (strcmp(e->chain->def.name, chain) == 0)
-				return true;
+				*between = true;
 	}
-	return k == rs->nrules;
+	return k < rs->nrules ? (ssize_t)k : -1;
+}
+
+/* Whether group set cs is the only set of its run. */
+static bool
+run_alone(const struct nft *n, const struct cset *cs)
+{
+	size_t i;
+
+	for (i = 0; cs->run != 0 && i < n->cur.nsets; i++)
+		if (&n->cur.sets[i] != cs && n->cur.sets[i].run == cs->run)
+			return false;
+	return true;
 }
 
 /*
@@ -1190,6 +1211,8 @@ fjoin_front(struct nft *n, const struct ruleset *rs, size_t mi,
 	char name[600], k[EIDX_KEY_MAX], key[FWCTL_NAME_MAX + 8];
 	ssize_t gi = -1;
 	size_t len, at, j;
+	ssize_t nk = -1;
+	bool between = false;
 	int spans, rc;
 
 	if (tmp == NULL)
@@ -1233,7 +1256,9 @@ fjoin_front(struct nft *n, const struct ruleset *rs, size_t mi,
 		if (at == 0 || cs->elems[at - 1].comment == NULL ||
 		    strcmp(cs->elems[at - 1].comment, ru->name) != 0 ||
 		    cs->run_edge || run_live(n, cs, compile_group_min() + 1) <=
-		    compile_group_min() || kernel_between(n, rs, mi, nx, chain))
+		    compile_group_min() ||
+		    (nk = rule_after(n, rs, mi, nx, chain, &between)) == -1 ||
+		    (between && !run_alone(n, cs)))
 			goto out;
 	}
 	rc = -1;
@@ -1259,6 +1284,11 @@ fjoin_front(struct nft *n, const struct ruleset *rs, size_t mi,
 	memset(&t[*nv], 0, 2 * sizeof(*t));
 	t[*nv].kind = FJ_NEWSET;
 	t[*nv].front = true;
+	/* a rule leaving: the new first set's rule where its first rule
+	 * (nx, one place up in next) has it go; the run's only set may
+	 * stand after rules that stood between */
+	t[*nv].by_rule = !add && run_alone(n, cs);
+	t[*nv].nmi = nk > 0 ? (size_t)nk - 1 : 0;
 	t[*nv].si = (size_t)gi;
 	t[(*nv)++].tsi = tmp->nsets - 1;
 	t[*nv].kind = FJ_OLDSET;
@@ -1639,9 +1669,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				rc = 1;	/* a chain we do not hold */
 				goto out;
 			}
-			a->before = items[i].front ? front_old(n, joins,
-			    njoins, &tmp, a->c, a->r) : neighbour(n, next,
-			    items[i].mi, a->c, planned);
+			a->before = items[i].front ? front_old(n, next,
+			    planned, joins, njoins, &tmp, a->c, a->r) :
+			    neighbour(n, next, items[i].mi, a->c, planned);
 			if (strncmp(a->r->key, GROUP_RULE_PREFIX,
 			    strlen(GROUP_RULE_PREFIX)) == 0 &&
 			    !chunk_in_place(n, a->c, a->before, a->r, &tmp,
