@@ -3224,6 +3224,30 @@ START_TEST(groups_take_their_neighbour)
 }
 END_TEST
 
+/* ZONES; rules g0..g5 `from lan to self tcp dport gport + i accept` (a
+ * hash group); with nport, rules n0..n4 to tcp port nport from the lan
+ * host's network (n0) and four others (a group of intervals). */
+static void
+apply_gn(int gport, int nport)
+{
+	char text[2048], *p = text;
+	int i;
+
+	p += sprintf(p, ZONES);
+	for (i = 0; i < 6; i++)
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
+		    "accept\n", i, gport + i);
+	if (nport != 0) {
+		p += sprintf(p, "rule n0 from lan to self src 10.50.1.0/24 "
+		    "tcp dport %d accept\n", nport);
+		for (i = 1; i < 5; i++)
+			p += sprintf(p, "rule n%d from lan to self src "
+			    "10.50.%d.0/24 tcp dport %d accept\n", i, 100 + i,
+			    nport);
+	}
+	apply_text(text);
+}
+
 /*
  * A rule added just before the first rule of a group goes before the
  * group's kernel rule: first match holds (its drop comes first) and the
@@ -3234,22 +3258,11 @@ END_TEST
 START_TEST(rule_before_a_group)
 {
 	const struct nft_stats *st;
-	char text[2048], *p = text;
-	int i;
 
 	start();
 	serve("router", "tcp", 4930);
 	serve("router", "tcp", 4911);
-	p += sprintf(p, ZONES);
-	for (i = 0; i < 6; i++)
-		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
-		    "accept\n", i, 4910 + i);
-	p += sprintf(p, "rule n0 from lan to self src 10.50.1.0/24 tcp "
-	    "dport 4930 accept\n");
-	for (i = 1; i < 5; i++)
-		p += sprintf(p, "rule n%d from lan to self src 10.50.%d.0/24 "
-		    "tcp dport 4930 accept\n", i, 100 + i);
-	apply_text(text);
+	apply_gn(4910, 4930);
 	ck_assert(in_a_group("n0") && in_a_group("g0"));
 	must_tcp("lan", R_LAN, 4930);
 
@@ -3279,23 +3292,11 @@ END_TEST
 START_TEST(groups_clash_stand_alone)
 {
 	const struct nft_stats *st;
-	char text[4096], *p = text;
-	int i;
 
 	start();
 	serve("router", "tcp", 4812);
 	serve("router", "tcp", 4830);
-	p += sprintf(p, ZONES);
-	for (i = 0; i < 6; i++)
-		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
-		    "accept\n", i, 4810 + i);
-	/* networks: an interval group, the lan host's network in n0 */
-	p += sprintf(p, "rule n0 from lan to self src 10.50.1.0/24 tcp "
-	    "dport 4830 accept\n");
-	for (i = 1; i < 5; i++)
-		p += sprintf(p, "rule n%d from lan to self src 10.50.%d.0/24 "
-		    "tcp dport 4830 accept\n", i, 100 + i);
-	apply_text(text);
+	apply_gn(4810, 4830);
 	ck_assert(in_a_group("g0") && in_a_group("g5"));
 	ck_assert(in_a_group("n0") && in_a_group("n4"));
 
@@ -3359,18 +3360,12 @@ END_TEST
 START_TEST(change_in_a_group)
 {
 	const struct nft_stats *st;
-	char text[2048], *p = text;
-	int i;
 
 	start();
 	serve("router", "tcp", 4953);
 	serve("router", "tcp", 4999);
 	serve("router", "udp", 4998);
-	p += sprintf(p, ZONES);
-	for (i = 0; i < 6; i++)
-		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
-		    "accept\n", i, 4950 + i);
-	apply_text(text);
+	apply_gn(4950, 0);
 	ck_assert(in_a_group("g3"));
 	must_tcp("lan", R_LAN, 4953);
 
@@ -3416,24 +3411,13 @@ END_TEST
 START_TEST(rule_first_in_a_run)
 {
 	const struct nft_stats *st;
-	char text[2048], *p = text;
 	uint64_t g1, n0;
-	int i;
 
 	start();
 	serve("router", "tcp", 4971);
 	serve("router", "tcp", 4979);
 	serve("router", "tcp", 4985);
-	p += sprintf(p, ZONES);
-	for (i = 0; i < 6; i++)
-		p += sprintf(p, "rule g%d from lan to self tcp dport %d "
-		    "accept\n", i, 4970 + i);
-	p += sprintf(p, "rule n0 from lan to self src 10.50.1.0/24 tcp "
-	    "dport 4985 accept\n");
-	for (i = 1; i < 5; i++)
-		p += sprintf(p, "rule n%d from lan to self src 10.50.%d.0/24 "
-		    "tcp dport 4985 accept\n", i, 100 + i);
-	apply_text(text);
+	apply_gn(4970, 4985);
 	must_tcp("lan", R_LAN, 4971);
 	must_tcp("lan", R_LAN, 4985);
 	ck_assert_uint_ge(g1 = rule_packets("g1"), 1);

@@ -670,14 +670,18 @@ kent_prev(const struct kchain *c, const struct kent *e)
 	return NULL;
 }
 
-/*
- * Whether the kernel rule of a new set of a long run of intervals (the
- * fast path's plan rule r, in chain c) goes right after the kernel rule
- * of the run's last set when it goes before `before`: the whole compile
- * puts a run's sets one after the other where the run starts, and a run
- * that steps over other rules may have rules of their own between its
- * sets and the new rule's place.
- */
+/* Whether group set cs is the only set of its run. */
+static bool
+run_alone(const struct nft *n, const struct cset *cs)
+{
+	size_t i;
+
+	for (i = 0; cs->run != 0 && i < n->cur.nsets; i++)
+		if (&n->cur.sets[i] != cs && n->cur.sets[i].run == cs->run)
+			return false;
+	return true;
+}
+
 /* Where the kernel rule r (in tmp, chain c) of a run's first set made
  * again as a rule leaves it goes: before the old one's (FJ_OLDSET), or,
  * for the run's only set, where its new first rule has it go. */
@@ -704,24 +708,30 @@ front_old(struct nft *n, const struct ruleset *next,
 	return NULL;
 }
 
+/* Whether the kernel rule of the run's first set made again (joins[j]),
+ * placed before `before`, stands where the whole compile has it: in the
+ * old one's place, or anywhere its run has no other set. */
 static bool
 front_in_place(const struct nft *n, const struct fjoin *joins,
     size_t njoins, size_t j, const struct kent *before)
 {
-	const struct cset *cs = &n->cur.sets[joins[j].si];
 	size_t i;
 
 	for (i = 0; i < njoins; i++)
 		if (joins[i].kind == FJ_OLDSET && joins[i].si == joins[j].si &&
 		    joins[i].grule == before)
 			return true;
-	for (i = 0; i < n->cur.nsets; i++)
-		if (&n->cur.sets[i] != cs && cs->run != 0 &&
-		    n->cur.sets[i].run == cs->run)
-			return false;
-	return true;
+	return run_alone(n, &n->cur.sets[joins[j].si]);
 }
 
+/*
+ * Whether the kernel rule of a new set of a long run of intervals (the
+ * fast path's plan rule r, in chain c) goes right after the kernel rule
+ * of the run's last set when it goes before `before`: the whole compile
+ * puts a run's sets one after the other where the run starts, and a run
+ * that steps over other rules may have rules of their own between its
+ * sets and the new rule's place.
+ */
 static bool
 chunk_in_place(struct nft *n, const struct kchain *c, const struct kent
     *before, const struct crule *r, const struct cplan *tmp,
@@ -1066,6 +1076,12 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	if (gi == -1)
 		return 1;
 	cs = &n->cur.sets[gi];
+	/* a set made again in this plan (fjoin_front): the whole diff */
+	for (j = 0; j < *nv; j++)
+		if ((*v)[j].si == (size_t)gi && (*v)[j].kind == FJ_OLDSET) {
+			free(el.comment);
+			return 1;
+		}
 	if (own) {
 		rc = fchunk(n, ru, chain, (size_t)gi, &el, add, tmp, &one);
 		free(el.comment);
@@ -1170,18 +1186,6 @@ rule_after(const struct nft *n, const struct ruleset *rs, size_t mi,
 	return k < rs->nrules ? (ssize_t)k : -1;
 }
 
-/* Whether group set cs is the only set of its run. */
-static bool
-run_alone(const struct nft *n, const struct cset *cs)
-{
-	size_t i;
-
-	for (i = 0; cs->run != 0 && i < n->cur.nsets; i++)
-		if (&n->cur.sets[i] != cs && n->cur.sets[i].run == cs->run)
-			return false;
-	return true;
-}
-
 /*
  * Rule rs->rules[mi] (ru) added first in a run or leaving it from there
  * (CG_FRONT: nx is the rule after it in the run): the whole compile names
@@ -1238,6 +1242,11 @@ fjoin_front(struct nft *n, const struct ruleset *rs, size_t mi,
 	at = (size_t)strmap_get(ix, k, len);
 	snprintf(key, sizeof(key), GROUP_RULE_PREFIX "%s", was->name);
 	rc = 1;
+	/* the set changes otherwise in this plan too (a change in place of
+	 * its first rule): the whole diff */
+	for (j = 0; j < *nv; j++)
+		if ((*v)[j].si == (size_t)gi && (*v)[j].kind != FJ_EDGE)
+			goto out;
 	/* the old first rule starts the run's first set */
 	if (!cs->run_first || cs->run_edge_front ||
 	    strcmp(cs->name, group_set_name(name, sizeof(name), chain,
