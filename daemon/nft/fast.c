@@ -39,10 +39,8 @@ struct fjoin {
 	size_t		 tsi;		/* FJ_NEWSET: the set, in the plan */
 	bool		 front;		/* FJ_NEWSET: the run's first set,
 					 * made again under a new first rule */
-	bool		 by_rule;	/* front, its rule leaving: the new
-					 * kernel rule goes where next's rule
-					 * nmi (the new first) has it go */
-	size_t		 nmi;
+	size_t		 nmi;		/* front, its first rule leaving: the
+					 * new first rule's place in next */
 };
 
 struct fadd {
@@ -611,6 +609,20 @@ group_set_of(const struct nft *n, const char *chain, const char *key)
 	    key + l));
 }
 
+/* The first kernel rule of chain c under key (names index: a rule's
+ * name for its own copies, GROUP_RULE_PREFIX and a rule's name for the
+ * group whose set starts at it), or NULL. */
+static struct kent *
+kent_in(const struct nft *n, const char *key, const struct kchain *c)
+{
+	struct kent *e;
+
+	for (e = strmap_gets(n->st.names, key); e != NULL; e = e->next_copy)
+		if (e->chain == c)
+			return e;
+	return NULL;
+}
+
 /* The first kernel copy in chain c of the first rule after next->rules[mi]
  * that has one there and stays: a new rule goes just before it. A rule of
  * a group has no copy of its own; a group's kernel rule (its key
@@ -631,20 +643,13 @@ neighbour(struct nft *n, const struct ruleset *next, size_t mi,
 		name = next->rules[k]->name;
 		if (strmap_gets(planned, name) != NULL)
 			continue;
-		for (e = strmap_gets(n->st.names, name); e != NULL;
-		    e = e->next_copy)
-			if (e->chain == c)
-				return e;
-		snprintf(gkey, sizeof(gkey), GROUP_RULE_PREFIX "%s", name);
-		for (e = strmap_gets(n->st.names, gkey); e != NULL;
-		    e = e->next_copy) {
-			if (e->chain != c)
-				continue;
-			if ((cs = group_set_of(n, c->def.name, e->key)) !=
-			    NULL && !cs->run_first)
-				break;
+		if ((e = kent_in(n, name, c)) != NULL)
 			return e;
-		}
+		snprintf(gkey, sizeof(gkey), GROUP_RULE_PREFIX "%s", name);
+		if ((e = kent_in(n, gkey, c)) != NULL &&
+		    ((cs = group_set_of(n, c->def.name, e->key)) == NULL ||
+		    cs->run_first))
+			return e;
 	}
 	return NULL;
 }
@@ -698,7 +703,9 @@ front_old(struct nft *n, const struct ruleset *next,
 		if (joins[j].kind != FJ_NEWSET || !joins[j].front ||
 		    strcmp(tmp->sets[joins[j].tsi].name, name) != 0)
 			continue;
-		if (joins[j].by_rule)
+		/* the run's only set may stand after rules that stood
+		 * between the two first rules */
+		if (run_alone(n, &n->cur.sets[joins[j].si]))
 			return neighbour(n, next, joins[j].nmi, c, planned);
 		for (i = 0; i < njoins; i++)
 			if (joins[i].kind == FJ_OLDSET &&
@@ -947,6 +954,23 @@ run_live(const struct nft *n, const struct cset *cs, size_t most)
 	return live;
 }
 
+/* A new entry at the end of *v (*nv of them), zeroed, with kind and set
+ * si; NULL out of memory. */
+static struct fjoin *
+fjoin_new(struct fjoin **v, size_t *nv, int kind, size_t si)
+{
+	struct fjoin *t;
+
+	if ((t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL)
+		return NULL;
+	*v = t;
+	t = &t[(*nv)++];
+	memset(t, 0, sizeof(*t));
+	t->kind = kind;
+	t->si = si;
+	return t;
+}
+
 /*
  * Rule ru as a set of its own in the run of intervals of chain where pr's
  * set (n->cur.sets[gi]) stands: made (add: its kernel rule and set into
@@ -1012,21 +1036,6 @@ holds_rule(const struct nft *n, const struct cset *cs, const char *name)
 	return false;
 }
 
-/* Whether rule ru has a kernel rule of its own (no group's) in chain. */
-static bool
-alone_in(const struct nft *n, const struct rule *ru, const char *chain)
-{
-	const struct kent *e;
-
-	for (e = strmap_gets(n->st.names, ru->name); e != NULL;
-	    e = e->next_copy)
-		if (strcmp(e->chain->def.name, chain) == 0 &&
-		    strncmp(e->key, GROUP_RULE_PREFIX,
-		    strlen(GROUP_RULE_PREFIX)) != 0)
-			return true;
-	return false;
-}
-
 /*
  * The element change of rule ru joining (add) or leaving the group of pr,
  * the rule before it in chain, appended to *v: 0; 1 when the picture has
@@ -1051,10 +1060,12 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	struct strmap *ix = NULL;
 	struct fjoin *t, one;
 	struct cset *cs;
+	struct kchain *c;
 	char k[EIDX_KEY_MAX];
 	size_t at, j, len;
 	ssize_t gi = -1;
 	int spans, rc, own = 0;
+	bool mine;
 
 	for (spans = 0; spans < 2; spans++) {
 		if ((rc = compile_group_pair(ru, pr, spans, chunk, &el,
@@ -1085,15 +1096,16 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 	if (own) {
 		rc = fchunk(n, ru, chain, (size_t)gi, &el, add, tmp, &one);
 		free(el.comment);
-		if (rc != 0 || (t = reallocarray(*v, *nv + 1,
-		    sizeof(*t))) == NULL)
+		if (rc != 0 || (t = fjoin_new(v, nv, one.kind, one.si)) == NULL)
 			return rc != 0 ? rc : -1;
-		*v = t;
-		t[(*nv)++] = one;
+		*t = one;
 		return 0;
 	}
 	len = eidx_key(&el, k);
 	at = (size_t)strmap_get(ix, k, len);
+	/* ru's own element is the one of its key */
+	mine = at != 0 && cs->elems[at - 1].comment != NULL &&
+	    strcmp(cs->elems[at - 1].comment, ru->name) == 0;
 	if (add)
 		rc = at != 0 || (spans && !spans_fit(n, chain, cs, &el));
 	/* the rule's own old element (a change in place): the whole diff */
@@ -1103,13 +1115,9 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 		/* a rule of its own after the run: the run has a rule of
 		 * its shape next to it */
 		free(el.comment);
-		if ((t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL)
+		if ((t = fjoin_new(v, nv, FJ_EDGE, (size_t)gi)) == NULL)
 			return -1;
-		*v = t;
-		memset(&t[*nv], 0, sizeof(*t));
-		t[*nv].si = (size_t)gi;
-		t[*nv].add = true;
-		t[(*nv)++].kind = FJ_EDGE;
+		t->add = true;
 		return 2;
 	}
 	/* a rule of its class before the run, which a clash cut short: a
@@ -1118,26 +1126,17 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 		free(el.comment);
 		return 1;
 	}
-	if (!add && last && (at == 0 || cs->elems[at - 1].comment == NULL ||
-	    strcmp(cs->elems[at - 1].comment, ru->name) != 0) &&
-	    alone_in(n, ru, chain)) {
-		/* nothing of its class after it: the run's edge after it
-		 * goes with it */
+	if (!add && last && !mine && (c = kstate_chain(&n->st, chain)) !=
+	    NULL && kent_in(n, ru->name, c) != NULL) {
+		/* a rule of its own, nothing of its class after it: the
+		 * run's edge after it goes with it */
 		free(el.comment);
-		if ((t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL)
-			return -1;
-		*v = t;
-		memset(&t[*nv], 0, sizeof(*t));
-		t[*nv].si = (size_t)gi;
-		t[(*nv)++].kind = FJ_EDGE;
-		return 0;
+		return fjoin_new(v, nv, FJ_EDGE, (size_t)gi) == NULL ? -1 : 0;
 	}
 	if (!add) {
 		/* a rule of the run's shape next to it that it could not
 		 * take may join it now: the whole compile lays it out */
-		rc = at == 0 || cs->elems[at - 1].comment == NULL ||
-		    strcmp(cs->elems[at - 1].comment, ru->name) != 0 ||
-		    cs->run_edge;
+		rc = !mine || cs->run_edge;
 		/* what stays must still be a group, other leaves counted */
 		for (j = 0; j < *nv; j++)
 			if ((*v)[j].si == (size_t)gi && !(*v)[j].add)
@@ -1146,16 +1145,12 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
 		    compile_group_min())
 			rc = 1;
 	}
-	if (rc != 0 || (t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL) {
+	if (rc != 0 || (t = fjoin_new(v, nv, FJ_ELEM, (size_t)gi)) == NULL) {
 		free(el.comment);
 		return rc != 0 ? 1 : -1;
 	}
-	*v = t;
-	memset(&t[*nv], 0, sizeof(*t));
-	t[*nv].el = el;
-	t[*nv].si = (size_t)gi;
-	t[*nv].kind = FJ_ELEM;
-	t[(*nv)++].add = add;
+	t->el = el;
+	t->add = add;
 	return 0;
 }
 
@@ -1164,24 +1159,18 @@ fjoin_add(struct nft *n, const struct rule *ru, const struct rule *pr,
  * set starts at it). */
 static ssize_t
 rule_after(const struct nft *n, const struct ruleset *rs, size_t mi,
-    const struct rule *nx, const char *chain, bool *between)
+    const struct rule *nx, const struct kchain *c, bool *between)
 {
-	const struct kent *e;
 	char gkey[FWCTL_NAME_MAX + 8];
 	size_t k;
 
 	*between = false;
 	for (k = mi + 1; k < rs->nrules && rs->rules[k] != nx; k++) {
-		for (e = strmap_gets(n->st.names, rs->rules[k]->name);
-		    e != NULL; e = e->next_copy)
-			if (strcmp(e->chain->def.name, chain) == 0)
-				*between = true;
 		snprintf(gkey, sizeof(gkey), GROUP_RULE_PREFIX "%s",
 		    rs->rules[k]->name);
-		for (e = strmap_gets(n->st.names, gkey); e != NULL;
-		    e = e->next_copy)
-			if (strcmp(e->chain->def.name, chain) == 0)
-				*between = true;
+		if (kent_in(n, rs->rules[k]->name, c) != NULL ||
+		    kent_in(n, gkey, c) != NULL)
+			*between = true;
 	}
 	return k < rs->nrules ? (ssize_t)k : -1;
 }
@@ -1266,7 +1255,7 @@ fjoin_front(struct nft *n, const struct ruleset *rs, size_t mi,
 		    strcmp(cs->elems[at - 1].comment, ru->name) != 0 ||
 		    cs->run_edge || run_live(n, cs, compile_group_min() + 1) <=
 		    compile_group_min() ||
-		    (nk = rule_after(n, rs, mi, nx, chain, &between)) == -1 ||
+		    (nk = rule_after(n, rs, mi, nx, c, &between)) == -1 ||
 		    (between && !run_alone(n, cs)))
 			goto out;
 	}
@@ -1287,22 +1276,15 @@ fjoin_front(struct nft *n, const struct ruleset *rs, size_t mi,
 		    (e->comment = strdup(cs->elems[j].comment)) == NULL)
 			goto out;
 	}
-	if ((t = reallocarray(*v, *nv + 2, sizeof(*t))) == NULL)
+	if ((t = fjoin_new(v, nv, FJ_NEWSET, (size_t)gi)) == NULL)
 		goto out;
-	*v = t;
-	memset(&t[*nv], 0, 2 * sizeof(*t));
-	t[*nv].kind = FJ_NEWSET;
-	t[*nv].front = true;
-	/* a rule leaving: the new first set's rule where its first rule
-	 * (nx, one place up in next) has it go; the run's only set may
-	 * stand after rules that stood between */
-	t[*nv].by_rule = !add && run_alone(n, cs);
-	t[*nv].nmi = nk > 0 ? (size_t)nk - 1 : 0;
-	t[*nv].si = (size_t)gi;
-	t[(*nv)++].tsi = tmp->nsets - 1;
-	t[*nv].kind = FJ_OLDSET;
-	t[*nv].si = (size_t)gi;
-	t[(*nv)++].grule = grule;
+	t->front = true;
+	t->tsi = tmp->nsets - 1;
+	/* a rule leaving: where nx, one place up in next, has it go */
+	t->nmi = nk > 0 ? (size_t)nk - 1 : 0;
+	if ((t = fjoin_new(v, nv, FJ_OLDSET, (size_t)gi)) == NULL)
+		goto out;
+	t->grule = grule;
 	rc = 0;
  out:
 	free(el.comment);
