@@ -60,13 +60,33 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+size_t
+hex_text(char *dst, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dst[2 * i] = digits[p[i] >> 4];
+		dst[2 * i + 1] = digits[p[i] & 15];
+	}
+	dst[2 * n] = '\0';
+	return 2 * n;
+}
+
 static void
 sb_hex(struct sbuf *b, const uint8_t *p, size_t n)
 {
-	size_t i;
+	char h[2 * 64 + 1];
+	size_t k;
 
-	for (i = 0; i < n; i++)
-		sb_printf(b, "%02x", p[i]);
+	while (n > 0) {
+		k = n < 64 ? n : 64;
+		hex_text(h, p, k);
+		sb_printf(b, "%s", h);
+		p += k;
+		n -= k;
+	}
 }
 
 static const char *
@@ -201,11 +221,9 @@ cplan_elem_format(const struct cset *s, const struct celem *e, char *buf,
 		key_concat_text(s, e, k, sizeof(k));
 	else if (s->key_type < 1u << 6 && s->key_type != 0)
 		key_field_text(s->key_type, e->key, e->end, k, sizeof(k));
-	else {
-		for (o = 0; o < e->key_len && 2 * o + 1 < sizeof(k); o++)
-			snprintf(k + 2 * o, 3, "%02x", e->key[o]);
-		k[2 * o] = '\0';
-	}
+	else
+		hex_text(k, e->key, e->key_len < sizeof(e->key) ?
+		    e->key_len : sizeof(e->key));
 	o = (size_t)snprintf(buf, len, "%s%s", e->end ? "end " : "", k);
 	if (o < len && e->chain != NULL)
 		o += (size_t)snprintf(buf + o, len - o, ": %s %s",

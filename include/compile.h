@@ -382,6 +382,10 @@ char		*cplan_set_format(const struct cset *);
 /* One element as text, into buf. */
 char		*cplan_elem_format(const struct cset *, const struct celem *,
 		    char *buf, size_t len);
+/* n bytes as lower-case hex: 2n characters and a NUL, into dst (keys of
+ * elements, compared by text in every diff: snprintf per byte was half a
+ * whole diff's time). Returns 2n. */
+size_t		 hex_text(char *dst, const uint8_t *p, size_t n);
 
 /* Name of the chain for packets from zone a to zone b (zone names, "self",
  * or "any" for interfaces in no zone). Caller frees. */

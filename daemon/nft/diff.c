@@ -13,19 +13,22 @@ pair_key(const char *chain, const char *key)
 	return asprintf(&s, "%s\n%s", chain, key) == -1 ? NULL : s;
 }
 
-static void
-elem_key(const struct celem *e, char *buf, size_t len)
-{
-	size_t i, o = 0;
+/* Longest text elem_key writes: a mark, a key, '-', a key end. */
+#define ELEM_KEY_MAX	(1 + 2 * 32 + 1 + 2 * 32)
 
-	o += (size_t)snprintf(buf, len, "%c", e->end ? 'E' : 'S');
-	for (i = 0; i < e->key_len && o + 3 < len; i++)
-		o += (size_t)snprintf(buf + o, len - o, "%02x", e->key[i]);
-	if (e->ranged && o + 1 < len)
-		o += (size_t)snprintf(buf + o, len - o, "-");
-	for (i = 0; e->ranged && i < e->key_len && o + 3 < len; i++)
-		o += (size_t)snprintf(buf + o, len - o, "%02x",
-		    e->key_end[i]);
+static size_t
+elem_key(const struct celem *e, char *buf)
+{
+	size_t o = 0, kl = e->key_len < sizeof(e->key) ? e->key_len :
+	    sizeof(e->key);
+
+	buf[o++] = e->end ? 'E' : 'S';
+	o += hex_text(buf + o, e->key, kl);
+	if (e->ranged) {
+		buf[o++] = '-';
+		o += hex_text(buf + o, e->key_end, kl);
+	}
+	return o;
 }
 
 /* Elements are compared as units: an interval's start with its end, so
@@ -38,20 +41,26 @@ unit_len(const struct cset *s, size_t j)
 	    s->elems[j + 1].end ? 2 : 1;
 }
 
+/* Longest text unit_key writes before the comment */
+#define UNIT_KEY_MAX	(2 * ELEM_KEY_MAX + 1)
+
 static void
 unit_key(const struct cset *s, size_t j, char *buf, size_t len)
 {
-	size_t o;
+	size_t o, cl;
 
-	elem_key(&s->elems[j], buf, len);
-	if (unit_len(s, j) == 2) {
-		o = strlen(buf);
-		elem_key(&s->elems[j + 1], buf + o, len - o);
-	}
+	o = elem_key(&s->elems[j], buf);
+	if (unit_len(s, j) == 2)
+		o += elem_key(&s->elems[j + 1], buf + o);
+	buf[o] = '\0';
 	/* a group's element is its rule's: a renamed rule is another one */
-	if (s->elems[j].comment != NULL) {
-		o = strlen(buf);
-		snprintf(buf + o, len - o, "/%s", s->elems[j].comment);
+	if (s->elems[j].comment != NULL && o + 2 < len) {
+		buf[o++] = '/';
+		cl = strlen(s->elems[j].comment);
+		if (cl > len - o - 1)
+			cl = len - o - 1;
+		memcpy(buf + o, s->elems[j].comment, cl);
+		buf[o + cl] = '\0';
 	}
 }
 
@@ -223,7 +232,7 @@ elems_lacking(const struct cset *a, const struct cset *b,
 	static char mark;
 	struct strmap *keys;
 	const struct celem **ev;
-	char eb[512];
+	char eb[UNIT_KEY_MAX + 2 + 256];	/* 256: the kernel's userdata */
 	size_t j, m = 0;
 
 	if ((keys = strmap_new(b->nelems)) == NULL)

@@ -460,11 +460,7 @@ celem_cmp(const void *a, const void *b)
 static void
 key_hex(const uint8_t *k, size_t len, char *buf)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		snprintf(buf + 2 * i, 3, "%02x", k[i]);
-	buf[2 * len] = '\0';
+	hex_text(buf, k, len);
 }
 
 static void

@@ -1014,13 +1014,15 @@ dump_one(struct nft *n, const char *chain, struct names *nm,
 }
 
 /*
- * Every rule of our table, chain by chain. One dump of the whole table
+ * Every rule of our table, chain by chain (chains == NULL), or of the
+ * chains named in chains[0..nchains). One dump of the whole table
  * costs the kernel time quadratic in its size (each part of the dump
  * walks the table from the start), one dump per chain does not. Started
  * again when a commit happens meanwhile (EINTR, or a new generation).
  */
 int
-dump_rules(struct nft *n, struct dump *dp)
+dump_rules_in(struct nft *n, char *const *chains, size_t nchains,
+    struct dump *dp)
 {
 	struct names nm = { 0 };
 	uint32_t g0, g1;
@@ -1035,7 +1037,9 @@ dump_rules(struct nft *n, struct dump *dp)
 		dp->exprs = exprs;
 		if (get_genid(n, &g0) == -1)
 			break;
-		if ((rc = dump_one(n, NULL, &nm, NULL)) == -1) {
+		rc = 0;
+		if (chains == NULL && (rc = dump_one(n, NULL, &nm,
+		    NULL)) == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -1045,8 +1049,14 @@ dump_rules(struct nft *n, struct dump *dp)
 			rc = -1;
 			break;
 		}
-		for (i = 0; i < nm.n && rc != -1; i++)
-			rc = dump_one(n, nm.v[i], NULL, dp);
+		if (chains == NULL) {
+			chains = nm.v;
+			nchains = nm.n;
+		}
+		for (i = 0; i < nchains && rc != -1; i++)
+			rc = dump_one(n, chains[i], NULL, dp);
+		if (chains == nm.v)
+			chains = NULL;
 		if (rc == -1 && errno != EINTR)
 			break;
 		if (rc != -1 && get_genid(n, &g1) != -1 && g1 == g0)
@@ -1062,6 +1072,12 @@ dump_rules(struct nft *n, struct dump *dp)
 		return -1;
 	}
 	return 0;
+}
+
+int
+dump_rules(struct nft *n, struct dump *dp)
+{
+	return dump_rules_in(n, NULL, 0, dp);
 }
 
 /* The rule with this handle in chain, into dp (counters too when

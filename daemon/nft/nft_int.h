@@ -380,6 +380,8 @@ void	kept_free(struct nft *n);
 int	dump_one(struct nft *n, const char *chain, struct names *nm,
 		    struct dump *dp);
 int	dump_rules(struct nft *n, struct dump *dp);
+int	dump_rules_in(struct nft *n, char *const *chains, size_t nchains,
+		    struct dump *dp);
 int	get_rule(struct nft *n, const char *chain, uint64_t handle,
 		    struct dump *dp);
 int	rule_is(struct nft *n, const char *chain, uint64_t handle,
