@@ -1337,14 +1337,15 @@ compile_pair_rules(struct cplan *p, const struct ruleset *rs,
 	struct gtab *tab;
 	struct gclass **cls = NULL;
 	bool *used = NULL, err;
-	size_t i;
+	size_t i, k, *in = NULL, nin = 0;
 	int grc, rc = -1;
 
 	/* the classes of the chain's rules first: where their keys lie
 	 * says which rules their runs step over */
 	if ((tab = compile_groups_chain(&p->groups, from, to)) == NULL ||
 	    (cls = calloc(rs->nrules + 1, sizeof(*cls))) == NULL ||
-	    (used = calloc(rs->nrules + 1, sizeof(*used))) == NULL)
+	    (used = calloc(rs->nrules + 1, sizeof(*used))) == NULL ||
+	    (in = calloc(rs->nrules + 1, sizeof(*in))) == NULL)
 		goto nomem;
 	compile_groups_fill(tab, false);
 	for (i = 0; i < rs->nrules; i++) {
@@ -1353,16 +1354,16 @@ compile_pair_rules(struct cplan *p, const struct ruleset *rs,
 		if (!zone_word_covers(ru->from, from) ||
 		    !zone_word_covers(ru->to, to))
 			continue;
+		in[nin++] = i;
 		cls[i] = compile_groups_class(tab, ru, i, 1, &err);
 		if (err)
 			goto nomem;
 	}
 	compile_groups_fill(tab, true);
-	for (i = 0; i < rs->nrules; i++) {
-		const struct rule *ru = rs->rules[i];
+	for (k = 0; k < nin; k++) {
+		const struct rule *ru = rs->rules[i = in[k]];
 
-		if (used[i] || !zone_word_covers(ru->from, from) ||
-		    !zone_word_covers(ru->to, to))
+		if (used[i])
 			continue;
 		if ((grc = compile_group_run(p, rs, i, from, to, name, cls,
 		    used)) == -1)
@@ -1377,6 +1378,7 @@ compile_pair_rules(struct cplan *p, const struct ruleset *rs,
  nomem:
 	diags_add(d, NULL, "compile: %s", strerror(ENOMEM));
  out:
+	free(in);
 	free(cls);
 	free(used);
 	return rc;

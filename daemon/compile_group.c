@@ -281,33 +281,72 @@ struct gtabs {
 	size_t		 cap;
 };
 
-/* What group_class_same compares, as a string; NULL for a rule in no
- * class or out of memory. */
+/* Longest class key: two zone words, a log prefix, eleven numbers. */
+#define CLASS_KEY_MAX	(2 * (FWCTL_NAME_MAX + 1) + FWCTL_LOG_PREFIX_MAX + \
+			 2 + 11 * 21)
+
 static char *
-class_key(const struct rule *ru)
+ck_str(char *p, const char *s)
 {
-	unsigned long long r = 0, u = 0;
-	uint64_t r64 = 0, u64 = 0;
+	size_t l = strlen(s);
+
+	memcpy(p, s, l);
+	p[l] = '\n';
+	return p + l + 1;
+}
+
+static char *
+ck_num(char *p, unsigned long long v)
+{
+	char d[24];
+	size_t l = 0;
+
+	do
+		d[l++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (l > 0)
+		*p++ = d[--l];
+	*p++ = ' ';
+	return p;
+}
+
+/* What group_class_same compares, as a string, into k (CLASS_KEY_MAX + 1
+ * bytes): false for a rule in no class. Built by hand: the walks of a
+ * compile ask it for every rule they pass. */
+static bool
+class_key(const struct rule *ru, char *k)
+{
+	uint64_t r = 0, u = 0;
 	uint32_t b = 0;
 	int f;
-	char *k;
+	char *p = k;
 
-	if ((f = group_family(ru)) == -1)
-		return NULL;
-	if (ru->limit.rate != 0) {
-		compile_limit(&ru->limit, &r64, &u64, &b);
-		r = r64;
-		u = u64;
-	}
-	if (asprintf(&k, "%s\n%s\n%d %d %d %u %d %c%s\n%llu %llu %u\n"
-	    "%zu %zu %zu %zu %zu", ru->from, ru->to, f, ru->proto,
-	    (int)ru->verdict, ru->state, (int)ru->log,
-	    ru->log_prefix != NULL ? 'p' : '-',
-	    ru->log_prefix != NULL ? ru->log_prefix : "", r, u, b,
-	    ru->src.naddrs, ru->dst.naddrs, ru->sport.nranges,
-	    ru->dport.nranges, ru->nicmp_types) == -1)
-		return NULL;
-	return k;
+	if ((f = group_family(ru)) == -1 ||
+	    strlen(ru->from) > FWCTL_NAME_MAX ||
+	    strlen(ru->to) > FWCTL_NAME_MAX || (ru->log_prefix != NULL &&
+	    strlen(ru->log_prefix) > FWCTL_LOG_PREFIX_MAX))
+		return false;
+	if (ru->limit.rate != 0)
+		compile_limit(&ru->limit, &r, &u, &b);
+	p = ck_str(p, ru->from);
+	p = ck_str(p, ru->to);
+	p = ck_num(p, (unsigned)f);
+	p = ck_num(p, (unsigned)ru->proto);
+	p = ck_num(p, (unsigned)ru->verdict);
+	p = ck_num(p, ru->state);
+	p = ck_num(p, (unsigned)ru->log);
+	*p++ = ru->log_prefix != NULL ? 'p' : '-';
+	p = ck_str(p, ru->log_prefix != NULL ? ru->log_prefix : "");
+	p = ck_num(p, r);
+	p = ck_num(p, u);
+	p = ck_num(p, b);
+	p = ck_num(p, ru->src.naddrs);
+	p = ck_num(p, ru->dst.naddrs);
+	p = ck_num(p, ru->sport.nranges);
+	p = ck_num(p, ru->dport.nranges);
+	p = ck_num(p, ru->nicmp_types);
+	*p = '\0';
+	return true;
 }
 
 /* The family a rule's packets are of, or 0 for both. */
@@ -541,16 +580,11 @@ gclass_meets(const struct gclass *c, const struct rule *o)
 static bool
 class_is(const struct gclass *c, const struct rule *o)
 {
-	char *k;
-	bool is;
+	char k[CLASS_KEY_MAX + 1];
 
 	if (group_family(o) != c->family || o->proto != c->proto)
 		return false;
-	if ((k = class_key(o)) == NULL)
-		return false;
-	is = strcmp(k, c->key) == 0;
-	free(k);
-	return is;
+	return class_key(o, k) && strcmp(k, c->key) == 0;
 }
 
 static void
@@ -808,7 +842,7 @@ compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
     int sign, bool *err)
 {
 	struct gclass *c = NULL, **nv;
-	char *key;
+	char key[CLASS_KEY_MAX + 1];
 	uint32_t lo, hi;
 	size_t i, nc;
 	int f;
@@ -818,10 +852,8 @@ compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
 		*err = true;
 		return NULL;
 	}
-	if (group_family(ru) == -1)
+	if (!class_key(ru, key))
 		return NULL;
-	if ((key = class_key(ru)) == NULL)
-		goto fail;
 	for (i = 0; i < tab->n && c == NULL; i++)
 		if (strcmp(tab->v[i]->key, key) == 0)
 			c = tab->v[i];
@@ -838,8 +870,10 @@ compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL)
 			goto fail;
-		c->key = key;
-		key = NULL;
+		if ((c->key = strdup(key)) == NULL) {
+			free(c);
+			goto fail;
+		}
 		c->family = group_family(ru);
 		c->proto = ru->proto;
 		for (f = 0; f < GF_N; f++)
@@ -851,8 +885,6 @@ compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
 		    (ru->nicmp_types == 1 ? 1u << GF_ICMP : 0);
 		tab->v[tab->n++] = c;
 	}
-	free(key);
-	key = NULL;
 	if (sign < 0 && c->count == 0)
 		goto fail;
 	for (f = 0; f < GF_N; f++)
@@ -865,7 +897,6 @@ compile_groups_class(struct gtab *tab, const struct rule *ru, size_t at,
 		c->last = at;
 	return c;
  fail:
-	free(key);
 	*err = true;
 	return NULL;
 }

@@ -220,6 +220,20 @@ emit_seg(struct nft *n, struct work *w, struct batch *b, struct kchain *c,
 	return rc;
 }
 
+/* Whether x and y are one element as unit_key tells them apart: key,
+ * interval end, key's end, comment. */
+static bool
+elem_same(const struct celem *x, const struct celem *y)
+{
+	size_t kl = x->key_len < sizeof(x->key) ? x->key_len : sizeof(x->key);
+
+	return x->key_len == y->key_len && x->end == y->end &&
+	    x->ranged == y->ranged && memcmp(x->key, y->key, kl) == 0 &&
+	    (!x->ranged || memcmp(x->key_end, y->key_end, kl) == 0) &&
+	    (x->comment == NULL ? y->comment == NULL : y->comment != NULL &&
+	    strcmp(x->comment, y->comment) == 0);
+}
+
 /*
  * The elements of a that b lacks, compared by whole units (an interval's
  * start and end travel together), into *evp (replaced). Their count, or
@@ -235,6 +249,18 @@ elems_lacking(const struct cset *a, const struct cset *b,
 	char eb[UNIT_KEY_MAX + 2 + 256];	/* 256: the kernel's userdata */
 	size_t j, m = 0;
 
+	/* the same elements in the same order (a set the change left as
+	 * the compile made it): nothing lacks, no index to make */
+	if (a->nelems == b->nelems) {
+		for (j = 0; j < a->nelems && elem_same(&a->elems[j],
+		    &b->elems[j]); j++)
+			;
+		if (j == a->nelems) {
+			free(*evp);
+			return (*evp = calloc(1, sizeof(**evp))) == NULL ?
+			    -1 : 0;
+		}
+	}
 	if ((keys = strmap_new(b->nelems)) == NULL)
 		return -1;
 	for (j = 0; j < b->nelems; j += unit_len(b, j)) {
