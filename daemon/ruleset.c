@@ -1341,19 +1341,25 @@ ruleset_rule_index(const struct ruleset *rs, const struct rule *r)
 	return -1;							\
 } while (0)
 
-/* (The compile asks this for every rule of every pair chain: the first
- * letters decide most answers without a call to strcmp.) */
+/* Whether s is the three-letter word w: without a call, as the compile
+ * asks zone_word_covers for every rule of every pair chain. */
+static inline bool
+word3(const char *s, const char *w)
+{
+	return s[0] == w[0] && s[1] == w[1] && s[2] == w[2] && s[3] == '\0';
+}
+
 bool
 zone_word_covers(const char *word, const char *side)
 {
 	if (word[0] == side[0] && strcmp(word, side) == 0)
 		return true;
-	if (word[0] != ZONE_ALL[0] && word[0] != ZONE_ANY[0])
+	if (word[0] != ZONE_ANY[0] && word[0] != ZONE_ALL[0])
 		return false;
-	if (strcmp(word, ZONE_ALL) == 0)
+	if (word3(word, ZONE_ALL))
 		return true;
-	return strcmp(word, ZONE_ANY) == 0 && strcmp(side, ZONE_SELF) != 0 &&
-	    strcmp(side, ZONE_ALL) != 0;
+	return word3(word, ZONE_ANY) && strcmp(side, ZONE_SELF) != 0 &&
+	    !word3(side, ZONE_ALL);
 }
 
 ssize_t
