@@ -103,6 +103,8 @@ struct celem {
 	bool		 ranged;	/* key .. key_end, both inclusive: an
 					 * element of a concatenation with
 					 * intervals (NFT_SET_CONCAT) */
+	bool		 remake;	/* nft/'s picture: made again by the
+					 * next diff (a count carried to it) */
 	int		 verdict;	/* maps: NFT_JUMP / NFT_GOTO / NF_* */
 	char		*chain;
 	uint64_t	 timeout_ms;	/* 0 = the set's default */

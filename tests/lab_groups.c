@@ -510,6 +510,81 @@ START_TEST(counters_follow_a_split_run)
 }
 END_TEST
 
+
+/*
+ * Copies that go with nothing in their place give their counts to
+ * another copy of their rule: a zone's chain that has `any` rules of its
+ * own while a rule of that zone is there, and shares their body again
+ * once it goes; a zone that goes with its chains. A rule's count never
+ * goes down while the rule stays.
+ */
+#define ZONES_NO_DMZ \
+	"zone wan { interface wan0 }\n" \
+	"zone lan { interface lan0 }\n"
+#define U(i) "rule u" #i " from any to self tcp dport 374" #i " accept\n"
+#define V(i) "rule v" #i " from any to self tcp dport 373" #i \
+	" src " H_LAN " accept\n"
+
+START_TEST(counters_when_copies_go)
+{
+	static const char *const vn[] = { "v0", "v1", "v2", "v3", "v4", "v5",
+	    "v6", "v7" };
+	char text[2048];
+	uint64_t c5, c6;
+	int i;
+
+	start();
+	for (i = 0; i < 8; i++) {
+		serve("router", "tcp", 3730 + i);
+		serve("router", "tcp", 3740 + i);
+	}
+	/* one body for every zone's chain: the lan's traffic counted there */
+	apply_text(ZONES V(0) V(1) V(2) V(3) V(4) V(5) V(6) V(7));
+	for (i = 0; i < 8; i++)
+		ck_assert_msg(in_a_group(vn[i]), "%s: not in a group", vn[i]);
+	must_tcp("lan", R_LAN, 3735);
+	c5 = rule_packets("v5");
+	ck_assert_uint_ge(c5, 1);
+
+	/* a lan rule: lan-self has the `any` rules of its own, and counts
+	 * the lan's traffic in them */
+	add_rule_before("x", "x from lan to self tcp dport 3739 drop", NULL);
+	ck_assert_uint_eq(rule_packets("v5"), c5);
+	must_tcp("lan", R_LAN, 3735);
+	must_tcp("lan", R_LAN, 3735);
+	ck_assert_uint_eq(rule_packets("v5"), c5 + 2);
+	/* it goes: lan-self shares the body again, whose copy of v5 is made
+	 * again with the count of the copy gone */
+	remove_rule("x");
+	ck_assert_uint_eq(rule_packets("v5"), c5 + 2);
+	must_tcp("lan", R_LAN, 3735);
+	ck_assert_uint_eq(rule_packets("v5"), c5 + 3);
+	restart_takes_table();
+
+	/* a dmz rule, traffic from the dmz in dmz-self's own copies, then
+	 * the zone goes with its rule: the counts stay with the rules */
+	snprintf(text, sizeof(text), "%s%s", ZONES U(0) U(1) U(2) U(3) U(4)
+	    U(5) U(6) U(7), "rule y from dmz to self tcp dport 3738 drop\n");
+	apply_text(text);
+	ck_assert(in_a_group("u6"));
+	must_tcp("dmz", "10.50.2.1", 3746);
+	must_tcp("lan", R_LAN, 3745);
+	c5 = rule_packets("u5");
+	c6 = rule_packets("u6");
+	ck_assert_uint_ge(c6, 1);
+	apply_text(ZONES_NO_DMZ U(0) U(1) U(2) U(3) U(4) U(5) U(6) U(7));
+	ck_assert_uint_eq(rule_packets("u6"), c6);
+	ck_assert_uint_eq(rule_packets("u5"), c5);
+	must_tcp("lan", R_LAN, 3746);
+	ck_assert_uint_eq(rule_packets("u6"), c6 + 1);
+	restart_takes_table();
+	finish();
+}
+END_TEST
+
+#undef ZONES_NO_DMZ
+#undef U
+#undef V
 #undef S
 #undef T
 
@@ -1432,6 +1507,7 @@ groups_suite(void)
 	tcase_add_test(tc, rule_first_in_a_run);
 	tcase_add_test(tc, counters_follow_rules);
 	tcase_add_test(tc, counters_follow_a_split_run);
+	tcase_add_test(tc, counters_when_copies_go);
 	suite_add_tcase(s, tc);
 	/* its own case, to run alone with other seeds: CK_RUN_CASE=differential
 	 * FWCTL_LAB_SEED=N */

@@ -445,6 +445,398 @@ rule_kept(struct nameidx **pidx, struct nameidx **nidx,
 	return a != NULL && b != NULL && rule_same_match(a, b);
 }
 
+/* Sets the counter of name in out (idx: name -> position + 1). -1 on
+ * ENOMEM. */
+static int
+ctr_set(struct nft_counters *out, struct strmap *idx, const char *name,
+    uint64_t packets, uint64_t bytes)
+{
+	size_t at;
+
+	if (ctr_add(out, idx, name, 0, 0) == -1)
+		return -1;
+	at = (size_t)strmap_gets(idx, name);
+	out->v[at - 1].packets = packets;
+	out->v[at - 1].bytes = bytes;
+	return 0;
+}
+
+/* Whether pair chain c holds user rules (its own, or a group's). */
+static bool
+chain_has_user(const struct kchain *c)
+{
+	size_t k;
+
+	for (k = 0; k < c->nsegs; k++)
+		if (c->segs[k]->n > 0)
+			return true;
+	return false;
+}
+
+/* The pair chains of the picture before (n->st) left with no user rule of
+ * their own by the build into w: a zone gone, or a chain that shares the
+ * body of the `any` rules again, its own rules gone. Into *v. -1 on
+ * ENOMEM. */
+static int
+chains_emptied(struct nft *n, const struct work *w, struct kchain ***v,
+    size_t *nv)
+{
+	struct kchain *oc, *nc;
+	size_t i, cap = 0;
+
+	*v = NULL;
+	*nv = 0;
+	for (i = 0; i < n->st.n; i++) {
+		oc = n->st.v[i];
+		if (!oc->def.pair || !chain_has_user(oc))
+			continue;
+		nc = kstate_chain(&w->st, oc->def.name);
+		if (nc != NULL && chain_has_user(nc))
+			continue;
+		if (ptr_push(v, nv, &cap, oc) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The counts of the copies in the chains emptied (ev[0..nev)) of rules
+ * that stay, by rule name, into lost (lidx): their kernel rules (read
+ * from those chains alone) and their group elements (from those chains'
+ * group sets). -1 on ENOMEM.
+ */
+static int
+lost_read(struct nft *n, struct kchain *const *ev, size_t nev,
+    struct nft_counters *lost, struct strmap *lidx)
+{
+	struct dump dp = { .counters = true };
+	struct nft_counters g = { 0 };
+	struct strmap *byhandle = NULL, *gidx = NULL;
+	char **chains = NULL, sb[600], nb[FWCTL_NAME_MAX + 1];
+	const char *chain, *nl;
+	size_t i, j, k, nchains = 0, cap = 0, len, clen;
+	struct kent *e;
+	int rc = -1;
+
+	if ((byhandle = strmap_new(64)) == NULL ||
+	    (gidx = strmap_new(64)) == NULL)
+		goto out;
+	for (i = 0; i < nev; i++)
+		for (k = 0; k < ev[i]->nsegs; k++) {
+			char *dup;
+
+			if (ev[i]->segs[k]->n == 0)
+				continue;
+			for (j = 0; j < ev[i]->segs[k]->n; j++) {
+				e = ev[i]->segs[k]->v[j];
+				if (strmap_put(byhandle, &e->handle,
+				    sizeof(e->handle), e) == -1)
+					goto out;
+			}
+			if ((dup = strdup(seg_chain(ev[i], ev[i]->segs[k], sb,
+			    sizeof(sb)))) == NULL ||
+			    ptr_push(&chains, &nchains, &cap, dup) == -1) {
+				free(dup);
+				goto out;
+			}
+		}
+	if (nchains > 0 && dump_rules_in(n, chains, nchains, &dp) == 0)
+		for (i = 0; i < dp.n; i++) {
+			if ((e = strmap_get(byhandle, &dp.v[i].handle,
+			    sizeof(dp.v[i].handle))) == NULL ||
+			    strncmp(e->key, GROUP_RULE_PREFIX,
+			    strlen(GROUP_RULE_PREFIX)) == 0 ||
+			    (len = key_name_len(e->key)) >= sizeof(nb))
+				continue;	/* a group's: its elements */
+			memcpy(nb, e->key, len);
+			nb[len] = '\0';
+			if (ctr_add(lost, lidx, nb, dp.v[i].packets,
+			    dp.v[i].bytes) == -1)
+				goto out;
+		}
+	for (i = 0; i < n->cur.nsets; i++) {
+		const struct cset *cs = &n->cur.sets[i];
+
+		if (!cs->counters || (clen = group_chain(cs->name, &chain)) ==
+		    0)
+			continue;
+		for (j = 0; j < nev; j++)
+			if (strlen(ev[j]->def.name) == clen &&
+			    strncmp(ev[j]->def.name, chain, clen) == 0)
+				break;
+		if (j < nev && set_counters(n, cs, &g, gidx) == -1)
+			goto out;
+	}
+	for (i = 0; i < g.n; i++)
+		if ((nl = strchr(g.v[i].name, '\n')) != NULL &&
+		    ctr_add(lost, lidx, nl + 1, g.v[i].packets,
+		    g.v[i].bytes) == -1)
+			goto out;
+	rc = 0;
+ out:
+	for (i = 0; i < nchains; i++)
+		free(chains[i]);
+	free(chains);
+	strmap_free(byhandle);
+	strmap_free(gidx);
+	nft_counters_free(&g);
+	dump_free(&dp);
+	return rc;
+}
+
+/* A kept copy that takes a lost count: made again (remake) with its own
+ * count and the lost one. */
+struct lost_to {
+	char		*pk;		/* its pair key: the seed's */
+	uint64_t	 packets;	/* the lost count */
+	uint64_t	 bytes;
+	struct kent	*oe;		/* a kernel rule (picture before) */
+	struct celem	*oel;		/* or an element of set si */
+	size_t		 si;
+};
+
+/* The kept copies' own counts (kernel rules read from their sub-chains,
+ * elements from their sets, each read once) plus the lost ones, as seeds
+ * in old (idx); each marked to be made again. -1 on ENOMEM. */
+static int
+lost_to_kept(struct nft *n, struct lost_to *v, size_t nv,
+    struct nft_counters *old, struct strmap *idx)
+{
+	struct dump dp = { .counters = true };
+	struct nft_counters cur = { 0 };
+	struct strmap *segs = NULL, *byhandle = NULL, *cidx = NULL,
+	    *sets = NULL;
+	char **chains = NULL, sb[600], *dup;
+	const char *sc;
+	size_t i, j, nchains = 0, cap = 0, at;
+	uint64_t p, b;
+	int rc = -1;
+	static char mark;
+
+	if ((segs = strmap_new(16)) == NULL ||
+	    (byhandle = strmap_new(nv + 1)) == NULL ||
+	    (cidx = strmap_new(nv + 1)) == NULL ||
+	    (sets = strmap_new(16)) == NULL)
+		goto out;
+	for (i = 0; i < nv; i++) {
+		if (v[i].oel != NULL) {
+			const struct cset *cs = &n->cur.sets[v[i].si];
+
+			if (strmap_gets(sets, cs->name) != NULL)
+				continue;
+			if (strmap_puts(sets, cs->name, &mark) == -1 ||
+			    set_counters(n, cs, &cur, cidx) == -1)
+				goto out;
+			continue;
+		}
+		if (strmap_put(byhandle, &v[i].oe->handle,
+		    sizeof(v[i].oe->handle), &v[i]) == -1)
+			goto out;
+		sc = seg_chain(v[i].oe->chain, v[i].oe->seg, sb, sizeof(sb));
+		if (strmap_gets(segs, sc) != NULL)
+			continue;
+		if ((dup = strdup(sc)) == NULL ||
+		    ptr_push(&chains, &nchains, &cap, dup) == -1) {
+			free(dup);
+			goto out;
+		}
+		if (strmap_puts(segs, dup, &mark) == -1)
+			goto out;
+	}
+	if (nchains > 0 && dump_rules_in(n, chains, nchains, &dp) == 0)
+		for (j = 0; j < dp.n; j++) {
+			struct lost_to *t = strmap_get(byhandle,
+			    &dp.v[j].handle, sizeof(dp.v[j].handle));
+
+			if (t != NULL && ctr_add(&cur, cidx, t->pk,
+			    dp.v[j].packets, dp.v[j].bytes) == -1)
+				goto out;
+		}
+	for (i = 0; i < nv; i++) {
+		at = (size_t)strmap_gets(cidx, v[i].pk);
+		p = at != 0 ? cur.v[at - 1].packets : 0;
+		b = at != 0 ? cur.v[at - 1].bytes : 0;
+		if (ctr_set(old, idx, v[i].pk, p + v[i].packets,
+		    b + v[i].bytes) == -1)
+			goto out;
+		if (v[i].oel != NULL)
+			v[i].oel->remake = true;
+		else
+			v[i].oe->remake = true;
+	}
+	rc = 0;
+ out:
+	for (i = 0; i < nchains; i++)
+		free(chains[i]);
+	free(chains);
+	strmap_free(segs);
+	strmap_free(byhandle);
+	strmap_free(cidx);
+	strmap_free(sets);
+	nft_counters_free(&cur);
+	dump_free(&dp);
+	return rc;
+}
+
+/*
+ * Copies that go with nothing to take their counts over: those of the
+ * pair chains emptied (ev[0..nev), chains_emptied). Each rule that stays
+ * has its lost count added to another of its copies: a new one starts
+ * with it (old, idx: seeds by pair key; new kernel rules are in rules[],
+ * new elements go into want), a kept one is made again with its count and
+ * the lost one (lost_to_kept, w->remade), so that no rule's count goes
+ * down as chains share rules again or zones go. The copies are found
+ * through indexes made once: a change that empties a big chain costs in
+ * proportion to it. 0, -1 on ENOMEM.
+ */
+static int
+lost_copies(struct nft *n, struct work *w, const struct ruleset *prev,
+    const struct ruleset *next, struct nameidx **pidx,
+    struct nameidx **nidx, struct kchain *const *ev, size_t nev,
+    struct nft_counters *old, struct strmap *idx, struct strmap *want,
+    size_t *rules, size_t *nr)
+{
+	struct nft_counters lost = { 0 };
+	struct strmap *lidx = NULL, *eloc = NULL, *celem = NULL;
+	const struct cplan *nx = &w->next;
+	struct lost_to *kv = NULL, *t;
+	struct kchain *oc;
+	struct kent *e, *oe;
+	const char *chain;
+	size_t i, j, k, clen, nk = 0, kcap = 0;
+	char key[1024], *pk = NULL;
+	int kept, rc = -1;
+	static char mark;
+
+	if ((lidx = strmap_new(64)) == NULL ||
+	    lost_read(n, ev, nev, &lost, lidx) == -1)
+		goto out;
+	if (lost.n == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* the new plan's group elements of the rules with lost counts
+	 * (name -> set index << 32 | element index, + 1), and the picture's
+	 * ("set\nname" -> element) */
+	if ((eloc = strmap_new(lost.n)) == NULL ||
+	    (celem = strmap_new(lost.n)) == NULL)
+		goto out;
+	for (i = 0; i < nx->nsets; i++)
+		for (j = 0; nx->sets[i].counters && j < nx->sets[i].nelems;
+		    j++) {
+			const char *cm = nx->sets[i].elems[j].comment;
+
+			uint64_t loc = ((uint64_t)i << 32 | j) + 1;
+
+			if (cm != NULL && strmap_gets(lidx, cm) != NULL &&
+			    strmap_gets(eloc, cm) == NULL &&
+			    strmap_puts(eloc, cm, (void *)(uintptr_t)loc) == -1)
+				goto out;
+		}
+	for (i = 0; i < n->cur.nsets; i++)
+		for (j = 0; n->cur.sets[i].counters &&
+		    j < n->cur.sets[i].nelems; j++) {
+			struct celem *ce = &n->cur.sets[i].elems[j];
+
+			if (ce->key_len == 0 || ce->comment == NULL ||
+			    strmap_gets(lidx, ce->comment) == NULL)
+				continue;
+			snprintf(key, sizeof(key), "%s\n%s",
+			    n->cur.sets[i].name, ce->comment);
+			if (strmap_puts(celem, key, ce) == -1)
+				goto out;
+		}
+	for (i = 0; i < lost.n; i++) {
+		const char *name = lost.v[i].name;
+		uint64_t lp = lost.v[i].packets, lb = lost.v[i].bytes, at;
+
+		if ((lp == 0 && lb == 0) ||
+		    (kept = rule_kept(pidx, nidx, prev, next, name)) == 0)
+			continue;
+		if (kept == -1)
+			goto out;
+		if (nk == kcap) {
+			kcap = kcap ? 2 * kcap : 16;
+			if ((t = reallocarray(kv, kcap, sizeof(*kv))) == NULL)
+				goto out;
+			kv = t;
+		}
+		memset(&kv[nk], 0, sizeof(kv[nk]));
+		kv[nk].packets = lp;
+		kv[nk].bytes = lb;
+		/* a kernel rule of it after the change, else an element */
+		if ((e = strmap_gets(w->st.names, name)) != NULL) {
+			if ((pk = pair_key(e->chain->def.name, e->key)) ==
+			    NULL)
+				goto out;
+			if (e->handle == 0) {
+				/* new: in rules[] (it stays) */
+				if (ctr_add(old, idx, pk, lp, lb) == -1)
+					goto out;
+			} else if ((oc = kstate_chain(&n->st,
+			    e->chain->def.name)) != NULL && (oe =
+			    kchain_find(&n->st, oc, e->key, true)) != NULL) {
+				kv[nk].pk = pk;
+				pk = NULL;
+				kv[nk++].oe = oe;
+				rules[(*nr)++] = e->aux;
+			}
+			free(pk);
+			pk = NULL;
+			continue;
+		}
+		if ((at = (uint64_t)strmap_gets(eloc, name)) == 0)
+			continue;	/* no copy left */
+		at--;
+		{
+			const struct cset *ns = &nx->sets[at >> 32];
+			const struct celem *nel = &ns->elems[at & 0xffffffff];
+			struct celem *oel;
+			const struct cset *os;
+
+			clen = group_chain(ns->name, &chain);
+			snprintf(key, sizeof(key), "%.*s\n%s", (int)clen,
+			    chain, name);
+			if (strmap_puts(want, key, &mark) == -1)
+				goto out;
+			os = cplan_set(&n->cur, ns->name);
+			snprintf(key, sizeof(key), "%s\n%s", ns->name, name);
+			oel = os != NULL && set_same(os, ns) ?
+			    strmap_gets(celem, key) : NULL;
+			snprintf(key, sizeof(key), "%.*s\n%s", (int)clen,
+			    chain, name);
+			if (oel == NULL || oel->key_len != nel->key_len ||
+			    memcmp(oel->key, nel->key, nel->key_len) != 0) {
+				/* new */
+				if (ctr_add(old, idx, key, lp, lb) == -1)
+					goto out;
+				continue;
+			}
+			if ((kv[nk].pk = strdup(key)) == NULL)
+				goto out;
+			kv[nk].oel = oel;
+			kv[nk].si = (size_t)(os - n->cur.sets);
+			nk++;
+		}
+	}
+	if (nk > 0) {
+		if (lost_to_kept(n, kv, nk, old, idx) == -1)
+			goto out;
+		w->remade = true;
+	}
+	rc = 0;
+ out:
+	for (k = 0; k < nk; k++)
+		free(kv[k].pk);
+	free(kv);
+	free(pk);
+	strmap_free(lidx);
+	strmap_free(eloc);
+	strmap_free(celem);
+	nft_counters_free(&lost);
+	return rc;
+}
+
 /* Adds pair key pk to all and to pv (a copy) unless there already: 0, or
  * -1 on ENOMEM. */
 static int
@@ -471,8 +863,10 @@ wanted_push(struct strmap *all, char ***pv, size_t *npv, size_t *cap,
  * rules without a handle, group elements the kernel lacks) of such rules
  * look up the counters of the old objects, read now, by chain and key; a
  * rule leaving a group takes its element's count, one joining it its
- * rule's. 1 when something was seeded (the caller builds again), 0 when
- * nothing is to carry, -1 on ENOMEM. Packets counted between the read
+ * rule's; the copies of pair chains left with no rule of their own give
+ * their counts to another copy of their rule (lost_copies). 1 when
+ * something was seeded (the caller builds again), 0 when nothing is to
+ * carry, -1 on ENOMEM. Packets counted between the read
  * and the commit are lost to the count.
  */
 int
@@ -487,8 +881,10 @@ carry_counters(struct nft *n, struct work *w, const struct ruleset *prev,
 	const struct celem **ev = NULL;
 	const struct crule *r;
 	const char *chain;
+	struct kchain **emptied = NULL;
 	char **pv = NULL;
 	size_t *rules = NULL, nr = 0, i, j, k, at, clen, npv = 0, pv_cap = 0;
+	size_t nempty = 0;
 	ssize_t m;
 	char key[1024], *pk;
 	int rc = -1, kept;
@@ -541,8 +937,10 @@ carry_counters(struct nft *n, struct work *w, const struct ruleset *prev,
 				goto out;
 		}
 	}
+	if (chains_emptied(n, w, &emptied, &nempty) == -1)
+		goto out;
 	rc = 0;
-	if (nr == 0 && strmap_count(want) == 0)
+	if (nr == 0 && strmap_count(want) == 0 && nempty == 0)
 		goto out;
 	rc = -1;
 	for (i = 0; i < nr; i++) {
@@ -556,6 +954,10 @@ carry_counters(struct nft *n, struct work *w, const struct ruleset *prev,
 	}
 	if ((idx = strmap_new(64)) == NULL ||
 	    wanted_counters(n, all, pv, npv, &old, idx) == -1)
+		goto out;
+	/* the counts of copies that go with nothing in their place */
+	if (nempty > 0 && lost_copies(n, w, prev, next, &pidx, &nidx,
+	    emptied, nempty, &old, idx, want, rules, &nr) == -1)
 		goto out;
 	if (nr > 0 && w->seeds == NULL &&
 	    (w->seeds = calloc(nx->nrules + 1, sizeof(*w->seeds))) == NULL)
@@ -579,6 +981,7 @@ carry_counters(struct nft *n, struct work *w, const struct ruleset *prev,
 	for (i = 0; i < npv; i++)
 		free(pv[i]);
 	free(pv);
+	free(emptied);
 	free(rules);
 	free(ev);
 	nameidx_free(pidx);

@@ -42,7 +42,7 @@ unit_len(const struct cset *s, size_t j)
 }
 
 /* Longest text unit_key writes before the comment */
-#define UNIT_KEY_MAX	(2 * ELEM_KEY_MAX + 1)
+#define UNIT_KEY_MAX	(2 * ELEM_KEY_MAX + 2)
 
 static void
 unit_key(const struct cset *s, size_t j, char *buf, size_t len)
@@ -52,6 +52,9 @@ unit_key(const struct cset *s, size_t j, char *buf, size_t len)
 	o = elem_key(&s->elems[j], buf);
 	if (unit_len(s, j) == 2)
 		o += elem_key(&s->elems[j + 1], buf + o);
+	/* the picture's element to make again differs from the plan's */
+	if (s->elems[j].remake)
+		buf[o++] = '!';
 	buf[o] = '\0';
 	/* a group's element is its rule's: a renamed rule is another one */
 	if (s->elems[j].comment != NULL && o + 2 < len) {
@@ -228,7 +231,8 @@ elem_same(const struct celem *x, const struct celem *y)
 	size_t kl = x->key_len < sizeof(x->key) ? x->key_len : sizeof(x->key);
 
 	return x->key_len == y->key_len && x->end == y->end &&
-	    x->ranged == y->ranged && memcmp(x->key, y->key, kl) == 0 &&
+	    x->ranged == y->ranged && x->remake == y->remake &&
+	    memcmp(x->key, y->key, kl) == 0 &&
 	    (!x->ranged || memcmp(x->key_end, y->key_end, kl) == 0) &&
 	    (x->comment == NULL ? y->comment == NULL : y->comment != NULL &&
 	    strcmp(x->comment, y->comment) == 0);
@@ -485,7 +489,8 @@ build_keep(struct bctx *x)
 			x->sub[j] = -1;
 			user = c->pair && r->name != NULL;
 			e = kchain_find(x->ost, oc, r->key, user);
-			if (e == NULL || e->hash != x->w->hash[ri] ||
+			if (e == NULL || e->remake ||
+			    e->hash != x->w->hash[ri] ||
 			    (e->seg != NULL) != user || rule_uses(r, x->gone))
 				continue;
 			x->cand[j] = e;
@@ -925,6 +930,24 @@ learn_handles(struct nft *n, struct work *w)
 	return rc;
 }
 
+/* Clears kent.remake and celem.remake in the picture (lost_copies). */
+static void
+remake_clear(struct nft *n)
+{
+	struct kchain *c;
+	size_t i, j, k;
+
+	for (i = 0; i < n->st.n; i++) {
+		c = n->st.v[i];
+		for (k = 0; k < c->nsegs; k++)
+			for (j = 0; j < c->segs[k]->n; j++)
+				c->segs[k]->v[j]->remake = false;
+	}
+	for (i = 0; i < n->cur.nsets; i++)
+		for (j = 0; j < n->cur.sets[i].nelems; j++)
+			n->cur.sets[i].elems[j].remake = false;
+}
+
 int
 nft_apply(struct nft *n, const struct ruleset *prev,
     const struct ruleset *next, const struct plan *plan, struct diags *d)
@@ -1099,6 +1122,10 @@ nft_apply(struct nft *n, const struct ruleset *prev,
  nomem:
 	diags_add(d, NULL, "nft: %s", strerror(errno ? errno : ENOMEM));
  out:
+	/* the marks of objects to make again, where the picture before
+	 * stays (the change failed) */
+	if (w.remade)
+		remake_clear(n);
 	kept_free(n);		/* stale after any change */
 	adopt_free(n);
 	batch_free(&b);

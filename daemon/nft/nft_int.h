@@ -147,6 +147,8 @@ struct kent {
 	struct kent	*next_copy;	/* the model rule's next kernel copy */
 	size_t		 aux;		/* scratch for diffs */
 	bool		 keep;		/* scratch for diffs */
+	bool		 remake;	/* made again by the next diff: a
+					 * count carried to it (counters.c) */
 	char		 key[];		/* identity in its chain (crule key) */
 };
 
@@ -275,6 +277,8 @@ struct work {
 	struct seed	*eseedv;	/* what eseeds points into */
 	struct kstate	 st;		/* the picture after the commit */
 	bool		 echo;
+	bool		 remade;	/* kent/celem.remake set in the picture
+					 * before (lost_copies) */
 };
 
 /* A table found at start as the ruleset says: its picture (adopt.c). */
