@@ -1522,22 +1522,11 @@ groups_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (geteuid() != 0) {
-		fprintf(stderr, "lab_groups: needs root\n");
-		return 77;
-	}
 	/* a skipped test must not read as a pass: with grouping turned off
 	 * in compile.c, say so and run nothing */
 	if (!compile_grouping()) {
 		printf("grouping is off (compile.c): groups not tested\n");
 		return 0;
 	}
-	sr = srunner_create(groups_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return kernel_lab_run("lab_groups", groups_suite);
 }

@@ -2333,16 +2333,5 @@ kernel_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (geteuid() != 0) {
-		fprintf(stderr, "lab_kernel: needs root\n");
-		return 77;
-	}
-	sr = srunner_create(kernel_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return kernel_lab_run("lab_kernel", kernel_suite);
 }

@@ -206,6 +206,58 @@ seed_counters(struct nft *n, struct work *w)
 	dump_free(&dp);
 }
 
+/*
+ * The kernel rules v[0..nv) of the picture as the kernel counts them now:
+ * the (sub-)chains that hold them dumped, each once, into dp; at[i] the
+ * position of v[i] in dp + 1, 0 when it is not there (what cannot be
+ * read is left out). -1 on ENOMEM.
+ */
+static int
+kents_read(struct nft *n, struct kent *const *v, size_t nv,
+    struct dump *dp, size_t *at)
+{
+	struct strmap *byhandle = NULL, *segs = NULL;
+	char **chains = NULL, sb[600], *dup;
+	const char *sc;
+	size_t i, nchains = 0, cap = 0, k;
+	int rc = -1;
+	static char mark;
+
+	memset(at, 0, nv * sizeof(*at));
+	dp->counters = true;
+	if ((byhandle = strmap_new(nv + 1)) == NULL ||
+	    (segs = strmap_new(16)) == NULL)
+		goto out;
+	for (i = 0; i < nv; i++) {
+		if (strmap_put(byhandle, &v[i]->handle, sizeof(v[i]->handle),
+		    (void *)(i + 1)) == -1)
+			goto out;
+		sc = seg_chain(v[i]->chain, v[i]->seg, sb, sizeof(sb));
+		if (strmap_gets(segs, sc) != NULL)
+			continue;
+		if ((dup = strdup(sc)) == NULL ||
+		    ptr_push(&chains, &nchains, &cap, dup) == -1) {
+			free(dup);
+			goto out;
+		}
+		if (strmap_puts(segs, dup, &mark) == -1)
+			goto out;
+	}
+	if (nchains > 0 && dump_rules_in(n, chains, nchains, dp) == 0)
+		for (k = 0; k < dp->n; k++)
+			if ((i = (size_t)strmap_get(byhandle, &dp->v[k].handle,
+			    sizeof(dp->v[k].handle))) != 0)
+				at[i - 1] = k + 1;
+	rc = 0;
+ out:
+	for (i = 0; i < nchains; i++)
+		free(chains[i]);
+	free(chains);
+	strmap_free(byhandle);
+	strmap_free(segs);
+	return rc;
+}
+
 /* The counters of group set cs's elements, by their chain and rule name,
  * into old (idx: pair_key -> position + 1). A set that is gone or cannot
  * be read is left out; -1 on ENOMEM only. */
@@ -254,20 +306,20 @@ static int
 wanted_counters(struct nft *n, const struct strmap *want, char *const *pv,
     size_t npv, struct nft_counters *old, struct strmap *idx)
 {
-	struct dump dp = { .counters = true };
-	struct strmap *byhandle = NULL, *segs = NULL, *wchains = NULL;
-	char **chains = NULL, sb[600], cb[600], key[1024];
-	const char *key_of, *sc;
+	struct dump dp = { 0 };
+	struct strmap *wchains = NULL;
+	struct kent **kv = NULL, *e;
 	struct kchain *c;
-	struct kent *e;
-	size_t i, j, clen, nchains = 0, chains_cap = 0;
-	char *pk, *dup;
+	char cb[600], key[1024];
+	const char *key_of;
+	size_t i, j, clen, nk = 0, *at = NULL;
+	char *pk;
 	int rc = -1, added;
 	static char mark;
 
-	if ((byhandle = strmap_new(npv)) == NULL ||
-	    (segs = strmap_new(16)) == NULL ||
-	    (wchains = strmap_new(16)) == NULL)
+	if ((wchains = strmap_new(16)) == NULL ||
+	    (kv = calloc(npv + 1, sizeof(*kv))) == NULL ||
+	    (at = calloc(npv + 1, sizeof(*at))) == NULL)
 		goto out;
 	for (i = 0; i < npv; i++) {
 		clen = (size_t)(strchr(pv[i], '\n') - pv[i]);
@@ -278,37 +330,25 @@ wanted_counters(struct nft *n, const struct strmap *want, char *const *pv,
 			continue;
 		memcpy(cb, pv[i], clen);
 		cb[clen] = '\0';
-		if ((c = kstate_chain(&n->st, cb)) == NULL ||
-		    (e = kchain_find(&n->st, c, key_of, true)) == NULL ||
-		    e->handle == 0)
+		if ((c = kstate_chain(&n->st, cb)) != NULL &&
+		    (e = kchain_find(&n->st, c, key_of, true)) != NULL &&
+		    e->handle != 0)
+			kv[nk++] = e;
+	}
+	if (kents_read(n, kv, nk, &dp, at) == -1)
+		goto out;
+	for (i = 0; i < nk; i++) {
+		if (at[i] == 0)
 			continue;
-		if (strmap_put(byhandle, &e->handle, sizeof(e->handle),
-		    e) == -1)
+		if ((pk = pair_key(kv[i]->chain->def.name, kv[i]->key)) ==
+		    NULL)
 			goto out;
-		sc = seg_chain(c, e->seg, sb, sizeof(sb));
-		if (strmap_gets(segs, sc) != NULL)
-			continue;
-		if ((dup = strdup(sc)) == NULL ||
-		    ptr_push(&chains, &nchains, &chains_cap, dup) == -1) {
-			free(dup);
-			goto out;
-		}
-		if (strmap_puts(segs, dup, &mark) == -1)
+		added = ctr_add(old, idx, pk, dp.v[at[i] - 1].packets,
+		    dp.v[at[i] - 1].bytes);
+		free(pk);
+		if (added == -1)
 			goto out;
 	}
-	if (nchains > 0 && dump_rules_in(n, chains, nchains, &dp) == 0)
-		for (i = 0; i < dp.n; i++) {
-			if ((e = strmap_get(byhandle, &dp.v[i].handle,
-			    sizeof(dp.v[i].handle))) == NULL)
-				continue;
-			if ((pk = pair_key(e->chain->def.name, e->key)) == NULL)
-				goto out;
-			added = ctr_add(old, idx, pk, dp.v[i].packets,
-			    dp.v[i].bytes);
-			free(pk);
-			if (added == -1)
-				goto out;
-		}
 	/* the group sets of those chains that hold one of the names */
 	for (i = 0; i < n->cur.nsets; i++) {
 		const struct cset *cs = &n->cur.sets[i];
@@ -336,11 +376,8 @@ wanted_counters(struct nft *n, const struct strmap *want, char *const *pv,
 	}
 	rc = 0;
  out:
-	for (i = 0; i < nchains; i++)
-		free(chains[i]);
-	free(chains);
-	strmap_free(byhandle);
-	strmap_free(segs);
+	free(kv);
+	free(at);
 	strmap_free(wchains);
 	dump_free(&dp);
 	return rc;
@@ -509,51 +546,40 @@ static int
 lost_read(struct nft *n, struct kchain *const *ev, size_t nev,
     struct nft_counters *lost, struct strmap *lidx)
 {
-	struct dump dp = { .counters = true };
+	struct dump dp = { 0 };
 	struct nft_counters g = { 0 };
-	struct strmap *byhandle = NULL, *gidx = NULL;
-	char **chains = NULL, sb[600], nb[FWCTL_NAME_MAX + 1];
+	struct strmap *gidx = NULL;
+	struct kent **kv = NULL, *e;
+	char nb[FWCTL_NAME_MAX + 1];
 	const char *chain, *nl;
-	size_t i, j, k, nchains = 0, cap = 0, len, clen;
-	struct kent *e;
+	size_t i, j, k, len, clen, nk = 0, cap = 0, *at = NULL;
 	int rc = -1;
 
-	if ((byhandle = strmap_new(64)) == NULL ||
-	    (gidx = strmap_new(64)) == NULL)
+	if ((gidx = strmap_new(64)) == NULL)
 		goto out;
+	/* their kernel rules, but the groups' (their elements count) */
 	for (i = 0; i < nev; i++)
-		for (k = 0; k < ev[i]->nsegs; k++) {
-			char *dup;
-
-			if (ev[i]->segs[k]->n == 0)
-				continue;
+		for (k = 0; k < ev[i]->nsegs; k++)
 			for (j = 0; j < ev[i]->segs[k]->n; j++) {
 				e = ev[i]->segs[k]->v[j];
-				if (strmap_put(byhandle, &e->handle,
-				    sizeof(e->handle), e) == -1)
+				if (strncmp(e->key, GROUP_RULE_PREFIX,
+				    strlen(GROUP_RULE_PREFIX)) != 0 &&
+				    ptr_push(&kv, &nk, &cap, e) == -1)
 					goto out;
 			}
-			if ((dup = strdup(seg_chain(ev[i], ev[i]->segs[k], sb,
-			    sizeof(sb)))) == NULL ||
-			    ptr_push(&chains, &nchains, &cap, dup) == -1) {
-				free(dup);
-				goto out;
-			}
-		}
-	if (nchains > 0 && dump_rules_in(n, chains, nchains, &dp) == 0)
-		for (i = 0; i < dp.n; i++) {
-			if ((e = strmap_get(byhandle, &dp.v[i].handle,
-			    sizeof(dp.v[i].handle))) == NULL ||
-			    strncmp(e->key, GROUP_RULE_PREFIX,
-			    strlen(GROUP_RULE_PREFIX)) == 0 ||
-			    (len = key_name_len(e->key)) >= sizeof(nb))
-				continue;	/* a group's: its elements */
-			memcpy(nb, e->key, len);
-			nb[len] = '\0';
-			if (ctr_add(lost, lidx, nb, dp.v[i].packets,
-			    dp.v[i].bytes) == -1)
-				goto out;
-		}
+	if ((at = calloc(nk + 1, sizeof(*at))) == NULL ||
+	    kents_read(n, kv, nk, &dp, at) == -1)
+		goto out;
+	for (i = 0; i < nk; i++) {
+		if (at[i] == 0 || (len = key_name_len(kv[i]->key)) >=
+		    sizeof(nb))
+			continue;
+		memcpy(nb, kv[i]->key, len);
+		nb[len] = '\0';
+		if (ctr_add(lost, lidx, nb, dp.v[at[i] - 1].packets,
+		    dp.v[at[i] - 1].bytes) == -1)
+			goto out;
+	}
 	for (i = 0; i < n->cur.nsets; i++) {
 		const struct cset *cs = &n->cur.sets[i];
 
@@ -574,10 +600,8 @@ lost_read(struct nft *n, struct kchain *const *ev, size_t nev,
 			goto out;
 	rc = 0;
  out:
-	for (i = 0; i < nchains; i++)
-		free(chains[i]);
-	free(chains);
-	strmap_free(byhandle);
+	free(kv);
+	free(at);
 	strmap_free(gidx);
 	nft_counters_free(&g);
 	dump_free(&dp);
@@ -602,60 +626,46 @@ static int
 lost_to_kept(struct nft *n, struct lost_to *v, size_t nv,
     struct nft_counters *old, struct strmap *idx)
 {
-	struct dump dp = { .counters = true };
+	struct dump dp = { 0 };
 	struct nft_counters cur = { 0 };
-	struct strmap *segs = NULL, *byhandle = NULL, *cidx = NULL,
-	    *sets = NULL;
-	char **chains = NULL, sb[600], *dup;
-	const char *sc;
-	size_t i, j, nchains = 0, cap = 0, at;
+	struct strmap *cidx = NULL, *sets = NULL;
+	struct kent **kv = NULL;
+	size_t i, nk = 0, *at = NULL, *of = NULL, a;
 	uint64_t p, b;
 	int rc = -1;
 	static char mark;
 
-	if ((segs = strmap_new(16)) == NULL ||
-	    (byhandle = strmap_new(nv + 1)) == NULL ||
-	    (cidx = strmap_new(nv + 1)) == NULL ||
-	    (sets = strmap_new(16)) == NULL)
+	if ((cidx = strmap_new(nv + 1)) == NULL ||
+	    (sets = strmap_new(16)) == NULL ||
+	    (kv = calloc(nv + 1, sizeof(*kv))) == NULL ||
+	    (of = calloc(nv + 1, sizeof(*of))) == NULL ||
+	    (at = calloc(nv + 1, sizeof(*at))) == NULL)
 		goto out;
 	for (i = 0; i < nv; i++) {
-		if (v[i].oel != NULL) {
-			const struct cset *cs = &n->cur.sets[v[i].si];
+		const struct cset *cs;
 
-			if (strmap_gets(sets, cs->name) != NULL)
-				continue;
-			if (strmap_puts(sets, cs->name, &mark) == -1 ||
-			    set_counters(n, cs, &cur, cidx) == -1)
-				goto out;
+		if (v[i].oel == NULL) {
+			of[nk] = i;
+			kv[nk++] = v[i].oe;
 			continue;
 		}
-		if (strmap_put(byhandle, &v[i].oe->handle,
-		    sizeof(v[i].oe->handle), &v[i]) == -1)
-			goto out;
-		sc = seg_chain(v[i].oe->chain, v[i].oe->seg, sb, sizeof(sb));
-		if (strmap_gets(segs, sc) != NULL)
+		cs = &n->cur.sets[v[i].si];
+		if (strmap_gets(sets, cs->name) != NULL)
 			continue;
-		if ((dup = strdup(sc)) == NULL ||
-		    ptr_push(&chains, &nchains, &cap, dup) == -1) {
-			free(dup);
-			goto out;
-		}
-		if (strmap_puts(segs, dup, &mark) == -1)
+		if (strmap_puts(sets, cs->name, &mark) == -1 ||
+		    set_counters(n, cs, &cur, cidx) == -1)
 			goto out;
 	}
-	if (nchains > 0 && dump_rules_in(n, chains, nchains, &dp) == 0)
-		for (j = 0; j < dp.n; j++) {
-			struct lost_to *t = strmap_get(byhandle,
-			    &dp.v[j].handle, sizeof(dp.v[j].handle));
-
-			if (t != NULL && ctr_add(&cur, cidx, t->pk,
-			    dp.v[j].packets, dp.v[j].bytes) == -1)
-				goto out;
-		}
+	if (kents_read(n, kv, nk, &dp, at) == -1)
+		goto out;
+	for (i = 0; i < nk; i++)
+		if (at[i] != 0 && ctr_add(&cur, cidx, v[of[i]].pk,
+		    dp.v[at[i] - 1].packets, dp.v[at[i] - 1].bytes) == -1)
+			goto out;
 	for (i = 0; i < nv; i++) {
-		at = (size_t)strmap_gets(cidx, v[i].pk);
-		p = at != 0 ? cur.v[at - 1].packets : 0;
-		b = at != 0 ? cur.v[at - 1].bytes : 0;
+		a = (size_t)strmap_gets(cidx, v[i].pk);
+		p = a != 0 ? cur.v[a - 1].packets : 0;
+		b = a != 0 ? cur.v[a - 1].bytes : 0;
 		if (ctr_set(old, idx, v[i].pk, p + v[i].packets,
 		    b + v[i].bytes) == -1)
 			goto out;
@@ -666,11 +676,9 @@ lost_to_kept(struct nft *n, struct lost_to *v, size_t nv,
 	}
 	rc = 0;
  out:
-	for (i = 0; i < nchains; i++)
-		free(chains[i]);
-	free(chains);
-	strmap_free(segs);
-	strmap_free(byhandle);
+	free(kv);
+	free(of);
+	free(at);
 	strmap_free(cidx);
 	strmap_free(sets);
 	nft_counters_free(&cur);

@@ -341,3 +341,20 @@ restart_no_drift(void)
 	ck_assert_uint_eq(dr.n, 0);
 	nft_drift_free(&dr);
 }
+
+int
+kernel_lab_run(const char *prog, Suite *(*suite)(void))
+{
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: needs root\n", prog);
+		return 77;
+	}
+	sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <check.h>
+
 #include "lab.h"
 #include "nft.h"
 #include "plan.h"
@@ -43,23 +45,33 @@ extern char		*other_before;	/* `nft list table inet other` at start */
 extern struct nft	*nf;
 extern struct ruleset	*cur;
 
+/* Check's unchecked fixture: the lab up, with table inet other in the
+ * router that every apply must leave as it is; and down. */
 void	lab_setup(void);
 void	lab_teardown(void);
 /* Enters the router (this child only), removes what an earlier test left
  * and opens the kernel layer. */
 void	start(void);
+/* text parsed into a ruleset, or the test fails. */
 struct ruleset *rs_text(const char *text);
+/* Table inet other is as lab_setup made it. */
 void	assert_other(void);
 /* Applies rs on top of cur (takes rs). */
 void	apply(struct ruleset *rs);
 /* Applies rs on top of cur the way the engine sends a single change: a
  * one-item plan (takes rs). */
 void	apply_plan(struct ruleset *rs, enum plan_op op, const char *name);
+/* apply(rs_text(text)). */
 void	apply_text(const char *text);
+/* A TCP connection from lab host `from` to addr:port within ms: 0 when
+ * it connects. must_tcp and mustnt_tcp fail the test otherwise. */
 int	tcp(const char *from, const char *addr, int port, int ms);
 void	must_tcp(const char *from, const char *addr, int port);
 void	mustnt_tcp(const char *from, const char *addr, int port);
+/* A server on port in lab host role (until the lab goes down): ports
+ * are not shared between tests. */
 pid_t	serve(const char *role, const char *proto, int port);
+/* Closes the kernel layer of this test. */
 void	finish(void);
 /* Eight pings from the lan host to the router through a limit of 1/minute
  * burst 2: the burst passes (one more if a minute turns), then nothing. */
@@ -74,6 +86,7 @@ void	drift_print(const struct nft_drift *dr);
 /* The line of dr that starts with head and holds part (may be NULL). */
 bool	drift_has(const struct nft_drift *dr, const char *head,
 	    const char *part);
+/* The drift check against rs finds nothing, or the test fails. */
 void	assert_no_drift(const struct ruleset *rs);
 /* Closes our handle as a stopped daemon would: the table stays,
  * orphaned, and anyone may change it. */
@@ -85,5 +98,8 @@ void	apply_fresh(const struct ruleset *rs);
 /* fwctld stops and starts again over its table: the drift check finds
  * nothing. */
 void	restart_no_drift(void);
+/* Runs the suite suite() makes (prog: the suite's program, for messages):
+ * 77 when not root (the lab needs it), 0 when every test passed, else 1. */
+int	kernel_lab_run(const char *prog, Suite *(*suite)(void));
 
 #endif
