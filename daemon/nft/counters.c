@@ -711,8 +711,11 @@ lost_copies(struct nft *n, struct work *w, const struct ruleset *prev,
 	struct kchain *oc;
 	struct kent *e, *oe;
 	const char *chain;
+	const struct cset *ns, *os;
+	const struct celem *nel;
+	struct celem *oel;
 	size_t i, j, k, clen, nk = 0, kcap = 0;
-	char key[1024], *pk = NULL;
+	char key[1024], skey[1024], *pk = NULL;
 	int kept, rc = -1;
 	static char mark;
 
@@ -796,36 +799,30 @@ lost_copies(struct nft *n, struct work *w, const struct ruleset *prev,
 		if ((at = (uint64_t)strmap_gets(eloc, name)) == 0)
 			continue;	/* no copy left */
 		at--;
-		{
-			const struct cset *ns = &nx->sets[at >> 32];
-			const struct celem *nel = &ns->elems[at & 0xffffffff];
-			struct celem *oel;
-			const struct cset *os;
-
-			clen = group_chain(ns->name, &chain);
-			snprintf(key, sizeof(key), "%.*s\n%s", (int)clen,
-			    chain, name);
-			if (strmap_puts(want, key, &mark) == -1)
+		ns = &nx->sets[at >> 32];
+		nel = &ns->elems[at & 0xffffffff];
+		clen = group_chain(ns->name, &chain);
+		/* its seed's key (chain, name); the picture's element of the
+		 * same set (set, name) */
+		snprintf(key, sizeof(key), "%.*s\n%s", (int)clen, chain, name);
+		snprintf(skey, sizeof(skey), "%s\n%s", ns->name, name);
+		if (strmap_puts(want, key, &mark) == -1)
+			goto out;
+		os = cplan_set(&n->cur, ns->name);
+		oel = os != NULL && set_same(os, ns) ? strmap_gets(celem, skey) :
+		    NULL;
+		if (oel == NULL || oel->key_len != nel->key_len ||
+		    memcmp(oel->key, nel->key, nel->key_len) != 0) {
+			/* new */
+			if (ctr_add(old, idx, key, lp, lb) == -1)
 				goto out;
-			os = cplan_set(&n->cur, ns->name);
-			snprintf(key, sizeof(key), "%s\n%s", ns->name, name);
-			oel = os != NULL && set_same(os, ns) ?
-			    strmap_gets(celem, key) : NULL;
-			snprintf(key, sizeof(key), "%.*s\n%s", (int)clen,
-			    chain, name);
-			if (oel == NULL || oel->key_len != nel->key_len ||
-			    memcmp(oel->key, nel->key, nel->key_len) != 0) {
-				/* new */
-				if (ctr_add(old, idx, key, lp, lb) == -1)
-					goto out;
-				continue;
-			}
-			if ((kv[nk].pk = strdup(key)) == NULL)
-				goto out;
-			kv[nk].oel = oel;
-			kv[nk].si = (size_t)(os - n->cur.sets);
-			nk++;
+			continue;
 		}
+		if ((kv[nk].pk = strdup(key)) == NULL)
+			goto out;
+		kv[nk].oel = oel;
+		kv[nk].si = (size_t)(os - n->cur.sets);
+		nk++;
 	}
 	if (nk > 0) {
 		if (lost_to_kept(n, kv, nk, old, idx) == -1)
