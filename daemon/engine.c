@@ -984,8 +984,10 @@ engine_change(struct engine *e, struct change *c, struct change_result *res)
 void
 engine_trim(struct engine *e)
 {
-	if (atomic_exchange(&e->trim_due, false))
+	if (atomic_exchange(&e->trim_due, false)) {
+		set_spare_drop();
 		malloc_trim(0);
+	}
 }
 
 void

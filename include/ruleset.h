@@ -430,10 +430,13 @@ int		 set_merge_elems(struct set *s, const struct set_elem *add,
 		    size_t n);
 /* Removes the elements whose drop[i] is set, in one pass. */
 void		 set_remove_marked(struct set *, const unsigned char *drop);
-/* A new set: the ordered s without the elements marked in drop (or NULL)
- * and with add (n, as for set_merge_elems), in one pass over s. */
+/* A new set: the ordered s without the elements marked 1 in drop (or
+ * NULL) and with add (n, as for set_merge_elems), copied in stretches
+ * between them. */
 struct set	*set_merge_copy(const struct set *s, const struct set_elem *add,
 		    size_t n, const unsigned char *drop);
+/* Gives back the big element array kept for the next copy of a set. */
+void		 set_spare_drop(void);
 
 void		 addrmatch_clear(struct addrmatch *);
 int		 addrmatch_copy(struct addrmatch *, const struct addrmatch *);

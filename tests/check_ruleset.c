@@ -310,6 +310,117 @@ START_TEST(set_order)
 }
 END_TEST
 
+/* One host of 10.0.0.0/8 per k, in key order. */
+static struct set_elem
+host_elem(uint32_t k)
+{
+	struct set_elem e = { 0 };
+	uint32_t a = htonl(0x0a000000u + k);
+
+	e.key.addr.family = AF_INET;
+	e.key.addr.prefix = 32;
+	memcpy(e.key.addr.bytes, &a, 4);
+	return e;
+}
+
+/*
+ * A shared set of thousands of elements changes into a copy made in
+ * stretches (set_merge_copy): random rounds of elements added and
+ * dropped give what one element at a time gives (set_merge_elems and
+ * set_remove_marked on a copy), with the expiry hint still the earliest
+ * expiry; a big array freed is the next copy's.
+ */
+START_TEST(set_merge_copy_stretches)
+{
+	enum { N = 20000, ROUNDS = 60 };
+	struct set *cur = set_new(), *ref, *next;
+	struct set_elem add[8], *old;
+	unsigned char *drop;
+	uint64_t least;
+	uint32_t seed = 7, k;
+	size_t i, j, nadd, ndrop;
+	int round;
+
+	cur->type = SET_IPV4;
+	for (k = 0; k < N; k++) {
+		struct set_elem e = host_elem(2 * k);
+
+		if (k % 97 == 0) {
+			e.timeout_ms = 1000;
+			e.expires_ms = 5000000 + k;
+		}
+		ck_assert_int_eq(set_add_elem(cur, &e), 0);
+	}
+	ck_assert(!cur->unsorted);
+	for (round = 0; round < ROUNDS; round++) {
+		/* up to 8 new odd keys, sorted, and up to 8 to drop; the
+		 * earliest expiring element goes in some rounds */
+		seed = seed * 1103515245u + 12345u;
+		nadd = (seed >> 8) % 9;
+		for (j = 0; j < nadd; j++) {
+			seed = seed * 1103515245u + 12345u;
+			k = 2 * (uint32_t)((seed >> 4) % (N + 10)) + 1;
+			add[j] = host_elem(k);
+			if (j % 3 == 1)
+				add[j].expires_ms = 4000000 + k;
+		}
+		set_elems_sort(cur->type, add, nadd);
+		for (i = j = 0; j < nadd; j++)	/* once each, not in cur */
+			if ((i == 0 || set_elem_cmp(cur->type, &add[i - 1],
+			    &add[j]) != 0) && set_find_elem(cur, &add[j]) < 0)
+				add[i++] = add[j];
+		nadd = i;
+		ck_assert_ptr_nonnull(drop = calloc(cur->nelems + 1, 1));
+		seed = seed * 1103515245u + 12345u;
+		ndrop = (seed >> 8) % 9;
+		for (j = 0; j < ndrop; j++) {
+			seed = seed * 1103515245u + 12345u;
+			drop[(seed >> 4) % cur->nelems] = 1;
+		}
+		if (round % 5 == 0)
+			for (i = 0; i < cur->nelems; i++)
+				if (cur->elems[i].expires_ms == cur->expiry_hint)
+					drop[i] = 1;
+		ref = set_dup(cur);
+		set_remove_marked(ref, drop);
+		ck_assert_int_eq(set_merge_elems(ref, add, nadd), 0);
+		ck_assert_ptr_nonnull(next = set_merge_copy(cur, add, nadd,
+		    drop));
+		ck_assert_uint_eq(next->nelems, ref->nelems);
+		ck_assert_uint_ge(next->elems_cap, next->nelems);
+		for (i = 0; i < ref->nelems; i++) {
+			ck_assert_int_eq(set_elem_cmp(ref->type, &next->elems[i],
+			    &ref->elems[i]), 0);
+			ck_assert_uint_eq(next->elems[i].expires_ms,
+			    ref->elems[i].expires_ms);
+		}
+		least = 0;
+		for (i = 0; i < next->nelems; i++)
+			if (next->elems[i].expires_ms != 0 && (least == 0 ||
+			    next->elems[i].expires_ms < least))
+				least = next->elems[i].expires_ms;
+		/* exact, as it starts: a prune pass is due when it is */
+		ck_assert_uint_eq(next->expiry_hint, least);
+		free(drop);
+		set_free(ref);
+		/* the old array is kept, and the next copy takes it */
+		if (round == ROUNDS - 1)
+			set_spare_drop();
+		old = cur->elems;
+		set_free(cur);
+		cur = next;
+		if (round == ROUNDS - 1) {
+			ck_assert_ptr_nonnull(next = set_merge_copy(cur, NULL, 0,
+			    NULL));
+			ck_assert_ptr_eq(next->elems, old);
+			set_free(next);
+		}
+	}
+	set_free(cur);
+	set_spare_drop();
+}
+END_TEST
+
 START_TEST(insert_remove_find)
 {
 	struct ruleset *rs = mkruleset(3);
@@ -520,6 +631,7 @@ ruleset_suite(void)
 	tcase_add_test(tc, share_is_shallow);
 	tcase_add_test(tc, borrow_hands_over);
 	tcase_add_test(tc, set_order);
+	tcase_add_test(tc, set_merge_copy_stretches);
 	tcase_add_test(tc, insert_remove_find);
 	tcase_add_test(tc, merge_moves_everything);
 	tcase_add_test(tc, set_elements);
