@@ -1792,8 +1792,58 @@ rules_fastpath(struct cplan *p, const char *chain, uint32_t ifmeta)
 	return 0;
 }
 
-/* iifname . oifname vmap: one lookup for the common case of two zones
- * known by interface (exact names; wildcards go the two-step way). */
+/*
+ * iifname . oifname vmap: one lookup for the common case of two zones
+ * known by interface (exact names; wildcards go the two-step way), in a
+ * chain of its own that forward jumps to (FWD_PAIRS; no zone is named
+ * "all"): every pair chain ends in a verdict, so a packet the map sends
+ * there never comes back, and one it does not find returns to forward.
+ *
+ * Not in forward itself: the kernel validates the whole table for every
+ * rule added (the jumps and the maps' verdicts, chain by chain), and skips
+ * a chain it has validated at a depth at least the one it reaches it at
+ * again, not one it reached nearer the base chain first. The pair chains
+ * are also reached through fwd/<zone>, one jump deeper; reached first
+ * from forward's own map, every one of them was validated twice, once
+ * from each path: 3.3 ms of every rule added at 50,000 mixed rules, where
+ * once is 1.7 ms. Through FWD_PAIRS both paths reach them at the same
+ * depth, the one taken first.
+ */
+#define FWD_PAIRS	"fwd/" ZONE_ALL
+
+/* Whether FWD_PAIRS has a map: a zone with an interface of an exact name
+ * (which makes a pair with itself at least). */
+static bool
+fwd_pairs_any(const struct ruleset *rs)
+{
+	uint8_t lo[16], hi[16];
+	size_t i, k;
+	bool wild;
+
+	for (i = 0; i < rs->nzones; i++)
+		for (k = 0; k < rs->zones[i]->nifaces; k++) {
+			ifname_key(rs->zones[i]->ifaces[k], lo, hi, &wild);
+			if (!wild)
+				return true;
+		}
+	return false;
+}
+
+/* forward's jump to FWD_PAIRS, where rule_fwd_concat puts the map. */
+static int
+rule_fwd_jump(struct cplan *p, const struct ruleset *rs)
+{
+	struct crule *r;
+
+	if (!fwd_pairs_any(rs))
+		return 0;
+	if ((r = cplan_add_rule(p, "forward", "~zones-pair", NULL)) == NULL)
+		return -1;
+	return crule_verdict(r, NFT_JUMP, FWD_PAIRS);
+}
+
+/* FWD_PAIRS and its map, after the base chains' rules: a plan holds its
+ * chains' rules in the order of its chains (adopt.c reads them so). */
 static int
 rule_fwd_concat(struct cplan *p, const struct ruleset *rs)
 {
@@ -1817,8 +1867,10 @@ rule_fwd_concat(struct cplan *p, const struct ruleset *rs)
 					if (wa || wb)
 						continue;
 					if (r == NULL) {
-						if ((r = cplan_add_rule(p,
-						    "forward", "~zones-pair",
+						if (cplan_add_chain(p,
+						    FWD_PAIRS) == NULL ||
+						    (r = cplan_add_rule(p,
+						    FWD_PAIRS, "~zones-pair",
 						    NULL)) == NULL ||
 						    (s = crule_add_anon(r)) ==
 						    NULL)
@@ -1887,7 +1939,7 @@ compile_filter(struct cplan *p, const struct ruleset *rs, struct diags *d)
 	 * side picks fwd/<zone>, which looks at the output side */
 	if (rules_fastpath(p, "forward", 0) == -1 ||
 	    rules_narrow(p, rs, "forward", "fwd/" UNZONED) == -1 ||
-	    rule_fwd_concat(p, rs) == -1 ||
+	    rule_fwd_jump(p, rs) == -1 ||
 	    rule_ifmap(p, rs, "forward", "~zones-if", NFT_META_IIFNAME,
 	    chain_fwd, NULL) == -1 ||
 	    rule_netmaps(p, rs, "forward", false, chain_fwd, NULL, d) == -1 ||
@@ -1906,6 +1958,8 @@ compile_filter(struct cplan *p, const struct ruleset *rs, struct diags *d)
 	free(name);
 	name = NULL;
 
+	if (rule_fwd_concat(p, rs) == -1)
+		goto out;
 	for (i = 0; i < n; i++) {
 		if (asprintf(&name, "fwd/%s", v[i]) == -1) {
 			name = NULL;

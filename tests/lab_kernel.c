@@ -1505,13 +1505,27 @@ START_TEST(wildcards_and_network_zones)
 	serve("router", "tcp", 3302);
 	serve("lan", "tcp", 3303);
 	serve("wan", "tcp", 3304);
+	serve("dmz", "tcp", 3305);
+	serve("dmz", "tcp", 3306);
 	/* wan0 is in no zone: the wan host is recognised by its network */
 	apply_text("zone lan { interface lan* }\n"
 	    "zone dmz { interface dmz0 }\n"
 	    "zone vpn { network 10.50.0.0/24, fd50::/64 }\n"
 	    "policy self -> vpn drop\n"
 	    "rule v from vpn to self tcp dport 3301 accept\n"
-	    "rule l from lan to self tcp dport 3302 accept\n");
+	    "rule l from lan to self tcp dport 3302 accept\n"
+	    "rule ld from lan to dmz tcp dport 3305 accept\n");
+	/* lan0 -> dmz0 is not in fwd/all's map of exact names (it holds
+	 * dmz0 . dmz0): forward goes on to fwd/lan, whose lan-dmz drops
+	 * what no rule accepts, rather than to its own policy, accept */
+	must_tcp("lan", H_DMZ, 3305);
+	mustnt_tcp("lan", H_DMZ, 3306);
+	{
+		json_t *j = nft_json();
+
+		ck_assert(json_has_chain(j, "fwd/all"));
+		json_decref(j);
+	}
 	must_tcp("wan", R_WAN, 3301);
 	must_tcp("wan", R_WAN6, 3301);
 	mustnt_tcp("wan", R_WAN, 3302);
