@@ -2024,7 +2024,10 @@ START_TEST(start_takes_table_as_it_is)
 	serve("router", "tcp", 21199);
 	text = malloc((size_t)N * 128 + 2048);
 	ck_assert_ptr_nonnull(text);
-	p = text + sprintf(text, ZONES "rule x from lan to self tcp dport "
+	/* NAT entries too: their rules come last in the plan */
+	p = text + sprintf(text, ZONES "nat masq masquerade from lan to wan\n"
+	    "nat web forward from wan tcp dport 8080 to " H_DMZ ":80\n"
+	    "rule x from lan to self tcp dport "
 	    "3021 src " H_LAN " drop\n"
 	    "rule y from lan to self tcp dport 3021 accept\n"
 	    "rule l from lan to self tcp dport { 3022, 3023 } accept\n"

@@ -21,7 +21,11 @@ struct actx {
 	struct strmap	*runs;		/* kernel chain name -> struct krun */
 	struct krun	*runv;
 	size_t		 nruns;
-	size_t		*rule_of;	/* by dump index: plan rule + 1, or 0 */
+	size_t		*rule_of;	/* by dump index: place + 1, or 0 */
+	/* The plan's rules by chain, in the order of its chains and in
+	 * their order within each: place q is plan rule ord[q] (the NAT
+	 * entries' rules, compiled last, go in chains made first). */
+	size_t		*ord;
 	uint64_t	*hash;		/* by plan rule: cplan_rule_hash */
 	size_t		 chains_used;
 	size_t		 rules_used;
@@ -59,7 +63,50 @@ actx_free(struct actx *x)
 	strmap_free(x->runs);
 	free(x->runv);
 	free(x->rule_of);
+	free(x->ord);
 	free(x->hash);
+}
+
+/* x->ord, and the places' ends by chain into *start (nchains + 1); -1
+ * out of memory or a rule of a chain the plan does not have. */
+static int
+actx_order(struct actx *x, size_t **start)
+{
+	const struct cplan *p = x->in->p;
+	struct strmap *idx;
+	size_t *of = NULL, *st = NULL, i, ci;
+	int rc = -1;
+
+	if ((idx = strmap_new(p->nchains + 1)) == NULL ||
+	    (of = calloc(p->nrules + 1, sizeof(*of))) == NULL ||
+	    (st = calloc(p->nchains + 2, sizeof(*st))) == NULL ||
+	    (x->ord = calloc(p->nrules + 1, sizeof(*x->ord))) == NULL)
+		goto out;
+	for (ci = 0; ci < p->nchains; ci++)
+		if (strmap_puts(idx, p->chains[ci].name, (void *)(ci + 1)) ==
+		    -1)
+			goto out;
+	for (i = 0; i < p->nrules; i++) {
+		if ((ci = (size_t)strmap_gets(idx, p->rules[i].chain)) == 0)
+			goto out;
+		of[i] = ci - 1;
+		st[ci]++;
+	}
+	for (ci = 0; ci < p->nchains; ci++)
+		st[ci + 1] += st[ci];
+	for (i = 0; i < p->nrules; i++)
+		x->ord[st[of[i]]++] = i;
+	for (ci = p->nchains; ci > 0; ci--)
+		st[ci] = st[ci - 1];
+	st[0] = 0;
+	*start = st;
+	st = NULL;
+	rc = 0;
+ out:
+	strmap_free(idx);
+	free(of);
+	free(st);
+	return rc;
 }
 
 /* The dump as runs by chain (the kernel dumps a chain's rules together,
@@ -93,8 +140,8 @@ actx_runs(struct actx *x)
 			return -1;
 	}
 	for (i = 0; i < p->nrules; i++)
-		if (x->in->at_of[i] < dp->n)
-			x->rule_of[x->in->at_of[i]] = i + 1;
+		if (x->in->at_of[x->ord[i]] < dp->n)
+			x->rule_of[x->in->at_of[x->ord[i]]] = i + 1;
 	return 0;
 }
 
@@ -117,14 +164,14 @@ actx_run(struct actx *x, const char *chain, struct krun *none)
 	return r;
 }
 
-/* Kernel rule k is plan rule i: an entry of the picture. */
+/* Kernel rule k is the plan's rule at place q: an entry of the picture. */
 static int
 actx_ent(struct actx *x, struct kchain *c, struct kseg *sg, size_t k,
-    size_t i)
+    size_t q)
 {
-	const struct crule *r = &x->in->p->rules[i];
+	const struct crule *r = &x->in->p->rules[x->ord[q]];
 
-	return kchain_add_ent(&x->a->st, c, sg, r->key, x->hash[i],
+	return kchain_add_ent(&x->a->st, c, sg, r->key, x->hash[x->ord[q]],
 	    x->in->dp->v[k].handle) != NULL ? 0 : -1;
 }
 
@@ -228,22 +275,21 @@ adopt_plain(struct actx *x, struct kchain *nc, size_t lo, size_t hi)
 	return q == hi ? 0 : 1;
 }
 
-/* Chain ci of the plan, rules [*lo, ...): 0, 1 (not the layout), -1. */
+/* Chain ci of the plan, its rules at places [lo, hi): 0, 1 (not the
+ * layout), -1. */
 static int
-adopt_chain(struct actx *x, size_t ci, size_t *lo)
+adopt_chain(struct actx *x, size_t ci, size_t lo, size_t hi)
 {
 	const struct cplan *p = x->in->p;
 	struct cchain def = p->chains[ci];
 	struct kchain *nc;
-	size_t hi = *lo, nuser = 0;
+	size_t q, nuser = 0;
 	bool own = false;
-	int rc;
 
 	/* as the whole diff lays it out (build_order): user rules after
 	 * fwctl's own keep a pair chain without sub-chains */
-	for (; hi < p->nrules && strcmp(p->rules[hi].chain, def.name) == 0;
-	    hi++) {
-		if (p->rules[hi].name == NULL)
+	for (q = lo; q < hi; q++) {
+		if (p->rules[x->ord[q]].name == NULL)
 			own = true;
 		else if (own)
 			def.pair = false;
@@ -252,10 +298,8 @@ adopt_chain(struct actx *x, size_t ci, size_t *lo)
 	}
 	if ((nc = kstate_add_chain(&x->a->st, &def)) == NULL)
 		return -1;
-	rc = def.pair ? adopt_pair(x, nc, *lo, nuser, hi) :
-	    adopt_plain(x, nc, *lo, hi);
-	*lo = hi;
-	return rc;
+	return def.pair ? adopt_pair(x, nc, lo, nuser, hi) :
+	    adopt_plain(x, nc, lo, hi);
 }
 
 /*
@@ -269,21 +313,21 @@ adopt_prepare(struct nft *n, const struct adopt_in *in)
 {
 	struct actx x = { 0 };
 	const struct cplan *p = in->p;
-	size_t ci, lo = 0, i;
+	size_t ci, i, *start = NULL;
 	int rc = -1;
 
 	adopt_free(n);
 	x.in = in;
 	if ((x.a = calloc(1, sizeof(*x.a))) == NULL ||
-	    kstate_init(&x.a->st, p->nrules) == -1 || actx_runs(&x) == -1)
+	    kstate_init(&x.a->st, p->nrules) == -1 ||
+	    actx_order(&x, &start) == -1 || actx_runs(&x) == -1)
 		goto out;
 	for (ci = 0; ci < p->nchains; ci++)
-		if ((rc = adopt_chain(&x, ci, &lo)) != 0)
+		if ((rc = adopt_chain(&x, ci, start[ci], start[ci + 1])) != 0)
 			goto out;
 	rc = 1;
 	/* every rule and every chain of the kernel taken, no other */
-	if (lo != p->nrules || x.rules_used != in->dp->n ||
-	    x.chains_used != in->nkchains)
+	if (x.rules_used != in->dp->n || x.chains_used != in->nkchains)
 		goto out;
 	if ((x.a->klists = strmap_new(in->nklists + 1)) == NULL ||
 	    (x.a->knames = calloc(in->nklists + 1,
@@ -302,6 +346,7 @@ adopt_prepare(struct nft *n, const struct adopt_in *in)
 	x.a = NULL;
 	rc = 0;
  out:
+	free(start);
 	if (x.a != NULL) {
 		kstate_free(&x.a->st);
 		ruleset_free(x.a->rs);
