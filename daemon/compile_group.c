@@ -1531,7 +1531,8 @@ compile_group_chunk(struct cplan *p, const struct rule *ru, const char *chain)
 }
 
 /*
- * When rules[i] (in pair chain from -> to) starts a run of at least
+ * When rules[in[0]] (in pair chain from -> to, whose rules from it on are
+ * rules[in[0..nin)]) starts a run of at least
  * GROUP_MIN rules of its class there, the run as one group in chain: its
  * rules marked in used, 0. The run steps over the rules its class cannot
  * meet (cls[i], the class's blocks) and ends at any other, at a rule of
@@ -1540,10 +1541,11 @@ compile_group_chunk(struct cplan *p, const struct rule *ru, const char *chain)
  * -1 out of memory.
  */
 int
-compile_group_run(struct cplan *p, const struct ruleset *rs, size_t i,
-    const char *from, const char *to, const char *chain,
-    struct gclass *const *cls, bool *used)
+compile_group_run(struct cplan *p, const struct ruleset *rs,
+    const size_t *in, size_t nin, const char *from, const char *to,
+    const char *chain, struct gclass *const *cls, bool *used)
 {
+	size_t i = in[0], x;
 	const struct rule *ru = rs->rules[i], **gv = NULL;
 	const struct gclass *c = cls != NULL ? cls[i] : NULL;
 	struct gfilt f = { ru, c };
@@ -1556,15 +1558,12 @@ compile_group_run(struct cplan *p, const struct ruleset *rs, size_t i,
 	if (GROUP_MIN == 0 || group_family(ru) == -1 ||
 	    (c != NULL && c->count < GROUP_MIN))
 		return 1;
-	for (j = i; j < rs->nrules; j++) {
-		const struct rule *o = rs->rules[j];
+	for (x = 0; x < nin; x++) {
+		const struct rule *o = rs->rules[j = in[x]];
 
 		/* past the last rule of the class: nothing more to take */
 		if (c != NULL && j > c->last)
 			break;
-		if (j > i && (!zone_word_covers(o->from, from) ||
-		    !zone_word_covers(o->to, to)))
-			continue;
 		if (j > i && !group_class_same(ru, o)) {
 			/* a rule no rule of the class can meet: stepped
 			 * over (without classes, no rule is) */

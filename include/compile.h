@@ -443,13 +443,15 @@ void		 compile_groups_fill(struct gtab *, bool done);
  * tab: the class, NULL when ru is in none or out of memory (*err). */
 struct gclass	*compile_groups_class(struct gtab *tab, const struct rule *ru,
 		    size_t at, int sign, bool *err);
-/* compile_group.c: when rules[i] starts a run of same-shape rules of pair
- * chain from -> to (cls: each rule's class there, NULL for none), the run
+/* compile_group.c: when rules[in[0]] starts a run of same-shape rules of
+ * pair chain from -> to (in[0..nin): the indices of the chain's rules from
+ * it on, in order; cls: each rule's class there, NULL for none), the run
  * as one group in chain (0, its rules marked in used); 1 when not; -1 out
  * of memory. */
 int		 compile_group_run(struct cplan *, const struct ruleset *,
-		    size_t i, const char *from, const char *to,
-		    const char *chain, struct gclass *const *cls, bool *used);
+		    const size_t *in, size_t nin, const char *from,
+		    const char *to, const char *chain,
+		    struct gclass *const *cls, bool *used);
 struct cexpr	*crule_add(struct crule *, enum cx_type);
 struct crule	*cplan_add_rule(struct cplan *, const char *chain,
 		    const char *key, const char *name);
