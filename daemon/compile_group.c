@@ -1787,8 +1787,9 @@ compile_group_at(const struct ruleset *rs, size_t i, const char *from,
 
 	*pr = NULL;
 	*chunk = false;
-	if (ru->limit.per_source)
-		return CG_UNSURE;	/* a meter set of its own */
+	/* a per-source limit (a meter set of its own, made and deleted with
+	 * the rule's kernel rules: nft/fast.c) is in no group: alone, unless
+	 * it ends another class's run (below) */
 	if (GROUP_MIN == 0)
 		return CG_ALONE;
 	/* the classes are the whole compile's: without them, the layout is

@@ -1042,6 +1042,93 @@ START_TEST(rule_first_in_a_run)
 }
 END_TEST
 
+/* Whether the kernel's table has a set of this name. */
+static bool
+kernel_has_set(const char *name)
+{
+	char *out = lab_output(lab, "router", "nft list sets table inet fwctl");
+	bool has;
+
+	ck_assert_ptr_nonnull(out);
+	has = strstr(out, name) != NULL;
+	free(out);
+	return has;
+}
+
+/*
+ * A rule with a limit per source has meter sets of its own (one per
+ * family): added or deleted alone it takes the single-rule path, its
+ * meters made before its kernel rules and deleted after them in the same
+ * transaction, and the table stays what a fresh compile lays out. The
+ * limit holds per source as with a whole apply.
+ */
+START_TEST(per_source_limit_single_changes)
+{
+	const struct nft_stats *st;
+	char text[4096], *p = text;
+	int i, k;
+
+	start();
+	serve("router", "tcp", 3911);
+	p += sprintf(p, ZONES);
+	for (i = 0; i < 6; i++)		/* a group before it */
+		p += sprintf(p, "rule g%d from lan to self tcp dport %d src "
+		    "10.9.0.%d accept\n", i, 4100 + i, i + 1);
+	/* rules of every (from, to) the limits have: the pair chains share
+	 * as they did (another sharing is the whole diff's) */
+	p += sprintf(p, "rule w from wan to dmz tcp dport 80 accept\n"
+	    "rule a from any to self tcp dport 4200 accept\n"
+	    "rule s from wan to self tcp dport 4201 accept\n");
+	apply_text(text);
+
+	add_rule_before("lim", "lim from any to self tcp dport 3911 accept "
+	    "limit 1/hour burst 3 per source", NULL);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_lt(st->compiled_rules, cur->nrules / 2);
+	ck_assert_uint_ge(st->rules_added, 1);
+	ck_assert(kernel_has_set("__m/lim#4"));
+	ck_assert(kernel_has_set("__m/lim#6"));
+	for (k = 0; k < 3; k++)
+		must_tcp("lan", R_LAN, 3911);
+	mustnt_tcp("lan", R_LAN, 3911);
+	for (k = 0; k < 3; k++)		/* another source, its own bucket */
+		must_tcp("dmz", "10.50.2.1", 3911);
+	mustnt_tcp("dmz", "10.50.2.1", 3911);
+	restart_takes_table();
+
+	remove_rule("lim");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_lt(st->compiled_rules, cur->nrules / 2);
+	ck_assert(!kernel_has_set("__m/"));
+	mustnt_tcp("lan", R_LAN, 3911);		/* lan -> self: the default */
+	restart_takes_table();
+
+	/* between rules of other chains, and then before the group */
+	add_rule_before("lim2", "lim2 from lan to self tcp dport 3911 accept "
+	    "limit 1/hour burst 2 per source", "w");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_lt(st->compiled_rules, cur->nrules / 2);
+	ck_assert(kernel_has_set("__m/lim2#4"));
+	for (k = 0; k < 2; k++)
+		must_tcp("lan", R_LAN, 3911);
+	mustnt_tcp("lan", R_LAN, 3911);
+	restart_takes_table();
+	add_rule_before("lim3", "lim3 from wan to self tcp dport 3912 accept "
+	    "limit 5/minute per source", "g0");
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert(kernel_has_set("__m/lim3#4"));
+	restart_takes_table();
+	remove_rule("lim2");
+	ck_assert(!kernel_has_set("__m/lim2#"));
+	ck_assert(kernel_has_set("__m/lim3#4"));
+	restart_takes_table();
+	finish();
+}
+END_TEST
+
 /* xorshift32: the differential test's steps, the same on every run */
 static uint32_t
 lab_rand(uint32_t *x)
@@ -1052,7 +1139,7 @@ lab_rand(uint32_t *x)
 	return *x;
 }
 
-/* One rule of nine shapes whose keys come from small ranges, so that
+/* One rule of ten shapes whose keys come from small ranges, so that
  * runs form, end at rules that meet them, and keys clash (the same port,
  * a /25 inside a /24); `to any` and `from any` rules land in several pair
  * chains. */
@@ -1061,7 +1148,7 @@ diff_rule(uint32_t *x, char *buf, size_t len, const char *name)
 {
 	uint32_t k = lab_rand(x) % 8, v = lab_rand(x) % 8;
 
-	switch (lab_rand(x) % 9) {
+	switch (lab_rand(x) % 10) {
 	case 0:
 		snprintf(buf, len, "%s from lan to self tcp dport %u accept",
 		    name, 5000 + v);
@@ -1094,10 +1181,15 @@ diff_rule(uint32_t *x, char *buf, size_t len, const char *name)
 		snprintf(buf, len, "%s from lan to any src 10.50.%u.0/24 drop",
 		    name, 20 + k);
 		break;
-	default:
+	case 8:
 		/* every pair chain to the host: several groups a rule */
 		snprintf(buf, len, "%s from any to self tcp dport %u accept "
 		    "log", name, 5400 + v);
+		break;
+	default:
+		/* in no group, with meter sets of its own */
+		snprintf(buf, len, "%s from lan to self tcp dport %u accept "
+		    "limit 1/hour burst 3 per source", name, 5500 + v);
 		break;
 	}
 }
@@ -1105,7 +1197,7 @@ diff_rule(uint32_t *x, char *buf, size_t len, const char *name)
 /*
  * The single-change paths against the whole compile: a fixed sequence of
  * random adds (anywhere in the ruleset), deletes and changes in place over
- * rules of nine shapes. After each change the kernel must hold what a
+ * rules of ten shapes. After each change the kernel must hold what a
  * fresh compile of the ruleset lays out, in order: a daemon starting over the table takes
  * it as it is (its check compares every chain rule by rule, in order, and
  * the groups' elements). Enough adds and deletes must take a single-change
@@ -1511,6 +1603,7 @@ groups_suite(void)
 	tcase_add_test(tc, counters_follow_rules);
 	tcase_add_test(tc, counters_follow_a_split_run);
 	tcase_add_test(tc, counters_when_copies_go);
+	tcase_add_test(tc, per_source_limit_single_changes);
 	suite_add_tcase(s, tc);
 	/* its own case, to run alone with other seeds: CK_RUN_CASE=differential
 	 * FWCTL_LAB_SEED=N */

@@ -1784,6 +1784,12 @@ START_TEST(limit_per_source)
 	}
 	ck_assert_msg(seen4, "no meter set __m/lim#4");
 	json_decref(j);
+	/* a restart over it: the buckets the packets made are no drift,
+	 * and the table (buckets and all) is taken as it is */
+	restart_no_drift();
+	apply_fresh(cur);
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	mustnt_tcp("lan", R_LAN, 3901);		/* its bucket stayed spent */
 	/* the meter goes with its rule */
 	apply_text(ZONES);
 	out = lab_output(lab, "router", "nft list sets table inet fwctl");

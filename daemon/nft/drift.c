@@ -1411,7 +1411,10 @@ drift_sets(struct dctx *x, const struct cplan *p)
 			    elem_exprs_text(&ds->s, have, sizeof(have)),
 			    elem_exprs_text(cs, want, sizeof(want)));
 		}
-		drift_elems(x, cs, ds);
+		/* a meter's elements are the packets' (a per-source limit's
+		 * buckets, each with a timeout): no ruleset says them */
+		if (!(cs->flags & NFT_SET_EVAL))
+			drift_elems(x, cs, ds);
 	}
 	for (i = 0; i < x->nsets; i++)
 		if (!x->sets[i].anon && cplan_set(p, x->sets[i].s.name) == NULL &&

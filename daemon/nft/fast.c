@@ -1380,15 +1380,18 @@ next_groups(struct nft *n, const struct ruleset *prev,
 	return 1;
 }
 
-/* Set *from (a group set of the fast path's plan, in the run of set run)
- * into the picture, which takes what it holds. */
+/* Set *from (a set of the fast path's plan: a group set in the run of set
+ * run, or a meter with run NULL) into the picture, which takes what it
+ * holds. */
 static int
 cur_add_set(struct nft *n, struct cset *from, const struct cset *run)
 {
 	struct strmap **ne;
 	struct cset *cs;
-	uint32_t id = run->run;		/* run may move with the array */
-	bool edge = run->run_edge, front = run->run_edge_front;
+	/* run may move with the array; NULL: a set of no run (a meter) */
+	uint32_t id = run != NULL ? run->run : 0;
+	bool edge = run != NULL && run->run_edge;
+	bool front = run != NULL && run->run_edge_front;
 
 	if (n->eidx != NULL) {
 		if ((ne = reallocarray(n->eidx, n->cur.nsets + 2,
@@ -1487,6 +1490,38 @@ front_seeds(struct nft *n, const struct fjoin *joins, size_t njoins,
 	return rc;
 }
 
+
+/* The meter sets of a per-source limit (METER_SET_PREFIX "<rule>#4", #6)
+ * come and go with the rule's kernel rules, in the same transaction: the
+ * names of those in the picture of a rule leaving, onto *v. */
+static int
+meters_of(struct nft *n, const char *rule, char ***v, size_t *nv)
+{
+	char name[FWCTL_NAME_MAX + 16], **t;
+	int fam;
+
+	for (fam = 4; fam <= 6; fam += 2) {
+		snprintf(name, sizeof(name), METER_SET_PREFIX "%s#%d", rule,
+		    fam);
+		if (cur_set_index(n, name) == -1)
+			continue;
+		if ((t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL)
+			return -1;
+		*v = t;
+		if ((t[*nv] = strdup(name)) == NULL)
+			return -1;
+		(*nv)++;
+	}
+	return 0;
+}
+
+static bool
+is_meter(const struct cset *cs)
+{
+	return strncmp(cs->name, METER_SET_PREFIX,
+	    strlen(METER_SET_PREFIX)) == 0;
+}
+
 /*
  * A plan made of rules alone (the engine's one-item plans, or a replace
  * that differs in a few rules): only those rules are compiled, their old
@@ -1507,6 +1542,8 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	struct fjoin *joins = NULL;
 	struct seed *seeds = NULL;
 	struct kent **dels = NULL, *e;
+	char **mgone = NULL;
+	size_t nmgone = 0;
 	struct cplan tmp;
 	struct batch b = { 0 };
 	struct reply rp = { 0 };
@@ -1597,6 +1634,17 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 				if (ptr_push(&dels, &ndels, &dels_cap,
 				    e) == -1)
 					goto nomem;
+		/* a per-source limit's meter goes with it; changed in place,
+		 * the same name would go and come back: the whole diff */
+		if (it->op == PLAN_CHANGE && (prev->rules[mi]->limit.per_source ||
+		    ((k = (size_t)plan_rule_index(next, it)) != (size_t)-1 &&
+		    next->rules[k]->limit.per_source))) {
+			rc = 1;
+			goto out;
+		}
+		if (it->op == PLAN_REMOVE &&
+		    meters_of(n, it->name, &mgone, &nmgone) == -1)
+			goto nomem;
 		if (it->op == PLAN_ADD || it->op == PLAN_CHANGE) {
 			if (byname != NULL)
 				mi = (ssize_t)(size_t)strmap_gets(byname,
@@ -1730,6 +1778,20 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			    dels[i]->seg, name, sizeof(name)), dels[i]->key,
 			    dels[i]->handle) == -1)
 				goto nomem;
+		/* meters: after the rules that use them, before new ones */
+		for (i = 0; i < nmgone; i++)
+			if (emit_delset(n, &b, &n->cur.sets[cur_set_index(n,
+			    mgone[i])]) == -1)
+				goto nomem;
+		for (j = 0; j < tmp.nsets; j++) {
+			if (!is_meter(&tmp.sets[j]))
+				continue;
+			snprintf(name, sizeof(name), "set %s",
+			    tmp.sets[j].name);
+			if (emit_set(n, &b, &tmp.sets[j], false, ++n->set_id,
+			    name, tmp.sets[j].loc, NULL) == -1)
+				goto nomem;
+		}
 		/* a set of its own: made before its rule, deleted after */
 		for (j = 0; j < njoins; j++) {
 			struct cset *ns;
@@ -1844,12 +1906,23 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 		if (joins[j].add)
 			joins[j].el.comment = NULL;	/* the picture's */
 	}
+	for (j = 0; j < tmp.nsets; j++)
+		if (tmp.sets[j].name != NULL && is_meter(&tmp.sets[j]) &&
+		    cur_add_set(n, &tmp.sets[j], NULL) == -1)
+			goto lost;
 	/* sets gone last: the sets after them move up */
 	if (njoins > 1)
 		qsort(joins, njoins, sizeof(*joins), fjoin_si_cmp);
 	for (j = 0; j < njoins; j++)
 		if (joins[j].kind == FJ_DROPSET || joins[j].kind == FJ_OLDSET)
 			cur_drop_set(n, joins[j].si);
+	for (i = 0; i < nmgone; i++) {
+		ssize_t si = cur_set_index(n, mgone[i]);
+
+		if (si == -1)
+			goto lost;
+		cur_drop_set(n, (size_t)si);
+	}
 	for (k = 0; k < nfsegs; k++) {
 		if ((fsegs[k].seg = kchain_add_seg(fsegs[k].c,
 		    fsegs[k].id)) == NULL)
@@ -1905,6 +1978,9 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	strmap_free(fseeds);
 	free(fseedv);
 	free(dels);
+	for (i = 0; i < nmgone; i++)
+		free(mgone[i]);
+	free(mgone);
 	free(items);
 	strmap_free(planned);
 	strmap_free(byname);
