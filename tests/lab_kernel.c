@@ -209,6 +209,117 @@ START_TEST(minimal_end_to_end)
 }
 END_TEST
 
+/* Applies the ruleset of text on top of cur with the plan of what
+ * differs, as the engine sends a change. */
+static void
+apply_diffed(const char *text)
+{
+	struct ruleset *next = rs_text(text);
+	struct diags d;
+	struct plan pl;
+
+	plan_init(&pl);
+	ck_assert_int_eq(plan_diff(cur, next, &pl), 0);
+	diags_init(&d);
+	if (nft_apply(nf, cur, next, &pl, &d) != 0) {
+		diags_print(&d, stderr);
+		ck_abort_msg("nft_apply failed");
+	}
+	diags_free(&d);
+	plan_free(&pl);
+	ruleset_free(cur);
+	cur = next;
+}
+
+/* A start over the table takes it as it is: what the single changes
+ * left is what a fresh compile lays out, in order. */
+static void
+restart_adopts(void)
+{
+	restart_no_drift();
+	apply_fresh(cur);
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 0);
+}
+
+/*
+ * Policies changed alone make again only the rules each pair chain ends
+ * in (the log before the verdict, the NAT entries' jump between them):
+ * no rule compiled; traffic follows each new policy, and the table is
+ * what a fresh compile lays out.
+ */
+#define POLS ZONES "nat web forward from wan tcp dport 8080 to " H_DMZ \
+	":80\n" \
+	"rule ssh from lan to self tcp dport 3951 accept\n" \
+	"rule w from wan to dmz tcp dport 3952 accept\n"
+
+START_TEST(policies_alone)
+{
+	const struct nft_stats *st;
+
+	start();
+	serve("router", "tcp", 3951);
+	serve("dmz", "tcp", 3953);
+	serve("lan", "tcp", 3954);
+	apply_text(POLS "policy lan -> any accept\n"
+	    "policy dmz -> lan accept\n");
+	must_tcp("lan", H_DMZ, 3953);
+	must_tcp("dmz", H_LAN, 3954);
+
+	/* a policy of its own for lan -> dmz, with a log */
+	apply_diffed(POLS "policy lan -> any accept\n"
+	    "policy dmz -> lan accept\n"
+	    "policy lan -> dmz drop log\n");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	ck_assert_uint_ge(st->rules_added, 2);		/* its log, its drop */
+	ck_assert_uint_le(st->rules_added, 4);
+	mustnt_tcp("lan", H_DMZ, 3953);
+	must_tcp("dmz", H_LAN, 3954);
+	{
+		json_t *j = nft_json();
+
+		ck_assert_ptr_nonnull(json_rule(j, "lan-dmz",
+		    "policy lan -> dmz log", 0));
+		ck_assert_int_ge(json_packets(json_rule(j, "lan-dmz",
+		    "policy lan -> dmz", 0)), 1);
+		json_decref(j);
+	}
+	restart_adopts();
+
+	/* dmz -> lan goes, lan -> any drops: lan -> dmz falls to it */
+	apply_diffed(POLS "policy lan -> any drop\n");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	mustnt_tcp("dmz", H_LAN, 3954);
+	mustnt_tcp("lan", H_DMZ, 3953);
+	must_tcp("lan", R_LAN, 3951);			/* its rule */
+	restart_adopts();
+
+	/* no policy at all: the defaults */
+	apply_diffed(POLS);
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 0);
+	mustnt_tcp("lan", H_DMZ, 3953);
+	must_tcp("router", H_LAN, 3954);		/* self -> any */
+	restart_adopts();
+
+	/* the same verdicts under another policy's name: its comment */
+	apply_diffed(POLS "policy any -> any drop\n");
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 0);
+	restart_adopts();
+	/* and accepted again */
+	apply_diffed(POLS "policy any -> any drop\n"
+	    "policy dmz -> lan accept\n");
+	must_tcp("dmz", H_LAN, 3954);
+	restart_adopts();
+	finish();
+}
+END_TEST
+
 START_TEST(policies_and_defaults)
 {
 	start();
@@ -2322,6 +2433,7 @@ kernel_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, minimal_end_to_end);
 	tcase_add_test(tc, policies_and_defaults);
+	tcase_add_test(tc, policies_alone);
 	tcase_add_test(tc, unzoned_interfaces);
 	tcase_add_test(tc, ports);
 	tcase_add_test(tc, addresses);

@@ -977,6 +977,9 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	/* rules alone: those rules, nothing else */
 	if ((rc = apply_rules(n, prev, next, plan, d)) != 1)
 		return rc;
+	/* policies alone: the pair chains' endings */
+	if ((rc = apply_policies(n, prev, next, plan, d)) != 1)
+		return rc;
 	rc = -1;
 	memset(&n->stats, 0, sizeof(n->stats));
 	/* the whole diff may share pair chains otherwise */

@@ -2148,3 +2148,192 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	free(pel.comment);
 	return rc;
 }
+
+/* The keys of the rules a pair chain ends in that come from its policy
+ * (and the NAT entries' jump before it): no rule of the ruleset is there. */
+static bool
+policy_key(const char *key)
+{
+	return strcmp(key, "~policy") == 0 || strcmp(key, "~policy-log") == 0 ||
+	    strcmp(key, "~nat-open") == 0;
+}
+
+/*
+ * Policies alone (fwctl set-policy, delete-policy): each pair chain ends
+ * in the rules its policy makes (a log before the verdict, the NAT
+ * entries' jump between them), and those depend on zones, policies and
+ * NAT entries only. They are compiled from the ruleset without its rules
+ * and sets (a few dozen chains, no rule compiled); a chain whose ending
+ * differs from the picture's has it deleted and made again at its end,
+ * in one transaction. The policy's counter starts again, as with the
+ * whole diff. 1 when the plan is not policies alone, or a chain is not
+ * laid out so.
+ */
+int
+apply_policies(struct nft *n, const struct ruleset *prev,
+    const struct ruleset *next, const struct plan *plan, struct diags *d)
+{
+	struct ruleset bare;
+	struct cplan tmp;
+	struct diags dd;
+	struct batch b = { 0 };
+	struct reply rp = { 0 };
+	struct kchain *c, **chg = NULL;
+	struct kent *e;
+	size_t *from = NULL, *to = NULL, *at = NULL, nchg = 0, i, j, k, t;
+	uint64_t *handles = NULL;
+	uint32_t genid;
+	int tries, sent, rc = 1;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (!n->have || prev == NULL || plan == NULL || plan->n == 0)
+		return 1;
+	for (i = 0; i < plan->n; i++)
+		if (plan->v[i].kind != PLAN_POLICY)
+			return 1;
+	bare = *next;
+	bare.rules = NULL;
+	bare.nrules = 0;
+	bare.sets = NULL;
+	bare.nsets = 0;
+	diags_init(&dd);
+	k = compile_ruleset(&bare, n->table, &tmp, &dd) == -1;
+	diags_free(&dd);
+	if (k)
+		return 1;	/* a NAT entry with a set, say: the whole diff */
+	rc = -1;
+	if ((chg = calloc(tmp.nchains + 1, sizeof(*chg))) == NULL ||
+	    (from = calloc(tmp.nchains + 1, sizeof(*from))) == NULL ||
+	    (to = calloc(tmp.nchains + 1, sizeof(*to))) == NULL ||
+	    (at = calloc(tmp.nrules + 1, sizeof(*at))) == NULL ||
+	    (handles = calloc(tmp.nrules + 1, sizeof(*handles))) == NULL)
+		goto nomem;
+	/* each pair chain's ending, in the plan's order (its chain order):
+	 * the rules of tmp with those keys, into at[from..to) */
+	for (i = 0, t = 0; i < tmp.nchains; i++) {
+		size_t m = 0, q;
+
+		if (!tmp.chains[i].pair ||
+		    (c = kstate_chain(&n->st, tmp.chains[i].name)) == NULL)
+			continue;
+		from[nchg] = t;
+		for (j = 0; j < tmp.nrules; j++)
+			if (policy_key(tmp.rules[j].key) &&
+			    strcmp(tmp.rules[j].chain, c->def.name) == 0)
+				at[t++] = j;
+		to[nchg] = t;
+		/* the picture's: its own rules with those keys, last */
+		for (q = 0; q < c->nown && !policy_key(c->own[q]->key); q++)
+			;
+		for (j = q; j < c->nown; j++)
+			if (!policy_key(c->own[j]->key)) {
+				rc = 1;		/* not laid out so */
+				goto out;
+			}
+		m = c->nown - q;
+		if (m == to[nchg] - from[nchg]) {
+			for (j = 0; j < m; j++)
+				if (c->own[q + j]->hash !=
+				    cplan_rule_hash(&tmp.rules[at[from[nchg] +
+				    j]]) || strcmp(c->own[q + j]->key,
+				    tmp.rules[at[from[nchg] + j]].key) != 0)
+					break;
+			if (j == m) {
+				t = from[nchg];
+				continue;	/* as it was */
+			}
+		}
+		chg[nchg++] = c;
+	}
+	n->stats.compiled_rules = 0;
+	for (tries = 0; tries < BATCH_TRIES; tries++) {
+		if (get_genid(n, &genid) == -1) {
+			diags_add(d, NULL, "reading the kernel's ruleset: %s",
+			    strerror(errno));
+			goto out;
+		}
+		batch_free(&b);
+		memset(&rp, 0, sizeof(rp));
+		rp.echo = true;
+		memset(&n->stats, 0, sizeof(n->stats));
+		if (batch_begin(n, &b, genid) == -1)
+			goto nomem;
+		for (i = 0; i < nchg; i++) {
+			c = chg[i];
+			for (j = 0; j < c->nown; j++)
+				if (policy_key(c->own[j]->key) &&
+				    emit_delrule(n, &b, c->def.name,
+				    c->own[j]->key, c->own[j]->handle) == -1)
+					goto nomem;
+			for (j = from[i]; j < to[i]; j++)
+				if (emit_rule(n, &b, &tmp.rules[at[j]],
+				    c->def.name, 0, true, NULL,
+				    &handles[j]) == -1)
+					goto nomem;
+		}
+		if (b.nobjs == 1) {
+			n->stats.msgs = 0;	/* nothing to send */
+			rc = 0;
+			goto out;
+		}
+		if (batch_end(n, &b) == -1)
+			goto nomem;
+		if ((sent = batch_commit(n, &b, &rp)) == 0)
+			break;
+		if (sent == 1)
+			continue;
+		if (nft_table_present(n) != 1 || nft_drifted(n)) {
+			state_clear(n);	/* our picture is wrong */
+			rc = 1;
+			goto out;
+		}
+		reply_diag(n, &b, &rp, d);
+		goto out;
+	}
+	if (tries == BATCH_TRIES) {
+		batch_gave_up(d);
+		goto out;
+	}
+	/* committed: the picture follows */
+	for (i = 0; i < nchg; i++) {
+		c = chg[i];
+		for (j = k = 0; j < c->nown; j++) {
+			if (policy_key(c->own[j]->key))
+				free(c->own[j]);
+			else
+				c->own[k++] = c->own[j];
+		}
+		c->nown = k;
+		for (j = from[i]; j < to[i]; j++) {
+			if (handles[j] == 0 ||
+			    (e = kent_new(tmp.rules[at[j]].key)) == NULL) {
+				state_clear(n);	/* the next change rebuilds */
+				goto done;
+			}
+			e->hash = cplan_rule_hash(&tmp.rules[at[j]]);
+			e->handle = handles[j];
+			if (kent_link(&n->st, c, NULL, e, NULL) == -1) {
+				if (e->chain == NULL)
+					free(e);
+				state_clear(n);
+				goto done;
+			}
+		}
+	}
+ done:
+	if (get_genid(n, &n->genid) == -1)
+		n->genid = 0;
+	rc = 0;
+	goto out;
+ nomem:
+	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+ out:
+	free(chg);
+	free(from);
+	free(to);
+	free(at);
+	free(handles);
+	cplan_free(&tmp);
+	batch_free(&b);
+	return rc;
+}

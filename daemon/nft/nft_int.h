@@ -449,5 +449,8 @@ int	apply_rules(struct nft *n, const struct ruleset *prev,
 int	apply_group(struct nft *n, const struct ruleset *prev,
 		    const struct ruleset *next, const struct plan *plan,
 		    struct diags *d);
+int	apply_policies(struct nft *n, const struct ruleset *prev,
+		    const struct ruleset *next, const struct plan *plan,
+		    struct diags *d);
 
 #endif
