@@ -678,8 +678,16 @@ edit_apply(struct ruleset *next, struct change *c, struct change_result *res,
 		zone_free(ruleset_remove_zone(next, (size_t)k));
 		break;
 	case CHANGE_POLICY_PUT:
-		eff->diff = eff->check_all = true;
+		/* one plan item (none when it is the policy there already),
+		 * the policies checked (edit_check): a policy is no object
+		 * others refer to */
 		k = ruleset_find_policy(next, c->policy->from, c->policy->to);
+		snprintf(pname, sizeof(pname), "%s -> %s", c->policy->from,
+		    c->policy->to);
+		if (!(k >= 0 && policy_equal(next->policies[k], c->policy)) &&
+		    plan_add(p, k >= 0 ? PLAN_CHANGE : PLAN_ADD, PLAN_POLICY,
+		    pname) == -1)
+			goto nomem;
 		if (k >= 0)
 			ruleset_replace_policy(next, (size_t)k, c->policy);
 		else {
@@ -691,14 +699,14 @@ edit_apply(struct ruleset *next, struct change *c, struct change_result *res,
 		c->policy = NULL;
 		break;
 	case CHANGE_POLICY_DELETE:
-		eff->diff = eff->check_all = true;
+		snprintf(pname, sizeof(pname), "%s -> %s", c->from, c->to);
 		if ((k = ruleset_find_policy(next, c->from, c->to)) < 0) {
-			snprintf(pname, sizeof(pname), "%s -> %s", c->from,
-			    c->to);
 			edit_fail(res, ENGINE_NOTFOUND, NULL,
 			    "no policy %s", pname);
 			return -1;
 		}
+		if (plan_add(p, PLAN_REMOVE, PLAN_POLICY, pname) == -1)
+			goto nomem;
 		policy_free(ruleset_remove_policy(next, (size_t)k));
 		break;
 	case CHANGE_NAT_ADD:
@@ -890,8 +898,9 @@ edit_change_complete(const struct change *c)
 /*
  * Validation: the whole ruleset when the change may touch what others
  * refer to, else only the object that joined it (deleting a rule, a NAT
- * entry or elements cannot make the rest invalid; new elements were
- * checked as they were merged). 0, or -1 with res filled.
+ * entry, a policy or elements cannot make the rest invalid; new elements
+ * were checked as they were merged; a policy, the policies). 0, or -1
+ * with res filled.
  */
 int
 edit_check(const struct ruleset *next, const struct change *c,
@@ -912,6 +921,9 @@ edit_check(const struct ruleset *next, const struct change *c,
 		if ((nerr = validate_nat(next, eff->obj, next->nnats - 1,
 		    &vd)) > 0)
 			nconf = edit_nat_conflicts(next, eff->obj, &cd);
+	} else if (c->op == CHANGE_POLICY_PUT) {
+		if ((nerr = validate_policies(next, &vd)) > 0)
+			nconf = edit_conflicts(next, &cd);
 	}
 	diags_free(&cd);
 	if (nerr == 0)

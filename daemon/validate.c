@@ -1138,6 +1138,18 @@ validate_nat(const struct ruleset *rs, const struct nat *n, size_t idx,
 }
 
 int
+validate_policies(const struct ruleset *rs, struct diags *d)
+{
+	struct vctx v;
+
+	v.rs = rs;
+	v.d = d;
+	v.n = 0;
+	check_policies(&v);
+	return v.n;
+}
+
+int
 validate_ruleset(const struct ruleset *rs, struct diags *d)
 {
 	struct vctx v;

@@ -525,6 +525,9 @@ int		 validate_ruleset(const struct ruleset *, struct diags *);
  * (checked against entries 0..idx-1); validate_set_elems: n elements, in
  * key order, none already in the ordered set s, about to be added to it.
  */
+/* validate_policies: the policies alone (what a policy refers to is
+ * zones; nothing refers to a policy). */
+int		 validate_policies(const struct ruleset *, struct diags *);
 int		 validate_rule(const struct ruleset *, const struct rule *,
 		    struct diags *);
 int		 validate_nat(const struct ruleset *, const struct nat *,

@@ -696,6 +696,44 @@ START_TEST(test_policies)
 }
 END_TEST
 
+/*
+ * A policy changes what crosses at once, and only when it says something
+ * new: lan reaches the dmz host by the DMZ preset; a policy that drops
+ * stops it, the same policy again is no new generation, and without it
+ * the preset decides again.
+ */
+START_TEST(test_policy_traffic)
+{
+	struct resp	 r;
+	long long	 g;
+	pid_t		 srv;
+
+	srv = lab_serve(lab, "dmz", "tcp", 8085);
+	ck_assert_int_gt(srv, 0);
+	ck_assert_int_ge(lab_tcp_connect(lab, "lan", "10.50.2.10", 8085, 3000,
+	    NULL, 0), 0);
+	http(&r, "POST", "/v1/policies", "text/plain", "lan -> dmz drop",
+	    NULL);
+	ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
+	resp_free(&r);
+	ck_assert_int_eq(lab_tcp_connect(lab, "lan", "10.50.2.10", 8085, 1500,
+	    NULL, 0), -1);
+	g = generation();
+	http(&r, "POST", "/v1/policies", "text/plain", "lan -> dmz drop",
+	    NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	resp_free(&r);
+	ck_assert_int_eq(generation(), g);
+	http(&r, "DELETE", "/v1/policies?from=lan&to=dmz", NULL, NULL, NULL);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	ck_assert_int_eq(generation(), g + 1);
+	ck_assert_int_ge(lab_tcp_connect(lab, "lan", "10.50.2.10", 8085, 3000,
+	    NULL, 0), 0);
+	lab_stop(lab, srv);
+}
+END_TEST
+
 START_TEST(test_nat)
 {
 	struct resp	 r;
@@ -2283,6 +2321,7 @@ api_suite(void)
 	tcase_add_test(tc, test_rule_placement);
 	tcase_add_test(tc, test_zones);
 	tcase_add_test(tc, test_policies);
+	tcase_add_test(tc, test_policy_traffic);
 	tcase_add_test(tc, test_nat);
 	tcase_add_test(tc, test_sets_elements);
 	tcase_add_test(tc, test_set_element_timeout);
