@@ -243,10 +243,11 @@ restart_adopts(void)
 }
 
 /*
- * Policies changed alone make again only the rules each pair chain ends
- * in (the log before the verdict, the NAT entries' jump between them):
- * no rule compiled; traffic follows each new policy, and the table is
- * what a fresh compile lays out.
+ * Policies and NAT entries changed alone make again only what they make:
+ * the rules each pair chain ends in (the log before the verdict, the NAT
+ * entries' jump between them), the NAT chains' entries. No rule
+ * compiled; traffic follows each change, and the table is what a fresh
+ * compile lays out.
  */
 #define POLS ZONES "nat web forward from wan tcp dport 8080 to " H_DMZ \
 	":80\n" \
@@ -314,6 +315,29 @@ START_TEST(policies_alone)
 	/* and accepted again */
 	apply_diffed(POLS "policy any -> any drop\n"
 	    "policy dmz -> lan accept\n");
+	must_tcp("dmz", H_LAN, 3954);
+	restart_adopts();
+
+	/* NAT entries alone: a second forward, a masquerade, then neither;
+	 * the first forward's counters stay (it is made again by none) */
+	mustnt_tcp("wan", R_WAN, 8081);
+	apply_diffed(POLS "policy any -> any drop\n"
+	    "policy dmz -> lan accept\n"
+	    "nat web2 forward from wan tcp dport 8081 to " H_DMZ ":3953\n"
+	    "nat masq masquerade from lan to wan\n");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	must_tcp("wan", R_WAN, 8081);
+	restart_adopts();
+	apply_diffed(POLS "policy any -> any drop\n"
+	    "policy dmz -> lan accept\n");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	ck_assert_uint_eq(st->rules_added, 0);
+	mustnt_tcp("wan", R_WAN, 8081);
 	must_tcp("dmz", H_LAN, 3954);
 	restart_adopts();
 	finish();

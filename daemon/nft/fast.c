@@ -2158,16 +2158,27 @@ policy_key(const char *key)
 	    strcmp(key, "~nat-open") == 0;
 }
 
+/* One chain of the frame that changes: its old entries [p, q) of own go,
+ * the plan's rules at[from, to) come in their place. */
+struct fchg {
+	struct kchain	*c;
+	size_t		 p, q;
+	size_t		 from, to;
+};
+
 /*
- * Policies alone (fwctl set-policy, delete-policy): each pair chain ends
- * in the rules its policy makes (a log before the verdict, the NAT
- * entries' jump between them), and those depend on zones, policies and
- * NAT entries only. They are compiled from the ruleset without its rules
- * and sets (a few dozen chains, no rule compiled); a chain whose ending
- * differs from the picture's has it deleted and made again at its end,
- * in one transaction. The policy's counter starts again, as with the
- * whole diff. 1 when the plan is not policies alone, or a chain is not
- * laid out so.
+ * Policies and NAT entries alone (fwctl set-policy, add-nat, ...): what
+ * they make is the frame of the table, which the rules do not touch: the
+ * base chains, fwd/, prerouting, postrouting, the NAT entries' nat-open
+ * chain, and the end of each pair chain (its policy's log, the NAT
+ * entries' jump, its policy). The frame is compiled from the ruleset
+ * without its rules and sets (a few dozen chains, no rule compiled) and
+ * compared chain by chain with the picture's: what lies between the
+ * entries alike at a chain's start and at its end is deleted and made
+ * anew there, in one transaction (those alike keep their counters; a
+ * policy or entry made anew starts again, as with the whole diff; their
+ * lists are lists.c's, as for any rule). 1 when the plan is not that, or a
+ * chain comes or goes (the first forward, the last): the whole diff.
  */
 int
 apply_policies(struct nft *n, const struct ruleset *prev,
@@ -2178,10 +2189,11 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	struct diags dd;
 	struct batch b = { 0 };
 	struct reply rp = { 0 };
-	struct kchain *c, **chg = NULL;
-	struct kent *e;
-	size_t *from = NULL, *to = NULL, *at = NULL, nchg = 0, i, j, k, t;
-	uint64_t *handles = NULL;
+	struct kchain *c;
+	struct kent *e, **nv;
+	struct fchg *chg = NULL, *f;
+	size_t *at = NULL, nchg = 0, i, j, k, t, m, np, ns, nown;
+	uint64_t *handles = NULL, before;
 	uint32_t genid;
 	int tries, sent, rc = 1;
 
@@ -2189,7 +2201,8 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	if (!n->have || prev == NULL || plan == NULL || plan->n == 0)
 		return 1;
 	for (i = 0; i < plan->n; i++)
-		if (plan->v[i].kind != PLAN_POLICY)
+		if (plan->v[i].kind != PLAN_POLICY &&
+		    plan->v[i].kind != PLAN_NAT)
 			return 1;
 	bare = *next;
 	bare.rules = NULL;
@@ -2201,51 +2214,67 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	diags_free(&dd);
 	if (k)
 		return 1;	/* a NAT entry with a set, say: the whole diff */
+	/* the same chains: the picture's bodies (shared rules) aside */
+	for (i = 0; i < n->st.n; i++)
+		if (!n->st.v[i]->def.pair &&
+		    cplan_chain(&tmp, n->st.v[i]->def.name) == NULL)
+			goto out;
+	for (i = 0; i < tmp.nchains; i++)
+		if (kstate_chain(&n->st, tmp.chains[i].name) == NULL)
+			goto out;
 	rc = -1;
 	if ((chg = calloc(tmp.nchains + 1, sizeof(*chg))) == NULL ||
-	    (from = calloc(tmp.nchains + 1, sizeof(*from))) == NULL ||
-	    (to = calloc(tmp.nchains + 1, sizeof(*to))) == NULL ||
 	    (at = calloc(tmp.nrules + 1, sizeof(*at))) == NULL ||
 	    (handles = calloc(tmp.nrules + 1, sizeof(*handles))) == NULL)
 		goto nomem;
-	/* each pair chain's ending, in the plan's order (its chain order):
-	 * the rules of tmp with those keys, into at[from..to) */
 	for (i = 0, t = 0; i < tmp.nchains; i++) {
-		size_t m = 0, q;
+		bool pair = tmp.chains[i].pair;
+		size_t lo, no, nn;
 
-		if (!tmp.chains[i].pair ||
-		    (c = kstate_chain(&n->st, tmp.chains[i].name)) == NULL)
-			continue;
-		from[nchg] = t;
+		c = kstate_chain(&n->st, tmp.chains[i].name);
+		f = &chg[nchg];
+		f->c = c;
+		f->from = t;
+		/* the frame's rules of the chain, in its order (the plan's) */
 		for (j = 0; j < tmp.nrules; j++)
-			if (policy_key(tmp.rules[j].key) &&
-			    strcmp(tmp.rules[j].chain, c->def.name) == 0)
+			if (strcmp(tmp.rules[j].chain, c->def.name) == 0 &&
+			    (!pair || policy_key(tmp.rules[j].key)))
 				at[t++] = j;
-		to[nchg] = t;
-		/* the picture's: its own rules with those keys, last */
-		for (q = 0; q < c->nown && !policy_key(c->own[q]->key); q++)
+		f->to = t;
+		/* the picture's: a pair chain's own rules with those keys,
+		 * last; any other chain's own rules, all of them */
+		for (lo = 0; pair && lo < c->nown &&
+		    !policy_key(c->own[lo]->key); lo++)
 			;
-		for (j = q; j < c->nown; j++)
+		for (j = lo; pair && j < c->nown; j++)
 			if (!policy_key(c->own[j]->key)) {
 				rc = 1;		/* not laid out so */
 				goto out;
 			}
-		m = c->nown - q;
-		if (m == to[nchg] - from[nchg]) {
-			for (j = 0; j < m; j++)
-				if (c->own[q + j]->hash !=
-				    cplan_rule_hash(&tmp.rules[at[from[nchg] +
-				    j]]) || strcmp(c->own[q + j]->key,
-				    tmp.rules[at[from[nchg] + j]].key) != 0)
-					break;
-			if (j == m) {
-				t = from[nchg];
-				continue;	/* as it was */
-			}
+		no = c->nown - lo;
+		nn = f->to - f->from;
+		/* alike at the start, then at the end */
+		for (np = 0; np < no && np < nn &&
+		    c->own[lo + np]->hash == cplan_rule_hash(&tmp.rules[at[
+		    f->from + np]]) && strcmp(c->own[lo + np]->key,
+		    tmp.rules[at[f->from + np]].key) == 0; np++)
+			;
+		for (ns = 0; ns < no - np && ns < nn - np &&
+		    c->own[c->nown - 1 - ns]->hash == cplan_rule_hash(
+		    &tmp.rules[at[f->to - 1 - ns]]) &&
+		    strcmp(c->own[c->nown - 1 - ns]->key,
+		    tmp.rules[at[f->to - 1 - ns]].key) == 0; ns++)
+			;
+		if (np + ns == no && np + ns == nn) {
+			t = f->from;
+			continue;		/* as it was */
 		}
-		chg[nchg++] = c;
+		f->p = lo + np;
+		f->q = c->nown - ns;
+		f->from += np;
+		f->to -= ns;
+		nchg++;
 	}
-	n->stats.compiled_rules = 0;
 	for (tries = 0; tries < BATCH_TRIES; tries++) {
 		if (get_genid(n, &genid) == -1) {
 			diags_add(d, NULL, "reading the kernel's ruleset: %s",
@@ -2259,15 +2288,17 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 		if (batch_begin(n, &b, genid) == -1)
 			goto nomem;
 		for (i = 0; i < nchg; i++) {
-			c = chg[i];
-			for (j = 0; j < c->nown; j++)
-				if (policy_key(c->own[j]->key) &&
-				    emit_delrule(n, &b, c->def.name,
+			f = &chg[i];
+			c = f->c;
+			for (j = f->p; j < f->q; j++)
+				if (emit_delrule(n, &b, c->def.name,
 				    c->own[j]->key, c->own[j]->handle) == -1)
 					goto nomem;
-			for (j = from[i]; j < to[i]; j++)
+			/* before the first entry alike at the end */
+			before = f->q < c->nown ? c->own[f->q]->handle : 0;
+			for (j = f->from; j < f->to; j++)
 				if (emit_rule(n, &b, &tmp.rules[at[j]],
-				    c->def.name, 0, true, NULL,
+				    c->def.name, before, true, NULL,
 				    &handles[j]) == -1)
 					goto nomem;
 		}
@@ -2294,31 +2325,40 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 		batch_gave_up(d);
 		goto out;
 	}
-	/* committed: the picture follows */
+	/* committed: the picture follows, each chain's own rules with the
+	 * new ones in the place of those gone */
 	for (i = 0; i < nchg; i++) {
-		c = chg[i];
-		for (j = k = 0; j < c->nown; j++) {
-			if (policy_key(c->own[j]->key))
-				free(c->own[j]);
-			else
-				c->own[k++] = c->own[j];
+		f = &chg[i];
+		c = f->c;
+		m = f->to - f->from;
+		nown = c->nown - (f->q - f->p) + m;
+		if ((nv = calloc(nown + 1, sizeof(*nv))) == NULL) {
+			state_clear(n);	/* the next change rebuilds */
+			goto done;
 		}
-		c->nown = k;
-		for (j = from[i]; j < to[i]; j++) {
-			if (handles[j] == 0 ||
-			    (e = kent_new(tmp.rules[at[j]].key)) == NULL) {
-				state_clear(n);	/* the next change rebuilds */
-				goto done;
-			}
-			e->hash = cplan_rule_hash(&tmp.rules[at[j]]);
-			e->handle = handles[j];
-			if (kent_link(&n->st, c, NULL, e, NULL) == -1) {
-				if (e->chain == NULL)
-					free(e);
+		memcpy(nv, c->own, f->p * sizeof(*nv));
+		for (j = 0; j < m; j++) {
+			if (handles[f->from + j] == 0 || (e = kent_new(
+			    tmp.rules[at[f->from + j]].key)) == NULL) {
+				while (j-- > 0)
+					free(nv[f->p + j]);
+				free(nv);
 				state_clear(n);
 				goto done;
 			}
+			e->hash = cplan_rule_hash(&tmp.rules[at[f->from + j]]);
+			e->handle = handles[f->from + j];
+			e->chain = c;
+			nv[f->p + j] = e;
 		}
+		memcpy(nv + f->p + m, c->own + f->q, (c->nown - f->q) *
+		    sizeof(*nv));
+		for (j = f->p; j < f->q; j++)
+			free(c->own[j]);
+		free(c->own);
+		c->own = nv;
+		c->nown = nown;
+		c->own_cap = nown + 1;
 	}
  done:
 	if (get_genid(n, &n->genid) == -1)
@@ -2329,8 +2369,6 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
  out:
 	free(chg);
-	free(from);
-	free(to);
 	free(at);
 	free(handles);
 	cplan_free(&tmp);
