@@ -2167,9 +2167,8 @@ struct fchg {
 };
 
 /*
- * Policies, NAT entries and zones changed in place alone (fwctl
- * set-policy, add-nat, replace-zone, ...): what they make is the frame of
- * the table, which the rules do not touch: the
+ * Policies and NAT entries alone (fwctl set-policy, add-nat, ...): what
+ * they make is the frame of the table, which the rules do not touch: the
  * base chains, fwd/, prerouting, postrouting, the NAT entries' nat-open
  * chain, and the end of each pair chain (its policy's log, the NAT
  * entries' jump, its policy). The frame is compiled from the ruleset
@@ -2201,13 +2200,9 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	memset(&tmp, 0, sizeof(tmp));
 	if (!n->have || prev == NULL || plan == NULL || plan->n == 0)
 		return 1;
-	/* a zone changed in place changes the frame only: the pair chains
-	 * are named after zones, and rules compile without their contents */
 	for (i = 0; i < plan->n; i++)
 		if (plan->v[i].kind != PLAN_POLICY &&
-		    plan->v[i].kind != PLAN_NAT &&
-		    (plan->v[i].kind != PLAN_ZONE ||
-		    plan->v[i].op != PLAN_CHANGE))
+		    plan->v[i].kind != PLAN_NAT)
 			return 1;
 	bare = *next;
 	bare.rules = NULL;
