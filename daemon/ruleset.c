@@ -975,10 +975,12 @@ set_add_elem(struct set *s, const struct set_elem *e)
 	return 0;
 }
 
-size_t
-set_lower_bound(const struct set *s, const struct set_elem *e)
+/* Where e goes in s->elems[lo, nelems): a binary search. */
+static size_t
+set_lower_bound_from(const struct set *s, size_t lo,
+    const struct set_elem *e)
 {
-	size_t lo = 0, hi = s->nelems, mid;
+	size_t hi = s->nelems, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
@@ -988,6 +990,12 @@ set_lower_bound(const struct set *s, const struct set_elem *e)
 			hi = mid;
 	}
 	return lo;
+}
+
+size_t
+set_lower_bound(const struct set *s, const struct set_elem *e)
+{
+	return set_lower_bound_from(s, 0, e);
 }
 
 ssize_t
@@ -1042,23 +1050,6 @@ set_merge_elems(struct set *s, const struct set_elem *add, size_t n)
 	}
 	s->nelems = total;
 	return 0;
-}
-
-/* Where e goes in s->elems[lo, nelems): a binary search. */
-static size_t
-set_lower_bound_from(const struct set *s, size_t lo,
-    const struct set_elem *e)
-{
-	size_t hi = s->nelems, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (set_elem_cmp(s->type, &s->elems[mid], e) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 /* o->elems[i, end) into v at *k, without those marked in drop: whole

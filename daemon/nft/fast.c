@@ -1491,6 +1491,46 @@ front_seeds(struct nft *n, const struct fjoin *joins, size_t njoins,
 }
 
 
+/* How a fast path's batch went (fast_send). */
+enum { FS_DONE, FS_AGAIN, FS_END };
+
+/*
+ * The end of a fast path's batch of rules, sent: FS_DONE committed,
+ * FS_AGAIN when someone committed in between (the caller builds it
+ * again), else FS_END with *rc the caller's answer: 0 when the batch
+ * holds nothing (nothing is sent), 1 when the kernel's table is not our
+ * picture (cleared: the whole diff rebuilds it), -1 refused or out of
+ * memory (d says why).
+ */
+static int
+fast_send(struct nft *n, struct batch *b, struct reply *rp, struct diags *d,
+    int *rc)
+{
+	int sent;
+
+	*rc = -1;
+	if (b->nobjs == 1) {
+		n->stats.msgs = 0;	/* nothing to send */
+		*rc = 0;
+		return FS_END;
+	}
+	if (batch_end(n, b) == -1) {
+		diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+		return FS_END;
+	}
+	if ((sent = batch_commit(n, b, rp)) == 0)
+		return FS_DONE;
+	if (sent == 1)
+		return FS_AGAIN;
+	if (nft_table_present(n) != 1 || nft_drifted(n)) {
+		state_clear(n);
+		*rc = 1;
+		return FS_END;
+	}
+	reply_diag(n, b, rp, d);
+	return FS_END;
+}
+
 /* The meter sets of a per-source limit (METER_SET_PREFIX "<rule>#4", #6)
  * come and go with the rule's kernel rules, in the same transaction: the
  * names of those in the picture of a rule leaving, onto *v. */
@@ -1558,7 +1598,7 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 	size_t i, j, k, nitems = 0, ndels = 0, dels_cap = 0, nfsegs = 0;
 	size_t njoins = 0;
 	ssize_t mi = -1;
-	int tries, sent, prc, rc = -1;
+	int tries, prc, sent, rc = -1;
 	static char mark;
 
 	memset(&tmp, 0, sizeof(tmp));
@@ -1857,25 +1897,11 @@ apply_rules(struct nft *n, const struct ruleset *prev,
 			    joins[j].grule->key, joins[j].grule->handle) == -1 ||
 			    emit_delset(n, &b, &n->cur.sets[joins[j].si]) == -1))
 				goto nomem;
-		if (b.nobjs == 1) {
-			n->stats.msgs = 0;	/* nothing to send */
-			rc = 0;
-			goto out;
-		}
-		if (batch_end(n, &b) == -1)
-			goto nomem;
-		if ((sent = batch_commit(n, &b, &rp)) == 0)
-			break;
-		if (sent == 1)
+		if ((sent = fast_send(n, &b, &rp, d, &rc)) == FS_AGAIN)
 			continue;
-		if (nft_table_present(n) != 1 || nft_drifted(n)) {
-			/* our picture is wrong: the caller rebuilds */
-			state_clear(n);
-			rc = 1;
+		if (sent != FS_DONE)
 			goto out;
-		}
-		reply_diag(n, &b, &rp, d);
-		goto out;
+		break;
 	}
 	if (tries == BATCH_TRIES) {
 		batch_gave_up(d);
@@ -2302,24 +2328,11 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 				    &handles[j]) == -1)
 					goto nomem;
 		}
-		if (b.nobjs == 1) {
-			n->stats.msgs = 0;	/* nothing to send */
-			rc = 0;
-			goto out;
-		}
-		if (batch_end(n, &b) == -1)
-			goto nomem;
-		if ((sent = batch_commit(n, &b, &rp)) == 0)
-			break;
-		if (sent == 1)
+		if ((sent = fast_send(n, &b, &rp, d, &rc)) == FS_AGAIN)
 			continue;
-		if (nft_table_present(n) != 1 || nft_drifted(n)) {
-			state_clear(n);	/* our picture is wrong */
-			rc = 1;
+		if (sent != FS_DONE)
 			goto out;
-		}
-		reply_diag(n, &b, &rp, d);
-		goto out;
+		break;
 	}
 	if (tries == BATCH_TRIES) {
 		batch_gave_up(d);
