@@ -977,7 +977,7 @@ nft_apply(struct nft *n, const struct ruleset *prev,
 	/* rules alone: those rules, nothing else */
 	if ((rc = apply_rules(n, prev, next, plan, d)) != 1)
 		return rc;
-	/* policies alone: the pair chains' endings */
+	/* policies and NAT entries alone: the frame (no rule compiled) */
 	if ((rc = apply_policies(n, prev, next, plan, d)) != 1)
 		return rc;
 	rc = -1;
