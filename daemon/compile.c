@@ -1369,7 +1369,7 @@ pair_walk_init(struct pair_walk *w, const struct ruleset *rs,
 	memset(w, 0, sizeof(*w));
 	/* each rule's pair of words, numbered as first seen (the value is
 	 * the number + 1); wk: for word pair q, the pairs it covers at
-	 * wk[q * ps->n ...], ended by SIZE_MAX */
+	 * wk[q * (ps->n + 1) ...], ended by SIZE_MAX */
 	if ((words = strmap_new(16)) == NULL ||
 	    (wof = calloc(rs->nrules + 1, sizeof(*wof))) == NULL ||
 	    (w->start = calloc(ps->n + 2, sizeof(*w->start))) == NULL ||
