@@ -759,6 +759,15 @@ rule_comment(const struct rule *ru)
 	return s;
 }
 
+int
+compile_meter_name(char *buf, size_t len, const char *rule, int family)
+{
+	int n = snprintf(buf, len, METER_SET_PREFIX "%s#%d", rule,
+	    family == AF_INET ? 4 : 6);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 /*
  * The meter of a per-source limit: a set of source addresses of one
  * family, filled by the packet path, each element with a limit of its
@@ -771,10 +780,10 @@ meter_set(struct cplan *p, const struct rule *ru, int family,
     uint64_t timeout_ms)
 {
 	struct cset *cs;
-	char *name;
+	char buf[FWCTL_NAME_MAX + 16], *name;
 
-	if (asprintf(&name, METER_SET_PREFIX "%s#%d", ru->name,
-	    family == AF_INET ? 4 : 6) == -1)
+	if (compile_meter_name(buf, sizeof(buf), ru->name, family) == -1 ||
+	    (name = strdup(buf)) == NULL)
 		return NULL;
 	if ((cs = (struct cset *)(uintptr_t)cplan_set(p, name)) != NULL) {
 		free(name);
@@ -995,7 +1004,7 @@ compile_policy_log(struct cplan *p, const struct policy *po,
 	struct crule *r;
 	struct cexpr *e;
 
-	if ((r = cplan_add_rule(p, chain, "~policy-log", NULL)) == NULL)
+	if ((r = cplan_add_rule(p, chain, KEY_POLICY_LOG, NULL)) == NULL)
 		return -1;
 	/* a space before any colon: never mistaken for a rule's name */
 	if (asprintf(&r->comment, "policy %s -> %s log", po->from,
@@ -1018,6 +1027,13 @@ compile_policy_log(struct cplan *p, const struct policy *po,
 	return e->prefix == NULL ? -1 : 0;
 }
 
+bool
+compile_pair_end_key(const char *key)
+{
+	return strcmp(key, KEY_POLICY) == 0 ||
+	    strcmp(key, KEY_POLICY_LOG) == 0 || strcmp(key, KEY_NAT_OPEN) == 0;
+}
+
 static int
 compile_policy_rule(struct cplan *p, const struct ruleset *rs,
     const char *chain, const char *from, const char *to)
@@ -1031,7 +1047,7 @@ compile_policy_rule(struct cplan *p, const struct ruleset *rs,
 	if (po != NULL && po->log &&
 	    compile_policy_log(p, po, chain, from, to, v) == -1)
 		return -1;
-	if ((r = cplan_add_rule(p, chain, "~policy", NULL)) == NULL)
+	if ((r = cplan_add_rule(p, chain, KEY_POLICY, NULL)) == NULL)
 		return -1;
 	/* a space before any colon: never mistaken for a rule's name */
 	if (asprintf(&r->comment, "%s%s", why, strncmp(why, "policy ", 7) ?

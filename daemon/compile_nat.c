@@ -789,12 +789,12 @@ open_jumps(struct cplan *p, const struct ruleset *rs)
 			b = j < rs->nzones ? rs->zones[j]->name : ZONE_ANY;
 			if ((chain = compile_pair_chain(rs, a, b)) == NULL)
 				return -1;
-			at = rule_index(p, chain, "~policy");
+			at = rule_index(p, chain, KEY_POLICY);
 			if (at == -1) {
 				free(chain);
 				continue;
 			}
-			r = cplan_add_rule(p, chain, "~nat-open", NULL);
+			r = cplan_add_rule(p, chain, KEY_NAT_OPEN, NULL);
 			free(chain);
 			if (r == NULL || (e = crule_add(r, CX_VERDICT)) == NULL)
 				return -1;

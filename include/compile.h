@@ -247,6 +247,19 @@ bool		 compile_share_kept(const struct ruleset *prev,
 #define GROUP_RULE_PREFIX	"~g/"
 /* The meter of a per-source limit: METER_SET_PREFIX "<rule>#4" (or #6). */
 #define METER_SET_PREFIX	"__m/"
+/* The meter set's name of rule for family (AF_INET, AF_INET6) into buf:
+ * 0, -1 when it does not fit. */
+int		 compile_meter_name(char *buf, size_t len, const char *rule,
+		    int family);
+/*
+ * The keys of the rules a pair chain ends in: its policy's (a log, the
+ * verdict) and the NAT entries' jump between them. They come from zones,
+ * policies and NAT entries only, never from a rule.
+ */
+#define KEY_POLICY	"~policy"
+#define KEY_POLICY_LOG	"~policy-log"
+#define KEY_NAT_OPEN	"~nat-open"
+bool		 compile_pair_end_key(const char *key);
 /* Whether next->rules[i] may be part of a group in some pair chain, or
  * sits right next to one there (a conservative answer: true when unsure),
  * or comes with a set of its own (a per-source limit's meter). nft/ then

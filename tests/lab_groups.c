@@ -26,20 +26,6 @@
 #include "plan.h"
 #include "ruleset.h"
 
-/* fwctld stops and starts again over its table (restart_no_drift), and
- * the first apply takes the table as it is. */
-static void
-restart_takes_table(void)
-{
-	const struct nft_stats *st;
-
-	restart_no_drift();
-	apply_fresh(cur);
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->rules_added, 0);
-}
-
 /* Adds rule `text` (one statement with its name) before rule `before`
  * (NULL: at the end) through a one-item plan. */
 static void

@@ -209,39 +209,6 @@ START_TEST(minimal_end_to_end)
 }
 END_TEST
 
-/* Applies the ruleset of text on top of cur with the plan of what
- * differs, as the engine sends a change. */
-static void
-apply_diffed(const char *text)
-{
-	struct ruleset *next = rs_text(text);
-	struct diags d;
-	struct plan pl;
-
-	plan_init(&pl);
-	ck_assert_int_eq(plan_diff(cur, next, &pl), 0);
-	diags_init(&d);
-	if (nft_apply(nf, cur, next, &pl, &d) != 0) {
-		diags_print(&d, stderr);
-		ck_abort_msg("nft_apply failed");
-	}
-	diags_free(&d);
-	plan_free(&pl);
-	ruleset_free(cur);
-	cur = next;
-}
-
-/* A start over the table takes it as it is: what the single changes
- * left is what a fresh compile lays out, in order. */
-static void
-restart_adopts(void)
-{
-	restart_no_drift();
-	apply_fresh(cur);
-	ck_assert(!nft_last_stats(nf)->full_rebuild);
-	ck_assert_uint_eq(nft_last_stats(nf)->rules_added, 0);
-}
-
 /*
  * Policies and NAT entries changed alone make again only what they make:
  * the rules each pair chain ends in (the log before the verdict, the NAT
@@ -287,7 +254,7 @@ START_TEST(policies_alone)
 		    "policy lan -> dmz", 0)), 1);
 		json_decref(j);
 	}
-	restart_adopts();
+	restart_takes_table();
 
 	/* dmz -> lan goes, lan -> any drops: lan -> dmz falls to it */
 	apply_diffed(POLS "policy lan -> any drop\n");
@@ -297,7 +264,7 @@ START_TEST(policies_alone)
 	mustnt_tcp("dmz", H_LAN, 3954);
 	mustnt_tcp("lan", H_DMZ, 3953);
 	must_tcp("lan", R_LAN, 3951);			/* its rule */
-	restart_adopts();
+	restart_takes_table();
 
 	/* no policy at all: the defaults */
 	apply_diffed(POLS);
@@ -305,18 +272,18 @@ START_TEST(policies_alone)
 	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 0);
 	mustnt_tcp("lan", H_DMZ, 3953);
 	must_tcp("router", H_LAN, 3954);		/* self -> any */
-	restart_adopts();
+	restart_takes_table();
 
 	/* the same verdicts under another policy's name: its comment */
 	apply_diffed(POLS "policy any -> any drop\n");
 	ck_assert(!nft_last_stats(nf)->full_rebuild);
 	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 0);
-	restart_adopts();
+	restart_takes_table();
 	/* and accepted again */
 	apply_diffed(POLS "policy any -> any drop\n"
 	    "policy dmz -> lan accept\n");
 	must_tcp("dmz", H_LAN, 3954);
-	restart_adopts();
+	restart_takes_table();
 
 	/* NAT entries alone: a second forward, a masquerade, then neither;
 	 * the first forward's counters stay (it is made again by none) */
@@ -330,7 +297,7 @@ START_TEST(policies_alone)
 	ck_assert_uint_eq(st->compiled_rules, 0);
 	ck_assert_uint_eq(st->rules_deleted, 0);
 	must_tcp("wan", R_WAN, 8081);
-	restart_adopts();
+	restart_takes_table();
 	apply_diffed(POLS "policy any -> any drop\n"
 	    "policy dmz -> lan accept\n");
 	st = nft_last_stats(nf);
@@ -339,7 +306,7 @@ START_TEST(policies_alone)
 	ck_assert_uint_eq(st->rules_added, 0);
 	mustnt_tcp("wan", R_WAN, 8081);
 	must_tcp("dmz", H_LAN, 3954);
-	restart_adopts();
+	restart_takes_table();
 	finish();
 }
 END_TEST
@@ -1921,9 +1888,7 @@ START_TEST(limit_per_source)
 	json_decref(j);
 	/* a restart over it: the buckets the packets made are no drift,
 	 * and the table (buckets and all) is taken as it is */
-	restart_no_drift();
-	apply_fresh(cur);
-	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	restart_takes_table();
 	mustnt_tcp("lan", R_LAN, 3901);		/* its bucket stayed spent */
 	/* the meter goes with its rule */
 	apply_text(ZONES);

@@ -1540,10 +1540,10 @@ meters_of(struct nft *n, const char *rule, char ***v, size_t *nv)
 	char name[FWCTL_NAME_MAX + 16], **t;
 	int fam;
 
-	for (fam = 4; fam <= 6; fam += 2) {
-		snprintf(name, sizeof(name), METER_SET_PREFIX "%s#%d", rule,
-		    fam);
-		if (cur_set_index(n, name) == -1)
+	for (fam = 0; fam < 2; fam++) {
+		if (compile_meter_name(name, sizeof(name), rule,
+		    fam == 0 ? AF_INET : AF_INET6) == -1 ||
+		    cur_set_index(n, name) == -1)
 			continue;
 		if ((t = reallocarray(*v, *nv + 1, sizeof(*t))) == NULL)
 			return -1;
@@ -2175,15 +2175,6 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	return rc;
 }
 
-/* The keys of the rules a pair chain ends in that come from its policy
- * (and the NAT entries' jump before it): no rule of the ruleset is there. */
-static bool
-policy_key(const char *key)
-{
-	return strcmp(key, "~policy") == 0 || strcmp(key, "~policy-log") == 0 ||
-	    strcmp(key, "~nat-open") == 0;
-}
-
 /* One chain of the frame that changes: its old entries [p, q) of own go,
  * the plan's rules at[from, to) come in their place. */
 struct fchg {
@@ -2264,16 +2255,16 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 		/* the frame's rules of the chain, in its order (the plan's) */
 		for (j = 0; j < tmp.nrules; j++)
 			if (strcmp(tmp.rules[j].chain, c->def.name) == 0 &&
-			    (!pair || policy_key(tmp.rules[j].key)))
+			    (!pair || compile_pair_end_key(tmp.rules[j].key)))
 				at[t++] = j;
 		f->to = t;
 		/* the picture's: a pair chain's own rules with those keys,
 		 * last; any other chain's own rules, all of them */
 		for (lo = 0; pair && lo < c->nown &&
-		    !policy_key(c->own[lo]->key); lo++)
+		    !compile_pair_end_key(c->own[lo]->key); lo++)
 			;
 		for (j = lo; pair && j < c->nown; j++)
-			if (!policy_key(c->own[j]->key)) {
+			if (!compile_pair_end_key(c->own[j]->key)) {
 				rc = 1;		/* not laid out so */
 				goto out;
 			}

@@ -100,20 +100,27 @@ assert_other(void)
 	free(now);
 }
 
-/* Applies rs on top of cur (takes rs). */
-void
-apply(struct ruleset *rs)
+/* rs on top of cur with plan pl (NULL: the whole diff); rs becomes cur. */
+static void
+apply_with(struct ruleset *rs, const struct plan *pl)
 {
 	struct diags d;
 
 	diags_init(&d);
-	if (nft_apply(nf, cur, rs, NULL, &d) != 0) {
+	if (nft_apply(nf, cur, rs, pl, &d) != 0) {
 		diags_print(&d, stderr);
 		ck_abort_msg("nft_apply failed");
 	}
 	diags_free(&d);
 	ruleset_free(cur);
 	cur = rs;
+}
+
+/* Applies rs on top of cur (takes rs). */
+void
+apply(struct ruleset *rs)
+{
+	apply_with(rs, NULL);
 	assert_other();
 }
 
@@ -122,20 +129,26 @@ apply(struct ruleset *rs)
 void
 apply_plan(struct ruleset *rs, enum plan_op op, const char *name)
 {
-	struct diags d;
 	struct plan pl;
 
 	plan_init(&pl);
 	ck_assert_int_eq(plan_add(&pl, op, PLAN_RULE, name), 0);
-	diags_init(&d);
-	if (nft_apply(nf, cur, rs, &pl, &d) != 0) {
-		diags_print(&d, stderr);
-		ck_abort_msg("nft_apply failed");
-	}
-	diags_free(&d);
+	apply_with(rs, &pl);
 	plan_free(&pl);
-	ruleset_free(cur);
-	cur = rs;
+}
+
+/* Applies the ruleset of text on top of cur with the plan of what
+ * differs (plan_diff), as the engine sends a change. */
+void
+apply_diffed(const char *text)
+{
+	struct ruleset *next = rs_text(text);
+	struct plan pl;
+
+	plan_init(&pl);
+	ck_assert_int_eq(plan_diff(cur, next, &pl), 0);
+	apply_with(next, &pl);
+	plan_free(&pl);
 }
 
 void
@@ -340,6 +353,21 @@ restart_no_drift(void)
 	drift_print(&dr);
 	ck_assert_uint_eq(dr.n, 0);
 	nft_drift_free(&dr);
+}
+
+/* fwctld stops and starts again over its table (restart_no_drift), and
+ * the first apply takes the table as it is: what the changes before left
+ * is what a fresh compile lays out, in order. */
+void
+restart_takes_table(void)
+{
+	const struct nft_stats *st;
+
+	restart_no_drift();
+	apply_fresh(cur);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->rules_added, 0);
 }
 
 int

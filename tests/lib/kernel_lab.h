@@ -61,6 +61,9 @@ void	apply(struct ruleset *rs);
 /* Applies rs on top of cur the way the engine sends a single change: a
  * one-item plan (takes rs). */
 void	apply_plan(struct ruleset *rs, enum plan_op op, const char *name);
+/* The ruleset of text on top of cur with the plan of what differs, as
+ * the engine sends a change. */
+void	apply_diffed(const char *text);
 /* apply(rs_text(text)). */
 void	apply_text(const char *text);
 /* A TCP connection from lab host `from` to addr:port within ms: 0 when
@@ -98,6 +101,9 @@ void	apply_fresh(const struct ruleset *rs);
 /* fwctld stops and starts again over its table: the drift check finds
  * nothing. */
 void	restart_no_drift(void);
+/* restart_no_drift, then the first apply takes the table as it is (no
+ * rebuild, no rule added): the layout is a fresh compile's, in order. */
+void	restart_takes_table(void);
 /* Runs the suite suite() makes (prog: the suite's program, for messages):
  * 77 when not root (the lab needs it), 0 when every test passed, else 1. */
 int	kernel_lab_run(const char *prog, Suite *(*suite)(void));
