@@ -235,6 +235,7 @@ struct shadow {
 	struct strmap	*idx;		/* key -> bucket index + 1 */
 	struct bucket	*b;
 	size_t		 nb;
+	size_t		 bcap;
 	size_t		 compared;
 };
 
@@ -294,9 +295,14 @@ shadow_put(struct shadow *s, const struct rule *r, size_t i)
 	bucket_key(key, sizeof(key), r->from, r->to, rk.port, rk.src,
 	    rk.dst);
 	if ((k = (size_t)strmap_gets(s->idx, key)) == 0) {
-		if ((nb = reallocarray(s->b, s->nb + 1, sizeof(*nb))) == NULL)
-			return -1;
-		s->b = nb;
+		if (s->nb == s->bcap) {
+			size_t cap = s->bcap ? 2 * s->bcap : 64;
+
+			if ((nb = reallocarray(s->b, cap, sizeof(*nb))) == NULL)
+				return -1;
+			s->b = nb;
+			s->bcap = cap;
+		}
 		memset(&s->b[s->nb], 0, sizeof(s->b[0]));
 		if (strmap_puts(s->idx, key, (void *)(s->nb + 1)) == -1)
 			return -1;
