@@ -92,7 +92,7 @@ FWCTL	:= cli/fwctl
 endif
 
 .PHONY: all check check-run check-package check-unit check-san check-stress \
-	deps demo install uninstall clean fuzz bench
+	deps deps-bench demo install uninstall clean fuzz bench
 .DEFAULT_GOAL := all
 
 all: $(FWCTLD) $(FWCTL)
@@ -171,6 +171,10 @@ check-stress: deps
 deps:
 	$(Q)tools/deps check
 
+# the benchmark's peers (iptables) besides what the tests need
+deps-bench:
+	$(Q)tools/deps bench
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BIN)
 	$(Q)FWCTLD=$(abspath $(FWCTLD)) FWCTL=$(abspath $(FWCTL)) \
@@ -247,7 +251,8 @@ $(B)/bench/bench: $(B)/bench/bench.o $(B)/bench/gen.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libcurl jansson)
 
-bench: all $(B)/bench/bench
+bench: deps-bench
+	$(Q)$(MAKE) --no-print-directory all $(B)/bench/bench
 	$(Q)$(B)/bench/bench --fwctld $(FWCTLD) --fwctl $(FWCTL) $(BENCH_ARGS)
 
 clean:
