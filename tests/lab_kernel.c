@@ -311,6 +311,85 @@ START_TEST(policies_alone)
 }
 END_TEST
 
+/*
+ * The first forward makes the nat-open chain (and a jump to it at the end
+ * of each forwarding pair chain), the last one removes it: through the
+ * frame's path (no rule compiled, no whole diff), with traffic after each
+ * change, the chain gone from the table, and a restart that finds the
+ * table as the ruleset says.
+ */
+#define FRAME ZONES "policy any -> any drop\n" \
+	"rule ssh from lan to self tcp dport 3971 accept\n" \
+	"nat masq masquerade from lan to wan\n"
+
+START_TEST(frame_chains_come_and_go)
+{
+	const struct nft_stats *st;
+	json_t *j;
+
+	start();
+	serve("router", "tcp", 3971);
+	serve("dmz", "tcp", 3973);
+	apply_text(FRAME);
+	j = nft_json();
+	ck_assert(!json_has_chain(j, "nat-open"));
+	json_decref(j);
+	mustnt_tcp("wan", R_WAN, 8091);
+
+	/* the first forward */
+	apply_diffed(FRAME "nat web forward from wan tcp dport 8091 "
+	    "to " H_DMZ ":3973\n");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	ck_assert_uint_eq(st->chains_added, 1);
+	ck_assert_uint_eq(st->rules_deleted, 0);
+	must_tcp("wan", R_WAN, 8091);
+	mustnt_tcp("wan", R_WAN, 8092);	/* no forward there */
+	mustnt_tcp("wan", H_DMZ, 3973);		/* not forwarded: dropped */
+	must_tcp("lan", R_LAN, 3971);
+	j = nft_json();
+	ck_assert(json_has_chain(j, "nat-open"));
+	ck_assert_int_ge(json_packets(json_rule(j, "nat-open",
+	    "forward web", 0)), 1);
+	json_decref(j);
+	restart_takes_table();
+
+	/* a second one: the chain stays */
+	apply_diffed(FRAME "nat web forward from wan tcp dport 8091 "
+	    "to " H_DMZ ":3973\n"
+	    "nat web2 forward from wan tcp dport 8093 to " H_DMZ ":3973\n");
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->chains_added, 0);
+	must_tcp("wan", R_WAN, 8093);
+
+	/* both gone at once: the chain goes, and the jumps to it */
+	apply_diffed(FRAME);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	ck_assert_uint_eq(st->rules_added, 0);
+	mustnt_tcp("wan", R_WAN, 8091);
+	mustnt_tcp("wan", R_WAN, 8093);
+	must_tcp("lan", R_LAN, 3971);
+	j = nft_json();
+	ck_assert(!json_has_chain(j, "nat-open"));
+	ck_assert_ptr_null(json_rule(j, NULL, "web", 0));
+	json_decref(j);
+	restart_takes_table();
+
+	/* and again, over a picture that lost the chain */
+	apply_diffed(FRAME "nat web forward from wan tcp dport 8091 to "
+	    H_DMZ ":3973\n");
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->chains_added, 1);
+	must_tcp("wan", R_WAN, 8091);
+	restart_takes_table();
+	finish();
+}
+END_TEST
+
 START_TEST(policies_and_defaults)
 {
 	start();
@@ -2423,6 +2502,7 @@ kernel_suite(void)
 	tcase_add_test(tc, minimal_end_to_end);
 	tcase_add_test(tc, policies_and_defaults);
 	tcase_add_test(tc, policies_alone);
+	tcase_add_test(tc, frame_chains_come_and_go);
 	tcase_add_test(tc, unzoned_interfaces);
 	tcase_add_test(tc, ports);
 	tcase_add_test(tc, addresses);

@@ -2175,6 +2175,26 @@ apply_group(struct nft *n, const struct ruleset *prev,
 	return rc;
 }
 
+/* The frame of rs (its zones, policies and NAT entries: rs without its
+ * rules and sets) compiled into p: 0, or -1 when it does not compile
+ * alone (a NAT entry naming a set). */
+static int
+frame_compile(const struct nft *n, const struct ruleset *rs, struct cplan *p)
+{
+	struct ruleset bare = *rs;
+	struct diags dd;
+	int rc;
+
+	bare.rules = NULL;
+	bare.nrules = 0;
+	bare.sets = NULL;
+	bare.nsets = 0;
+	diags_init(&dd);
+	rc = compile_ruleset(&bare, n->table, p, &dd);
+	diags_free(&dd);
+	return rc == -1 ? -1 : 0;
+}
+
 /* One chain of the frame that changes: its old entries [p, q) of own go,
  * the plan's rules at[from, to) come in their place. */
 struct fchg {
@@ -2194,61 +2214,75 @@ struct fchg {
  * entries alike at a chain's start and at its end is deleted and made
  * anew there, in one transaction (those alike keep their counters; a
  * policy or entry made anew starts again, as with the whole diff; their
- * lists are lists.c's, as for any rule). 1 when the plan is not that, or a
- * chain comes or goes (the first forward, the last): the whole diff.
+ * lists are lists.c's, as for any rule). A chain of the frame that comes
+ * (nat-open with the first forward) is made with its rules before the
+ * jumps to it; one that goes (with the last) is deleted after them: a
+ * chain that was the frame's of prev (compiled alike) and is not next's.
+ * 1 when the plan is not that, or a pair chain or base chain would come
+ * or go: the whole diff.
  */
 int
 apply_policies(struct nft *n, const struct ruleset *prev,
     const struct ruleset *next, const struct plan *plan, struct diags *d)
 {
-	struct ruleset bare;
-	struct cplan tmp;
-	struct diags dd;
+	struct cplan tmp, ptmp;
 	struct batch b = { 0 };
 	struct reply rp = { 0 };
-	struct kchain *c;
+	struct kchain *c, **gone = NULL;
 	struct kent *e, **nv;
 	struct fchg *chg = NULL, *f;
-	size_t *at = NULL, nchg = 0, i, j, k, t, m, np, ns, nown;
-	uint64_t *handles = NULL, before;
+	size_t *at = NULL, *made = NULL, nchg = 0, nmade = 0, ngone = 0;
+	size_t gone_cap = 0, i, j, t, m, np, ns, nown;
+	uint64_t *handles = NULL, *mhandles = NULL, before;
 	uint32_t genid;
 	int tries, sent, rc = 1;
 
 	memset(&tmp, 0, sizeof(tmp));
+	memset(&ptmp, 0, sizeof(ptmp));
 	if (!n->have || prev == NULL || plan == NULL || plan->n == 0)
 		return 1;
 	for (i = 0; i < plan->n; i++)
 		if (plan->v[i].kind != PLAN_POLICY &&
 		    plan->v[i].kind != PLAN_NAT)
 			return 1;
-	bare = *next;
-	bare.rules = NULL;
-	bare.nrules = 0;
-	bare.sets = NULL;
-	bare.nsets = 0;
-	diags_init(&dd);
-	k = compile_ruleset(&bare, n->table, &tmp, &dd) == -1;
-	diags_free(&dd);
-	if (k)
-		return 1;	/* a NAT entry with a set, say: the whole diff */
-	/* the same chains: the picture's bodies (shared rules) aside */
-	for (i = 0; i < n->st.n; i++)
-		if (!n->st.v[i]->def.pair &&
-		    cplan_chain(&tmp, n->st.v[i]->def.name) == NULL)
+	if (frame_compile(n, next, &tmp) == -1)
+		goto out;	/* a NAT entry with a set, say: the whole diff */
+	if ((made = calloc(tmp.nchains + 1, sizeof(*made))) == NULL)
+		goto nomem;
+	/* the same chains, but for the frame's own that come or go: the
+	 * picture's bodies (shared rules) aside */
+	for (i = 0; i < n->st.n; i++) {
+		c = n->st.v[i];
+		if (c->def.pair || cplan_chain(&tmp, c->def.name) != NULL)
+			continue;
+		if (c->def.base || c->nsegs > 0)
 			goto out;
+		/* prev's frame had it: it goes (else a body, say) */
+		if (ptmp.nchains == 0 && frame_compile(n, prev, &ptmp) == -1)
+			goto out;
+		if (cplan_chain(&ptmp, c->def.name) == NULL)
+			goto out;
+		if (ptr_push(&gone, &ngone, &gone_cap, c) == -1)
+			goto nomem;
+	}
 	for (i = 0; i < tmp.nchains; i++)
-		if (kstate_chain(&n->st, tmp.chains[i].name) == NULL)
-			goto out;
+		if (kstate_chain(&n->st, tmp.chains[i].name) == NULL) {
+			if (tmp.chains[i].pair || tmp.chains[i].base)
+				goto out;
+			made[nmade++] = i;
+		}
 	rc = -1;
 	if ((chg = calloc(tmp.nchains + 1, sizeof(*chg))) == NULL ||
 	    (at = calloc(tmp.nrules + 1, sizeof(*at))) == NULL ||
-	    (handles = calloc(tmp.nrules + 1, sizeof(*handles))) == NULL)
+	    (handles = calloc(tmp.nrules + 1, sizeof(*handles))) == NULL ||
+	    (mhandles = calloc(tmp.nrules + 1, sizeof(*mhandles))) == NULL)
 		goto nomem;
 	for (i = 0, t = 0; i < tmp.nchains; i++) {
 		bool pair = tmp.chains[i].pair;
 		size_t lo, no, nn;
 
-		c = kstate_chain(&n->st, tmp.chains[i].name);
+		if ((c = kstate_chain(&n->st, tmp.chains[i].name)) == NULL)
+			continue;	/* made, below */
 		f = &chg[nchg];
 		f->c = c;
 		f->from = t;
@@ -2304,6 +2338,18 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 		memset(&n->stats, 0, sizeof(n->stats));
 		if (batch_begin(n, &b, genid) == -1)
 			goto nomem;
+		/* chains that come, with their rules, before the jumps */
+		for (i = 0; i < nmade; i++) {
+			const struct cchain *mc = &tmp.chains[made[i]];
+
+			if (emit_chain(n, &b, mc, false) == -1)
+				goto nomem;
+			for (j = 0; j < tmp.nrules; j++)
+				if (strcmp(tmp.rules[j].chain, mc->name) == 0 &&
+				    emit_rule(n, &b, &tmp.rules[j], mc->name,
+				    0, true, NULL, &mhandles[j]) == -1)
+					goto nomem;
+		}
 		for (i = 0; i < nchg; i++) {
 			f = &chg[i];
 			c = f->c;
@@ -2318,6 +2364,16 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 				    c->def.name, before, true, NULL,
 				    &handles[j]) == -1)
 					goto nomem;
+		}
+		/* chains that go, after the jumps to them */
+		for (i = 0; i < ngone; i++) {
+			c = gone[i];
+			for (j = 0; j < c->nown; j++)
+				if (emit_delrule(n, &b, c->def.name,
+				    c->own[j]->key, c->own[j]->handle) == -1)
+					goto nomem;
+			if (emit_chain(n, &b, &c->def, true) == -1)
+				goto nomem;
 		}
 		if ((sent = fast_send(n, &b, &rp, d, &rc)) == FS_AGAIN)
 			continue;
@@ -2364,6 +2420,24 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 		c->nown = nown;
 		c->own_cap = nown + 1;
 	}
+	for (i = 0; i < ngone; i++)
+		kstate_drop_chain(&n->st, gone[i]);
+	for (i = 0; i < nmade; i++) {
+		const struct cchain *mc = &tmp.chains[made[i]];
+
+		if ((c = kstate_add_chain(&n->st, mc)) == NULL) {
+			state_clear(n);
+			goto done;
+		}
+		for (j = 0; j < tmp.nrules; j++)
+			if (strcmp(tmp.rules[j].chain, mc->name) == 0 &&
+			    (mhandles[j] == 0 || kchain_add_ent(&n->st, c,
+			    NULL, tmp.rules[j].key, cplan_rule_hash(
+			    &tmp.rules[j]), mhandles[j]) == NULL)) {
+				state_clear(n);
+				goto done;
+			}
+	}
  done:
 	if (get_genid(n, &n->genid) == -1)
 		n->genid = 0;
@@ -2371,11 +2445,16 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	goto out;
  nomem:
 	diags_add(d, NULL, "nft: %s", strerror(ENOMEM));
+	rc = -1;
  out:
 	free(chg);
 	free(at);
+	free(made);
+	free(gone);
 	free(handles);
+	free(mhandles);
 	cplan_free(&tmp);
+	cplan_free(&ptmp);
 	batch_free(&b);
 	return rc;
 }

@@ -100,6 +100,23 @@ kstate_add_chain(struct kstate *st, const struct cchain *def)
 	return c;
 }
 
+/* Takes chain c, which holds no user rule, out of the picture and frees
+ * it. */
+void
+kstate_drop_chain(struct kstate *st, struct kchain *c)
+{
+	size_t i;
+
+	for (i = 0; i < st->n && st->v[i] != c; i++)
+		;
+	if (i == st->n)
+		return;
+	memmove(&st->v[i], &st->v[i + 1], (st->n - i - 1) * sizeof(*st->v));
+	st->n--;
+	strmap_del(st->idx, c->def.name, strlen(c->def.name));
+	kchain_free(c);
+}
+
 int
 ptr_push(void *vp, size_t *n, size_t *cap, void *p)
 {

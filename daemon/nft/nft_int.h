@@ -329,6 +329,7 @@ void	kstate_free(struct kstate *st);
 int	kstate_init(struct kstate *st, size_t nrules);
 struct kchain *kstate_chain(const struct kstate *st, const char *name);
 struct kchain *kstate_add_chain(struct kstate *st, const struct cchain *def);
+void	kstate_drop_chain(struct kstate *st, struct kchain *c);
 int	ptr_push(void *vp, size_t *n, size_t *cap, void *p);
 struct kseg *kchain_add_seg(struct kchain *c, uint32_t id);
 const char *seg_chain(const struct kchain *c, const struct kseg *sg, char *buf,
