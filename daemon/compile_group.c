@@ -22,7 +22,7 @@
  * and a set with a counter per element; 0 turns grouping off.
  */
 #define GROUP_MIN	4
-/* How far compile_rule_grouped looks for a neighbour of the same sides. */
+/* How far a walk of a pair chain (chain_near) looks for a neighbour. */
 #define GROUP_SCAN	200000
 /* run_edge: a rule of the run's shape before it, after it */
 #define EDGE_FRONT	1u
@@ -1887,38 +1887,4 @@ compile_group_step(const struct ruleset *rs, size_t i, bool spans,
 		return -1;
 	}
 	return 0;
-}
-
-bool
-compile_rule_grouped(const struct ruleset *rs, size_t i,
-    const struct gtabs *t)
-{
-	const struct rule *ru = rs->rules[i];
-	const struct gtab *tab;
-	struct gfilt f = { ru, NULL };
-	size_t j;
-	bool unsure = false, in = false;
-
-	/* a meter set comes and goes with the rule: the whole diff */
-	if (ru->limit.per_source)
-		return true;
-	if (GROUP_MIN == 0)
-		return false;
-	if (t == NULL)
-		return true;
-	/* every pair chain the whole compile filled: rules of other sides
-	 * in between count only where they share the chain */
-	for (j = 0; j < t->n && !in && !unsure; j++) {
-		tab = &t->v[j];
-		if (!zone_word_covers(ru->from, tab->from) ||
-		    !zone_word_covers(ru->to, tab->to))
-			continue;
-		in = in_others(rs, i, tab->from, tab->to, tab, &unsure);
-		if (!in && !unsure && group_family(ru) != -1) {
-			if ((f.c = gtab_class(tab, ru)) == NULL)
-				return true;
-			in = grouped_in(rs, i, tab->from, tab->to, &f, &unsure);
-		}
-	}
-	return in || unsure;
 }

@@ -260,12 +260,6 @@ int		 compile_meter_name(char *buf, size_t len, const char *rule,
 #define KEY_POLICY_LOG	"~policy-log"
 #define KEY_NAT_OPEN	"~nat-open"
 bool		 compile_pair_end_key(const char *key);
-/* Whether next->rules[i] may be part of a group in some pair chain, or
- * sits right next to one there (a conservative answer: true when unsure),
- * or comes with a set of its own (a per-source limit's meter). nft/ then
- * diffs the whole table rather than placing the rule alone. */
-bool		 compile_rule_grouped(const struct ruleset *, size_t i,
-		    const struct gtabs *);
 /*
  * The classes of rules that may be groups (same shape but for the key),
  * per pair chain, with where each class's keys lie (blocks of addresses,

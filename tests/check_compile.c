@@ -1019,7 +1019,7 @@ START_TEST(groups)
 	ck_assert_uint_eq(s->elems[3].key[4] << 8 | s->elems[3].key[5], 803);
 	cplan_free(&p);
 
-	/* what nft.c asks before placing one rule alone */
+	/* where one rule stands, asked before placing it alone */
 	rs = ruleset_new();
 	{
 		struct diags d;
@@ -1044,12 +1044,21 @@ START_TEST(groups)
 		diags_init(&d);
 		ck_assert_int_eq(compile_ruleset(rs, "fwctl", &gp, &d), 0);
 		diags_free(&d);
+		const struct rule *pr;
+		bool chunk;
+
+		/* a2 joins a1's group; three rules with a limit are too few
+		 * for one (each a kernel rule) */
 		k = ruleset_find_rule(rs, "a2");
-		ck_assert(compile_rule_grouped(rs, (size_t)k, gp.groups));
+		ck_assert_int_eq(compile_group_at(rs, (size_t)k, "lan", "self",
+		    gp.groups, &pr, &chunk), CG_JOIN);
+		ck_assert_str_eq(pr->name, "a1");
 		k = ruleset_find_rule(rs, "l1");
-		ck_assert(!compile_rule_grouped(rs, (size_t)k, gp.groups));
+		ck_assert_int_eq(compile_group_at(rs, (size_t)k, "lan", "self",
+		    gp.groups, &pr, &chunk), CG_ALONE);
 		/* without the classes, the layout is not known */
-		ck_assert(compile_rule_grouped(rs, (size_t)k, NULL));
+		ck_assert_int_eq(compile_group_at(rs, (size_t)k, "lan", "self",
+		    NULL, &pr, &chunk), CG_UNSURE);
 		cplan_free(&gp);
 	}
 	ruleset_free(rs);
@@ -1194,10 +1203,11 @@ START_TEST(groups_span_other_rules)
 	k = ruleset_find_rule(rs, "y");
 	ck_assert_int_eq(compile_group_at(rs, (size_t)k, "lan", "self",
 	    p2.groups, &pr, &chunk), CG_ALONE);
-	ck_assert(compile_rule_grouped(rs, (size_t)ruleset_find_rule(rs, "m"),
-	    p2.groups));
-	ck_assert(!compile_rule_grouped(rs, (size_t)ruleset_find_rule(rs,
-	    "z"), p2.groups));
+	/* m ends a's runs: the whole diff lays it out; z meets no class */
+	ck_assert_int_eq(compile_group_at(rs, (size_t)ruleset_find_rule(rs,
+	    "m"), "lan", "self", p2.groups, &pr, &chunk), CG_UNSURE);
+	ck_assert_int_eq(compile_group_at(rs, (size_t)ruleset_find_rule(rs,
+	    "z"), "lan", "self", p2.groups, &pr, &chunk), CG_ALONE);
 	ruleset_free(rs);
 	cplan_free(&p2);
 	/* y inside b's run would end it: the whole diff lays that out; z
