@@ -140,6 +140,38 @@ json_lists(json_t *root, const char *type)
 	return n;
 }
 
+/* How many shared lists no rule of the table refers to. */
+static int
+json_lists_unused(json_t *root)
+{
+	json_t *arr = json_object_get(root, "nftables"), *o, *st, *ro, *r;
+	json_t *e, *m;
+	const char *name, *v;
+	size_t i, k, x;
+	int n = 0;
+	bool used;
+
+	json_array_foreach(arr, i, o) {
+		if ((st = json_object_get(o, "set")) == NULL ||
+		    (name = json_string_value(json_object_get(st,
+		    "name"))) == NULL || strncmp(name, "__l/", 4) != 0)
+			continue;
+		used = false;
+		json_array_foreach(arr, k, ro) {
+			if ((r = json_object_get(ro, "rule")) == NULL)
+				continue;
+			json_array_foreach(json_object_get(r, "expr"), x, e)
+				if ((m = json_object_get(e, "match")) != NULL &&
+				    (v = json_string_value(json_object_get(m,
+				    "right"))) != NULL && v[0] == '@' &&
+				    strcmp(v + 1, name) == 0)
+					used = true;
+		}
+		n += !used;
+	}
+	return n;
+}
+
 /* The list named after `after` in text (nft list output) holds elems. */
 static void
 assert_list_holds(const char *text, const char *after, const char *elems)
@@ -385,6 +417,76 @@ START_TEST(frame_chains_come_and_go)
 	ck_assert(!nft_last_stats(nf)->full_rebuild);
 	ck_assert_uint_eq(nft_last_stats(nf)->chains_added, 1);
 	must_tcp("wan", R_WAN, 8091);
+	restart_takes_table();
+	finish();
+}
+END_TEST
+
+/*
+ * Zones changed in place take the frame's path: the pair chains are named
+ * after zones and rules compile without the zones' contents, so only the
+ * dispatch, the narrowing, the NAT entries' interface lists and the pair
+ * chains' endings change. A list of interfaces no entry uses any more
+ * (lan's before it gained one) goes with the change, as the whole diff
+ * would delete it.
+ */
+#define ZIP_REST "nat web forward from wan tcp dport 8080 to " H_DMZ ":80\n" \
+	"nat masq masquerade from lan to wan\n" \
+	"rule ssh from lan to self tcp dport 3981 accept\n" \
+	"policy any -> any drop\n" \
+	"policy dmz -> lan accept\n"
+#define ZIP_WAN "zone wan { interface wan0 }\n"
+
+START_TEST(zones_in_place)
+{
+	const struct nft_stats *st;
+	json_t *j;
+
+	start();
+	serve("router", "tcp", 3981);
+	serve("dmz", "tcp", 3983);
+	serve("lan", "tcp", 3984);
+	apply_text(ZONES ZIP_REST);
+	must_tcp("dmz", H_LAN, 3984);
+	j = nft_json();
+	ck_assert_int_ge(json_lists(j, "ifname"), 1);
+	json_decref(j);
+
+	/* dmz by a wildcard name: out of fwd/all's map, the two-step path */
+	apply_diffed(ZIP_WAN "zone lan { interface lan0 }\n"
+	    "zone dmz { interface dmz* }\n" ZIP_REST);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	must_tcp("dmz", H_LAN, 3984);
+	mustnt_tcp("lan", H_DMZ, 3983);
+	must_tcp("lan", R_LAN, 3981);
+	j = nft_json();
+	ck_assert_int_eq(json_lists_unused(j), 0);
+	json_decref(j);
+	restart_takes_table();
+
+	/* lan gains an interface: the masquerade's list of lan's
+	 * interfaces is made anew, and the old one goes */
+	apply_diffed(ZIP_WAN "zone lan { interface lan0, lan9 }\n"
+	    "zone dmz { interface dmz* }\n" ZIP_REST);
+	st = nft_last_stats(nf);
+	ck_assert(!st->full_rebuild);
+	ck_assert_uint_eq(st->compiled_rules, 0);
+	j = nft_json();
+	ck_assert_int_eq(json_lists_unused(j), 0);
+	json_decref(j);
+	must_tcp("lan", R_LAN, 3981);
+	must_tcp("dmz", H_LAN, 3984);
+	restart_takes_table();
+
+	/* dmz by its network too: the dmz host, outside it, is in no zone */
+	apply_diffed(ZIP_WAN "zone lan { interface lan0, lan9 }\n"
+	    "zone dmz { interface dmz*; network 10.50.3.0/24 }\n" ZIP_REST);
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 0);
+	mustnt_tcp("dmz", H_LAN, 3984);
+	must_tcp("lan", R_LAN, 3981);
 	restart_takes_table();
 	finish();
 }
@@ -2503,6 +2605,7 @@ kernel_suite(void)
 	tcase_add_test(tc, policies_and_defaults);
 	tcase_add_test(tc, policies_alone);
 	tcase_add_test(tc, frame_chains_come_and_go);
+	tcase_add_test(tc, zones_in_place);
 	tcase_add_test(tc, unzoned_interfaces);
 	tcase_add_test(tc, ports);
 	tcase_add_test(tc, addresses);

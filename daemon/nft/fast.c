@@ -2204,8 +2204,9 @@ struct fchg {
 };
 
 /*
- * Policies and NAT entries alone (fwctl set-policy, add-nat, ...): what
- * they make is the frame of the table, which the rules do not touch: the
+ * Policies, NAT entries and zones changed in place alone (fwctl
+ * set-policy, add-nat, replace-zone, ...): what they make is the frame of
+ * the table, which the rules do not touch: the
  * base chains, fwd/, prerouting, postrouting, the NAT entries' nat-open
  * chain, and the end of each pair chain (its policy's log, the NAT
  * entries' jump, its policy). The frame is compiled from the ruleset
@@ -2218,8 +2219,9 @@ struct fchg {
  * (nat-open with the first forward) is made with its rules before the
  * jumps to it; one that goes (with the last) is deleted after them: a
  * chain that was the frame's of prev (compiled alike) and is not next's.
- * 1 when the plan is not that, or a pair chain or base chain would come
- * or go: the whole diff.
+ * Lists of interface names that no entry uses any more (a zone's old
+ * interfaces) are deleted after them. 1 when the plan is not that, or a
+ * pair chain or base chain would come or go: the whole diff.
  */
 int
 apply_policies(struct nft *n, const struct ruleset *prev,
@@ -2241,9 +2243,13 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	memset(&ptmp, 0, sizeof(ptmp));
 	if (!n->have || prev == NULL || plan == NULL || plan->n == 0)
 		return 1;
+	/* a zone changed in place changes the frame alone: the pair chains
+	 * are named after zones, and rules compile without their contents */
 	for (i = 0; i < plan->n; i++)
 		if (plan->v[i].kind != PLAN_POLICY &&
-		    plan->v[i].kind != PLAN_NAT)
+		    plan->v[i].kind != PLAN_NAT &&
+		    (plan->v[i].kind != PLAN_ZONE ||
+		    plan->v[i].op != PLAN_CHANGE))
 			return 1;
 	if (frame_compile(n, next, &tmp) == -1)
 		goto out;	/* a NAT entry with a set, say: the whole diff */
@@ -2375,6 +2381,9 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 			if (emit_chain(n, &b, &c->def, true) == -1)
 				goto nomem;
 		}
+		/* lists of interfaces no entry uses now (a zone's old ones) */
+		if (lists_gc_frame(n, &b, &tmp) == -1)
+			goto nomem;
 		if ((sent = fast_send(n, &b, &rp, d, &rc)) == FS_AGAIN)
 			continue;
 		if (sent != FS_DONE)

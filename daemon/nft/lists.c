@@ -20,6 +20,15 @@ list_shared(const struct cset *as)
 	return (as->flags & NFT_SET_MAP) == 0;
 }
 
+/* Whether only the frame's rules (zones' dispatch, NAT entries) may use a
+ * list like as: one of interface names, which no rule of the language
+ * matches. The frame's path deletes those it no longer uses. */
+static bool
+list_frame_only(const struct cset *as)
+{
+	return as->key_type == CTYPE_IFNAME;
+}
+
 /* The canonical content of a list (NULL: out of memory), and its name:
  * LIST_SET_PREFIX and a 64-bit hash of the content. */
 static char *
@@ -162,6 +171,7 @@ list_get(struct nft *n, struct batch *b, const struct cset *as,
 		return NULL;
 	}
 	ls->fresh = true;
+	ls->frame = list_frame_only(as);
 	tmp = *as;
 	tmp.name = ls->name;
 	tmp.flags = (as->flags & ~(uint32_t)NFT_SET_ANONYMOUS) |
@@ -171,13 +181,10 @@ list_get(struct nft *n, struct batch *b, const struct cset *as,
 	return ls->name;
 }
 
-/*
- * After a whole diff: the shared lists no rule of plan p uses any more are
- * deleted (after the rules that used them, earlier in the batch). The
- * single-rule paths leave them, to the next whole diff or rebuild.
- */
-int
-lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
+/* The shared lists that no rule of plan p uses (of the frame's alone
+ * when frame), deleted in batch b. */
+static int
+lists_gc_of(struct nft *n, struct batch *b, const struct cplan *p, bool frame)
 {
 	struct lset *ls;
 	struct cset tmp;
@@ -202,7 +209,7 @@ lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
 	memset(&tmp, 0, sizeof(tmp));
 	for (i = 0; i < n->nlsv; i++) {
 		ls = n->lsv[i];
-		if (!ls->live || ls->used)
+		if (!ls->live || ls->used || (frame && !ls->frame))
 			continue;
 		tmp.name = ls->name;
 		if (emit_delset(n, b, &tmp) == -1)
@@ -210,6 +217,28 @@ lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
 		ls->dead = true;
 	}
 	return 0;
+}
+
+/*
+ * After a whole diff: the shared lists no rule of plan p uses any more are
+ * deleted (after the rules that used them, earlier in the batch). The
+ * single-rule paths leave them, to the next whole diff or rebuild.
+ */
+int
+lists_gc(struct nft *n, struct batch *b, const struct cplan *p)
+{
+	return lists_gc_of(n, b, p, false);
+}
+
+/*
+ * After the frame's path (p: the frame's plan, without rules): the lists of
+ * interface names it no longer uses are deleted, as the whole diff would:
+ * only the frame's rules use them, so no rule outside p does.
+ */
+int
+lists_gc_frame(struct nft *n, struct batch *b, const struct cplan *p)
+{
+	return lists_gc_of(n, b, p, true);
 }
 
 /*
@@ -254,6 +283,7 @@ lists_adopt(struct nft *n, const struct cplan *p, const struct strmap *klists,
 				return -1;
 			}
 			ls->live = true;
+			ls->frame = list_frame_only(&p->rules[i].anon[j]);
 		}
 	for (i = 0; i < nknames; i++) {
 		if (n->lsets != NULL &&

@@ -195,6 +195,8 @@ struct lset {
 	bool		 fresh;		/* made by the batch being built */
 	bool		 dead;		/* deleted by the batch being built */
 	bool		 used;		/* scratch: a rule of the plan uses it */
+	bool		 frame;		/* of interface names: the frame's
+					 * alone (list_frame_only) */
 	char		 name[24];
 };
 
@@ -400,6 +402,7 @@ void	lists_commit(struct nft *n);
 const char *list_get(struct nft *n, struct batch *b, const struct cset *as,
 		    const char *what, const struct srcloc *loc);
 int	lists_gc(struct nft *n, struct batch *b, const struct cplan *p);
+int	lists_gc_frame(struct nft *n, struct batch *b, const struct cplan *p);
 int	lists_adopt(struct nft *n, const struct cplan *p,
 		    const struct strmap *klists, char *const *knames,
 		    size_t nknames);
