@@ -668,23 +668,46 @@ validate_set_elems(const struct set *s, const struct set_elem *add,
 /* One thing in a rule or NAT entry that fixes the address family. */
 struct famwit {
 	int		 family;
-	char		 what[96];
 	struct srcloc	 at;	/* its clause; file borrowed */
+	/* what to call it, put in words only when two disagree (most
+	 * statements agree): pre, then the address (", ..." after it when
+	 * more) or the set, borrowed from the ruleset */
+	const char	*pre;
+	const struct addr *addr;
+	const char	*set;
+	bool		 more;
 };
 
-/* Appends a witness of family at l; what is a format. */
-static void __attribute__((format(printf, 5, 6)))
+/* Appends a witness of family at l: pre alone, or followed by addr or by
+ * set. */
+static void
 famwit_add(struct famwit *w, size_t *nw, int family, const struct srcloc *l,
-    const char *fmt, ...)
+    const char *pre, const struct addr *addr, const char *set, bool more)
 {
-	va_list ap;
-
 	w[*nw].family = family;
 	w[*nw].at = *l;
-	va_start(ap, fmt);
-	vsnprintf(w[*nw].what, sizeof(w[*nw].what), fmt, ap);
-	va_end(ap);
+	w[*nw].pre = pre;
+	w[*nw].addr = addr;
+	w[*nw].set = set;
+	w[*nw].more = more;
 	(*nw)++;
+}
+
+/* The witness in words: "src 10.0.0.1, ...", "dst @hosts (ipv4 set)". */
+static const char *
+famwit_what(const struct famwit *w, char *buf, size_t len)
+{
+	char a[64];
+
+	if (w->set != NULL)
+		snprintf(buf, len, "%s @%s (%s set)", w->pre, w->set,
+		    set_type_name(w->family == AF_INET ? SET_IPV4 : SET_IPV6));
+	else if (w->addr != NULL)
+		snprintf(buf, len, "%s %s%s", w->pre, addr_format(w->addr, a,
+		    sizeof(a)), w->more ? ", ..." : "");
+	else
+		snprintf(buf, len, "%s", w->pre);
+	return buf;
 }
 
 /*
@@ -719,7 +742,7 @@ check_addrmatch(struct vctx *v, const char *obj, const char *pos,
 			return;
 		}
 		famwit_add(w, nw, s->type == SET_IPV4 ? AF_INET : AF_INET6, l,
-		    "%s @%s (%s set)", pos, m->set, set_type_name(s->type));
+		    pos, NULL, m->set, false);
 		return;
 	}
 	for (i = 0; i < m->naddrs; i++) {
@@ -733,9 +756,8 @@ check_addrmatch(struct vctx *v, const char *obj, const char *pos,
 	}
 	if (m->naddrs == 0 || both)
 		return;
-	famwit_add(w, nw, m->addrs[0].family, l, "%s %s%s", pos,
-	    addr_format(&m->addrs[0], a, sizeof(a)), m->naddrs > 1 ? ", ..." :
-	    "");
+	famwit_add(w, nw, m->addrs[0].family, l, pos, &m->addrs[0], NULL,
+	    m->naddrs > 1);
 }
 
 /*
@@ -747,6 +769,7 @@ static void
 check_families(struct vctx *v, const char *obj, const struct famwit *w,
     size_t nw)
 {
+	char a[128], b[128];
 	size_t i;
 
 	for (i = 1; i < nw; i++)
@@ -754,7 +777,9 @@ check_families(struct vctx *v, const char *obj, const struct famwit *w,
 			verr(v, srcloc_after(&w[0].at, &w[i].at) ? &w[0].at :
 			    &w[i].at, "%s: %s is %s but %s is %s; one "
 			    "statement matches one address family", obj,
-			    w[0].what, family_name(w[0].family), w[i].what,
+			    famwit_what(&w[0], a, sizeof(a)),
+			    family_name(w[0].family),
+			    famwit_what(&w[i], b, sizeof(b)),
 			    family_name(w[i].family));
 			return;
 		}
@@ -870,13 +895,14 @@ check_rule(struct vctx *v, const struct rule *r)
 		verr(v, rule_at(r, RC_FAMILY, &b), "%s: unknown IP version %d; "
 		    "expected ip4 or ip6", obj, r->family);
 	else if (r->family != 0)
-		famwit_add(w, &nw, r->family, rule_at(r, RC_FAMILY, &b), "%s",
-		    r->family == AF_INET ? "ip4" : "ip6");
+		famwit_add(w, &nw, r->family, rule_at(r, RC_FAMILY, &b),
+		    r->family == AF_INET ? "ip4" : "ip6", NULL, NULL, false);
 	if (r->proto == IPPROTO_ICMP)
-		famwit_add(w, &nw, AF_INET, rule_at(r, RC_PROTO, &b), "icmp");
+		famwit_add(w, &nw, AF_INET, rule_at(r, RC_PROTO, &b), "icmp",
+		    NULL, NULL, false);
 	else if (r->proto == IPPROTO_ICMPV6)
 		famwit_add(w, &nw, AF_INET6, rule_at(r, RC_PROTO, &b),
-		    "icmpv6");
+		    "icmpv6", NULL, NULL, false);
 	check_addrmatch(v, obj, "src", &r->src, rule_at(r, RC_SRC, &b), w,
 	    &nw);
 	check_addrmatch(v, obj, "dst", &r->dst, rule_at(r, RC_DST, &b), w,
@@ -977,8 +1003,8 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 			    "host address", obj, addr_format(&n->snat_addr, a,
 			    sizeof(a)));
 		else
-			famwit_add(w, &nw, n->snat_addr.family, at, "as %s",
-			    addr_format(&n->snat_addr, a, sizeof(a)));
+			famwit_add(w, &nw, n->snat_addr.family, at, "as",
+			    &n->snat_addr, NULL, false);
 	}
 	if (n->kind == NAT_FORWARD) {
 		if (!proto_has_ports(n->proto))
@@ -1024,8 +1050,8 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 				    "zone's network; expected an address "
 				    "inside a zone", obj,
 				    addr_format(&n->target, a, sizeof(a)));
-			famwit_add(w, &nw, n->target.family, at, "target %s",
-			    addr_format(&n->target, a, sizeof(a)));
+			famwit_add(w, &nw, n->target.family, at, "target",
+			    &n->target, NULL, false);
 		}
 		for (j = 0; j < idx; j++) {
 			o = v->rs->nats[j];
