@@ -159,8 +159,14 @@ name_valid(const char *s)
 	if (!(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') ||
 	    (s[0] >= 'a' && s[0] <= 'z')))
 		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_.-") == n;
+	/* a loop, not strspn: every rule's name is checked on every whole
+	 * check, and strspn builds its table on each call */
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
+		    *s == '-'))
+			return false;
+	return true;
 }
 
 /*

@@ -656,11 +656,18 @@ edit_apply(struct ruleset *next, struct change *c, struct change_result *res,
 		eff->removed = ruleset_remove_rule(next, (size_t)k);
 		break;
 	case CHANGE_ZONE_PUT:
-		eff->diff = eff->check_all = true;
-		/* in place: the order is visible */
-		if ((k = ruleset_find_zone(next, c->zone->name)) >= 0)
+		/* rules refer to zones: the whole ruleset is checked */
+		eff->check_all = true;
+		/* in place (the order is visible): one plan item, none when it
+		 * is the zone there already; a new zone, the diff */
+		if ((k = ruleset_find_zone(next, c->zone->name)) >= 0) {
+			if (!zone_equal(next->zones[k], c->zone) &&
+			    plan_add(p, PLAN_CHANGE, PLAN_ZONE,
+			    c->zone->name) == -1)
+				goto nomem;
 			ruleset_replace_zone(next, (size_t)k, c->zone);
-		else {
+		} else {
+			eff->diff = true;
 			if (ruleset_add_zone(next, c->zone) == -1)
 				goto nomem;
 			res->status = ENGINE_CREATED;

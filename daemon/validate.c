@@ -125,6 +125,25 @@ nz(const char *s)
 	return s ? s : "(none)";
 }
 
+/* `kind "name"` into buf, as messages name an object: done for every rule
+ * of every whole check, so without printf. */
+static void
+obj_words(char *buf, size_t len, const char *kind, const char *name)
+{
+	size_t k = strlen(kind), n;
+
+	name = nz(name);
+	n = strlen(name);
+	if (k + n + 4 > len)
+		n = len - k - 4;	/* cut, as snprintf would */
+	memcpy(buf, kind, k);
+	buf[k] = ' ';
+	buf[k + 1] = '"';
+	memcpy(buf + k + 2, name, n);
+	buf[k + 2 + n] = '"';
+	buf[k + 3 + n] = '\0';
+}
+
 static const char *
 family_name(int family)
 {
@@ -851,7 +870,7 @@ check_rule(struct vctx *v, const struct rule *r)
 	bool ports = r->sport.nranges || r->sport.set || r->dport.nranges ||
 	    r->dport.set;
 
-	snprintf(obj, sizeof(obj), "rule \"%s\"", nz(r->name));
+	obj_words(obj, sizeof(obj), "rule", r->name);
 	check_name(v, "rule", r->name, l);
 	check_zoneref(v, obj, "from", r->from, rule_at(r, RC_FROM, &b));
 	check_zoneref(v, obj, "to", r->to, rule_at(r, RC_TO, &b));
@@ -959,7 +978,7 @@ check_nat(struct vctx *v, const struct nat *n, size_t idx)
 	const struct srcloc *l = &n->loc, *at;
 	size_t nw = 0, j;
 
-	snprintf(obj, sizeof(obj), "nat \"%s\"", nz(n->name));
+	obj_words(obj, sizeof(obj), "nat", n->name);
 	check_name(v, "nat", n->name, l);
 	if (kind == NULL) {
 		verr(v, l, "%s: unknown kind; expected masquerade, snat or "

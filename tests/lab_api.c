@@ -625,6 +625,7 @@ END_TEST
 START_TEST(test_zones)
 {
 	struct resp	 r;
+	long long	 g;
 
 	http(&r, "PUT", "/v1/zones/guest", "text/plain",
 	    "guest interface guest0", NULL);
@@ -639,6 +640,13 @@ START_TEST(test_zones)
 	resp_free(&r);
 	ck_assert(kernel_has("guest1"));
 	ck_assert(!kernel_has("guest0"));
+	/* the zone there already: nothing changes, not the generation */
+	g = generation();
+	http(&r, "PUT", "/v1/zones/guest", "application/json",
+	    "{\"interfaces\": [\"guest1\"]}", NULL);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	resp_free(&r);
+	ck_assert_int_eq(generation(), g);
 	http(&r, "GET", "/v1/zones", NULL, NULL, NULL);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_ge(json_array_size(json_object_get(r.json, "zones")), 4);
