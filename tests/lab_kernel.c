@@ -488,6 +488,18 @@ START_TEST(zones_in_place)
 	mustnt_tcp("dmz", H_LAN, 3984);
 	must_tcp("lan", R_LAN, 3981);
 	restart_takes_table();
+
+	/* its network replaced by the one that holds the host: the list of
+	 * the old one goes too (a list of addresses, which a rule might
+	 * share: the whole diff deletes it) */
+	apply_diffed(ZIP_WAN "zone lan { interface lan0, lan9 }\n"
+	    "zone dmz { interface dmz*; network 10.50.2.0/24 }\n" ZIP_REST);
+	ck_assert(!nft_last_stats(nf)->full_rebuild);
+	must_tcp("dmz", H_LAN, 3984);
+	j = nft_json();
+	ck_assert_int_eq(json_lists_unused(j), 0);
+	json_decref(j);
+	restart_takes_table();
 	finish();
 }
 END_TEST

@@ -2220,8 +2220,9 @@ struct fchg {
  * jumps to it; one that goes (with the last) is deleted after them: a
  * chain that was the frame's of prev (compiled alike) and is not next's.
  * Lists of interface names that no entry uses any more (a zone's old
- * interfaces) are deleted after them. 1 when the plan is not that, or a
- * pair chain or base chain would come or go: the whole diff.
+ * interfaces) are deleted after them. 1 when the plan is not that, a
+ * pair chain or base chain would come or go, or a zone's change leaves a
+ * list of addresses unused (lists_frame_leaves): the whole diff.
  */
 int
 apply_policies(struct nft *n, const struct ruleset *prev,
@@ -2235,6 +2236,7 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	struct fchg *chg = NULL, *f;
 	size_t *at = NULL, *made = NULL, nchg = 0, nmade = 0, ngone = 0;
 	size_t gone_cap = 0, i, j, t, m, np, ns, nown;
+	int k;
 	uint64_t *handles = NULL, *mhandles = NULL, before;
 	uint32_t genid;
 	int tries, sent, rc = 1;
@@ -2253,6 +2255,21 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 			return 1;
 	if (frame_compile(n, next, &tmp) == -1)
 		goto out;	/* a NAT entry with a set, say: the whole diff */
+	/* a zone whose networks' list goes: the whole diff deletes it (a
+	 * rule may share a list of addresses, so this path leaves those) */
+	for (i = 0; i < plan->n && plan->v[i].kind != PLAN_ZONE; i++)
+		;
+	if (i < plan->n) {
+		if (frame_compile(n, prev, &ptmp) == -1)
+			goto out;
+		if ((k = lists_frame_leaves(&ptmp, &tmp)) != 0) {
+			if (k == -1) {
+				rc = -1;
+				goto nomem;
+			}
+			goto out;
+		}
+	}
 	if ((made = calloc(tmp.nchains + 1, sizeof(*made))) == NULL)
 		goto nomem;
 	/* the same chains, but for the frame's own that come or go: the

@@ -20,9 +20,10 @@ list_shared(const struct cset *as)
 	return (as->flags & NFT_SET_MAP) == 0;
 }
 
-/* Whether only the frame's rules (zones' dispatch, NAT entries) may use a
- * list like as: one of interface names, which no rule of the language
- * matches. The frame's path deletes those it no longer uses. */
+/* Whether only the frame's rules (NAT entries: the zones' dispatch uses
+ * maps) may use a list like as: one of interface names, which no rule of
+ * the language matches. The frame's path deletes those it no longer
+ * uses. */
 static bool
 list_frame_only(const struct cset *as)
 {
@@ -239,6 +240,53 @@ int
 lists_gc_frame(struct nft *n, struct batch *b, const struct cplan *p)
 {
 	return lists_gc_of(n, b, p, true);
+}
+
+/*
+ * Whether a list that the frame of plan before uses and that of after
+ * does not is one of addresses or ports (a zone's networks), which a
+ * rule may share: the frame's path would leave it, where the whole diff
+ * deletes it when no rule uses it. 1 yes, 0 no, -1 out of memory.
+ */
+int
+lists_frame_leaves(const struct cplan *before, const struct cplan *after)
+{
+	struct strmap *now;
+	char name[24], *c;
+	size_t i, j;
+	int rc = -1;
+	static char mark;
+
+	if ((now = strmap_new(16)) == NULL)
+		return -1;
+	for (i = 0; i < after->nrules; i++)
+		for (j = 0; j < after->rules[i].nanon; j++) {
+			if (!list_shared(&after->rules[i].anon[j]))
+				continue;
+			if ((c = list_content(&after->rules[i].anon[j],
+			    name)) == NULL)
+				goto out;
+			free(c);
+			if (strmap_puts(now, name, &mark) == -1)
+				goto out;
+		}
+	rc = 0;
+	for (i = 0; i < before->nrules && rc == 0; i++)
+		for (j = 0; j < before->rules[i].nanon && rc == 0; j++) {
+			const struct cset *as = &before->rules[i].anon[j];
+
+			if (!list_shared(as) || list_frame_only(as))
+				continue;
+			if ((c = list_content(as, name)) == NULL) {
+				rc = -1;
+				break;
+			}
+			free(c);
+			rc = strmap_gets(now, name) == NULL;
+		}
+ out:
+	strmap_free(now);
+	return rc;
 }
 
 /*

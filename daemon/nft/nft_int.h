@@ -403,6 +403,7 @@ const char *list_get(struct nft *n, struct batch *b, const struct cset *as,
 		    const char *what, const struct srcloc *loc);
 int	lists_gc(struct nft *n, struct batch *b, const struct cplan *p);
 int	lists_gc_frame(struct nft *n, struct batch *b, const struct cplan *p);
+int	lists_frame_leaves(const struct cplan *before, const struct cplan *after);
 int	lists_adopt(struct nft *n, const struct cplan *p,
 		    const struct strmap *klists, char *const *knames,
 		    size_t nknames);
