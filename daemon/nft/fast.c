@@ -2236,10 +2236,9 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	struct fchg *chg = NULL, *f;
 	size_t *at = NULL, *made = NULL, nchg = 0, nmade = 0, ngone = 0;
 	size_t gone_cap = 0, i, j, t, m, np, ns, nown;
-	int k;
 	uint64_t *handles = NULL, *mhandles = NULL, before;
 	uint32_t genid;
-	int tries, sent, rc = 1;
+	int k, tries, sent, rc = 1;
 
 	memset(&tmp, 0, sizeof(tmp));
 	memset(&ptmp, 0, sizeof(ptmp));
@@ -2262,13 +2261,10 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 	if (i < plan->n) {
 		if (frame_compile(n, prev, &ptmp) == -1)
 			goto out;
-		if ((k = lists_frame_leaves(&ptmp, &tmp)) != 0) {
-			if (k == -1) {
-				rc = -1;
-				goto nomem;
-			}
+		if ((k = lists_frame_leaves(&ptmp, &tmp)) == -1)
+			goto nomem;
+		if (k == 1)
 			goto out;
-		}
 	}
 	if ((made = calloc(tmp.nchains + 1, sizeof(*made))) == NULL)
 		goto nomem;
