@@ -818,9 +818,7 @@ START_TEST(rule_before_a_group)
 	must_tcp("lan", R_LAN, 4930);
 
 	add_rule_before("x", "x from lan to self tcp dport 4930 drop", "n0");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->rules_added, 1);
 	mustnt_tcp("lan", R_LAN, 4930);
 	ck_assert_uint_ge(rule_packets("x"), 1);
@@ -854,9 +852,7 @@ START_TEST(groups_clash_stand_alone)
 	/* 4812 twice: d right after the run, a kernel rule of its own */
 	add_rule_before("d", "d from lan to self tcp dport 4812 accept",
 	    "n0");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->rules_added, 1);
 	ck_assert_uint_eq(st->elems_added, 0);
 	ck_assert(!in_a_group("d") && in_a_group("g5"));
@@ -868,9 +864,7 @@ START_TEST(groups_clash_stand_alone)
 	/* a network inside n0's: the same, in the interval group */
 	add_rule_before("o", "o from lan to self src 10.50.1.0/28 tcp dport "
 	    "4830 accept", NULL);
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->rules_added, 1);
 	ck_assert_uint_eq(st->elems_added, 0);
 	ck_assert(!in_a_group("o") && in_a_group("n4"));
@@ -921,9 +915,7 @@ START_TEST(change_in_a_group)
 	must_tcp("lan", R_LAN, 4953);
 
 	change_rule("g3", "g3 from lan to self tcp dport 4999 accept");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->elems_deleted, 1);
 	ck_assert_uint_eq(st->elems_added, 1);
 	ck_assert_uint_eq(st->rules_added, 0);
@@ -935,9 +927,7 @@ START_TEST(change_in_a_group)
 
 	/* another shape: out of the group, a kernel rule of its own */
 	change_rule("g4", "g4 from lan to self udp dport 4998 accept");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->elems_deleted, 1);
 	ck_assert_uint_eq(st->rules_added, 1);
 	ck_assert(!in_a_group("g4") && in_a_group("g5"));
@@ -976,9 +966,7 @@ START_TEST(rule_first_in_a_run)
 
 	add_rule_before("f", "f from lan to self tcp dport 4979 accept",
 	    "g0");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->rules_added, 1);
 	ck_assert_uint_eq(st->elems_added, 7);
 	group_holds(GROUP_SET_PREFIX "lan-self/f", "g5");
@@ -990,9 +978,7 @@ START_TEST(rule_first_in_a_run)
 	/* intervals: before n0, whose network holds the lan host */
 	add_rule_before("o", "o from lan to self src 10.50.7.0/24 tcp dport "
 	    "4985 accept", "n0");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->elems_added, 6);
 	group_holds(GROUP_SET_PREFIX "lan-self/o", "n4");
 	ck_assert_uint_eq(rule_packets("n0"), n0);
@@ -1458,9 +1444,7 @@ START_TEST(groups_of_networks_and_ranges)
 	/* one more range at the end of the run: one element */
 	add_rule_before("gnew", "gnew from lan to self tcp dport 51000-51009 "
 	    "accept", "tail");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->elems_added, 1);
 	ck_assert_uint_eq(st->rules_added, 0);
 	must_tcp("lan", R_LAN, 51005);
@@ -1498,9 +1482,7 @@ START_TEST(groups_of_networks_and_ranges)
 	 * b group; traffic from its network to the dmz is dropped */
 	add_rule_before("bnew", "bnew from lan to any src 10.50.1.0/24 drop",
 	    NULL);
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->elems_added, 1);
 	ck_assert_uint_eq(st->rules_added, 1);
 	mustnt_tcp("lan", H_DMZ, 38080);
@@ -1521,9 +1503,7 @@ START_TEST(groups_of_networks_and_ranges)
 	remove_rule("gin");
 	add_rule_before("x284", "x284 from lan to self tcp dport 52000-52009 "
 	    "accept", "tail");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->rules_added, 1);
 	ck_assert_uint_eq(st->elems_added, 1);
 	ck_assert_uint_eq(st->rules_deleted, 0);

@@ -270,9 +270,7 @@ START_TEST(policies_alone)
 	apply_diffed(POLS "policy lan -> any accept\n"
 	    "policy dmz -> lan accept\n"
 	    "policy lan -> dmz drop log\n");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 0);
+	st = applied_in_place(0);
 	ck_assert_uint_ge(st->rules_added, 2);		/* its log, its drop */
 	ck_assert_uint_le(st->rules_added, 4);
 	mustnt_tcp("lan", H_DMZ, 3953);
@@ -290,9 +288,7 @@ START_TEST(policies_alone)
 
 	/* dmz -> lan goes, lan -> any drops: lan -> dmz falls to it */
 	apply_diffed(POLS "policy lan -> any drop\n");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 0);
+	st = applied_in_place(0);
 	mustnt_tcp("dmz", H_LAN, 3954);
 	mustnt_tcp("lan", H_DMZ, 3953);
 	must_tcp("lan", R_LAN, 3951);			/* its rule */
@@ -300,16 +296,14 @@ START_TEST(policies_alone)
 
 	/* no policy at all: the defaults */
 	apply_diffed(POLS);
-	ck_assert(!nft_last_stats(nf)->full_rebuild);
-	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 0);
+	applied_in_place(0);
 	mustnt_tcp("lan", H_DMZ, 3953);
 	must_tcp("router", H_LAN, 3954);		/* self -> any */
 	restart_takes_table();
 
 	/* the same verdicts under another policy's name: its comment */
 	apply_diffed(POLS "policy any -> any drop\n");
-	ck_assert(!nft_last_stats(nf)->full_rebuild);
-	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 0);
+	applied_in_place(0);
 	restart_takes_table();
 	/* and accepted again */
 	apply_diffed(POLS "policy any -> any drop\n"
@@ -324,17 +318,13 @@ START_TEST(policies_alone)
 	    "policy dmz -> lan accept\n"
 	    "nat web2 forward from wan tcp dport 8081 to " H_DMZ ":3953\n"
 	    "nat masq masquerade from lan to wan\n");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 0);
+	st = applied_in_place(0);
 	ck_assert_uint_eq(st->rules_deleted, 0);
 	must_tcp("wan", R_WAN, 8081);
 	restart_takes_table();
 	apply_diffed(POLS "policy any -> any drop\n"
 	    "policy dmz -> lan accept\n");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 0);
+	st = applied_in_place(0);
 	ck_assert_uint_eq(st->rules_added, 0);
 	mustnt_tcp("wan", R_WAN, 8081);
 	must_tcp("dmz", H_LAN, 3954);
@@ -371,9 +361,7 @@ START_TEST(frame_chains_come_and_go)
 	/* the first forward */
 	apply_diffed(FRAME "nat web forward from wan tcp dport 8091 "
 	    "to " H_DMZ ":3973\n");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 0);
+	st = applied_in_place(0);
 	ck_assert_uint_eq(st->chains_added, 1);
 	ck_assert_uint_eq(st->rules_deleted, 0);
 	must_tcp("wan", R_WAN, 8091);
@@ -398,9 +386,7 @@ START_TEST(frame_chains_come_and_go)
 
 	/* both gone at once: the chain goes, and the jumps to it */
 	apply_diffed(FRAME);
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 0);
+	st = applied_in_place(0);
 	ck_assert_uint_eq(st->rules_added, 0);
 	mustnt_tcp("wan", R_WAN, 8091);
 	mustnt_tcp("wan", R_WAN, 8093);
@@ -439,7 +425,6 @@ END_TEST
 
 START_TEST(zones_in_place)
 {
-	const struct nft_stats *st;
 	json_t *j;
 
 	start();
@@ -455,9 +440,7 @@ START_TEST(zones_in_place)
 	/* dmz by a wildcard name: out of fwd/all's map, the two-step path */
 	apply_diffed(ZIP_WAN "zone lan { interface lan0 }\n"
 	    "zone dmz { interface dmz* }\n" ZIP_REST);
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 0);
+	applied_in_place(0);
 	must_tcp("dmz", H_LAN, 3984);
 	mustnt_tcp("lan", H_DMZ, 3983);
 	must_tcp("lan", R_LAN, 3981);
@@ -470,9 +453,7 @@ START_TEST(zones_in_place)
 	 * interfaces is made anew, and the old one goes */
 	apply_diffed(ZIP_WAN "zone lan { interface lan0, lan9 }\n"
 	    "zone dmz { interface dmz* }\n" ZIP_REST);
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 0);
+	applied_in_place(0);
 	j = nft_json();
 	ck_assert_int_eq(json_lists_unused(j), 0);
 	json_decref(j);
@@ -483,8 +464,7 @@ START_TEST(zones_in_place)
 	/* dmz by its network too: the dmz host, outside it, is in no zone */
 	apply_diffed(ZIP_WAN "zone lan { interface lan0, lan9 }\n"
 	    "zone dmz { interface dmz*; network 10.50.3.0/24 }\n" ZIP_REST);
-	ck_assert(!nft_last_stats(nf)->full_rebuild);
-	ck_assert_uint_eq(nft_last_stats(nf)->compiled_rules, 0);
+	applied_in_place(0);
 	mustnt_tcp("dmz", H_LAN, 3984);
 	must_tcp("lan", R_LAN, 3981);
 	restart_takes_table();
@@ -1048,9 +1028,7 @@ START_TEST(single_rules_and_subchains)
 	ck_assert_ptr_nonnull(ru);
 	ck_assert_int_eq(ruleset_insert_rule(next, 7000, ru), 0);
 	apply_plan(next, PLAN_ADD, "mid");
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->rules_added, 1);
 	ck_assert_uint_eq(st->rules_deleted, 0);
 	ck_assert_uint_eq(st->chains_added, 0);
@@ -2542,9 +2520,7 @@ START_TEST(any_rules_shared_first_match)
 	/* a rule from any first: placed alone, once in the body and once
 	 * in wan-self */
 	one_change("a0", "a0 from any to self tcp dport 16100 drop", 0);
-	st = nft_last_stats(nf);
-	ck_assert(!st->full_rebuild);
-	ck_assert_uint_eq(st->compiled_rules, 1);
+	st = applied_in_place(1);
 	ck_assert_uint_eq(st->rules_added, 2);
 	mustnt_tcp("lan", R_LAN, 16100);
 	mustnt_tcp("wan", R_WAN, 16100);

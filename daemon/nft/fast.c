@@ -2252,15 +2252,16 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 		    (plan->v[i].kind != PLAN_ZONE ||
 		    plan->v[i].op != PLAN_CHANGE))
 			return 1;
-	if (frame_compile(n, next, &tmp) == -1)
-		goto out;	/* a NAT entry with a set, say: the whole diff */
+	/* the frames after and before (a NAT entry with a set does not
+	 * compile alone: the whole diff) */
+	if (frame_compile(n, next, &tmp) == -1 ||
+	    frame_compile(n, prev, &ptmp) == -1)
+		goto out;
 	/* a zone whose networks' list goes: the whole diff deletes it (a
 	 * rule may share a list of addresses, so this path leaves those) */
 	for (i = 0; i < plan->n && plan->v[i].kind != PLAN_ZONE; i++)
 		;
 	if (i < plan->n) {
-		if (frame_compile(n, prev, &ptmp) == -1)
-			goto out;
 		if ((k = lists_frame_leaves(&ptmp, &tmp)) == -1)
 			goto nomem;
 		if (k == 1)
@@ -2277,8 +2278,6 @@ apply_policies(struct nft *n, const struct ruleset *prev,
 		if (c->def.base || c->nsegs > 0)
 			goto out;
 		/* prev's frame had it: it goes (else a body, say) */
-		if (ptmp.nchains == 0 && frame_compile(n, prev, &ptmp) == -1)
-			goto out;
 		if (cplan_chain(&ptmp, c->def.name) == NULL)
 			goto out;
 		if (ptr_push(&gone, &ngone, &gone_cap, c) == -1)

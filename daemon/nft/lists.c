@@ -64,6 +64,18 @@ list_content(const struct cset *as, char name[24])
 	return c;
 }
 
+/* The name of list as alone, into name: 0, or -1 out of memory. */
+static int
+list_name(const struct cset *as, char name[24])
+{
+	char *c;
+
+	if ((c = list_content(as, name)) == NULL)
+		return -1;
+	free(c);
+	return 0;
+}
+
 static void
 list_remove_at(struct nft *n, size_t i)
 {
@@ -189,7 +201,7 @@ lists_gc_of(struct nft *n, struct batch *b, const struct cplan *p, bool frame)
 {
 	struct lset *ls;
 	struct cset tmp;
-	char name[24], *c;
+	char name[24];
 	size_t i, j;
 
 	if (n->nlsv == 0)
@@ -200,10 +212,8 @@ lists_gc_of(struct nft *n, struct batch *b, const struct cplan *p, bool frame)
 		for (j = 0; j < p->rules[i].nanon; j++) {
 			if (!list_shared(&p->rules[i].anon[j]))
 				continue;
-			if ((c = list_content(&p->rules[i].anon[j], name)) ==
-			    NULL)
+			if (list_name(&p->rules[i].anon[j], name) == -1)
 				return -1;
-			free(c);
 			if ((ls = strmap_gets(n->lsets, name)) != NULL)
 				ls->used = true;
 		}
@@ -252,7 +262,7 @@ int
 lists_frame_leaves(const struct cplan *before, const struct cplan *after)
 {
 	struct strmap *now;
-	char name[24], *c;
+	char name[24];
 	size_t i, j;
 	int rc = -1;
 	static char mark;
@@ -263,11 +273,8 @@ lists_frame_leaves(const struct cplan *before, const struct cplan *after)
 		for (j = 0; j < after->rules[i].nanon; j++) {
 			if (!list_shared(&after->rules[i].anon[j]))
 				continue;
-			if ((c = list_content(&after->rules[i].anon[j],
-			    name)) == NULL)
-				goto out;
-			free(c);
-			if (strmap_puts(now, name, &mark) == -1)
+			if (list_name(&after->rules[i].anon[j], name) == -1 ||
+			    strmap_puts(now, name, &mark) == -1)
 				goto out;
 		}
 	rc = 0;
@@ -277,11 +284,10 @@ lists_frame_leaves(const struct cplan *before, const struct cplan *after)
 
 			if (!list_shared(as) || list_frame_only(as))
 				continue;
-			if ((c = list_content(as, name)) == NULL) {
+			if (list_name(as, name) == -1) {
 				rc = -1;
 				break;
 			}
-			free(c);
 			rc = strmap_gets(now, name) == NULL;
 		}
  out:

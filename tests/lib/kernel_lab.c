@@ -370,6 +370,18 @@ restart_takes_table(void)
 	ck_assert_uint_eq(st->rules_added, 0);
 }
 
+const struct nft_stats *
+applied_in_place_at(int line, size_t compiled)
+{
+	const struct nft_stats *st = nft_last_stats(nf);
+
+	ck_assert_msg(!st->full_rebuild, "line %d: the table was made again",
+	    line);
+	ck_assert_msg(st->compiled_rules == compiled, "line %d: %zu rules "
+	    "compiled, expected %zu", line, st->compiled_rules, compiled);
+	return st;
+}
+
 int
 kernel_lab_run(const char *prog, Suite *(*suite)(void))
 {

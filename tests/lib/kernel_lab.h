@@ -104,6 +104,10 @@ void	restart_no_drift(void);
 /* restart_no_drift, then the first apply takes the table as it is (no
  * rebuild, no rule added): the layout is a fresh compile's, in order. */
 void	restart_takes_table(void);
+/* The last apply's figures, asserted to be a change in place (the table
+ * not made again) that compiled `compiled` rules (0: no rule compiled). */
+#define applied_in_place(compiled) applied_in_place_at(__LINE__, (compiled))
+const struct nft_stats *applied_in_place_at(int line, size_t compiled);
 /* Runs the suite suite() makes (prog: the suite's program, for messages):
  * 77 when not root (the lab needs it), 0 when every test passed, else 1. */
 int	kernel_lab_run(const char *prog, Suite *(*suite)(void));
